@@ -1,0 +1,37 @@
+# streamstack: `make build` and `make test` set everything up on a fresh machine.
+PYTHON    ?= python3
+VENV      := .venv
+PY        := $(VENV)/bin/python
+SCAN_VENV := .venv-scan
+CHECKOV   := checkov==3.3.30
+PIP_QUIET := --quiet --disable-pip-version-check
+
+.PHONY: build test bench clean
+
+## build: render every template into build/, validate params, cfn-lint and checkov (cached)
+build: $(VENV)/.installed $(SCAN_VENV)/.installed
+	$(PY) build.py
+
+## test: the whole test suite (tier properties, snapshots, lint, scan, params, deploy)
+test: build
+	$(PY) -m pytest -n 2
+
+## bench: time rendering, cfn-lint and checkov, cold and warm
+bench: $(VENV)/.installed $(SCAN_VENV)/.installed
+	$(PY) bench/build.py
+
+clean:
+	rm -rf build .pytest_cache
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install $(PIP_QUIET) --upgrade pip
+	$(VENV)/bin/pip install $(PIP_QUIET) -e '.[test]'
+	touch $@
+
+# checkov pins an old boto3, so it gets a venv of its own.
+$(SCAN_VENV)/.installed:
+	$(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/pip install $(PIP_QUIET) --upgrade pip
+	$(SCAN_VENV)/bin/pip install $(PIP_QUIET) '$(CHECKOV)'
+	touch $@

@@ -1,0 +1,201 @@
+"""What every tier template shares: parameters with console groups, environment
+conditions, stateful-resource policies, names, tags and scanner suppressions.
+
+A tier subclasses Tier, sets `name` and `description`, and builds its resources in
+`build()`, one method per resource group. Parameters and outputs are declared next
+to the resources that use them (self.parameter / self.output).
+"""
+from __future__ import annotations
+
+import json
+
+from troposphere import (
+    AWS_ACCOUNT_ID,
+    AWS_NO_VALUE,
+    AWS_PARTITION,
+    AWS_REGION,
+    Equals,
+    If,
+    Join,
+    Not,
+    Output,
+    Parameter,
+    Ref,
+    Sub,
+    Tags,
+    Template,
+    encode_to_dict,
+)
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+                      1096, 1827, 2192, 2557, 2922, 3288, 3653]
+
+CIDR_PATTERN = (r"^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}"
+                r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(1[6-9]|2[0-8])$")
+
+TOGGLE = ["enabled", "disabled"]
+
+# Template Metadata key for parameters that deploy.py resolves at deploy time
+# (bootstrap outputs, edge outputs, lookups); params files never set them.
+DEPLOY_TIME_KEY = "streamstack:DeployTimeParameters"
+
+
+def deterministic_json(template_dict: dict) -> str:
+    """Byte-stable rendering: sorted keys, fixed indent, trailing newline."""
+    return json.dumps(template_dict, indent=1, sort_keys=True, ensure_ascii=True) + "\n"
+
+
+def arn(service: str, resource: str, region: bool = True, account: bool = True) -> Sub:
+    """An ARN in this stack's partition, region and account: arn("s3", "bucket")."""
+    return Sub("arn:${AWS::Partition}:%s:%s:%s:%s" % (
+        service, "${AWS::Region}" if region else "", "${AWS::AccountId}" if account else "",
+        resource))
+
+
+def policy_dict(policy) -> dict:
+    """An awacs Policy as a plain dict, for properties troposphere types as dict."""
+    return encode_to_dict(policy)
+
+
+def account_root() -> Sub:
+    return Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")
+
+
+class Tier:
+    """One nested stack. Subclasses set name/description and implement build()."""
+
+    name = ""
+    description = ""
+    # Stand-alone templates (bootstrap, edge) are not nested in the root.
+    nested = True
+
+    def __init__(self) -> None:
+        self.template = Template(Description=f"streamstack {self.name}: {self.description}")
+        self.template.set_version("2010-09-09")
+        # LanguageExtensions lets DeletionPolicy/UpdateReplacePolicy come from a condition.
+        self.template.set_transform("AWS::LanguageExtensions")
+        self._groups: dict[str, list[str]] = {}
+        self._labels: dict[str, str] = {}
+        self._deploy_time: list[str] = []
+        self.environment = self.parameter(
+            "Environment", "Environment",
+            Type="String", AllowedValues=list(ENVIRONMENTS),
+            Description="Deployment environment. dev is cheap and deletable; staging and prod "
+                        "retain or snapshot stateful resources and turn on protections.")
+        self.condition("IsDev", Equals(self.environment, "dev"))
+        self.condition("IsProd", Equals(self.environment, "prod"))
+        self.build()
+        self._drop_unused_conditions("IsDev", "IsProd")
+        self._finish_metadata()
+
+    # -- to implement -------------------------------------------------------------
+    def build(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- parameters, conditions, outputs ------------------------------------------
+    def parameter(self, name: str, group: str, label: str | None = None,
+                  deploy_time: bool = False, **kwargs) -> Ref:
+        """Declare a parameter in a console group; returns Ref(name).
+
+        deploy_time: deploy.py supplies the value (never a params file).
+        """
+        if "Description" not in kwargs:
+            raise ValueError(f"parameter {name} needs a Description")
+        if name not in self.template.parameters:
+            self.template.add_parameter(Parameter(name, **kwargs))
+            self._groups.setdefault(group, []).append(name)
+            if label:
+                self._labels[name] = label
+            if deploy_time:
+                self._deploy_time.append(name)
+        return Ref(name)
+
+    def condition(self, name: str, expression) -> str:
+        self.template.add_condition(name, expression)
+        return name
+
+    def toggle(self, name: str, group: str, default: str, description: str) -> str:
+        """An enabled/disabled parameter and its condition `<name>Enabled`; returns it."""
+        ref = self.parameter(name, group, Type="String", AllowedValues=TOGGLE,
+                             Default=default, Description=description)
+        return self.condition(f"{name}Enabled", Equals(ref, "enabled"))
+
+    def output(self, name: str, value, description: str, condition: str | None = None) -> None:
+        kwargs = {"Condition": condition} if condition else {}
+        self.template.add_output(Output(name, Value=value, Description=description, **kwargs))
+
+    def add(self, resource):
+        return self.template.add_resource(resource)
+
+    # -- environment-dependent behaviour -------------------------------------------
+    def if_dev(self, dev_value, other_value):
+        return If("IsDev", dev_value, other_value)
+
+    def stateful(self, resource, outside_dev: str = "Retain"):
+        """Keep data outside dev: DeletionPolicy/UpdateReplacePolicy Retain (or Snapshot)."""
+        policy = If("IsDev", "Delete", outside_dev)
+        resource.DeletionPolicy = policy
+        resource.UpdateReplacePolicy = policy
+        return resource
+
+    # -- names and tags ----------------------------------------------------------
+    def physical_name(self, kind: str, purpose: str) -> Sub:
+        """`{type}-{purpose}-{environment}`, for resources that need a name."""
+        return Sub(f"{kind}-{purpose}-${{Environment}}")
+
+    def tags(self, kind: str, purpose: str, **extra) -> Tags:
+        return Tags(Name=self.physical_name(kind, purpose), **extra)
+
+    # -- suppressions ------------------------------------------------------------
+    @staticmethod
+    def suppress(resource, checkov: dict[str, str] | None = None,
+                 cfn_lint: dict[str, str] | None = None):
+        """Suppress scanner/linter rules on one resource, each with a written reason."""
+        metadata = dict(getattr(resource, "Metadata", None) or {})
+        for rule, reason in {**(checkov or {}), **(cfn_lint or {})}.items():
+            if not reason or len(reason.strip()) < 15:
+                raise ValueError(f"suppression of {rule} needs a written reason")
+        if checkov:
+            metadata["checkov"] = {"skip": [{"id": rule, "comment": reason}
+                                            for rule, reason in sorted(checkov.items())]}
+        if cfn_lint:
+            metadata["cfn-lint"] = {"config": {"ignore_checks": sorted(cfn_lint)}}
+            metadata["streamstack:LintReasons"] = dict(sorted(cfn_lint.items()))
+        resource.Metadata = metadata
+        return resource
+
+    # -- rendering ---------------------------------------------------------------
+    def _drop_unused_conditions(self, *names: str) -> None:
+        """The base declares IsDev/IsProd for every tier; lint rejects unused ones."""
+        body = self.template.to_dict()
+        for name in names:
+            conditions = {k: v for k, v in body.get("Conditions", {}).items() if k != name}
+            if f'"{name}"' not in json.dumps({**body, "Conditions": conditions}):
+                del self.template.conditions[name]
+
+    def _finish_metadata(self) -> None:
+        interface = {
+            "ParameterGroups": [{"Label": {"default": group}, "Parameters": names}
+                                for group, names in self._groups.items()],
+        }
+        if self._labels:
+            interface["ParameterLabels"] = {n: {"default": l} for n, l in self._labels.items()}
+        metadata = {"AWS::CloudFormation::Interface": interface}
+        if self._deploy_time:
+            metadata[DEPLOY_TIME_KEY] = sorted(self._deploy_time)
+        self.template.set_metadata(metadata)
+
+    def to_dict(self) -> dict:
+        return self.template.to_dict()
+
+    def to_json(self) -> str:
+        return deterministic_json(self.to_dict())
+
+
+__all__ = ["Tier", "ENVIRONMENTS", "LOG_RETENTION_DAYS", "CIDR_PATTERN", "TOGGLE",
+           "DEPLOY_TIME_KEY", "deterministic_json", "arn", "account_root", "policy_dict",
+           "AWS_ACCOUNT_ID", "AWS_NO_VALUE", "AWS_PARTITION", "AWS_REGION", "If", "Join",
+           "Not", "Ref", "Sub", "Equals"]

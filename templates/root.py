@@ -1,0 +1,133 @@
+"""root: one AWS::CloudFormation::Stack per tier, wired by name.
+
+Wiring rule (the contract every tier follows): a tier parameter named X is fed by
+the sibling tier that outputs X (Fn::GetAtt Tier.Outputs.X); a parameter no tier
+outputs becomes a root parameter with the same declaration, set by params/<env>.yaml
+or by deploy.py. Output names are therefore unique across tiers, and a tier waits
+only for the tiers whose outputs it reads: the dependency graph follows from the
+parameters, not from a hand-kept list.
+
+TemplateURLs are content-addressed: each child is uploaded to
+<ArtifactBaseUrl>/templates/<sha256>.json, so an unchanged tier keeps its URL and
+CloudFormation leaves that nested stack alone. The artifact bucket is only known at
+deploy time, hence the ArtifactBaseUrl parameter.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from troposphere import GetAtt, Join, Output, Parameter, Ref, Template, cloudformation
+
+from templates.base import DEPLOY_TIME_KEY, deterministic_json
+
+ARTIFACT_PREFIX = "templates"
+LIST_TYPES = ("CommaDelimitedList", "List<")
+
+
+def artifact_key(sha256: str) -> str:
+    """S3 key of a template whose bytes hash to sha256."""
+    return f"{ARTIFACT_PREFIX}/{sha256}.json"
+
+
+class WiringError(ValueError):
+    """The tiers do not fit together (duplicate outputs, conflicting parameters)."""
+
+
+@dataclass(frozen=True)
+class Child:
+    name: str          # tier name, e.g. "network"
+    template: dict     # rendered template
+    sha256: str        # of the rendered bytes
+
+    @property
+    def logical_id(self) -> str:
+        return "".join(part.capitalize() for part in self.name.split("-")) + "Stack"
+
+
+def output_owners(children: list[Child]) -> dict[str, Child]:
+    owners: dict[str, Child] = {}
+    for child in children:
+        for name in child.template.get("Outputs", {}):
+            if name in owners:
+                raise WiringError(f"output {name} is declared by both {owners[name].name} "
+                                  f"and {child.name}; output names must be unique")
+            owners[name] = child
+    return owners
+
+
+def dependencies(children: list[Child]) -> dict[str, list[str]]:
+    """tier -> tiers it waits for (those whose outputs it reads)."""
+    owners = output_owners(children)
+    graph = {}
+    for child in children:
+        needs = {owners[p].name for p in child.template.get("Parameters", {})
+                 if p in owners and owners[p] is not child}
+        graph[child.name] = sorted(needs)
+    return graph
+
+
+def build_root(children: list[Child]) -> Template:
+    owners = output_owners(children)
+    root = Template(Description="streamstack root: nests every tier and wires their outputs "
+                                "to each other's parameters")
+    root.set_version("2010-09-09")
+    root.add_parameter(Parameter(
+        "ArtifactBaseUrl", Type="String", AllowedPattern=r"^https?://[^\s]+[^/\s]$",
+        ConstraintDescription="an http(s) URL without a trailing slash",
+        Description="URL of the artifact bucket (and prefix) holding the tier templates; "
+                    "deploy.py sets it."))
+    root_params: dict[str, dict] = {}
+    declared_by: dict[str, str] = {}
+    groups: dict[str, list[str]] = {}
+    labels: dict[str, dict] = {}
+    deploy_time = {"ArtifactBaseUrl"}
+
+    for child in children:
+        metadata = child.template.get("Metadata", {})
+        deploy_time.update(metadata.get(DEPLOY_TIME_KEY, []))
+        interface = metadata.get("AWS::CloudFormation::Interface", {})
+        labels.update(interface.get("ParameterLabels", {}))
+        group_of = {p: g["Label"]["default"] for g in interface.get("ParameterGroups", [])
+                    for p in g["Parameters"]}
+        values = {}
+        for name, spec in child.template.get("Parameters", {}).items():
+            owner = owners.get(name)
+            if owner is not None and owner is not child:
+                values[name] = GetAtt(Child.logical_id.fget(owner), f"Outputs.{name}")
+                continue
+            if name in root_params and root_params[name] != spec:
+                raise WiringError(f"parameter {name} is declared differently by "
+                                  f"{declared_by[name]} and {child.name}; declare it once "
+                                  "(templates/base.py shared parameters) and reuse it")
+            if name not in root_params:
+                root_params[name] = spec
+                declared_by[name] = child.name
+                groups.setdefault(group_of.get(name, child.name), []).append(name)
+            ref = Ref(name)
+            values[name] = Join(",", ref) if spec["Type"].startswith(LIST_TYPES) else ref
+        root.add_resource(cloudformation.Stack(
+            child.logical_id,
+            TemplateURL=Join("", [Ref("ArtifactBaseUrl"), "/", artifact_key(child.sha256)]),
+            Parameters=values))
+
+    for name, spec in root_params.items():
+        root.add_parameter(Parameter(name, **spec))
+    for name, owner in owners.items():
+        spec = owner.template["Outputs"][name]
+        root.add_output(Output(name, Description=spec["Description"],
+                               Value=GetAtt(owner.logical_id, f"Outputs.{name}")))
+
+    interface = {"ParameterGroups": [{"Label": {"default": g}, "Parameters": names}
+                                     for g, names in groups.items()]
+                 + [{"Label": {"default": "Set by deploy.py"},
+                     "Parameters": ["ArtifactBaseUrl"]}]}
+    if labels:
+        interface["ParameterLabels"] = {n: l for n, l in sorted(labels.items())
+                                        if n in root_params}
+    root.set_metadata({"AWS::CloudFormation::Interface": interface,
+                       DEPLOY_TIME_KEY: sorted(deploy_time)})
+    return root
+
+
+def render_root(children: list[Child]) -> str:
+    return deterministic_json(build_root(children).to_dict())
