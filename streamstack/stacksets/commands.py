@@ -1,0 +1,432 @@
+"""plan / execute / bootstrap / drift for an environment with a `stackset:` section.
+
+deploy.py calls these with its Context (params, session, manifest, build_dir, args,
+out); each returns an exit code:
+
+    0  success (also: no changes, no drift)
+    3  the plan removes stacks or replaces/removes stateful resources (DATA-LOSS) and
+       --allow-data-loss was not given; the plan file is written for review
+    4  instance failures went beyond the failure tolerance (or an operation stopped)
+    5  drift detected
+    6  bootstrap needs steps streamstack cannot do from the administrator account
+
+Errors the user can fix raise StreamstackError (printed as `error: ...`).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Callable
+
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from streamstack.errors import StreamstackError
+from streamstack.stacksets import deep_preview as deep_mod
+from streamstack.stacksets import drift as drift_mod
+from streamstack.stacksets import preview
+from streamstack.stacksets.config import StackSetConfig
+from streamstack.stacksets.operations import Operations, OperationResult, Waiter
+from streamstack.stacksets.targets import Instance, desired_instances, group
+
+EXIT_OK, EXIT_DATA_LOSS, EXIT_TOLERANCE, EXIT_DRIFTED, EXIT_MANUAL = 0, 3, 4, 5, 6
+RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 10},
+                 user_agent_extra="streamstack-stacksets")
+PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
+
+
+@dataclass
+class Target:
+    """The stack set a command works on, and how to reach it."""
+
+    config: StackSetConfig
+    name: str
+    ops: Operations
+    admin_account: str
+    template: str               # manifest name of the template it delivers
+
+
+def _target(ctx, *, bootstrap: bool = False, waiter: Waiter | None = None) -> Target:
+    config: StackSetConfig = ctx.params.sections["stackset"]
+    name = (config.name or ctx.params.stack_name) + ("-bootstrap" if bootstrap else "")
+    cfn = client(ctx, "cloudformation")
+    admin = _admin_account(ctx)
+    return Target(config, name, Operations(cfn, name, config, waiter=waiter, out=ctx.out),
+                  admin, "bootstrap" if bootstrap else "root")
+
+
+def client(ctx, service: str, region: str | None = None):
+    return ctx.session.client(service, region_name=region or ctx.params.region, config=RETRIES)
+
+
+def _admin_account(ctx) -> str:
+    account = client(ctx, "sts").get_caller_identity()["Account"]
+    if ctx.params.account_id and account != ctx.params.account_id:
+        raise StreamstackError(
+            f"the credentials are for account {account}, but {ctx.params.path.name} is for "
+            f"the administrator account {ctx.params.account_id}; switch credentials")
+    return account
+
+
+# -- artifacts and deploy-time values ----------------------------------------------------
+def bootstrap_stack(ctx) -> dict:
+    """The administrator account's own bootstrap stack (issue 5's `make bootstrap`)."""
+    settings = ctx.params.sections.get("deploy")
+    stack = getattr(settings, "bootstrap_stack", None) or f"{ctx.params.stack_name}-bootstrap"
+    try:
+        return client(ctx, "cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    except ClientError as exc:
+        if "does not exist" in exc.response["Error"].get("Message", ""):
+            raise StreamstackError(f"the bootstrap stack {stack} does not exist in "
+                                   f"{ctx.params.region}: run make bootstrap "
+                                   f"ENV={ctx.params.environment}") from None
+        raise
+
+
+def artifact_bucket(ctx) -> str:
+    """The administrator account's artifact bucket (the bootstrap stack's output)."""
+    stack = bootstrap_stack(ctx)
+    values = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    if not values.get("ArtifactBucketName"):
+        raise StreamstackError(f"the bootstrap stack {stack['StackName']} has no "
+                               "ArtifactBucketName output: run make bootstrap "
+                               f"ENV={ctx.params.environment}")
+    return values["ArtifactBucketName"]
+
+
+def publish(ctx) -> str:
+    """Upload the built templates (content-addressed, absent ones only); base URL.
+
+    One bucket, in the administrator account's region, serves every target region:
+    S3 serves cross-region reads in the commercial partition, and one URL keeps
+    ArtifactBaseUrl a stack-set-wide value (see docs/stacksets.md)."""
+    from streamstack.deploy.artifacts import upload_templates  # issue 5, merged first
+
+    bucket = artifact_bucket(ctx)
+    result = upload_templates(client(ctx, "s3"), bucket, ctx.manifest, ctx.build_dir)
+    ctx.out(f"artifacts: uploaded {result.uploaded}, already there {result.skipped} "
+            f"({result.base_url})")
+    return result.base_url
+
+
+def prefix_list_ids(ctx, regions) -> dict[str, str]:
+    """The CloudFront origin-facing prefix list of each region (one call per region)."""
+    ids = {}
+    for region in regions:
+        lists = client(ctx, "ec2", region).describe_managed_prefix_lists(
+            Filters=[{"Name": "prefix-list-name", "Values": [PREFIX_LIST]}])["PrefixLists"]
+        if not lists:
+            raise StreamstackError(f"{region}: no managed prefix list {PREFIX_LIST}; the ALB "
+                                   "would accept traffic from anywhere, so this is refused")
+        ids[region] = lists[0]["PrefixListId"]
+    return ids
+
+
+def deploy_time_values(ctx, target: Target, base_url: str
+                       ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """(stack-set-wide values, per-region values) for the template's deploy-time names."""
+    entry = _entry(ctx, target.template)
+    wide, per_region = {}, {}
+    for name in entry.get("deploy_time_parameters", []):
+        if name == "ArtifactBaseUrl":
+            wide[name] = base_url
+        elif name == "CloudFrontPrefixListId":
+            for region, pl in prefix_list_ids(ctx, target.config.regions).items():
+                per_region.setdefault(region, {})[name] = pl
+        else:
+            raise StreamstackError(f"{target.template} template: deploy-time parameter {name} "
+                                   "has no StackSet resolver; add one in "
+                                   "streamstack/stacksets/commands.py")
+    return wide, per_region
+
+
+def _entry(ctx, name: str) -> dict:
+    entry = ctx.manifest["templates"].get(name)
+    if entry is None:
+        raise StreamstackError(f"build/manifest.json has no {name} template: run make build")
+    return entry
+
+
+# -- plan --------------------------------------------------------------------------------
+def plan_path(ctx):
+    return ctx.build_dir / "plans" / f"{ctx.params.environment}.json"
+
+
+def _flag(ctx, name: str) -> bool:
+    return bool(getattr(ctx.args, name, False))
+
+
+def _compute(ctx, target: Target, *, parameters: dict[str, str],
+             region_values: dict[str, dict[str, str]],
+             exclude: set[Instance] = frozenset()
+             ) -> tuple[preview.Plan, preview.Current, dict[Instance, tuple]]:
+    entry = _entry(ctx, target.template)
+    text = (ctx.build_dir / entry["file"]).read_text()
+    desired = {i: o for i, o in desired_instances(target.config, region_values).items()
+               if i not in exclude}
+    current = preview.read_current(target.ops)
+    plan = preview.compute(target.name, current, template_sha=entry["sha256"],
+                           template_text=text, parameters=parameters, desired=desired,
+                           region_order=target.config.preferences.region_order,
+                           delete_removed_stacks=_flag(ctx, "allow_data_loss"))
+    return plan, current, desired
+
+
+def plan(ctx, *, waiter: Waiter | None = None,
+         clients: Callable[[str, str], object] | None = None) -> int:
+    """Preview the stack set deploy and write build/plans/<env>.json (+ .md)."""
+    target = _target(ctx, waiter=waiter)
+    base_url = publish(ctx)
+    wide, per_region = deploy_time_values(ctx, target, base_url)
+    parameters = {**ctx.params.parameters, **wide}
+    the_plan, current, desired = _compute(ctx, target, parameters=parameters,
+                                          region_values=per_region)
+    template_url = f"{base_url}/{_entry(ctx, 'root')['key']}"
+    if _flag(ctx, "deep_preview"):
+        the_plan.deep = _deep(ctx, target, the_plan, current, desired, parameters,
+                              template_url, clients, waiter)
+    prune = _flag(ctx, "prune")
+    for line in preview.render(the_plan, prune=prune):
+        ctx.out(line)
+    blocked = "DATA-LOSS" in the_plan.risk_summary() and not _flag(ctx, "allow_data_loss")
+    preview.write(the_plan, plan_path(ctx), {
+        "environment": ctx.params.environment, "region": ctx.params.region,
+        "admin_account": target.admin_account, "template_url": template_url,
+        "parameters": parameters, "tags": ctx.params.tags, "blocked": blocked,
+        "prune": prune}, ctx.params.environment, prune=prune)
+    ctx.out(f"plan written to {plan_path(ctx)}")
+    if blocked:
+        ctx.out("blocked: the plan loses data (DATA-LOSS); review it, then plan again with "
+                "--allow-data-loss if that is intended")
+        return EXIT_DATA_LOSS
+    if not the_plan.no_changes:
+        ctx.out(f"review it, then: make execute ENV={ctx.params.environment}")
+    return EXIT_OK
+
+
+def _deep(ctx, target: Target, the_plan: preview.Plan, current: preview.Current,
+          desired: dict[Instance, tuple], parameters: dict[str, str], template_url: str,
+          clients, waiter) -> dict:
+    """Change sets on the instances the plan updates, with their future parameters."""
+    if not target.config.self_managed:
+        ctx.out("deep preview: skipped; service-managed execution roles belong to "
+                "Organizations and cannot be assumed")
+        return {}
+    from streamstack.deploy.plan import classify  # issue 5, merged first
+
+    targets = []
+    for row in the_plan.rows:
+        if row.action != "update":
+            continue
+        for instance in current.instances[row.instance]:
+            targets.append((instance.account, row.instance.region, instance.stack_id,
+                            {**parameters, **dict(desired[row.instance])}))
+    clients = clients or deep_mod.assumed_clients(ctx.session, target.config.execution_role_name)
+    return deep_mod.preview_all(targets, clients=clients, template_url=template_url,
+                                classify=classify, waiter=waiter, out=ctx.out)
+
+
+# -- execute -------------------------------------------------------------------------------
+def execute(ctx, *, waiter: Waiter | None = None) -> int:
+    """Run exactly the reviewed plan; refuse when the stack set moved since."""
+    path = plan_path(ctx)
+    if not path.is_file():
+        raise StreamstackError(f"there is no plan {path}: run make deploy "
+                               f"ENV={ctx.params.environment} first")
+    data = json.loads(path.read_text())
+    if data.get("kind") != "stackset":
+        raise StreamstackError(f"{path} is not a StackSet plan: run make deploy "
+                               f"ENV={ctx.params.environment} again")
+    if data["blocked"] and not _flag(ctx, "allow_data_loss"):
+        raise StreamstackError(f"{path} loses data (DATA-LOSS) and is blocked: plan again "
+                               "with --allow-data-loss if that is intended")
+    target = _target(ctx, waiter=waiter)
+    the_plan = preview.Plan.from_json(data)
+    if target.name != the_plan.stack_set:
+        raise StreamstackError(f"{path} is for stack set {the_plan.stack_set}, not "
+                               f"{target.name}: run make deploy again")
+    current = preview.read_current(target.ops, overrides=False)
+    if current.fingerprint() != the_plan.fingerprint:
+        raise StreamstackError(f"stack set {target.name} changed since the plan (template, "
+                               "parameters or instances): run make deploy "
+                               f"ENV={ctx.params.environment} again and review")
+    if the_plan.no_changes:
+        ctx.out(f"stack set {target.name}: no changes")
+        return EXIT_OK
+    return apply(target, the_plan, template_url=data["template_url"],
+                 parameters=data["parameters"], tags=data["tags"],
+                 description=_description(ctx, the_plan.template_sha),
+                 prune=_flag(ctx, "prune"), delete_stacks=_flag(ctx, "allow_data_loss"),
+                 out=ctx.out)
+
+
+def apply(target: Target, the_plan: preview.Plan, *, template_url: str,
+          parameters: dict[str, str], tags: dict[str, str], description: str, prune: bool,
+          delete_stacks: bool, out: Callable[[str], None]) -> int:
+    """Create/update the stack set, then overrides, new instances, and (--prune) removals.
+    Stops at the first operation whose failures exceed the tolerance."""
+    ops = target.ops
+    settings = dict(template_url=template_url, parameters=parameters, description=description,
+                    tags=tags, admin_account=target.admin_account)
+    steps: list[Callable[[], OperationResult]] = []
+    if not the_plan.exists:
+        ops.create_stack_set(**settings)
+        out(f"stack set {target.name}: created")
+    elif the_plan.update_stack_set:
+        regions = sorted({r.instance.region for r in the_plan.rows if r.action != "add"})
+        if regions:
+            steps.append(lambda: ops.update_stack_set(**settings, regions=regions))
+    steps += [lambda g=g: ops.update_instances(g) for g in the_plan.override_updates]
+    steps += [lambda g=g: ops.create_instances(g) for g in the_plan.creates]
+    if prune:
+        steps += [lambda g=g: ops.delete_instances(g, retain_stacks=not delete_stacks)
+                  for g in the_plan.removals]
+    elif the_plan.removals:
+        count = sum(g.size for g in the_plan.removals)
+        out(f"stack set {target.name}: {count} instance(s) no longer targeted are kept; "
+            "run with --prune to remove them")
+    for step in steps:
+        result = step()
+        ops.report(result)
+        if result.exceeded:
+            return EXIT_TOLERANCE
+    return EXIT_OK
+
+
+def _description(ctx, sha: str) -> str:
+    return (f"streamstack {ctx.params.environment}: template sha256 {sha[:12]}, "
+            f"params {ctx.params.path.name}")[:1024]
+
+
+# -- bootstrap -----------------------------------------------------------------------------
+# Parameters of templates/bootstrap.py that the bootstrap stack set sets itself: the
+# roles exist before the stack set can reach a target (self-managed), or belong to
+# Organizations (service-managed), so the stack set never creates them.
+BOOTSTRAP_DEFAULTS = {"StackSetAdministration": "disabled", "StackSetExecution": "disabled"}
+
+
+def bootstrap(ctx, *, waiter: Waiter | None = None) -> int:
+    """The bootstrap template as a stack set to every target account and region.
+
+    The administrator account's own bootstrap stack (artifact bucket, administration
+    role, template readers) comes first, from deploy.py's ordinary bootstrap. What
+    cannot be done from the administrator account (an execution role in a target
+    account) is printed as the exact commands to run there, and exits 6."""
+    target = _target(ctx, bootstrap=True, waiter=waiter)
+    entry = _entry(ctx, "bootstrap")
+    manual = _prerequisites(ctx, target, entry)
+    if manual:
+        for line in manual:
+            ctx.out(line)
+        ctx.out("then run make bootstrap ENV=" + ctx.params.environment + " again")
+        return EXIT_MANUAL
+    declared = set(entry.get("parameters", []))
+    unknown = sorted(set(target.config.bootstrap_parameters) - declared)
+    if unknown:
+        raise StreamstackError(f"{ctx.params.path.name}: stackset.bootstrap_parameters: "
+                               f"{', '.join(unknown)} not declared by the bootstrap template; "
+                               f"allowed: {', '.join(sorted(declared))}")
+    base_url = publish(ctx)
+    wide, per_region = deploy_time_values(ctx, target, base_url)
+    defaults = {**BOOTSTRAP_DEFAULTS, "AdministratorAccountId": target.admin_account}
+    parameters = {**{k: v for k, v in defaults.items() if k in declared}, **wide,
+                  **target.config.bootstrap_parameters}
+    # The administrator account's home region has its ordinary bootstrap stack.
+    home = Instance(target.admin_account, ctx.params.region)
+    the_plan, _, _ = _compute(ctx, target, parameters=parameters, region_values=per_region,
+                              exclude={home})
+    for line in preview.render(the_plan, prune=False):
+        ctx.out(line)
+    if the_plan.no_changes:
+        return EXIT_OK
+    return apply(target, the_plan, template_url=f"{base_url}/{entry['key']}",
+                 parameters=parameters, tags=ctx.params.tags,
+                 description=_description(ctx, the_plan.template_sha), prune=False,
+                 delete_stacks=False, out=ctx.out)
+
+
+def _prerequisites(ctx, target: Target, entry: dict) -> list[str]:
+    """What must exist before the bootstrap stack set can reach the targets."""
+    config, admin = target.config, target.admin_account
+    lines = []
+    stack = bootstrap_stack(ctx)
+    given = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+    file = ctx.params.path.name
+    if config.self_managed:
+        try:
+            client(ctx, "iam").get_role(RoleName=config.administration_role_name)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "NoSuchEntity":
+                raise
+            lines.append(f"administrator account {admin}: role {config.administration_role_name} "
+                         f"is missing: add `StackSetAdministration: enabled` to "
+                         f"deploy.bootstrap_parameters in {file}")
+        readers = set(filter(None, given.get("TemplateReaderAccountIds", "").split(",")))
+        wanted = sorted(set(config.accounts) - {admin})
+        if "TemplateReaderAccountIds" in entry.get("parameters", []) and \
+                not set(wanted) <= readers:
+            lines.append(f"administrator account {admin}: the artifact bucket must let the "
+                         f"targets read templates: set TemplateReaderAccountIds: "
+                         f"\"{','.join(wanted)}\" in deploy.bootstrap_parameters in {file}")
+        lines += _execution_roles(ctx, target, list(config.accounts))
+    return lines
+
+
+def _execution_roles(ctx, target: Target, accounts: list[str]) -> list[str]:
+    """Probe each target's execution role by assuming it; commands for the missing ones."""
+    role, admin = target.config.execution_role_name, target.admin_account
+    sts = client(ctx, "sts")
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{admin}:root"},
+        "Action": "sts:AssumeRole"}]}, separators=(",", ":"))
+    lines = []
+    for account in accounts:
+        try:
+            sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}",
+                            RoleSessionName="streamstack-bootstrap-check", DurationSeconds=900)
+        except ClientError as exc:
+            lines += [
+                f"target account {account}: cannot assume {role} "
+                f"({exc.response['Error']['Code']}); with credentials of {account}, run:",
+                f"  aws iam create-role --role-name {role} "
+                f"--assume-role-policy-document '{trust}'",
+                f"  aws iam attach-role-policy --role-name {role} "
+                "--policy-arn arn:aws:iam::aws:policy/AdministratorAccess"]
+    return lines
+
+
+# -- destroy -------------------------------------------------------------------------------
+def destroy(ctx, *, waiter: Waiter | None = None) -> int:
+    """Delete every instance (their stacks too) and the stack set; only where the params
+    file allows destroy (deploy.allow_destroy, not protected), like deploy.py's destroy."""
+    settings = ctx.params.sections.get("deploy")
+    if not getattr(settings, "allow_destroy", False) or getattr(settings, "protected", True):
+        raise StreamstackError(f"{ctx.params.path.name} does not allow destroy (set "
+                               "deploy.allow_destroy: true and deploy.protected: false)")
+    target = _target(ctx, waiter=waiter)
+    if target.ops.describe() is None:
+        ctx.out(f"stack set {target.name}: does not exist; nothing to destroy")
+        return EXIT_OK
+    current = preview.read_current(target.ops, overrides=False)
+    removals = group({i: () for i in current.instances},
+                             target.config.preferences.region_order)
+    for removal in removals:
+        result = target.ops.delete_instances(removal, retain_stacks=False)
+        target.ops.report(result)
+        if result.exceeded:
+            return EXIT_TOLERANCE
+    target.ops.delete_stack_set()
+    ctx.out(f"stack set {target.name}: deleted")
+    return EXIT_OK
+
+
+# -- drift ---------------------------------------------------------------------------------
+def drift(ctx, *, waiter: Waiter | None = None) -> int:
+    target = _target(ctx, waiter=waiter)
+    if target.ops.describe() is None:
+        raise StreamstackError(f"stack set {target.name} does not exist: run make deploy "
+                               f"ENV={ctx.params.environment} and make execute first")
+    report = drift_mod.detect(target.ops)
+    for line in drift_mod.render(report, target.name):
+        ctx.out(line)
+    return EXIT_DRIFTED if report.drifted else EXIT_OK
