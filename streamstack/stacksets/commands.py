@@ -212,8 +212,6 @@ def _deep(ctx, target: Target, the_plan: preview.Plan, current: preview.Current,
         ctx.out("deep preview: skipped; service-managed execution roles belong to "
                 "Organizations and cannot be assumed")
         return {}
-    from streamstack.deploy.plan import classify  # issue 5, merged first
-
     targets = []
     for row in the_plan.rows:
         if row.action != "update":
@@ -223,7 +221,13 @@ def _deep(ctx, target: Target, the_plan: preview.Plan, current: preview.Current,
                             {**parameters, **dict(desired[row.instance])}))
     clients = clients or deep_mod.assumed_clients(ctx.session, target.config.execution_role_name)
     return deep_mod.preview_all(targets, clients=clients, template_url=template_url,
-                                classify=classify, waiter=waiter, out=ctx.out)
+                                classify=classifier(), waiter=waiter, out=ctx.out)
+
+
+def classifier() -> Callable[[dict], str]:
+    """The deploy plan's risk label of one ResourceChange (issue 5, merged first)."""
+    from streamstack.deploy.plan import classify
+    return classify
 
 
 # -- execute -------------------------------------------------------------------------------

@@ -51,3 +51,34 @@ def make_context(env_params, session, manifest, build_dir, **flags) -> Context:
     ctx = Context(env_params, session, manifest, build_dir, args)
     ctx.out = ctx.lines.append
     return ctx
+
+
+class StubSession:
+    """A boto3-session stand-in whose clients are botocore Stubbers (one per service and
+    region, created on first use), so commands run unchanged against validated stubs."""
+
+    def __init__(self, region: str = "us-west-2") -> None:
+        self.region = region
+        self.clients: dict = {}
+        self.stubbers: dict = {}
+
+    def client(self, service: str, region_name: str | None = None, config=None):
+        import boto3
+        from botocore.stub import Stubber
+
+        key = (service, region_name or self.region)
+        if key not in self.clients:
+            client = boto3.client(service, region_name=key[1], aws_access_key_id="testing",
+                                  aws_secret_access_key="testing")
+            self.clients[key] = client
+            self.stubbers[key] = Stubber(client)
+            self.stubbers[key].activate()
+        return self.clients[key]
+
+    def stub(self, service: str, region: str | None = None):
+        self.client(service, region)
+        return self.stubbers[(service, region or self.region)]
+
+    def assert_done(self) -> None:
+        for stubber in self.stubbers.values():
+            stubber.assert_no_pending_responses()

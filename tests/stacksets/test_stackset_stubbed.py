@@ -1,0 +1,421 @@
+"""What no emulator produces, with botocore's Stubber (every request and response is
+validated against the CloudFormation service model): an update with operation
+preferences and overrides, OperationInProgress then a retry, FAILED instances within
+and beyond the tolerance, drift, and deep preview."""
+from __future__ import annotations
+
+import datetime
+import json
+
+import pytest
+from botocore.stub import ANY
+
+from streamstack.stacksets import commands, deep_preview, preview
+from streamstack.stacksets.config import Preferences, StackSetConfig
+from streamstack.stacksets.operations import Operations, Waiter
+from streamstack.stacksets.targets import Group, Instance, desired_instances, freeze
+
+from conftest import StubSession, make_context
+
+NAME = "streamstack-prod-global"
+ADMIN, A, B, C = "111111111111", "222222222222", "333333333333", "444444444444"
+NOW = datetime.datetime(2026, 11, 22, 4, 0, tzinfo=datetime.timezone.utc)
+
+
+class Sleeps(list):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def config(**changes) -> StackSetConfig:
+    prefs = changes.pop("preferences", None) or Preferences(region_order=("us-east-1", "us-west-2"))
+    values = dict(name=None, permission_model="self-managed", call_as="self",
+                  accounts=(A, B), organizational_units=(), regions=("us-east-1", "us-west-2"),
+                  preferences=prefs)
+    values.update(changes)
+    return StackSetConfig(**values)
+
+
+def operations(cfg: StackSetConfig, session: StubSession, lines: list, sleeps: Sleeps):
+    return Operations(session.client("cloudformation"), NAME, cfg,
+                      waiter=Waiter(first=2, factor=2, cap=8, sleep=sleeps), out=lines.append)
+
+
+def op_done(stub, op_id: str, status: str = "SUCCEEDED", running: int = 0, **extra) -> None:
+    for _ in range(running):
+        stub.add_response("describe_stack_set_operation",
+                          {"StackSetOperation": {"OperationId": op_id, "Status": "RUNNING"}},
+                          {"StackSetName": NAME, "OperationId": op_id})
+    stub.add_response("describe_stack_set_operation",
+                      {"StackSetOperation": {"OperationId": op_id, "Status": status, **extra}},
+                      {"StackSetName": NAME, "OperationId": op_id})
+
+
+def results(stub, op_id: str, rows: list[tuple[str, str, str, str]]) -> None:
+    stub.add_response("list_stack_set_operation_results", {"Summaries": [
+        {"Account": a, "Region": r, "Status": s, "StatusReason": why} for a, r, s, why in rows]},
+        {"StackSetName": NAME, "OperationId": op_id})
+
+
+# -- update with operation preferences and overrides ------------------------------------
+def test_update_sends_preferences_then_the_full_override_list():
+    prefs = Preferences(region_order=("us-east-1", "us-west-2"), region_concurrency="parallel",
+                        max_concurrent=("percentage", 50), failure_tolerance=("percentage", 10),
+                        concurrency_mode="soft")
+    cfg = config(preferences=prefs, region_overrides={"us-east-1": {"VpcCidr": "10.1.0.0/16"}})
+    current = preview.Current(
+        exists=True, template_sha="0" * 64, template_body="{}",
+        parameters={"Environment": "prod", "ArtifactBaseUrl": "https://b.s3.amazonaws.com"},
+        instances={Instance(t, r): [preview.CurrentInstance(t, "CURRENT", "", "arn:stack", "op-0",
+                                                            ())]
+                   for t in (A, B) for r in ("us-east-1", "us-west-2")})
+    plan = preview.compute(NAME, current, template_sha="f" * 64, template_text='{"x": 1}',
+                           parameters={"Environment": "prod",
+                                       "ArtifactBaseUrl": "https://b.s3.amazonaws.com"},
+                           desired=desired_instances(cfg), region_order=prefs.region_order,
+                           delete_removed_stacks=False)
+    assert plan.update_stack_set and plan.template_changed
+    assert plan.override_updates == [Group((A, B), ("us-east-1",), (("VpcCidr", "10.1.0.0/16"),))]
+    row = next(r for r in plan.rows if r.instance == Instance(A, "us-east-1"))
+    assert row.parameters == {"VpcCidr": [None, "10.1.0.0/16"]}
+    assert row.template == "000000000000 -> ffffffffffff"
+
+    session, lines, sleeps = StubSession(), [], Sleeps()
+    stub = session.stub("cloudformation")
+    api_prefs = {"RegionOrder": ["us-east-1", "us-west-2"], "RegionConcurrencyType": "PARALLEL",
+                 "MaxConcurrentPercentage": 50, "FailureTolerancePercentage": 10,
+                 "ConcurrencyMode": "SOFT_FAILURE_TOLERANCE"}
+    stub.add_response("update_stack_set", {"OperationId": "op-1"}, {
+        "StackSetName": NAME, "Description": "d", "TemplateURL": "https://b/t.json",
+        "Parameters": [{"ParameterKey": "ArtifactBaseUrl",
+                        "ParameterValue": "https://b.s3.amazonaws.com"},
+                       {"ParameterKey": "Environment", "ParameterValue": "prod"}],
+        "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        "Tags": [{"Key": "Project", "Value": "video-streaming"}],
+        "OperationPreferences": api_prefs, "OperationId": ANY,
+        "PermissionModel": "SELF_MANAGED",
+        "AdministrationRoleARN": f"arn:aws:iam::{ADMIN}:role/"
+                                 "AWSCloudFormationStackSetAdministrationRole",
+        "ExecutionRoleName": "AWSCloudFormationStackSetExecutionRole"})
+    op_done(stub, "op-1", running=2)
+    results(stub, "op-1", [(t, r, "SUCCEEDED", "") for t in (A, B)
+                           for r in ("us-east-1", "us-west-2")])
+    stub.add_response("update_stack_instances", {"OperationId": "op-2"}, {
+        "StackSetName": NAME, "Regions": ["us-east-1"], "Accounts": [A, B],
+        "ParameterOverrides": [{"ParameterKey": "VpcCidr", "ParameterValue": "10.1.0.0/16"}],
+        "OperationPreferences": {**api_prefs, "RegionOrder": ["us-east-1"]}, "OperationId": ANY})
+    op_done(stub, "op-2")
+    results(stub, "op-2", [(A, "us-east-1", "SUCCEEDED", ""), (B, "us-east-1", "SUCCEEDED", "")])
+
+    target = commands.Target(cfg, NAME, operations(cfg, session, lines, sleeps), ADMIN, "root")
+    code = commands.apply(target, plan, template_url="https://b/t.json",
+                          parameters={"Environment": "prod",
+                                      "ArtifactBaseUrl": "https://b.s3.amazonaws.com"},
+                          tags={"Project": "video-streaming"}, description="d", prune=False,
+                          delete_stacks=False, out=lines.append)
+    assert code == commands.EXIT_OK
+    session.assert_done()
+    assert sleeps == [2, 4], "two RUNNING polls, with backoff"
+    assert f"  {A}/us-east-1" in "\n".join(lines)
+    assert any("UPDATE SUCCEEDED: 4/4 instances succeeded" in line for line in lines)
+
+
+# -- OperationInProgressException, then a retry ---------------------------------------------
+def test_operation_in_progress_waits_and_retries_with_the_same_operation_id():
+    session, lines, sleeps = StubSession(), [], Sleeps()
+    stub = session.stub("cloudformation")
+    ops = operations(config(), session, lines, sleeps)
+    seen_ids = []
+
+    class Same:  # records the OperationId of each attempt
+        def __eq__(self, other):
+            seen_ids.append(other)
+            return True
+
+    expected = {"StackSetName": NAME, "Regions": ["us-west-2"], "Accounts": [A],
+                "OperationPreferences": ANY, "OperationId": Same()}
+    for _ in range(2):
+        stub.add_client_error("create_stack_instances", "OperationInProgressException",
+                              "Another Operation on StackSet is in progress",
+                              http_status_code=409, expected_params=expected)
+    stub.add_response("create_stack_instances", {"OperationId": "op-9"}, expected)
+    op_done(stub, "op-9")
+    results(stub, "op-9", [(A, "us-west-2", "SUCCEEDED", "")])
+    result = ops.create_instances(Group((A,), ("us-west-2",), ()))
+    assert result.ok and result.operation_id == "op-9"
+    assert sleeps == [2, 4]
+    assert len(set(seen_ids)) == 1, "a retry reuses the idempotent OperationId"
+    assert sum("another operation is in progress" in line for line in lines) == 2
+    session.assert_done()
+
+
+def test_other_errors_are_not_retried():
+    session, lines, sleeps = StubSession(), [], Sleeps()
+    stub = session.stub("cloudformation")
+    stub.add_client_error("create_stack_instances", "StackSetNotFoundException", "no such set")
+    with pytest.raises(Exception, match="StackSetNotFoundException"):
+        operations(config(), session, lines, sleeps).create_instances(
+            Group((A,), ("us-west-2",), ()))
+    assert sleeps == []
+
+
+# -- FAILED instances within and beyond the tolerance -------------------------------------
+def two_group_plan(cfg) -> preview.Plan:
+    return preview.compute(NAME, preview.Current(exists=False), template_sha="a" * 64,
+                           template_text="{}", parameters={}, desired=desired_instances(cfg),
+                           region_order=cfg.preferences.region_order,
+                           delete_removed_stacks=False)
+
+
+def run_creates(cfg, first_results, first_status, more=None):
+    session, lines, sleeps = StubSession(), [], Sleeps()
+    stub = session.stub("cloudformation")
+    stub.add_response("create_stack_set", {"StackSetId": f"{NAME}:1"})
+    stub.add_response("create_stack_instances", {"OperationId": "op-1"})
+    op_done(stub, "op-1", first_status)
+    results(stub, "op-1", first_results)
+    for op_id, rows in (more or {}).items():
+        stub.add_response("create_stack_instances", {"OperationId": op_id})
+        op_done(stub, op_id)
+        results(stub, op_id, rows)
+    plan = two_group_plan(cfg)
+    target = commands.Target(cfg, NAME, operations(cfg, session, lines, sleeps), ADMIN, "root")
+    code = commands.apply(target, plan, template_url="https://b/t.json", parameters={},
+                          tags={}, description="d", prune=False, delete_stacks=False,
+                          out=lines.append)
+    session.assert_done()
+    return code, lines
+
+
+def test_failures_within_the_tolerance_continue_and_succeed():
+    cfg = config(accounts=(A, B, C), region_overrides={"us-east-1": {"VpcCidr": "10.1.0.0/16"}},
+                 preferences=Preferences(region_order=("us-east-1", "us-west-2"),
+                                         failure_tolerance=("count", 1)))
+    code, lines = run_creates(
+        cfg, [(A, "us-east-1", "SUCCEEDED", ""),
+              (B, "us-east-1", "FAILED", "ResourceLogicalId:Vpc, ResourceType:AWS::EC2::VPC, "
+                                         "ResourceStatusReason:The CIDR is invalid"),
+              (C, "us-east-1", "SUCCEEDED", "")], "SUCCEEDED",
+        more={"op-2": [(t, "us-west-2", "SUCCEEDED", "") for t in (A, B, C)]})
+    assert code == commands.EXIT_OK
+    text = "\n".join(lines)
+    assert f"{B}/us-east-1" in text and "The CIDR is invalid" in text
+    assert "failed per region: us-east-1 1 (tolerated 1)" in text
+    assert "exceed" not in text
+
+
+def test_failures_beyond_the_tolerance_stop_the_rollout_and_exit_4():
+    cfg = config(accounts=(A, B, C), region_overrides={"us-east-1": {"VpcCidr": "10.1.0.0/16"}},
+                 preferences=Preferences(region_order=("us-east-1", "us-west-2"),
+                                         failure_tolerance=("percentage", 34)))
+    # 34% of 3 accounts rounds down to 1 tolerated failure; 2 failed
+    code, lines = run_creates(
+        cfg, [(A, "us-east-1", "FAILED", "Resource handler returned message: quota"),
+              (B, "us-east-1", "FAILED", "Resource handler returned message: quota"),
+              (C, "us-east-1", "CANCELLED", "Cancelled since failure tolerance has exceeded")],
+        "FAILED")   # no second create: Stubber would fail on an unexpected call
+    assert code == commands.EXIT_TOLERANCE
+    text = "\n".join(lines)
+    assert "failed per region: us-east-1 2 (tolerated 1)" in text
+    assert "failures exceed the tolerance" in text
+    assert "CANCELLED" in text
+
+
+# -- drift -----------------------------------------------------------------------------
+def test_drift_reports_drifted_instances_and_resources(tmp_path):
+    from streamstack.params import EnvParams
+
+    session = StubSession()
+    session.stub("sts").add_response("get_caller_identity", {"Account": ADMIN})
+    stub = session.stub("cloudformation")
+    stub.add_response("describe_stack_set", {"StackSet": {"StackSetName": NAME,
+                                                          "Status": "ACTIVE"}})
+    stub.add_response("detect_stack_set_drift", {"OperationId": "drift-1"}, {
+        "StackSetName": NAME, "OperationId": ANY, "OperationPreferences": {
+            "RegionOrder": ["us-east-1", "us-west-2"], "RegionConcurrencyType": "SEQUENTIAL",
+            "MaxConcurrentCount": 1, "FailureToleranceCount": 0,
+            "ConcurrencyMode": "STRICT_FAILURE_TOLERANCE"}})
+    op_done(stub, "drift-1", running=1)
+    results(stub, "drift-1", [(t, r, "SUCCEEDED", "") for t in (A, B)
+                              for r in ("us-east-1", "us-west-2")])
+    details = {"DriftStatus": "DRIFTED", "DriftDetectionStatus": "COMPLETED",
+               "TotalStackInstancesCount": 4, "DriftedStackInstancesCount": 1,
+               "InSyncStackInstancesCount": 3, "FailedStackInstancesCount": 0}
+    op_done(stub, "drift-1", StackSetDriftDetectionDetails=details)
+    stub.add_response("list_stack_instances", {"Summaries": [{
+        "Account": B, "Region": "us-west-2", "StackId": "arn:stack", "Status": "CURRENT",
+        "DriftStatus": "DRIFTED"}]}, {"StackSetName": NAME, "Filters": [
+            {"Name": "DRIFT_STATUS", "Values": "DRIFTED"}]})
+    drift_row = {"StackId": "arn:stack", "ResourceType": "AWS::EC2::SecurityGroup",
+                 "StackResourceDriftStatus": "MODIFIED", "Timestamp": NOW,
+                 "PropertyDifferences": [{"PropertyPath": "/SecurityGroupIngress/0/CidrIp",
+                                          "ExpectedValue": "10.0.0.0/16",
+                                          "ActualValue": "0.0.0.0/0",
+                                          "DifferenceType": "NOT_EQUAL"}]}
+    request = {"StackSetName": NAME, "StackInstanceAccount": B,
+               "StackInstanceRegion": "us-west-2", "OperationId": "drift-1",
+               "StackInstanceResourceDriftStatuses": ["MODIFIED", "DELETED"]}
+    stub.add_response("list_stack_instance_resource_drifts", {"Summaries": [
+        {**drift_row, "LogicalResourceId": "AlbSecurityGroup"}], "NextToken": "page-2"}, request)
+    stub.add_response("list_stack_instance_resource_drifts", {"Summaries": [
+        {**drift_row, "LogicalResourceId": "FlowLogGroup", "ResourceType": "AWS::Logs::LogGroup",
+         "StackResourceDriftStatus": "DELETED", "PropertyDifferences": []}]},
+        {**request, "NextToken": "page-2"})
+
+    env = EnvParams("prod-global", tmp_path / "prod-global.yaml", NAME, "us-west-2", None, {},
+                    {}, {"stackset": config()})
+    ctx = make_context(env, session, {"templates": {}}, tmp_path)
+    code = commands.drift(ctx, waiter=Waiter(first=0, sleep=lambda _: None))
+    assert code == commands.EXIT_DRIFTED
+    session.assert_done()
+    text = "\n".join(ctx.lines)
+    assert "drift DRIFTED (1 drifted, 3 in sync, 0 failed of 4 instances)" in text
+    assert f"{B}/us-west-2: 2 drifted resource(s)" in text
+    assert "AlbSecurityGroup" in text and "/SecurityGroupIngress/0/CidrIp" in text
+    assert "DELETED   FlowLogGroup" in text
+
+
+# -- deep preview --------------------------------------------------------------------------
+def risk(change: dict) -> str:
+    """A stand-in for the deploy plan's classify (issue 5), enough to route labels."""
+    if change.get("ResourceType") == "AWS::S3::Bucket" and change.get("Replacement") == "True":
+        return "DATA-LOSS"
+    return "NORMAL"
+
+
+def change(logical: str, rtype: str, replacement: str = "False", **extra) -> dict:
+    return {"Type": "Resource", "ResourceChange": {
+        "Action": "Modify", "LogicalResourceId": logical, "ResourceType": rtype,
+        "Replacement": replacement, "Scope": ["Properties"], "Details": [
+            {"Target": {"Attribute": "Properties", "Name": "BucketName",
+                        "RequiresRecreation": "Always"}, "Evaluation": "Static",
+             "ChangeSource": "DirectModification"}], **extra}}
+
+
+def stub_change_set(stub, *, failed_reason: str | None = None,
+                    template_url: str = "https://b/root.json"):
+    cs_id = "arn:aws:cloudformation:us-east-1:222222222222:changeSet/p/1"
+    nested = "arn:aws:cloudformation:us-east-1:222222222222:changeSet/p-nested/2"
+    stub.add_response("create_change_set", {"Id": cs_id, "StackId": "arn:stack"}, {
+        "StackName": "arn:stack", "ChangeSetName": ANY, "ChangeSetType": "UPDATE",
+        "TemplateURL": template_url, "IncludeNestedStacks": True,
+        "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        "Parameters": [{"ParameterKey": "VpcCidr", "ParameterValue": "10.1.0.0/16"}],
+        "Description": ANY})
+    stub.add_response("describe_change_set", {"Status": "CREATE_IN_PROGRESS"},
+                      {"ChangeSetName": cs_id})
+    if failed_reason:
+        stub.add_response("describe_change_set", {"Status": "FAILED",
+                                                  "StatusReason": failed_reason},
+                          {"ChangeSetName": cs_id})
+    else:
+        stub.add_response("describe_change_set", {"Status": "CREATE_COMPLETE"},
+                          {"ChangeSetName": cs_id})
+        stub.add_response("describe_change_set", {"Status": "CREATE_COMPLETE", "Changes": [
+            change("StorageStack", "AWS::CloudFormation::Stack", "Conditional",
+                   ChangeSetId=nested)]}, {"ChangeSetName": cs_id})
+        stub.add_response("describe_change_set", {"Status": "CREATE_COMPLETE", "Changes": [
+            change("MediaBucket", "AWS::S3::Bucket", "True"),
+            change("StaticBucketPolicy", "AWS::S3::BucketPolicy")]}, {"ChangeSetName": nested})
+    stub.add_response("delete_change_set", {}, {"ChangeSetName": cs_id})
+
+
+def test_deep_preview_walks_nested_change_sets_labels_and_cleans_up():
+    session = StubSession(region="us-east-1")
+    stub_change_set(session.stub("cloudformation"))
+    result = deep_preview.preview_instance(
+        session.client("cloudformation"), "arn:stack", template_url="https://b/root.json",
+        parameters={"VpcCidr": "10.1.0.0/16"}, classify=risk,
+        waiter=Waiter(first=0, sleep=lambda _: None))
+    session.assert_done()   # the change set was deleted, never executed
+    assert [(c["stack"], c["logical_id"], c["replacement"], c["risk"])
+            for c in result["changes"]] == [
+        ("", "StorageStack", "Conditional", "NORMAL"),
+        ("StorageStack", "MediaBucket", "True", "DATA-LOSS"),
+        ("StorageStack", "StaticBucketPolicy", "False", "NORMAL")]
+    assert result["changes"][1]["properties"] == ["BucketName"]
+
+
+def test_deep_preview_of_an_unchanged_instance_says_so_and_cleans_up():
+    session = StubSession(region="us-east-1")
+    stub_change_set(session.stub("cloudformation"), failed_reason=(
+        "The submitted information didn't contain changes. Submit different information "
+        "to create a change set."))
+    result = deep_preview.preview_instance(
+        session.client("cloudformation"), "arn:stack", template_url="https://b/root.json",
+        parameters={"VpcCidr": "10.1.0.0/16"}, classify=risk,
+        waiter=Waiter(first=0, sleep=lambda _: None))
+    session.assert_done()
+    assert result == {"summary": "no resource changes", "changes": []}
+
+
+def test_plan_with_deep_preview_blocks_on_data_loss(tmp_path, monkeypatch):
+    """commands.plan: the execution role is assumed per target, a DATA-LOSS change in a
+    nested stack blocks the plan (exit 3), an unassumable role is reported as skipped."""
+    from streamstack.params import EnvParams
+
+    cfg = config(regions=("us-east-1",), accounts=(A, B),
+                 preferences=Preferences(region_order=("us-east-1",)),
+                 region_overrides={"us-east-1": {"VpcCidr": "10.1.0.0/16"}})
+    root = tmp_path / "templates" / "root.json"
+    root.parent.mkdir()
+    root.write_text('{"Resources": {}}\n')
+    manifest = {"templates": {"root": {"file": "templates/root.json", "sha256": "b" * 64,
+                                       "key": "templates/bbb.json",
+                                       "deploy_time_parameters": []}}}
+    monkeypatch.setattr(commands, "publish", lambda ctx: "https://b")
+    monkeypatch.setattr(commands, "classifier", lambda: risk)
+
+    session = StubSession()
+    session.stub("sts").add_response("get_caller_identity", {"Account": ADMIN})
+    admin = session.stub("cloudformation")
+    admin.add_response("describe_stack_set", {"StackSet": {
+        "StackSetName": NAME, "Status": "ACTIVE", "TemplateBody": '{"old": true}',
+        "Parameters": []}})
+    admin.add_response("list_stack_instances", {"Summaries": [
+        {"Account": t, "Region": "us-east-1", "StackId": "arn:stack", "Status": "CURRENT",
+         "LastOperationId": "op-0"} for t in (A, B)]})
+    for t in (A, B):
+        admin.add_response("describe_stack_instance", {"StackInstance": {
+            "Account": t, "Region": "us-east-1", "ParameterOverrides": [
+                {"ParameterKey": "VpcCidr", "ParameterValue": "10.1.0.0/16"}]}},
+            {"StackSetName": NAME, "StackInstanceAccount": t, "StackInstanceRegion": "us-east-1"})
+    target_session = StubSession(region="us-east-1")
+    stub_change_set(target_session.stub("cloudformation"),
+                    template_url="https://b/templates/bbb.json")
+
+    def clients(account, region):
+        if account == B:
+            from botocore.exceptions import ClientError
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not trusted"}},
+                              "AssumeRole")
+        return target_session.client("cloudformation", region)
+
+    env = EnvParams("prod-global", tmp_path / "prod-global.yaml", NAME, "us-west-2", None, {},
+                    {}, {"stackset": cfg})
+    ctx = make_context(env, session, manifest, tmp_path, deep_preview=True)
+    code = commands.plan(ctx, waiter=Waiter(first=0, sleep=lambda _: None), clients=clients)
+    assert code == commands.EXIT_DATA_LOSS
+    session.assert_done()
+    target_session.assert_done()
+    text = "\n".join(ctx.lines)
+    assert f"deep preview {A}/us-east-1: 3 resource change(s)" in text
+    assert f"deep preview {B}/us-east-1: skipped: AccessDenied: not trusted" in text
+    assert "MediaBucket" in text and "[DATA-LOSS] (StorageStack)" in text
+    written = json.loads((tmp_path / "plans" / "prod-global.json").read_text())
+    assert written["blocked"] and written["risk_summary"]["DATA-LOSS"] == 1
+
+
+def test_assumed_clients_assume_the_execution_role_once_per_account():
+    session = StubSession()
+    sts = session.stub("sts")
+    creds = {"AccessKeyId": "AKIAEXAMPLEEXAMPLE", "SecretAccessKey": "s",
+             "SessionToken": "t", "Expiration": NOW}
+    sts.add_response("assume_role", {"Credentials": creds}, {
+        "RoleArn": f"arn:aws:iam::{A}:role/AWSCloudFormationStackSetExecutionRole",
+        "RoleSessionName": "streamstack-deep-preview", "DurationSeconds": 900})
+    clients = deep_preview.assumed_clients(session, "AWSCloudFormationStackSetExecutionRole")
+    east, west = clients(A, "us-east-1"), clients(A, "us-west-2")
+    session.assert_done()
+    assert east.meta.region_name == "us-east-1" and west.meta.region_name == "us-west-2"
+    assert east._request_signer._credentials.access_key == "AKIAEXAMPLEEXAMPLE"
