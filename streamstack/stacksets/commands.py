@@ -6,9 +6,11 @@ out); each returns an exit code:
     0  success (also: no changes, no drift)
     3  the plan removes stacks or replaces/removes stateful resources (DATA-LOSS) and
        --allow-data-loss was not given; the plan file is written for review
-    4  instance failures went beyond the failure tolerance (or an operation stopped)
-    5  drift detected
-    6  bootstrap needs steps streamstack cannot do from the administrator account
+    4  refused: the stack set moved since the plan, or bootstrap needs steps that
+       cannot be done from the administrator account (they are printed)
+    5  instance failures went beyond the failure tolerance (or an operation stopped)
+    6  drift detected
+(the same meanings as deploy.py's exit codes, plus 6)
 
 Errors the user can fix raise StreamstackError (printed as `error: ...`).
 """
@@ -29,10 +31,16 @@ from streamstack.stacksets.config import StackSetConfig
 from streamstack.stacksets.operations import Operations, OperationResult, Waiter
 from streamstack.stacksets.targets import Instance, desired_instances, group
 
-EXIT_OK, EXIT_DATA_LOSS, EXIT_TOLERANCE, EXIT_DRIFTED, EXIT_MANUAL = 0, 3, 4, 5, 6
+EXIT_OK, EXIT_DATA_LOSS, EXIT_REFUSED, EXIT_TOLERANCE, EXIT_DRIFTED = 0, 3, 4, 5, 6
 RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 10},
                  user_agent_extra="streamstack-stacksets")
 PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
+
+
+class Refused(StreamstackError):
+    """The stack set moved since the plan: plan again and review."""
+
+    exit_code = EXIT_REFUSED
 
 
 @dataclass
@@ -251,7 +259,7 @@ def execute(ctx, *, waiter: Waiter | None = None) -> int:
                                f"{target.name}: run make deploy again")
     current = preview.read_current(target.ops, overrides=False)
     if current.fingerprint() != the_plan.fingerprint:
-        raise StreamstackError(f"stack set {target.name} changed since the plan (template, "
+        raise Refused(f"stack set {target.name} changed since the plan (template, "
                                "parameters or instances): run make deploy "
                                f"ENV={ctx.params.environment} again and review")
     if the_plan.no_changes:
@@ -312,24 +320,29 @@ BOOTSTRAP_DEFAULTS = {"StackSetAdministration": "disabled", "StackSetExecution":
 def bootstrap(ctx, *, waiter: Waiter | None = None) -> int:
     """The bootstrap template as a stack set to every target account and region.
 
-    The administrator account's own bootstrap stack (artifact bucket, administration
-    role, template readers) comes first, from deploy.py's ordinary bootstrap. What
-    cannot be done from the administrator account (an execution role in a target
-    account) is printed as the exact commands to run there, and exits 6."""
+    1. the administrator account's own bootstrap stack (deploy.py's ordinary bootstrap),
+       with what the stack set environment needs from it: the administration role
+       (self-managed) and the target accounts as template readers of the artifact bucket;
+    2. checks what cannot be done from the administrator account (each target's
+       execution role) and prints the exact commands to run there (exit 4);
+    3. the bootstrap stack set, created or updated, with every target instance."""
     target = _target(ctx, bootstrap=True, waiter=waiter)
     entry = _entry(ctx, "bootstrap")
-    manual = _prerequisites(ctx, target, entry)
-    if manual:
-        for line in manual:
-            ctx.out(line)
-        ctx.out("then run make bootstrap ENV=" + ctx.params.environment + " again")
-        return EXIT_MANUAL
     declared = set(entry.get("parameters", []))
     unknown = sorted(set(target.config.bootstrap_parameters) - declared)
     if unknown:
         raise StreamstackError(f"{ctx.params.path.name}: stackset.bootstrap_parameters: "
                                f"{', '.join(unknown)} not declared by the bootstrap template; "
                                f"allowed: {', '.join(sorted(declared))}")
+    code = admin_bootstrap(ctx, admin_bootstrap_parameters(target, declared))
+    if code:
+        return code
+    manual = _prerequisites(ctx, target, entry)
+    if manual:
+        for line in manual:
+            ctx.out(line)
+        ctx.out("then run make bootstrap ENV=" + ctx.params.environment + " again")
+        return EXIT_REFUSED
     base_url = publish(ctx)
     wide, per_region = deploy_time_values(ctx, target, base_url)
     defaults = {**BOOTSTRAP_DEFAULTS, "AdministratorAccountId": target.admin_account}
@@ -349,6 +362,39 @@ def bootstrap(ctx, *, waiter: Waiter | None = None) -> int:
                  delete_stacks=False, out=ctx.out)
 
 
+def admin_bootstrap_parameters(target: Target, declared: set[str]) -> dict[str, str]:
+    """What the administrator account's bootstrap stack must hold for this stack set."""
+    config, admin = target.config, target.admin_account
+    wanted = {}
+    if config.self_managed:
+        wanted["StackSetAdministration"] = "enabled"
+        readers = sorted(set(config.accounts) - {admin})
+        if readers:
+            wanted["TemplateReaderAccountIds"] = ",".join(readers)
+        if admin in config.accounts:   # the administrator account is a target too
+            wanted.update(StackSetExecution="enabled", AdministratorAccountId=admin)
+    return {k: v for k, v in wanted.items() if k in declared}
+
+
+def admin_bootstrap(ctx, parameters: dict[str, str]) -> int:
+    """deploy.py's ordinary bootstrap of the administrator account (issue 5), with
+    `parameters` on top of the params file's deploy.bootstrap_parameters."""
+    import dataclasses
+
+    from streamstack.deploy.commands import COMMANDS
+    from streamstack.deploy.settings import DeploySettings
+
+    settings = ctx.params.sections.get("deploy") or DeploySettings()
+    merged = {**settings.bootstrap_parameters, **parameters}
+    if "TemplateReaderAccountIds" in parameters:   # keep readers the file lists itself
+        readers = settings.bootstrap_parameters.get("TemplateReaderAccountIds", "").split(",")
+        merged["TemplateReaderAccountIds"] = ",".join(sorted(set(filter(None, readers)) | set(
+            parameters["TemplateReaderAccountIds"].split(","))))
+    settings = dataclasses.replace(settings, bootstrap_parameters=merged)
+    params = dataclasses.replace(ctx.params, sections={**ctx.params.sections, "deploy": settings})
+    return COMMANDS["bootstrap"](dataclasses.replace(ctx, params=params))
+
+
 def _prerequisites(ctx, target: Target, entry: dict) -> list[str]:
     """What must exist before the bootstrap stack set can reach the targets."""
     config, admin = target.config, target.admin_account
@@ -363,8 +409,8 @@ def _prerequisites(ctx, target: Target, entry: dict) -> list[str]:
             if exc.response["Error"]["Code"] != "NoSuchEntity":
                 raise
             lines.append(f"administrator account {admin}: role {config.administration_role_name} "
-                         f"is missing: add `StackSetAdministration: enabled` to "
-                         f"deploy.bootstrap_parameters in {file}")
+                         f"is missing although the bootstrap stack was asked for it; check "
+                         f"deploy.bootstrap_parameters in {file} (StackSetAdministration)")
         readers = set(filter(None, given.get("TemplateReaderAccountIds", "").split(",")))
         wanted = sorted(set(config.accounts) - {admin})
         if "TemplateReaderAccountIds" in entry.get("parameters", []) and \

@@ -172,8 +172,9 @@ def test_execute_refuses_a_stack_set_that_moved_since_the_plan(env, aws):
     commands.plan(ctx, waiter=FAST)
     aws.client("cloudformation").create_stack_instances(     # someone else, meanwhile
         StackSetName="streamstack-e2e", Accounts=[C], Regions=["us-west-2"])
-    with pytest.raises(StreamstackError, match="changed since the plan"):
+    with pytest.raises(StreamstackError, match="changed since the plan") as refused:
         commands.execute(ctx, waiter=FAST)
+    assert refused.value.exit_code == commands.EXIT_REFUSED
     assert (B, "us-west-2") not in instances(aws)
 
 

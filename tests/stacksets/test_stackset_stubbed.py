@@ -204,7 +204,7 @@ def test_failures_within_the_tolerance_continue_and_succeed():
     assert "exceed" not in text
 
 
-def test_failures_beyond_the_tolerance_stop_the_rollout_and_exit_4():
+def test_failures_beyond_the_tolerance_stop_the_rollout_and_fail():
     cfg = config(accounts=(A, B, C), region_overrides={"us-east-1": {"VpcCidr": "10.1.0.0/16"}},
                  preferences=Preferences(region_order=("us-east-1", "us-west-2"),
                                          failure_tolerance=("percentage", 34)))
