@@ -35,3 +35,15 @@ $(SCAN_VENV)/.installed:
 	$(SCAN_VENV)/bin/pip install $(PIP_QUIET) --upgrade pip
 	$(SCAN_VENV)/bin/pip install $(PIP_QUIET) '$(CHECKOV)'
 	touch $@
+
+# -- StackSet environments (docs/stacksets.md) ----------------------------------------
+.PHONY: drift bench-stacksets
+
+## drift: StackSet drift of ENV: detection, then the drifted instances and resources (exit 6 if any)
+drift: $(VENV)/.installed
+	$(if $(ENV),,$(error ENV is required, e.g. make drift ENV=prod-global))
+	$(PY) deploy.py drift $(ENV) $(if $(LOCAL),--local,)
+
+## bench-stacksets: API calls of a 50 accounts x 4 regions StackSet environment (moto, no AWS)
+bench-stacksets: $(VENV)/.installed
+	$(PY) bench/stacksets.py --accounts 50
