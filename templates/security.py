@@ -140,6 +140,7 @@ class SecurityTier(Tier):
             ("Database", "db", "Aurora: the engine port from the application"),
             ("Cache", "cache", "ElastiCache: 6379 from the application"),
             ("Efs", "efs", "EFS mount targets: NFS from the application"),
+            ("Fleet", "fleet", "Optional EC2 fleet: HTTP from the ALB"),
         ):
             self.add(ec2.SecurityGroup(
                 f"{logical}SecurityGroup", GroupDescription=text, VpcId=self.vpc_id,
@@ -175,10 +176,14 @@ class SecurityTier(Tier):
         self._rule("AppEgressToEfs", "App", "Efs", 2049, "EFS (NFS)")
         self._rule("EfsIngressFromApp", "Efs", "App", 2049, "NFS from the application",
                    ingress=True)
-        self.add(ec2.SecurityGroupEgress(
-            "AppEgressHttps", GroupId=Ref("AppSecurityGroup"), IpProtocol="tcp", FromPort=443,
-            ToPort=443, CidrIp="0.0.0.0/0",
-            Description="HTTPS to AWS APIs and image registries (through NAT or endpoints)"))
+        self._rule("AlbEgressToFleet", "Alb", "Fleet", 80, "Forward to the EC2 fleet")
+        self._rule("FleetIngressFromAlb", "Fleet", "Alb", 80, "HTTP from the ALB", ingress=True)
+        for group in ("App", "Fleet"):
+            self.add(ec2.SecurityGroupEgress(
+                f"{group}EgressHttps", GroupId=Ref(f"{group}SecurityGroup"), IpProtocol="tcp",
+                FromPort=443, ToPort=443, CidrIp="0.0.0.0/0",
+                Description="HTTPS to AWS APIs and package/image registries (through NAT or "
+                            "endpoints)"))
 
     def _rule(self, logical: str, group: str, peer: str, port, description: str,
               ingress: bool = False) -> None:
