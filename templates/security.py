@@ -122,14 +122,8 @@ class SecurityTier(Tier):
             Description="CloudFront origin-facing managed prefix list. When set, the ALB "
                         "accepts traffic only from CloudFront; empty: from anywhere. "
                         "deploy.py looks it up.")
-        app_port = self.parameter(
-            "AppPort", "Compute", "Application port", Type="Number", Default=8000,
-            MinValue=1024, MaxValue=65535,
-            Description="Port the application containers listen on (behind the ALB).")
-        engine = self.parameter(
-            "DatabaseEngine", "Data", "Aurora engine", Type="String",
-            AllowedValues=["aurora-postgresql", "aurora-mysql"], Default="aurora-postgresql",
-            Description="Aurora engine: aurora-postgresql (port 5432) or aurora-mysql (3306).")
+        app_port = self.shared_parameter("AppPort")
+        engine = self.shared_parameter("DatabaseEngine")
         self.condition("IsMySql", Equals(engine, "aurora-mysql"))
         self.condition("AlbFromCloudFrontOnly", Not(Equals(prefix_list, "")))
         db_port = If("IsMySql", 3306, 5432)
