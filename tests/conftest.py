@@ -22,6 +22,12 @@ def rendered(rendered_text) -> dict[str, dict]:
     return {name: json.loads(text) for name, text in rendered_text.items()}
 
 
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def env(request) -> str:
+    """Tier tests run once with dev's parameter values and once with prod's."""
+    return request.param
+
+
 def assert_snapshot(name: str, text: str) -> None:
     """Compare with tests/snapshots/<name>.json; UPDATE_SNAPSHOTS=1 rewrites it."""
     path = SNAPSHOTS / f"{name}.json"

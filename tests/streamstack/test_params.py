@@ -62,41 +62,35 @@ def test_repo_params_files_load(root_spec):
     assert {"ParameterKey": "NatLayout", "ParameterValue": "per-az"} in prod.cfn_parameters()
 
 
-def test_wrong_type_number(tmp_path, root_spec):
-    variant(tmp_path, parameters={"FlowLogRetentionDays": "thirty"})
+ONE_PROBLEM = {
+    "wrong type, number": (
+        {"FlowLogRetentionDays": "thirty"},
+        "parameters.FlowLogRetentionDays: must be a number, got a string 'thirty'"),
+    "number given for a string": (
+        {"NatLayout": 3}, "parameters.NatLayout: must be a string (quote it), got a number 3"),
+    "outside AllowedValues": (
+        {"NatLayout": "three"},
+        "parameters.NatLayout: 'three' is not allowed; allowed: single, per-az"),
+    "number outside AllowedValues": (
+        {"FlowLogRetentionDays": 2}, "2 is not allowed; allowed: 1, 3, 5, 7, 14"),
+    "below MinValue": (
+        {"NoncurrentVersionExpirationDays": 0},
+        "parameters.NoncurrentVersionExpirationDays: 0 is below the minimum 1"),
+    "unknown parameter": (
+        {"NatLayuot": "single"},
+        "parameters.NatLayuot: is not a parameter of the root template; did you mean "
+        "NatLayout?"),
+    "deploy-time parameter": (
+        {"CloudFrontPrefixListId": "pl-82a045eb"}, "is resolved by deploy.py at deploy time"),
+}
+
+
+@pytest.mark.parametrize("case", ONE_PROBLEM)
+def test_one_bad_parameter_one_line(tmp_path, root_spec, case):
+    changes, expected = ONE_PROBLEM[case]
+    variant(tmp_path, parameters=changes)
     (line,) = reject(tmp_path, root_spec)
-    assert "parameters.FlowLogRetentionDays: must be a number, got a string 'thirty'" in line
-
-
-def test_string_parameter_given_a_number(tmp_path, root_spec):
-    variant(tmp_path, parameters={"NatLayout": 3})
-    (line,) = reject(tmp_path, root_spec)
-    assert "parameters.NatLayout: must be a string (quote it), got a number 3" in line
-
-
-def test_value_outside_allowed_values(tmp_path, root_spec):
-    variant(tmp_path, parameters={"NatLayout": "three"})
-    (line,) = reject(tmp_path, root_spec)
-    assert "parameters.NatLayout: 'three' is not allowed; allowed: single, per-az" in line
-
-
-def test_number_outside_allowed_values(tmp_path, root_spec):
-    variant(tmp_path, parameters={"FlowLogRetentionDays": 2})
-    (line,) = reject(tmp_path, root_spec)
-    assert "2 is not allowed; allowed: 1, 3, 5, 7, 14" in line
-
-
-def test_number_below_minimum(tmp_path, root_spec):
-    variant(tmp_path, parameters={"NoncurrentVersionExpirationDays": 0})
-    (line,) = reject(tmp_path, root_spec)
-    assert "parameters.NoncurrentVersionExpirationDays: 0 is below the minimum 1" in line
-
-
-def test_unknown_parameter_suggests_the_close_name(tmp_path, root_spec):
-    variant(tmp_path, parameters={"NatLayuot": "single"})
-    (line,) = reject(tmp_path, root_spec)
-    assert "parameters.NatLayuot: is not a parameter of the root template; did you mean " \
-           "NatLayout?" in line
+    assert expected in line
 
 
 def test_missing_required_parameter(tmp_path, root_spec):
@@ -181,12 +175,6 @@ def test_environment_must_match_the_file(tmp_path, root_spec):
     variant(tmp_path, env="staging", parameters={"Environment": "prod"})
     (line,) = reject(tmp_path, root_spec, env="staging")
     assert "parameters.Environment: is 'prod' but this is the staging params file" in line
-
-
-def test_deploy_time_parameter_is_not_for_params_files(tmp_path, root_spec):
-    variant(tmp_path, parameters={"CloudFrontPrefixListId": "pl-82a045eb"})
-    (line,) = reject(tmp_path, root_spec)
-    assert "is resolved by deploy.py at deploy time" in line
 
 
 def test_bad_tags(tmp_path, root_spec):

@@ -5,11 +5,6 @@ from tests.cfn import dumps, evaluate, statements
 from tests.conftest import assert_snapshot
 
 
-@pytest.fixture(scope="module", params=["dev", "prod"])
-def env(request):
-    return request.param
-
-
 @pytest.fixture(scope="module")
 def sec(rendered, env):
     return evaluate(rendered["security"], env)

@@ -8,11 +8,6 @@ BUCKETS = ["StaticBucket", "MediaBucket", "UploadsBucket", "AppLogsBucket", "Acc
 KMS_BUCKETS = [b for b in BUCKETS if b != "AccessLogsBucket"]
 
 
-@pytest.fixture(scope="module", params=["dev", "prod"])
-def env(request):
-    return request.param
-
-
 @pytest.fixture(scope="module")
 def sto(rendered, env):
     return evaluate(rendered["storage"], env)
