@@ -38,6 +38,26 @@ CIDR_PATTERN = (r"^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}"
 
 TOGGLE = ["enabled", "disabled"]
 
+# Parameters read by more than one tier are declared once, here, so the root sees one
+# declaration (it rejects two different ones). name -> (console group, declaration).
+SHARED_PARAMETERS = {
+    "DatabaseEngine": ("Data", dict(
+        Type="String", AllowedValues=["aurora-postgresql", "aurora-mysql"],
+        Default="aurora-postgresql",
+        Description="Aurora engine: aurora-postgresql (port 5432) or aurora-mysql (3306).")),
+    "AppPort": ("Compute", dict(
+        Type="Number", Default=8000, MinValue=1024, MaxValue=65535,
+        Description="Port the application containers listen on (behind the ALB).")),
+    "DomainName": ("DNS", dict(
+        Type="String", Default="",
+        AllowedPattern=r"^(([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})?$",
+        ConstraintDescription="empty, or a lower-case DNS name such as "
+                              "streaming-platform-dev.example.com",
+        Description="Domain of the platform (cdn.<domain>, api.<domain>). Empty: no DNS "
+                    "records or custom certificates; CloudFront and the ALB use their own "
+                    "names.")),
+}
+
 # Template Metadata key for parameters that deploy.py resolves at deploy time
 # (bootstrap outputs, edge outputs, lookups); params files never set them.
 DEPLOY_TIME_KEY = "streamstack:DeployTimeParameters"
@@ -112,6 +132,11 @@ class Tier:
             if deploy_time:
                 self._deploy_time.append(name)
         return Ref(name)
+
+    def shared_parameter(self, name: str) -> Ref:
+        """A parameter several tiers read, declared once in SHARED_PARAMETERS."""
+        group, declaration = SHARED_PARAMETERS[name]
+        return self.parameter(name, group, **declaration)
 
     def condition(self, name: str, expression) -> str:
         self.template.add_condition(name, expression)

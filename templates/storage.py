@@ -180,6 +180,10 @@ class StorageTier(Tier):
                         f"Name of the {purpose} bucket ({holds})")
             self.output(f"{logical}BucketArn", GetAtt(f"{logical}Bucket", "Arn"),
                         f"ARN of the {purpose} bucket")
+            self.output(f"{logical}BucketDomainName",
+                        GetAtt(f"{logical}Bucket", "RegionalDomainName"),
+                        f"Regional domain name of the {purpose} bucket (CloudFront origins, "
+                        "log destinations)")
 
     def bucket_policies(self) -> None:
         for logical in BUCKETS:
