@@ -25,7 +25,6 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "stacksets"))
 
 REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2"]
 PHASES = ("plan (create)", "execute (create)", "plan (template change)",
@@ -47,7 +46,7 @@ def measure(endpoint: str, accounts: int, workdir: Path) -> dict[str, collection
     import requests
     import yaml
 
-    from conftest import make_context
+    from tests.stacksets.conftest import make_context
     from streamstack import params as params_mod
     from streamstack.stacksets import commands
     from streamstack.stacksets.operations import Waiter

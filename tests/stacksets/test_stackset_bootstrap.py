@@ -14,8 +14,8 @@ from botocore.stub import ANY
 from streamstack.params import EnvParams
 from streamstack.stacksets import commands
 
-from conftest import StubSession, make_context
-from test_stackset_stubbed import A, ADMIN, B, NAME, config
+from tests.stacksets.conftest import StubSession, make_context
+from tests.stacksets.test_stackset_stubbed import A, ADMIN, B, NAME, config
 
 BOOTSTRAP_PARAMETERS = ["AdministratorAccountId", "StackSetAdministration", "StackSetExecution",
                         "TemplateReaderAccountIds", "GitHubRepository"]

@@ -21,7 +21,7 @@ from streamstack.errors import StreamstackError
 from streamstack.stacksets import commands
 from streamstack.stacksets.operations import Waiter
 
-from conftest import make_context
+from tests.stacksets.conftest import make_context
 
 pytestmark = [pytest.mark.e2e,
               pytest.mark.filterwarnings("ignore:Tried to parse AWS::CloudFormation")]

@@ -12,8 +12,8 @@ import pytest
 from streamstack.stacksets import preview
 from streamstack.stacksets.operations import Operations
 
-from conftest import StubSession
-from test_stackset_stubbed import NAME, config
+from tests.stacksets.conftest import StubSession
+from tests.stacksets.test_stackset_stubbed import NAME, config
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "stacksets.py"
 

@@ -15,7 +15,7 @@ from streamstack.stacksets.config import Preferences, StackSetConfig
 from streamstack.stacksets.operations import Operations, Waiter
 from streamstack.stacksets.targets import Group, Instance, desired_instances, freeze
 
-from conftest import StubSession, make_context
+from tests.stacksets.conftest import StubSession, make_context
 
 NAME = "streamstack-prod-global"
 ADMIN, A, B, C = "111111111111", "222222222222", "333333333333", "444444444444"
