@@ -46,6 +46,14 @@ CONCURRENCY_MODES = {"strict": "STRICT_FAILURE_TOLERANCE", "soft": "SOFT_FAILURE
 DEFAULT_ADMINISTRATION_ROLE = "AWSCloudFormationStackSetAdministrationRole"
 DEFAULT_EXECUTION_ROLE = "AWSCloudFormationStackSetExecutionRole"
 
+# permission model -> (the targets it needs, what they are, settings of the other model)
+MODEL_SETTINGS = {
+    SELF_MANAGED: ("accounts", "target account ids", ("organizational_units",
+                                                      "auto_deployment")),
+    SERVICE_MANAGED: ("organizational_units", "target OU ids (Organizations manages the "
+                      "roles)", ("accounts", "administration_role_name", "execution_role_name")),
+}
+
 TOP_KEYS = ("name", "permission_model", "call_as", "accounts", "organizational_units",
             "auto_deployment", "regions", "overrides", "preferences",
             "administration_role_name", "execution_role_name", "bootstrap_parameters")
@@ -137,32 +145,19 @@ def validate_section(value: Any, problems, key: str) -> StackSetConfig | None:
                         "(e.g. \"123456789012\")", problems, key)
     ous = _id_list(value, "organizational_units", OU_ID, "an OU id like ou-ab12-cd345678 "
                    "or a root id like r-ab12", problems, key)
-    if model == SELF_MANAGED:
-        if ous:
-            problems.add(f"{key}.organizational_units", "needs permission_model: "
-                         "service-managed; self-managed stack sets target accounts")
-        if "accounts" not in value:
-            problems.add(f"{key}.accounts", "is missing; self-managed stack sets need the "
-                                            "target account ids")
-        for role_key in ("administration_role_name", "execution_role_name"):
-            role = value.get(role_key)
-            if role is not None and (not isinstance(role, str) or not ROLE_NAME.match(role)):
-                problems.add(f"{key}.{role_key}", f"{role!r} is not an IAM role name "
-                                                   "(1-64 of letters, digits and +=,.@_-)")
-        if "auto_deployment" in value:
-            problems.add(f"{key}.auto_deployment", "applies only to service-managed stack "
-                                                   "sets; remove it")
-    else:
-        if accounts:
-            problems.add(f"{key}.accounts", "service-managed stack sets target "
-                                            "organizational_units; list OUs instead")
-        if "organizational_units" not in value:
-            problems.add(f"{key}.organizational_units", "is missing; service-managed stack "
-                                                        "sets need the target OU ids")
-        for role_key in ("administration_role_name", "execution_role_name"):
-            if role_key in value:
-                problems.add(f"{key}.{role_key}", "applies only to self-managed stack sets "
-                                                  "(Organizations manages the roles); remove it")
+    needed, what, foreign = MODEL_SETTINGS[model]
+    other = SERVICE_MANAGED if model == SELF_MANAGED else SELF_MANAGED
+    if needed not in value:
+        problems.add(f"{key}.{needed}", f"is missing; {model} stack sets need the {what}")
+    for name in foreign:
+        if name in value:
+            problems.add(f"{key}.{name}", f"applies only to {other} stack sets; remove it, "
+                                          f"or set permission_model: {other}")
+    for role_key in ("administration_role_name", "execution_role_name"):
+        role = value.get(role_key)
+        if role is not None and (not isinstance(role, str) or not ROLE_NAME.match(role)):
+            problems.add(f"{key}.{role_key}", f"{role!r} is not an IAM role name "
+                                               "(1-64 of letters, digits and +=,.@_-)")
     auto = _auto_deployment(value.get("auto_deployment", {}), problems, f"{key}.auto_deployment")
 
     regions = _regions(value.get("regions"), problems, f"{key}.regions")

@@ -81,9 +81,10 @@ def test_percentages_reach_the_api_and_tolerance_rounds_down(parse_params):
      "'magic' is not allowed; allowed: self-managed, service-managed"),
     ({"call_as": "delegated-admin"}, "stackset.call_as", "works only with permission_model"),
     ({"organizational_units": ["ou-ab12-cd345678"]}, "stackset.organizational_units",
-     "needs permission_model: service-managed"),
+     "applies only to service-managed stack sets; remove it, or set permission_model: "
+     "service-managed"),
     ({"auto_deployment": {"enabled": True}}, "stackset.auto_deployment",
-     "applies only to service-managed"),
+     "applies only to service-managed stack sets"),
     ({"preferences": {"failure_tolerance_count": 1, "failure_tolerance_percentage": 10}},
      "stackset.preferences.failure_tolerance_*", "set either failure_tolerance_count or "
                                                  "failure_tolerance_percentage, not both"),
@@ -158,6 +159,8 @@ def test_service_managed_targets_ous(parse_params):
     ({"organizational_units": ["ou-ab12-cd345678"], "overrides": {
         "accounts": {"222222222222": {"NatLayout": "single"}}}},
      "stackset.overrides.accounts", "need self-managed account targets"),
+    ({"organizational_units": ["ou-ab12-cd345678"], "accounts": ["222222222222"]},
+     "stackset.accounts", "applies only to self-managed stack sets"),
     ({"organizational_units": ["ou-ab12-cd345678"], "execution_role_name": "X"},
      "stackset.execution_role_name", "applies only to self-managed"),
     ({"organizational_units": ["ou-ab12-cd345678"],
