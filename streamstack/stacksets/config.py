@@ -149,10 +149,10 @@ def validate_section(value: Any, problems, key: str) -> StackSetConfig | None:
     other = SERVICE_MANAGED if model == SELF_MANAGED else SELF_MANAGED
     if needed not in value:
         problems.add(f"{key}.{needed}", f"is missing; {model} stack sets need the {what}")
-    for name in foreign:
-        if name in value:
-            problems.add(f"{key}.{name}", f"applies only to {other} stack sets; remove it, "
-                                          f"or set permission_model: {other}")
+    for setting in foreign:
+        if setting in value:
+            problems.add(f"{key}.{setting}", f"applies only to {other} stack sets; remove "
+                                             f"it, or set permission_model: {other}")
     for role_key in ("administration_role_name", "execution_role_name"):
         role = value.get(role_key)
         if role is not None and (not isinstance(role, str) or not ROLE_NAME.match(role)):

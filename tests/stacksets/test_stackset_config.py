@@ -51,7 +51,9 @@ def test_defaults_are_the_careful_ones(parse_params):
     assert api == {"RegionOrder": ["us-east-1", "us-west-2"],
                    "RegionConcurrencyType": "SEQUENTIAL", "MaxConcurrentCount": 1,
                    "FailureToleranceCount": 0, "ConcurrencyMode": "STRICT_FAILURE_TOLERANCE"}
-    assert config.self_managed and config.call_as == "self"
+    assert config.self_managed and config.call_as == "self" and config.name is None
+    named = parse_params(with_stackset(name="streamstack-global", auto_deployment=None))
+    assert named.sections["stackset"].name == "streamstack-global"
 
 
 def test_percentages_reach_the_api_and_tolerance_rounds_down(parse_params):
@@ -169,7 +171,7 @@ def test_service_managed_targets_ous(parse_params):
     ({}, "stackset.organizational_units", "is missing"),
 ])
 def test_bad_service_managed_settings(parse_params, changes, key, words):
-    data = with_stackset(permission_model="service-managed", accounts=None, **changes)
+    data = with_stackset(**{"permission_model": "service-managed", "accounts": None, **changes})
     lines = problems(parse_params, data)
     matching = [line for line in lines if f": {key}: " in line]
     assert matching and words in matching[0], lines
