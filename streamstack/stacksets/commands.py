@@ -345,7 +345,8 @@ def bootstrap(ctx, *, waiter: Waiter | None = None) -> int:
         return EXIT_REFUSED
     base_url = publish(ctx)
     wide, per_region = deploy_time_values(ctx, target, base_url)
-    defaults = {**BOOTSTRAP_DEFAULTS, "AdministratorAccountId": target.admin_account}
+    defaults = {**BOOTSTRAP_DEFAULTS, "AdministratorAccountId": target.admin_account,
+                "Environment": ctx.params.parameters.get("Environment", "")}
     parameters = {**{k: v for k, v in defaults.items() if k in declared}, **wide,
                   **target.config.bootstrap_parameters}
     # The administrator account's home region has its ordinary bootstrap stack.

@@ -144,7 +144,7 @@ class Operations:
         return self.run("CREATE", lambda op: self.cfn.create_stack_instances(
             StackSetName=self.name, Regions=list(group.regions), **group.api_targets(self.config),
             OperationPreferences=self.config.preferences.api(list(group.regions)),
-            OperationId=op, **kwargs, **self.call_as), targets_per_region=len(group.targets))
+            OperationId=op, **kwargs, **self.call_as), targets_per_region=self._accounts(group))
 
     def update_instances(self, group: Group) -> OperationResult:
         """Set the group's overrides. The full list is sent, so an override that is no
@@ -153,20 +153,25 @@ class Operations:
             StackSetName=self.name, Regions=list(group.regions), **group.api_targets(self.config),
             ParameterOverrides=group.api_overrides(),
             OperationPreferences=self.config.preferences.api(list(group.regions)),
-            OperationId=op, **self.call_as), targets_per_region=len(group.targets))
+            OperationId=op, **self.call_as), targets_per_region=self._accounts(group))
 
     def delete_instances(self, group: Group, *, retain_stacks: bool) -> OperationResult:
         return self.run("DELETE", lambda op: self.cfn.delete_stack_instances(
             StackSetName=self.name, Regions=list(group.regions), **group.api_targets(self.config),
             RetainStacks=retain_stacks,
             OperationPreferences=self.config.preferences.api(list(group.regions)),
-            OperationId=op, **self.call_as), targets_per_region=len(group.targets))
+            OperationId=op, **self.call_as), targets_per_region=self._accounts(group))
 
     def list_instances(self, **filters) -> list[dict]:
         paginator = self.cfn.get_paginator("list_stack_instances")
         return [summary for page in paginator.paginate(StackSetName=self.name, **filters,
                                                        **self.call_as)
                 for summary in page["Summaries"]]
+
+    def _accounts(self, group: Group) -> int | None:
+        """Accounts per region of an operation: known for account targets; for OUs the
+        operation's results tell."""
+        return len(group.targets) if self.config.self_managed else None
 
     # -- the operation loop -------------------------------------------------------
     def run(self, action: str, start: Callable[[str], dict],

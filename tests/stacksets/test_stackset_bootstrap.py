@@ -17,8 +17,8 @@ from streamstack.stacksets import commands
 from tests.stacksets.conftest import StubSession, make_context
 from tests.stacksets.test_stackset_stubbed import A, ADMIN, B, NAME, config
 
-BOOTSTRAP_PARAMETERS = ["AdministratorAccountId", "StackSetAdministration", "StackSetExecution",
-                        "TemplateReaderAccountIds", "GitHubRepository"]
+BOOTSTRAP_PARAMETERS = ["AdministratorAccountId", "Environment", "StackSetAdministration",
+                        "StackSetExecution", "TemplateReaderAccountIds", "GitHubRepository"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +51,7 @@ def context(tmp_path, session, cfg, deploy=None):
         "parameters": BOOTSTRAP_PARAMETERS, "deploy_time_parameters": []}}}
     sections = {"stackset": cfg, **({"deploy": deploy} if deploy else {})}
     env = EnvParams("prod-global", tmp_path / "prod-global.yaml", NAME, "us-west-2", None,
-                    {"Project": "video-streaming"}, {}, sections)
+                    {"Project": "video-streaming"}, {"Environment": "prod"}, sections)
     return make_context(env, session, manifest, tmp_path)
 
 
@@ -134,6 +134,7 @@ def test_bootstrap_goes_out_as_a_stack_set_to_every_target(tmp_path, admin_boots
         "StackSetName": f"{NAME}-bootstrap", "Description": ANY,
         "TemplateURL": "https://artifacts.example/templates/ccc.json",
         "Parameters": [{"ParameterKey": "AdministratorAccountId", "ParameterValue": ADMIN},
+                       {"ParameterKey": "Environment", "ParameterValue": "prod"},
                        {"ParameterKey": "StackSetAdministration", "ParameterValue": "disabled"},
                        {"ParameterKey": "StackSetExecution", "ParameterValue": "disabled"}],
         "Capabilities": ANY, "Tags": [{"Key": "Project", "Value": "video-streaming"}],

@@ -419,3 +419,40 @@ def test_assumed_clients_assume_the_execution_role_once_per_account():
     session.assert_done()
     assert east.meta.region_name == "us-east-1" and west.meta.region_name == "us-west-2"
     assert east._request_signer._credentials.access_key == "AKIAEXAMPLEEXAMPLE"
+
+
+# -- service-managed: OUs, call-as, auto-deployment ---------------------------------------
+def test_service_managed_targets_ous_as_delegated_admin():
+    cfg = config(permission_model="service-managed", call_as="delegated-admin", accounts=(),
+                 organizational_units=("ou-ab12-cd345678",), auto_deployment=(True, True),
+                 preferences=Preferences(region_order=("us-east-1", "us-west-2"),
+                                         failure_tolerance=("percentage", 50)))
+    session, lines, sleeps = StubSession(), [], Sleeps()
+    stub = session.stub("cloudformation")
+    stub.add_response("create_stack_set", {"StackSetId": f"{NAME}:1"}, {
+        "StackSetName": NAME, "Description": "d", "TemplateURL": "https://b/t.json",
+        "Parameters": [], "Capabilities": ANY, "Tags": [], "ClientRequestToken": ANY,
+        "PermissionModel": "SERVICE_MANAGED", "CallAs": "DELEGATED_ADMIN",
+        "AutoDeployment": {"Enabled": True, "RetainStacksOnAccountRemoval": True}})
+    stub.add_response("create_stack_instances", {"OperationId": "op-1"}, {
+        "StackSetName": NAME, "Regions": ["us-east-1", "us-west-2"],
+        "DeploymentTargets": {"OrganizationalUnitIds": ["ou-ab12-cd345678"]},
+        "OperationPreferences": ANY, "OperationId": ANY, "CallAs": "DELEGATED_ADMIN"})
+    stub.add_response("describe_stack_set_operation", {"StackSetOperation": {
+        "OperationId": "op-1", "Status": "SUCCEEDED"}},
+        {"StackSetName": NAME, "OperationId": "op-1", "CallAs": "DELEGATED_ADMIN"})
+    # 4 accounts of the OU in us-east-1, one failed: 50% of 4 tolerates 2
+    stub.add_response("list_stack_set_operation_results", {"Summaries": [
+        {"Account": f"5555555555{i:02d}", "Region": "us-east-1", "OrganizationalUnitId":
+         "ou-ab12-cd345678", "Status": "FAILED" if i == 0 else "SUCCEEDED",
+         "StatusReason": "quota" if i == 0 else ""} for i in range(4)]},
+        {"StackSetName": NAME, "OperationId": "op-1", "CallAs": "DELEGATED_ADMIN"})
+    plan = two_group_plan(cfg)
+    assert [g.regions for g in plan.creates] == [("us-east-1", "us-west-2")]
+    target = commands.Target(cfg, NAME, operations(cfg, session, lines, sleeps), ADMIN, "root")
+    code = commands.apply(target, plan, template_url="https://b/t.json", parameters={},
+                          tags={}, description="d", prune=False, delete_stacks=False,
+                          out=lines.append)
+    session.assert_done()
+    assert code == commands.EXIT_OK
+    assert any("us-east-1 1 (tolerated 2)" in line for line in lines)
