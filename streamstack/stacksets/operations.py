@@ -181,7 +181,13 @@ class Operations:
         response = self._retrying(lambda: start(operation_id))
         operation_id = response.get("OperationId", operation_id)
         self.out(f"stack set {self.name}: {action} operation {operation_id} started")
-        operation = self.wait(operation_id)
+        try:
+            operation = self.wait(operation_id)
+        except KeyboardInterrupt:
+            self.out(f"stack set {self.name}: operation {operation_id} keeps running; follow "
+                     f"it with: aws cloudformation describe-stack-set-operation "
+                     f"--stack-set-name {self.name} --operation-id {operation_id}")
+            raise
         result = OperationResult(action, operation_id, operation["Status"],
                                  operation.get("StatusReason", ""),
                                  self.results(operation_id))

@@ -110,6 +110,8 @@ class Plan:
     rows: list[Row]
     fingerprint: str
     deep: dict[str, dict] = field(default_factory=dict)   # instance -> deep preview
+    # existing instances that are not CURRENT (OUTDATED, INOPERABLE), with the reason
+    attention: list[str] = field(default_factory=list)
 
     @property
     def no_changes(self) -> bool:
@@ -139,7 +141,7 @@ class Plan:
                            "action": r.action, "template": r.template,
                            "parameters": r.parameters, "risk": r.risk} for r in self.rows],
             "deep_preview": self.deep, "current_fingerprint": self.fingerprint,
-            "risk_summary": self.risk_summary(),
+            "risk_summary": self.risk_summary(), "attention": self.attention,
         }
 
     @classmethod
@@ -151,7 +153,8 @@ class Plan:
                    data["update_stack_set"], [Group.from_json(g) for g in data["creates"]],
                    [Group.from_json(g) for g in data["override_updates"]],
                    [Group.from_json(g) for g in data["removals"]], rows,
-                   data["current_fingerprint"], data.get("deep_preview", {}))
+                   data["current_fingerprint"], data.get("deep_preview", {}),
+                   data.get("attention", []))
 
 
 def compute(name: str, current: Current, *, template_sha: str, template_text: str,
@@ -200,7 +203,11 @@ def compute(name: str, current: Current, *, template_sha: str, template_text: st
         creates=group(to_create, region_order), override_updates=group(to_override,
                                                                         region_order),
         removals=group({i: () for i in removed}, region_order), rows=rows,
-        fingerprint=current.fingerprint())
+        fingerprint=current.fingerprint(),
+        attention=[f"{c.account}/{instance.region} is {c.status}"
+                   + (f": {c.reason}" if c.reason else "")
+                   for instance, cs in sorted(current.instances.items()) for c in cs
+                   if c.status and c.status != "CURRENT"])
 
 
 def _same_template(current: Current, sha: str, text: str) -> bool:
@@ -247,6 +254,8 @@ def render(plan: Plan, *, prune: bool) -> list[str]:
                          f"{change['type']:<36} replacement={change['replacement']} "
                          f"[{change['risk']}]" + (f" ({change['stack']})"
                                                   if change.get("stack") else ""))
+    for note in plan.attention:
+        lines.append(f"  attention: {note}")
     lines.append(f"  operations: {_operations(plan, prune)}")
     summary = plan.risk_summary()
     if summary:

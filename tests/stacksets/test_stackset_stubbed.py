@@ -373,8 +373,10 @@ def test_plan_with_deep_preview_blocks_on_data_loss(tmp_path, monkeypatch):
         "StackSetName": NAME, "Status": "ACTIVE", "TemplateBody": '{"old": true}',
         "Parameters": []}})
     admin.add_response("list_stack_instances", {"Summaries": [
-        {"Account": t, "Region": "us-east-1", "StackId": "arn:stack", "Status": "CURRENT",
-         "LastOperationId": "op-0"} for t in (A, B)]})
+        {"Account": t, "Region": "us-east-1", "StackId": "arn:stack", "Status": status,
+         "StatusReason": reason, "LastOperationId": "op-0"}
+        for t, status, reason in ((A, "CURRENT", ""),
+                                  (B, "OUTDATED", "User Initiated: stack update failed"))]})
     for t in (A, B):
         admin.add_response("describe_stack_instance", {"StackInstance": {
             "Account": t, "Region": "us-east-1", "ParameterOverrides": [
@@ -402,6 +404,7 @@ def test_plan_with_deep_preview_blocks_on_data_loss(tmp_path, monkeypatch):
     assert f"deep preview {A}/us-east-1: 3 resource change(s)" in text
     assert f"deep preview {B}/us-east-1: skipped: AccessDenied: not trusted" in text
     assert "MediaBucket" in text and "[DATA-LOSS] (StorageStack)" in text
+    assert f"attention: {B}/us-east-1 is OUTDATED: User Initiated: stack update failed" in text
     written = json.loads((tmp_path / "plans" / "prod-global.json").read_text())
     assert written["blocked"] and written["risk_summary"]["DATA-LOSS"] == 1
 
@@ -456,3 +459,20 @@ def test_service_managed_targets_ous_as_delegated_admin():
     session.assert_done()
     assert code == commands.EXIT_OK
     assert any("us-east-1 1 (tolerated 2)" in line for line in lines)
+
+
+def test_ctrl_c_while_waiting_leaves_the_operation_running_and_says_how_to_follow_it():
+    session, lines = StubSession(), []
+    stub = session.stub("cloudformation")
+    stub.add_response("create_stack_instances", {"OperationId": "op-7"})
+    op_done(stub, "op-7", status="RUNNING")
+
+    def interrupt(_):
+        raise KeyboardInterrupt
+    ops = Operations(session.client("cloudformation"), NAME, config(),
+                     waiter=Waiter(sleep=interrupt), out=lines.append)
+    with pytest.raises(KeyboardInterrupt):
+        ops.create_instances(Group((A,), ("us-west-2",), ()))
+    assert lines[-1] == (f"stack set {NAME}: operation op-7 keeps running; follow it with: aws "
+                         f"cloudformation describe-stack-set-operation --stack-set-name {NAME} "
+                         "--operation-id op-7")
