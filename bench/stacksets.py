@@ -72,7 +72,7 @@ def measure(endpoint: str, accounts: int, workdir: Path) -> dict[str, collection
         for entry in ctx.manifest["templates"].values():
             uploads.put_object(Bucket="artifacts", Key=entry["key"],
                                Body=(ctx.build_dir / entry["file"]).read_bytes())
-        return f"{endpoint}/artifacts"
+        return "artifacts", f"{endpoint}/artifacts"
     commands.publish = publish
 
     path = workdir / "scale.yaml"

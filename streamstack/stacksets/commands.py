@@ -29,7 +29,8 @@ from streamstack.stacksets import drift as drift_mod
 from streamstack.stacksets import preview
 from streamstack.stacksets.config import StackSetConfig
 from streamstack.stacksets.operations import Operations, OperationResult, Waiter
-from streamstack.stacksets.targets import Instance, desired_instances, group
+from streamstack.stacksets.state import OverrideState
+from streamstack.stacksets.targets import Group, Instance, desired_instances, group
 
 EXIT_OK, EXIT_DATA_LOSS, EXIT_REFUSED, EXIT_TOLERANCE, EXIT_DRIFTED = 0, 3, 4, 5, 6
 RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 10},
@@ -102,8 +103,8 @@ def artifact_bucket(ctx) -> str:
     return values["ArtifactBucketName"]
 
 
-def publish(ctx) -> str:
-    """Upload the built templates (content-addressed, absent ones only); base URL.
+def publish(ctx) -> tuple[str, str]:
+    """Upload the built templates (content-addressed, absent ones only); (bucket, base URL).
 
     One bucket, in the administrator account's region, serves every target region:
     S3 serves cross-region reads in the commercial partition, and one URL keeps
@@ -114,7 +115,7 @@ def publish(ctx) -> str:
     result = upload_templates(client(ctx, "s3"), bucket, ctx.manifest, ctx.build_dir)
     ctx.out(f"artifacts: uploaded {result.uploaded}, already there {result.skipped} "
             f"({result.base_url})")
-    return result.base_url
+    return bucket, result.base_url
 
 
 def prefix_list_ids(ctx, regions) -> dict[str, str]:
@@ -165,14 +166,18 @@ def _flag(ctx, name: str) -> bool:
 
 
 def _compute(ctx, target: Target, *, parameters: dict[str, str],
-             region_values: dict[str, dict[str, str]],
+             region_values: dict[str, dict[str, str]], bucket: str,
              exclude: set[Instance] = frozenset()
              ) -> tuple[preview.Plan, preview.Current, dict[Instance, tuple]]:
+    """Read the current stack set (overrides known since their last operation are not
+    read again) and diff it with the desired one."""
     entry = _entry(ctx, target.template)
     text = (ctx.build_dir / entry["file"]).read_text()
     desired = {i: o for i, o in desired_instances(target.config, region_values).items()
                if i not in exclude}
-    current = preview.read_current(target.ops)
+    state = override_state(ctx, bucket, target.name).load()
+    current = preview.read_current(target.ops, state=state)
+    state.save()
     plan = preview.compute(target.name, current, template_sha=entry["sha256"],
                            template_text=text, parameters=parameters, desired=desired,
                            region_order=target.config.preferences.region_order,
@@ -180,15 +185,19 @@ def _compute(ctx, target: Target, *, parameters: dict[str, str],
     return plan, current, desired
 
 
+def override_state(ctx, bucket: str, name: str) -> OverrideState:
+    return OverrideState(client(ctx, "s3"), bucket, name, ctx.out)
+
+
 def plan(ctx, *, waiter: Waiter | None = None,
          clients: Callable[[str, str], object] | None = None) -> int:
     """Preview the stack set deploy and write build/plans/<env>.json (+ .md)."""
     target = _target(ctx, waiter=waiter)
-    base_url = publish(ctx)
+    bucket, base_url = publish(ctx)
     wide, per_region = deploy_time_values(ctx, target, base_url)
     parameters = {**ctx.params.parameters, **wide}
     the_plan, current, desired = _compute(ctx, target, parameters=parameters,
-                                          region_values=per_region)
+                                          region_values=per_region, bucket=bucket)
     template_url = f"{base_url}/{_entry(ctx, 'root')['key']}"
     if _flag(ctx, "deep_preview"):
         the_plan.deep = _deep(ctx, target, the_plan, current, desired, parameters,
@@ -200,6 +209,7 @@ def plan(ctx, *, waiter: Waiter | None = None,
     preview.write(the_plan, plan_path(ctx), {
         "environment": ctx.params.environment, "region": ctx.params.region,
         "admin_account": target.admin_account, "template_url": template_url,
+        "artifact_bucket": bucket,
         "parameters": parameters, "tags": ctx.params.tags, "blocked": blocked,
         "prune": prune}, ctx.params.environment, prune=prune)
     ctx.out(f"plan written to {plan_path(ctx)}")
@@ -269,40 +279,64 @@ def execute(ctx, *, waiter: Waiter | None = None) -> int:
                  parameters=data["parameters"], tags=data["tags"],
                  description=_description(ctx, the_plan.template_sha),
                  prune=_flag(ctx, "prune"), delete_stacks=_flag(ctx, "allow_data_loss"),
-                 out=ctx.out)
+                 out=ctx.out,
+                 state=override_state(ctx, data["artifact_bucket"], target.name).load())
 
 
 def apply(target: Target, the_plan: preview.Plan, *, template_url: str,
           parameters: dict[str, str], tags: dict[str, str], description: str, prune: bool,
-          delete_stacks: bool, out: Callable[[str], None]) -> int:
+          delete_stacks: bool, out: Callable[[str], None],
+          state: OverrideState | None = None) -> int:
     """Create/update the stack set, then overrides, new instances, and (--prune) removals.
-    Stops at the first operation whose failures exceed the tolerance."""
+    Stops at the first operation whose failures exceed the tolerance. `state` learns the
+    overrides each operation left (see state.py) and is saved at the end."""
     ops = target.ops
     settings = dict(template_url=template_url, parameters=parameters, description=description,
                     tags=tags, admin_account=target.admin_account)
-    steps: list[Callable[[], OperationResult]] = []
+    # (what the operation leaves as overrides: "keep", the group's, or "gone"; the call)
+    steps: list[tuple[str, Group | None, Callable[[], OperationResult]]] = []
     if not the_plan.exists:
         ops.create_stack_set(**settings)
         out(f"stack set {target.name}: created")
     elif the_plan.update_stack_set:
         regions = sorted({r.instance.region for r in the_plan.rows if r.action != "add"})
         if regions:
-            steps.append(lambda: ops.update_stack_set(**settings, regions=regions))
-    steps += [lambda g=g: ops.update_instances(g) for g in the_plan.override_updates]
-    steps += [lambda g=g: ops.create_instances(g) for g in the_plan.creates]
+            steps.append(("keep", None,
+                          lambda: ops.update_stack_set(**settings, regions=regions)))
+    steps += [("set", g, lambda g=g: ops.update_instances(g)) for g in the_plan.override_updates]
+    steps += [("set", g, lambda g=g: ops.create_instances(g)) for g in the_plan.creates]
     if prune:
-        steps += [lambda g=g: ops.delete_instances(g, retain_stacks=not delete_stacks)
+        steps += [("gone", g, lambda g=g: ops.delete_instances(g, retain_stacks=not delete_stacks))
                   for g in the_plan.removals]
     elif the_plan.removals:
         count = sum(g.size for g in the_plan.removals)
         out(f"stack set {target.name}: {count} instance(s) no longer targeted are kept; "
             "run with --prune to remove them")
-    for step in steps:
-        result = step()
-        ops.report(result)
-        if result.exceeded:
-            return EXIT_TOLERANCE
-    return EXIT_OK
+    try:
+        for effect, group_, step in steps:
+            result = step()
+            ops.report(result)
+            if state is not None:
+                _learn(state, effect, group_, result)
+            if result.exceeded:
+                return EXIT_TOLERANCE
+        return EXIT_OK
+    finally:
+        if state is not None:
+            state.save()
+
+
+def _learn(state: OverrideState, effect: str, group_: Group | None,
+           result: OperationResult) -> None:
+    """The overrides an operation left on each instance it touched (see state.py)."""
+    for r in result.results:
+        if r.status != "SUCCEEDED" or effect == "gone" or (effect == "keep" and result.contended):
+            state.forget(r.account, r.region)
+        elif effect == "keep":
+            state.remember(r.account, r.region, result.operation_id,
+                           state.overrides(r.account, r.region))
+        else:
+            state.remember(r.account, r.region, result.operation_id, group_.overrides)
 
 
 def _description(ctx, sha: str) -> str:
@@ -343,7 +377,7 @@ def bootstrap(ctx, *, waiter: Waiter | None = None) -> int:
             ctx.out(line)
         ctx.out("then run make bootstrap ENV=" + ctx.params.environment + " again")
         return EXIT_REFUSED
-    base_url = publish(ctx)
+    bucket, base_url = publish(ctx)
     wide, per_region = deploy_time_values(ctx, target, base_url)
     defaults = {**BOOTSTRAP_DEFAULTS, "AdministratorAccountId": target.admin_account,
                 "Environment": ctx.params.parameters.get("Environment", "")}
@@ -352,7 +386,7 @@ def bootstrap(ctx, *, waiter: Waiter | None = None) -> int:
     # The administrator account's home region has its ordinary bootstrap stack.
     home = Instance(target.admin_account, ctx.params.region)
     the_plan, _, _ = _compute(ctx, target, parameters=parameters, region_values=per_region,
-                              exclude={home})
+                              bucket=bucket, exclude={home})
     for line in preview.render(the_plan, prune=False):
         ctx.out(line)
     if the_plan.no_changes:
@@ -360,7 +394,8 @@ def bootstrap(ctx, *, waiter: Waiter | None = None) -> int:
     return apply(target, the_plan, template_url=f"{base_url}/{entry['key']}",
                  parameters=parameters, tags=ctx.params.tags,
                  description=_description(ctx, the_plan.template_sha), prune=False,
-                 delete_stacks=False, out=ctx.out)
+                 delete_stacks=False, out=ctx.out,
+                 state=override_state(ctx, bucket, target.name).load())
 
 
 def admin_bootstrap_parameters(target: Target, declared: set[str]) -> dict[str, str]:

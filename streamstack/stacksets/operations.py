@@ -64,6 +64,7 @@ class OperationResult:
     status_reason: str
     results: list[InstanceResult] = field(default_factory=list)
     exceeded: bool = False
+    contended: bool = False      # it had to wait for someone else's operation first
     failed_by_region: dict[str, int] = field(default_factory=dict)
     tolerated: dict[str, int] = field(default_factory=dict)
 
@@ -82,6 +83,7 @@ class Operations:
         self.config = config
         self.waiter = waiter or Waiter()
         self.out = out
+        self.contended = False
 
     # -- common request pieces ---------------------------------------------------
     @property
@@ -178,6 +180,7 @@ class Operations:
             targets_per_region: int | None) -> OperationResult:
         """Start (retrying while another operation runs), wait, collect, judge."""
         operation_id = str(uuid.uuid4())
+        self.contended = False
         response = self._retrying(lambda: start(operation_id))
         operation_id = response.get("OperationId", operation_id)
         self.out(f"stack set {self.name}: {action} operation {operation_id} started")
@@ -190,7 +193,7 @@ class Operations:
             raise
         result = OperationResult(action, operation_id, operation["Status"],
                                  operation.get("StatusReason", ""),
-                                 self.results(operation_id))
+                                 self.results(operation_id), contended=self.contended)
         self.judge(result, targets_per_region)
         return result
 
@@ -203,6 +206,7 @@ class Operations:
                 if exc.response["Error"]["Code"] != "OperationInProgressException":
                     raise
                 delay = next(delays)
+                self.contended = True
                 self.out(f"stack set {self.name}: another operation is in progress; "
                          f"retrying in {delay:.0f}s")
                 self.waiter.sleep(delay)

@@ -2,9 +2,10 @@
 the params file and the build want, and the difference per instance.
 
 Reads: DescribeStackSet (template body and parameters), ListStackInstances (paginated),
-and, for the plan only, DescribeStackInstance per existing instance: the API has no
-bulk read of ParameterOverrides, and a preview that guessed them could hide a change.
-Those reads run a few at a time. Execute's "did it move?" check needs no per-instance
+and, for the plan only, DescribeStackInstance for each instance whose overrides are not
+already known for its current LastOperationId (state.py): the API has no bulk read of
+ParameterOverrides, and a preview that guessed them could hide a change. Those reads
+run a few at a time. Execute's "did it move?" check needs no per-instance
 read: every operation that touches an instance changes its LastOperationId, which
 ListStackInstances returns. Nothing here writes.
 """
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from streamstack.stacksets.operations import Operations
+from streamstack.stacksets.state import OverrideState
 from streamstack.stacksets.targets import Group, Instance, Overrides, freeze, group
 
 DESCRIBE_THREADS = 8
@@ -50,7 +52,11 @@ class Current:
         return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
 
 
-def read_current(ops: Operations, *, overrides: bool = True) -> Current:
+def read_current(ops: Operations, *, overrides: bool = True,
+                 state: OverrideState | None = None) -> Current:
+    """The stack set and its instances; with `overrides`, every instance's overrides
+    (from `state` where its LastOperationId still matches, else DescribeStackInstance),
+    and `state` is brought up to date with what was seen."""
     stack_set = ops.describe()
     if stack_set is None:
         return Current(exists=False)
@@ -65,11 +71,17 @@ def read_current(ops: Operations, *, overrides: bool = True) -> Current:
     def describe(summary: dict) -> CurrentInstance:
         found = None
         if overrides:
-            detail = ops.cfn.describe_stack_instance(
-                StackSetName=ops.name, StackInstanceAccount=summary["Account"],
-                StackInstanceRegion=summary["Region"], **ops.call_as)["StackInstance"]
-            found = freeze({p["ParameterKey"]: p.get("ParameterValue", "")
-                            for p in detail.get("ParameterOverrides", [])})
+            account, region = summary["Account"], summary["Region"]
+            last = summary.get("LastOperationId", "")
+            found = state.known(account, region, last) if state else None
+            if found is None:
+                detail = ops.cfn.describe_stack_instance(
+                    StackSetName=ops.name, StackInstanceAccount=account,
+                    StackInstanceRegion=region, **ops.call_as)["StackInstance"]
+                found = freeze({p["ParameterKey"]: p.get("ParameterValue", "")
+                                for p in detail.get("ParameterOverrides", [])})
+            if state is not None:
+                state.remember(account, region, last, found)
         return CurrentInstance(
             account=summary["Account"], status=summary.get("Status", ""),
             reason=summary.get("StatusReason", ""), stack_id=summary.get("StackId"),
@@ -77,6 +89,9 @@ def read_current(ops: Operations, *, overrides: bool = True) -> Current:
 
     with ThreadPoolExecutor(DESCRIBE_THREADS) as pool:
         details = list(pool.map(describe, summaries))
+    if state is not None and overrides:
+        present = {f"{s['Account']}/{s['Region']}" for s in summaries}
+        state.entries = {k: v for k, v in state.entries.items() if k in present}
     for summary, detail in zip(summaries, details):
         target = summary.get("OrganizationalUnitId") if not ops.config.self_managed \
             else summary["Account"]

@@ -82,3 +82,23 @@ class StubSession:
     def assert_done(self) -> None:
         for stubber in self.stubbers.values():
             stubber.assert_no_pending_responses()
+
+
+def stub_state(session, bucket: str = "artifacts", key: str = "stacksets/x/overrides.json",
+               body: bytes | None = None, save: bool = True, region: str | None = None):
+    """The overrides state file (state.py): absent (or `body`), then saved once."""
+    import io
+
+    from botocore.response import StreamingBody
+    from botocore.stub import ANY
+
+    s3 = session.stub("s3", region)
+    if body is None:
+        s3.add_client_error("get_object", "NoSuchKey", "The specified key does not exist.",
+                            http_status_code=404, expected_params={"Bucket": bucket, "Key": key})
+    else:
+        s3.add_response("get_object", {"Body": StreamingBody(io.BytesIO(body), len(body))},
+                        {"Bucket": bucket, "Key": key})
+    if save:
+        s3.add_response("put_object", {}, {"Bucket": bucket, "Key": key, "Body": ANY,
+                                           "ContentType": "application/json"})

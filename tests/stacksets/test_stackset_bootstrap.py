@@ -14,7 +14,7 @@ from botocore.stub import ANY
 from streamstack.params import EnvParams
 from streamstack.stacksets import commands
 
-from tests.stacksets.conftest import StubSession, make_context
+from tests.stacksets.conftest import StubSession, make_context, stub_state
 from tests.stacksets.test_stackset_stubbed import A, ADMIN, B, NAME, config
 
 BOOTSTRAP_PARAMETERS = ["AdministratorAccountId", "Environment", "StackSetAdministration",
@@ -39,7 +39,7 @@ def admin_bootstraps(monkeypatch):
                         types.SimpleNamespace(COMMANDS={"bootstrap": ordinary_bootstrap}))
     monkeypatch.setitem(sys.modules, "streamstack.deploy.settings",
                         types.SimpleNamespace(DeploySettings=DeploySettings))
-    monkeypatch.setattr(commands, "publish", lambda ctx: "https://artifacts.example")
+    monkeypatch.setattr(commands, "publish", lambda ctx: ("artifacts", "https://artifacts.example"))
     return seen
 
 
@@ -127,6 +127,8 @@ def test_bootstrap_goes_out_as_a_stack_set_to_every_target(tmp_path, admin_boots
     stub_admin_state(session, readers=f"{A},{B}")
     assume(session, A, ok=True)
     assume(session, B, ok=True)
+    for _ in ("plan", "apply"):
+        stub_state(session, key=f"stacksets/{NAME}-bootstrap/overrides.json")
     cfn = session.stub("cloudformation")
     cfn.add_client_error("describe_stack_set", "StackSetNotFoundException", "not found",
                          expected_params={"StackSetName": f"{NAME}-bootstrap"})

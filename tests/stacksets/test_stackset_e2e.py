@@ -67,7 +67,7 @@ def aws(moto_url, monkeypatch):
         for entry in ctx.manifest["templates"].values():
             s3.put_object(Bucket="artifacts", Key=entry["key"],
                           Body=(ctx.build_dir / entry["file"]).read_bytes())
-        return f"{moto_url}/artifacts"
+        return "artifacts", f"{moto_url}/artifacts"
 
     monkeypatch.setattr(commands, "publish", publish)
     return boto3.session.Session(region_name="us-west-2")

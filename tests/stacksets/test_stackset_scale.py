@@ -55,7 +55,9 @@ def test_calls_do_not_grow_with_instances(measured, phase):
     assert measured[2][phase] == measured[50][phase], (8, 200)
 
 
-def test_the_plan_reads_overrides_once_per_existing_instance_and_nothing_else(measured):
+def test_a_first_plan_reads_overrides_once_per_existing_instance_and_nothing_else(measured):
+    """moto returns no LastOperationId, so every plan there is a first plan; the steady
+    state (no reads) is test_stackset_state.py's 200-instance case."""
     small, large = measured[2]["plan (template change)"], measured[50]["plan (template change)"]
     assert small["cloudformation.DescribeStackInstance"] == 8
     assert large["cloudformation.DescribeStackInstance"] == 200

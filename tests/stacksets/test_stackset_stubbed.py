@@ -15,7 +15,7 @@ from streamstack.stacksets.config import Preferences, StackSetConfig
 from streamstack.stacksets.operations import Operations, Waiter
 from streamstack.stacksets.targets import Group, Instance, desired_instances, freeze
 
-from tests.stacksets.conftest import StubSession, make_context
+from tests.stacksets.conftest import StubSession, make_context, stub_state
 
 NAME = "streamstack-prod-global"
 ADMIN, A, B, C = "111111111111", "222222222222", "333333333333", "444444444444"
@@ -363,11 +363,12 @@ def test_plan_with_deep_preview_blocks_on_data_loss(tmp_path, monkeypatch):
     manifest = {"templates": {"root": {"file": "templates/root.json", "sha256": "b" * 64,
                                        "key": "templates/bbb.json",
                                        "deploy_time_parameters": []}}}
-    monkeypatch.setattr(commands, "publish", lambda ctx: "https://b")
+    monkeypatch.setattr(commands, "publish", lambda ctx: ("artifacts", "https://b"))
     monkeypatch.setattr(commands, "classifier", lambda: risk)
 
     session = StubSession()
     session.stub("sts").add_response("get_caller_identity", {"Account": ADMIN})
+    stub_state(session, key=f"stacksets/{NAME}/overrides.json")
     admin = session.stub("cloudformation")
     admin.add_response("describe_stack_set", {"StackSet": {
         "StackSetName": NAME, "Status": "ACTIVE", "TemplateBody": '{"old": true}',
