@@ -16,12 +16,13 @@ Errors the user can fix raise StreamstackError (printed as `error: ...`).
 """
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Callable
 
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from streamstack.errors import StreamstackError
 from streamstack.stacksets import deep_preview as deep_mod
@@ -36,6 +37,23 @@ EXIT_OK, EXIT_DATA_LOSS, EXIT_REFUSED, EXIT_TOLERANCE, EXIT_DRIFTED = 0, 3, 4, 5
 RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 10},
                  user_agent_extra="streamstack-stacksets")
 PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
+
+
+def aws_errors(command):
+    """A refused or failed AWS call ends the command with one `error:` line, not a
+    traceback: which call, the error code and AWS's message."""
+    @functools.wraps(command)
+    def wrapper(ctx, **kwargs):
+        try:
+            return command(ctx, **kwargs)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise StreamstackError(f"AWS refused {exc.operation_name}: {error.get('Code')}: "
+                                   f"{error.get('Message', '')}") from None
+        except BotoCoreError as exc:
+            raise StreamstackError(f"an AWS call failed: {exc}; check the credentials, the "
+                                   "network, or AWS_ENDPOINT_URL") from None
+    return wrapper
 
 
 class Refused(StreamstackError):
@@ -189,6 +207,7 @@ def override_state(ctx, bucket: str, name: str) -> OverrideState:
     return OverrideState(client(ctx, "s3"), bucket, name, ctx.out)
 
 
+@aws_errors
 def plan(ctx, *, waiter: Waiter | None = None,
          clients: Callable[[str, str], object] | None = None) -> int:
     """Preview the stack set deploy and write build/plans/<env>.json (+ .md)."""
@@ -249,6 +268,7 @@ def classifier() -> Callable[[dict], str]:
 
 
 # -- execute -------------------------------------------------------------------------------
+@aws_errors
 def execute(ctx, *, waiter: Waiter | None = None) -> int:
     """Run exactly the reviewed plan; refuse when the stack set moved since."""
     path = plan_path(ctx)
@@ -351,6 +371,7 @@ def _description(ctx, sha: str) -> str:
 BOOTSTRAP_DEFAULTS = {"StackSetAdministration": "disabled", "StackSetExecution": "disabled"}
 
 
+@aws_errors
 def bootstrap(ctx, *, waiter: Waiter | None = None) -> int:
     """The bootstrap template as a stack set to every target account and region.
 
@@ -482,6 +503,7 @@ def _execution_roles(ctx, target: Target, accounts: list[str]) -> list[str]:
 
 
 # -- destroy -------------------------------------------------------------------------------
+@aws_errors
 def destroy(ctx, *, waiter: Waiter | None = None) -> int:
     """Delete every instance (their stacks too) and the stack set; only where the params
     file allows destroy (deploy.allow_destroy, not protected), like deploy.py's destroy."""
@@ -507,6 +529,7 @@ def destroy(ctx, *, waiter: Waiter | None = None) -> int:
 
 
 # -- drift ---------------------------------------------------------------------------------
+@aws_errors
 def drift(ctx, *, waiter: Waiter | None = None) -> int:
     target = _target(ctx, waiter=waiter)
     if target.ops.describe() is None:

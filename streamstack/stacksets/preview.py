@@ -258,8 +258,13 @@ def render(plan: Plan, *, prune: bool) -> list[str]:
         lines.append(f"  {label:<8} {_where(instances)}  [{risk}]")
         if template and action != "add":
             lines.append(f"           template {template}")
-        for name, (old, new) in json.loads(params_json).items():
-            lines.append(f"           {name}: {_value(old)} -> {_value(new)}")
+        changes = json.loads(params_json)
+        if action == "add" and changes:
+            lines.append("           overrides " + ", ".join(
+                f"{name}={new}" for name, (_, new) in changes.items()))
+        elif changes:
+            lines += [f"           {name}: {_value(old)} -> {_value(new)}"
+                      for name, (old, new) in changes.items()]
     if unchanged:
         lines.append(f"  unchanged {unchanged} instance(s)")
     for where, deep in sorted(plan.deep.items()):

@@ -477,3 +477,20 @@ def test_ctrl_c_while_waiting_leaves_the_operation_running_and_says_how_to_follo
     assert lines[-1] == (f"stack set {NAME}: operation op-7 keeps running; follow it with: aws "
                          f"cloudformation describe-stack-set-operation --stack-set-name {NAME} "
                          "--operation-id op-7")
+
+
+def test_a_refused_aws_call_is_one_error_line_not_a_traceback(tmp_path):
+    from streamstack.errors import StreamstackError
+    from streamstack.params import EnvParams
+
+    session = StubSession()
+    session.stub("sts").add_response("get_caller_identity", {"Account": ADMIN})
+    session.stub("cloudformation").add_client_error(
+        "describe_stack_set", "AccessDenied", "User is not authorized to perform "
+        "cloudformation:DescribeStackSet")
+    env = EnvParams("prod-global", tmp_path / "prod-global.yaml", NAME, "us-west-2", None, {},
+                    {}, {"stackset": config()})
+    with pytest.raises(StreamstackError) as error:
+        commands.drift(make_context(env, session, {"templates": {}}, tmp_path))
+    assert str(error.value) == ("AWS refused DescribeStackSet: AccessDenied: User is not "
+                                "authorized to perform cloudformation:DescribeStackSet")
