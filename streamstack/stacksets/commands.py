@@ -199,7 +199,9 @@ def _compute(ctx, target: Target, *, parameters: dict[str, str],
     plan = preview.compute(target.name, current, template_sha=entry["sha256"],
                            template_text=text, parameters=parameters, desired=desired,
                            region_order=target.config.preferences.region_order,
-                           delete_removed_stacks=_flag(ctx, "allow_data_loss"))
+                           delete_removed_stacks=_flag(ctx, "allow_data_loss"),
+                           settings={"Tags": ctx.params.tags,
+                                     **target.ops.stack_set_settings(target.admin_account)})
     return plan, current, desired
 
 

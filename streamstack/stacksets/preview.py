@@ -40,13 +40,15 @@ class Current:
     template_sha: str | None = None
     template_body: str | None = None
     parameters: dict[str, str] = field(default_factory=dict)
+    # Tags, PermissionModel, roles or AutoDeployment: what UpdateStackSet also sets
+    settings: dict[str, object] = field(default_factory=dict)
     # (target, region) -> the accounts' instances there (one for account targets)
     instances: dict[Instance, list[CurrentInstance]] = field(default_factory=dict)
 
     def fingerprint(self) -> str:
         """What a plan was computed against: execute refuses when it changed."""
         state = {"exists": self.exists, "template": self.template_sha,
-                 "parameters": self.parameters,
+                 "parameters": self.parameters, "settings": self.settings,
                  "instances": sorted([str(i), c.account, c.last_operation]
                                      for i, cs in self.instances.items() for c in cs)}
         return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
@@ -65,7 +67,8 @@ def read_current(ops: Operations, *, overrides: bool = True,
         exists=True, template_sha=hashlib.sha256(body.encode()).hexdigest(),
         template_body=body,
         parameters={p["ParameterKey"]: p.get("ParameterValue", "")
-                    for p in stack_set.get("Parameters", [])})
+                    for p in stack_set.get("Parameters", [])},
+        settings=settings_of(stack_set))
     summaries = ops.list_instances()
 
     def describe(summary: dict) -> CurrentInstance:
@@ -99,6 +102,20 @@ def read_current(ops: Operations, *, overrides: bool = True,
     return current
 
 
+SETTINGS = ("PermissionModel", "AdministrationRoleARN", "ExecutionRoleName", "AutoDeployment")
+
+
+def settings_of(stack_set: dict) -> dict[str, object]:
+    """The stack-set-wide settings of a DescribeStackSet answer (or a create request)."""
+    found: dict[str, object] = {k: stack_set[k] for k in SETTINGS if k in stack_set}
+    if isinstance(found.get("AutoDeployment"), dict):
+        found["AutoDeployment"] = {k: v for k, v in found["AutoDeployment"].items()
+                                   if k in ("Enabled", "RetainStacksOnAccountRemoval")}
+    found["Tags"] = {t["Key"]: t["Value"] for t in stack_set.get("Tags", [])} \
+        if isinstance(stack_set.get("Tags"), list) else dict(stack_set.get("Tags", {}))
+    return found
+
+
 # -- the plan ------------------------------------------------------------------------
 @dataclass
 class Row:
@@ -125,6 +142,7 @@ class Plan:
     rows: list[Row]
     fingerprint: str
     deep: dict[str, dict] = field(default_factory=dict)   # instance -> deep preview
+    setting_changes: dict[str, list] = field(default_factory=dict)
     # existing instances that are not CURRENT (OUTDATED, INOPERABLE), with the reason
     attention: list[str] = field(default_factory=list)
 
@@ -148,6 +166,7 @@ class Plan:
             "stack_set": self.stack_set, "exists": self.exists,
             "template_sha256": self.template_sha, "template_changed": self.template_changed,
             "parameter_changes": self.parameter_changes,
+            "setting_changes": self.setting_changes,
             "update_stack_set": self.update_stack_set,
             "creates": [g.to_json() for g in self.creates],
             "override_updates": [g.to_json() for g in self.override_updates],
@@ -169,20 +188,25 @@ class Plan:
                    [Group.from_json(g) for g in data["override_updates"]],
                    [Group.from_json(g) for g in data["removals"]], rows,
                    data["current_fingerprint"], data.get("deep_preview", {}),
-                   data.get("attention", []))
+                   data.get("setting_changes", {}), data.get("attention", []))
 
 
 def compute(name: str, current: Current, *, template_sha: str, template_text: str,
             parameters: dict[str, str], desired: dict[Instance, Overrides],
-            region_order: tuple[str, ...], delete_removed_stacks: bool) -> Plan:
+            region_order: tuple[str, ...], delete_removed_stacks: bool,
+            settings: dict[str, object] | None = None) -> Plan:
     """The difference between the current stack set and the desired one."""
     template_changed = not current.exists or not _same_template(current, template_sha,
                                                                  template_text)
     parameter_changes = {k: [current.parameters.get(k), parameters.get(k)]
                          for k in sorted(set(current.parameters) | set(parameters))
                          if current.parameters.get(k) != parameters.get(k)}
+    wanted = settings_of(settings or {})
+    setting_changes = {k: [current.settings.get(k), wanted.get(k)]
+                       for k in sorted(set(current.settings) | set(wanted))
+                       if current.settings.get(k) != wanted.get(k)} if settings else {}
     if not current.exists:
-        parameter_changes = {}
+        parameter_changes, setting_changes = {}, {}
     old_sha, new_sha = (current.template_sha or "")[:12], template_sha[:12]
     template_text_row = f"{old_sha} -> {new_sha}" if template_changed and current.exists \
         else ""
@@ -214,7 +238,9 @@ def compute(name: str, current: Current, *, template_sha: str, template_text: st
     return Plan(
         stack_set=name, exists=current.exists, template_sha=template_sha,
         template_changed=template_changed, parameter_changes=parameter_changes,
-        update_stack_set=current.exists and bool(template_changed or parameter_changes),
+        update_stack_set=current.exists and bool(template_changed or parameter_changes
+                                                 or setting_changes),
+        setting_changes=setting_changes,
         creates=group(to_create, region_order), override_updates=group(to_override,
                                                                         region_order),
         removals=group({i: () for i in removed}, region_order), rows=rows,
@@ -246,6 +272,8 @@ def render(plan: Plan, *, prune: bool) -> list[str]:
         lines.append(f"  template: {plan.template_sha[:12]} (new stack set)")
     for name, (old, new) in plan.parameter_changes.items():
         lines.append(f"  parameter {name}: {_value(old)} -> {_value(new)}")
+    for name, (old, new) in plan.setting_changes.items():
+        lines.append(f"  {name}: {_value(old)} -> {_value(new)} (every instance is updated)")
     by_change: dict[tuple, list[Instance]] = {}
     for row in plan.rows:
         if row.action == "unchanged":

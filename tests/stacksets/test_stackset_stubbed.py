@@ -494,3 +494,33 @@ def test_a_refused_aws_call_is_one_error_line_not_a_traceback(tmp_path):
         commands.drift(make_context(env, session, {"templates": {}}, tmp_path))
     assert str(error.value) == ("AWS refused DescribeStackSet: AccessDenied: User is not "
                                 "authorized to perform cloudformation:DescribeStackSet")
+
+
+def test_tag_and_role_changes_are_shown_and_update_every_instance():
+    current = preview.Current(
+        exists=True, template_sha="a" * 64, template_body="{}", parameters={},
+        settings=preview.settings_of({
+            "PermissionModel": "SELF_MANAGED", "ExecutionRoleName": "OldExecutionRole",
+            "AdministrationRoleARN": f"arn:aws:iam::{ADMIN}:role/Admin",
+            "Tags": [{"Key": "CostCenter", "Value": "video"}]}),
+        instances={Instance(A, "us-east-1"): [preview.CurrentInstance(
+            A, "CURRENT", "", "arn:stack", "op-0", ())]})
+    wanted = {"Tags": {"CostCenter": "streaming"}, "PermissionModel": "SELF_MANAGED",
+              "ExecutionRoleName": "AWSCloudFormationStackSetExecutionRole",
+              "AdministrationRoleARN": f"arn:aws:iam::{ADMIN}:role/Admin"}
+    plan = preview.compute(NAME, current, template_sha="a" * 64, template_text="{}",
+                           parameters={}, desired={Instance(A, "us-east-1"): ()},
+                           region_order=("us-east-1",), delete_removed_stacks=False,
+                           settings=wanted)
+    assert plan.update_stack_set and not plan.template_changed
+    assert plan.setting_changes == {
+        "ExecutionRoleName": ["OldExecutionRole", "AWSCloudFormationStackSetExecutionRole"],
+        "Tags": [{"CostCenter": "video"}, {"CostCenter": "streaming"}]}
+    text = "\n".join(preview.render(plan, prune=False))
+    assert "Tags: {'CostCenter': 'video'} -> {'CostCenter': 'streaming'} (every instance" in text
+    same = preview.compute(NAME, preview.Current(**{**current.__dict__,
+                                                    "settings": preview.settings_of(wanted)}),
+                           template_sha="a" * 64, template_text="{}", parameters={},
+                           desired={Instance(A, "us-east-1"): ()}, region_order=("us-east-1",),
+                           delete_removed_stacks=False, settings=wanted)
+    assert same.no_changes
