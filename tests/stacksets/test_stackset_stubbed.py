@@ -187,12 +187,16 @@ def run_creates(cfg, first_results, first_status, more=None):
     return code, lines
 
 
+def three_accounts(tolerance: tuple[str, int]) -> StackSetConfig:
+    """A, B, C in two regions; us-east-1 has its own overrides, so two operations."""
+    return config(accounts=(A, B, C), region_overrides={"us-east-1": {"VpcCidr": "10.1.0.0/16"}},
+                  preferences=Preferences(region_order=("us-east-1", "us-west-2"),
+                                          failure_tolerance=tolerance))
+
+
 def test_failures_within_the_tolerance_continue_and_succeed():
-    cfg = config(accounts=(A, B, C), region_overrides={"us-east-1": {"VpcCidr": "10.1.0.0/16"}},
-                 preferences=Preferences(region_order=("us-east-1", "us-west-2"),
-                                         failure_tolerance=("count", 1)))
     code, lines = run_creates(
-        cfg, [(A, "us-east-1", "SUCCEEDED", ""),
+        three_accounts(("count", 1)), [(A, "us-east-1", "SUCCEEDED", ""),
               (B, "us-east-1", "FAILED", "ResourceLogicalId:Vpc, ResourceType:AWS::EC2::VPC, "
                                          "ResourceStatusReason:The CIDR is invalid"),
               (C, "us-east-1", "SUCCEEDED", "")], "SUCCEEDED",
@@ -205,12 +209,9 @@ def test_failures_within_the_tolerance_continue_and_succeed():
 
 
 def test_failures_beyond_the_tolerance_stop_the_rollout_and_fail():
-    cfg = config(accounts=(A, B, C), region_overrides={"us-east-1": {"VpcCidr": "10.1.0.0/16"}},
-                 preferences=Preferences(region_order=("us-east-1", "us-west-2"),
-                                         failure_tolerance=("percentage", 34)))
     # 34% of 3 accounts rounds down to 1 tolerated failure; 2 failed
     code, lines = run_creates(
-        cfg, [(A, "us-east-1", "FAILED", "Resource handler returned message: quota"),
+        three_accounts(("percentage", 34)), [(A, "us-east-1", "FAILED", "Resource handler returned message: quota"),
               (B, "us-east-1", "FAILED", "Resource handler returned message: quota"),
               (C, "us-east-1", "CANCELLED", "Cancelled since failure tolerance has exceeded")],
         "FAILED")   # no second create: Stubber would fail on an unexpected call
