@@ -448,7 +448,7 @@ class ComputeTier(Tier):
             size = self.parameter(
                 f"{name}TaskSize", "Compute", Type="String", AllowedValues=FARGATE_SIZES,
                 Default=size_default,
-                Description=f"CPU units/memory MiB of a {name.lower()} task ({runs}); only "
+                Description=f"CPU units/memory MiB of one {name.lower()} task ({runs}); only "
                             "combinations Fargate accepts.")
             container = ecs.ContainerDefinition(
                 Name=name.lower(), Image=images[name], Essential=True, User=user,

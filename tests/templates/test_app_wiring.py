@@ -68,3 +68,12 @@ def test_compute_waits_only_for_what_it_reads(graph):
 def test_fleet_waits_for_the_listener_not_for_data(graph):
     assert "compute" in graph["fleet"]
     assert not {"data", "messaging"} & set(graph["fleet"])
+
+
+@pytest.mark.parametrize("tier", APP_TIERS)
+def test_every_parameter_is_documented(rendered, tier):
+    text = (WIRING.parent / "tiers-app.md").read_text()
+    groups = rendered[tier]["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    documented = [p for g in groups if g["Label"]["default"] not in ("Wiring", "Environment")
+                  for p in g["Parameters"]]
+    assert [p for p in documented if f"`{p}`" not in text] == []
