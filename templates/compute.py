@@ -48,7 +48,7 @@ FARGATE_SIZES = [
 # A real public image that answers every path (and /health) with 200 on the port given
 # by WHOAMI_PORT_NUMBER, runs as any uid on a read-only root file system: a first
 # deploy with defaults passes its health checks. Replace it with the application's.
-PLACEHOLDER_IMAGE = "docker.io/traefik/whoami:v1.10.1"
+PLACEHOLDER_IMAGE = "docker.io/traefik/whoami:v1.11.0"
 ORIGIN_HEADER = "X-Origin-Verify"
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # service -> (what it runs, default task size, behind the ALB)
