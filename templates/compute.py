@@ -495,7 +495,10 @@ class ComputeTier(Tier):
             single = name == "Scheduler"
             props = dict(
                 Cluster=Ref("Cluster"), TaskDefinition=Ref(f"{name}TaskDefinition"),
-                DesiredCount=1 if single else Ref(f"{name}MinTasks"),
+                # Scaled services leave DesiredCount out: created at 1 and raised to the
+                # scalable target's minimum, a stack update then never resets a count
+                # autoscaling has raised.
+                DesiredCount=1 if single else Ref(AWS_NO_VALUE),
                 # Beat must never run twice: stop the old task before starting the new one.
                 CapacityProviderStrategy=ON_DEMAND if single else self.strategy,
                 DeploymentConfiguration=ecs.DeploymentConfiguration(
@@ -526,7 +529,7 @@ class ComputeTier(Tier):
     def _scalable(self, name: str, low: int, high: int, ceiling: int) -> None:
         minimum = self.parameter(
             f"{name}MinTasks", "Compute", Type="Number", Default=low, MinValue=1,
-            MaxValue=ceiling, Description=f"Fewest {name.lower()} tasks (also the initial count).")
+            MaxValue=ceiling, Description=f"Fewest {name.lower()} tasks autoscaling keeps running.")
         maximum = self.parameter(
             f"{name}MaxTasks", "Compute", Type="Number", Default=high, MinValue=1,
             MaxValue=ceiling, Description=f"Most {name.lower()} tasks autoscaling may run.")
