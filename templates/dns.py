@@ -1,0 +1,105 @@
+"""dns: the Route 53 zone and the ALB's certificate (tier `dns`), and the alias records
+(tier `dns-records`). Both live here so all DNS is in one place; they are two nested
+stacks because they sit at opposite ends of the dependency graph:
+
+    dns          (no inputs) -> AlbCertificateArn -> compute -> AlbDnsName -> dns-records
+                                                     cdn -> DistributionDomainName -> dns-records
+
+`dns` waits for nothing, so the certificate is issued (in parallel with network, data...)
+before compute creates the HTTPS listener that needs it. `dns-records` waits for the
+ALB and the distribution it points at.
+
+Certificates are validated through DNS. ACM can only see validation records in a zone
+that answers publicly: an existing, delegated zone, or a new zone after its name
+servers were added at the parent domain. Until then CloudFormation would wait for
+hours and fail, so certificates are a toggle (`Certificates`) that the edge stack
+shares (its CloudFront certificate uses the same zone).
+"""
+from __future__ import annotations
+
+from troposphere import And, Condition, GetAtt, Join, Ref, Sub, certificatemanager, route53
+
+from templates.base import Equals, If, Not, Tier
+
+# Route 53's hosted zone id for every CloudFront distribution alias.
+CLOUDFRONT_HOSTED_ZONE_ID = "Z2FDTNDATAQYW2"
+
+HOSTED_ZONE_ID_PATTERN = r"^(Z[0-9A-Z]{1,32})?$"
+
+CERTIFICATES_DESCRIPTION = (
+    "Issue ACM certificates (api.<domain> for the ALB here, cdn.<domain> for CloudFront in "
+    "the edge stack), validated through the Route 53 zone. Enable once the zone answers "
+    "publicly: an existing delegated zone, or a new zone after its name servers "
+    "(output HostedZoneNameServers) were added at the parent domain. Disabled: the ALB "
+    "serves HTTP to CloudFront and CloudFront uses its default certificate.")
+
+
+def certificates_toggle(tier: Tier) -> str:
+    """The Certificates toggle (dns tier and edge stack declare it identically)."""
+    return tier.toggle("Certificates", "DNS", "disabled", CERTIFICATES_DESCRIPTION)
+
+
+def has_domain(tier: Tier):
+    """The shared DomainName parameter and the condition HasDomain (it is not empty)."""
+    domain = tier.shared_parameter("DomainName")
+    tier.condition("HasDomain", Not(Equals(domain, "")))
+    return domain
+
+
+def certificate(tier: Tier, logical: str, host: str, zone_id, purpose: str,
+                condition: str) -> certificatemanager.Certificate:
+    """An ACM certificate for <host>.<domain>, validated by a CNAME in zone_id."""
+    name = Sub(f"{host}.${{DomainName}}")
+    return tier.add(certificatemanager.Certificate(
+        logical, Condition=condition, DomainName=name, ValidationMethod="DNS",
+        DomainValidationOptions=[certificatemanager.DomainValidationOption(
+            DomainName=name, HostedZoneId=zone_id)],
+        CertificateTransparencyLoggingPreference="ENABLED",
+        Tags=tier.tags("acm", purpose)))
+
+
+class DnsTier(Tier):
+    name = "dns"
+    description = "Route 53 hosted zone (new or existing) and the ALB's ACM certificate"
+
+    def build(self) -> None:
+        self.domain = has_domain(self)
+        self.zone()
+        self.alb_certificate()
+
+    # -- zone --------------------------------------------------------------------
+    def zone(self) -> None:
+        existing = self.parameter(
+            "ExistingHostedZoneId", "DNS", Type="String", Default="",
+            AllowedPattern=HOSTED_ZONE_ID_PATTERN,
+            ConstraintDescription="empty, or a hosted zone id such as Z0123456789ABCDEFGHIJ",
+            Description="Public hosted zone of DomainName that already exists (its records "
+                        "are added there). Empty: a new zone is created for DomainName. "
+                        "Ignored without a DomainName.")
+        self.condition("CreateZone", And(Condition("HasDomain"), Equals(existing, "")))
+        # A zone holds records and is delegated from its parent by its name servers: a
+        # replacement would break resolution, so it is kept outside dev.
+        self.add(self.stateful(route53.HostedZone(
+            "HostedZone", Condition="CreateZone", Name=self.domain,
+            HostedZoneConfig=route53.HostedZoneConfiguration(
+                Comment=Sub("streamstack ${Environment}: public zone of ${DomainName}")),
+            HostedZoneTags=self.tags("zone", "public"))))
+        self.zone_id = If("CreateZone", Ref("HostedZone"), existing)
+        self.output("HostedZoneId", If("HasDomain", self.zone_id, ""),
+                    "ID of the public hosted zone of DomainName (created or existing); "
+                    "empty without a domain")
+        self.output("HostedZoneNameServers",
+                    If("CreateZone", Join(",", GetAtt("HostedZone", "NameServers")), ""),
+                    "Name servers of the created zone (comma-separated): add them as NS "
+                    "records at the parent domain; empty for an existing zone or no domain")
+
+    # -- certificate ----------------------------------------------------------------
+    def alb_certificate(self) -> None:
+        enabled = certificates_toggle(self)
+        self.condition("IssueCertificates", And(Condition("HasDomain"), Condition(enabled)))
+        certificate(self, "AlbCertificate", "api", self.zone_id, "api", "IssueCertificates")
+        self.output("AlbCertificateArn", If("IssueCertificates", Ref("AlbCertificate"), ""),
+                    "ARN of the regional ACM certificate for api.<domain> (the ALB's HTTPS "
+                    "listener); empty without a domain or with Certificates disabled")
+
+
