@@ -2,9 +2,10 @@
 stand-alone stacks. TIERS is the nesting order of the root (also the order of the
 console's parameter groups); STANDALONE templates are deployed on their own."""
 from templates.dns import DnsTier
+from templates.edge import EdgeTier
 from templates.network import NetworkTier
 from templates.security import SecurityTier
 from templates.storage import StorageTier
 
 TIERS = [NetworkTier, SecurityTier, StorageTier, DnsTier]
-STANDALONE: list = []
+STANDALONE = [EdgeTier]

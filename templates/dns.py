@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from troposphere import And, Condition, GetAtt, Join, Ref, Sub, certificatemanager, route53
 
-from templates.base import Equals, If, Not, Tier
+from templates.base import AWS_NO_VALUE, Equals, If, Not, Tier
 
 # Route 53's hosted zone id for every CloudFront distribution alias.
 CLOUDFRONT_HOSTED_ZONE_ID = "Z2FDTNDATAQYW2"
@@ -46,14 +46,17 @@ def has_domain(tier: Tier):
     return domain
 
 
-def certificate(tier: Tier, logical: str, host: str, zone_id, purpose: str,
-                condition: str) -> certificatemanager.Certificate:
-    """An ACM certificate for <host>.<domain>, validated by a CNAME in zone_id."""
+def certificate(tier: Tier, logical: str, host: str, zone_id, purpose: str, condition: str,
+                zone_condition: str | None = None) -> certificatemanager.Certificate:
+    """An ACM certificate for <host>.<domain>, validated by a CNAME that CloudFormation
+    creates in zone_id (only while zone_condition holds, when one is given; otherwise
+    the stack waits for the CNAME to be created by hand)."""
     name = Sub(f"{host}.${{DomainName}}")
+    options = [certificatemanager.DomainValidationOption(DomainName=name, HostedZoneId=zone_id)]
     return tier.add(certificatemanager.Certificate(
         logical, Condition=condition, DomainName=name, ValidationMethod="DNS",
-        DomainValidationOptions=[certificatemanager.DomainValidationOption(
-            DomainName=name, HostedZoneId=zone_id)],
+        DomainValidationOptions=If(zone_condition, options, Ref(AWS_NO_VALUE))
+        if zone_condition else options,
         CertificateTransparencyLoggingPreference="ENABLED",
         Tags=tier.tags("acm", purpose)))
 
