@@ -37,6 +37,28 @@ REDACTED_HEADERS = ("authorization", "cookie")
 LOGGED_ACTIONS = ("BLOCK", "COUNT", "CAPTCHA", "CHALLENGE", "EXCLUDED_AS_COUNT")
 
 
+# The edge stack's outputs as the root receives them: deploy-time parameters of the
+# tiers that read them (declared identically wherever they are read).
+EDGE_OUTPUTS = {
+    "CdnCertificateArn": (
+        r"^(arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]+)?$",
+        "ACM certificate for cdn.<domain> in us-east-1 (edge stack output, passed by "
+        "deploy.py). Empty: CloudFront uses its default certificate and no alias."),
+    "CdnWebAclArn": (
+        r"^(arn:aws[a-z-]*:wafv2:us-east-1:[0-9]{12}:global/webacl/[^\s]+)?$",
+        "CloudFront-scope WAF web ACL (edge stack output, passed by deploy.py). Empty: "
+        "the distribution runs without WAF."),
+}
+
+
+def edge_output_parameter(tier: Tier, name: str):
+    """A parameter fed by the edge stack's output `name` (deploy.py resolves it)."""
+    pattern, description = EDGE_OUTPUTS[name]
+    return tier.parameter(name, "Wiring", deploy_time=True, Type="String", Default="",
+                          AllowedPattern=pattern, Description=description,
+                          ConstraintDescription="empty, or an ARN in us-east-1")
+
+
 def visibility(metric: str) -> wafv2.VisibilityConfig:
     return wafv2.VisibilityConfig(CloudWatchMetricsEnabled=True, SampledRequestsEnabled=True,
                                   MetricName=Sub(f"{metric}-${{Environment}}"))
