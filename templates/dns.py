@@ -24,6 +24,11 @@ from templates.base import AWS_NO_VALUE, Equals, If, Not, Tier
 # Route 53's hosted zone id for every CloudFront distribution alias.
 CLOUDFRONT_HOSTED_ZONE_ID = "Z2FDTNDATAQYW2"
 
+# Alias record types per name. The distribution serves IPv6; an AAAA alias of an
+# IPv4-only ALB resolves to no address (clients use the A record) and starts answering
+# the day the ALB becomes dual-stack.
+ALIAS_RECORD_TYPES = {"cdn": ("A", "AAAA"), "api": ("A", "AAAA")}
+
 HOSTED_ZONE_ID_PATTERN = r"^(Z[0-9A-Z]{1,32})?$"
 
 CERTIFICATES_DESCRIPTION = (
@@ -106,3 +111,57 @@ class DnsTier(Tier):
                     "listener); empty without a domain or with Certificates disabled")
 
 
+
+
+class DnsRecordsTier(Tier):
+    """The alias records. A separate nested stack from `dns` because it needs the ALB and
+    the distribution, which come after the certificate the ALB needs."""
+
+    name = "dns-records"
+    description = "Route 53 alias records: cdn.<domain> to CloudFront, api.<domain> to the ALB"
+
+    def build(self) -> None:
+        # Imported here: edge.py imports this module for the certificate helpers.
+        from templates.edge import edge_output_parameter
+        self.domain = has_domain(self)
+        self.zone_id = self.parameter(
+            "HostedZoneId", "Wiring", Type="String",
+            Description="Hosted zone of DomainName, empty without one (dns tier).")
+        certificate_arn = edge_output_parameter(self, "CdnCertificateArn")
+        # CloudFront answers cdn.<domain> only when it has the certificate and alias.
+        self.condition("CdnAlias", And(Condition("HasDomain"),
+                                       Not(Equals(certificate_arn, ""))))
+        self.cdn_records()
+        self.api_records()
+
+    def _alias(self, logical: str, host: str, record_type: str, condition: str,
+               target: route53.AliasTarget) -> None:
+        self.add(route53.RecordSetType(
+            logical, Condition=condition, HostedZoneId=self.zone_id,
+            Name=Sub(f"{host}.${{DomainName}}"), Type=record_type, AliasTarget=target))
+
+    def cdn_records(self) -> None:
+        target = self.parameter("DistributionDomainName", "Wiring", Type="String",
+                                Description="Domain name of the distribution (cdn tier).")
+        alias = route53.AliasTarget(HostedZoneId=CLOUDFRONT_HOSTED_ZONE_ID, DNSName=target,
+                                    EvaluateTargetHealth=False)
+        for record_type in ALIAS_RECORD_TYPES["cdn"]:
+            self._alias(f"CdnRecord{record_type}", "cdn", record_type, "CdnAlias", alias)
+        self.output("CdnRecordName", If("CdnAlias", Sub("cdn.${DomainName}"), ""),
+                    "cdn.<domain>, the distribution's alias; empty without a domain and the "
+                    "edge certificate")
+
+    def api_records(self) -> None:
+        dns_name = self.parameter("AlbDnsName", "Wiring", Type="String",
+                                  Description="DNS name of the ALB (compute tier).")
+        zone = self.parameter("AlbCanonicalHostedZoneId", "Wiring", Type="String",
+                              Description="Route 53 zone id of the ALB's DNS name "
+                                          "(compute tier).")
+        # Route 53 answers from a healthy load balancer only (no healthy target: no answer).
+        alias = route53.AliasTarget(HostedZoneId=zone, DNSName=dns_name,
+                                    EvaluateTargetHealth=True)
+        for record_type in ALIAS_RECORD_TYPES["api"]:
+            self._alias(f"ApiRecord{record_type}", "api", record_type, "HasDomain", alias)
+        self.output("ApiRecordName", If("HasDomain", Sub("api.${DomainName}"), ""),
+                    "api.<domain>, alias of the ALB (CloudFront's origin name when the ALB "
+                    "has a certificate); empty without a domain")
