@@ -29,14 +29,20 @@ CLOUDFRONT_HOSTED_ZONE_ID = "Z2FDTNDATAQYW2"
 # the day the ALB becomes dual-stack.
 ALIAS_RECORD_TYPES = {"cdn": ("A", "AAAA"), "api": ("A", "AAAA")}
 
-HOSTED_ZONE_ID_PATTERN = r"^(Z[0-9A-Z]{1,32})?$"
-
 CERTIFICATES_DESCRIPTION = (
     "Issue ACM certificates (api.<domain> for the ALB here, cdn.<domain> for CloudFront in "
     "the edge stack), validated through the Route 53 zone. Enable once the zone answers "
     "publicly: an existing delegated zone, or a new zone after its name servers "
     "(output HostedZoneNameServers) were added at the parent domain. Disabled: the ALB "
     "serves HTTP to CloudFront and CloudFront uses its default certificate.")
+
+
+def optional_zone_id(tier: Tier, name: str, description: str):
+    """A hosted zone id parameter that may be empty."""
+    return tier.parameter(
+        name, "DNS", Type="String", Default="", AllowedPattern=r"^(Z[0-9A-Z]{1,32})?$",
+        ConstraintDescription="empty, or a hosted zone id such as Z0123456789ABCDEFGHIJ",
+        Description=description)
 
 
 def certificates_toggle(tier: Tier) -> str:
@@ -77,13 +83,11 @@ class DnsTier(Tier):
 
     # -- zone --------------------------------------------------------------------
     def zone(self) -> None:
-        existing = self.parameter(
-            "ExistingHostedZoneId", "DNS", Type="String", Default="",
-            AllowedPattern=HOSTED_ZONE_ID_PATTERN,
-            ConstraintDescription="empty, or a hosted zone id such as Z0123456789ABCDEFGHIJ",
-            Description="Public hosted zone of DomainName that already exists (its records "
-                        "are added there). Empty: a new zone is created for DomainName. "
-                        "Ignored without a DomainName.")
+        existing = optional_zone_id(
+            self, "ExistingHostedZoneId",
+            "Public hosted zone of DomainName that already exists (its records are added "
+            "there). Empty: a new zone is created for DomainName. Ignored without a "
+            "DomainName.")
         self.condition("CreateZone", And(Condition("HasDomain"), Equals(existing, "")))
         # A zone holds records and is delegated from its parent by its name servers: a
         # replacement would break resolution, so it is kept outside dev.
@@ -134,22 +138,23 @@ class DnsRecordsTier(Tier):
         self.cdn_records()
         self.api_records()
 
-    def _alias(self, logical: str, host: str, record_type: str, condition: str,
-               target: route53.AliasTarget) -> None:
-        self.add(route53.RecordSetType(
-            logical, Condition=condition, HostedZoneId=self.zone_id,
-            Name=Sub(f"{host}.${{DomainName}}"), Type=record_type, AliasTarget=target))
+    def _records(self, host: str, condition: str, target: route53.AliasTarget,
+                 what: str) -> None:
+        """A and AAAA alias records for <host>.<domain>, and the name as an output."""
+        name = Sub(f"{host}.${{DomainName}}")
+        for record_type in ALIAS_RECORD_TYPES[host]:
+            self.add(route53.RecordSetType(
+                f"{host.capitalize()}Record{record_type}", Condition=condition,
+                HostedZoneId=self.zone_id, Name=name, Type=record_type, AliasTarget=target))
+        self.output(f"{host.capitalize()}RecordName", If(condition, name, ""), what)
 
     def cdn_records(self) -> None:
         target = self.parameter("DistributionDomainName", "Wiring", Type="String",
                                 Description="Domain name of the distribution (cdn tier).")
-        alias = route53.AliasTarget(HostedZoneId=CLOUDFRONT_HOSTED_ZONE_ID, DNSName=target,
-                                    EvaluateTargetHealth=False)
-        for record_type in ALIAS_RECORD_TYPES["cdn"]:
-            self._alias(f"CdnRecord{record_type}", "cdn", record_type, "CdnAlias", alias)
-        self.output("CdnRecordName", If("CdnAlias", Sub("cdn.${DomainName}"), ""),
-                    "cdn.<domain>, the distribution's alias; empty without a domain and the "
-                    "edge certificate")
+        self._records("cdn", "CdnAlias", route53.AliasTarget(
+            HostedZoneId=CLOUDFRONT_HOSTED_ZONE_ID, DNSName=target, EvaluateTargetHealth=False),
+            "cdn.<domain>, the distribution's alias; empty without a domain and the edge "
+            "certificate")
 
     def api_records(self) -> None:
         dns_name = self.parameter("AlbDnsName", "Wiring", Type="String",
@@ -158,10 +163,7 @@ class DnsRecordsTier(Tier):
                               Description="Route 53 zone id of the ALB's DNS name "
                                           "(compute tier).")
         # Route 53 answers from a healthy load balancer only (no healthy target: no answer).
-        alias = route53.AliasTarget(HostedZoneId=zone, DNSName=dns_name,
-                                    EvaluateTargetHealth=True)
-        for record_type in ALIAS_RECORD_TYPES["api"]:
-            self._alias(f"ApiRecord{record_type}", "api", record_type, "HasDomain", alias)
-        self.output("ApiRecordName", If("HasDomain", Sub("api.${DomainName}"), ""),
-                    "api.<domain>, alias of the ALB (CloudFront's origin name when the ALB "
-                    "has a certificate); empty without a domain")
+        self._records("api", "HasDomain", route53.AliasTarget(
+            HostedZoneId=zone, DNSName=dns_name, EvaluateTargetHealth=True),
+            "api.<domain>, alias of the ALB (CloudFront's origin name when the ALB has a "
+            "certificate); empty without a domain")

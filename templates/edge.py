@@ -17,7 +17,7 @@ from awacs import aws as iam_policy
 from troposphere import And, Condition, Equals, GetAtt, If, Not, Ref, Sub, kms, logs, wafv2
 
 from templates.base import AWS_NO_VALUE, LOG_RETENTION_DAYS, Tier, account_root, arn
-from templates.dns import HOSTED_ZONE_ID_PATTERN, certificate, certificates_toggle, has_domain
+from templates.dns import certificate, certificates_toggle, has_domain, optional_zone_id
 
 WAF_LOG_PREFIX = "aws-waf-logs-"
 
@@ -179,14 +179,12 @@ class EdgeTier(Tier):
     def cdn_certificate(self) -> None:
         has_domain(self)
         enabled = certificates_toggle(self)
-        zone = self.parameter(
-            "HostedZoneId", "DNS", Type="String", Default="",
-            AllowedPattern=HOSTED_ZONE_ID_PATTERN,
-            ConstraintDescription="empty, or a hosted zone id such as Z0123456789ABCDEFGHIJ",
-            Description="Public zone of DomainName that validates the certificate (deploy.py "
-                        "passes the root's HostedZoneId output, or ExistingHostedZoneId). "
-                        "Empty: the stack waits until you create the validation CNAME shown "
-                        "in its events at your DNS provider.")
+        zone = optional_zone_id(
+            self, "HostedZoneId",
+            "Public zone of DomainName that validates the certificate (deploy.py "
+            "passes the root's HostedZoneId output, or ExistingHostedZoneId). Empty: the "
+            "stack waits until you create the validation CNAME shown in its events at your "
+            "DNS provider.")
         self.condition("IssueCertificate", And(Condition("HasDomain"), Condition(enabled)))
         self.condition("HasZone", Not(Equals(zone, "")))
         cert = certificate(self, "CdnCertificate", "cdn", zone, "cdn", "IssueCertificate",
