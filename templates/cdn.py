@@ -54,8 +54,6 @@ ERROR_CACHING_SECONDS = {403: 10, 404: 10, 500: 5, 502: 5, 503: 5}
 FAILOVER_STATUS_CODES = [403, 404, 500, 502, 503, 504]
 
 ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
-# JSON key of compute's OriginVerifySecret (SecretStringTemplate/GenerateStringKey).
-ORIGIN_VERIFY_SECRET_KEY = "value"
 
 STATIC, STATIC_REPLICA, STATIC_FAILOVER, MEDIA, ALB = (
     "static", "static-replica", "static-failover", "media", "alb")
@@ -221,9 +219,10 @@ class CdnTier(Tier):
                 OriginReadTimeout=30, OriginKeepaliveTimeout=5),
             OriginCustomHeaders=[cloudfront.OriginCustomHeader(
                 HeaderName=ORIGIN_VERIFY_HEADER,
-                # Resolved by CloudFormation at deploy time; never in the template.
-                HeaderValue=Sub("{{resolve:secretsmanager:${OriginVerifySecretArn}"
-                                f":SecretString:{ORIGIN_VERIFY_SECRET_KEY}}}}}"))])
+                # Resolved by CloudFormation at deploy time; never in the template. The
+                # secret is a plain generated string (no JSON key), resolved whole, exactly
+                # as compute's listener rules resolve it.
+                HeaderValue=Sub("{{resolve:secretsmanager:${OriginVerifySecretArn}}}"))])
 
     def _bucket_origins(self) -> list:
         replica = self.parameter(

@@ -134,8 +134,8 @@ def test_alb_origin_https_only_on_api_name_with_certificate(template, env):
 def test_alb_origin_sends_the_secret_header_by_dynamic_reference(cdn):
     (header,) = _origins(cdn)["alb"]["OriginCustomHeaders"]
     assert header["HeaderName"] == "X-Origin-Verify"
-    assert header["HeaderValue"] == {"Fn::Sub": (
-        "{{resolve:secretsmanager:${OriginVerifySecretArn}:SecretString:value}}")}
+    assert header["HeaderValue"] == {
+        "Fn::Sub": "{{resolve:secretsmanager:${OriginVerifySecretArn}}}"}
 
 
 def test_buckets_through_oac_signing_always(cdn):
