@@ -1,6 +1,7 @@
 """The troposphere code: one module per tier, the root that nests them, and the
 stand-alone stacks. TIERS is the nesting order of the root (also the order of the
 console's parameter groups); STANDALONE templates are deployed on their own."""
+from templates.compute import ComputeTier
 from templates.data import DataTier
 from templates.dns import DnsTier
 from templates.edge import EdgeTier
@@ -9,5 +10,6 @@ from templates.network import NetworkTier
 from templates.security import SecurityTier
 from templates.storage import StorageTier
 
-TIERS = [NetworkTier, SecurityTier, StorageTier, DnsTier, DataTier, MessagingTier]
+TIERS = [NetworkTier, SecurityTier, StorageTier, DnsTier, DataTier, MessagingTier,
+         ComputeTier]
 STANDALONE = [EdgeTier]
