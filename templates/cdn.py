@@ -61,8 +61,8 @@ STATIC, STATIC_REPLICA, STATIC_FAILOVER, MEDIA, ALB = (
 
 class CdnTier(Tier):
     name = "cdn"
-    description = "CloudFront distribution with OAC bucket origins and the ALB origin, " \
-                  "cache and security-header policies, and the bucket policies it needs"
+    description = ("CloudFront distribution with OAC bucket origins and the ALB origin, "
+                   "cache and security-header policies, and the bucket policies it needs")
 
     def build(self) -> None:
         self.domain = has_domain(self)

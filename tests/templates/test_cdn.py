@@ -1,11 +1,9 @@
 """cdn tier: origins, behaviours, policies, certificate/WAF/failover when given, and the
 bucket policies, in dev and prod."""
-import json
-
 import pytest
 
 from templates.cdn import (
-    ALL_VIEWER_EXCEPT_HOST_HEADER, CACHING_DISABLED, CACHING_OPTIMIZED, CdnTier,
+    ALL_VIEWER_EXCEPT_HOST_HEADER, CACHING_DISABLED, CACHING_OPTIMIZED,
 )
 from tests.cfn import evaluate, statements
 from tests.conftest import assert_snapshot
@@ -17,13 +15,8 @@ REPLICA = "s3-static-assets-prod-123456789012-us-east-2.s3.us-east-2.amazonaws.c
 
 
 @pytest.fixture(scope="module")
-def text():
-    return CdnTier().to_json()
-
-
-@pytest.fixture(scope="module")
-def template(text):
-    return json.loads(text)
+def template(rendered):
+    return rendered["cdn"]
 
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
@@ -54,8 +47,8 @@ def _origins(ev):
     return {o["Id"]: o for o in _config(ev)["Origins"]}
 
 
-def test_snapshot(text):
-    assert_snapshot("cdn", text)
+def test_snapshot(rendered_text):
+    assert_snapshot("cdn", rendered_text["cdn"])
 
 
 def test_reads_exactly_the_contracted_inputs(template):
@@ -72,10 +65,12 @@ def test_reads_exactly_the_contracted_inputs(template):
     assert not [p for p in wiring - set(deploy_time) if "Default" in params[p]]
 
 
-def test_price_class_is_a_parameter(template, env):
-    assert _config(_cdn(template, env))["PriceClass"] == "PriceClass_100"
-    assert _config(_cdn(template, env, PriceClass="PriceClass_All"))["PriceClass"] == (
-        "PriceClass_All")
+def test_price_class_100_in_dev_all_in_prod(cdn, env):
+    assert _config(cdn)["PriceClass"] == {"dev": "PriceClass_100", "prod": "PriceClass_All"}[env]
+
+
+def test_staging_price_class_200(template):
+    assert _config(_cdn(template, "staging"))["PriceClass"] == "PriceClass_200"
 
 
 def test_http2_http3_ipv6_root_object(cdn):
