@@ -6,11 +6,12 @@ from templates.cdn import CdnTier
 from templates.data import DataTier
 from templates.dns import DnsRecordsTier, DnsTier
 from templates.edge import EdgeTier
+from templates.fleet import FleetTier
 from templates.messaging import MessagingTier
 from templates.network import NetworkTier
 from templates.security import SecurityTier
 from templates.storage import StorageTier
 
 TIERS = [NetworkTier, SecurityTier, StorageTier, DnsTier, DataTier, MessagingTier,
-         ComputeTier, CdnTier, DnsRecordsTier]
+         ComputeTier, FleetTier, CdnTier, DnsRecordsTier]
 STANDALONE = [EdgeTier]
