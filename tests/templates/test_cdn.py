@@ -1,5 +1,7 @@
 """cdn tier: origins, behaviours, policies, certificate/WAF/failover when given, and the
 bucket policies, in dev and prod."""
+import json
+
 import pytest
 
 from templates.cdn import (
@@ -131,6 +133,28 @@ def test_alb_origin_sends_the_secret_header_by_dynamic_reference(cdn):
     assert header["HeaderName"] == "X-Origin-Verify"
     assert header["HeaderValue"] == {
         "Fn::Sub": "{{resolve:secretsmanager:${OriginVerifySecretArn}}}"}
+
+
+def test_header_value_is_what_the_alb_listener_rules_require(rendered, cdn):
+    """The same secret, resolved the same way, as compute's listener-rule condition."""
+    (header,) = _origins(cdn)["alb"]["OriginCustomHeaders"]
+    rules = [r for r in rendered["compute"]["Resources"].values()
+             if r["Type"] == "AWS::ElasticLoadBalancingV2::ListenerRule"]
+    required = {json.dumps(c).replace("${OriginVerifySecret}", "${OriginVerifySecretArn}")
+                for rule in rules for c in _header_conditions(rule)}
+    assert required == {json.dumps({"HttpHeaderName": header["HeaderName"],
+                                    "Values": [header["HeaderValue"]]})}
+
+
+def _header_conditions(node):
+    if isinstance(node, dict):
+        if "HttpHeaderConfig" in node:
+            yield node["HttpHeaderConfig"]
+        for value in node.values():
+            yield from _header_conditions(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _header_conditions(value)
 
 
 def test_buckets_through_oac_signing_always(cdn):

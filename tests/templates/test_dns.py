@@ -109,3 +109,16 @@ def test_domain_pattern_rejects_upper_case_and_trailing_dot(rendered):
     pattern = re.compile(rendered["dns"]["Parameters"]["DomainName"]["AllowedPattern"])
     assert pattern.match(DEV_DOMAIN) and pattern.match("")
     assert not pattern.match("Example.com") and not pattern.match("example.com.")
+
+
+@pytest.mark.parametrize("tier", ["dns", "cdn", "dns-records"])
+def test_delivery_tiers_keep_the_wiring_contract(rendered, tier):
+    """Every input and output docs/wiring.md names for the tier, under that name."""
+    from tests.templates.test_app_wiring import WIRING, _names
+    (reads, outputs), = [
+        (_names(cells[1]), _names(cells[2])) for cells in (
+            [c.strip() for c in line.strip().strip("|").split("|")]
+            for line in WIRING.read_text().splitlines()) if cells[0] == tier]
+    assert reads and outputs
+    assert sorted(set(reads) - set(rendered[tier]["Parameters"])) == []
+    assert sorted(set(outputs) - set(rendered[tier]["Outputs"])) == []
