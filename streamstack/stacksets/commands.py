@@ -151,8 +151,13 @@ def prefix_list_ids(ctx, regions) -> dict[str, str]:
 
 def deploy_time_values(ctx, target: Target, base_url: str
                        ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
-    """(stack-set-wide values, per-region values) for the template's deploy-time names."""
+    """(stack-set-wide values, per-region values) for the template's deploy-time names.
+
+    Edge-stack outputs (CdnWebAclArn, CdnCertificateArn) belong to each target account's
+    own edge stack in us-east-1, which nothing deploys to the targets yet: like deploy.py
+    without an edge stack, the template default applies, and the plan says so."""
     entry = _entry(ctx, target.template)
+    declared = json.loads((ctx.build_dir / entry["file"]).read_text()).get("Parameters", {})
     wide, per_region = {}, {}
     for name in entry.get("deploy_time_parameters", []):
         if name == "ArtifactBaseUrl":
@@ -160,9 +165,13 @@ def deploy_time_values(ctx, target: Target, base_url: str
         elif name == "CloudFrontPrefixListId":
             for region, pl in prefix_list_ids(ctx, target.config.regions).items():
                 per_region.setdefault(region, {})[name] = pl
+        elif "Default" in declared.get(name, {}):
+            ctx.out(f"note: deploy-time {name} has no per-target source for a stack set (an "
+                    f"edge stack in each target account); the template default "
+                    f"{declared[name]['Default']!r} applies in every instance")
         else:
             raise StreamstackError(f"{target.template} template: deploy-time parameter {name} "
-                                   "has no StackSet resolver; add one in "
+                                   "has no default and no StackSet resolver; add one in "
                                    "streamstack/stacksets/commands.py")
     return wide, per_region
 

@@ -525,3 +525,43 @@ def test_tag_and_role_changes_are_shown_and_update_every_instance():
                            desired={Instance(A, "us-east-1"): ()}, region_order=("us-east-1",),
                            delete_removed_stacks=False, settings=wanted)
     assert same.no_changes
+
+
+def test_deploy_time_values_per_region_wide_and_defaulted(tmp_path):
+    from streamstack.errors import StreamstackError
+    from streamstack.params import EnvParams
+
+    (tmp_path / "templates").mkdir()
+    declared = {"ArtifactBaseUrl": {"Type": "String"},
+                "CloudFrontPrefixListId": {"Type": "String", "Default": ""},
+                "CdnWebAclArn": {"Type": "String", "Default": ""}}
+    (tmp_path / "templates" / "root.json").write_text(json.dumps({"Parameters": declared}))
+    manifest = {"templates": {"root": {"file": "templates/root.json",
+                                       "deploy_time_parameters": sorted(declared)}}}
+    session = StubSession()
+    for region, pl in (("us-east-1", "pl-3b927c52"), ("us-west-2", "pl-82a045eb")):
+        session.stub("ec2", region).add_response("describe_managed_prefix_lists", {
+            "PrefixLists": [{"PrefixListId": pl, "PrefixListName":
+                             "com.amazonaws.global.cloudfront.origin-facing"}]}, {
+            "Filters": [{"Name": "prefix-list-name",
+                         "Values": ["com.amazonaws.global.cloudfront.origin-facing"]}]})
+    env = EnvParams("prod-global", tmp_path / "prod-global.yaml", NAME, "us-west-2", None, {},
+                    {}, {"stackset": config()})
+    ctx = make_context(env, session, manifest, tmp_path)
+    target = commands.Target(config(), NAME, None, ADMIN, "root")
+    wide, per_region = commands.deploy_time_values(ctx, target, "https://b")
+    session.assert_done()
+    assert wide == {"ArtifactBaseUrl": "https://b"}
+    assert per_region == {"us-east-1": {"CloudFrontPrefixListId": "pl-3b927c52"},
+                          "us-west-2": {"CloudFrontPrefixListId": "pl-82a045eb"}}
+    assert "note: deploy-time CdnWebAclArn has no per-target source" in ctx.lines[0]
+
+    del declared["CdnWebAclArn"]["Default"]
+    (tmp_path / "templates" / "root.json").write_text(json.dumps({"Parameters": declared}))
+    session = StubSession()
+    for region in ("us-east-1", "us-west-2"):
+        session.stub("ec2", region).add_response("describe_managed_prefix_lists", {
+            "PrefixLists": [{"PrefixListId": "pl-1"}]})
+    ctx = make_context(env, session, manifest, tmp_path)
+    with pytest.raises(StreamstackError, match="CdnWebAclArn has no default"):
+        commands.deploy_time_values(ctx, target, "https://b")
