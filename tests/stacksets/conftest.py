@@ -102,3 +102,10 @@ def stub_state(session, bucket: str = "artifacts", key: str = "stacksets/x/overr
     if save:
         s3.add_response("put_object", {}, {"Bucket": bucket, "Key": key, "Body": ANY,
                                            "ContentType": "application/json"})
+
+
+@pytest.fixture()
+def sequential_reads(monkeypatch):
+    """Stubber answers in the order responses were queued: read instances one at a time."""
+    from streamstack.stacksets import preview
+    monkeypatch.setattr(preview, "DESCRIBE_THREADS", 1)

@@ -20,6 +20,8 @@ from tests.stacksets.test_stackset_stubbed import A, ADMIN, B, NAME, config
 BOOTSTRAP_PARAMETERS = ["AdministratorAccountId", "Environment", "StackSetAdministration",
                         "StackSetExecution", "TemplateReaderAccountIds", "GitHubRepository"]
 
+pytestmark = pytest.mark.usefixtures("sequential_reads")
+
 
 @dataclasses.dataclass(frozen=True)
 class DeploySettings:   # the fields of issue 5's settings this module relies on

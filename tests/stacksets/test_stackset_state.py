@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 
+import pytest
+
 from streamstack.stacksets import commands, preview
 from streamstack.stacksets.config import Preferences
 from streamstack.stacksets.operations import Operations, Waiter
@@ -16,6 +18,8 @@ from tests.stacksets.test_stackset_stubbed import A, ADMIN, B, C, NAME, config
 
 KEY = f"stacksets/{NAME}/overrides.json"
 EAST = {"VpcCidr": "10.1.0.0/16"}
+
+pytestmark = pytest.mark.usefixtures("sequential_reads")
 
 
 def state_body(entries: dict) -> bytes:

@@ -21,6 +21,8 @@ NAME = "streamstack-prod-global"
 ADMIN, A, B, C = "111111111111", "222222222222", "333333333333", "444444444444"
 NOW = datetime.datetime(2026, 11, 22, 4, 0, tzinfo=datetime.timezone.utc)
 
+pytestmark = pytest.mark.usefixtures("sequential_reads")
+
 
 class Sleeps(list):
     def __call__(self, seconds: float) -> None:
