@@ -72,8 +72,10 @@ class Preferences:
     concurrency_mode: str = "strict"
 
     def api(self, regions: list[str] | None = None) -> dict:
-        """OperationPreferences for an operation over `regions` (default: all), canary first."""
+        """OperationPreferences for an operation over `regions` (default: all), canary
+        first; a region no longer targeted (instances left there) goes last."""
         order = [r for r in self.region_order if regions is None or r in regions]
+        order += sorted(set(regions or ()) - set(order))
         kind, value = self.max_concurrent
         tolerance_kind, tolerance = self.failure_tolerance
         return {

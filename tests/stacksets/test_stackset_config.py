@@ -68,6 +68,9 @@ def test_percentages_reach_the_api_and_tolerance_rounds_down(parse_params):
     assert api["RegionOrder"] == ["us-west-2"]
     assert api["ConcurrencyMode"] == "SOFT_FAILURE_TOLERANCE"
     assert prefs.tolerated_failures(50) == 5 and prefs.tolerated_failures(9) == 0
+    # an update also reaches instances in a region no longer targeted: it goes last
+    assert prefs.api(["eu-west-1", "us-west-2", "us-east-1"])["RegionOrder"] == [
+        "us-east-1", "us-west-2", "eu-west-1"]
 
 
 @pytest.mark.parametrize("changes, key, words", [
