@@ -1,9 +1,11 @@
 """The troposphere code: one module per tier, the root that nests them, and the
 stand-alone stacks. TIERS is the nesting order of the root (also the order of the
 console's parameter groups); STANDALONE templates are deployed on their own."""
+from templates.data import DataTier
+from templates.messaging import MessagingTier
 from templates.network import NetworkTier
 from templates.security import SecurityTier
 from templates.storage import StorageTier
 
-TIERS = [NetworkTier, SecurityTier, StorageTier]
+TIERS = [NetworkTier, SecurityTier, StorageTier, DataTier, MessagingTier]
 STANDALONE: list = []
