@@ -56,6 +56,10 @@ SHARED_PARAMETERS = {
         Description="Domain of the platform (cdn.<domain>, api.<domain>). Empty: no DNS "
                     "records or custom certificates; CloudFront and the ALB use their own "
                     "names.")),
+    "LogRetentionDays": ("Observability", dict(
+        Type="Number", AllowedValues=LOG_RETENTION_DAYS, Default=30,
+        Description="Days to keep application, function and API access logs in CloudWatch "
+                    "Logs (seed 001 asks for 1 in dev).")),
 }
 
 # Template Metadata key for parameters that deploy.py resolves at deploy time
