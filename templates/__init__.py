@@ -3,11 +3,14 @@ stand-alone stacks. TIERS is the nesting order of the root (also the order of th
 console's parameter groups); STANDALONE templates are deployed on their own."""
 from templates.api import ApiTier
 from templates.data import DataTier
+from templates.dns import DnsTier
+from templates.edge import EdgeTier
 from templates.media import MediaTier
 from templates.messaging import MessagingTier
 from templates.network import NetworkTier
 from templates.security import SecurityTier
 from templates.storage import StorageTier
 
-TIERS = [NetworkTier, SecurityTier, StorageTier, DataTier, MessagingTier, MediaTier, ApiTier]
-STANDALONE: list = []
+TIERS = [NetworkTier, SecurityTier, StorageTier, DnsTier, DataTier, MessagingTier, MediaTier,
+         ApiTier]
+STANDALONE = [EdgeTier]

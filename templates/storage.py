@@ -43,13 +43,14 @@ BUCKETS = {
 }
 
 
-def secure_bucket_statements(bucket: str, encryption: str, key_arn=None) -> list[Statement]:
-    """Statements every bucket policy starts with; `bucket` is the bucket's logical id.
+def secure_bucket_statements(bucket, encryption: str, key_arn=None) -> list[Statement]:
+    """Statements every bucket policy starts with; `bucket` is the bucket's logical id
+    in this template, or an expression of its ARN (a policy written by another tier).
 
     Denies plain HTTP and uploads that ask for another encryption (or another KMS key);
     uploads without an encryption header get the bucket default, so log deliveries work.
     """
-    bucket_arn = GetAtt(bucket, "Arn")
+    bucket_arn = GetAtt(bucket, "Arn") if isinstance(bucket, str) else bucket
     objects = Join("", [bucket_arn, "/*"])
     statements = [
         Statement(Sid="AccountRootManagesPolicy", Effect=Allow,
