@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+from awacs.aws import Allow, Condition, Policy, Principal, Statement, StringEquals
+from awacs.sts import AssumeRole
 from troposphere import (
     AWS_ACCOUNT_ID,
     AWS_NO_VALUE,
@@ -82,6 +84,14 @@ def arn(service: str, resource: str, region: bool = True, account: bool = True) 
 def policy_dict(policy) -> dict:
     """An awacs Policy as a plain dict, for properties troposphere types as dict."""
     return encode_to_dict(policy)
+
+
+def service_trust(service: str) -> Policy:
+    """AssumeRolePolicyDocument letting one AWS service assume a role for this account only
+    (aws:SourceAccount guards against the confused deputy)."""
+    return Policy(Version="2012-10-17", Statement=[Statement(
+        Effect=Allow, Principal=Principal("Service", service), Action=[AssumeRole],
+        Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))])
 
 
 def account_root() -> Sub:
@@ -226,5 +236,6 @@ class Tier:
 
 __all__ = ["Tier", "ENVIRONMENTS", "LOG_RETENTION_DAYS", "CIDR_PATTERN", "TOGGLE",
            "DEPLOY_TIME_KEY", "deterministic_json", "arn", "account_root", "policy_dict",
+           "service_trust",
            "AWS_ACCOUNT_ID", "AWS_NO_VALUE", "AWS_PARTITION", "AWS_REGION", "If", "Join",
            "Not", "Ref", "Sub", "Equals"]

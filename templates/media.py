@@ -22,10 +22,9 @@ from awacs import sqs as sqs_actions
 from awacs.aws import (
     Allow, ArnEquals, Bool, Condition, Deny, Policy, Principal, Statement, StringEquals,
 )
-from awacs.sts import AssumeRole
 from troposphere import GetAtt, If, Join, Ref, Sub, awslambda, events, iam, mediaconvert, sqs
 
-from templates.base import Tier, arn
+from templates.base import Tier, arn, service_trust
 from templates.functions import python_function
 
 # (name modifier, width, height, max bitrate, QVBR quality) of the HLS ladder.
@@ -139,10 +138,7 @@ class MediaTier(Tier):
     def mediaconvert_role(self) -> None:
         self.add(iam.Role(
             "MediaConvertRole", Condition=self.on,
-            AssumeRolePolicyDocument=Policy(Version="2012-10-17", Statement=[Statement(
-                Effect=Allow, Principal=Principal("Service", "mediaconvert.amazonaws.com"),
-                Action=[AssumeRole],
-                Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))]),
+            AssumeRolePolicyDocument=service_trust("mediaconvert.amazonaws.com"),
             Policies=[iam.Policy(PolicyName="transcode", PolicyDocument=Policy(
                 Version="2012-10-17", Statement=[
                     Statement(Sid="ReadUploads", Effect=Allow, Action=[s3_actions.GetObject],
@@ -253,10 +249,7 @@ class MediaTier(Tier):
     def job_state_rule(self) -> None:
         self.add(iam.Role(
             "JobEventsRole", Condition=self.on,
-            AssumeRolePolicyDocument=Policy(Version="2012-10-17", Statement=[Statement(
-                Effect=Allow, Principal=Principal("Service", "events.amazonaws.com"),
-                Action=[AssumeRole],
-                Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))]),
+            AssumeRolePolicyDocument=service_trust("events.amazonaws.com"),
             Policies=[iam.Policy(PolicyName="forward-job-events", PolicyDocument=Policy(
                 Version="2012-10-17", Statement=[Statement(
                     Effect=Allow, Action=[events_actions.PutEvents],

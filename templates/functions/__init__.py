@@ -15,9 +15,10 @@ from pathlib import Path
 
 from awacs import logs as logs_actions
 from awacs import xray as xray_actions
-from awacs.aws import Allow, Condition, Policy, Principal, Statement, StringEquals
-from awacs.sts import AssumeRole
+from awacs.aws import Allow, Policy, Statement
 from troposphere import GetAtt, Ref, awslambda, iam, logs
+
+from templates.base import service_trust
 
 INLINE_LIMIT = 4096  # characters Lambda accepts in Code.ZipFile
 RUNTIME = "python3.13"
@@ -53,10 +54,7 @@ def python_function(tier, logical: str, module: str, *, purpose: str, descriptio
         Tags=tier.tags("logs", purpose))))
     role = tier.add(iam.Role(
         f"{logical}Role", Condition=condition,
-        AssumeRolePolicyDocument=Policy(Version="2012-10-17", Statement=[Statement(
-            Effect=Allow, Principal=Principal("Service", "lambda.amazonaws.com"),
-            Action=[AssumeRole],
-            Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))]),
+        AssumeRolePolicyDocument=service_trust("lambda.amazonaws.com"),
         Policies=[iam.Policy(PolicyName=purpose, PolicyDocument=Policy(
             Version="2012-10-17", Statement=[
                 Statement(Sid="OwnLogGroup", Effect=Allow,

@@ -4,20 +4,15 @@ import json
 
 import pytest
 
-from templates.api import ACCESS_LOG_FORMAT, ROUTES, ApiTier
+from templates.api import ACCESS_LOG_FORMAT, ROUTES
 from templates.functions import source
 from tests.cfn import evaluate, statements
 from tests.conftest import assert_snapshot
 
 
 @pytest.fixture(scope="module")
-def text():
-    return ApiTier().to_json()
-
-
-@pytest.fixture(scope="module")
-def template(text):
-    return json.loads(text)
+def template(rendered):
+    return rendered["api"]
 
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
@@ -30,8 +25,8 @@ def api(template, env):
     return evaluate(template, env, {"VideosTableName": "videos-table"})
 
 
-def test_snapshot(text):
-    assert_snapshot("api", text)
+def test_snapshot(rendered_text):
+    assert_snapshot("api", rendered_text["api"])
 
 
 @pytest.mark.parametrize("overrides", [{"MetadataApi": "disabled"}, {"VideosTableName": ""}])

@@ -1,11 +1,9 @@
 """media tier: the upload -> EventBridge -> Lambda -> MediaConvert -> media pipeline, its
 least-privilege roles, dead letters and job events, in dev and prod, plus a snapshot."""
-import json
-
 import pytest
 
 from templates.functions import INLINE_LIMIT, source
-from templates.media import LADDER, MediaTier
+from templates.media import LADDER
 from tests.cfn import dumps, evaluate, statements
 from tests.conftest import assert_snapshot
 
@@ -13,13 +11,8 @@ KEY = "<from:StorageKeyArn>"
 
 
 @pytest.fixture(scope="module")
-def text():
-    return MediaTier().to_json()
-
-
-@pytest.fixture(scope="module")
-def template(text):
-    return json.loads(text)
+def template(rendered):
+    return rendered["media"]
 
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
@@ -32,8 +25,8 @@ def med(template, env):
     return evaluate(template, env)
 
 
-def test_snapshot(text):
-    assert_snapshot("media", text)
+def test_snapshot(rendered_text):
+    assert_snapshot("media", rendered_text["media"])
 
 
 def test_disabled_creates_nothing_and_outputs_empty(template, env):

@@ -3,11 +3,11 @@ botocore-stubbed DynamoDB client: routes, validation, pagination and creation.""
 import base64
 import json
 
-import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import ANY
 
 from templates.functions import metadata_api as api
+from tests.templates.functions import stub_client
 
 TABLE = "videos-dev"
 
@@ -15,10 +15,7 @@ TABLE = "videos-dev"
 @pytest.fixture
 def stub(monkeypatch):
     monkeypatch.setenv("TABLE_NAME", TABLE)
-    client = boto3.client("dynamodb", region_name="us-west-2",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
-    monkeypatch.setattr(api, "_client", client)
-    with Stubber(client) as stubber:
+    with stub_client(monkeypatch, api, "dynamodb") as stubber:
         yield stubber
         stubber.assert_no_pending_responses()
 

@@ -3,12 +3,11 @@ client: the request it sends is validated against the service model, so the job
 template's settings (from templates/media.py) are checked against it too."""
 import copy
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
 from templates.functions import transcode
 from templates.media import job_settings
+from tests.templates.functions import stub_client
 
 KEY_ARN = "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 ROLE_ARN = "arn:aws:iam::123456789012:role/media-MediaConvertRole-ABC"
@@ -27,10 +26,7 @@ def stub(monkeypatch):
     monkeypatch.setenv("MEDIA_BUCKET", "s3-media-dev-123456789012-us-west-2")
     monkeypatch.setenv("MEDIACONVERT_ROLE_ARN", ROLE_ARN)
     monkeypatch.setenv("APPLICATION", "streamstack-dev-streamstack-dev")
-    client = boto3.client("mediaconvert", region_name="us-west-2",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
-    monkeypatch.setattr(transcode, "_client", client)
-    with Stubber(client) as stubber:
+    with stub_client(monkeypatch, transcode, "mediaconvert") as stubber:
         yield stubber
         stubber.assert_no_pending_responses()
 
