@@ -2,6 +2,7 @@
 stand-alone stacks. TIERS is the nesting order of the root (also the order of the
 console's parameter groups); STANDALONE templates are deployed on their own."""
 from templates.api import ApiTier
+from templates.compute import ComputeTier
 from templates.data import DataTier
 from templates.dns import DnsTier
 from templates.edge import EdgeTier
@@ -11,6 +12,6 @@ from templates.network import NetworkTier
 from templates.security import SecurityTier
 from templates.storage import StorageTier
 
-TIERS = [NetworkTier, SecurityTier, StorageTier, DnsTier, DataTier, MessagingTier, MediaTier,
-         ApiTier]
+TIERS = [NetworkTier, SecurityTier, StorageTier, DnsTier, DataTier, MessagingTier, ComputeTier,
+         MediaTier, ApiTier]
 STANDALONE = [EdgeTier]
