@@ -167,10 +167,10 @@ def build_diagram(templates: dict[str, dict], filename: str):
     from diagrams import Cluster, Diagram, Edge, setdiagram
     from diagrams.aws.general import Users
 
-    diagram = Diagram(TITLE, filename=filename, show=False, direction="LR",
+    diagram = Diagram(TITLE, filename=filename, show=False, direction="TB",
                       outformat=["png", "svg"],
                       graph_attr={"pad": "0.5", "fontsize": "22", "splines": "spline",
-                                  "nodesep": "0.4", "ranksep": "1.2"})
+                                  "nodesep": "0.8", "ranksep": "1.0"})
     setdiagram(diagram)
     try:
         ends: dict[str, object] = {VIEWERS: Users("viewers", nodeid=VIEWERS)}
