@@ -29,8 +29,6 @@ FUNCTION_SUPPRESSIONS = {
                    "VPC resource; a VPC would add NAT cost and cold-start latency for nothing.",
     "CKV_AWS_173": "The environment holds only resource names and ARNs, never a secret; "
                    "Lambda encrypts it at rest with its service key.",
-    "CKV_AWS_272": "Inline (ZipFile) code cannot be signed; the code is reviewed and "
-                   "tested in this repository and changes only through a change set.",
 }
 
 
@@ -69,8 +67,6 @@ def python_function(tier, logical: str, module: str, *, purpose: str, descriptio
         Tags=tier.tags("role", purpose)))
     tier.suppress(role, checkov={
         "CKV_AWS_111": "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level "
-                       "permissions; every other statement is scoped to ARNs.",
-        "CKV_AWS_356": "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level "
                        "permissions; every other statement is scoped to ARNs."})
     props = dict(
         Condition=condition, Description=description, Runtime=RUNTIME,
