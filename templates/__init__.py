@@ -6,6 +6,7 @@ from templates.compute import ComputeTier
 from templates.data import DataTier
 from templates.dns import DnsTier
 from templates.edge import EdgeTier
+from templates.fleet import FleetTier
 from templates.media import MediaTier
 from templates.messaging import MessagingTier
 from templates.network import NetworkTier
@@ -13,5 +14,5 @@ from templates.security import SecurityTier
 from templates.storage import StorageTier
 
 TIERS = [NetworkTier, SecurityTier, StorageTier, DnsTier, DataTier, MessagingTier, ComputeTier,
-         MediaTier, ApiTier]
+         FleetTier, MediaTier, ApiTier]
 STANDALONE = [EdgeTier]
