@@ -73,6 +73,9 @@ TITLE = ("streamstack: one cluster per template of the build. Arrows: blue = req
 FLOWS = [
     (REQUEST, VIEWERS, "AWS::Route53::HostedZone", "DNS"),
     (REQUEST, VIEWERS, "AWS::CloudFront::Distribution", "HTTPS"),
+    (REQUEST, "AWS::Route53::RecordSet", "AWS::CloudFront::Distribution", "cdn.<domain>"),
+    (REQUEST, "AWS::Route53::RecordSet", "AWS::ElasticLoadBalancingV2::LoadBalancer",
+     "api.<domain>"),
     (REQUEST, "AWS::WAFv2::WebACL", "AWS::CloudFront::Distribution", "filters"),
     (REQUEST, "AWS::CloudFront::Distribution", "AWS::ElasticLoadBalancingV2::LoadBalancer",
      "dynamic"),

@@ -2,9 +2,10 @@
 stand-alone stacks. TIERS is the nesting order of the root (also the order of the
 console's parameter groups); STANDALONE templates are deployed on their own."""
 from templates.api import ApiTier
+from templates.cdn import CdnTier
 from templates.compute import ComputeTier
 from templates.data import DataTier
-from templates.dns import DnsTier
+from templates.dns import DnsRecordsTier, DnsTier
 from templates.edge import EdgeTier
 from templates.fleet import FleetTier
 from templates.media import MediaTier
@@ -14,5 +15,5 @@ from templates.security import SecurityTier
 from templates.storage import StorageTier
 
 TIERS = [NetworkTier, SecurityTier, StorageTier, DnsTier, DataTier, MessagingTier, ComputeTier,
-         FleetTier, MediaTier, ApiTier]
+         FleetTier, CdnTier, DnsRecordsTier, MediaTier, ApiTier]
 STANDALONE = [EdgeTier]

@@ -26,6 +26,7 @@ from troposphere import And, GetAtt, If, Join, Not, Ref, Sub, cloudfront, s3
 from troposphere import Condition as UseCondition
 
 from templates.base import AWS_NO_VALUE, Equals, Tier
+from templates.compute import ORIGIN_HEADER
 from templates.dns import has_domain
 from templates.edge import edge_output_parameter
 from templates.storage import secure_bucket_statements
@@ -53,16 +54,14 @@ ERROR_CACHING_SECONDS = {403: 10, 404: 10, 500: 5, 502: 5, 503: 5}
 # object yet (with OAC and no ListBucket, S3 reports a missing object as 403).
 FAILOVER_STATUS_CODES = [403, 404, 500, 502, 503, 504]
 
-ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
-
 STATIC, STATIC_REPLICA, STATIC_FAILOVER, MEDIA, ALB = (
     "static", "static-replica", "static-failover", "media", "alb")
 
 
 class CdnTier(Tier):
     name = "cdn"
-    description = "CloudFront distribution with OAC bucket origins and the ALB origin, " \
-                  "cache and security-header policies, and the bucket policies it needs"
+    description = ("CloudFront distribution with OAC bucket origins and the ALB origin, "
+                   "cache and security-header policies, and the bucket policies it needs")
 
     def build(self) -> None:
         self.domain = has_domain(self)
@@ -218,7 +217,7 @@ class CdnTier(Tier):
                 HTTPPort=80, HTTPSPort=443, OriginSSLProtocols=["TLSv1.2"],
                 OriginReadTimeout=30, OriginKeepaliveTimeout=5),
             OriginCustomHeaders=[cloudfront.OriginCustomHeader(
-                HeaderName=ORIGIN_VERIFY_HEADER,
+                HeaderName=ORIGIN_HEADER,
                 # Resolved by CloudFormation at deploy time; never in the template. The
                 # secret is a plain generated string (no JSON key), resolved whole, exactly
                 # as compute's listener rules resolve it.

@@ -29,12 +29,13 @@ from awacs.aws import Allow, ArnEquals, Condition, Policy, Principal, Statement,
 from awacs.sts import AssumeRole
 from troposphere import (
     GetAtt, Join, Ref, Select, Split, Sub, applicationautoscaling as aas, ecs,
-    elasticloadbalancingv2 as elb, iam, logs, scheduler, secretsmanager,
+    elasticloadbalancingv2 as elb, iam, scheduler,
 )
 
 from templates.base import (
     AWS_NO_VALUE, LOG_RETENTION_DAYS, Equals, If, Not, Tier, policy_dict,
 )
+from templates.parts import generated_secret, log_group
 
 # Valid Fargate CPU/memory combinations (CPU units / MiB), as "cpu/memory".
 FARGATE_SIZES = [
@@ -70,6 +71,19 @@ ON_DEMAND = [ecs.CapacityProviderStrategyItem(CapacityProvider="FARGATE", Weight
 
 def service_principal(name: str) -> Principal:
     return Principal("Service", name)
+
+
+def path_condition(pattern) -> elb.Condition:
+    return elb.Condition(Field="path-pattern",
+                         PathPatternConfig=elb.PathPatternConfig(Values=[pattern]))
+
+
+def origin_condition(secret: str) -> elb.Condition:
+    """Requests carrying the origin-verify header; `secret` names the parameter or
+    resource whose value is the secret's ARN (read by dynamic reference)."""
+    return elb.Condition(Field="http-header", HttpHeaderConfig=elb.HttpHeaderConfig(
+        HttpHeaderName=ORIGIN_HEADER,
+        Values=[Sub("{{resolve:secretsmanager:${%s}}}" % secret)]))
 
 
 def document(*statements) -> dict:
@@ -244,14 +258,9 @@ class ComputeTier(Tier):
             "with the generated secret CloudFront sends, and answers 403 to any other (use "
             "with the cdn tier). disabled: the ALB serves anyone (direct tests).")
         self.condition("HasCertificate", Not(Equals(certificate, "")))
-        self.add(secretsmanager.Secret(
-            "OriginVerifySecret",
-            Description=Sub(f"Value of the {ORIGIN_HEADER} header CloudFront sends to the "
-                            "ALB of streamstack ${Environment}"),
-            KmsKeyId=self.data_key,
-            GenerateSecretString=secretsmanager.GenerateSecretString(
-                PasswordLength=48, ExcludePunctuation=True),
-            Tags=self.tags("secret", "origin-verify")))
+        generated_secret(self, "OriginVerifySecret", "origin-verify",
+                         f"Value of the {ORIGIN_HEADER} header CloudFront sends to the ALB",
+                         self.data_key, length=48, retain=False)
         self.output("OriginVerifySecretArn", Ref("OriginVerifySecret"),
                     f"ARN of the secret whose value CloudFront sends as {ORIGIN_HEADER}")
         self.output("OriginVerifyEnforced", If(verify, "true", "false"),
@@ -276,12 +285,9 @@ class ComputeTier(Tier):
             Certificates=[elb.Certificate(CertificateArn=certificate)],
             DefaultActions=serve))
         serving = If("HasCertificate", Ref("HttpsListener"), Ref("HttpListener"))
-        origin = elb.Condition(Field="http-header", HttpHeaderConfig=elb.HttpHeaderConfig(
-            HttpHeaderName=ORIGIN_HEADER,
-            Values=[Sub("{{resolve:secretsmanager:${OriginVerifySecret}}}")]))
+        origin = origin_condition("OriginVerifySecret")
         for name, priority, pattern in (("Api", 10, "/api/*"), ("Web", 20, "/*")):
-            path = elb.Condition(Field="path-pattern",
-                                 PathPatternConfig=elb.PathPatternConfig(Values=[pattern]))
+            path = path_condition(pattern)
             self.add(elb.ListenerRule(
                 f"{name}ListenerRule", ListenerArn=serving, Priority=priority,
                 Conditions=If(verify, [path, origin], [path]),
@@ -297,9 +303,8 @@ class ComputeTier(Tier):
             "AppLogRetentionDays", "Compute", Type="Number", AllowedValues=LOG_RETENTION_DAYS,
             Default=30, Description="Days to keep container logs.")
         for name in SERVICES:
-            self.add(self.stateful(logs.LogGroup(
-                f"{name}LogGroup", RetentionInDays=retention, KmsKeyId=self.storage_key,
-                Tags=self.tags("logs", f"ecs-{name.lower()}"))))
+            log_group(self, f"{name}LogGroup", f"ecs-{name.lower()}", retention,
+                      self.storage_key)
 
     def _secrets(self) -> dict[str, Sub]:
         """Container secret -> valueFrom (JSON keys of the managed and app secrets)."""

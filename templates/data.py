@@ -13,10 +13,11 @@ from awacs.aws import Allow, Condition, Policy, Principal, Statement, StringEqua
 from awacs.sts import AssumeRole
 from troposphere import Condition as TCondition
 from troposphere import (
-    GetAtt, GetAZs, Or, Ref, Select, Sub, dynamodb, elasticache, iam, logs, rds, secretsmanager,
+    GetAtt, GetAZs, Or, Ref, Select, Sub, dynamodb, elasticache, iam, rds,
 )
 
 from templates.base import AWS_NO_VALUE, LOG_RETENTION_DAYS, Equals, If, Not, Tier
+from templates.parts import generated_secret, log_group
 
 # Instance classes both Aurora engines accept today. The smallest is db.t3.medium /
 # db.t4g.medium: current Aurora MySQL (3.x) no longer offers db.t3.small.
@@ -282,21 +283,14 @@ class DataTier(Tier):
             Properties={"maxmemory-policy": "allkeys-lru", "timeout": "300",
                         "tcp-keepalive": "300"},
             Tags=self.tags("cachepg", "redis")))
-        self.add(self.stateful(secretsmanager.Secret(
-            "RedisAuthSecret",
-            Description=Sub("Redis AUTH token of streamstack ${Environment} (read by dynamic "
-                            "reference and injected into tasks)"),
-            KmsKeyId=self.data_key,
-            # AUTH tokens allow printable ASCII except / " @; letters and digits only.
-            GenerateSecretString=secretsmanager.GenerateSecretString(
-                PasswordLength=64, ExcludePunctuation=True),
-            Tags=self.tags("secret", "redis-auth"))))
+        # AUTH tokens allow printable ASCII except / " @: letters and digits only.
+        generated_secret(self, "RedisAuthSecret", "redis-auth",
+                         "Redis AUTH token, read by dynamic reference and injected into tasks",
+                         self.data_key)
         log_groups = {}
         for log_type, logical in (("slow-log", "CacheSlowLogGroup"),
                                   ("engine-log", "CacheEngineLogGroup")):
-            self.add(self.stateful(logs.LogGroup(
-                logical, RetentionInDays=retention, KmsKeyId=self.storage_key,
-                Tags=self.tags("logs", f"redis-{log_type}"))))
+            log_group(self, logical, f"redis-{log_type}", retention, self.storage_key)
             log_groups[log_type] = logical
         group = elasticache.ReplicationGroup(
             "CacheReplicationGroup",
@@ -377,23 +371,14 @@ class DataTier(Tier):
         # Secrets Manager generates one value per secret, so JWT_SECRET is generated in a
         # secret of its own and copied by dynamic reference into the app secret, which
         # generates SECRET_KEY itself. Tasks read only AppSecret.
-        generated = secretsmanager.GenerateSecretString(PasswordLength=64,
-                                                        ExcludePunctuation=True)
-        self.add(self.stateful(secretsmanager.Secret(
-            "JwtSigningSecret",
-            Description=Sub("Generated JWT signing key of streamstack ${Environment}; copied "
-                            "into the app secret (JWT_SECRET)"),
-            KmsKeyId=self.data_key, GenerateSecretString=generated,
-            Tags=self.tags("secret", "jwt-signing"))))
-        self.add(self.stateful(secretsmanager.Secret(
-            "AppSecret",
-            Description=Sub("Application secrets of streamstack ${Environment}: JSON keys "
-                            "SECRET_KEY and JWT_SECRET"),
-            KmsKeyId=self.data_key,
-            GenerateSecretString=secretsmanager.GenerateSecretString(
-                SecretStringTemplate=Sub(
-                    '{"JWT_SECRET":"{{resolve:secretsmanager:${JwtSigningSecret}}}"}'),
-                GenerateStringKey="SECRET_KEY", PasswordLength=64, ExcludePunctuation=True),
-            Tags=self.tags("secret", "app"))))
+        generated_secret(self, "JwtSigningSecret", "jwt-signing",
+                         "Generated JWT signing key, copied into the app secret as JWT_SECRET",
+                         self.data_key)
+        generated_secret(
+            self, "AppSecret", "app",
+            "Application secrets: JSON keys SECRET_KEY and JWT_SECRET", self.data_key,
+            SecretStringTemplate=Sub(
+                '{"JWT_SECRET":"{{resolve:secretsmanager:${JwtSigningSecret}}}"}'),
+            GenerateStringKey="SECRET_KEY")
         self.output("AppSecretArn", Ref("AppSecret"),
                     "ARN of the application secret (JSON keys SECRET_KEY and JWT_SECRET)")

@@ -16,14 +16,17 @@ from awacs import s3 as s3_actions
 from awacs.aws import Allow, Condition, Policy, Statement, StringEquals
 from troposphere import (
     Base64, GetAtt, Join, Ref, Select, Split, Sub, autoscaling, ec2, elasticloadbalancingv2 as elb,
-    iam, logs,
+    iam,
 )
 from troposphere.policies import (
     AutoScalingRollingUpdate, CreationPolicy, ResourceSignal, UpdatePolicy,
 )
 
 from templates.base import LOG_RETENTION_DAYS, Equals, If, Tier
-from templates.compute import ORIGIN_HEADER, assume_role_policy
+from templates.compute import (
+    ORIGIN_HEADER, assume_role_policy, origin_condition, path_condition,
+)
+from templates.parts import log_group
 
 AL2023_AMI = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 INSTANCE_TYPES = ["t3.micro", "t3.small", "t3.medium", "t3.large",
@@ -153,9 +156,8 @@ class FleetTier(Tier):
         retention = self.parameter(
             "FleetLogRetentionDays", "Fleet", Type="Number", AllowedValues=LOG_RETENTION_DAYS,
             Default=30, Description="Days to keep the instances' nginx logs in CloudWatch.")
-        self.add(self.stateful(logs.LogGroup(
-            "FleetLogGroup", Condition=self.enabled, RetentionInDays=retention,
-            KmsKeyId=self.storage_key, Tags=self.tags("logs", "fleet"))))
+        log_group(self, "FleetLogGroup", "fleet", retention, self.storage_key,
+                  Condition=self.enabled)
 
     def role(self) -> None:
         log_group = GetAtt("FleetLogGroup", "Arn")
@@ -259,11 +261,8 @@ class FleetTier(Tier):
             TargetGroupAttributes=[elb.TargetGroupAttribute(
                 Key="deregistration_delay.timeout_seconds", Value="60")],
             Tags=self.tags("tg", "fleet")))
-        path = elb.Condition(Field="path-pattern",
-                             PathPatternConfig=elb.PathPatternConfig(Values=[pattern]))
-        origin = elb.Condition(Field="http-header", HttpHeaderConfig=elb.HttpHeaderConfig(
-            HttpHeaderName=ORIGIN_HEADER,
-            Values=[Sub("{{resolve:secretsmanager:${OriginVerifySecretArn}}}")]))
+        path = path_condition(pattern)
+        origin = origin_condition("OriginVerifySecretArn")
         self.add(elb.ListenerRule(
             "FleetListenerRule", Condition=self.enabled, ListenerArn=listener,
             Priority=priority, Conditions=If("FleetOriginVerify", [path, origin], [path]),

@@ -43,6 +43,11 @@ BUCKETS = {
 }
 
 
+# The static and media bucket policies live in the cdn tier: they must name that tier's
+# distribution (AWS:SourceArn), and a bucket has exactly one policy.
+POLICIES_IN_CDN = ("Static", "Media")
+
+
 def secure_bucket_statements(bucket, encryption: str, key_arn=None) -> list[Statement]:
     """Statements every bucket policy starts with; `bucket` is the bucket's logical id
     in this template, or an expression of its ARN (a policy written by another tier).
@@ -191,7 +196,7 @@ class StorageTier(Tier):
                         "log destinations)")
 
     def bucket_policies(self) -> None:
-        for logical in BUCKETS:
+        for logical in (b for b in BUCKETS if b not in POLICIES_IN_CDN):
             statements = secure_bucket_statements(
                 f"{logical}Bucket", "AES256" if logical == "AccessLogs" else "aws:kms",
                 None if logical == "AccessLogs" else self.storage_key)

@@ -2,6 +2,7 @@
 graphviz needed), every tier and stand-alone stack of the build is a cluster in it,
 flows are drawn only between resources that exist, and the committed picture is
 current and self-contained."""
+import html
 import json
 import re
 
@@ -22,7 +23,7 @@ def source(templates):
 
 
 def clusters(text):
-    return set(re.findall(r"subgraph cluster_([\w-]+)", text))
+    return set(re.findall(r'subgraph "?cluster_([\w-]+)"?', text))
 
 
 def test_every_template_of_the_build_is_a_cluster(source):
@@ -71,7 +72,7 @@ def test_committed_picture_shows_every_tier_and_embeds_its_icons():
 
 
 def clusters_in_svg(svg):
-    return set(re.findall(r"<title>cluster_([\w-]+)</title>", svg))
+    return {html.unescape(t) for t in re.findall(r"<title>cluster_([^<]+)</title>", svg)}
 
 
 def test_load_reads_the_build_in_nesting_order(tmp_path, templates):

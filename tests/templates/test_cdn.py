@@ -5,7 +5,7 @@ import json
 import pytest
 
 from templates.cdn import (
-    ALL_VIEWER_EXCEPT_HOST_HEADER, CACHING_DISABLED, CACHING_OPTIMIZED, CdnTier,
+    ALL_VIEWER_EXCEPT_HOST_HEADER, CACHING_DISABLED, CACHING_OPTIMIZED,
 )
 from tests.cfn import evaluate, statements
 from tests.conftest import assert_snapshot
@@ -17,13 +17,8 @@ REPLICA = "s3-static-assets-prod-123456789012-us-east-2.s3.us-east-2.amazonaws.c
 
 
 @pytest.fixture(scope="module")
-def text():
-    return CdnTier().to_json()
-
-
-@pytest.fixture(scope="module")
-def template(text):
-    return json.loads(text)
+def template(rendered):
+    return rendered["cdn"]
 
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
@@ -54,8 +49,8 @@ def _origins(ev):
     return {o["Id"]: o for o in _config(ev)["Origins"]}
 
 
-def test_snapshot(text):
-    assert_snapshot("cdn", text)
+def test_snapshot(rendered_text):
+    assert_snapshot("cdn", rendered_text["cdn"])
 
 
 def test_reads_exactly_the_contracted_inputs(template):
@@ -72,10 +67,12 @@ def test_reads_exactly_the_contracted_inputs(template):
     assert not [p for p in wiring - set(deploy_time) if "Default" in params[p]]
 
 
-def test_price_class_is_a_parameter(template, env):
-    assert _config(_cdn(template, env))["PriceClass"] == "PriceClass_100"
-    assert _config(_cdn(template, env, PriceClass="PriceClass_All"))["PriceClass"] == (
-        "PriceClass_All")
+def test_price_class_100_in_dev_all_in_prod(cdn, env):
+    assert _config(cdn)["PriceClass"] == {"dev": "PriceClass_100", "prod": "PriceClass_All"}[env]
+
+
+def test_staging_price_class_200(template):
+    assert _config(_cdn(template, "staging"))["PriceClass"] == "PriceClass_200"
 
 
 def test_http2_http3_ipv6_root_object(cdn):
@@ -136,6 +133,28 @@ def test_alb_origin_sends_the_secret_header_by_dynamic_reference(cdn):
     assert header["HeaderName"] == "X-Origin-Verify"
     assert header["HeaderValue"] == {
         "Fn::Sub": "{{resolve:secretsmanager:${OriginVerifySecretArn}}}"}
+
+
+def test_header_value_is_what_the_alb_listener_rules_require(rendered, cdn):
+    """The same secret, resolved the same way, as compute's listener-rule condition."""
+    (header,) = _origins(cdn)["alb"]["OriginCustomHeaders"]
+    rules = [r for r in rendered["compute"]["Resources"].values()
+             if r["Type"] == "AWS::ElasticLoadBalancingV2::ListenerRule"]
+    required = {json.dumps(c).replace("${OriginVerifySecret}", "${OriginVerifySecretArn}")
+                for rule in rules for c in _header_conditions(rule)}
+    assert required == {json.dumps({"HttpHeaderName": header["HeaderName"],
+                                    "Values": [header["HeaderValue"]]})}
+
+
+def _header_conditions(node):
+    if isinstance(node, dict):
+        if "HttpHeaderConfig" in node:
+            yield node["HttpHeaderConfig"]
+        for value in node.values():
+            yield from _header_conditions(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _header_conditions(value)
 
 
 def test_buckets_through_oac_signing_always(cdn):

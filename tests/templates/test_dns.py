@@ -28,6 +28,30 @@ def test_waits_for_no_other_tier(rendered):
     assert "Wiring" not in [g["Label"]["default"] for g in groups]
 
 
+def test_certificate_before_compute_records_after_cdn(rendered):
+    """dns waits for nothing; compute waits for its certificate; the records wait for
+    the ALB and the distribution they point at."""
+    from templates import TIERS
+    from templates.root import Child, dependencies
+    graph = dependencies([Child(t.name, rendered[t.name], "") for t in TIERS])
+    assert graph["dns"] == []
+    assert "dns" in graph["compute"]
+    assert set(graph["cdn"]) == {"security", "storage", "dns", "compute"}
+    assert set(graph["dns-records"]) == {"dns", "compute", "cdn"}
+
+
+def test_edge_values_reach_the_root_as_deploy_time_parameters(rendered):
+    from templates.base import DEPLOY_TIME_KEY
+    root = rendered["root"]
+    for name in ("CdnCertificateArn", "CdnWebAclArn"):
+        assert name in root["Metadata"][DEPLOY_TIME_KEY]
+        assert root["Parameters"][name]["Default"] == ""
+    # one root parameter feeds both readers of the certificate
+    for stack in ("CdnStack", "DnsRecordsStack"):
+        assert root["Resources"][stack]["Properties"]["Parameters"]["CdnCertificateArn"] == {
+            "Ref": "CdnCertificateArn"}
+
+
 def test_dev_creates_the_seed_zone_kept_only_outside_dev(dns, env):
     if env == "prod":  # no domain in prod's params yet: no DNS at all
         assert dns.resources == {}
@@ -85,3 +109,16 @@ def test_domain_pattern_rejects_upper_case_and_trailing_dot(rendered):
     pattern = re.compile(rendered["dns"]["Parameters"]["DomainName"]["AllowedPattern"])
     assert pattern.match(DEV_DOMAIN) and pattern.match("")
     assert not pattern.match("Example.com") and not pattern.match("example.com.")
+
+
+@pytest.mark.parametrize("tier", ["dns", "cdn", "dns-records"])
+def test_delivery_tiers_keep_the_wiring_contract(rendered, tier):
+    """Every input and output docs/wiring.md names for the tier, under that name."""
+    from tests.templates.test_app_wiring import WIRING, _names
+    (reads, outputs), = [
+        (_names(cells[1]), _names(cells[2])) for cells in (
+            [c.strip() for c in line.strip().strip("|").split("|")]
+            for line in WIRING.read_text().splitlines()) if cells[0] == tier]
+    assert reads and outputs
+    assert sorted(set(reads) - set(rendered[tier]["Parameters"])) == []
+    assert sorted(set(outputs) - set(rendered[tier]["Outputs"])) == []

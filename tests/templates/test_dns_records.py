@@ -1,9 +1,6 @@
 """dns-records tier: alias records for cdn.<domain> and api.<domain>, in dev and prod."""
-import json
-
 import pytest
 
-from templates.dns import DnsRecordsTier
 from tests.cfn import evaluate
 from tests.conftest import assert_snapshot
 
@@ -11,13 +8,8 @@ CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0b1c2d3e-aaaa-bbbb-cccc-0
 
 
 @pytest.fixture(scope="module")
-def text():
-    return DnsRecordsTier().to_json()
-
-
-@pytest.fixture(scope="module")
-def template(text):
-    return json.loads(text)
+def template(rendered):
+    return rendered["dns-records"]
 
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
@@ -25,8 +17,8 @@ def env(request):
     return request.param
 
 
-def test_snapshot(text):
-    assert_snapshot("dns-records", text)
+def test_snapshot(rendered_text):
+    assert_snapshot("dns-records", rendered_text["dns-records"])
 
 
 def test_reads_exactly_the_contracted_inputs(template):
