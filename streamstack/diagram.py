@@ -156,8 +156,9 @@ def shown_resources(tier: str, template: dict) -> list[tuple[str, Shown]]:
 
 
 def _words(logical: str) -> str:
-    """ApiService -> api service; MediaBucket -> media bucket."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", logical).lower()
+    """ApiService -> api service; TranscodeDeadLetterQueue -> transcode DLQ."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", logical).lower()
+    return words.replace("dead letter queue", "DLQ")
 
 
 def _node_class(icon: str):

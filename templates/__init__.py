@@ -11,9 +11,11 @@ from templates.fleet import FleetTier
 from templates.media import MediaTier
 from templates.messaging import MessagingTier
 from templates.network import NetworkTier
+from templates.observability import ObservabilityTier
 from templates.security import SecurityTier
 from templates.storage import StorageTier
 
 TIERS = [NetworkTier, SecurityTier, StorageTier, DnsTier, DataTier, MessagingTier, ComputeTier,
-         FleetTier, CdnTier, DnsRecordsTier, MediaTier, ApiTier]
+         FleetTier, CdnTier, DnsRecordsTier, MediaTier, ApiTier,
+         ObservabilityTier]
 STANDALONE = [EdgeTier]
