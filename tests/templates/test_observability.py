@@ -6,7 +6,6 @@ import re
 
 import pytest
 
-from templates.observability import ObservabilityTier
 from tests.cfn import Evaluated, env_values, evaluate, statements
 from tests.conftest import assert_snapshot
 
@@ -24,13 +23,8 @@ OPTIONAL = {"FleetCpu": "fleet", "TranscodeDlqDepth": "media", "MediaConvertErro
 
 
 @pytest.fixture(scope="module")
-def text():
-    return ObservabilityTier().to_json()
-
-
-@pytest.fixture(scope="module")
-def template(text):
-    return json.loads(text)
+def template(rendered):
+    return rendered["observability"]
 
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
@@ -55,8 +49,8 @@ def dims(query):
     return {d["Name"]: d["Value"] for d in query["MetricStat"]["Metric"]["Dimensions"]}
 
 
-def test_snapshot(text):
-    assert_snapshot("observability", text)
+def test_snapshot(rendered_text):
+    assert_snapshot("observability", rendered_text["observability"])
 
 
 # -- topic -------------------------------------------------------------------------
