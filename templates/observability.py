@@ -81,6 +81,8 @@ WIRING = {
     "DistributionId": "CloudFront distribution (cdn)",
     "MediaConvertJobTemplateName": "Media job template; \"\" when the pipeline is off (media)",
     "TranscodeDeadLetterQueueName": "Transcode dead-letter queue; \"\" when off (media)",
+    "MetadataApiId": "Metadata HTTP API; \"\" when off (api)",
+    "MetadataApiStageName": "Stage of the metadata API; \"\" when off (api)",
 }
 
 
@@ -104,6 +106,7 @@ class ObservabilityTier(Tier):
             self.parameter(name, "Wiring", Type="String", Description=f"{description}.")
         self.condition("HasFleet", Not(Equals(Ref("FleetAutoScalingGroupName"), "")))
         self.condition("HasMedia", Not(Equals(Ref("MediaConvertJobTemplateName"), "")))
+        self.condition("HasMetadataApi", Not(Equals(Ref("MetadataApiId"), "")))
         self.condition("HasDistribution", Not(Equals(Ref("DistributionId"), "")))
         self.condition("InUsEast1", Equals(Ref("AWS::Region"), "us-east-1"))
         self.condition("HasCloudFrontAlarm", And(IsTrue("HasDistribution"),
@@ -168,6 +171,7 @@ class ObservabilityTier(Tier):
         alb = {"LoadBalancer": Ref("AlbFullName")}
         ecs_api = {"ClusterName": Ref("ClusterName"), "ServiceName": Ref("ApiServiceName")}
         db = {"DBClusterIdentifier": Ref("DbClusterIdentifier")}
+        api = {"ApiId": Ref("MetadataApiId"), "Stage": Ref("MetadataApiStageName")}
 
         def redis_nodes(name, stat="Maximum"):
             return [metric(f"n{i}", "AWS/ElastiCache", name, {
@@ -279,6 +283,14 @@ class ObservabilityTier(Tier):
                       "Queue": Sub("arn:${AWS::Partition}:mediaconvert:${AWS::Region}:"
                                    "${AWS::AccountId}:queues/Default")}, "Sum", 300,
                       visible=True)]),
+            Alarm("MetadataApi5xxRate", "metadata-api-5xx-rate",
+                  "More than 5% of metadata API requests failed with 5xx in 3 of 5 minutes",
+                  "GreaterThanThreshold", 5, 60, 5, 3, "notBreaching",
+                  condition="HasMetadataApi", metrics=[
+                      metric("errors", "AWS/ApiGateway", "5xx", api, "Sum", 60),
+                      metric("requests", "AWS/ApiGateway", "Count", api, "Sum", 60),
+                      expression("rate", "IF(requests > 0, 100 * FILL(errors, 0) / requests, "
+                                         "0)", "5xx rate (%)")]),
             Alarm("CloudFront5xxRate", "cloudfront-5xx-rate",
                   "CloudFront 5xx error rate above 5% for 2 x 5 min", "GreaterThanThreshold",
                   5, 300, 2, 2, "notBreaching", condition="HasCloudFrontAlarm", critical=True,

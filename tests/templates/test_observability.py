@@ -12,14 +12,15 @@ from tests.conftest import assert_snapshot
 TOPIC = {"Ref": "AlarmTopic"}
 OPTIONAL_ON = {"FleetAutoScalingGroupName": "asg-fleet", "FleetTargetGroupFullName": "tg/fleet",
                "MediaConvertJobTemplateName": "HlsJobTemplate-1",
-               "TranscodeDeadLetterQueueName": "transcode-dlq", "DistributionId": "E123"}
+               "TranscodeDeadLetterQueueName": "transcode-dlq", "DistributionId": "E123",
+               "MetadataApiId": "a1b2c3", "MetadataApiStageName": "dev"}
 OPTIONAL_OFF = {k: "" for k in OPTIONAL_ON}
 ALWAYS = {"Alb5xxRate", "AlbUnhealthyTargets", "AlbTargetResponseTimeP99", "EcsApiCpu",
           "EcsApiMemory", "AuroraCpu", "AuroraConnections", "AuroraFreeableMemory",
           "AuroraReplicaLag", "RedisEngineCpu", "RedisCpu", "RedisMemory", "RedisEvictions",
           "JobsDlqDepth"}
 OPTIONAL = {"FleetCpu": "fleet", "TranscodeDlqDepth": "media", "MediaConvertErrors": "media",
-            "CloudFront5xxRate": "cdn"}
+            "CloudFront5xxRate": "cdn", "MetadataApi5xxRate": "api"}
 
 
 @pytest.fixture(scope="module")
@@ -204,6 +205,17 @@ def test_dead_letter_queues_alarm_on_any_message(obs, name, queue):
     assert query["MetricStat"]["Metric"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
     assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0)
     assert props["TreatMissingData"] == "notBreaching"
+
+
+def test_metadata_api_5xx_rate(obs):
+    props = alarm(obs, "MetadataApi5xxRate")
+    rate = metric_of(props, "rate")
+    assert rate["Expression"] == "IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)"
+    errors = metric_of(props, "errors")
+    assert errors["MetricStat"]["Metric"]["MetricName"] == "5xx"
+    assert dims(errors) == {"ApiId": "a1b2c3", "Stage": "dev"}
+    assert (props["Threshold"], props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (
+        5, 5, 3)
 
 
 def test_mediaconvert_errors(obs):
