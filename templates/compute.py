@@ -48,7 +48,7 @@ FARGATE_SIZES = [
 # A real public image that answers every path (and /health) with 200 on the port given
 # by WHOAMI_PORT_NUMBER, runs as any uid on a read-only root file system: a first
 # deploy with defaults passes its health checks. Replace it with the application's.
-PLACEHOLDER_IMAGE = "docker.io/traefik/whoami:v1.10.1"
+PLACEHOLDER_IMAGE = "docker.io/traefik/whoami:v1.11.0"
 ORIGIN_HEADER = "X-Origin-Verify"
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # service -> (what it runs, default task size, behind the ALB)
@@ -448,7 +448,7 @@ class ComputeTier(Tier):
             size = self.parameter(
                 f"{name}TaskSize", "Compute", Type="String", AllowedValues=FARGATE_SIZES,
                 Default=size_default,
-                Description=f"CPU units/memory MiB of a {name.lower()} task ({runs}); only "
+                Description=f"CPU units/memory MiB of one {name.lower()} task ({runs}); only "
                             "combinations Fargate accepts.")
             container = ecs.ContainerDefinition(
                 Name=name.lower(), Image=images[name], Essential=True, User=user,
@@ -495,7 +495,10 @@ class ComputeTier(Tier):
             single = name == "Scheduler"
             props = dict(
                 Cluster=Ref("Cluster"), TaskDefinition=Ref(f"{name}TaskDefinition"),
-                DesiredCount=1 if single else Ref(f"{name}MinTasks"),
+                # Scaled services leave DesiredCount out: created at 1 and raised to the
+                # scalable target's minimum, a stack update then never resets a count
+                # autoscaling has raised.
+                DesiredCount=1 if single else Ref(AWS_NO_VALUE),
                 # Beat must never run twice: stop the old task before starting the new one.
                 CapacityProviderStrategy=ON_DEMAND if single else self.strategy,
                 DeploymentConfiguration=ecs.DeploymentConfiguration(
@@ -526,7 +529,7 @@ class ComputeTier(Tier):
     def _scalable(self, name: str, low: int, high: int, ceiling: int) -> None:
         minimum = self.parameter(
             f"{name}MinTasks", "Compute", Type="Number", Default=low, MinValue=1,
-            MaxValue=ceiling, Description=f"Fewest {name.lower()} tasks (also the initial count).")
+            MaxValue=ceiling, Description=f"Fewest {name.lower()} tasks autoscaling keeps running.")
         maximum = self.parameter(
             f"{name}MaxTasks", "Compute", Type="Number", Default=high, MinValue=1,
             MaxValue=ceiling, Description=f"Most {name.lower()} tasks autoscaling may run.")

@@ -223,8 +223,9 @@ class DataTier(Tier):
             ManagedPolicyArns=[Sub("arn:${AWS::Partition}:iam::aws:policy/service-role/"
                                    "AmazonRDSEnhancedMonitoringRole")],
             Tags=self.tags("role", "rds-monitoring")))
+        # Instance 1 starts as the writer; after a failover any of them may be. Names
+        # and tags therefore say "instance N", never "writer".
         for az, condition in ((1, None), (2, "HasReader1"), (3, "HasReader2")):
-            role = "writer" if az == 1 else f"reader-{az - 1}"
             instance = rds.DBInstance(
                 f"DbInstance{az}",
                 DBClusterIdentifier=Ref("DbCluster"),
@@ -241,7 +242,7 @@ class DataTier(Tier):
                 EnablePerformanceInsights=If("UseInsights", True, False),
                 PerformanceInsightsKMSKeyId=If("UseInsights", self.data_key, Ref(AWS_NO_VALUE)),
                 PerformanceInsightsRetentionPeriod=If("UseInsights", 7, Ref(AWS_NO_VALUE)),
-                Tags=self.tags("aurora", role),
+                Tags=self.tags("aurora", f"instance-{az}"),
                 **({"Condition": condition} if condition else {}))
             self.add(instance)
 

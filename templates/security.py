@@ -70,7 +70,9 @@ class SecurityTier(Tier):
                       # Alarms publish to the encrypted SNS topic; EventBridge and SNS
                       # deliver to encrypted queues and topics.
                       self._service_statement("CloudWatchAlarmsUse", "cloudwatch.amazonaws.com"),
-                      self._service_statement("EventBridgeUse", "events.amazonaws.com"),
+                      # EventBridge also describes the key of an encrypted bus or archive.
+                      self._service_statement("EventBridgeUse", "events.amazonaws.com",
+                                              kms_actions.DescribeKey),
                       self._service_statement("SnsUse", "sns.amazonaws.com"),
                       self._service_statement("SqsUse", "sqs.amazonaws.com"),
                       # CloudFront Origin Access Control reads KMS-encrypted objects of
@@ -87,10 +89,11 @@ class SecurityTier(Tier):
                   ])
 
     @staticmethod
-    def _service_statement(sid: str, principal: str) -> Statement:
+    def _service_statement(sid: str, principal: str, *extra_actions) -> Statement:
         return Statement(
             Sid=sid, Effect=Allow, Principal=service(principal),
-            Action=[kms_actions.Decrypt, kms_actions.GenerateDataKey], Resource=["*"],
+            Action=[kms_actions.Decrypt, kms_actions.GenerateDataKey, *extra_actions],
+            Resource=["*"],
             Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))
 
     def _key(self, logical: str, purpose: str, use: str, statements: list) -> None:

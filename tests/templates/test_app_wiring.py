@@ -68,3 +68,15 @@ def test_compute_waits_only_for_what_it_reads(graph):
 def test_fleet_waits_for_the_listener_not_for_data(graph):
     assert "compute" in graph["fleet"]
     assert not {"data", "messaging"} & set(graph["fleet"])
+
+
+@pytest.mark.parametrize("tier", APP_TIERS)
+def test_every_parameter_is_documented(rendered, tier):
+    # The integrator folds docs/tiers-app.md into README.md: either place counts.
+    root = WIRING.parents[1]
+    text = "".join(p.read_text() for p in (root / "README.md", root / "docs" / "tiers-app.md")
+                   if p.exists())
+    groups = rendered[tier]["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    documented = [p for g in groups if g["Label"]["default"] not in ("Wiring", "Environment")
+                  for p in g["Parameters"]]
+    assert [p for p in documented if f"`{p}`" not in text] == []

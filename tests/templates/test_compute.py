@@ -222,7 +222,9 @@ def test_api_autoscaling(comp, env):
     target = comp.props("ApiScalableTarget")
     assert (target["MinCapacity"], target["MaxCapacity"]) == (
         ("1", "2") if env == "dev" else ("3", "10"))
-    assert comp.props("ApiService")["DesiredCount"] == target["MinCapacity"]
+    # A deploy must not reset a count autoscaling raised: no DesiredCount on scaled services.
+    for name in ("Api", "Web", "Worker"):
+        assert "DesiredCount" not in comp.props(f"{name}Service")
     policies = {k: v["Properties"]["TargetTrackingScalingPolicyConfiguration"]
                 for k, v in comp.of_type("AWS::ApplicationAutoScaling::ScalingPolicy").items()
                 if v["Properties"]["ScalingTargetId"] == {"Ref": "ApiScalableTarget"}}

@@ -55,3 +55,17 @@ def test_contract_outputs(rendered):
     assert {"JobsQueueUrl", "JobsQueueArn", "JobsQueueName", "JobsDeadLetterQueueArn",
             "JobsDeadLetterQueueName", "EventBusName", "EventBusArn"} <= set(
         rendered["messaging"]["Outputs"])
+
+
+def test_bus_failures_go_to_an_encrypted_dead_letter_queue(msg):
+    assert msg.props("EventBus")["DeadLetterConfig"] == {
+        "Arn": {"Fn::GetAtt": ["EventBusDeadLetterQueue", "Arn"]}}
+    assert msg.props("EventBusDeadLetterQueue")["KmsMasterKeyId"] == "<from:StorageKeyArn>"
+    policy = msg.props("EventBusDeadLetterQueuePolicy")
+    st = statements(policy["PolicyDocument"])
+    assert st["DenyInsecureTransport"]["Effect"] == "Deny"
+    grant = st["EventBridgeDeliversFailures"]
+    assert grant["Principal"] == {"Service": "events.amazonaws.com"}
+    assert grant["Action"] == ["sqs:SendMessage"]
+    assert grant["Condition"] == {"ArnEquals": {
+        "aws:SourceArn": {"Fn::GetAtt": ["EventBus", "Arn"]}}}

@@ -50,6 +50,9 @@ def test_key_policies_keep_root_and_grant_exact_services(sec):
         "s3.amazonaws.com", {"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"},
         "cloudwatch.amazonaws.com", "events.amazonaws.com", "sns.amazonaws.com",
         "sqs.amazonaws.com", "cloudfront.amazonaws.com"]}
+    # EventBridge must describe the key of an encrypted bus (messaging tier).
+    event_bridge = statements(sec.props("StorageKey")["KeyPolicy"])["EventBridgeUse"]
+    assert "kms:DescribeKey" in event_bridge["Action"]
     # Service grants are scoped to this account (or its log groups / distributions).
     for sid, st in statements(sec.props("StorageKey")["KeyPolicy"]).items():
         if sid != "AccountRootFullAccess":
