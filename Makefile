@@ -6,7 +6,7 @@ SCAN_VENV := .venv-scan
 CHECKOV   := checkov==3.3.30
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: build test bench clean
+.PHONY: build test bench diagram clean
 
 ## build: render every template into build/, validate params, cfn-lint and checkov (cached)
 build: $(VENV)/.installed $(SCAN_VENV)/.installed
@@ -15,6 +15,12 @@ build: $(VENV)/.installed $(SCAN_VENV)/.installed
 ## test: the whole test suite (tier properties, snapshots, lint, scan, params, deploy)
 test: build
 	$(PY) -m pytest -n 2
+
+## diagram: docs/architecture.png and .svg drawn from the built templates. The picture
+## needs Debian's graphviz (`dot`); it is installed here when missing (as root).
+diagram: build
+	@command -v dot >/dev/null || { apt-get update && apt-get install -y graphviz; }
+	$(PY) -m streamstack.diagram
 
 ## bench: time rendering, cfn-lint and checkov, cold and warm
 bench: $(VENV)/.installed $(SCAN_VENV)/.installed

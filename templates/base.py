@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+from awacs.aws import Allow, Condition, Policy, Principal, Statement, StringEquals
+from awacs.sts import AssumeRole
 from troposphere import (
     AWS_ACCOUNT_ID,
     AWS_NO_VALUE,
@@ -56,6 +58,10 @@ SHARED_PARAMETERS = {
         Description="Domain of the platform (cdn.<domain>, api.<domain>). Empty: no DNS "
                     "records or custom certificates; CloudFront and the ALB use their own "
                     "names.")),
+    "LogRetentionDays": ("Observability", dict(
+        Type="Number", AllowedValues=LOG_RETENTION_DAYS, Default=30,
+        Description="Days to keep application, function and API access logs in CloudWatch "
+                    "Logs (seed 001 asks for 1 in dev).")),
 }
 
 # Template Metadata key for parameters that deploy.py resolves at deploy time
@@ -78,6 +84,14 @@ def arn(service: str, resource: str, region: bool = True, account: bool = True) 
 def policy_dict(policy) -> dict:
     """An awacs Policy as a plain dict, for properties troposphere types as dict."""
     return encode_to_dict(policy)
+
+
+def service_trust(service: str) -> Policy:
+    """AssumeRolePolicyDocument letting one AWS service assume a role for this account only
+    (aws:SourceAccount guards against the confused deputy)."""
+    return Policy(Version="2012-10-17", Statement=[Statement(
+        Effect=Allow, Principal=Principal("Service", service), Action=[AssumeRole],
+        Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))])
 
 
 def account_root() -> Sub:
@@ -222,5 +236,6 @@ class Tier:
 
 __all__ = ["Tier", "ENVIRONMENTS", "LOG_RETENTION_DAYS", "CIDR_PATTERN", "TOGGLE",
            "DEPLOY_TIME_KEY", "deterministic_json", "arn", "account_root", "policy_dict",
+           "service_trust",
            "AWS_ACCOUNT_ID", "AWS_NO_VALUE", "AWS_PARTITION", "AWS_REGION", "If", "Join",
            "Not", "Ref", "Sub", "Equals"]

@@ -172,6 +172,10 @@ class StorageTier(Tier):
                     DestinationBucketName=Ref("AccessLogsBucket"),
                     LogFilePrefix=f"s3/{purpose}/")
             if logical == "Uploads":
+                # S3 -> EventBridge: the media tier's rule starts a transcode per upload.
+                props["NotificationConfiguration"] = s3.NotificationConfiguration(
+                    EventBridgeConfiguration=s3.EventBridgeConfiguration(
+                        EventBridgeEnabled=True))
                 props["CorsConfiguration"] = s3.CorsConfiguration(CorsRules=[s3.CorsRules(
                     AllowedMethods=["GET", "PUT", "POST"], AllowedOrigins=self.upload_cors_origins,
                     AllowedHeaders=["*"], ExposedHeaders=["ETag"], MaxAge=3000)])

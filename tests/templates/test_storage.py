@@ -94,6 +94,16 @@ def test_lifecycle_rules(sto, env):
             "NoncurrentDays": "7" if env == "dev" else "90"}
 
 
+def test_only_uploads_send_events_to_eventbridge(sto):
+    """The media tier's rule on Object Created under uploads/ depends on this."""
+    for bucket in BUCKETS:
+        config = sto.props(bucket).get("NotificationConfiguration")
+        if bucket == "UploadsBucket":
+            assert config == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
+        else:
+            assert config is None
+
+
 def test_uploads_cors_for_browser_uploads(sto):
     (cors,) = sto.props("UploadsBucket")["CorsConfiguration"]["CorsRules"]
     assert set(cors["AllowedMethods"]) >= {"PUT", "POST"}
