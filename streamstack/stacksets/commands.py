@@ -241,7 +241,8 @@ def plan(ctx, *, waiter: Waiter | None = None,
         "admin_account": target.admin_account, "template_url": template_url,
         "artifact_bucket": bucket,
         "parameters": parameters, "tags": ctx.params.tags, "blocked": blocked,
-        "prune": prune}, ctx.params.environment, prune=prune)
+        "prune": prune, "delete_removed_stacks": _flag(ctx, "allow_data_loss")},
+        ctx.params.environment, prune=prune)
     ctx.out(f"plan written to {plan_path(ctx)}")
     if blocked:
         ctx.out("blocked: the plan loses data (DATA-LOSS); review it, then plan again with "
@@ -306,10 +307,15 @@ def execute(ctx, *, waiter: Waiter | None = None) -> int:
     if the_plan.no_changes:
         ctx.out(f"stack set {target.name}: no changes")
         return EXIT_OK
+    # Deleting the stacks of removed instances must have been reviewed as DATA-LOSS.
+    delete_stacks = _flag(ctx, "allow_data_loss") and data.get("delete_removed_stacks", False)
+    if _flag(ctx, "prune") and _flag(ctx, "allow_data_loss") and not delete_stacks:
+        ctx.out("the plan was made without --allow-data-loss: removed instances keep their "
+                "stacks; plan again with it to delete them")
     return apply(target, the_plan, template_url=data["template_url"],
                  parameters=data["parameters"], tags=data["tags"],
                  description=_description(ctx, the_plan.template_sha),
-                 prune=_flag(ctx, "prune"), delete_stacks=_flag(ctx, "allow_data_loss"),
+                 prune=_flag(ctx, "prune"), delete_stacks=delete_stacks,
                  out=ctx.out,
                  state=override_state(ctx, data["artifact_bucket"], target.name).load())
 

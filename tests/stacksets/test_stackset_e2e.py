@@ -150,9 +150,15 @@ def test_create_add_remove_and_destroy(env, aws, moto_url):
     assert len(instances(aws)) == 6, "without --prune nothing is removed"
     assert any("4 instance(s) no longer targeted are kept" in line for line in ctx.lines)
 
-    ctx = env([A], prune=True)
-    commands.plan(ctx, waiter=FAST)
+    commands.plan(env([A], prune=True), waiter=FAST)
+    ctx = env([A], prune=True, allow_data_loss=True)     # not reviewed as DATA-LOSS
+    sent = []
+    aws.events.register("provide-client-params.cloudformation.DeleteStackInstances",
+                        lambda params, **_: sent.append(params["RetainStacks"]))
     assert commands.execute(ctx, waiter=FAST) == 0
+    assert sent == [True], "one call for 2 accounts x 2 regions, stacks kept"
+    assert "removed instances keep their stacks" in ctx.lines[0]
+    assert any("DELETE SUCCEEDED: 4/4" in line for line in ctx.lines)
     assert set(instances(aws)) == {(A, "us-east-1"), (A, "us-west-2")}
 
     ctx = env([A])
