@@ -21,8 +21,11 @@ class DriftReport:
 
 
 def detect(ops: Operations) -> DriftReport:
+    # No RegionOrder: detection reads every instance, also in regions the params file
+    # no longer lists, and changes nothing, so there is no canary to go first.
+    preferences = {k: v for k, v in ops.config.preferences.api().items() if k != "RegionOrder"}
     operation = ops.run("DETECT_DRIFT", lambda op: ops.cfn.detect_stack_set_drift(
-        StackSetName=ops.name, OperationPreferences=ops.config.preferences.api(),
+        StackSetName=ops.name, OperationPreferences=preferences,
         OperationId=op, **ops.call_as), targets_per_region=None)
     described = ops.cfn.describe_stack_set_operation(
         StackSetName=ops.name, OperationId=operation.operation_id,

@@ -235,7 +235,7 @@ def test_drift_reports_drifted_instances_and_resources(tmp_path):
                                                           "Status": "ACTIVE"}})
     stub.add_response("detect_stack_set_drift", {"OperationId": "drift-1"}, {
         "StackSetName": NAME, "OperationId": ANY, "OperationPreferences": {
-            "RegionOrder": ["us-east-1", "us-west-2"], "RegionConcurrencyType": "SEQUENTIAL",
+            "RegionConcurrencyType": "SEQUENTIAL",
             "MaxConcurrentCount": 1, "FailureToleranceCount": 0,
             "ConcurrencyMode": "STRICT_FAILURE_TOLERANCE"}})
     op_done(stub, "drift-1", running=1)
