@@ -168,3 +168,14 @@ def test_unknown_bootstrap_parameters_are_refused_before_anything_runs(tmp_path,
     with pytest.raises(Exception, match="Colour not declared by the bootstrap template"):
         commands.bootstrap(ctx)
     assert admin_bootstraps == []
+
+
+def test_an_administrator_account_that_is_also_a_target_gets_its_execution_role():
+    target = commands.Target(config(accounts=(ADMIN, A)), NAME, None, ADMIN, "bootstrap")
+    assert commands.admin_bootstrap_parameters(target, set(BOOTSTRAP_PARAMETERS)) == {
+        "StackSetAdministration": "enabled", "TemplateReaderAccountIds": A,
+        "StackSetExecution": "enabled", "AdministratorAccountId": ADMIN}
+    service = commands.Target(config(permission_model="service-managed", accounts=(),
+                                     organizational_units=("ou-ab12-cd345678",)),
+                              NAME, None, ADMIN, "bootstrap")
+    assert commands.admin_bootstrap_parameters(service, set(BOOTSTRAP_PARAMETERS)) == {}
