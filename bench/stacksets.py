@@ -37,7 +37,8 @@ def template(version: int) -> dict:
             "Parameters": {"Environment": {"Type": "String", "Default": "dev",
                                            "AllowedValues": ["dev", "staging", "prod"]},
                            "ArtifactBaseUrl": {"Type": "String", "Default": ""}},
-            "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}}
+            "Resources": {"Vpc": {"Type": "AWS::EC2::VPC",
+                                  "Properties": {"CidrBlock": "10.0.0.0/16"}}}}
 
 
 def measure(endpoint: str, accounts: int, workdir: Path) -> dict[str, collections.Counter]:

@@ -23,8 +23,7 @@ from streamstack.stacksets.operations import Waiter
 
 from tests.stacksets.conftest import make_context
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.filterwarnings("ignore:Tried to parse AWS::CloudFormation")]
+pytestmark = pytest.mark.e2e
 
 TEMPLATE = {
     "AWSTemplateFormatVersion": "2010-09-09",
@@ -34,7 +33,8 @@ TEMPLATE = {
         "VpcCidr": {"Type": "String", "Default": "10.0.0.0/16", "Description": "VPC CIDR"},
         "ArtifactBaseUrl": {"Type": "String", "Default": "", "Description": "set by deploy"},
     },
-    "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+    "Resources": {"Vpc": {"Type": "AWS::EC2::VPC",
+                          "Properties": {"CidrBlock": {"Ref": "VpcCidr"}}}},
 }
 ADMIN = "123456789012"
 A, B, C = "111111111111", "222222222222", "333333333333"
@@ -112,6 +112,17 @@ def instances(session) -> dict[tuple[str, str], dict]:
     return found
 
 
+def vpc_cidrs(session, account: str, region: str) -> list[str]:
+    """The VPCs an instance created in its target account (through an assumed role)."""
+    creds = session.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/AWSCloudFormationStackSetExecutionRole",
+        RoleSessionName="e2e-check")["Credentials"]
+    ec2 = boto3.session.Session(
+        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"], region_name=region).client("ec2")
+    return sorted(v["CidrBlock"] for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"])
+
+
 def test_create_add_remove_and_destroy(env, aws, moto_url):
     ctx = env([A, B])
     assert commands.plan(ctx, waiter=FAST) == 0
@@ -131,6 +142,9 @@ def test_create_add_remove_and_destroy(env, aws, moto_url):
     assert {p["ParameterKey"]: p["ParameterValue"] for p in stack_set["Parameters"]} == {
         "Environment": "prod", "ArtifactBaseUrl": f"{moto_url}/artifacts"}
     assert any("CREATE SUCCEEDED: 2/2 instances succeeded" in line for line in ctx.lines)
+    # each instance's stack really ran in its account and region, with its overrides
+    assert vpc_cidrs(aws, B, "us-east-1") == ["10.1.0.0/16"]
+    assert vpc_cidrs(aws, B, "us-west-2") == ["10.0.0.0/16"]
 
     ctx = env([A, B])
     assert commands.plan(ctx, waiter=FAST) == 0
