@@ -201,3 +201,32 @@ def test_execute_refuses_a_stack_set_that_moved_since_the_plan(env, aws):
 def test_destroy_is_refused_where_params_do_not_allow_it(env):
     with pytest.raises(StreamstackError, match="does not allow destroy"):
         commands.destroy(env([A]), waiter=FAST)
+
+
+def test_deep_preview_reaches_each_target_through_the_execution_role(env, aws, monkeypatch):
+    """Over HTTP: the role is assumed per target account and a change set is asked for
+    on each updated instance's stack. moto's ListStackInstances hands out StackIds that
+    its own stacks do not answer to, so here each instance is reported as skipped with
+    AWS's reason (and the plan goes on); the change set itself is Stubber-tested."""
+    ctx = env([A])
+    commands.plan(ctx, waiter=FAST)
+    commands.execute(ctx, waiter=FAST)
+    template = json.loads((ctx.build_dir / "templates" / "root.json").read_text())
+    template["Resources"]["Vpc"]["Properties"]["EnableDnsSupport"] = True
+    text = json.dumps(template, indent=1, sort_keys=True) + "\n"
+    (ctx.build_dir / "templates" / "root.json").write_text(text)
+    sha = hashlib.sha256(text.encode()).hexdigest()
+    monkeypatch.setattr(commands, "classifier", lambda: lambda change: "NORMAL")
+    ctx = env([A], deep_preview=True)
+    ctx.manifest["templates"]["root"].update(sha256=sha, key=f"templates/{sha}.json")
+    assigned = []
+    aws.events.register("provide-client-params.sts.AssumeRole",
+                        lambda params, **_: assigned.append(params["RoleArn"]))
+    assert commands.plan(ctx, waiter=FAST) == 0
+    assert assigned == [f"arn:aws:iam::{A}:role/AWSCloudFormationStackSetExecutionRole"]
+    for region in ("us-east-1", "us-west-2"):
+        line = next(l for l in ctx.lines if l.startswith(f"deep preview {A}/{region}: "))
+        assert "skipped: ValidationError: Stack with id arn:aws:cloudformation:" \
+               f"{region}:{A}:stack/" in line
+    written = json.loads((ctx.build_dir / "plans" / "global.json").read_text())
+    assert set(written["deep_preview"]) == {f"{A}/us-east-1", f"{A}/us-west-2"}
