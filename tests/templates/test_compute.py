@@ -191,7 +191,7 @@ def test_log_groups_encrypted_with_retention(comp, env):
     for name in SERVICES:
         group = comp.resources[f"{name}LogGroup"]
         assert group["Properties"]["KmsKeyId"] == "<from:StorageKeyArn>"
-        assert group["Properties"]["RetentionInDays"] == ("7" if env == "dev" else "365")
+        assert group["Properties"]["RetentionInDays"] == ("1" if env == "dev" else "365")
         assert group["DeletionPolicy"] == ("Delete" if env == "dev" else "Retain")
 
 
