@@ -8,13 +8,8 @@ from tests.conftest import assert_snapshot
 CERT = "arn:aws:acm:us-west-2:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"
 
 
-@pytest.fixture(scope="module", params=["dev", "prod"])
-def env(request):
-    return request.param
-
-
 @pytest.fixture(scope="module")
-def lb(rendered, env):
+def lb(rendered, env):  # env: dev and prod (tests/conftest.py)
     return evaluate(rendered["load-balancer"], env)
 
 
