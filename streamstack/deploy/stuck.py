@@ -17,15 +17,17 @@ from streamstack.deploy.stacks import in_progress
 UNRECOVERABLE = ("DELETE_FAILED", "ROLLBACK_FAILED", "CREATE_FAILED", "IMPORT_ROLLBACK_FAILED")
 
 
-def skip_candidates(cfn, stack_id: str) -> list[str]:
-    """Resources in UPDATE_FAILED, named as ContinueUpdateRollback's ResourcesToSkip wants
-    (NestedStackName.LogicalId inside nested stacks)."""
+def skip_candidates(cfn, stack_id: str, prefix: str = "") -> list[str]:
+    """Resources in UPDATE_FAILED, named as ContinueUpdateRollback's ResourcesToSkip wants:
+    the logical id, prefixed by the nested stack's logical id inside nested stacks
+    (StorageStack.FileSystem)."""
     found = []
-    for path, nested_id in stacks.tree(cfn, stack_id):
-        prefix = "" if not path else nested_id.split("/")[1] + "."
-        for res in stacks.resources(cfn, nested_id):
-            if res["ResourceStatus"] == "UPDATE_FAILED" and res["ResourceType"] != stacks.NESTED_TYPE:
-                found.append(prefix + res["LogicalResourceId"])
+    for res in stacks.resources(cfn, stack_id):
+        physical = res.get("PhysicalResourceId", "")
+        if res["ResourceType"] == stacks.NESTED_TYPE and physical.startswith("arn:"):
+            found += skip_candidates(cfn, physical, f"{prefix}{res['LogicalResourceId']}.")
+        elif res["ResourceStatus"] == "UPDATE_FAILED":
+            found.append(prefix + res["LogicalResourceId"])
     return found
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import boto3
@@ -41,23 +42,22 @@ class Recorder:
         return "\n".join(self.lines)
 
 
-def make_context(built: Path, params_dir: Path, env: str = "prod", **flags) -> Context:
-    """A Context whose AWS clients are botocore Stubbers (ctx.stubs[service])."""
+def make_context(built: Path, params_dir: Path, env: str = "prod",
+                 **flags) -> tuple[Context, dict[str, Stubber]]:
+    """A Context whose AWS clients are botocore Stubbers, and the stubbers by service."""
     params = params_mod.load(env, params_dir=params_dir, build_dir=built)
     session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                                     region_name=REGION)
     args = argparse.Namespace(**{"yes": False, "allow_data_loss": False, "wait": False,
                                  "no_drift": False, **flags})
-    import json
     ctx = Context(params=params, session=session,
                   manifest=json.loads((built / "manifest.json").read_text()),
                   build_dir=built, args=args, out=Recorder(), poll_seconds=0.0,
                   sleep=lambda s: None, interactive=False, plans_dir=params_dir / "plans")
-    ctx.stubs = {}
+    stubs = {}
     for service in ("cloudformation", "s3", "sts", "ec2", "cloudwatch"):
         client = session.client(service, region_name=REGION)
-        stub = Stubber(client)
-        stub.activate()
+        stubs[service] = Stubber(client)
+        stubs[service].activate()
         ctx.clients[(service, REGION)] = client
-        ctx.stubs[service] = stub
-    return ctx
+    return ctx, stubs
