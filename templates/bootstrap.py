@@ -70,6 +70,16 @@ def _known_actions(service: str) -> tuple[str, ...]:
     return tuple(data[service]["Actions"])
 
 
+PLAN_ACTIONS = [
+    cfn_actions.CreateChangeSet, cfn_actions.DescribeChangeSet, cfn_actions.DeleteChangeSet,
+    cfn_actions.ListChangeSets, cfn_actions.DescribeStacks, cfn_actions.DescribeStackEvents,
+    cfn_actions.DescribeStackResources, cfn_actions.ListStackResources,
+    cfn_actions.GetTemplate, cfn_actions.GetTemplateSummary, cfn_actions.DetectStackDrift,
+    cfn_actions.DescribeStackResourceDrifts]
+EXECUTE_ACTIONS = [cfn_actions.ExecuteChangeSet, cfn_actions.SetStackPolicy,
+                   cfn_actions.UpdateTerminationProtection]
+
+
 def _actions(service: str, verbs: list[str]) -> list[Action]:
     """service:verb for each verb (a wildcard like Create*) that names a real action."""
     known = _known_actions(service)
@@ -303,33 +313,35 @@ class BootstrapTier(Tier):
             "GitHubOidcProvider", Condition="CreateOidcProvider",
             Url=f"https://{GITHUB_OIDC_HOST}", ClientIdList=["sts.amazonaws.com"],
             Tags=self.tags("oidc", "github")))
-        provider_arn = If("CreateOidcProvider", Ref("GitHubOidcProvider"),
-                          arn("iam", f"oidc-provider/{GITHUB_OIDC_HOST}", region=False))
-        subjects = [Sub("repo:${GitHubRepository}:ref:refs/heads/${GitHubBranch}"),
-                    Sub("repo:${GitHubRepository}:pull_request"),
-                    Sub("repo:${GitHubRepository}:environment:${Environment}")]
+        self.provider_arn = If("CreateOidcProvider", Ref("GitHubOidcProvider"),
+                               arn("iam", f"oidc-provider/{GITHUB_OIDC_HOST}", region=False))
+        # Planning runs on the branch and on pull requests and cannot change a stack;
+        # executing needs the job's GitHub environment (its protection rules gate it).
+        self._github_role(
+            "GitHubPlanRole", "github-plan", "plans: creates and reviews change sets",
+            [Sub("repo:${GitHubRepository}:ref:refs/heads/${GitHubBranch}"),
+             Sub("repo:${GitHubRepository}:pull_request")], PLAN_ACTIONS)
+        self._github_role(
+            "GitHubDeployRole", "github-deploy", "executes reviewed change sets",
+            [Sub("repo:${GitHubRepository}:environment:${Environment}")],
+            PLAN_ACTIONS + EXECUTE_ACTIONS)
+
+    def _github_role(self, logical: str, purpose: str, what: str, subjects: list,
+                     actions: list) -> None:
         trust = Policy(Version="2012-10-17", Statement=[Statement(
-            Effect=Allow, Principal=Principal("Federated", provider_arn),
+            Effect=Allow, Principal=Principal("Federated", self.provider_arn),
             Action=[sts_actions.AssumeRoleWithWebIdentity],
             Condition=Condition([
                 StringEquals(f"{GITHUB_OIDC_HOST}:aud", "sts.amazonaws.com"),
                 StringLike(f"{GITHUB_OIDC_HOST}:sub", subjects)]))])
-        stacks = arn("cloudformation", "stack/streamstack-*")
-        change_sets = arn("cloudformation", "changeSet/deploy-*")
         permissions = Policy(Version="2012-10-17", Statement=[
-            Statement(Sid="PlanAndExecute", Effect=Allow, Action=[
-                cfn_actions.CreateChangeSet, cfn_actions.DescribeChangeSet,
-                cfn_actions.ExecuteChangeSet, cfn_actions.DeleteChangeSet,
-                cfn_actions.ListChangeSets, cfn_actions.DescribeStacks,
-                cfn_actions.DescribeStackEvents, cfn_actions.DescribeStackResources,
-                cfn_actions.ListStackResources, cfn_actions.GetTemplate,
-                cfn_actions.GetTemplateSummary, cfn_actions.SetStackPolicy,
-                cfn_actions.UpdateTerminationProtection, cfn_actions.DetectStackDrift,
-                cfn_actions.DescribeStackResourceDrifts, cfn_actions.ContinueUpdateRollback],
-                Resource=[stacks, change_sets]),
+            Statement(Sid="StreamstackStacks", Effect=Allow, Action=actions,
+                      Resource=[arn("cloudformation", "stack/streamstack-*"),
+                                arn("cloudformation", "changeSet/deploy-*")]),
             Statement(Sid="DriftStatus", Effect=Allow,
                       Action=[cfn_actions.DescribeStackDriftDetectionStatus],
                       Resource=["*"]),
+            # CreateChangeSet with RoleARN passes the execution role.
             Statement(Sid="PassExecutionRole", Effect=Allow, Action=[iam_actions.PassRole],
                       Resource=[GetAtt("ExecutionRole", "Arn")],
                       Condition=Condition(StringEquals("iam:PassedToService",
@@ -346,13 +358,13 @@ class BootstrapTier(Tier):
                       Resource=["*"]),
         ])
         self.add(iam.Role(
-            "GitHubDeployRole", Condition="HasGitHub", AssumeRolePolicyDocument=trust,
-            Description="GitHub Actions plans and executes streamstack change sets",
-            MaxSessionDuration=3600,
-            Policies=[iam.Policy(PolicyName="plan-and-execute", PolicyDocument=permissions)],
-            Tags=self.tags("role", "github-deploy")))
-        self.output("GitHubDeployRoleArn", If("HasGitHub", GetAtt("GitHubDeployRole", "Arn"), ""),
-                    "ARN of the role GitHub Actions assumes (empty without a repository)")
+            logical, Condition="HasGitHub", AssumeRolePolicyDocument=trust,
+            Description=f"GitHub Actions {what} for streamstack", MaxSessionDuration=3600,
+            Policies=[iam.Policy(PolicyName=purpose, PolicyDocument=permissions)],
+            Tags=self.tags("role", purpose)))
+        self.output(f"{logical}Arn", If("HasGitHub", GetAtt(logical, "Arn"), ""),
+                    f"ARN of the role GitHub Actions assumes when it {what.split(':')[0]} "
+                    "(empty without a repository)")
 
     # -- StackSets (self-managed permissions) ----------------------------------------------
     def stackset_roles(self) -> None:

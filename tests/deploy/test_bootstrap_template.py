@@ -74,20 +74,34 @@ def test_ecr_repositories_scan_on_push_with_immutable_tags(template):
         assert "LifecyclePolicyText" in props["LifecyclePolicy"]
 
 
-def test_github_role_is_scoped_to_the_repository_branch_and_environment(template):
-    role = template["Resources"]["GitHubDeployRole"]
+def github_role(template, logical):
+    role = template["Resources"][logical]
     assert role["Condition"] == "HasGitHub"
     condition = role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]
     assert condition["StringEquals"] == {
         "token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}
     subjects = [s["Fn::Sub"] for s in
                 condition["StringLike"]["token.actions.githubusercontent.com:sub"]]
-    assert subjects == ["repo:${GitHubRepository}:ref:refs/heads/${GitHubBranch}",
-                        "repo:${GitHubRepository}:pull_request",
-                        "repo:${GitHubRepository}:environment:${Environment}"]
-    passes = [s for s in role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-              if s["Action"] == ["iam:PassRole"]]
+    statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    actions = {a for s in statements for a in s["Action"]}
+    passes = [s for s in statements if s["Action"] == ["iam:PassRole"]]
     assert passes[0]["Resource"] == [{"Fn::GetAtt": ["ExecutionRole", "Arn"]}]
+    return subjects, actions
+
+
+def test_github_plan_role_runs_on_the_branch_and_pull_requests_and_cannot_execute(template):
+    subjects, actions = github_role(template, "GitHubPlanRole")
+    assert subjects == ["repo:${GitHubRepository}:ref:refs/heads/${GitHubBranch}",
+                        "repo:${GitHubRepository}:pull_request"]
+    assert "cloudformation:CreateChangeSet" in actions
+    assert not actions & {"cloudformation:ExecuteChangeSet", "cloudformation:SetStackPolicy",
+                          "cloudformation:UpdateTerminationProtection"}
+
+
+def test_github_deploy_role_needs_the_environment_and_may_execute(template):
+    subjects, actions = github_role(template, "GitHubDeployRole")
+    assert subjects == ["repo:${GitHubRepository}:environment:${Environment}"]
+    assert {"cloudformation:ExecuteChangeSet", "cloudformation:SetStackPolicy"} <= actions
 
 
 def test_stackset_roles_follow_the_self_managed_names_behind_toggles(template):
