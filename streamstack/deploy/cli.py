@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from streamstack import BUILD_DIR, PARAMS_DIR
+from streamstack import BUILD_DIR, PARAMS_DIR, ROOT
 from streamstack import params as params_mod
 from streamstack.deploy import aws
 from streamstack.deploy.commands import COMMANDS
@@ -52,14 +52,14 @@ def parser(doc: str | None = None) -> argparse.ArgumentParser:
     return top
 
 
-def stale(build_dir: Path) -> bool:
+def stale(build_dir: Path, root: Path = ROOT) -> bool:
     """The build is stale when a template, the build code or a params file is newer."""
     manifest = build_dir / "manifest.json"
     if not manifest.is_file():
         return True
     built = manifest.stat().st_mtime
-    sources = [p for d in BUILT_FROM for p in (PARAMS_DIR.parent / d).rglob("*.py")]
-    sources += list(PARAMS_DIR.glob("*.yaml"))
+    sources = [p for d in BUILT_FROM for p in (root / d).rglob("*.py")]
+    sources += list((root / "params").glob("*.yaml"))
     return any(p.stat().st_mtime > built for p in sources)
 
 

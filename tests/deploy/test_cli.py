@@ -2,6 +2,7 @@
 and StackSet environments are handed to issue 6's module."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import types
@@ -81,3 +82,19 @@ def test_deploy_py_prints_one_error_line_and_exit_code():
     assert result.returncode == 2
     assert result.stderr.startswith("error: unknown environment 'nope'")
     assert "Traceback" not in result.stderr
+
+
+def test_build_is_stale_when_a_template_or_params_file_is_newer(tmp_path):
+    build_dir, root = tmp_path / "build", tmp_path / "src"
+    for folder in ("templates", "streamstack", "params", "build"):
+        (tmp_path / ("build" if folder == "build" else f"src/{folder}")).mkdir(parents=True)
+    assert cli.stale(build_dir, root)                   # no manifest at all
+    manifest = build_dir / "manifest.json"
+    manifest.write_text("{}")
+    for source in (root / "templates" / "tier.py", root / "params" / "dev.yaml"):
+        source.write_text("")
+        os.utime(source, (manifest.stat().st_mtime - 10,) * 2)
+        assert not cli.stale(build_dir, root)
+        os.utime(source, (manifest.stat().st_mtime + 10,) * 2)
+        assert cli.stale(build_dir, root)
+        os.utime(source, (manifest.stat().st_mtime - 10,) * 2)

@@ -476,3 +476,21 @@ def test_missing_bootstrap_says_run_make_bootstrap(prod):
         f"Stack with id {STACK}-bootstrap does not exist", 400)
     with pytest.raises(commands.StreamstackError, match="run `make bootstrap ENV=prod`"):
         commands.plan(ctx)
+
+
+def test_ctrl_c_while_following_leaves_the_operation_running(prod):
+    ctx, stubs = prod
+    cfn = stubs["cloudformation"]
+    cfn.add_response("describe_stacks", {"Stacks": [stack(status="UPDATE_IN_PROGRESS")]},
+                     {"StackName": STACK_ID})
+    cfn.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": STACK_ID})
+
+    def interrupt(seconds):
+        raise KeyboardInterrupt
+
+    ctx.sleep = interrupt
+    view = commands.events.TreeEvents(ctx.client("cloudformation"), STACK_ID, NOW)
+    with pytest.raises(exits.Interrupted) as raised:
+        commands.follow(ctx, ctx.client("cloudformation"), view, total=3)
+    assert raised.value.exit_code == 130
+    assert "keeps running" in str(raised.value) and "make status ENV=prod" in str(raised.value)
