@@ -34,7 +34,7 @@ bench: $(VENV)/.installed $(SCAN_VENV)/.installed
 	$(PY) bench/build.py
 
 ## bootstrap ENV=x: artifact bucket, execution role, ECR, CI role for the account/region
-bootstrap: build
+bootstrap: $(VENV)/.installed $(SCAN_VENV)/.installed
 	$(DEPLOY) bootstrap $(ENV) $(DEPLOY_FLAGS)
 
 ## deploy ENV=x: build if stale, upload, plan (dev executes at once: execute: auto)

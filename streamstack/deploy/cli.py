@@ -9,7 +9,9 @@ from pathlib import Path
 
 from streamstack import BUILD_DIR, PARAMS_DIR, ROOT
 from streamstack import params as params_mod
-from streamstack.deploy import aws
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+from streamstack.deploy import aws, local
 from streamstack.deploy.commands import COMMANDS
 from streamstack.deploy.context import Context
 from streamstack.errors import StreamstackError
@@ -84,6 +86,9 @@ def main(argv: list[str], doc: str | None = None) -> int:
         raise StreamstackError(f"ENV {args.env} and --env {args.env_option} disagree; give one")
     if args.local:
         aws.use_local_endpoint()
+        if not local.answering():
+            raise StreamstackError(f"nothing answers on {local.ENDPOINT}: start LocalStack with "
+                                   "`make local` first")
     params_mod.params_path(env, args.params_dir)   # unknown environments fail first
     if args.command in ("bootstrap", "deploy") and not args.no_build and stale(args.build_dir):
         from streamstack import build
@@ -104,4 +109,15 @@ def main(argv: list[str], doc: str | None = None) -> int:
     if args.command == "drift":
         raise StreamstackError("drift is for StackSet environments (a stackset: section); use "
                                f"`make status ENV={env}` for the drift of a stack")
-    return COMMANDS[args.command](ctx)
+    try:
+        return COMMANDS[args.command](ctx)
+    except NoCredentialsError:
+        raise StreamstackError("no AWS credentials found: log in (aws sso login, or set "
+                               "AWS_PROFILE), or try it locally with LOCAL=1") from None
+    except EndpointConnectionError as exc:
+        raise StreamstackError(f"cannot reach {exc.kwargs.get('endpoint_url')}: check the "
+                               "network, or AWS_ENDPOINT_URL (`make local` for LOCAL=1)") from None
+    except ClientError as exc:
+        operation = exc.operation_name
+        raise StreamstackError(f"AWS refused {operation}: {aws.error_code(exc)}: "
+                               f"{aws.error_message(exc)}") from None

@@ -133,7 +133,7 @@ def bootstrap(ctx) -> int:
     name = boot_mod.stack_name(ctx.params)
     text = (ctx.build_dir / ctx.manifest["templates"][boot_mod.TEMPLATE]["file"]).read_text()
     values = boot_mod.parameters(ctx.params, json.loads(text))
-    stack = stuck.settle(ctx, cfn, stacks.describe(cfn, name), repair=False)
+    stack = stuck.settle(ctx, cfn, stacks.describe(cfn, name))
     kind = "CREATE" if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
     created = changeset.create(
         cfn, stack_name=name, name=changeset.new_name(), change_set_type=kind,
@@ -177,7 +177,7 @@ def _refuse_failed(desc: dict) -> None:
 def plan(ctx) -> int:
     cfn, boot = connect(ctx)
     params = ctx.params
-    stack = stuck.settle(ctx, cfn, stacks.describe(cfn, params.stack_name), repair=False)
+    stack = stuck.settle(ctx, cfn, stacks.describe(cfn, params.stack_name))
     upload = artifacts.upload_templates(ctx.client("s3"), boot.bucket, ctx.manifest,
                                         ctx.build_dir, boot.base_url)
     ctx.out(f"artifacts: uploaded {upload.uploaded}, already present {upload.skipped} "
@@ -358,7 +358,7 @@ def doctor(ctx) -> int:
     except StreamstackError as exc:
         ctx.out(f"note: {exc}")
     for name in (boot_mod.stack_name(ctx.params), ctx.params.stack_name):
-        stack = stuck.settle(ctx, cfn, stacks.describe(cfn, name), repair=True)
+        stack = stuck.settle(ctx, cfn, stacks.describe(cfn, name))
         if stack is None:
             ctx.out(f"{name}: not deployed")
             continue

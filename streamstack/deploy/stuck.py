@@ -31,11 +31,11 @@ def skip_candidates(cfn, stack_id: str, prefix: str = "") -> list[str]:
     return found
 
 
-def settle(ctx, cfn, stack: dict | None, repair: bool) -> dict | None:
+def settle(ctx, cfn, stack: dict | None) -> dict | None:
     """Bring the stack to a state that can take a change set, or refuse with the next step.
 
-    repair=False (before a plan) only fixes what is safe without a decision, unless --yes.
-    Returns the stack afterwards (None when it was deleted).
+    Deletions and skipped rollbacks need --yes (or a person typing yes). Returns the stack
+    afterwards (None when it was deleted).
     """
     if stack is None:
         return None
@@ -49,7 +49,7 @@ def settle(ctx, cfn, stack: dict | None, repair: bool) -> dict | None:
         while in_progress(stack["StackStatus"]):
             ctx.sleep(ctx.poll_seconds)
             stack = stacks.describe(cfn, stack["StackId"])
-        return settle(ctx, cfn, stack, repair)
+        return settle(ctx, cfn, stack)
 
     if status == "REVIEW_IN_PROGRESS":
         if has_change_sets(cfn, stack["StackId"]):

@@ -98,3 +98,13 @@ def test_build_is_stale_when_a_template_or_params_file_is_newer(tmp_path):
         os.utime(source, (manifest.stat().st_mtime + 10,) * 2)
         assert cli.stale(build_dir, root)
         os.utime(source, (manifest.stat().st_mtime - 10,) * 2)
+
+
+def test_local_without_localstack_says_make_local(built, tmp_path, monkeypatch):
+    write_params(tmp_path, "dev", DEV)
+    for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "placeholder")     # restored after use_local_endpoint
+    monkeypatch.setattr(cli.local, "answering", lambda timeout=1.0: False)
+    with pytest.raises(StreamstackError, match="nothing answers on http://127.0.0.1:4566.*"
+                                               "make local"):
+        run(built, tmp_path, "status", "dev", "--local")
