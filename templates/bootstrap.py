@@ -252,7 +252,8 @@ class BootstrapTier(Tier):
         self.add(iam.Role(
             "ExecutionRole", AssumeRolePolicyDocument=trust,
             Description="Role CloudFormation assumes for every streamstack deploy (RoleARN)",
-            ManagedPolicyArns=[Ref(p) for p in self.deploy_policies], Tags=self.tags("role", "cfn-exec")))
+            ManagedPolicyArns=[Ref(p) for p in self.deploy_policies],
+            Tags=self.tags("role", "cfn-exec")))
         self.output("ExecutionRoleArn", GetAtt("ExecutionRole", "Arn"),
                     "ARN of the CloudFormation execution role every deploy passes as RoleARN")
 

@@ -283,13 +283,14 @@ def execute(ctx) -> int:
             raise Refused(f"{params.stack_name} moved since the plan (its {what} changed): "
                           f"someone deployed in between; run `make deploy ENV={ctx.env}` "
                           "again and review the new plan")
-    nested = stacks.tree(cfn, document["stack_id"])[1:] if document["change_set_type"] == "UPDATE" else []
+    update = document["change_set_type"] == "UPDATE"
+    tree = stacks.tree(cfn, document["stack_id"]) if update else []
     protected = ctx.settings.protected
-    if protected and document["change_set_type"] == "UPDATE":
-        safety.protect(cfn, document["stack_id"], ctx.out, _allowed(document))
+    if protected and update:
+        safety.protect(cfn, document["stack_id"], ctx.out, _allowed(document), tree)
     ctx.out(f"executing {document['change_set_name']} on {params.stack_name}")
     final = execute_change_set(ctx, cfn, document["stack_id"], document["change_set_arn"],
-                               len(document["rows"]), nested)
+                               len(document["rows"]), tree[1:])
     if protected and document["change_set_type"] == "CREATE":
         safety.protect(cfn, document["stack_id"], ctx.out)
     ctx.out(f"{params.stack_name}: {final['StackStatus']}")

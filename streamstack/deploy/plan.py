@@ -191,6 +191,9 @@ def blocking(rows: list[Row]) -> list[Row]:
 
 # -- rendering -------------------------------------------------------------------------
 def render_text(rows: list[Row]) -> list[str]:
+    if not rows:
+        return ["no resource changes: the change set only updates stack-level settings "
+                "(outputs, tags or parameter values no resource uses)"]
     lines = []
     for stack in sorted({row.stack for row in rows}, key=lambda s: (s.count("/"), s)):
         lines.append(f"{stack}:")

@@ -16,8 +16,9 @@ def stack_policy(allowed: list[str] = ()) -> dict:
 
     allowed: logical ids a reviewed plan with --allow-data-loss may replace or remove.
     """
+    kept = sorted(STATEFUL_TYPES | {NESTED_STACK})
     deny = {"Effect": "Deny", "Principal": "*", "Action": ["Update:Replace", "Update:Delete"],
-            "Condition": {"StringEquals": {"ResourceType": sorted(STATEFUL_TYPES | {NESTED_STACK})}}}
+            "Condition": {"StringEquals": {"ResourceType": kept}}}
     if allowed:
         deny["NotResource"] = [f"LogicalResourceId/{logical}" for logical in sorted(allowed)]
     else:
@@ -26,15 +27,16 @@ def stack_policy(allowed: list[str] = ()) -> dict:
         {"Effect": "Allow", "Principal": "*", "Action": "Update:*", "Resource": "*"}, deny]}
 
 
-def protect(cfn, stack_id: str, out, allowed_by_stack: dict[str, list[str]] | None = None) -> int:
-    """Set the stack policy on the root and every nested stack, and termination
-    protection on the root. Returns the number of stacks given a policy."""
+def protect(cfn, stack_id: str, out, allowed_by_stack: dict[str, list[str]] | None = None,
+            tree: list | None = None) -> int:
+    """Set the stack policy on the root and every nested stack (tree: stacks.tree of the
+    root, when the caller has it), and termination protection on the root. Returns the
+    number of stacks given a policy."""
     allowed_by_stack = allowed_by_stack or {}
-    tree = stacks.tree(cfn, stack_id)
+    tree = tree or stacks.tree(cfn, stack_id)
     for path, nested_id in tree:
-        label = "/".join(("root",) + path)
-        cfn.set_stack_policy(StackName=nested_id,
-                             StackPolicyBody=json.dumps(stack_policy(allowed_by_stack.get(label, []))))
+        policy = stack_policy(allowed_by_stack.get("/".join(("root",) + path), []))
+        cfn.set_stack_policy(StackName=nested_id, StackPolicyBody=json.dumps(policy))
     cfn.update_termination_protection(EnableTerminationProtection=True, StackName=stack_id)
     out(f"protected: stack policy on {len(tree)} stack(s) denies Replace/Delete of stateful "
         "resources; termination protection is on")

@@ -140,3 +140,15 @@ def test_plan_for_another_environment_is_refused(tmp_path):
     (tmp_path / "prod.json").write_text(json.dumps(document))
     with pytest.raises(StreamstackError, match="plan for staging, not prod"):
         plan.read(tmp_path, "prod")
+
+
+def test_stack_policy_denies_replace_and_delete_of_stateful_types_except_allowed_rows():
+    from streamstack.deploy import safety
+    allow, deny = safety.stack_policy()["Statement"]
+    assert allow == {"Effect": "Allow", "Principal": "*", "Action": "Update:*", "Resource": "*"}
+    assert deny["Action"] == ["Update:Replace", "Update:Delete"] and deny["Resource"] == "*"
+    kept = deny["Condition"]["StringEquals"]["ResourceType"]
+    assert {"AWS::RDS::DBCluster", "AWS::S3::Bucket", "AWS::CloudFormation::Stack"} <= set(kept)
+    exempt = safety.stack_policy(["MediaBucket"])["Statement"][1]
+    assert exempt["NotResource"] == ["LogicalResourceId/MediaBucket"]
+    assert "Resource" not in exempt
