@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError, NoCredenti
 from streamstack.deploy import aws, local
 from streamstack.deploy.commands import COMMANDS
 from streamstack.deploy.context import Context
+from streamstack.deploy.exits import Interrupted
 from streamstack.errors import StreamstackError
 
 STACKSET_COMMANDS = {"deploy": "plan", "execute": "execute", "bootstrap": "bootstrap",
@@ -111,6 +112,9 @@ def main(argv: list[str], doc: str | None = None) -> int:
                                f"`make status ENV={env}` for the drift of a stack")
     try:
         return COMMANDS[args.command](ctx)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted: a CloudFormation operation already started keeps "
+                          f"running; follow it with `make status ENV={env}`") from None
     except NoCredentialsError:
         raise StreamstackError("no AWS credentials found: log in (aws sso login, or set "
                                "AWS_PROFILE), or try it locally with LOCAL=1") from None

@@ -110,14 +110,14 @@ class Progress:
         self.stream = stream or sys.stdout
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
 
-    def show(self, events: list[dict], root_name: str) -> None:
+    def show(self, events: list[dict]) -> None:
         for event in events:
             if event["ResourceStatus"] in DONE and event["LogicalResourceId"] != event["StackName"]:
                 self.done.add((event["StackName"], event["LogicalResourceId"]))
             self._clear()
-            self.out(self.line(event, root_name))
+            self.out(self.line(event))
 
-    def line(self, event: dict, root_name: str) -> str:
+    def line(self, event: dict) -> str:
         stamp = event["Timestamp"].astimezone(dt.timezone.utc).strftime("%H:%M:%S")
         where = event["LogicalResourceId"]
         reason = event.get("ResourceStatusReason") or ""
@@ -145,9 +145,9 @@ def follow(cfn, tree: TreeEvents, total: int, out, poll: float, sleep,
     progress = Progress(out, total, stream)
     while True:
         stack = describe(cfn, stack_id)
-        progress.show(tree.poll(), stack["StackName"] if stack else "")
+        progress.show(tree.poll())
         if stack is None or not in_progress(stack["StackStatus"]):
-            progress.show(tree.poll(), "")
+            progress.show(tree.poll())
             return stack or {"StackStatus": "DELETE_COMPLETE", "StackId": stack_id}, tree.events
         progress.status(f"{stack['StackStatus']} [{len(progress.done)}/{total}]")
         sleep(poll)

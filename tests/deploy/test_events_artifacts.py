@@ -43,8 +43,7 @@ def test_progress_lines_count_finished_resources():
     progress = events.Progress(lambda line: lines.append(line), total=2, stream=io.StringIO())
     lines: list[str] = []
     progress.show([ev("Vpc", "CREATE_IN_PROGRESS", 1), ev("Vpc", "CREATE_COMPLETE", 2),
-                   ev("s-Network", "CREATE_COMPLETE", 3, rtype="AWS::CloudFormation::Stack")],
-                  "s")
+                   ev("s-Network", "CREATE_COMPLETE", 3, rtype="AWS::CloudFormation::Stack")])
     assert [line.split()[1] for line in lines] == ["[0/2]", "[1/2]", "[1/2]"]
     assert not progress.tty and "\r" not in "".join(lines)
 

@@ -72,8 +72,9 @@ def stub_connect(stubs, root=None, name=STACK):
                                              {"StackName": name})
 
 
-def stub_until_change_set(ctx, stubs, status="CREATE_COMPLETE", reason=None):
-    """Everything `make deploy` asks before the change set is walked."""
+def stub_until_change_set(ctx, stubs, status="CREATE_COMPLETE", reason=None, refused=None):
+    """Everything `make deploy` asks before the change set is walked (or, with refused,
+    an error code CreateChangeSet answers with)."""
     stub_connect(stubs, stack())
     for name, entry in sorted(ctx.manifest["templates"].items()):
         stubs["s3"].add_response("head_object", {}, {"Bucket": BUCKET, "Key": entry["key"]})
@@ -93,6 +94,10 @@ def stub_until_change_set(ctx, stubs, status="CREATE_COMPLETE", reason=None):
                                             "CAPABILITY_AUTO_EXPAND"],
         "Tags": [{"Key": "Project", "Value": "video-streaming"}], "Description": ANY,
         "IncludeNestedStacks": True, "RoleARN": ROLE}
+    if refused:
+        stubs["cloudformation"].add_client_error("create_change_set", refused, "Rate exceeded",
+                                                 400, expected_params=expected)
+        return
     stubs["cloudformation"].add_response("create_change_set",
                                          {"Id": CS_ARN, "StackId": STACK_ID}, expected)
     described = {"ChangeSetName": "deploy-1", "ChangeSetId": CS_ARN, "StackId": STACK_ID,
@@ -223,6 +228,17 @@ def test_other_failed_change_set_is_an_error(prod):
                           reason="Template error: unresolved resource dependencies [X]")
     with pytest.raises(commands.StreamstackError, match="unresolved resource dependencies"):
         commands.plan(ctx)
+
+
+def test_throttling_that_outlasts_the_retries_is_one_clear_error(prod):
+    """Adaptive retries absorb throttling (test_aws); when they run out, the user sees
+    which call was refused and why, and nothing was created."""
+    ctx, stubs = prod
+    stub_until_change_set(ctx, stubs, refused="Throttling")
+    with pytest.raises(commands.StreamstackError,
+                       match="refused the change set for streamstack-prod: Rate exceeded"):
+        commands.plan(ctx)
+    assert not (ctx.plans / "prod.json").exists()
 
 
 def plan_document(blocked=False, updated=BEFORE, kind="UPDATE") -> dict:
