@@ -72,7 +72,8 @@ def stub_connect(stubs, root=None, name=STACK):
                                              {"StackName": name})
 
 
-def stub_until_change_set(ctx, stubs, status="CREATE_COMPLETE", reason=None, refused=None):
+def stub_until_change_set(ctx, stubs, status="CREATE_COMPLETE", reason=None, refused=None,
+                          alarm_arn=None):
     """Everything `make deploy` asks before the change set is walked (or, with refused,
     an error code CreateChangeSet answers with)."""
     stub_connect(stubs, stack())
@@ -83,8 +84,10 @@ def stub_until_change_set(ctx, stubs, status="CREATE_COMPLETE", reason=None, ref
         "PrefixListName": "com.amazonaws.global.cloudfront.origin-facing"}]},
         {"Filters": [{"Name": "prefix-list-name",
                       "Values": ["com.amazonaws.global.cloudfront.origin-facing"]}]})
+    composite = [{"AlarmArn": alarm_arn, "AlarmName": "alarm-platform-health-prod"}]
     stubs["cloudwatch"].add_response(
-        "describe_alarms", {"CompositeAlarms": [], "MetricAlarms": []},
+        "describe_alarms", {"CompositeAlarms": composite if alarm_arn else [],
+                            "MetricAlarms": []},
         {"AlarmNames": ["alarm-platform-health-prod"],
          "AlarmTypes": ["CompositeAlarm", "MetricAlarm"]})
     expected = {
@@ -94,6 +97,10 @@ def stub_until_change_set(ctx, stubs, status="CREATE_COMPLETE", reason=None, ref
                                             "CAPABILITY_AUTO_EXPAND"],
         "Tags": [{"Key": "Project", "Value": "video-streaming"}], "Description": ANY,
         "IncludeNestedStacks": True, "RoleARN": ROLE}
+    if alarm_arn:
+        expected["RollbackConfiguration"] = {"RollbackTriggers": [{
+            "Arn": alarm_arn, "Type": "AWS::CloudWatch::CompositeAlarm"}],
+            "MonitoringTimeInMinutes": 10}
     if refused:
         stubs["cloudformation"].add_client_error("create_change_set", refused, "Rate exceeded",
                                                  400, expected_params=expected)
@@ -220,6 +227,15 @@ def test_empty_change_set_is_success_and_deleted(prod):
     assert commands.plan(ctx) == 0
     assert "no changes" in ctx.out.text
     assert not (ctx.plans / "prod.json").exists()
+
+
+def test_the_health_alarm_becomes_a_rollback_trigger_once_it_exists(prod):
+    ctx, stubs = prod
+    alarm = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:alarm-platform-health-prod"
+    stub_until_change_set(ctx, stubs, status="FAILED", alarm_arn=alarm,
+                          reason="No updates are to be performed.")
+    stubs["cloudformation"].add_response("delete_change_set", {}, {"ChangeSetName": CS_ARN})
+    assert commands.plan(ctx) == 0
 
 
 def test_other_failed_change_set_is_an_error(prod):
