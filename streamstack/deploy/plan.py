@@ -69,7 +69,7 @@ def classify(change: dict, holds_stateful: bool | None = None) -> str:
     if rtype == "AWS::KMS::Key" and action == "Modify" and (
             "KeyPolicy" in changed_properties(change) or not change.get("Details")):
         return "SECURITY"
-    if destructive and rtype != NESTED_STACK:
+    if destructive:
         return "INTERRUPTION"
     return "NORMAL"
 

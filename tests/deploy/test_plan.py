@@ -23,7 +23,7 @@ def rc(rtype, action="Modify", replacement="False", details=()):
     (rc("AWS::Logs::LogGroup", action="Add"), None, "NORMAL"),
     (rc("AWS::CloudFormation::Stack", action="Remove"), None, "DATA-LOSS"),
     (rc("AWS::CloudFormation::Stack", action="Remove"), True, "DATA-LOSS"),
-    (rc("AWS::CloudFormation::Stack", action="Remove"), False, "NORMAL"),
+    (rc("AWS::CloudFormation::Stack", action="Remove"), False, "INTERRUPTION"),
     (rc("AWS::IAM::Role"), None, "SECURITY"),
     (rc("AWS::EC2::SecurityGroupIngress", action="Add"), None, "SECURITY"),
     (rc("AWS::S3::BucketPolicy"), None, "SECURITY"),
