@@ -48,21 +48,20 @@ class TreeEvents:
     cfn: object
     root_id: str
     since: dt.datetime
-    stacks: dict[str, str] = field(default_factory=dict)   # stack id -> display path
+    stacks: list[str] = field(default_factory=list)    # the root, then nested stack ids
     seen: set[str] = field(default_factory=set)
     events: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.stacks.setdefault(self.root_id, "")
+        self.stacks.insert(0, self.root_id)
 
     @classmethod
     def primed(cls, cfn, stack_id: str, nested: list[tuple[tuple[str, ...], str]] = ()):
         """A view that starts now: the existing events of the stack (and of the given
         nested stacks) from the last minutes are marked as seen. The margin absorbs clock
         skew between this machine and CloudFormation."""
-        view = cls(cfn, stack_id, dt.datetime.now(dt.timezone.utc) - SKEW)
-        for path, nested_id in nested:
-            view.stacks.setdefault(nested_id, "/".join(path))
+        view = cls(cfn, stack_id, dt.datetime.now(dt.timezone.utc) - SKEW,
+                   [nested_id for _, nested_id in nested])
         view.poll()
         view.events.clear()
         return view
@@ -77,9 +76,7 @@ class TreeEvents:
                 physical = event.get("PhysicalResourceId") or ""
                 if (event.get("ResourceType") == NESTED_TYPE and physical.startswith("arn:")
                         and physical not in self.stacks):
-                    parent = self.stacks[stack_id]
-                    self.stacks[physical] = "/".join(p for p in (parent,
-                                                                 event["LogicalResourceId"]) if p)
+                    self.stacks.append(physical)
                     queue.append(physical)
         new.sort(key=lambda e: e["Timestamp"])
         self.events += new
