@@ -18,7 +18,7 @@ DEPLOY_FLAGS := $(if $(LOCAL),--local) $(if $(YES),--yes) \
                 $(if $(ALLOW_DATA_LOSS),--allow-data-loss) $(if $(WAIT),--wait)
 DEPLOY := $(PY) deploy.py
 
-.PHONY: build test bench clean bootstrap deploy execute status doctor destroy local local-stop
+.PHONY: build test bench clean bootstrap deploy execute status doctor destroy local local-stop e2e
 
 ## build: render every template into build/, validate params, cfn-lint and checkov (cached)
 build: $(VENV)/.installed $(SCAN_VENV)/.installed
@@ -63,6 +63,10 @@ local: $(VENV)/.installed $(LOCAL_VENV)/.installed
 
 local-stop: $(VENV)/.installed
 	$(PY) -m streamstack.deploy.local stop
+
+## e2e: only the end-to-end test against LocalStack (started if nothing answers)
+e2e: $(VENV)/.installed $(LOCAL_VENV)/.installed
+	$(PY) -m pytest -m e2e -p no:xdist -v
 
 clean:
 	rm -rf build .pytest_cache
