@@ -47,14 +47,18 @@ SERVICE_VERBS = ["Create*", "Delete*", "Update*", "Modify*", "Put*", "Describe*"
                  "List*", "Tag*", "Untag*", "Associate*", "Disassociate*", "Attach*",
                  "Detach*", "Enable*", "Disable*", "Authorize*", "Revoke*", "Replace*",
                  "Allocate*", "Release*", "Add*", "Remove*", "Set*", "Register*",
-                 "Deregister*", "Start*", "Stop*"]
+                 "Deregister*", "Start*", "Stop*", "Run*", "Terminate*", "Request*",
+                 "Change*", "Subscribe", "Unsubscribe", "GET", "POST", "PUT", "PATCH",
+                 "DELETE"]
 REGIONAL_SERVICES = ["ec2", "elasticfilesystem", "logs", "kms", "rds", "elasticache",
                      "dynamodb", "secretsmanager", "sqs", "sns", "events", "ecs",
                      "elasticloadbalancing", "autoscaling", "application-autoscaling",
                      "cloudwatch", "mediaconvert", "apigateway", "acm", "wafv2", "ssm", "ecr"]
 GLOBAL_SERVICES = ["cloudfront", "route53"]
 SERVICES_PER_POLICY = 6
-IAM_VERBS = ["CreateRole", "DeleteRole", "GetRole", "UpdateRole", "TagRole", "UntagRole",
+IAM_VERBS = ["CreatePolicy", "DeletePolicy", "GetPolicy", "CreatePolicyVersion",
+             "DeletePolicyVersion", "ListPolicyVersions", "TagPolicy", "UntagPolicy",
+             "CreateRole", "DeleteRole", "GetRole", "UpdateRole", "TagRole", "UntagRole",
              "PutRolePolicy", "DeleteRolePolicy", "GetRolePolicy", "AttachRolePolicy",
              "DetachRolePolicy", "UpdateAssumeRolePolicy", "ListRolePolicies",
              "ListAttachedRolePolicies", "CreateInstanceProfile", "DeleteInstanceProfile",
@@ -221,6 +225,7 @@ class BootstrapTier(Tier):
                       Action=[kms_actions.Decrypt], Resource=[GetAtt("ArtifactKey", "Arn")]),
             Statement(Sid="StackRoles", Effect=Allow, Action=_actions("iam", IAM_VERBS),
                       Resource=[arn("iam", "role/streamstack-*", region=False),
+                                arn("iam", "policy/streamstack-*", region=False),
                                 arn("iam", "instance-profile/streamstack-*", region=False),
                                 arn("iam", "role/aws-service-role/*", region=False)]),
             Statement(Sid="NestedStacks", Effect=Allow,
