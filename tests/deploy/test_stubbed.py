@@ -419,10 +419,15 @@ def plan_goes_on_to_upload(ctx, stubs):
         commands.plan(ctx)
 
 
-def test_rollback_complete_needs_confirmation(dev):
+@pytest.mark.parametrize("status,message", [
+    ("ROLLBACK_COMPLETE", "must be deleted before a new plan: rerun with --yes"),
+    ("UPDATE_IN_PROGRESS", "UPDATE_IN_PROGRESS: another operation is running"),
+    ("DELETE_FAILED", "deploy.py cannot repair this state"),
+])
+def test_stuck_stack_refuses_with_the_next_step(dev, status, message):
     ctx, stubs = dev
-    stub_dev_connect(stubs, "ROLLBACK_COMPLETE")
-    with pytest.raises(exits.Refused, match="--yes"):
+    stub_dev_connect(stubs, status)
+    with pytest.raises(exits.Refused, match=message):
         commands.plan(ctx)
 
 
@@ -469,11 +474,16 @@ def test_update_rollback_failed_lists_what_would_be_skipped(dev):
     assert "UPDATE_ROLLBACK_COMPLETE" in ctx.out.text
 
 
-def test_operation_in_progress_refuses_with_the_reason(dev):
+def test_wait_waits_for_a_running_operation(dev):
     ctx, stubs = dev
+    ctx.args.wait = True
     stub_dev_connect(stubs, "UPDATE_IN_PROGRESS")
-    with pytest.raises(exits.Refused, match="UPDATE_IN_PROGRESS: another operation"):
-        commands.plan(ctx)
+    cfn = stubs["cloudformation"]
+    for status in ("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_COMPLETE"):
+        cfn.add_response("describe_stacks", {"Stacks": [stack(DEV, DEV_ID, status)]},
+                         {"StackName": DEV_ID})
+    plan_goes_on_to_upload(ctx, stubs)
+    assert "waiting for it to finish" in ctx.out.text
 
 
 def test_review_in_progress_without_change_sets_is_deleted(dev):
