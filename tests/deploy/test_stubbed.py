@@ -533,3 +533,85 @@ def test_ctrl_c_while_following_leaves_the_operation_running(prod):
         commands.follow(ctx, ctx.client("cloudformation"), view, total=3)
     assert raised.value.exit_code == 130
     assert "keeps running" in str(raised.value) and "make status ENV=prod" in str(raised.value)
+
+
+# -- bootstrap, status, doctor ---------------------------------------------------------------
+def stub_bootstrap_change_set(ctx, stubs, changes):
+    boot_name = f"{STACK}-bootstrap"
+    cfn = stubs["cloudformation"]
+    stubs["sts"].add_response("get_caller_identity", {
+        "Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/me", "UserId": "AID"})
+    cfn.add_response("describe_stacks", {"Stacks": [boot_stack()]}, {"StackName": boot_name})
+    cfn.add_response("create_change_set", {"Id": CS_ARN, "StackId": BOOT_ID}, {
+        "StackName": boot_name, "ChangeSetName": ANY, "ChangeSetType": "UPDATE",
+        "TemplateBody": ANY, "Parameters": [{"ParameterKey": "Environment",
+                                             "ParameterValue": "prod"}],
+        "Capabilities": ANY, "Tags": ANY, "Description": ANY, "IncludeNestedStacks": False})
+    cfn.add_response("describe_change_set", {"Status": "CREATE_COMPLETE"},
+                     {"ChangeSetName": CS_ARN})
+    cfn.add_response("describe_change_set", {"Changes": changes},
+                     {"ChangeSetName": CS_ARN, "IncludePropertyValues": True})
+
+
+def test_protected_bootstrap_update_waits_for_yes(prod):
+    ctx, stubs = prod
+    stub_bootstrap_change_set(ctx, stubs, [change("ExecutionRole", "AWS::IAM::Role")])
+    with pytest.raises(exits.Refused, match="make bootstrap ENV=prod YES=1"):
+        commands.bootstrap(ctx)
+    assert "SECURITY" in ctx.out.text and "ExecutionRole" in ctx.out.text
+
+
+def test_bootstrap_replacing_the_artifact_bucket_is_blocked(prod):
+    ctx, stubs = prod
+    ctx.args.yes = True
+    stub_bootstrap_change_set(ctx, stubs, [change("ArtifactBucket", "AWS::S3::Bucket",
+                                                  replacement="True")])
+    with pytest.raises(exits.Blocked, match="kept for review"):
+        commands.bootstrap(ctx)
+
+
+def test_status_shows_the_tree_and_drift(prod):
+    ctx, stubs = prod
+    cfn = stubs["cloudformation"]
+    stubs["sts"].add_response("get_caller_identity", {
+        "Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/me", "UserId": "AID"})
+    cfn.add_response("describe_stacks", {"Stacks": [boot_stack()]},
+                     {"StackName": f"{STACK}-bootstrap"})
+    root = stack(Outputs=[{"OutputKey": "VpcId", "OutputValue": "vpc-0123456789abcdef0"}])
+    cfn.add_response("describe_stacks", {"Stacks": [root]}, {"StackName": STACK})
+    cfn.add_response("list_stack_resources", {"StackResourceSummaries": []},
+                     {"StackName": STACK_ID})
+    cfn.add_response("describe_stacks", {"Stacks": [root]}, {"StackName": STACK_ID})
+    cfn.add_response("detect_stack_drift", {"StackDriftDetectionId": "d-1"},
+                     {"StackName": STACK_ID})
+    for status in ("DETECTION_IN_PROGRESS", "DETECTION_COMPLETE"):
+        cfn.add_response("describe_stack_drift_detection_status", {
+            "StackId": STACK_ID, "StackDriftDetectionId": "d-1", "DetectionStatus": status,
+            "StackDriftStatus": "DRIFTED", "DriftedStackResourceCount": 2,
+            "Timestamp": NOW}, {"StackDriftDetectionId": "d-1"})
+    assert commands.status(ctx) == 0
+    assert "UPDATE_COMPLETE" in ctx.out.text and "drift: DRIFTED (2 drifted)" in ctx.out.text
+    assert "VpcId = vpc-0123456789abcdef0" in ctx.out.text
+
+
+def test_doctor_keeps_the_newest_change_sets(prod):
+    ctx, stubs = prod
+    cfn = stubs["cloudformation"]
+    stubs["sts"].add_response("get_caller_identity", {
+        "Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/me", "UserId": "AID"})
+    cfn.add_response("describe_stacks", {"Stacks": [boot_stack()]},
+                     {"StackName": f"{STACK}-bootstrap"})
+    cfn.add_response("describe_stacks", {"Stacks": [boot_stack()]},
+                     {"StackName": f"{STACK}-bootstrap"})
+    cfn.add_response("list_change_sets", {"Summaries": []}, {"StackName": BOOT_ID})
+    cfn.add_response("describe_stacks", {"Stacks": [stack()]}, {"StackName": STACK})
+    summaries = [{"ChangeSetId": f"{CS_ARN}-{i}", "ChangeSetName": f"deploy-{i}",
+                  "CreationTime": BEFORE + dt.timedelta(hours=i)} for i in (4, 1, 3, 2, 5)]
+    summaries.append({"ChangeSetId": "other", "ChangeSetName": "someone-elses",
+                      "CreationTime": BEFORE})
+    cfn.add_response("list_change_sets", {"Summaries": summaries}, {"StackName": STACK_ID})
+    for i in (1, 2):                                # keep 3: the oldest two go
+        cfn.add_response("delete_change_set", {}, {"ChangeSetName": f"{CS_ARN}-{i}"})
+    assert commands.doctor(ctx) == 0
+    assert "deleted 2 old change set(s), kept the newest 3" in ctx.out.text
+    assert "nothing stuck" in ctx.out.text
