@@ -67,11 +67,15 @@ IAM_VERBS = ["CreatePolicy", "DeletePolicy", "GetPolicy", "CreatePolicyVersion",
 
 
 @functools.cache
-def _known_actions(service: str) -> tuple[str, ...]:
-    """The service's IAM actions (lower case), from the policy data cfn-lint ships."""
-    data = json.loads((importlib.resources.files("cfnlint.data.AdditionalSpecs")
+def _policy_data() -> dict:
+    """IAM actions per service, from the policy data cfn-lint ships (read once)."""
+    return json.loads((importlib.resources.files("cfnlint.data.AdditionalSpecs")
                        / "Policies.json").read_text())
-    return tuple(data[service]["Actions"])
+
+
+def _known_actions(service: str) -> tuple[str, ...]:
+    """The service's IAM actions (lower case)."""
+    return tuple(_policy_data()[service]["Actions"])
 
 
 PLAN_ACTIONS = [
