@@ -18,7 +18,7 @@ DEPLOY_FLAGS := $(if $(LOCAL),--local) $(if $(YES),--yes) \
                 $(if $(ALLOW_DATA_LOSS),--allow-data-loss) $(if $(WAIT),--wait)
 DEPLOY := $(PY) deploy.py
 
-.PHONY: build test bench clean bootstrap deploy execute status doctor destroy local local-stop e2e
+.PHONY: build test bench diagram clean bootstrap deploy execute status doctor destroy local local-stop e2e
 
 ## build: render every template into build/, validate params, cfn-lint and checkov (cached)
 build: $(VENV)/.installed $(SCAN_VENV)/.installed
@@ -28,6 +28,12 @@ build: $(VENV)/.installed $(SCAN_VENV)/.installed
 ## with Stubber, and end-to-end against LocalStack, which the tests start themselves)
 test: build $(LOCAL_VENV)/.installed
 	$(PY) -m pytest -n 2
+
+## diagram: docs/architecture.png and .svg drawn from the built templates. The picture
+## needs Debian's graphviz (`dot`); it is installed here when missing (as root).
+diagram: build
+	@command -v dot >/dev/null || { apt-get update && apt-get install -y graphviz; }
+	$(PY) -m streamstack.diagram
 
 ## bench: time rendering, cfn-lint and checkov, cold and warm
 bench: $(VENV)/.installed $(SCAN_VENV)/.installed

@@ -103,10 +103,12 @@ def run(*, build_dir: Path = BUILD_DIR, params_dir: Path = PARAMS_DIR, lint: boo
     timings["render"] = time.perf_counter() - start
     write_templates(templates, build_dir)
 
-    problems = [line for name, text in templates.items() for line in quotas.check(name, text)]
-    problems += validate_params_files(templates["root"], params_dir)
-    if problems:
-        raise BuildError(problems[0], lines=problems)
+    over = [line for name, text in templates.items() for line in quotas.check(name, text)]
+    if over:
+        raise BuildError(over[0], lines=over)
+    bad_params = validate_params_files(templates["root"], params_dir)
+    if bad_params:
+        raise ParamsError(bad_params[0], lines=bad_params)
 
     regions = lint_regions(params_dir)
     result = BuildResult(templates, manifest_for(templates, regions), timings)

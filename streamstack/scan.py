@@ -31,13 +31,14 @@ def checkov_version(venv: Path = SCAN_VENV) -> str:
 def scan(templates: dict[str, str], cache_dir: Path,
          venv: Path = SCAN_VENV) -> tuple[dict[str, list[str]], int]:
     """Scan templates (name -> text); returns (findings by name, templates scanned)."""
-    cache = PassCache(cache_dir, f"checkov {checkov_version(venv)}")
+    # The key names the view, so passes recorded before scan_view existed do not count.
+    cache = PassCache(cache_dir, f"checkov {checkov_version(venv)} unconditional")
     todo = {n: t for n, t in templates.items() if not cache.passed(t)}
     if not todo:
         return {}, 0
     with tempfile.TemporaryDirectory(prefix="streamstack-scan-") as tmp:
         for name, text in todo.items():
-            (Path(tmp) / f"{name}.json").write_text(text)
+            (Path(tmp) / f"{name}.json").write_text(scan_view(text))
         proc = subprocess.run(
             [str(venv / "bin" / "checkov"), "-d", tmp, "--framework", "cloudformation",
              "--skip-download", "-o", "json", "--compact"],
@@ -50,6 +51,20 @@ def scan(templates: dict[str, str], cache_dir: Path,
         if name not in findings:
             cache.record(text)
     return findings, len(todo)
+
+
+def scan_view(text: str) -> str:
+    """The template as checkov should see it: every resource, whatever its Condition.
+
+    checkov decides conditions with the parameters' defaults and skips resources
+    whose condition is false, so a feature toggled off by default (the EC2 fleet,
+    the HTTPS listener without a certificate) would never be scanned.
+    """
+    template = json.loads(text)
+    for resource in template.get("Resources", {}).values():
+        if isinstance(resource, dict):
+            resource.pop("Condition", None)
+    return json.dumps(template, indent=1, sort_keys=True)
 
 
 def parse_report(stdout: str) -> dict[str, list[str]]:

@@ -1,10 +1,22 @@
 """The troposphere code: one module per tier, the root that nests them, and the
 stand-alone stacks. TIERS is the nesting order of the root (also the order of the
 console's parameter groups); STANDALONE templates are deployed on their own."""
+from templates.api import ApiTier
 from templates.bootstrap import BootstrapTier
+from templates.cdn import CdnTier
+from templates.compute import ComputeTier
+from templates.data import DataTier
+from templates.dns import DnsRecordsTier, DnsTier
+from templates.edge import EdgeTier
+from templates.fleet import FleetTier
+from templates.media import MediaTier
+from templates.messaging import MessagingTier
 from templates.network import NetworkTier
+from templates.observability import ObservabilityTier
 from templates.security import SecurityTier
 from templates.storage import StorageTier
 
-TIERS = [NetworkTier, SecurityTier, StorageTier]
-STANDALONE: list = [BootstrapTier]
+TIERS = [NetworkTier, SecurityTier, StorageTier, DnsTier, DataTier, MessagingTier, ComputeTier,
+         FleetTier, CdnTier, DnsRecordsTier, MediaTier, ApiTier,
+         ObservabilityTier]
+STANDALONE = [EdgeTier, BootstrapTier]

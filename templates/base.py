@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+from awacs.aws import Allow, Condition, Policy, Principal, Statement, StringEquals
+from awacs.sts import AssumeRole
 from troposphere import (
     AWS_ACCOUNT_ID,
     AWS_NO_VALUE,
@@ -38,6 +40,30 @@ CIDR_PATTERN = (r"^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}"
 
 TOGGLE = ["enabled", "disabled"]
 
+# Parameters read by more than one tier are declared once, here, so the root sees one
+# declaration (it rejects two different ones). name -> (console group, declaration).
+SHARED_PARAMETERS = {
+    "DatabaseEngine": ("Data", dict(
+        Type="String", AllowedValues=["aurora-postgresql", "aurora-mysql"],
+        Default="aurora-postgresql",
+        Description="Aurora engine: aurora-postgresql (port 5432) or aurora-mysql (3306).")),
+    "AppPort": ("Compute", dict(
+        Type="Number", Default=8000, MinValue=1024, MaxValue=65535,
+        Description="Port the application containers listen on (behind the ALB).")),
+    "DomainName": ("DNS", dict(
+        Type="String", Default="",
+        AllowedPattern=r"^(([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})?$",
+        ConstraintDescription="empty, or a lower-case DNS name such as "
+                              "streaming-platform-dev.example.com",
+        Description="Domain of the platform (cdn.<domain>, api.<domain>). Empty: no DNS "
+                    "records or custom certificates; CloudFront and the ALB use their own "
+                    "names.")),
+    "LogRetentionDays": ("Observability", dict(
+        Type="Number", AllowedValues=LOG_RETENTION_DAYS, Default=30,
+        Description="Days to keep application, function and API access logs in CloudWatch "
+                    "Logs (seed 001 asks for 1 in dev).")),
+}
+
 # Template Metadata key for parameters that deploy.py resolves at deploy time
 # (bootstrap outputs, edge outputs, lookups); params files never set them.
 DEPLOY_TIME_KEY = "streamstack:DeployTimeParameters"
@@ -58,6 +84,14 @@ def arn(service: str, resource: str, region: bool = True, account: bool = True) 
 def policy_dict(policy) -> dict:
     """An awacs Policy as a plain dict, for properties troposphere types as dict."""
     return encode_to_dict(policy)
+
+
+def service_trust(service: str) -> Policy:
+    """AssumeRolePolicyDocument letting one AWS service assume a role for this account only
+    (aws:SourceAccount guards against the confused deputy)."""
+    return Policy(Version="2012-10-17", Statement=[Statement(
+        Effect=Allow, Principal=Principal("Service", service), Action=[AssumeRole],
+        Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))])
 
 
 def account_root() -> Sub:
@@ -112,6 +146,11 @@ class Tier:
             if deploy_time:
                 self._deploy_time.append(name)
         return Ref(name)
+
+    def shared_parameter(self, name: str) -> Ref:
+        """A parameter several tiers read, declared once in SHARED_PARAMETERS."""
+        group, declaration = SHARED_PARAMETERS[name]
+        return self.parameter(name, group, **declaration)
 
     def condition(self, name: str, expression) -> str:
         self.template.add_condition(name, expression)
@@ -197,5 +236,6 @@ class Tier:
 
 __all__ = ["Tier", "ENVIRONMENTS", "LOG_RETENTION_DAYS", "CIDR_PATTERN", "TOGGLE",
            "DEPLOY_TIME_KEY", "deterministic_json", "arn", "account_root", "policy_dict",
+           "service_trust",
            "AWS_ACCOUNT_ID", "AWS_NO_VALUE", "AWS_PARTITION", "AWS_REGION", "If", "Join",
            "Not", "Ref", "Sub", "Equals"]

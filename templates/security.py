@@ -70,7 +70,9 @@ class SecurityTier(Tier):
                       # Alarms publish to the encrypted SNS topic; EventBridge and SNS
                       # deliver to encrypted queues and topics.
                       self._service_statement("CloudWatchAlarmsUse", "cloudwatch.amazonaws.com"),
-                      self._service_statement("EventBridgeUse", "events.amazonaws.com"),
+                      # EventBridge also describes the key of an encrypted bus or archive.
+                      self._service_statement("EventBridgeUse", "events.amazonaws.com",
+                                              kms_actions.DescribeKey),
                       self._service_statement("SnsUse", "sns.amazonaws.com"),
                       self._service_statement("SqsUse", "sqs.amazonaws.com"),
                       # CloudFront Origin Access Control reads KMS-encrypted objects of
@@ -87,10 +89,11 @@ class SecurityTier(Tier):
                   ])
 
     @staticmethod
-    def _service_statement(sid: str, principal: str) -> Statement:
+    def _service_statement(sid: str, principal: str, *extra_actions) -> Statement:
         return Statement(
             Sid=sid, Effect=Allow, Principal=service(principal),
-            Action=[kms_actions.Decrypt, kms_actions.GenerateDataKey], Resource=["*"],
+            Action=[kms_actions.Decrypt, kms_actions.GenerateDataKey, *extra_actions],
+            Resource=["*"],
             Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))
 
     def _key(self, logical: str, purpose: str, use: str, statements: list) -> None:
@@ -122,14 +125,8 @@ class SecurityTier(Tier):
             Description="CloudFront origin-facing managed prefix list. When set, the ALB "
                         "accepts traffic only from CloudFront; empty: from anywhere. "
                         "deploy.py looks it up.")
-        app_port = self.parameter(
-            "AppPort", "Compute", "Application port", Type="Number", Default=8000,
-            MinValue=1024, MaxValue=65535,
-            Description="Port the application containers listen on (behind the ALB).")
-        engine = self.parameter(
-            "DatabaseEngine", "Data", "Aurora engine", Type="String",
-            AllowedValues=["aurora-postgresql", "aurora-mysql"], Default="aurora-postgresql",
-            Description="Aurora engine: aurora-postgresql (port 5432) or aurora-mysql (3306).")
+        app_port = self.shared_parameter("AppPort")
+        engine = self.shared_parameter("DatabaseEngine")
         self.condition("IsMySql", Equals(engine, "aurora-mysql"))
         self.condition("AlbFromCloudFrontOnly", Not(Equals(prefix_list, "")))
         db_port = If("IsMySql", 3306, 5432)
@@ -140,6 +137,7 @@ class SecurityTier(Tier):
             ("Database", "db", "Aurora: the engine port from the application"),
             ("Cache", "cache", "ElastiCache: 6379 from the application"),
             ("Efs", "efs", "EFS mount targets: NFS from the application"),
+            ("Fleet", "fleet", "Optional EC2 fleet: HTTP from the ALB"),
         ):
             self.add(ec2.SecurityGroup(
                 f"{logical}SecurityGroup", GroupDescription=text, VpcId=self.vpc_id,
@@ -175,10 +173,14 @@ class SecurityTier(Tier):
         self._rule("AppEgressToEfs", "App", "Efs", 2049, "EFS (NFS)")
         self._rule("EfsIngressFromApp", "Efs", "App", 2049, "NFS from the application",
                    ingress=True)
-        self.add(ec2.SecurityGroupEgress(
-            "AppEgressHttps", GroupId=Ref("AppSecurityGroup"), IpProtocol="tcp", FromPort=443,
-            ToPort=443, CidrIp="0.0.0.0/0",
-            Description="HTTPS to AWS APIs and image registries (through NAT or endpoints)"))
+        self._rule("AlbEgressToFleet", "Alb", "Fleet", 80, "Forward to the EC2 fleet")
+        self._rule("FleetIngressFromAlb", "Fleet", "Alb", 80, "HTTP from the ALB", ingress=True)
+        for group in ("App", "Fleet"):
+            self.add(ec2.SecurityGroupEgress(
+                f"{group}EgressHttps", GroupId=Ref(f"{group}SecurityGroup"), IpProtocol="tcp",
+                FromPort=443, ToPort=443, CidrIp="0.0.0.0/0",
+                Description="HTTPS to AWS APIs and package/image registries (through NAT or "
+                            "endpoints)"))
 
     def _rule(self, logical: str, group: str, peer: str, port, description: str,
               ingress: bool = False) -> None:

@@ -43,13 +43,19 @@ BUCKETS = {
 }
 
 
-def secure_bucket_statements(bucket: str, encryption: str, key_arn=None) -> list[Statement]:
-    """Statements every bucket policy starts with; `bucket` is the bucket's logical id.
+# The static and media bucket policies live in the cdn tier: they must name that tier's
+# distribution (AWS:SourceArn), and a bucket has exactly one policy.
+POLICIES_IN_CDN = ("Static", "Media")
+
+
+def secure_bucket_statements(bucket, encryption: str, key_arn=None) -> list[Statement]:
+    """Statements every bucket policy starts with; `bucket` is the bucket's logical id
+    in this template, or an expression of its ARN (a policy written by another tier).
 
     Denies plain HTTP and uploads that ask for another encryption (or another KMS key);
     uploads without an encryption header get the bucket default, so log deliveries work.
     """
-    bucket_arn = GetAtt(bucket, "Arn")
+    bucket_arn = GetAtt(bucket, "Arn") if isinstance(bucket, str) else bucket
     objects = Join("", [bucket_arn, "/*"])
     statements = [
         Statement(Sid="AccountRootManagesPolicy", Effect=Allow,
@@ -166,6 +172,10 @@ class StorageTier(Tier):
                     DestinationBucketName=Ref("AccessLogsBucket"),
                     LogFilePrefix=f"s3/{purpose}/")
             if logical == "Uploads":
+                # S3 -> EventBridge: the media tier's rule starts a transcode per upload.
+                props["NotificationConfiguration"] = s3.NotificationConfiguration(
+                    EventBridgeConfiguration=s3.EventBridgeConfiguration(
+                        EventBridgeEnabled=True))
                 props["CorsConfiguration"] = s3.CorsConfiguration(CorsRules=[s3.CorsRules(
                     AllowedMethods=["GET", "PUT", "POST"], AllowedOrigins=self.upload_cors_origins,
                     AllowedHeaders=["*"], ExposedHeaders=["ETag"], MaxAge=3000)])
@@ -180,9 +190,13 @@ class StorageTier(Tier):
                         f"Name of the {purpose} bucket ({holds})")
             self.output(f"{logical}BucketArn", GetAtt(f"{logical}Bucket", "Arn"),
                         f"ARN of the {purpose} bucket")
+            self.output(f"{logical}BucketDomainName",
+                        GetAtt(f"{logical}Bucket", "RegionalDomainName"),
+                        f"Regional domain name of the {purpose} bucket (CloudFront origins, "
+                        "log destinations)")
 
     def bucket_policies(self) -> None:
-        for logical in BUCKETS:
+        for logical in (b for b in BUCKETS if b not in POLICIES_IN_CDN):
             statements = secure_bucket_statements(
                 f"{logical}Bucket", "AES256" if logical == "AccessLogs" else "aws:kms",
                 None if logical == "AccessLogs" else self.storage_key)

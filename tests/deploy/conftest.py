@@ -13,6 +13,7 @@ from streamstack import build, params as params_mod
 from streamstack.deploy.context import Context
 
 REGION = "us-west-2"
+EDGE = "us-east-1"   # the edge stack's region
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +45,8 @@ class Recorder:
 
 def make_context(built: Path, params_dir: Path, env: str = "prod",
                  **flags) -> tuple[Context, dict[str, Stubber]]:
-    """A Context whose AWS clients are botocore Stubbers, and the stubbers by service."""
+    """A Context whose AWS clients are botocore Stubbers, and the stubbers by service
+    ("cloudformation-us-east-1" for the edge stack's region)."""
     params = params_mod.load(env, params_dir=params_dir, build_dir=built)
     session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                                     region_name=REGION)
@@ -55,9 +57,11 @@ def make_context(built: Path, params_dir: Path, env: str = "prod",
                   build_dir=built, args=args, out=Recorder(), poll_seconds=0.0,
                   sleep=lambda s: None, interactive=False, plans_dir=params_dir / "plans")
     stubs = {}
-    for service in ("cloudformation", "s3", "sts", "ec2", "cloudwatch"):
-        client = session.client(service, region_name=REGION)
-        stubs[service] = Stubber(client)
-        stubs[service].activate()
-        ctx.clients[(service, REGION)] = client
+    for service, region in [(s, REGION) for s in ("cloudformation", "s3", "sts", "ec2",
+                                                  "cloudwatch")] + [("cloudformation", EDGE)]:
+        client = session.client(service, region_name=region)
+        key = service if region == REGION else f"{service}-{region}"
+        stubs[key] = Stubber(client)
+        stubs[key].activate()
+        ctx.clients[(service, region)] = client
     return ctx, stubs

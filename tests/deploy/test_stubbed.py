@@ -26,6 +26,7 @@ NESTED = {name: (f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:changeSet/deploy-1-
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/streamstack-prod-bootstrap-ExecutionRole-1"
 BUCKET = "streamstack-prod-bootstrap-artifactbucket-1"
 BASE_URL = f"https://{BUCKET}.s3.{REGION}.amazonaws.com"
+WEB_ACL = f"arn:aws:wafv2:us-east-1:{ACCOUNT}:global/webacl/waf-cdn-prod/abc"
 NOW = dt.datetime.now(dt.timezone.utc)
 BEFORE = NOW - dt.timedelta(days=3)
 
@@ -73,12 +74,22 @@ def stub_connect(stubs, root=None, name=STACK):
 
 
 def stub_until_change_set(ctx, stubs, status="CREATE_COMPLETE", reason=None, refused=None,
-                          alarm_arn=None):
+                          alarm_arn=None, edge_outputs=None):
     """Everything `make deploy` asks before the change set is walked (or, with refused,
     an error code CreateChangeSet answers with)."""
     stub_connect(stubs, stack())
     for name, entry in sorted(ctx.manifest["templates"].items()):
         stubs["s3"].add_response("head_object", {}, {"Bucket": BUCKET, "Key": entry["key"]})
+    edge = stubs["cloudformation-us-east-1"]
+    if edge_outputs is None:
+        edge.add_client_error("describe_stacks", "ValidationError",
+                              f"Stack with id {STACK}-edge does not exist", 400,
+                              expected_params={"StackName": f"{STACK}-edge"})
+    else:
+        edge.add_response("describe_stacks", {"Stacks": [stack(
+            f"{STACK}-edge", STACK_ID.replace(STACK, f"{STACK}-edge"), Outputs=[
+                {"OutputKey": k, "OutputValue": v} for k, v in edge_outputs.items()])]},
+            {"StackName": f"{STACK}-edge"})
     stubs["ec2"].add_response("describe_managed_prefix_lists", {"PrefixLists": [{
         "PrefixListId": "pl-82a045eb",
         "PrefixListName": "com.amazonaws.global.cloudfront.origin-facing"}]},
@@ -178,7 +189,8 @@ def stub_fingerprint(stubs, updated=BEFORE):
 
 def test_data_loss_blocks_the_plan_and_keeps_the_change_set(prod):
     ctx, stubs = prod
-    stub_until_change_set(ctx, stubs)
+    stub_until_change_set(ctx, stubs, edge_outputs={"CdnWebAclArn": WEB_ACL,
+                                                    "CdnCertificateArn": ""})
     stub_nested_plan(stubs)
     stub_fingerprint(stubs)
     stubs["cloudformation"].add_response("list_change_sets", {"Summaries": []},
@@ -203,6 +215,8 @@ def test_data_loss_blocks_the_plan_and_keeps_the_change_set(prod):
     assert rows["MountTarget2"]["likely_false"] is True
     assert "NetworkStack" in rows["MountTarget2"]["note"]
     assert saved["parameters"]["CloudFrontPrefixListId"] == "pl-82a045eb"
+    assert saved["parameters"]["CdnWebAclArn"] == WEB_ACL        # from the edge stack
+    assert saved["parameters"]["CdnCertificateArn"] == ""
     assert saved["parameters"]["ArtifactBaseUrl"] == BASE_URL
     text = ctx.out.text
     assert "root/StorageStack:" in text and "replace=Conditional" in text
@@ -226,6 +240,7 @@ def test_empty_change_set_is_success_and_deleted(prod):
     planfile.write(ctx.plans, plan_document())     # a stale plan from before
     assert commands.plan(ctx) == 0
     assert "no changes" in ctx.out.text
+    assert "deploy-time CdnWebAclArn: not found, the template default applies" in ctx.out.text
     assert not (ctx.plans / "prod.json").exists()
 
 

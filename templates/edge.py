@@ -1,0 +1,194 @@
+"""edge (stand-alone, us-east-1): what CloudFront can only take from us-east-1 — the
+CloudFront-scope WAF web ACL and the certificate for cdn.<domain>.
+
+deploy.py deploys this stack to us-east-1 and passes its outputs CdnWebAclArn and
+CdnCertificateArn to the root's deploy-time parameters of the same names (the cdn and
+dns-records tiers read them); no exports cross the regions.
+
+Web ACL: AWS managed rule groups (IP reputation, common, known bad inputs; bot control
+as a toggle, it is billed per request) and a per-IP rate limit, with blocked and counted
+requests logged to an aws-waf-logs-* log group encrypted with a key of this stack (the
+platform's keys live in the platform's region).
+"""
+from __future__ import annotations
+
+from awacs import kms as kms_actions
+from awacs import aws as iam_policy
+from troposphere import And, Condition, Equals, GetAtt, If, Not, Ref, Sub, kms, logs, wafv2
+
+from templates.base import AWS_NO_VALUE, LOG_RETENTION_DAYS, Tier, account_root, arn
+from templates.dns import certificate, certificates_toggle, has_domain, optional_zone_id
+
+WAF_LOG_PREFIX = "aws-waf-logs-"
+
+# name -> (priority, metric). Priorities leave room for rules added between them.
+MANAGED_RULE_GROUPS = {
+    "AWSManagedRulesAmazonIpReputationList": (10, "ip-reputation"),
+    "AWSManagedRulesCommonRuleSet": (30, "common"),
+    "AWSManagedRulesKnownBadInputsRuleSet": (40, "known-bad-inputs"),
+}
+RATE_LIMIT_PRIORITY = 20
+BOT_CONTROL_PRIORITY = 50
+
+# Request headers that carry credentials never reach the logs.
+REDACTED_HEADERS = ("authorization", "cookie")
+# Logged: what WAF did not simply allow. Allowed requests are already in the CloudFront
+# access logs; logging every video segment request twice would cost more than the CDN.
+LOGGED_ACTIONS = ("BLOCK", "COUNT", "CAPTCHA", "CHALLENGE", "EXCLUDED_AS_COUNT")
+
+
+# The edge stack's outputs as the root receives them: deploy-time parameters of the
+# tiers that read them (declared identically wherever they are read).
+EDGE_OUTPUTS = {
+    "CdnCertificateArn": (
+        r"^(arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]+)?$",
+        "ACM certificate for cdn.<domain> in us-east-1 (edge stack output, passed by "
+        "deploy.py). Empty: CloudFront uses its default certificate and no alias."),
+    "CdnWebAclArn": (
+        r"^(arn:aws[a-z-]*:wafv2:us-east-1:[0-9]{12}:global/webacl/[^\s]+)?$",
+        "CloudFront-scope WAF web ACL (edge stack output, passed by deploy.py). Empty: "
+        "the distribution runs without WAF."),
+}
+
+
+def edge_output_parameter(tier: Tier, name: str):
+    """A parameter fed by the edge stack's output `name` (deploy.py resolves it)."""
+    pattern, description = EDGE_OUTPUTS[name]
+    return tier.parameter(name, "Wiring", deploy_time=True, Type="String", Default="",
+                          AllowedPattern=pattern, Description=description,
+                          ConstraintDescription="empty, or an ARN in us-east-1")
+
+
+def visibility(metric: str) -> wafv2.VisibilityConfig:
+    return wafv2.VisibilityConfig(CloudWatchMetricsEnabled=True, SampledRequestsEnabled=True,
+                                  MetricName=Sub(f"{metric}-${{Environment}}"))
+
+
+class EdgeTier(Tier):
+    name = "edge"
+    description = ("CloudFront-scope WAF web ACL and the CloudFront certificate "
+                   "(stand-alone, us-east-1)")
+    nested = False
+
+    def build(self) -> None:
+        self.log_key()
+        self.web_acl()
+        self.web_acl_logging()
+        self.cdn_certificate()
+
+    # -- log encryption -------------------------------------------------------------
+    def log_key(self) -> None:
+        key = kms.Key(
+            "EdgeLogKey",
+            Description=Sub("streamstack edge key (${Environment}): WAF logs in us-east-1"),
+            EnableKeyRotation=True, PendingWindowInDays=self.if_dev(7, 30),
+            KeyPolicy=iam_policy.Policy(Version="2012-10-17", Statement=[
+                iam_policy.Statement(
+                    Sid="AccountRootFullAccess", Effect=iam_policy.Allow,
+                    Principal=iam_policy.Principal("AWS", account_root()),
+                    Action=[kms_actions.Action("*")], Resource=["*"]),
+                iam_policy.Statement(
+                    Sid="CloudWatchLogsUse", Effect=iam_policy.Allow,
+                    Principal=iam_policy.Principal(
+                        "Service", Sub("logs.${AWS::Region}.amazonaws.com")),
+                    Action=[kms_actions.Encrypt, kms_actions.Decrypt, kms_actions.ReEncryptFrom,
+                            kms_actions.ReEncryptTo, kms_actions.GenerateDataKey,
+                            kms_actions.DescribeKey],
+                    Resource=["*"],
+                    Condition=iam_policy.Condition(iam_policy.ArnLike(
+                        "kms:EncryptionContext:aws:logs:arn",
+                        arn("logs", f"log-group:{WAF_LOG_PREFIX}*")))),
+            ]),
+            Tags=self.tags("kms", "edge"))
+        self.add(self.stateful(key))
+        self.add(kms.Alias("EdgeLogKeyAlias", AliasName=Sub("alias/edge-${Environment}"),
+                           TargetKeyId=Ref("EdgeLogKey")))
+
+    # -- web ACL ---------------------------------------------------------------------
+    def web_acl(self) -> None:
+        rate_limit = self.parameter(
+            "WafRateLimit", "Edge", Type="Number", Default=2000, MinValue=10,
+            MaxValue=2000000000,
+            Description="Requests one client IP may send in 5 minutes before the web ACL "
+                        "blocks it (players fetch a segment every few seconds; 2000 leaves "
+                        "room for several viewers behind one NAT).")
+        bot_control = self.toggle(
+            "BotControl", "Edge", "disabled",
+            "AWS managed Bot Control rule group (common level) on the web ACL. Billed per "
+            "request on top of WAF: enable where scraping or credential stuffing matters.")
+        rules = [self._managed_rule(name, priority, metric)
+                 for name, (priority, metric) in MANAGED_RULE_GROUPS.items()]
+        rules.insert(1, wafv2.WebACLRule(
+            Name="rate-limit-per-ip", Priority=RATE_LIMIT_PRIORITY,
+            Action=wafv2.RuleAction(Block=wafv2.BlockAction()),
+            Statement=wafv2.Statement(RateBasedStatement=wafv2.RateBasedStatement(
+                Limit=rate_limit, AggregateKeyType="IP", EvaluationWindowSec=300)),
+            VisibilityConfig=visibility("rate-limit")))
+        rules.append(If(bot_control, self._managed_rule(
+            "AWSManagedRulesBotControlRuleSet", BOT_CONTROL_PRIORITY, "bot-control",
+            configs=[wafv2.ManagedRuleGroupConfig(
+                AWSManagedRulesBotControlRuleSet=wafv2.AWSManagedRulesBotControlRuleSet(
+                    InspectionLevel="COMMON"))]), Ref(AWS_NO_VALUE)))
+        self.add(wafv2.WebACL(
+            "WebAcl", Scope="CLOUDFRONT", DefaultAction=wafv2.DefaultAction(
+                Allow=wafv2.AllowAction()),
+            Description=Sub("streamstack ${Environment}: CloudFront distribution"),
+            Rules=rules, VisibilityConfig=visibility("web-acl"),
+            Tags=self.tags("waf", "cdn")))
+        self.output("CdnWebAclArn", GetAtt("WebAcl", "Arn"),
+                    "ARN of the CloudFront-scope WAF web ACL (deploy.py passes it to the "
+                    "cdn tier)")
+
+    @staticmethod
+    def _managed_rule(name: str, priority: int, metric: str, configs=None) -> wafv2.WebACLRule:
+        statement = dict(VendorName="AWS", Name=name)
+        if configs:
+            statement["ManagedRuleGroupConfigs"] = configs
+        return wafv2.WebACLRule(
+            Name=metric, Priority=priority, OverrideAction=wafv2.OverrideAction(**{"None": {}}),
+            Statement=wafv2.Statement(
+                ManagedRuleGroupStatement=wafv2.ManagedRuleGroupStatement(**statement)),
+            VisibilityConfig=visibility(metric))
+
+    # -- logging ---------------------------------------------------------------------
+    def web_acl_logging(self) -> None:
+        retention = self.parameter(
+            "WafLogRetentionDays", "Edge", Type="Number", Default=30,
+            AllowedValues=LOG_RETENTION_DAYS,
+            Description="Days the WAF log group keeps blocked and counted requests.")
+        # WAF requires the aws-waf-logs- prefix, hence a physical name.
+        group = self.add(self.stateful(logs.LogGroup(
+            "WafLogGroup", LogGroupName=Sub(f"{WAF_LOG_PREFIX}cdn-${{Environment}}"),
+            RetentionInDays=retention, KmsKeyId=GetAtt("EdgeLogKey", "Arn"),
+            Tags=self.tags("logs", "waf"))))
+        # WAF wants the log group ARN without the ":*" that GetAtt Arn appends. It adds
+        # the log group's resource policy for delivery.logs.amazonaws.com itself.
+        self.add(wafv2.LoggingConfiguration(
+            "WebAclLogging", ResourceArn=GetAtt("WebAcl", "Arn"),
+            LogDestinationConfigs=[arn("logs", "log-group:${WafLogGroup}")],
+            RedactedFields=[wafv2.LoggingConfigurationFieldToMatch(
+                SingleHeader=wafv2.SingleHeader(Name=header)) for header in REDACTED_HEADERS],
+            LoggingFilter=wafv2.LoggingFilter(DefaultBehavior="DROP", Filters=[wafv2.Filter(
+                Behavior="KEEP", Requirement="MEETS_ANY",
+                Conditions=[wafv2.Condition(ActionCondition=wafv2.ActionCondition(Action=a))
+                            for a in LOGGED_ACTIONS])])))
+        self.output("WafLogGroupName", Ref(group),
+                    "Log group of the web ACL's blocked and counted requests (us-east-1)")
+
+    # -- certificate -------------------------------------------------------------------
+    def cdn_certificate(self) -> None:
+        has_domain(self)
+        enabled = certificates_toggle(self)
+        zone = optional_zone_id(
+            self, "HostedZoneId",
+            "Public zone of DomainName that validates the certificate (deploy.py "
+            "passes the root's HostedZoneId output, or ExistingHostedZoneId). Empty: the "
+            "stack waits until you create the validation CNAME shown in its events at your "
+            "DNS provider.")
+        self.condition("IssueCertificate", And(Condition("HasDomain"), Condition(enabled)))
+        self.condition("HasZone", Not(Equals(zone, "")))
+        cert = certificate(self, "CdnCertificate", "cdn", zone, "cdn", "IssueCertificate",
+                           zone_condition="HasZone")
+        self.output("CdnCertificateArn", If("IssueCertificate", Ref(cert), ""),
+                    "ARN of the us-east-1 ACM certificate for cdn.<domain> (deploy.py passes "
+                    "it to the cdn and dns-records tiers); empty without one")

@@ -1,0 +1,205 @@
+"""params files: every kind of bad input is rejected with a line naming the file, the
+key, what is wrong and what is allowed; good files load with string values."""
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from streamstack import PARAMS_DIR, ROOT
+from streamstack.errors import ParamsError
+from streamstack.params import load, params_path
+from templates.base import DEPLOY_TIME_KEY
+
+GOOD = yaml.safe_load((PARAMS_DIR / "dev.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def root_spec(rendered):
+    root = rendered["root"]
+    return root["Parameters"], set(root["Metadata"][DEPLOY_TIME_KEY])
+
+
+def write(tmp_path: Path, env: str, text: str) -> Path:
+    path = tmp_path / f"{env}.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def variant(tmp_path, env="dev", drop=(), **changes):
+    data = {k: v for k, v in GOOD.items() if k not in drop}
+    params = dict(data["parameters"])
+    for key, value in changes.pop("parameters", {}).items():
+        if value is None:
+            params.pop(key, None)
+        else:
+            params[key] = value
+    data["parameters"] = params
+    data.update(changes)
+    return write(tmp_path, env, yaml.safe_dump(data))
+
+
+def reject(tmp_path, root_spec, env="dev") -> list[str]:
+    params, deploy_time = root_spec
+    with pytest.raises(ParamsError) as err:
+        load(env, params_dir=tmp_path, template_parameters=params, deploy_time=deploy_time)
+    for line in err.value.lines:
+        assert line.startswith(f"{tmp_path}/{env}.yaml: "), line
+    return err.value.lines
+
+
+def test_repo_params_files_load(root_spec):
+    params, deploy_time = root_spec
+    for env in ("dev", "staging", "prod"):
+        loaded = load(env, template_parameters=params, deploy_time=deploy_time)
+        assert loaded.parameters["Environment"] == env
+        assert all(isinstance(v, str) for v in loaded.parameters.values())
+        assert loaded.region == "us-west-2" and loaded.stack_name == f"streamstack-{env}"
+    prod = load("prod", template_parameters=params, deploy_time=deploy_time)
+    assert prod.parameters["FlowLogRetentionDays"] == "365"
+    assert {"ParameterKey": "NatLayout", "ParameterValue": "per-az"} in prod.cfn_parameters()
+
+
+ONE_PROBLEM = {
+    "wrong type, number": (
+        {"FlowLogRetentionDays": "thirty"},
+        "parameters.FlowLogRetentionDays: must be a number, got a string 'thirty'"),
+    "number given for a string": (
+        {"NatLayout": 3}, "parameters.NatLayout: must be a string (quote it), got a number 3"),
+    "outside AllowedValues": (
+        {"NatLayout": "three"},
+        "parameters.NatLayout: 'three' is not allowed; allowed: single, per-az"),
+    "number outside AllowedValues": (
+        {"FlowLogRetentionDays": 2}, "2 is not allowed; allowed: 1, 3, 5, 7, 14"),
+    "below MinValue": (
+        {"NoncurrentVersionExpirationDays": 0},
+        "parameters.NoncurrentVersionExpirationDays: 0 is below the minimum 1"),
+    "unknown parameter": (
+        {"NatLayuot": "single"},
+        "parameters.NatLayuot: is not a parameter of the root template; did you mean "
+        "NatLayout?"),
+    "deploy-time parameter": (
+        {"CloudFrontPrefixListId": "pl-82a045eb"}, "is resolved by deploy.py at deploy time"),
+}
+
+
+@pytest.mark.parametrize("case", ONE_PROBLEM)
+def test_one_bad_parameter_one_line(tmp_path, root_spec, case):
+    changes, expected = ONE_PROBLEM[case]
+    variant(tmp_path, parameters=changes)
+    (line,) = reject(tmp_path, root_spec)
+    assert expected in line
+
+
+def test_missing_required_parameter(tmp_path, root_spec):
+    variant(tmp_path, parameters={"Environment": None})
+    lines = reject(tmp_path, root_spec)
+    assert any("parameters.Environment: is required (no default): one of dev, staging, prod"
+               in line for line in lines)
+
+
+def test_missing_setting(tmp_path, root_spec):
+    variant(tmp_path, drop=("stack_name",))
+    (line,) = reject(tmp_path, root_spec)
+    assert line.endswith("stack_name: is missing")
+
+
+def test_malformed_yaml(tmp_path, root_spec):
+    write(tmp_path, "dev", "stack_name: x\nparameters:\n  NatLayout: [single\n")
+    (line,) = reject(tmp_path, root_spec)
+    assert "is not valid YAML (line" in line and "fix the syntax" in line
+
+
+def test_bad_cidr(tmp_path, root_spec):
+    variant(tmp_path, parameters={"VpcCidr": "10.0.0.0/33"})
+    lines = reject(tmp_path, root_spec)
+    assert any("parameters.VpcCidr: '10.0.0.0/33' is not valid; expected an IPv4 CIDR block "
+               "between /16 and /28" in line for line in lines)
+
+
+def test_subnet_outside_the_vpc(tmp_path, root_spec):
+    variant(tmp_path, parameters={"VpcCidr": "10.1.0.0/16"})
+    lines = reject(tmp_path, root_spec)
+    assert len(lines) == 9
+    assert "parameters.AppSubnet1Cidr: 10.0.11.0/24 is outside VpcCidr 10.1.0.0/16" in lines[0]
+
+
+def test_overlapping_subnets(tmp_path, root_spec):
+    variant(tmp_path, parameters={"AppSubnet2Cidr": "10.0.11.0/24"})
+    lines = reject(tmp_path, root_spec)
+    assert any("overlaps AppSubnet1Cidr" in line for line in lines)
+
+
+def test_empty_file(tmp_path, root_spec):
+    write(tmp_path, "dev", "")
+    (line,) = reject(tmp_path, root_spec)
+    assert "is empty; it needs at least stack_name, region and parameters" in line
+
+
+def test_not_a_mapping(tmp_path, root_spec):
+    write(tmp_path, "dev", "- just\n- a list\n")
+    (line,) = reject(tmp_path, root_spec)
+    assert "must be a mapping of settings, not a list" in line
+
+
+def test_unknown_environment(tmp_path):
+    write(tmp_path, "dev", "x: 1\n")
+    with pytest.raises(ParamsError, match=r"unknown environment 'qa': there is no .*qa.yaml "
+                                          r"\(known: dev\)"):
+        params_path("qa", tmp_path)
+    with pytest.raises(ParamsError, match="environment name '../dev' is not valid"):
+        params_path("../dev", tmp_path)
+
+
+def test_unknown_setting(tmp_path, root_spec):
+    variant(tmp_path, stackname="oops")
+    (line,) = reject(tmp_path, root_spec)
+    assert "stackname: unknown setting; allowed:" in line
+
+
+def test_account_id_must_be_twelve_quoted_digits(tmp_path, root_spec):
+    variant(tmp_path, account_id=123456789012)
+    (line,) = reject(tmp_path, root_spec)
+    assert "account_id: 123456789012 is not a 12-digit account id in quotes" in line
+
+
+def test_unsupported_region(tmp_path, root_spec):
+    variant(tmp_path, region="us-west-9")
+    (line,) = reject(tmp_path, root_spec)
+    assert "region: 'us-west-9' is not a supported region; allowed:" in line
+
+
+def test_environment_must_match_the_file(tmp_path, root_spec):
+    variant(tmp_path, env="staging", parameters={"Environment": "prod"})
+    (line,) = reject(tmp_path, root_spec, env="staging")
+    assert "parameters.Environment: is 'prod' but this is the staging params file" in line
+
+
+def test_bad_tags(tmp_path, root_spec):
+    variant(tmp_path, tags={"aws:owner": "x", "Team": 7})
+    lines = reject(tmp_path, root_spec)
+    assert len(lines) == 2
+    assert any("tags.aws:owner: is not a valid tag key" in line for line in lines)
+    assert any("tags.Team: must be a string" in line for line in lines)
+
+
+def test_every_problem_is_reported_at_once(tmp_path, root_spec):
+    variant(tmp_path, region="mars-1", parameters={"NatLayout": "x", "FlowLogRetentionDays": "y"})
+    assert len(reject(tmp_path, root_spec)) == 3
+
+
+def test_cli_prints_one_line_errors_without_traceback(tmp_path):
+    params_dir = tmp_path / "params"
+    params_dir.mkdir()
+    variant(params_dir, parameters={"NatLayout": "three"})
+    proc = subprocess.run(
+        [sys.executable, "build.py", "--no-lint", "--no-scan", "--params-dir", str(params_dir),
+         "--build-dir", str(tmp_path / "build")],
+        cwd=ROOT, capture_output=True, text=True, check=False)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == (
+        f"error: {params_dir}/dev.yaml: parameters.NatLayout: 'three' is not allowed; "
+        "allowed: single, per-az")

@@ -1,0 +1,82 @@
+"""The application tiers against docs/wiring.md, and their place in the nested-stack
+dependency graph (a tier waits only for what it reads)."""
+import re
+from pathlib import Path
+
+import pytest
+
+from templates import TIERS
+from templates.root import Child, dependencies
+
+WIRING = Path(__file__).resolve().parents[2] / "docs" / "wiring.md"
+APP_TIERS = ("data", "messaging", "compute", "fleet")
+
+
+def contract() -> dict[str, tuple[list[str], list[str]]]:
+    """tier -> (parameters it reads, outputs it produces), from the wiring table."""
+    rows = {}
+    for line in WIRING.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0] in APP_TIERS:
+            rows[cells[0]] = tuple(_names(c) for c in cells[1:])
+    return rows
+
+
+def _names(cell: str) -> list[str]:
+    cell = re.sub(r"\([^)]*\)", "", cell)
+    return [n.strip() for n in re.split(r"[,;]", cell) if re.fullmatch(r"[A-Z]\w+", n.strip())]
+
+
+@pytest.mark.parametrize("tier", APP_TIERS)
+def test_tier_produces_every_contract_output(rendered, tier):
+    reads, outputs = contract()[tier]
+    assert outputs, "the wiring table has no outputs for this tier"
+    assert sorted(set(outputs) - set(rendered[tier]["Outputs"])) == []
+
+
+@pytest.mark.parametrize("tier", ["data", "messaging", "fleet"])
+def test_tier_reads_its_inputs_under_the_contract_names(rendered, tier):
+    reads, _ = contract()[tier]
+    assert sorted(set(reads) - set(rendered[tier]["Parameters"])) == []
+
+
+def test_compute_reads_the_certificate_as_a_plain_compute_parameter(rendered):
+    spec = rendered["compute"]["Parameters"]["AlbCertificateArn"]
+    assert spec["Default"] == ""
+    groups = rendered["compute"]["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    group = next(g["Label"]["default"] for g in groups if "AlbCertificateArn" in g["Parameters"])
+    assert group == "Compute"
+
+
+@pytest.fixture(scope="module")
+def graph(rendered):
+    return dependencies([Child(t.name, rendered[t.name], "") for t in TIERS])
+
+
+def test_data_and_messaging_start_early(graph):
+    # Aurora and ElastiCache start as soon as the keys and subnets exist.
+    assert graph["data"] == ["network", "security"]
+    assert graph["messaging"] == ["security"]
+
+
+def test_compute_waits_only_for_what_it_reads(graph):
+    assert set(graph["compute"]) <= {"network", "security", "storage", "data", "messaging",
+                                     "dns"}
+    assert {"data", "messaging"} <= set(graph["compute"])
+
+
+def test_fleet_waits_for_the_listener_not_for_data(graph):
+    assert "compute" in graph["fleet"]
+    assert not {"data", "messaging"} & set(graph["fleet"])
+
+
+@pytest.mark.parametrize("tier", APP_TIERS)
+def test_every_parameter_is_documented(rendered, tier):
+    # The integrator folds docs/tiers-app.md into README.md: either place counts.
+    root = WIRING.parents[1]
+    text = "".join(p.read_text() for p in (root / "README.md", root / "docs" / "tiers-app.md")
+                   if p.exists())
+    groups = rendered[tier]["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    documented = [p for g in groups if g["Label"]["default"] not in ("Wiring", "Environment")
+                  for p in g["Parameters"]]
+    assert [p for p in documented if f"`{p}`" not in text] == []

@@ -1,0 +1,323 @@
+"""compute tier: cluster, ALB and listeners, target groups, task definitions,
+services, autoscaling, scheduled jobs and roles, in dev and prod."""
+import json
+
+import pytest
+
+from templates.compute import FARGATE_SIZES
+from tests.cfn import evaluate, statements
+from tests.conftest import assert_snapshot
+
+CERT = "arn:aws:acm:us-west-2:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"
+SERVICES = ("Api", "Web", "Worker", "Scheduler")
+# Fargate: CPU units -> allowed memory (MiB)
+FARGATE = {
+    256: {512, 1024, 2048},
+    512: set(range(1024, 4097, 1024)),
+    1024: set(range(2048, 8193, 1024)),
+    2048: set(range(4096, 16385, 1024)),
+    4096: set(range(8192, 30721, 1024)),
+}
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def env(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def comp(rendered, env):
+    return evaluate(rendered["compute"], env)
+
+
+def test_snapshot(rendered_text):
+    assert_snapshot("compute", rendered_text["compute"])
+
+
+def test_cluster_insights_and_capacity_strategy(comp, env):
+    props = comp.props("Cluster")
+    assert props["ClusterSettings"] == [{"Name": "containerInsights", "Value": "enabled"}]
+    assert props["CapacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
+    providers = {s["CapacityProvider"]: s for s in props["DefaultCapacityProviderStrategy"]}
+    if env == "dev":
+        assert providers["FARGATE"]["Base"] == 1
+        assert providers["FARGATE_SPOT"]["Weight"] > providers["FARGATE"]["Weight"]
+    else:
+        assert set(providers) == {"FARGATE"}
+    for name in ("Api", "Web", "Worker"):
+        assert comp.props(f"{name}Service")["CapacityProviderStrategy"] == props[
+            "DefaultCapacityProviderStrategy"]
+    # Beat is never interrupted by Spot.
+    assert [s["CapacityProvider"] for s in comp.props("SchedulerService")[
+        "CapacityProviderStrategy"]] == ["FARGATE"]
+
+
+def test_alb_internet_facing_with_logs_and_protections(comp, env):
+    props = comp.props("Alb")
+    assert props["Scheme"] == "internet-facing" and props["Type"] == "application"
+    assert props["Subnets"] == "<from:PublicSubnetIds>"
+    assert props["SecurityGroups"] == ["<from:AlbSecurityGroupId>"]
+    attributes = {a["Key"]: a["Value"] for a in props["LoadBalancerAttributes"]}
+    assert attributes["access_logs.s3.enabled"] == "true"
+    assert attributes["access_logs.s3.bucket"] == "<from:AccessLogsBucketName>"
+    assert attributes["access_logs.s3.prefix"] == "alb"
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    assert attributes["routing.http.desync_mitigation_mode"] in ("defensive", "strictest")
+    assert attributes["deletion_protection.enabled"] == ("false" if env == "dev" else "true")
+
+
+def test_http_forwards_without_certificate(rendered):
+    comp = evaluate(rendered["compute"], "dev")
+    (action,) = comp.props("HttpListener")["DefaultActions"]
+    assert action == {"Type": "forward", "TargetGroupArn": {"Ref": "WebTargetGroup"}}
+    assert "HttpsListener" not in comp.resources
+    assert comp.outputs["AlbListenerArn"]["Value"] == {"Ref": "HttpListener"}
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_certificate_redirects_http_and_serves_tls13_https(rendered, env):
+    comp = evaluate(rendered["compute"], env, {"AlbCertificateArn": CERT})
+    (action,) = comp.props("HttpListener")["DefaultActions"]
+    assert action["Type"] == "redirect"
+    assert action["RedirectConfig"]["StatusCode"] == "HTTP_301"
+    assert action["RedirectConfig"]["Protocol"] == "HTTPS"
+    https = comp.props("HttpsListener")
+    assert https["Port"] == 443 and https["Protocol"] == "HTTPS"
+    assert https["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert https["Certificates"] == [{"CertificateArn": CERT}]
+    assert comp.outputs["AlbListenerArn"]["Value"] == {"Ref": "HttpsListener"}
+    for rule in ("ApiListenerRule", "WebListenerRule"):
+        assert comp.props(rule)["ListenerArn"] == {"Ref": "HttpsListener"}
+
+
+def test_rules_route_api_and_web(comp):
+    api, web = comp.props("ApiListenerRule"), comp.props("WebListenerRule")
+    assert api["Priority"] == 10 and web["Priority"] < 50000 and web["Priority"] > 10
+    assert {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/api/*"]}} in api[
+        "Conditions"]
+    assert api["Actions"] == [{"Type": "forward", "TargetGroupArn": {"Ref": "ApiTargetGroup"}}]
+    assert web["Actions"] == [{"Type": "forward", "TargetGroupArn": {"Ref": "WebTargetGroup"}}]
+
+
+def test_origin_verify_header_required_in_prod_only(comp, env):
+    header = {"Field": "http-header", "HttpHeaderConfig": {
+        "HttpHeaderName": "X-Origin-Verify",
+        "Values": [{"Fn::Sub": "{{resolve:secretsmanager:${OriginVerifySecret}}}"}]}}
+    (default,) = comp.props("HttpListener")["DefaultActions"]
+    for rule in ("ApiListenerRule", "WebListenerRule"):
+        assert (header in comp.props(rule)["Conditions"]) is (env == "prod")
+    if env == "prod":
+        assert default["Type"] == "fixed-response"
+        assert default["FixedResponseConfig"]["StatusCode"] == "403"
+        assert comp.outputs["OriginVerifyEnforced"]["Value"] == "true"
+    else:
+        assert default["Type"] == "forward"
+    secret = comp.props("OriginVerifySecret")
+    assert secret["KmsKeyId"] == "<from:DataKeyArn>"
+    assert secret["GenerateSecretString"]["ExcludePunctuation"] is True
+
+
+def test_target_groups(comp, env):
+    for name in ("Api", "Web"):
+        props = comp.props(f"{name}TargetGroup")
+        assert props["TargetType"] == "ip"
+        assert props["Port"] == "8000"
+        assert props["HealthCheckPath"] == "/health"
+        assert props["HealthyThresholdCount"] == props["UnhealthyThresholdCount"] == 2
+        assert props["HealthCheckIntervalSeconds"] == ("15" if env == "dev" else "30")
+        attributes = {a["Key"]: a["Value"] for a in props["TargetGroupAttributes"]}
+        assert attributes["deregistration_delay.timeout_seconds"] == (
+            "10" if env == "dev" else "300")
+        assert attributes["stickiness.enabled"] == ("false" if env == "dev" else "true")
+
+
+def test_fargate_sizes_are_all_valid_combinations():
+    for size in FARGATE_SIZES:
+        cpu, memory = (int(v) for v in size.split("/"))
+        assert memory in FARGATE[cpu], size
+
+
+def test_task_definitions(comp, env):
+    sizes = {"dev": {"Api": "512/1024", "Worker": "256/512"},
+             "prod": {"Api": "2048/4096", "Worker": "1024/2048", "Scheduler": "512/1024"}}
+    for name in SERVICES:
+        props = comp.props(f"{name}TaskDefinition")
+        assert props["RequiresCompatibilities"] == ["FARGATE"]
+        assert props["NetworkMode"] == "awsvpc"
+        size = comp.values[f"{name}TaskSize"]
+        assert size == sizes[env].get(name, size)
+        assert props["Cpu"] == {"Fn::Select": [0, {"Fn::Split": ["/", size]}]}
+        assert props["Memory"] == {"Fn::Select": [1, {"Fn::Split": ["/", size]}]}
+        assert size in FARGATE_SIZES
+        assert props["ExecutionRoleArn"] == {"Fn::GetAtt": ["ExecutionRole", "Arn"]}
+        assert props["TaskRoleArn"] == {"Fn::GetAtt": ["TaskRole", "Arn"]}
+        (container,) = props["ContainerDefinitions"]
+        assert container["User"] == "1000:1000"
+        # ECS Exec (dev) needs a writable root file system.
+        assert container["ReadonlyRootFilesystem"] is (env != "dev")
+        assert container["MountPoints"] == [{"ContainerPath": "/tmp", "ReadOnly": False,
+                                             "SourceVolume": "tmp"}]
+        assert container["LogConfiguration"]["Options"]["awslogs-group"] == {
+            "Ref": f"{name}LogGroup"}
+        env_names = {e["Name"] for e in container["Environment"]}
+        secret_names = {s["Name"] for s in container["Secrets"]}
+        assert {"DB_HOST", "DB_PORT", "REDIS_HOST", "JOBS_QUEUE_URL"} <= env_names
+        assert secret_names == {"DB_USER", "DB_PASSWORD", "REDIS_AUTH_TOKEN", "SECRET_KEY",
+                                "JWT_SECRET"}
+        assert not env_names & secret_names
+        assert not any("PASSWORD" in n or "SECRET" in n or "TOKEN" in n for n in env_names)
+        assert ("PortMappings" in container) is (name in ("Api", "Web"))
+
+
+def test_secrets_use_json_keys_of_managed_secrets(comp):
+    (container,) = comp.props("ApiTaskDefinition")["ContainerDefinitions"]
+    secrets = {s["Name"]: s["ValueFrom"] for s in container["Secrets"]}
+    assert secrets["DB_PASSWORD"] == {"Fn::Sub": "${DbMasterSecretArn}:password::"}
+    assert secrets["SECRET_KEY"] == {"Fn::Sub": "${AppSecretArn}:SECRET_KEY::"}
+    assert secrets["REDIS_AUTH_TOKEN"] == "<from:RedisAuthSecretArn>"
+
+
+def test_default_images_are_public_and_answer_health_on_app_port(rendered):
+    params = rendered["compute"]["Parameters"]
+    for name in ("ApiImage", "WebImage", "WorkerImage"):
+        assert params[name]["Default"].startswith(("docker.io/", "public.ecr.aws/"))
+    comp = evaluate(rendered["compute"], "dev")
+    (container,) = comp.props("WebTaskDefinition")["ContainerDefinitions"]
+    environment = {e["Name"]: e["Value"] for e in container["Environment"]}
+    assert environment["WHOAMI_PORT_NUMBER"] == environment["PORT"] == "8000"
+
+
+def test_log_groups_encrypted_with_retention(comp, env):
+    for name in SERVICES:
+        group = comp.resources[f"{name}LogGroup"]
+        assert group["Properties"]["KmsKeyId"] == "<from:StorageKeyArn>"
+        assert group["Properties"]["RetentionInDays"] == ("1" if env == "dev" else "365")
+        assert group["DeletionPolicy"] == ("Delete" if env == "dev" else "Retain")
+
+
+def test_services_private_with_circuit_breaker_and_az_spread(comp, env):
+    for name in SERVICES:
+        props = comp.props(f"{name}Service")
+        network = props["NetworkConfiguration"]["AwsvpcConfiguration"]
+        assert network["AssignPublicIp"] == "DISABLED"
+        assert network["Subnets"] == "<from:AppSubnetIds>"
+        assert network["SecurityGroups"] == ["<from:AppSecurityGroupId>"]
+        deployment = props["DeploymentConfiguration"]
+        assert deployment["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+        assert props["EnableExecuteCommand"] is (env == "dev")
+        if name == "Scheduler":
+            assert props["DesiredCount"] == 1
+            assert deployment["MaximumPercent"] == 100
+            assert deployment["MinimumHealthyPercent"] == 0
+        else:
+            assert props["AvailabilityZoneRebalancing"] == "ENABLED"
+            assert deployment["MinimumHealthyPercent"] == "100"
+            assert deployment["MaximumPercent"] == "200"
+    api = comp.props("ApiService")
+    assert api["LoadBalancers"] == [{"ContainerName": "api", "ContainerPort": "8000",
+                                     "TargetGroupArn": {"Ref": "ApiTargetGroup"}}]
+
+
+def test_api_autoscaling(comp, env):
+    target = comp.props("ApiScalableTarget")
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (
+        ("1", "2") if env == "dev" else ("3", "10"))
+    # A deploy must not reset a count autoscaling raised: no DesiredCount on scaled services.
+    for name in ("Api", "Web", "Worker"):
+        assert "DesiredCount" not in comp.props(f"{name}Service")
+    policies = {k: v["Properties"]["TargetTrackingScalingPolicyConfiguration"]
+                for k, v in comp.of_type("AWS::ApplicationAutoScaling::ScalingPolicy").items()
+                if v["Properties"]["ScalingTargetId"] == {"Ref": "ApiScalableTarget"}}
+    by_metric = {p["PredefinedMetricSpecification"]["PredefinedMetricType"]: p
+                 for p in policies.values()}
+    assert by_metric["ECSServiceAverageCPUUtilization"]["TargetValue"] == 70
+    assert by_metric["ECSServiceAverageMemoryUtilization"]["TargetValue"] == 75
+    requests = by_metric["ALBRequestCountPerTarget"]
+    assert requests["PredefinedMetricSpecification"]["ResourceLabel"] == {"Fn::Join": ["/", [
+        {"Fn::GetAtt": ["Alb", "LoadBalancerFullName"]},
+        {"Fn::GetAtt": ["ApiTargetGroup", "TargetGroupFullName"]}]]}
+    for policy in policies.values():
+        assert policy["ScaleOutCooldown"] < policy["ScaleInCooldown"]
+
+
+def test_worker_scales_on_queue_backlog_per_task(comp):
+    config = comp.props("WorkerBacklogScaling")["TargetTrackingScalingPolicyConfiguration"]
+    queries = {q["Id"]: q for q in config["CustomizedMetricSpecification"]["Metrics"]}
+    visible = queries["visible"]["MetricStat"]["Metric"]
+    assert visible["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert visible["Dimensions"] == [{"Name": "QueueName", "Value": "<from:JobsQueueName>"}]
+    assert queries["running"]["MetricStat"]["Metric"]["MetricName"] == "RunningTaskCount"
+    assert [q["Id"] for q in queries.values() if q["ReturnData"]] == ["backlog"]
+    assert config["TargetValue"] == "20"
+
+
+def test_scheduled_jobs_run_the_worker_task_definition(comp, env):
+    jobs = comp.of_type("AWS::Scheduler::Schedule")
+    assert set(jobs) == {"NightlyMaintenanceJob", "ReportsJob"}
+    for job in jobs.values():
+        target = job["Properties"]["Target"]
+        assert target["EcsParameters"]["TaskDefinitionArn"] == {"Ref": "WorkerTaskDefinition"}
+        assert target["EcsParameters"]["TaskCount"] == 1
+        assert target["RoleArn"] == {"Fn::GetAtt": ["SchedulerRole", "Arn"]}
+        assert job["Properties"]["State"] == ("DISABLED" if env == "dev" else "ENABLED")
+
+
+def test_job_command_override_is_valid_json(comp):
+    # Render the Join the way CloudFormation would, with the default command.
+    input_ = comp.props("ReportsJob")["Target"]["Input"]
+    head, _, tail = input_["Fn::Join"][1]
+    command = comp.values["ReportsCommand"].split(",")
+    text = head + '","'.join(command) + tail
+    assert json.loads(text) == {"containerOverrides": [{"name": "worker",
+                                                         "command": command}]}
+
+
+def test_scheduler_role_runs_only_worker_tasks_and_passes_only_ecs_roles(comp):
+    (policy,) = comp.props("SchedulerRole")["Policies"]
+    st = statements(policy["PolicyDocument"])
+    assert set(st) == {"RunWorkerTasks", "PassTaskRoles"}
+    assert st["RunWorkerTasks"]["Action"] == ["ecs:RunTask"]
+    assert st["RunWorkerTasks"]["Resource"] == [{"Ref": "WorkerTaskDefinition"}]
+    assert st["PassTaskRoles"]["Resource"] == [{"Fn::GetAtt": ["TaskRole", "Arn"]},
+                                               {"Fn::GetAtt": ["ExecutionRole", "Arn"]}]
+
+
+def test_execution_role_reads_exactly_the_injected_secrets(comp):
+    (policy,) = comp.props("ExecutionRole")["Policies"]
+    st = statements(policy["PolicyDocument"])
+    assert st["InjectedSecrets"]["Action"] == ["secretsmanager:GetSecretValue"]
+    assert st["InjectedSecrets"]["Resource"] == [
+        "<from:DbMasterSecretArn>", "<from:RedisAuthSecretArn>", "<from:AppSecretArn>"]
+    stars = [sid for sid, s in st.items() if "*" in s["Resource"]]
+    assert stars == ["EcrLogin"]
+    assert st["EcrLogin"]["Action"] == ["ecr:GetAuthorizationToken"]
+
+
+def test_task_role_is_scoped_to_arns(comp, env):
+    (policy,) = comp.props("TaskRole")["Policies"]
+    st = statements(policy["PolicyDocument"])
+    assert st["JobsQueue"]["Resource"] == ["<from:JobsQueueArn>"]
+    assert st["VideosTable"]["Resource"][0] == "<from:VideosTableArn>"
+    assert st["KeysOfThoseResources"]["Resource"] == ["<from:StorageKeyArn>",
+                                                      "<from:DataKeyArn>"]
+    assert st["OwnSecrets"]["Resource"] == ["<from:DbMasterSecretArn>",
+                                            "<from:RedisAuthSecretArn>", "<from:AppSecretArn>"]
+    assert len(st["BucketObjects"]["Resource"]) == 3
+    stars = [sid for sid, s in st.items() if "*" in s["Resource"]]
+    assert stars == (["EcsExecChannels"] if env == "dev" else [])
+    for s in st.values():
+        assert not any(a.endswith(":*") or a == "*" for a in s["Action"])
+
+
+def test_task_role_without_videos_table(rendered):
+    comp = evaluate(rendered["compute"], "prod", {"VideosTableArn": ""})
+    (policy,) = comp.props("TaskRole")["Policies"]
+    assert "VideosTable" not in statements(policy["PolicyDocument"])
+
+
+def test_contract_outputs(rendered):
+    assert {"ClusterName", "ClusterArn", "AlbArn", "AlbDnsName", "AlbCanonicalHostedZoneId",
+            "AlbFullName", "AlbListenerArn", "ApiTargetGroupArn", "ApiTargetGroupFullName",
+            "WebTargetGroupArn", "WebTargetGroupFullName", "ApiServiceName", "WebServiceName",
+            "WorkerServiceName", "SchedulerServiceName", "TaskRoleArn", "ExecutionRoleArn",
+            "OriginVerifySecretArn"} <= set(rendered["compute"]["Outputs"])

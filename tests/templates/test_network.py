@@ -1,0 +1,106 @@
+"""network tier: properties that matter, in dev and prod, plus a snapshot."""
+import pytest
+
+from tests.cfn import evaluate
+from tests.conftest import assert_snapshot
+
+
+@pytest.fixture(scope="module")
+def net(rendered, env):
+    return evaluate(rendered["network"], env)
+
+
+def test_snapshot(rendered_text):
+    assert_snapshot("network", rendered_text["network"])
+
+
+def test_vpc_has_dns_and_default_cidr(net):
+    vpc = net.props("Vpc")
+    assert vpc["EnableDnsHostnames"] is True and vpc["EnableDnsSupport"] is True
+    assert vpc["CidrBlock"] == "10.0.0.0/16"
+
+
+def test_three_layers_of_three_subnets_in_distinct_azs(net):
+    subnets = net.of_type("AWS::EC2::Subnet")
+    assert len(subnets) == 9
+    expected = {f"{layer}Subnet{az}": f"10.0.{base + az - 1}.0/24"
+                for layer, base in (("Public", 1), ("App", 11), ("Data", 21)) for az in (1, 2, 3)}
+    assert {k: v["Properties"]["CidrBlock"] for k, v in subnets.items()} == expected
+    for layer in ("Public", "App", "Data"):
+        azs = [net.props(f"{layer}Subnet{az}")["AvailabilityZone"] for az in (1, 2, 3)]
+        assert [a["Fn::Select"][0] for a in azs] == [0, 1, 2]
+        assert all(a["Fn::Select"][1] == {"Fn::GetAZs": ""} for a in azs)
+
+
+def test_no_subnet_maps_public_ips(net):
+    assert all(s["Properties"]["MapPublicIpOnLaunch"] is False
+               for s in net.of_type("AWS::EC2::Subnet").values())
+
+
+def test_nat_one_in_dev_one_per_az_in_prod(net, env):
+    nats = net.of_type("AWS::EC2::NatGateway")
+    eips = net.of_type("AWS::EC2::EIP")
+    count = 1 if env == "dev" else 3
+    assert len(nats) == count and len(eips) == count
+    assert {n["Properties"]["SubnetId"]["Ref"] for n in nats.values()} == {
+        f"PublicSubnet{az}" for az in range(1, count + 1)}
+
+
+def test_private_route_per_az_points_at_the_right_nat(net, env):
+    for az in (1, 2, 3):
+        route = net.props(f"PrivateDefaultRoute{az}")
+        assert route["RouteTableId"] == {"Ref": f"PrivateRouteTable{az}"}
+        assert route["DestinationCidrBlock"] == "0.0.0.0/0"
+        expected = "NatGateway1" if env == "dev" else f"NatGateway{az}"
+        assert route["NatGatewayId"] == {"Ref": expected}
+        for layer in ("App", "Data"):
+            assoc = net.props(f"{layer}Subnet{az}RouteTableAssociation")
+            assert assoc["RouteTableId"] == {"Ref": f"PrivateRouteTable{az}"}
+
+
+def test_public_route_through_internet_gateway(net):
+    route = net.resources["PublicDefaultRoute"]
+    assert route["Properties"]["GatewayId"] == {"Ref": "InternetGateway"}
+    assert route["DependsOn"] == "InternetGatewayAttachment"
+    for az in (1, 2, 3):
+        assert net.props(f"PublicSubnet{az}RouteTableAssociation")["RouteTableId"] == {
+            "Ref": "PublicRouteTable"}
+
+
+def test_gateway_endpoints_on_every_private_route_table(net):
+    gateways = {k: v["Properties"] for k, v in net.of_type("AWS::EC2::VPCEndpoint").items()
+                if v["Properties"]["VpcEndpointType"] == "Gateway"}
+    assert set(gateways) == {"S3GatewayEndpoint", "DynamodbGatewayEndpoint"}
+    for props in gateways.values():
+        assert props["RouteTableIds"] == [{"Ref": f"PrivateRouteTable{az}"} for az in (1, 2, 3)]
+
+
+def test_interface_endpoints_only_when_enabled(net, env):
+    interfaces = {k: v["Properties"] for k, v in net.of_type("AWS::EC2::VPCEndpoint").items()
+                  if v["Properties"]["VpcEndpointType"] == "Interface"}
+    if env == "dev":
+        assert interfaces == {} and "EndpointsSecurityGroup" not in net.resources
+        return
+    services = sorted(p["ServiceName"]["Fn::Sub"].split("}.", 1)[1] for p in interfaces.values())
+    assert services == sorted(["ecr.api", "ecr.dkr", "logs", "secretsmanager", "sts"])
+    for props in interfaces.values():
+        assert props["PrivateDnsEnabled"] is True
+        assert props["SecurityGroupIds"] == [{"Ref": "EndpointsSecurityGroup"}]
+        assert props["SubnetIds"] == [{"Ref": f"AppSubnet{az}"} for az in (1, 2, 3)]
+    ingress = net.props("EndpointsIngressHttpsFromVpc")
+    assert (ingress["FromPort"], ingress["ToPort"]) == (443, 443)
+    assert ingress["CidrIp"] == {"Fn::GetAtt": ["Vpc", "CidrBlock"]}
+
+
+def test_outputs_expose_every_id(net):
+    for name in ["VpcId", "VpcCidr", "InternetGatewayId", "NatGatewayIds", "PublicRouteTableId",
+                 "PrivateRouteTableIds", "PublicSubnetIds", "AppSubnetIds", "DataSubnetIds",
+                 "S3GatewayEndpointId", "DynamodbGatewayEndpointId", "EndpointsSecurityGroupId",
+                 *[f"{layer}Subnet{az}Id" for layer in ("Public", "App", "Data")
+                   for az in (1, 2, 3)]]:
+        assert net.outputs[name]["Description"], name
+
+
+def test_nat_outputs_list_one_or_three(net, env):
+    joined = net.outputs["NatGatewayIds"]["Value"]["Fn::Join"][1]
+    assert len(joined) == (1 if env == "dev" else 3)

@@ -1,0 +1,74 @@
+"""Root outputs: at least 40, each described, covering seed 001's list (each entry is
+checked once the tier that owns it is nested), and nothing secret among them."""
+import json
+import re
+
+import pytest
+
+from templates import TIERS
+
+# Seed 001 "Outputs", item by item: (what it asks for, owning tier, output names).
+SEED_001 = [
+    ("VPC ID and CIDR block", "network", ["VpcId", "VpcCidr"]),
+    ("public and private subnet ID lists", "network",
+     ["PublicSubnetIds", "AppSubnetIds", "DataSubnetIds"]),
+    ("Internet Gateway and NAT Gateway IDs", "network", ["InternetGatewayId", "NatGatewayIds"]),
+    ("security group IDs for ALB, EC2 and Aurora", "security",
+     ["AlbSecurityGroupId", "AppSecurityGroupId", "FleetSecurityGroupId",
+      "DatabaseSecurityGroupId"]),
+    ("S3 bucket names and ARNs", "storage",
+     [f"{b}Bucket{a}" for b in ("Static", "AppLogs", "AccessLogs") for a in ("Name", "Arn")]),
+    ("KMS key IDs and ARNs", "security", ["DataKeyId", "DataKeyArn", "StorageKeyId",
+                                          "StorageKeyArn"]),
+    ("Aurora cluster ID, endpoint and reader endpoint", "data",
+     ["DbClusterIdentifier", "DbEndpoint", "DbReaderEndpoint"]),
+    ("ALB ARN, DNS name and target group ARN", "compute",
+     ["AlbArn", "AlbDnsName", "ApiTargetGroupArn"]),
+    ("Auto Scaling Group name and ARN", "fleet",
+     ["FleetAutoScalingGroupName", "FleetAutoScalingGroupArn"]),
+    ("CloudFront distribution ID and domain name", "cdn",
+     ["DistributionId", "DistributionDomainName"]),
+    ("Route 53 hosted zone ID and name servers", "dns", ["HostedZoneId", "HostedZoneNameServers"]),
+    ("IAM role ARN for EC2 instances", "fleet", ["FleetRoleArn"]),
+    ("CloudWatch alarm names", "observability",
+     ["FleetCpuAlarmName", "AlbUnhealthyTargetsAlarmName", "AuroraCpuAlarmName",
+      "Alb5xxRateAlarmName", "PlatformHealthAlarmName"]),
+    ("SNS topic ARN", "observability", ["AlarmTopicArn"]),
+]
+NESTED = {tier.name for tier in TIERS}
+
+
+@pytest.fixture(scope="module")
+def outputs(rendered):
+    return rendered["root"]["Outputs"]
+
+
+def test_at_least_40_outputs_each_with_a_description(outputs):
+    assert len(outputs) >= 40
+    for name, output in outputs.items():
+        assert len(output["Description"]) >= 10, name
+
+
+@pytest.mark.parametrize("what, tier, names", SEED_001, ids=[s[0] for s in SEED_001])
+def test_seed_001_outputs(outputs, rendered, what, tier, names):
+    if tier not in NESTED:
+        pytest.skip(f"the {tier} tier is not nested on this branch yet")
+    assert [n for n in names if n not in outputs] == [], what
+    for name in names:
+        assert outputs[name]["Value"] == {"Fn::GetAtt": [
+            "".join(p.capitalize() for p in tier.split("-")) + "Stack", f"Outputs.{name}"]}
+
+
+SECRET_NAME = re.compile(r"(Password|Token|SecretString|SecretValue|PrivateKey)", re.I)
+
+
+def test_nothing_secret_is_an_output(rendered):
+    for name in NESTED:
+        for output_name, output in rendered[name].get("Outputs", {}).items():
+            assert not SECRET_NAME.search(output_name), (name, output_name)
+            value = json.dumps(output["Value"])
+            assert "resolve:secretsmanager" not in value, (name, output_name)
+            assert "SecretString" not in value and "MasterUserPassword" not in value
+            # A secret's ARN is fine; the secret itself never is.
+            if "Secret" in output_name:
+                assert output_name.endswith("Arn"), (name, output_name)

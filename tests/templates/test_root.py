@@ -1,0 +1,120 @@
+"""root: every nested parameter supplied, every GetAtt Outputs.X exists in the child,
+content-addressed TemplateURLs, and a wide dependency graph."""
+import json
+
+import pytest
+
+from streamstack.render import sha256
+from templates import TIERS
+from templates.base import DEPLOY_TIME_KEY
+from templates.root import Child, WiringError, build_root, dependencies
+from tests.conftest import assert_snapshot
+
+
+@pytest.fixture(scope="module")
+def root(rendered):
+    return rendered["root"]
+
+
+@pytest.fixture(scope="module")
+def stacks(root):
+    return {k: v for k, v in root["Resources"].items()
+            if v["Type"] == "AWS::CloudFormation::Stack"}
+
+
+def _child_of(logical):
+    return next(t.name for t in TIERS if Child(t.name, {}, "").logical_id == logical)
+
+
+def test_snapshot(rendered_text):
+    assert_snapshot("root", rendered_text["root"])
+
+
+def test_one_nested_stack_per_tier(stacks):
+    assert sorted(_child_of(k) for k in stacks) == sorted(t.name for t in TIERS)
+
+
+def test_every_child_parameter_is_supplied_and_every_output_exists(rendered, root, stacks):
+    for logical, stack in stacks.items():
+        child = rendered[_child_of(logical)]
+        supplied = stack["Properties"]["Parameters"]
+        assert set(supplied) == set(child.get("Parameters", {})), logical
+        for name, value in supplied.items():
+            text = json.dumps(value)
+            for ref in _refs(value):
+                assert ref in root["Parameters"], f"{logical}.{name} refers to missing {ref}"
+            if "Fn::GetAtt" in text:
+                source, attribute = value["Fn::GetAtt"]
+                output = attribute.removeprefix("Outputs.")
+                assert output in rendered[_child_of(source)]["Outputs"], (logical, name)
+                assert source != logical
+
+
+def _refs(node):
+    if isinstance(node, dict):
+        if set(node) == {"Ref"}:
+            yield node["Ref"]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def test_wiring_parameters_come_from_tiers_or_deploy(root):
+    """A tier's Wiring parameter left to the root means a producer output is missing."""
+    groups = root["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    deploy_time = set(root["Metadata"][DEPLOY_TIME_KEY])
+    wiring = [p for g in groups if g["Label"]["default"] == "Wiring" for p in g["Parameters"]]
+    assert [p for p in wiring if p not in deploy_time] == []
+
+
+def test_template_urls_are_content_addressed(rendered_text, stacks):
+    for logical, stack in stacks.items():
+        digest = sha256(rendered_text[_child_of(logical)])
+        assert stack["Properties"]["TemplateURL"] == {"Fn::Join": ["", [
+            {"Ref": "ArtifactBaseUrl"}, "/", f"templates/{digest}.json"]]}
+
+
+def test_outputs_reexported_with_descriptions(rendered, root):
+    child_outputs = {n for t in TIERS for n in rendered[t.name].get("Outputs", {})}
+    assert set(root["Outputs"]) == child_outputs
+    assert all(o["Description"] for o in root["Outputs"].values())
+
+
+def test_dependency_graph_is_acyclic_and_network_waits_for_nothing(rendered):
+    children = [Child(t.name, rendered[t.name], "") for t in TIERS]
+    graph = dependencies(children)
+    assert graph["network"] == []
+    assert graph["security"] == ["network"]
+    seen, order = set(), []
+
+    def visit(node, stack=()):
+        assert node not in stack, f"cycle through {node}"
+        if node not in seen:
+            for dep in graph[node]:
+                visit(dep, stack + (node,))
+            seen.add(node)
+            order.append(node)
+    for node in graph:
+        visit(node)
+
+
+def test_parameters_grouped_for_the_console(root):
+    groups = root["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    grouped = [p for g in groups for p in g["Parameters"]]
+    assert sorted(grouped) == sorted(root["Parameters"])
+    assert len(grouped) == len(set(grouped))
+
+
+def test_conflicting_declarations_are_rejected():
+    a = {"Parameters": {"Port": {"Type": "Number", "Default": 1, "Description": "x"}}}
+    b = {"Parameters": {"Port": {"Type": "Number", "Default": 2, "Description": "x"}}}
+    with pytest.raises(WiringError, match="declared differently"):
+        build_root([Child("a", a, "0"), Child("b", b, "1")])
+
+
+def test_duplicate_outputs_are_rejected():
+    a = {"Outputs": {"Id": {"Value": "1", "Description": "x"}}}
+    with pytest.raises(WiringError, match="output Id is declared by both"):
+        build_root([Child("a", a, "0"), Child("b", a, "1")])
