@@ -18,7 +18,7 @@ DEPLOY_FLAGS := $(if $(LOCAL),--local) $(if $(YES),--yes) \
                 $(if $(ALLOW_DATA_LOSS),--allow-data-loss) $(if $(WAIT),--wait)
 DEPLOY := $(PY) deploy.py
 
-.PHONY: build test bench diagram clean bootstrap deploy execute status doctor destroy local local-stop e2e
+.PHONY: build test bench diagram clean bootstrap deploy execute status doctor destroy local local-stop e2e edge
 
 ## build: render every template into build/, validate params, cfn-lint and checkov (cached)
 build: $(VENV)/.installed $(SCAN_VENV)/.installed
@@ -42,6 +42,10 @@ bench: $(VENV)/.installed $(SCAN_VENV)/.installed
 ## bootstrap ENV=x: artifact bucket, execution role, ECR, CI role for the account/region
 bootstrap: $(VENV)/.installed $(SCAN_VENV)/.installed
 	$(DEPLOY) bootstrap $(ENV) $(DEPLOY_FLAGS)
+
+## edge ENV=x: CloudFront's WAF web ACL and certificate in us-east-1 (before deploy)
+edge: $(VENV)/.installed $(SCAN_VENV)/.installed
+	$(DEPLOY) edge $(ENV) $(DEPLOY_FLAGS)
 
 ## deploy ENV=x: build if stale, upload, plan (dev executes at once: execute: auto)
 deploy: $(VENV)/.installed $(SCAN_VENV)/.installed

@@ -2,7 +2,8 @@
 """Deploy streamstack: bootstrap an account, plan a reviewed change set for the whole
 nested tree, execute exactly that change set, and look after the stacks.
 
-    deploy.py bootstrap ENV     artifact bucket, execution role, ECR, CI role
+    deploy.py bootstrap ENV     artifact bucket, execution role, ECR, CI roles
+    deploy.py edge ENV          CloudFront's WAF and certificate in us-east-1
     deploy.py deploy ENV        build if stale, upload, plan (execute at once if params say auto)
     deploy.py execute ENV       execute the reviewed plan (build/plans/ENV.json)
     deploy.py status ENV        the stack tree, status, outputs, drift

@@ -26,7 +26,9 @@ def parser(doc: str | None = None) -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="deploy.py", description=doc,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    helps = {"bootstrap": "deploy the bootstrap stack", "deploy": "build, upload and plan",
+    helps = {"bootstrap": "deploy the bootstrap stack",
+             "edge": "deploy the edge stack (CloudFront WAF and certificate) to us-east-1",
+             "deploy": "build, upload and plan",
              "execute": "execute the reviewed plan", "status": "tree, status, outputs, drift",
              "doctor": "repair stuck stacks", "destroy": "delete a throw-away environment",
              "drift": "StackSet drift (StackSet environments)"}
@@ -91,7 +93,8 @@ def main(argv: list[str], doc: str | None = None) -> int:
             raise StreamstackError(f"nothing answers on {local.ENDPOINT}: start LocalStack with "
                                    "`make local` first")
     params_mod.params_path(env, args.params_dir)   # unknown environments fail first
-    if args.command in ("bootstrap", "deploy") and not args.no_build and stale(args.build_dir):
+    if args.command in ("bootstrap", "edge", "deploy") and not args.no_build and \
+            stale(args.build_dir):
         from streamstack import build
         build.run(build_dir=args.build_dir)
     manifest = load_manifest(args.build_dir)

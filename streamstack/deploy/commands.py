@@ -86,8 +86,12 @@ def resolve_deploy_time(ctx, boot) -> dict[str, str]:
         else:
             if edge is None:
                 stack = stacks.describe(ctx.client("cloudformation", EDGE_REGION),
-                                        f"{ctx.params.stack_name}-edge")
+                                        edge_stack_name(ctx.params))
                 edge = stacks.outputs(stack) if stack else {}
+                if stack is None:
+                    ctx.out(f"no edge stack {edge_stack_name(ctx.params)} in {EDGE_REGION}: "
+                            f"`make edge ENV={ctx.env}` gives CloudFront its WAF and "
+                            "certificate")
             if name in edge:
                 values[name] = edge[name]
         if name not in values:
@@ -126,42 +130,73 @@ def follow(ctx, cfn, tree, total: int) -> dict:
     return final
 
 
-# -- bootstrap -----------------------------------------------------------------------------
+# -- stand-alone stacks: bootstrap and edge ---------------------------------------------------
 def bootstrap(ctx) -> int:
     aws.check_account(ctx.params, ctx.client("sts"))
-    cfn = ctx.client("cloudformation")
-    name = boot_mod.stack_name(ctx.params)
     text = (ctx.build_dir / ctx.manifest["templates"][boot_mod.TEMPLATE]["file"]).read_text()
     values = boot_mod.parameters(ctx.params, json.loads(text))
+    return deploy_standalone(ctx, boot_mod.stack_name(ctx.params), text, values,
+                             ctx.params.region, "bootstrap")
+
+
+def edge(ctx) -> int:
+    """The edge stack (CloudFront's WAF web ACL and certificate) in us-east-1. Run before
+    the root's plan, which passes its outputs on (resolve_deploy_time)."""
+    if "edge" not in ctx.manifest["templates"]:
+        raise StreamstackError("this build has no edge template (templates/edge.py): "
+                               "nothing to deploy to us-east-1")
+    aws.check_account(ctx.params, ctx.client("sts"))
+    text = (ctx.build_dir / ctx.manifest["templates"]["edge"]["file"]).read_text()
+    declared = json.loads(text).get("Parameters", {})
+    values = {k: v for k, v in ctx.params.parameters.items() if k in declared}
+    if "HostedZoneId" in declared:
+        root = stacks.describe(ctx.client("cloudformation"), ctx.params.stack_name)
+        zone = (stacks.outputs(root).get("HostedZoneId") if root else None) or \
+            ctx.params.parameters.get("ExistingHostedZoneId", "")
+        values["HostedZoneId"] = zone
+    return deploy_standalone(ctx, edge_stack_name(ctx.params), text, values, EDGE_REGION,
+                             "edge")
+
+
+def edge_stack_name(params) -> str:
+    return f"{params.stack_name}-edge"
+
+
+def deploy_standalone(ctx, name: str, text: str, values: dict[str, str], region: str,
+                      what: str) -> int:
+    """Create or update a stand-alone stack through a change set with the template inline
+    (bootstrap creates the artifact bucket; edge lives in another region). It runs with
+    the caller's credentials: the execution role is scoped to the platform's region."""
+    cfn = ctx.client("cloudformation", region)
     stack = stuck.settle(ctx, cfn, stacks.describe(cfn, name))
     kind = "CREATE" if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
     created = changeset.create(
         cfn, stack_name=name, name=changeset.new_name(), change_set_type=kind,
         parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(values.items())],
         tags=ctx.params.tags, template_body=boot_mod.template_body(text), nested=False,
-        description=f"streamstack bootstrap {ctx.env} commit {git_commit()[:12]}")
+        description=f"streamstack {what} {ctx.env} commit {git_commit()[:12]}")
     desc = changeset.wait(cfn, created["Id"], ctx.poll_seconds, ctx.sleep)
     if changeset.is_empty(desc):
         cfn.delete_change_set(ChangeSetName=created["Id"])
-        ctx.out(f"bootstrap {name}: no changes")
+        ctx.out(f"{what} {name}: no changes")
         return 0
     _refuse_failed(desc)
     rows = planfile.make_rows(changeset.walk(cfn, created["Id"]))
     for line in planfile.render_text(rows):
         ctx.out(line)
     if planfile.blocking(rows) and not ctx.flag("allow_data_loss"):
-        raise Blocked(f"the bootstrap change would replace or remove stateful resources; the "
+        raise Blocked(f"the {what} change would replace or remove stateful resources; the "
                       f"change set {created['Id']} is kept for review; rerun with "
                       "--allow-data-loss only if that data may go")
     if kind == "UPDATE" and ctx.settings.protected and not ctx.confirm(
             f"Execute this change to {name}"):
         raise Refused(f"{ctx.env} is protected: review the change set above, then rerun "
-                      f"`make bootstrap ENV={ctx.env} YES=1` to execute it")
+                      f"`make {what} ENV={ctx.env} YES=1` to execute it")
     final = execute_change_set(ctx, cfn, created["StackId"], created["Id"], len(rows))
     if ctx.settings.protected:
         cfn.update_termination_protection(EnableTerminationProtection=True,
                                           StackName=created["StackId"])
-    ctx.out(f"bootstrap {name}: {final['StackStatus']}")
+    ctx.out(f"{what} {name} ({region}): {final['StackStatus']}")
     for key, value in sorted(stacks.outputs(final).items()):
         ctx.out(f"  {key} = {value}")
     return 0
@@ -426,5 +461,5 @@ def empty_bucket(s3, bucket: str) -> int:
     return deleted
 
 
-COMMANDS = {"bootstrap": bootstrap, "deploy": plan, "execute": execute, "status": status,
+COMMANDS = {"bootstrap": bootstrap, "edge": edge, "deploy": plan, "execute": execute, "status": status,
             "doctor": doctor, "destroy": destroy}

@@ -630,3 +630,44 @@ def test_doctor_keeps_the_newest_change_sets(prod):
     assert commands.doctor(ctx) == 0
     assert "deleted 2 old change set(s), kept the newest 3" in ctx.out.text
     assert "nothing stuck" in ctx.out.text
+
+
+def test_edge_goes_to_us_east_1_with_the_params_values_and_the_roots_zone(prod):
+    ctx, stubs = prod
+    east = stubs["cloudformation-us-east-1"]
+    edge_name, edge_id = f"{STACK}-edge", STACK_ID.replace(STACK, f"{STACK}-edge")
+    stubs["sts"].add_response("get_caller_identity", {
+        "Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/me", "UserId": "AID"})
+    stubs["cloudformation"].add_response("describe_stacks", {"Stacks": [stack(Outputs=[
+        {"OutputKey": "HostedZoneId", "OutputValue": "Z0123456789ABCDEFGHIJ"}])]},
+        {"StackName": STACK})
+    east.add_client_error("describe_stacks", "ValidationError",
+                          f"Stack with id {edge_name} does not exist", 400,
+                          expected_params={"StackName": edge_name})
+    east.add_response("create_change_set", {"Id": CS_ARN, "StackId": edge_id}, {
+        "StackName": edge_name, "ChangeSetName": ANY, "ChangeSetType": "CREATE",
+        "TemplateBody": ANY, "Capabilities": ANY, "Tags": ANY, "Description": ANY,
+        "IncludeNestedStacks": False, "Parameters": [
+            {"ParameterKey": "Environment", "ParameterValue": "prod"},
+            {"ParameterKey": "HostedZoneId", "ParameterValue": "Z0123456789ABCDEFGHIJ"}]})
+    east.add_response("describe_change_set", {"Status": "CREATE_COMPLETE"},
+                      {"ChangeSetName": CS_ARN})
+    east.add_response("describe_change_set", {"Changes": [
+        change("WebAcl", "AWS::WAFv2::WebACL", action="Add")]},
+        {"ChangeSetName": CS_ARN, "IncludePropertyValues": True})
+    east.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": edge_id})
+    east.add_response("execute_change_set", {}, {"ChangeSetName": CS_ARN})
+    east.add_response("describe_stacks", {"Stacks": [stack(
+        edge_name, edge_id, "CREATE_COMPLETE",
+        Outputs=[{"OutputKey": "CdnWebAclArn", "OutputValue": WEB_ACL}])]},
+        {"StackName": edge_id})
+    east.add_response("describe_stack_events", {"StackEvents": [
+        event(edge_name, edge_id, "WebAcl", "AWS::WAFv2::WebACL", "CREATE_COMPLETE", NOW),
+        event(edge_name, edge_id, edge_name, "AWS::CloudFormation::Stack", "CREATE_COMPLETE",
+              NOW)]}, {"StackName": edge_id})
+    east.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": edge_id})
+    east.add_response("update_termination_protection", {"StackId": edge_id},
+                      {"EnableTerminationProtection": True, "StackName": edge_id})
+    assert commands.edge(ctx) == 0
+    assert f"edge {edge_name} (us-east-1): CREATE_COMPLETE" in ctx.out.text
+    assert f"CdnWebAclArn = {WEB_ACL}" in ctx.out.text
