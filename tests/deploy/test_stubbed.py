@@ -61,10 +61,14 @@ def boot_stack():
                  Outputs=[{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()])
 
 
+def stub_caller(stubs, account=ACCOUNT):
+    stubs["sts"].add_response("get_caller_identity", {
+        "Account": account, "Arn": f"arn:aws:iam::{account}:user/me", "UserId": "AID"})
+
+
 def stub_connect(stubs, root=None, name=STACK):
     """The account check and the bootstrap lookup (then the root stack, when given)."""
-    stubs["sts"].add_response("get_caller_identity", {
-        "Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/me", "UserId": "AID"})
+    stub_caller(stubs)
     stubs["cloudformation"].add_response(
         "describe_stacks", {"Stacks": [{**boot_stack(), "StackName": f"{name}-bootstrap"}]},
         {"StackName": f"{name}-bootstrap"})
@@ -515,16 +519,14 @@ def test_review_in_progress_without_change_sets_is_deleted(dev):
 
 def test_wrong_account_is_refused_before_anything_else(prod):
     ctx, stubs = prod
-    stubs["sts"].add_response("get_caller_identity", {
-        "Account": "999999999999", "Arn": "arn:aws:iam::999999999999:user/me", "UserId": "A"})
+    stub_caller(stubs, "999999999999")
     with pytest.raises(commands.StreamstackError, match="account 999999999999.*123456789012"):
         commands.plan(ctx)
 
 
 def test_missing_bootstrap_says_run_make_bootstrap(prod):
     ctx, stubs = prod
-    stubs["sts"].add_response("get_caller_identity", {
-        "Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/me", "UserId": "AID"})
+    stub_caller(stubs)
     stubs["cloudformation"].add_client_error(
         "describe_stacks", "ValidationError",
         f"Stack with id {STACK}-bootstrap does not exist", 400)
@@ -554,8 +556,7 @@ def test_ctrl_c_while_following_leaves_the_operation_running(prod):
 def stub_bootstrap_change_set(ctx, stubs, changes):
     boot_name = f"{STACK}-bootstrap"
     cfn = stubs["cloudformation"]
-    stubs["sts"].add_response("get_caller_identity", {
-        "Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/me", "UserId": "AID"})
+    stub_caller(stubs)
     cfn.add_response("describe_stacks", {"Stacks": [boot_stack()]}, {"StackName": boot_name})
     cfn.add_response("create_change_set", {"Id": CS_ARN, "StackId": BOOT_ID}, {
         "StackName": boot_name, "ChangeSetName": ANY, "ChangeSetType": "UPDATE",
@@ -588,12 +589,8 @@ def test_bootstrap_replacing_the_artifact_bucket_is_blocked(prod):
 def test_status_shows_the_tree_and_drift(prod):
     ctx, stubs = prod
     cfn = stubs["cloudformation"]
-    stubs["sts"].add_response("get_caller_identity", {
-        "Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/me", "UserId": "AID"})
-    cfn.add_response("describe_stacks", {"Stacks": [boot_stack()]},
-                     {"StackName": f"{STACK}-bootstrap"})
     root = stack(Outputs=[{"OutputKey": "VpcId", "OutputValue": "vpc-0123456789abcdef0"}])
-    cfn.add_response("describe_stacks", {"Stacks": [root]}, {"StackName": STACK})
+    stub_connect(stubs, root)
     cfn.add_response("list_stack_resources", {"StackResourceSummaries": []},
                      {"StackName": STACK_ID})
     cfn.add_response("describe_stacks", {"Stacks": [root]}, {"StackName": STACK_ID})
@@ -612,10 +609,7 @@ def test_status_shows_the_tree_and_drift(prod):
 def test_doctor_keeps_the_newest_change_sets(prod):
     ctx, stubs = prod
     cfn = stubs["cloudformation"]
-    stubs["sts"].add_response("get_caller_identity", {
-        "Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/me", "UserId": "AID"})
-    cfn.add_response("describe_stacks", {"Stacks": [boot_stack()]},
-                     {"StackName": f"{STACK}-bootstrap"})
+    stub_connect(stubs)                          # the account, the execution role
     cfn.add_response("describe_stacks", {"Stacks": [boot_stack()]},
                      {"StackName": f"{STACK}-bootstrap"})
     cfn.add_response("list_change_sets", {"Summaries": []}, {"StackName": BOOT_ID})
@@ -636,8 +630,7 @@ def test_edge_goes_to_us_east_1_with_the_params_values_and_the_roots_zone(prod):
     ctx, stubs = prod
     east = stubs["cloudformation-us-east-1"]
     edge_name, edge_id = f"{STACK}-edge", STACK_ID.replace(STACK, f"{STACK}-edge")
-    stubs["sts"].add_response("get_caller_identity", {
-        "Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/me", "UserId": "AID"})
+    stub_caller(stubs)
     stubs["cloudformation"].add_response("describe_stacks", {"Stacks": [stack(Outputs=[
         {"OutputKey": "HostedZoneId", "OutputValue": "Z0123456789ABCDEFGHIJ"}])]},
         {"StackName": STACK})
