@@ -306,11 +306,12 @@ class BootstrapTier(Tier):
             Default="", AllowedPattern=r"^([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)?$",
             ConstraintDescription="owner/name, e.g. example/streamstack, or empty",
             Description="Repository whose workflows may deploy; empty: no CI deploy role.")
-        branch = self.parameter(
+        # Referenced by name in the trust policies' Sub strings.
+        self.parameter(
             "GitHubBranch", "CI", "Deploying branch", Type="String", Default="main",
             AllowedPattern=r"^[A-Za-z0-9_./-]+$",
-            Description="Branch whose workflow runs may plan (pull requests into it may plan "
-                        "too); executions also need the GitHub environment of this stack.")
+            Description="Branch whose workflow runs may plan (the repository's pull requests "
+                        "may plan too); executing needs the GitHub environment of this stack.")
         provider = self.parameter(
             "GitHubOidc", "CI", "GitHub OIDC provider", Type="String",
             AllowedValues=["create", "existing"], Default="create",
