@@ -2,6 +2,7 @@
 stand-alone stacks. TIERS is the nesting order of the root (also the order of the
 console's parameter groups); STANDALONE templates are deployed on their own."""
 from templates.api import ApiTier
+from templates.bootstrap import BootstrapTier
 from templates.cdn import CdnTier
 from templates.compute import ComputeTier, LoadBalancerTier
 from templates.data import DataTier
@@ -18,4 +19,4 @@ from templates.storage import StorageTier
 TIERS = [NetworkTier, SecurityTier, StorageTier, DnsTier, DataTier, MessagingTier,
          LoadBalancerTier, ComputeTier, FleetTier, CdnTier, DnsRecordsTier, MediaTier, ApiTier,
          ObservabilityTier]
-STANDALONE = [EdgeTier]
+STANDALONE = [EdgeTier, BootstrapTier]
