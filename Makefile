@@ -5,15 +5,28 @@ PY        := $(VENV)/bin/python
 SCAN_VENV := .venv-scan
 CHECKOV   := checkov==3.3.30
 PIP_QUIET := --quiet --disable-pip-version-check
+# LocalStack needs Python 3.13 (pyenv provides it here) and these pins to start.
+LOCAL_PYTHON ?= $(firstword $(wildcard /root/.pyenv/versions/3.13*/bin/python3.13) python3.13)
+LOCAL_VENV   := .venv-local
+LOCALSTACK   := 'localstack-core[runtime]==2026.3.0' 'cbor2<6' 'pyopenssl<25' \
+                'cryptography<45' service_identity 'joserfc==1.0.4'
 
-.PHONY: build test bench diagram clean
+# deploy.py options from make variables: make deploy ENV=prod, LOCAL=1, YES=1,
+# ALLOW_DATA_LOSS=1, WAIT=1
+ENV ?=
+DEPLOY_FLAGS := $(if $(LOCAL),--local) $(if $(YES),--yes) \
+                $(if $(ALLOW_DATA_LOSS),--allow-data-loss) $(if $(WAIT),--wait)
+DEPLOY := $(PY) deploy.py
+
+.PHONY: build test bench diagram clean bootstrap deploy execute status doctor destroy local local-stop e2e edge
 
 ## build: render every template into build/, validate params, cfn-lint and checkov (cached)
 build: $(VENV)/.installed $(SCAN_VENV)/.installed
 	$(PY) build.py
 
-## test: the whole test suite (tier properties, snapshots, lint, scan, params, deploy)
-test: build
+## test: the whole test suite (tier properties, snapshots, lint, scan, params, deploy
+## with Stubber, and end-to-end against LocalStack, which the tests start themselves)
+test: build $(LOCAL_VENV)/.installed
 	$(PY) -m pytest -n 2
 
 ## diagram: docs/architecture.png and .svg drawn from the built templates. The picture
@@ -25,6 +38,45 @@ diagram: build
 ## bench: time rendering, cfn-lint and checkov, cold and warm
 bench: $(VENV)/.installed $(SCAN_VENV)/.installed
 	$(PY) bench/build.py
+
+## bootstrap ENV=x: artifact bucket, execution role, ECR, CI role for the account/region
+bootstrap: $(VENV)/.installed $(SCAN_VENV)/.installed
+	$(DEPLOY) bootstrap $(ENV) $(DEPLOY_FLAGS)
+
+## edge ENV=x: CloudFront's WAF web ACL and certificate in us-east-1 (before deploy)
+edge: $(VENV)/.installed $(SCAN_VENV)/.installed
+	$(DEPLOY) edge $(ENV) $(DEPLOY_FLAGS)
+
+## deploy ENV=x: build if stale, upload, plan (dev executes at once: execute: auto)
+deploy: $(VENV)/.installed $(SCAN_VENV)/.installed
+	$(DEPLOY) deploy $(ENV) $(DEPLOY_FLAGS)
+
+## execute ENV=x: execute exactly the reviewed plan
+execute: $(VENV)/.installed
+	$(DEPLOY) execute $(ENV) $(DEPLOY_FLAGS)
+
+## status ENV=x: stack tree, status, outputs and drift
+status: $(VENV)/.installed
+	$(DEPLOY) status $(ENV) $(DEPLOY_FLAGS)
+
+## doctor ENV=x: repair stuck stacks (YES=1 confirms), delete old change sets
+doctor: $(VENV)/.installed
+	$(DEPLOY) doctor $(ENV) $(DEPLOY_FLAGS)
+
+## destroy ENV=x: delete a throw-away environment (its params must allow it)
+destroy: $(VENV)/.installed
+	$(DEPLOY) destroy $(ENV) $(DEPLOY_FLAGS)
+
+## local: start LocalStack on 127.0.0.1:4566 (returns once it answers); local-stop stops it
+local: $(VENV)/.installed $(LOCAL_VENV)/.installed
+	$(PY) -m streamstack.deploy.local start
+
+local-stop: $(VENV)/.installed
+	$(PY) -m streamstack.deploy.local stop
+
+## e2e: only the end-to-end test against LocalStack (started if nothing answers)
+e2e: $(VENV)/.installed $(LOCAL_VENV)/.installed
+	$(PY) -m pytest -m e2e -p no:xdist -v
 
 clean:
 	rm -rf build .pytest_cache
@@ -42,6 +94,13 @@ $(SCAN_VENV)/.installed:
 	$(SCAN_VENV)/bin/pip install $(PIP_QUIET) '$(CHECKOV)'
 	touch $@
 
+# LocalStack gets its own Python 3.13 venv.
+$(LOCAL_VENV)/.installed:
+	$(LOCAL_PYTHON) -m venv $(LOCAL_VENV)
+	$(LOCAL_VENV)/bin/pip install $(PIP_QUIET) --upgrade pip
+	$(LOCAL_VENV)/bin/pip install $(PIP_QUIET) $(LOCALSTACK)
+	touch $@
+
 # -- StackSet environments (docs/stacksets.md) ----------------------------------------
 # make deploy ENV=prod-global DEEP_PREVIEW=1; make execute ENV=prod-global PRUNE=1
 DEPLOY_FLAGS += $(if $(PRUNE),--prune) $(if $(DEEP_PREVIEW),--deep-preview)
@@ -50,7 +109,7 @@ DEPLOY_FLAGS += $(if $(PRUNE),--prune) $(if $(DEEP_PREVIEW),--deep-preview)
 ## drift ENV=x: StackSet drift: detection, then the drifted instances and resources (exit 6 if any)
 drift: $(VENV)/.installed
 	$(if $(ENV),,$(error ENV is required, e.g. make drift ENV=prod-global))
-	$(PY) deploy.py drift $(ENV) $(DEPLOY_FLAGS)
+	$(DEPLOY) drift $(ENV) $(DEPLOY_FLAGS)
 
 ## bench-stacksets: API calls of a 50 accounts x 4 regions StackSet environment (moto, no AWS)
 bench-stacksets: $(VENV)/.installed

@@ -24,6 +24,7 @@ from typing import Any, Callable
 import yaml
 
 from streamstack import BUILD_DIR, PARAMS_DIR
+from streamstack.deploy import settings as deploy_settings
 from streamstack.errors import ParamsError
 from templates.base import DEPLOY_TIME_KEY, ENVIRONMENTS
 from templates.storage import SUPPORTED_REGIONS
@@ -90,6 +91,7 @@ def _display(path: Path) -> str:
 # name -> validator(value, problems, key) returning the parsed section. Later issues
 # (deploy behaviour, StackSet targets) register theirs here.
 SECTIONS: dict[str, Callable[[Any, _Problems, str], Any]] = {}
+SECTIONS["deploy"] = deploy_settings.validate
 
 
 def known_environments(params_dir: Path = PARAMS_DIR) -> list[str]:

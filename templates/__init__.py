@@ -2,8 +2,9 @@
 stand-alone stacks. TIERS is the nesting order of the root (also the order of the
 console's parameter groups); STANDALONE templates are deployed on their own."""
 from templates.api import ApiTier
+from templates.bootstrap import BootstrapTier
 from templates.cdn import CdnTier
-from templates.compute import ComputeTier
+from templates.compute import ComputeTier, LoadBalancerTier
 from templates.data import DataTier
 from templates.dns import DnsRecordsTier, DnsTier
 from templates.edge import EdgeTier
@@ -15,7 +16,7 @@ from templates.observability import ObservabilityTier
 from templates.security import SecurityTier
 from templates.storage import StorageTier
 
-TIERS = [NetworkTier, SecurityTier, StorageTier, DnsTier, DataTier, MessagingTier, ComputeTier,
-         FleetTier, CdnTier, DnsRecordsTier, MediaTier, ApiTier,
+TIERS = [NetworkTier, SecurityTier, StorageTier, DnsTier, DataTier, MessagingTier,
+         LoadBalancerTier, ComputeTier, FleetTier, CdnTier, DnsRecordsTier, MediaTier, ApiTier,
          ObservabilityTier]
-STANDALONE = [EdgeTier]
+STANDALONE = [EdgeTier, BootstrapTier]

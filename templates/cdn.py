@@ -12,8 +12,8 @@ The buckets are read through Origin Access Control (SigV4 on every request); the
 policies live here because they must name this distribution (AWS:SourceArn) and a bucket
 has only one policy. The ALB is a custom origin reached over HTTPS on api.<domain> when
 it has a certificate, over HTTP on its own name otherwise; every request carries the
-X-Origin-Verify header whose value comes from compute's generated secret, and compute's
-listener rule answers only requests that carry it.
+X-Origin-Verify header whose value comes from the load-balancer tier's generated secret,
+and its listener rules answer only requests that carry it.
 
 Certificate, aliases and WAF come from the edge stack in us-east-1, through deploy-time
 parameters; without them the distribution uses *.cloudfront.net and no web ACL.
@@ -200,7 +200,7 @@ class CdnTier(Tier):
 
     def _alb_origin(self) -> cloudfront.Origin:
         alb_dns = self.parameter("AlbDnsName", "Wiring", Type="String",
-                                 Description="DNS name of the ALB (compute tier).")
+                                 Description="DNS name of the ALB (load-balancer tier).")
         alb_certificate = self.parameter(
             "AlbCertificateArn", "Wiring", Type="String",
             Description="Certificate of the ALB's HTTPS listener, empty without one (dns "
@@ -208,7 +208,7 @@ class CdnTier(Tier):
                         "api.<domain>, the name the certificate covers.")
         self.parameter("OriginVerifySecretArn", "Wiring", Type="String",
                        Description="Secret holding the X-Origin-Verify header value the ALB "
-                                   "requires (compute tier).")
+                                   "requires (load-balancer tier).")
         self.condition("AlbHttps", Not(Equals(alb_certificate, "")))
         return cloudfront.Origin(
             Id=ALB, DomainName=If("AlbHttps", Sub("api.${DomainName}"), alb_dns),
@@ -220,7 +220,7 @@ class CdnTier(Tier):
                 HeaderName=ORIGIN_HEADER,
                 # Resolved by CloudFormation at deploy time; never in the template. The
                 # secret is a plain generated string (no JSON key), resolved whole, exactly
-                # as compute's listener rules resolve it.
+                # as the load balancer's listener rules resolve it.
                 HeaderValue=Sub("{{resolve:secretsmanager:${OriginVerifySecretArn}}}"))])
 
     def _bucket_origins(self) -> list:

@@ -1,6 +1,17 @@
-"""compute: the ECS Fargate cluster, the internet-facing ALB with its listeners and
-target groups, the api/web/worker/scheduler services, their roles, autoscaling, and
-the scheduled jobs (EventBridge Scheduler running the worker task definition).
+"""compute: two nested stacks that live together because they are one application.
+
+`load-balancer`: the internet-facing ALB with its listeners, listener rules, the
+api/web target groups and the origin verification. It reads only network, security,
+storage and dns, so it (and CloudFront behind it, which reads AlbDnsName and
+OriginVerifySecretArn) is created in parallel with Aurora and Redis.
+
+`compute`: the ECS Fargate cluster, the api/web/worker/scheduler services, their roles,
+autoscaling, and the scheduled jobs (EventBridge Scheduler running the worker task
+definition). It reads the data tier's endpoints and secrets and the load-balancer's
+target groups, so it is the tier that waits for Aurora.
+
+    network, security, storage, dns -> load-balancer -> cdn, fleet, dns-records
+    load-balancer, data, messaging  -> compute
 
 Traffic: viewers (or CloudFront) -> ALB in the public subnets -> api (/api/*) and web
 (everything else) tasks on AppPort in the app subnets. With a certificate, HTTP
@@ -13,6 +24,8 @@ Secrets reach containers only through the task definitions' `Secrets` (the execu
 role reads exactly those); endpoints and names are plain environment variables.
 """
 from __future__ import annotations
+
+from functools import partial
 
 from awacs import dynamodb as ddb_actions
 from awacs import ecr as ecr_actions
@@ -86,6 +99,11 @@ def origin_condition(secret: str) -> elb.Condition:
         Values=[Sub("{{resolve:secretsmanager:${%s}}}" % secret)]))
 
 
+def wired(tier: Tier, name: str, description: str, type_: str = "String") -> Ref:
+    """A parameter fed by another tier's output of the same name."""
+    return tier.parameter(name, "Wiring", Type=type_, Description=description)
+
+
 def document(*statements) -> dict:
     """A policy document whose statements may be Fn::If (awacs' Policy only takes
     Statement objects)."""
@@ -100,93 +118,31 @@ def assume_role_policy(service: str) -> Policy:
         Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))])
 
 
-class ComputeTier(Tier):
-    name = "compute"
-    description = "ECS Fargate cluster, ALB, api/web/worker/scheduler services, scheduled jobs"
+class LoadBalancerTier(Tier):
+    name = "load-balancer"
+    description = "internet-facing ALB, listeners, origin verification, api/web target groups"
 
     def build(self) -> None:
         self.wiring()
-        self.cluster()
         self.load_balancer()
         self.target_groups()
         self.listeners()
-        self.log_groups()
-        self.roles()
-        self.task_definitions()
-        self.services()
-        self.autoscaling()
-        self.scheduled_jobs()
 
-    # -- inputs ------------------------------------------------------------------
-    def _wired(self, name: str, description: str, type_: str = "String") -> Ref:
-        return self.parameter(name, "Wiring", Type=type_, Description=description)
-
+    # -- inputs (network, security, storage, dns only: no wait for the data tier) ----
     def wiring(self) -> None:
-        w = self._wired
-        self.vpc = w("VpcId", "VPC of the target groups (network tier).", "AWS::EC2::VPC::Id")
-        self.public_subnets = w("PublicSubnetIds", "Public subnets of the ALB (network tier).",
-                                "List<AWS::EC2::Subnet::Id>")
-        self.app_subnets = w("AppSubnetIds", "App subnets of the tasks (network tier).",
-                             "List<AWS::EC2::Subnet::Id>")
-        self.alb_sg = w("AlbSecurityGroupId", "Security group of the ALB (security tier).",
-                        "AWS::EC2::SecurityGroup::Id")
-        self.app_sg = w("AppSecurityGroupId", "Security group of the tasks (security tier).",
-                        "AWS::EC2::SecurityGroup::Id")
-        self.data_key = w("DataKeyArn", "Data KMS key (security tier): secrets, DynamoDB.")
-        self.storage_key = w("StorageKeyArn",
-                             "Storage KMS key (security tier): logs, S3, SQS, events.")
-        self.access_logs_bucket = w("AccessLogsBucketName",
-                                    "Bucket receiving ALB access logs (storage tier).")
-        self.buckets = {}
-        for bucket in ("Media", "Uploads", "Static"):
-            self.buckets[bucket] = (
-                w(f"{bucket}BucketName", f"{bucket} bucket name (storage tier)."),
-                w(f"{bucket}BucketArn", f"{bucket} bucket ARN (storage tier)."))
-        self.env_inputs = {
-            "DB_HOST": w("DbEndpoint", "Aurora writer endpoint (data tier)."),
-            "DB_READER_HOST": w("DbReaderEndpoint", "Aurora reader endpoint (data tier)."),
-            "DB_PORT": w("DbPort", "Aurora port (data tier)."),
-            "DB_NAME": w("DbName", "Application database name (data tier)."),
-            "REDIS_HOST": w("RedisEndpoint", "Redis primary endpoint (data tier)."),
-            "REDIS_PORT": w("RedisPort", "Redis port (data tier)."),
-            "VIDEOS_TABLE": w("VideosTableName", "Videos table name, empty when off (data "
-                                                 "tier)."),
-            "JOBS_QUEUE_URL": w("JobsQueueUrl", "Jobs queue URL (messaging tier)."),
-            "EVENT_BUS_NAME": w("EventBusName", "Platform event bus (messaging tier)."),
-            "MEDIA_BUCKET": self.buckets["Media"][0],
-            "UPLOADS_BUCKET": self.buckets["Uploads"][0],
-            "STATIC_BUCKET": self.buckets["Static"][0],
-        }
-        self.db_secret = w("DbMasterSecretArn", "RDS-managed master secret (data tier).")
-        self.redis_secret = w("RedisAuthSecretArn", "Redis AUTH token secret (data tier).")
-        self.app_secret = w("AppSecretArn", "Application secret (data tier).")
-        self.videos_table_arn = w("VideosTableArn", "Videos table ARN, empty when off (data "
-                                                    "tier).")
-        self.jobs_queue_arn = w("JobsQueueArn", "Jobs queue ARN (messaging tier).")
-        self.jobs_queue_name = w("JobsQueueName", "Jobs queue name (messaging tier).")
-        self.event_bus_arn = w("EventBusArn", "Platform event bus ARN (messaging tier).")
-        self.condition("HasVideosTable", Not(Equals(self.videos_table_arn, "")))
+        self.vpc = wired(self, "VpcId", "VPC of the target groups (network tier).",
+                         "AWS::EC2::VPC::Id")
+        self.public_subnets = wired(self, "PublicSubnetIds",
+                                    "Public subnets of the ALB (network tier).",
+                                    "List<AWS::EC2::Subnet::Id>")
+        self.alb_sg = wired(self, "AlbSecurityGroupId",
+                            "Security group of the ALB (security tier).",
+                            "AWS::EC2::SecurityGroup::Id")
+        self.data_key = wired(self, "DataKeyArn",
+                              "Data KMS key (security tier): the origin-verify secret.")
+        self.access_logs_bucket = wired(self, "AccessLogsBucketName",
+                                        "Bucket receiving ALB access logs (storage tier).")
         self.app_port = self.shared_parameter("AppPort")
-
-    # -- cluster -----------------------------------------------------------------
-    def cluster(self) -> None:
-        strategy = self.parameter(
-            "CapacityStrategy", "Compute", Type="String",
-            AllowedValues=["on-demand", "spot-weighted"], Default="on-demand",
-            Description="on-demand: every task on FARGATE. spot-weighted: one task per "
-                        "service on FARGATE, the rest 3:1 on FARGATE_SPOT (about 70% cheaper, "
-                        "tasks may be interrupted with 2 minutes' notice). The scheduler and "
-                        "scheduled jobs always run on FARGATE.")
-        self.condition("SpotWeighted", Equals(strategy, "spot-weighted"))
-        self.strategy = If("SpotWeighted", SPOT_WEIGHTED, ON_DEMAND)
-        self.add(ecs.Cluster(
-            "Cluster",
-            ClusterSettings=[ecs.ClusterSetting(Name="containerInsights", Value="enabled")],
-            CapacityProviders=["FARGATE", "FARGATE_SPOT"],
-            DefaultCapacityProviderStrategy=self.strategy,
-            Tags=self.tags("ecs", "cluster")))
-        self.output("ClusterName", Ref("Cluster"), "Name of the ECS cluster")
-        self.output("ClusterArn", GetAtt("Cluster", "Arn"), "ARN of the ECS cluster")
 
     # -- load balancer -----------------------------------------------------------
     def load_balancer(self) -> None:
@@ -296,6 +252,92 @@ class ComputeTier(Tier):
         self.output("AlbListenerArn", serving,
                     "ARN of the listener that serves traffic (HTTPS with a certificate, else "
                     "HTTP); rules 10 (api) and 20 (web) are taken")
+
+
+class ComputeTier(Tier):
+    name = "compute"
+    description = "ECS Fargate cluster, api/web/worker/scheduler services, scheduled jobs"
+
+    def build(self) -> None:
+        self.wiring()
+        self.cluster()
+        self.log_groups()
+        self.roles()
+        self.task_definitions()
+        self.services()
+        self.autoscaling()
+        self.scheduled_jobs()
+
+    # -- inputs ------------------------------------------------------------------
+    def wiring(self) -> None:
+        w = partial(wired, self)
+        self.app_subnets = w("AppSubnetIds", "App subnets of the tasks (network tier).",
+                             "List<AWS::EC2::Subnet::Id>")
+        self.app_sg = w("AppSecurityGroupId", "Security group of the tasks (security tier).",
+                        "AWS::EC2::SecurityGroup::Id")
+        self.data_key = w("DataKeyArn", "Data KMS key (security tier): secrets, DynamoDB.")
+        self.storage_key = w("StorageKeyArn",
+                             "Storage KMS key (security tier): logs, S3, SQS, events.")
+        self.buckets = {}
+        for bucket in ("Media", "Uploads", "Static"):
+            self.buckets[bucket] = (
+                w(f"{bucket}BucketName", f"{bucket} bucket name (storage tier)."),
+                w(f"{bucket}BucketArn", f"{bucket} bucket ARN (storage tier)."))
+        self.env_inputs = {
+            "DB_HOST": w("DbEndpoint", "Aurora writer endpoint (data tier)."),
+            "DB_READER_HOST": w("DbReaderEndpoint", "Aurora reader endpoint (data tier)."),
+            "DB_PORT": w("DbPort", "Aurora port (data tier)."),
+            "DB_NAME": w("DbName", "Application database name (data tier)."),
+            "REDIS_HOST": w("RedisEndpoint", "Redis primary endpoint (data tier)."),
+            "REDIS_PORT": w("RedisPort", "Redis port (data tier)."),
+            "VIDEOS_TABLE": w("VideosTableName", "Videos table name, empty when off (data "
+                                                 "tier)."),
+            "JOBS_QUEUE_URL": w("JobsQueueUrl", "Jobs queue URL (messaging tier)."),
+            "EVENT_BUS_NAME": w("EventBusName", "Platform event bus (messaging tier)."),
+            "MEDIA_BUCKET": self.buckets["Media"][0],
+            "UPLOADS_BUCKET": self.buckets["Uploads"][0],
+            "STATIC_BUCKET": self.buckets["Static"][0],
+        }
+        self.db_secret = w("DbMasterSecretArn", "RDS-managed master secret (data tier).")
+        self.redis_secret = w("RedisAuthSecretArn", "Redis AUTH token secret (data tier).")
+        self.app_secret = w("AppSecretArn", "Application secret (data tier).")
+        self.videos_table_arn = w("VideosTableArn", "Videos table ARN, empty when off (data "
+                                                    "tier).")
+        self.jobs_queue_arn = w("JobsQueueArn", "Jobs queue ARN (messaging tier).")
+        self.jobs_queue_name = w("JobsQueueName", "Jobs queue name (messaging tier).")
+        self.event_bus_arn = w("EventBusArn", "Platform event bus ARN (messaging tier).")
+        self.target_group_arns = {
+            name: w(f"{name}TargetGroupArn",
+                    f"Target group the {name.lower()} service registers in (load-balancer "
+                    "tier).")
+            for name in ("Api", "Web")}
+        self.alb_full_name = w("AlbFullName", "app/<name>/<id> of the ALB (load-balancer "
+                                              "tier): the api's request-count scaling.")
+        self.api_target_group_full_name = w(
+            "ApiTargetGroupFullName", "targetgroup/<name>/<id> of the api target group "
+                                      "(load-balancer tier): the api's request-count scaling.")
+        self.condition("HasVideosTable", Not(Equals(self.videos_table_arn, "")))
+        self.app_port = self.shared_parameter("AppPort")
+
+    # -- cluster -----------------------------------------------------------------
+    def cluster(self) -> None:
+        strategy = self.parameter(
+            "CapacityStrategy", "Compute", Type="String",
+            AllowedValues=["on-demand", "spot-weighted"], Default="on-demand",
+            Description="on-demand: every task on FARGATE. spot-weighted: one task per "
+                        "service on FARGATE, the rest 3:1 on FARGATE_SPOT (about 70% cheaper, "
+                        "tasks may be interrupted with 2 minutes' notice). The scheduler and "
+                        "scheduled jobs always run on FARGATE.")
+        self.condition("SpotWeighted", Equals(strategy, "spot-weighted"))
+        self.strategy = If("SpotWeighted", SPOT_WEIGHTED, ON_DEMAND)
+        self.add(ecs.Cluster(
+            "Cluster",
+            ClusterSettings=[ecs.ClusterSetting(Name="containerInsights", Value="enabled")],
+            CapacityProviders=["FARGATE", "FARGATE_SPOT"],
+            DefaultCapacityProviderStrategy=self.strategy,
+            Tags=self.tags("ecs", "cluster")))
+        self.output("ClusterName", Ref("Cluster"), "Name of the ECS cluster")
+        self.output("ClusterArn", GetAtt("Cluster", "Arn"), "ARN of the ECS cluster")
 
     # -- logs and roles ----------------------------------------------------------
     def log_groups(self) -> None:
@@ -518,9 +560,10 @@ class ComputeTier(Tier):
                 props.update(
                     LoadBalancers=[ecs.LoadBalancer(
                         ContainerName=name.lower(), ContainerPort=self.app_port,
-                        TargetGroupArn=Ref(f"{name}TargetGroup"))],
-                    HealthCheckGracePeriodSeconds=60,
-                    DependsOn=["ApiListenerRule", "WebListenerRule"])
+                        TargetGroupArn=self.target_group_arns[name])],
+                    # The listener rules that attach the target group exist already: this
+                    # stack waits for the whole load-balancer stack.
+                    HealthCheckGracePeriodSeconds=60)
             self.add(ecs.Service(f"{name}Service", **props))
             self.output(f"{name}ServiceName", GetAtt(f"{name}Service", "Name"),
                         f"Name of the {name.lower()} service ({runs})")
@@ -571,8 +614,8 @@ class ComputeTier(Tier):
             "ApiRequestsScaling", "Api", requests,
             PredefinedMetricSpecification=aas.PredefinedMetricSpecification(
                 PredefinedMetricType="ALBRequestCountPerTarget",
-                ResourceLabel=Join("/", [GetAtt("Alb", "LoadBalancerFullName"),
-                                         GetAtt("ApiTargetGroup", "TargetGroupFullName")])))
+                ResourceLabel=Join("/", [self.alb_full_name,
+                                         self.api_target_group_full_name])))
         # Backlog per task = visible messages / running worker tasks (Container Insights).
         self._target_tracking(
             "WorkerBacklogScaling", "Worker", backlog,

@@ -2,11 +2,11 @@
 (tier `dns-records`). Both live here so all DNS is in one place; they are two nested
 stacks because they sit at opposite ends of the dependency graph:
 
-    dns          (no inputs) -> AlbCertificateArn -> compute -> AlbDnsName -> dns-records
+    dns          (no inputs) -> AlbCertificateArn -> load-balancer -> AlbDnsName -> dns-records
                                                      cdn -> DistributionDomainName -> dns-records
 
 `dns` waits for nothing, so the certificate is issued (in parallel with network, data...)
-before compute creates the HTTPS listener that needs it. `dns-records` waits for the
+before the load-balancer tier creates the HTTPS listener that needs it. `dns-records` waits for the
 ALB and the distribution it points at.
 
 Certificates are validated through DNS. ACM can only see validation records in a zone
@@ -158,10 +158,10 @@ class DnsRecordsTier(Tier):
 
     def api_records(self) -> None:
         dns_name = self.parameter("AlbDnsName", "Wiring", Type="String",
-                                  Description="DNS name of the ALB (compute tier).")
+                                  Description="DNS name of the ALB (load-balancer tier).")
         zone = self.parameter("AlbCanonicalHostedZoneId", "Wiring", Type="String",
                               Description="Route 53 zone id of the ALB's DNS name "
-                                          "(compute tier).")
+                                          "(load-balancer tier).")
         # Route 53 answers from a healthy load balancer only (no healthy target: no answer).
         self._records("api", "HasDomain", route53.AliasTarget(
             HostedZoneId=zone, DNSName=dns_name, EvaluateTargetHealth=True),

@@ -1,7 +1,7 @@
 """fleet (toggle, off by default): the EC2 design of seed 001 beside the Fargate
 services. An Auto Scaling group of Amazon Linux 2023 instances in the app subnets,
 each running nginx (answering /health) with the CloudWatch agent shipping its logs,
-behind its own target group and listener rule on the compute tier's ALB listener.
+behind its own target group and listener rule on the load-balancer tier's ALB listener.
 
 Launch-template changes roll through the group one instance at a time
 (AutoScalingRollingUpdate): a new instance must signal that /health answers before
@@ -234,14 +234,14 @@ class FleetTier(Tier):
     def load_balancing(self) -> None:
         listener = self.parameter(
             "AlbListenerArn", "Wiring", Type="String",
-            Description="The ALB's serving listener (compute tier).")
+            Description="The ALB's serving listener (load-balancer tier).")
         # Read through the dynamic reference below.
         self.parameter(
             "OriginVerifySecretArn", "Wiring", Type="String",
-            Description=f"Secret holding the {ORIGIN_HEADER} value (compute tier).")
+            Description=f"Secret holding the {ORIGIN_HEADER} value (load-balancer tier).")
         enforced = self.parameter(
             "OriginVerifyEnforced", "Wiring", Type="String", AllowedValues=["true", "false"],
-            Description=f"Whether the ALB requires {ORIGIN_HEADER} (compute tier).")
+            Description=f"Whether the ALB requires {ORIGIN_HEADER} (load-balancer tier).")
         pattern = self.parameter(
             "FleetPathPattern", "Fleet", Type="String", Default="/fleet/*",
             AllowedPattern=r"^/[A-Za-z0-9_.~*/?-]*$",
@@ -249,7 +249,7 @@ class FleetTier(Tier):
                         "ahead of the api (10) and web (20) rules).")
         priority = self.parameter(
             "FleetRulePriority", "Fleet", Type="Number", Default=5, MinValue=1, MaxValue=9,
-            Description="Priority of the fleet's listener rule; 1-9 stay ahead of compute's.")
+            Description="Priority of the fleet's listener rule; 1-9 stay ahead of api and web.")
         self.condition("FleetOriginVerify", Equals(enforced, "true"))
         self.add(elb.TargetGroup(
             "FleetTargetGroup", Condition=self.enabled, TargetType="instance",

@@ -66,9 +66,9 @@ def expression(id_, text, label) -> cloudwatch.MetricDataQuery:
 # Wiring parameters: producer outputs this tier reads (docs/wiring.md).
 WIRING = {
     "StorageKeyArn": "Storage KMS key encrypting the topic (security)",
-    "AlbFullName": "ALB full name for metrics, app/<name>/<id> (compute)",
-    "ApiTargetGroupFullName": "API target group full name (compute)",
-    "WebTargetGroupFullName": "Web target group full name (compute)",
+    "AlbFullName": "ALB full name for metrics, app/<name>/<id> (load-balancer)",
+    "ApiTargetGroupFullName": "API target group full name (load-balancer)",
+    "WebTargetGroupFullName": "Web target group full name (load-balancer)",
     "ClusterName": "ECS cluster (compute)",
     "ApiServiceName": "ECS api service (compute)",
     "WebServiceName": "ECS web service (compute)",

@@ -9,7 +9,7 @@ from templates import TIERS
 from templates.root import Child, dependencies
 
 WIRING = Path(__file__).resolve().parents[2] / "docs" / "wiring.md"
-APP_TIERS = ("data", "messaging", "compute", "fleet")
+APP_TIERS = ("data", "messaging", "load-balancer", "compute", "fleet")
 
 
 def contract() -> dict[str, tuple[list[str], list[str]]]:
@@ -40,10 +40,10 @@ def test_tier_reads_its_inputs_under_the_contract_names(rendered, tier):
     assert sorted(set(reads) - set(rendered[tier]["Parameters"])) == []
 
 
-def test_compute_reads_the_certificate_as_a_plain_compute_parameter(rendered):
-    spec = rendered["compute"]["Parameters"]["AlbCertificateArn"]
+def test_load_balancer_reads_the_certificate_as_a_plain_compute_parameter(rendered):
+    spec = rendered["load-balancer"]["Parameters"]["AlbCertificateArn"]
     assert spec["Default"] == ""
-    groups = rendered["compute"]["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    groups = rendered["load-balancer"]["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
     group = next(g["Label"]["default"] for g in groups if "AlbCertificateArn" in g["Parameters"])
     assert group == "Compute"
 
@@ -59,15 +59,24 @@ def test_data_and_messaging_start_early(graph):
     assert graph["messaging"] == ["security"]
 
 
+def test_load_balancer_waits_only_for_network_security_storage_and_dns(graph):
+    assert graph["load-balancer"] == ["dns", "network", "security", "storage"]
+
+
 def test_compute_waits_only_for_what_it_reads(graph):
     assert set(graph["compute"]) <= {"network", "security", "storage", "data", "messaging",
-                                     "dns"}
-    assert {"data", "messaging"} <= set(graph["compute"])
+                                     "load-balancer"}
+    assert {"load-balancer", "data", "messaging"} <= set(graph["compute"])
+
+
+def test_cdn_reads_the_alb_from_the_load_balancer_not_from_compute(graph):
+    assert "load-balancer" in graph["cdn"]
+    assert not {"compute", "data"} & set(graph["cdn"])
 
 
 def test_fleet_waits_for_the_listener_not_for_data(graph):
-    assert "compute" in graph["fleet"]
-    assert not {"data", "messaging"} & set(graph["fleet"])
+    assert "load-balancer" in graph["fleet"]
+    assert not {"compute", "data", "messaging"} & set(graph["fleet"])
 
 
 @pytest.mark.parametrize("tier", APP_TIERS)

@@ -136,9 +136,10 @@ def test_alb_origin_sends_the_secret_header_by_dynamic_reference(cdn):
 
 
 def test_header_value_is_what_the_alb_listener_rules_require(rendered, cdn):
-    """The same secret, resolved the same way, as compute's listener-rule condition."""
+    """The same secret, resolved the same way, as the load balancer's listener-rule
+    condition."""
     (header,) = _origins(cdn)["alb"]["OriginCustomHeaders"]
-    rules = [r for r in rendered["compute"]["Resources"].values()
+    rules = [r for r in rendered["load-balancer"]["Resources"].values()
              if r["Type"] == "AWS::ElasticLoadBalancingV2::ListenerRule"]
     required = {json.dumps(c).replace("${OriginVerifySecret}", "${OriginVerifySecretArn}")
                 for rule in rules for c in _header_conditions(rule)}

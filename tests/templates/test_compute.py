@@ -1,5 +1,5 @@
-"""compute tier: cluster, ALB and listeners, target groups, task definitions,
-services, autoscaling, scheduled jobs and roles, in dev and prod."""
+"""compute tier: cluster, task definitions, services (in the load-balancer tier's
+target groups), autoscaling, scheduled jobs and roles, in dev and prod."""
 import json
 
 import pytest
@@ -8,7 +8,6 @@ from templates.compute import FARGATE_SIZES
 from tests.cfn import evaluate, statements
 from tests.conftest import assert_snapshot
 
-CERT = "arn:aws:acm:us-west-2:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"
 SERVICES = ("Api", "Web", "Worker", "Scheduler")
 # Fargate: CPU units -> allowed memory (MiB)
 FARGATE = {
@@ -50,85 +49,6 @@ def test_cluster_insights_and_capacity_strategy(comp, env):
     # Beat is never interrupted by Spot.
     assert [s["CapacityProvider"] for s in comp.props("SchedulerService")[
         "CapacityProviderStrategy"]] == ["FARGATE"]
-
-
-def test_alb_internet_facing_with_logs_and_protections(comp, env):
-    props = comp.props("Alb")
-    assert props["Scheme"] == "internet-facing" and props["Type"] == "application"
-    assert props["Subnets"] == "<from:PublicSubnetIds>"
-    assert props["SecurityGroups"] == ["<from:AlbSecurityGroupId>"]
-    attributes = {a["Key"]: a["Value"] for a in props["LoadBalancerAttributes"]}
-    assert attributes["access_logs.s3.enabled"] == "true"
-    assert attributes["access_logs.s3.bucket"] == "<from:AccessLogsBucketName>"
-    assert attributes["access_logs.s3.prefix"] == "alb"
-    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
-    assert attributes["routing.http.desync_mitigation_mode"] in ("defensive", "strictest")
-    assert attributes["deletion_protection.enabled"] == ("false" if env == "dev" else "true")
-
-
-def test_http_forwards_without_certificate(rendered):
-    comp = evaluate(rendered["compute"], "dev")
-    (action,) = comp.props("HttpListener")["DefaultActions"]
-    assert action == {"Type": "forward", "TargetGroupArn": {"Ref": "WebTargetGroup"}}
-    assert "HttpsListener" not in comp.resources
-    assert comp.outputs["AlbListenerArn"]["Value"] == {"Ref": "HttpListener"}
-
-
-@pytest.mark.parametrize("env", ["dev", "prod"])
-def test_certificate_redirects_http_and_serves_tls13_https(rendered, env):
-    comp = evaluate(rendered["compute"], env, {"AlbCertificateArn": CERT})
-    (action,) = comp.props("HttpListener")["DefaultActions"]
-    assert action["Type"] == "redirect"
-    assert action["RedirectConfig"]["StatusCode"] == "HTTP_301"
-    assert action["RedirectConfig"]["Protocol"] == "HTTPS"
-    https = comp.props("HttpsListener")
-    assert https["Port"] == 443 and https["Protocol"] == "HTTPS"
-    assert https["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
-    assert https["Certificates"] == [{"CertificateArn": CERT}]
-    assert comp.outputs["AlbListenerArn"]["Value"] == {"Ref": "HttpsListener"}
-    for rule in ("ApiListenerRule", "WebListenerRule"):
-        assert comp.props(rule)["ListenerArn"] == {"Ref": "HttpsListener"}
-
-
-def test_rules_route_api_and_web(comp):
-    api, web = comp.props("ApiListenerRule"), comp.props("WebListenerRule")
-    assert api["Priority"] == 10 and web["Priority"] < 50000 and web["Priority"] > 10
-    assert {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/api/*"]}} in api[
-        "Conditions"]
-    assert api["Actions"] == [{"Type": "forward", "TargetGroupArn": {"Ref": "ApiTargetGroup"}}]
-    assert web["Actions"] == [{"Type": "forward", "TargetGroupArn": {"Ref": "WebTargetGroup"}}]
-
-
-def test_origin_verify_header_required_in_prod_only(comp, env):
-    header = {"Field": "http-header", "HttpHeaderConfig": {
-        "HttpHeaderName": "X-Origin-Verify",
-        "Values": [{"Fn::Sub": "{{resolve:secretsmanager:${OriginVerifySecret}}}"}]}}
-    (default,) = comp.props("HttpListener")["DefaultActions"]
-    for rule in ("ApiListenerRule", "WebListenerRule"):
-        assert (header in comp.props(rule)["Conditions"]) is (env == "prod")
-    if env == "prod":
-        assert default["Type"] == "fixed-response"
-        assert default["FixedResponseConfig"]["StatusCode"] == "403"
-        assert comp.outputs["OriginVerifyEnforced"]["Value"] == "true"
-    else:
-        assert default["Type"] == "forward"
-    secret = comp.props("OriginVerifySecret")
-    assert secret["KmsKeyId"] == "<from:DataKeyArn>"
-    assert secret["GenerateSecretString"]["ExcludePunctuation"] is True
-
-
-def test_target_groups(comp, env):
-    for name in ("Api", "Web"):
-        props = comp.props(f"{name}TargetGroup")
-        assert props["TargetType"] == "ip"
-        assert props["Port"] == "8000"
-        assert props["HealthCheckPath"] == "/health"
-        assert props["HealthyThresholdCount"] == props["UnhealthyThresholdCount"] == 2
-        assert props["HealthCheckIntervalSeconds"] == ("15" if env == "dev" else "30")
-        attributes = {a["Key"]: a["Value"] for a in props["TargetGroupAttributes"]}
-        assert attributes["deregistration_delay.timeout_seconds"] == (
-            "10" if env == "dev" else "300")
-        assert attributes["stickiness.enabled"] == ("false" if env == "dev" else "true")
 
 
 def test_fargate_sizes_are_all_valid_combinations():
@@ -191,7 +111,7 @@ def test_log_groups_encrypted_with_retention(comp, env):
     for name in SERVICES:
         group = comp.resources[f"{name}LogGroup"]
         assert group["Properties"]["KmsKeyId"] == "<from:StorageKeyArn>"
-        assert group["Properties"]["RetentionInDays"] == ("7" if env == "dev" else "365")
+        assert group["Properties"]["RetentionInDays"] == ("1" if env == "dev" else "365")
         assert group["DeletionPolicy"] == ("Delete" if env == "dev" else "Retain")
 
 
@@ -215,7 +135,7 @@ def test_services_private_with_circuit_breaker_and_az_spread(comp, env):
             assert deployment["MaximumPercent"] == "200"
     api = comp.props("ApiService")
     assert api["LoadBalancers"] == [{"ContainerName": "api", "ContainerPort": "8000",
-                                     "TargetGroupArn": {"Ref": "ApiTargetGroup"}}]
+                                     "TargetGroupArn": "<from:ApiTargetGroupArn>"}]
 
 
 def test_api_autoscaling(comp, env):
@@ -234,8 +154,7 @@ def test_api_autoscaling(comp, env):
     assert by_metric["ECSServiceAverageMemoryUtilization"]["TargetValue"] == 75
     requests = by_metric["ALBRequestCountPerTarget"]
     assert requests["PredefinedMetricSpecification"]["ResourceLabel"] == {"Fn::Join": ["/", [
-        {"Fn::GetAtt": ["Alb", "LoadBalancerFullName"]},
-        {"Fn::GetAtt": ["ApiTargetGroup", "TargetGroupFullName"]}]]}
+        "<from:AlbFullName>", "<from:ApiTargetGroupFullName>"]]}
     for policy in policies.values():
         assert policy["ScaleOutCooldown"] < policy["ScaleInCooldown"]
 
@@ -316,8 +235,17 @@ def test_task_role_without_videos_table(rendered):
 
 
 def test_contract_outputs(rendered):
-    assert {"ClusterName", "ClusterArn", "AlbArn", "AlbDnsName", "AlbCanonicalHostedZoneId",
-            "AlbFullName", "AlbListenerArn", "ApiTargetGroupArn", "ApiTargetGroupFullName",
-            "WebTargetGroupArn", "WebTargetGroupFullName", "ApiServiceName", "WebServiceName",
-            "WorkerServiceName", "SchedulerServiceName", "TaskRoleArn", "ExecutionRoleArn",
-            "OriginVerifySecretArn"} <= set(rendered["compute"]["Outputs"])
+    assert {"ClusterName", "ClusterArn", "ApiServiceName", "WebServiceName",
+            "WorkerServiceName", "SchedulerServiceName", "TaskRoleArn",
+            "ExecutionRoleArn"} <= set(rendered["compute"]["Outputs"])
+
+
+def test_services_are_attached_to_the_load_balancer_tiers_target_groups(rendered):
+    """Wired by name; the nested-stack dependency (the whole load-balancer stack, listener
+    rules included) replaces the former DependsOn on the listener rules."""
+    comp = evaluate(rendered["compute"], "prod")
+    for name in ("Api", "Web"):
+        (attached,) = comp.props(f"{name}Service")["LoadBalancers"]
+        assert attached["TargetGroupArn"] == f"<from:{name}TargetGroupArn>"
+        assert "DependsOn" not in comp.resources[f"{name}Service"]
+    assert not comp.of_type("AWS::ElasticLoadBalancingV2::LoadBalancer")

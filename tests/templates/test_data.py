@@ -177,7 +177,7 @@ def test_cache_logs_to_encrypted_log_groups(data, env):
     for group in ("CacheSlowLogGroup", "CacheEngineLogGroup"):
         props = data.props(group)
         assert props["KmsKeyId"] == "<from:StorageKeyArn>"
-        assert props["RetentionInDays"] == ("7" if env == "dev" else "90")
+        assert props["RetentionInDays"] == ("1" if env == "dev" else "90")
 
 
 def test_videos_table(data, env):

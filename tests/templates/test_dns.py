@@ -23,21 +23,21 @@ def test_snapshot(rendered_text):
 
 
 def test_waits_for_no_other_tier(rendered):
-    """Nothing is wired in: the certificate can exist before compute needs it."""
+    """Nothing is wired in: the certificate can exist before the load balancer needs it."""
     groups = rendered["dns"]["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
     assert "Wiring" not in [g["Label"]["default"] for g in groups]
 
 
-def test_certificate_before_compute_records_after_cdn(rendered):
-    """dns waits for nothing; compute waits for its certificate; the records wait for
+def test_certificate_before_load_balancer_records_after_cdn(rendered):
+    """dns waits for nothing; the load balancer waits for its certificate; the records wait for
     the ALB and the distribution they point at."""
     from templates import TIERS
     from templates.root import Child, dependencies
     graph = dependencies([Child(t.name, rendered[t.name], "") for t in TIERS])
     assert graph["dns"] == []
-    assert "dns" in graph["compute"]
-    assert set(graph["cdn"]) == {"security", "storage", "dns", "compute"}
-    assert set(graph["dns-records"]) == {"dns", "compute", "cdn"}
+    assert "dns" in graph["load-balancer"]
+    assert set(graph["cdn"]) == {"security", "storage", "dns", "load-balancer"}
+    assert set(graph["dns-records"]) == {"dns", "load-balancer", "cdn"}
 
 
 def test_edge_values_reach_the_root_as_deploy_time_parameters(rendered):

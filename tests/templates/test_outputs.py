@@ -22,7 +22,7 @@ SEED_001 = [
                                           "StorageKeyArn"]),
     ("Aurora cluster ID, endpoint and reader endpoint", "data",
      ["DbClusterIdentifier", "DbEndpoint", "DbReaderEndpoint"]),
-    ("ALB ARN, DNS name and target group ARN", "compute",
+    ("ALB ARN, DNS name and target group ARN", "load-balancer",
      ["AlbArn", "AlbDnsName", "ApiTargetGroupArn"]),
     ("Auto Scaling Group name and ARN", "fleet",
      ["FleetAutoScalingGroupName", "FleetAutoScalingGroupArn"]),

@@ -100,6 +100,26 @@ def test_dependency_graph_is_acyclic_and_network_waits_for_nothing(rendered):
         visit(node)
 
 
+def _waits_for(graph, tier):
+    """Every tier `tier` waits for, directly or through another tier."""
+    seen, todo = set(), list(graph[tier])
+    while todo:
+        node = todo.pop()
+        if node not in seen:
+            seen.add(node)
+            todo.extend(graph[node])
+    return seen
+
+
+def test_cloudfront_and_aurora_are_created_in_parallel(rendered):
+    """The first deploy is dominated by Aurora and CloudFront: neither waits for the other."""
+    graph = dependencies([Child(t.name, rendered[t.name], "") for t in TIERS])
+    assert not {"data", "compute"} & _waits_for(graph, "cdn")
+    assert "cdn" not in _waits_for(graph, "data")
+    assert _waits_for(graph, "load-balancer") == {"network", "security", "storage", "dns"}
+    assert {"load-balancer", "data", "messaging"} <= set(graph["compute"])
+
+
 def test_parameters_grouped_for_the_console(root):
     groups = root["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
     grouped = [p for g in groups for p in g["Parameters"]]

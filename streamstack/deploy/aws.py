@@ -1,0 +1,73 @@
+"""Sessions and clients: adaptive retries for throttling, AWS_ENDPOINT_URL honoured
+(boto3 reads it itself), and the account check that runs before anything is created."""
+from __future__ import annotations
+
+import os
+from urllib.parse import quote
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from streamstack.errors import StreamstackError
+
+LOCAL_ENDPOINT = "http://127.0.0.1:4566"
+RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 10},
+                 user_agent_extra="streamstack-deploy")
+
+
+def use_local_endpoint() -> None:
+    """--local / LOCAL=1: point every client at LocalStack, with its dummy credentials."""
+    os.environ["AWS_ENDPOINT_URL"] = os.environ.get("STREAMSTACK_LOCAL_ENDPOINT", LOCAL_ENDPOINT)
+    for name, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test")):
+        os.environ.setdefault(name, value)
+    os.environ.pop("AWS_PROFILE", None)
+
+
+def is_local() -> bool:
+    return bool(os.environ.get("AWS_ENDPOINT_URL"))
+
+
+def session(region: str) -> boto3.session.Session:
+    return boto3.session.Session(region_name=region)
+
+
+def client(sess: boto3.session.Session, service: str, region: str):
+    return sess.client(service, region_name=region, config=RETRIES)
+
+
+def caller_account(sts) -> str:
+    try:
+        return sts.get_caller_identity()["Account"]
+    except NoCredentialsError:
+        raise StreamstackError("no AWS credentials found: log in (aws sso login, or set "
+                               "AWS_PROFILE), or try it locally with LOCAL=1") from None
+    except (ClientError, BotoCoreError) as exc:
+        raise StreamstackError(f"cannot identify the caller's account ({exc}); check your "
+                               "credentials and network, or AWS_ENDPOINT_URL") from None
+
+
+def check_account(params, sts) -> str:
+    """The caller's account; refuses when params pin another one."""
+    account = caller_account(sts)
+    if params.account_id and account != params.account_id:
+        raise StreamstackError(
+            f"these credentials are for account {account}, but {params.path.name} deploys to "
+            f"account {params.account_id}: switch credentials (AWS_PROFILE) before deploying")
+    return account
+
+
+def error_code(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+def error_message(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Message", str(exc))
+
+
+def console_url(region: str, stack_id: str, change_set_id: str | None = None) -> str:
+    base = f"https://{region}.console.aws.amazon.com/cloudformation/home?region={region}#/stacks"
+    if change_set_id:
+        return (f"{base}/changesets/changes?stackId={quote(stack_id, safe='')}"
+                f"&changeSetId={quote(change_set_id, safe='')}")
+    return f"{base}/stackinfo?stackId={quote(stack_id, safe='')}"

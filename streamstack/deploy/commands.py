@@ -1,0 +1,465 @@
+"""The deploy.py subcommands: bootstrap, deploy (plan), execute, status, doctor, destroy.
+
+Each takes a Context and returns an exit code; failures raise StreamstackError
+subclasses whose exit codes are listed in exits.py.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import subprocess
+
+from botocore.exceptions import ClientError
+
+from streamstack import ROOT
+from streamstack.deploy import artifacts, aws, changeset, events, safety, stacks, stuck
+from streamstack.deploy import bootstrap as boot_mod
+from streamstack.deploy import plan as planfile
+from streamstack.deploy.exits import Blocked, Interrupted, OperationFailed, Refused
+from streamstack.errors import StreamstackError
+
+SUCCESS = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE")
+PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
+EDGE_REGION = "us-east-1"
+
+
+# -- shared steps ------------------------------------------------------------------------
+def connect(ctx, need_bootstrap: bool = True):
+    """Account check, then the CloudFormation client (and the bootstrap, when needed)."""
+    aws.check_account(ctx.params, ctx.client("sts"))
+    cfn = ctx.client("cloudformation")
+    boot = boot_mod.lookup(cfn, ctx.params) if need_bootstrap else None
+    if boot:
+        ctx.execution_role_arn = boot.execution_role_arn
+    return cfn, boot
+
+
+def git_commit() -> str:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True,
+                               text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("-dirty" if dirty else "")
+
+
+def fingerprint(cfn, stack: dict | None) -> dict:
+    """What `execute` compares with the plan: the stack's last update and the hashes of
+    the templates its deployed root points to."""
+    if stack is None:
+        return {"stack_last_updated": None, "deployed_templates": []}
+    last = stack.get("LastUpdatedTime") or stack.get("CreationTime")
+    deployed: list[str] = []
+    if stack["StackStatus"] != "REVIEW_IN_PROGRESS":
+        body = cfn.get_template(StackName=stack["StackId"],
+                                TemplateStage="Original")["TemplateBody"]
+        text = body if isinstance(body, str) else json.dumps(body, sort_keys=True)
+        deployed = sorted(set(re.findall(r"[0-9a-f]{64}", text)))
+        deployed.append("root:" + hashlib.sha256(text.encode()).hexdigest())
+    return {"stack_last_updated": last.isoformat() if last else None,
+            "deployed_templates": deployed}
+
+
+def resolve_deploy_time(ctx, boot) -> dict[str, str]:
+    """Values of the root's deploy-time parameters: bootstrap outputs, edge-stack outputs
+    (us-east-1), the CloudFront origin-facing prefix list. A parameter with a template
+    default may stay unresolved (the default applies); any other is an error."""
+    root = ctx.manifest["templates"]["root"]
+    declared = json.loads((ctx.build_dir / root["file"]).read_text())["Parameters"]
+    values: dict[str, str] = {}
+    edge = None
+    for name in root["deploy_time_parameters"]:
+        if name == "ArtifactBaseUrl":
+            values[name] = boot.base_url
+        elif name in boot.outputs:
+            values[name] = boot.outputs[name]
+        elif name == "CloudFrontPrefixListId":
+            found = ctx.client("ec2").describe_managed_prefix_lists(
+                Filters=[{"Name": "prefix-list-name", "Values": [PREFIX_LIST]}])
+            lists = found.get("PrefixLists", [])
+            if lists:
+                values[name] = lists[0]["PrefixListId"]
+        else:
+            if edge is None:
+                stack = stacks.describe(ctx.client("cloudformation", EDGE_REGION),
+                                        edge_stack_name(ctx.params))
+                edge = stacks.outputs(stack) if stack else {}
+                if stack is None:
+                    ctx.out(f"no edge stack {edge_stack_name(ctx.params)} in {EDGE_REGION}: "
+                            f"`make edge ENV={ctx.env}` gives CloudFront its WAF and "
+                            "certificate")
+            if name in edge:
+                values[name] = edge[name]
+        if name not in values:
+            if "Default" not in declared.get(name, {}):
+                raise StreamstackError(f"deploy-time parameter {name} has no value: no bootstrap "
+                                       f"or edge-stack output of that name; deploy the stack "
+                                       "that provides it first")
+            ctx.out(f"deploy-time {name}: not found, the template default applies")
+    return values
+
+
+def execute_change_set(ctx, cfn, stack_id: str, change_set_id: str, total: int,
+                       nested: list | None = None) -> dict:
+    """Execute and stream the tree's events; raises OperationFailed with the root cause."""
+    tree = events.TreeEvents.primed(cfn, stack_id, nested or [])
+    cfn.execute_change_set(ChangeSetName=change_set_id)
+    return follow(ctx, cfn, tree, total)
+
+
+def follow(ctx, cfn, tree, total: int) -> dict:
+    try:
+        final, seen = events.follow(cfn, tree, total, ctx.out, ctx.poll_seconds, ctx.sleep)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            "interrupted: the CloudFormation operation keeps running. Follow it with "
+            f"`make status ENV={ctx.env}` or in the console: "
+            f"{aws.console_url(ctx.params.region, tree.root_id)}") from None
+    status = final["StackStatus"]
+    cause = events.root_cause([e for e in seen if e["ResourceStatus"] != "DELETE_FAILED"
+                               or status not in SUCCESS])
+    if status not in SUCCESS or cause is not None:
+        detail = events.describe_cause(cause) if cause else (final.get("StackStatusReason")
+                                                              or "no failed event found")
+        raise OperationFailed(f"{final.get('StackName', tree.root_id)} ended {status}; first "
+                              f"root cause: {detail}")
+    return final
+
+
+# -- stand-alone stacks: bootstrap and edge ---------------------------------------------------
+def bootstrap(ctx) -> int:
+    aws.check_account(ctx.params, ctx.client("sts"))
+    text = (ctx.build_dir / ctx.manifest["templates"][boot_mod.TEMPLATE]["file"]).read_text()
+    values = boot_mod.parameters(ctx.params, json.loads(text))
+    return deploy_standalone(ctx, boot_mod.stack_name(ctx.params), text, values,
+                             ctx.params.region, "bootstrap")
+
+
+def edge(ctx) -> int:
+    """The edge stack (CloudFront's WAF web ACL and certificate) in us-east-1. Run before
+    the root's plan, which passes its outputs on (resolve_deploy_time)."""
+    if "edge" not in ctx.manifest["templates"]:
+        raise StreamstackError("this build has no edge template (templates/edge.py): "
+                               "nothing to deploy to us-east-1")
+    aws.check_account(ctx.params, ctx.client("sts"))
+    text = (ctx.build_dir / ctx.manifest["templates"]["edge"]["file"]).read_text()
+    declared = json.loads(text).get("Parameters", {})
+    values = {k: v for k, v in ctx.params.parameters.items() if k in declared}
+    if "HostedZoneId" in declared:
+        root = stacks.describe(ctx.client("cloudformation"), ctx.params.stack_name)
+        zone = (stacks.outputs(root).get("HostedZoneId") if root else None) or \
+            ctx.params.parameters.get("ExistingHostedZoneId", "")
+        values["HostedZoneId"] = zone
+    return deploy_standalone(ctx, edge_stack_name(ctx.params), text, values, EDGE_REGION,
+                             "edge")
+
+
+def edge_stack_name(params) -> str:
+    return f"{params.stack_name}-edge"
+
+
+def deploy_standalone(ctx, name: str, text: str, values: dict[str, str], region: str,
+                      what: str) -> int:
+    """Create or update a stand-alone stack through a change set with the template inline
+    (bootstrap creates the artifact bucket; edge lives in another region). It runs with
+    the caller's credentials: the execution role is scoped to the platform's region."""
+    cfn = ctx.client("cloudformation", region)
+    stack = stuck.settle(ctx, cfn, stacks.describe(cfn, name))
+    kind = "CREATE" if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
+    created = changeset.create(
+        cfn, stack_name=name, name=changeset.new_name(), change_set_type=kind,
+        parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(values.items())],
+        tags=ctx.params.tags, template_body=boot_mod.template_body(text), nested=False,
+        description=f"streamstack {what} {ctx.env} commit {git_commit()[:12]}")
+    desc = changeset.wait(cfn, created["Id"], ctx.poll_seconds, ctx.sleep)
+    if changeset.is_empty(desc):
+        cfn.delete_change_set(ChangeSetName=created["Id"])
+        ctx.out(f"{what} {name}: no changes")
+        return 0
+    _refuse_failed(desc)
+    rows = planfile.make_rows(changeset.walk(cfn, created["Id"]))
+    for line in planfile.render_text(rows):
+        ctx.out(line)
+    if planfile.blocking(rows) and not ctx.flag("allow_data_loss"):
+        raise Blocked(f"the {what} change would replace or remove stateful resources; the "
+                      f"change set {created['Id']} is kept for review; rerun with "
+                      "--allow-data-loss only if that data may go")
+    if kind == "UPDATE" and ctx.settings.protected and not ctx.confirm(
+            f"Execute this change to {name}"):
+        raise Refused(f"{ctx.env} is protected: review the change set above, then rerun "
+                      f"`make {what} ENV={ctx.env} YES=1` to execute it")
+    final = execute_change_set(ctx, cfn, created["StackId"], created["Id"], len(rows))
+    if ctx.settings.protected:
+        cfn.update_termination_protection(EnableTerminationProtection=True,
+                                          StackName=created["StackId"])
+    ctx.out(f"{what} {name} ({region}): {final['StackStatus']}")
+    for key, value in sorted(stacks.outputs(final).items()):
+        ctx.out(f"  {key} = {value}")
+    return 0
+
+
+def _refuse_failed(desc: dict) -> None:
+    if desc["Status"] == "FAILED":
+        raise StreamstackError(f"the change set {desc['ChangeSetName']} failed: "
+                               f"{desc.get('StatusReason') or 'no reason given'}")
+
+
+# -- deploy (plan) -------------------------------------------------------------------------
+def plan(ctx) -> int:
+    cfn, boot = connect(ctx)
+    params = ctx.params
+    stack = stuck.settle(ctx, cfn, stacks.describe(cfn, params.stack_name))
+    upload = artifacts.upload_templates(ctx.client("s3"), boot.bucket, ctx.manifest,
+                                        ctx.build_dir, boot.base_url)
+    ctx.out(f"artifacts: uploaded {upload.uploaded}, already present {upload.skipped} "
+            f"(s3://{boot.bucket})")
+    values = resolve_deploy_time(ctx, boot)
+    kind = "CREATE" if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
+    rollback = safety.rollback_configuration(
+        ctx.client("cloudwatch"),
+        ctx.settings.rollback_alarm or f"alarm-platform-health-{ctx.env}",
+        ctx.settings.rollback_minutes)
+    root = ctx.manifest["templates"]["root"]
+    commit = git_commit()
+    name = changeset.new_name()
+    created = changeset.create(
+        cfn, stack_name=params.stack_name, name=name, change_set_type=kind,
+        template_url=artifacts.template_url(upload.base_url, ctx.manifest, "root"),
+        parameters=params.cfn_parameters(values), tags=params.tags,
+        description=f"streamstack {ctx.env} commit {commit[:12]} build {root['sha256'][:12]}",
+        role_arn=boot.execution_role_arn, rollback=rollback)
+    desc = changeset.wait(cfn, created["Id"], ctx.poll_seconds, ctx.sleep)
+    stale = planfile.plan_path(ctx.plans, ctx.env)
+    if changeset.is_empty(desc):
+        cfn.delete_change_set(ChangeSetName=created["Id"])
+        for path in (stale, stale.with_suffix(".md")):
+            path.unlink(missing_ok=True)
+        ctx.out(f"no changes: {params.stack_name} already matches this build and these "
+                "parameters (the empty change set was deleted)")
+        return 0
+    _refuse_failed(desc)
+
+    changes = changeset.walk(cfn, created["Id"])
+    root_template = json.loads((ctx.build_dir / root["file"]).read_text())
+    by_sha = {e["sha256"]: json.loads((ctx.build_dir / e["file"]).read_text())
+              for e in ctx.manifest["templates"].values()}
+    rows = planfile.make_rows(changes, planfile.stateful_stacks(root_template, by_sha))
+    planfile.mark_false_replacements(rows, changes, planfile.wiring_of(root_template))
+    allow = bool(ctx.flag("allow_data_loss"))
+    blocked = bool(planfile.blocking(rows)) and not allow
+    url = aws.console_url(params.region, created["StackId"], created["Id"])
+    document = {
+        "version": planfile.PLAN_VERSION, "environment": ctx.env,
+        "stack_name": params.stack_name, "region": params.region,
+        "change_set_arn": created["Id"], "change_set_name": name, "change_set_type": kind,
+        "stack_id": created["StackId"], "created": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "commit": commit, "build_hash": root["sha256"],
+        "template_hashes": {n: e["sha256"] for n, e in sorted(ctx.manifest["templates"].items())},
+        "parameters": dict(sorted({**params.parameters, **values}.items())),
+        "rollback_triggers": (rollback or {}).get("RollbackTriggers", []),
+        "risk": planfile.summary(rows), "rows": planfile.rows_as_dicts(rows),
+        "blocked": blocked, "allow_data_loss": allow, "console_url": url,
+        **fingerprint(cfn, stacks.describe(cfn, created["StackId"])),
+    }
+    path = planfile.write(ctx.plans, document)
+
+    ctx.out(f"plan for {params.stack_name} ({kind}, change set {name}):")
+    for line in planfile.render_text(rows):
+        ctx.out(line)
+    ctx.out("risk: " + ", ".join(f"{k} {v}" for k, v in document["risk"].items()))
+    ctx.out(f"plan written to {path} (and {path.with_suffix('.md').name})")
+    ctx.out(f"review: {url}")
+    changeset.prune(cfn, params.stack_name, ctx.settings.keep_change_sets, ctx.out)
+    if blocked:
+        raise Blocked(f"the plan replaces or removes {len(planfile.blocking(rows))} stateful "
+                      "resource(s) (DATA-LOSS above); the change set is kept for review. If "
+                      f"that data may go, plan again with `make deploy ENV={ctx.env} "
+                      "ALLOW_DATA_LOSS=1`")
+    if ctx.settings.execute == "auto":
+        ctx.out("execute: auto (params) - executing now")
+        return execute(ctx)
+    ctx.out(f"nothing was executed; after review run `make execute ENV={ctx.env}`")
+    return 0
+
+
+# -- execute -------------------------------------------------------------------------------
+def execute(ctx) -> int:
+    document = planfile.read(ctx.plans, ctx.env)
+    params = ctx.params
+    if (document["stack_name"], document["region"]) != (params.stack_name, params.region):
+        raise Refused(f"the plan is for {document['stack_name']} in {document['region']}, but "
+                      f"{params.path.name} now says {params.stack_name} in {params.region}: "
+                      f"run `make deploy ENV={ctx.env}` again")
+    if document["blocked"]:
+        raise Blocked("the plan is blocked by DATA-LOSS rows; plan again with "
+                      f"`make deploy ENV={ctx.env} ALLOW_DATA_LOSS=1` if that data may go")
+    cfn, _ = connect(ctx)
+    try:
+        desc = cfn.describe_change_set(ChangeSetName=document["change_set_arn"])
+    except ClientError as exc:
+        if aws.error_code(exc) in ("ChangeSetNotFound", "ChangeSetNotFoundException",
+                                   "ValidationError"):
+            raise Refused(f"the change set {document['change_set_name']} of the plan no longer "
+                          f"exists: run `make deploy ENV={ctx.env}` again") from None
+        raise
+    if desc.get("ExecutionStatus") != "AVAILABLE":
+        raise Refused(f"the change set {document['change_set_name']} cannot be executed "
+                      f"({desc.get('ExecutionStatus')}: {desc.get('StatusReason') or 'no reason'})"
+                      f": run `make deploy ENV={ctx.env}` again")
+    stack = stacks.describe(cfn, document["stack_id"])
+    now = fingerprint(cfn, stack)
+    for key, what in (("stack_last_updated", "last update time"),
+                      ("deployed_templates", "deployed template hashes")):
+        if now[key] != document[key]:
+            raise Refused(f"{params.stack_name} moved since the plan (its {what} changed): "
+                          f"someone deployed in between; run `make deploy ENV={ctx.env}` "
+                          "again and review the new plan")
+    update = document["change_set_type"] == "UPDATE"
+    tree = stacks.tree(cfn, document["stack_id"]) if update else []
+    protected = ctx.settings.protected
+    if protected and update:
+        safety.protect(cfn, document["stack_id"], ctx.out, _allowed(document), tree)
+    ctx.out(f"executing {document['change_set_name']} on {params.stack_name}")
+    final = execute_change_set(ctx, cfn, document["stack_id"], document["change_set_arn"],
+                               len(document["rows"]), tree[1:])
+    if protected and document["change_set_type"] == "CREATE":
+        safety.protect(cfn, document["stack_id"], ctx.out)
+    ctx.out(f"{params.stack_name}: {final['StackStatus']}")
+    for key, value in sorted(stacks.outputs(final).items()):
+        ctx.out(f"  {key} = {value}")
+    path = planfile.plan_path(ctx.plans, ctx.env)
+    path.rename(path.with_name(f"{ctx.env}.executed.json"))
+    return 0
+
+
+def _allowed(document: dict) -> dict[str, list[str]]:
+    """Per stack, the logical ids a --allow-data-loss plan may replace or remove."""
+    if not document["allow_data_loss"]:
+        return {}
+    allowed: dict[str, list[str]] = {}
+    for row in document["rows"]:
+        if row["risk"] == "DATA-LOSS":
+            allowed.setdefault(row["stack"], []).append(row["logical_id"])
+    return allowed
+
+
+# -- status, doctor, destroy ---------------------------------------------------------------
+def status(ctx) -> int:
+    cfn, _ = connect(ctx, need_bootstrap=False)
+    name = ctx.params.stack_name
+    boot = stacks.describe(cfn, boot_mod.stack_name(ctx.params))
+    ctx.out(f"bootstrap {boot_mod.stack_name(ctx.params)}: "
+            f"{boot['StackStatus'] if boot else 'not deployed'}")
+    stack = stacks.describe(cfn, name)
+    if stack is None:
+        ctx.out(f"{name}: not deployed in {ctx.params.region}")
+        return 0
+    for path, stack_id in stacks.tree(cfn, stack["StackId"]):
+        current = stacks.describe(cfn, stack_id)
+        label = "/".join(("root",) + path)
+        updated = current.get("LastUpdatedTime") or current.get("CreationTime")
+        ctx.out(f"{label:<28} {current['StackStatus']:<24} {updated:%Y-%m-%d %H:%M:%S} UTC  "
+                f"drift: {drift(ctx, cfn, stack_id)}")
+    for key, value in sorted(stacks.outputs(stack).items()):
+        ctx.out(f"  {key} = {value}")
+    return 0
+
+
+def drift(ctx, cfn, stack_id: str) -> str:
+    """detect_stack_drift on one stack (nested stacks are checked one by one)."""
+    if ctx.flag("no_drift"):
+        return "not checked"
+    try:
+        detection = cfn.detect_stack_drift(StackName=stack_id)["StackDriftDetectionId"]
+        while True:
+            result = cfn.describe_stack_drift_detection_status(StackDriftDetectionId=detection)
+            if result["DetectionStatus"] != "DETECTION_IN_PROGRESS":
+                break
+            ctx.sleep(ctx.poll_seconds)
+    except ClientError as exc:
+        return f"unavailable ({aws.error_message(exc)})"
+    drifted = result.get("DriftedStackResourceCount")
+    text = result.get("StackDriftStatus", "UNKNOWN")
+    return f"{text} ({drifted} drifted)" if drifted else text
+
+
+def doctor(ctx) -> int:
+    cfn, _ = connect(ctx, need_bootstrap=False)
+    try:
+        ctx.execution_role_arn = boot_mod.lookup(cfn, ctx.params).execution_role_arn
+    except StreamstackError as exc:
+        ctx.out(f"note: {exc}")
+    for name in (boot_mod.stack_name(ctx.params), ctx.params.stack_name):
+        stack = stuck.settle(ctx, cfn, stacks.describe(cfn, name))
+        if stack is None:
+            ctx.out(f"{name}: not deployed")
+            continue
+        changeset.prune(cfn, stack["StackId"], ctx.settings.keep_change_sets, ctx.out)
+        ctx.out(f"{name}: {stack['StackStatus']} - nothing stuck")
+    return 0
+
+
+def destroy(ctx) -> int:
+    settings = ctx.settings
+    if settings.protected or not settings.allow_destroy:
+        raise Refused(f"{ctx.env} does not allow destroy (params deploy: protected: "
+                      f"{str(settings.protected).lower()}, allow_destroy: "
+                      f"{str(settings.allow_destroy).lower()}); only throw-away environments "
+                      "may be destroyed")
+    cfn, _ = connect(ctx, need_bootstrap=False)
+    try:
+        ctx.execution_role_arn = boot_mod.lookup(cfn, ctx.params).execution_role_arn
+    except StreamstackError:
+        ctx.execution_role_arn = None   # the stack can still be deleted with the caller's rights
+    stack = stacks.describe(cfn, ctx.params.stack_name)
+    if stack is None:
+        ctx.out(f"{ctx.params.stack_name}: nothing to destroy")
+        return 0
+    if stack.get("EnableTerminationProtection"):
+        raise Refused(f"{stack['StackName']} has termination protection on; turn it off in "
+                      "the console if this environment really is throw-away")
+    if not ctx.confirm(f"Delete {stack['StackName']} and every object version in its buckets"):
+        raise Refused(f"destroy deletes {stack['StackName']} and all its data: rerun with "
+                      f"--yes (make destroy ENV={ctx.env} YES=1)")
+    s3 = ctx.client("s3")
+    tree = stacks.tree(cfn, stack["StackId"])
+    for _, stack_id in tree:
+        for res in stacks.resources(cfn, stack_id):
+            if res["ResourceType"] == "AWS::S3::Bucket" and res.get("PhysicalResourceId"):
+                count = empty_bucket(s3, res["PhysicalResourceId"])
+                ctx.out(f"emptied {res['PhysicalResourceId']} ({count} object versions)")
+    view = events.TreeEvents.primed(cfn, stack["StackId"], tree[1:])
+    kwargs = {"RoleARN": ctx.execution_role_arn} if ctx.execution_role_arn else {}
+    cfn.delete_stack(StackName=stack["StackId"], **kwargs)
+    final = follow(ctx, cfn, view, sum(len(stacks.resources(cfn, i)) for _, i in tree))
+    ctx.out(f"{stack['StackName']}: {final['StackStatus']}")
+    for suffix in (".json", ".md"):
+        planfile.plan_path(ctx.plans, ctx.env).with_suffix(suffix).unlink(missing_ok=True)
+    return 0
+
+
+def empty_bucket(s3, bucket: str) -> int:
+    """Delete every object version and delete marker; returns how many."""
+    deleted = 0
+    try:
+        pages = list(s3.get_paginator("list_object_versions").paginate(Bucket=bucket))
+    except ClientError as exc:
+        if aws.error_code(exc) == "NoSuchBucket":
+            return 0
+        raise
+    for page in pages:
+        keys = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        for start in range(0, len(keys), 1000):
+            batch = keys[start:start + 1000]
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+            deleted += len(batch)
+    return deleted
+
+
+COMMANDS = {"bootstrap": bootstrap, "edge": edge, "deploy": plan, "execute": execute, "status": status,
+            "doctor": doctor, "destroy": destroy}

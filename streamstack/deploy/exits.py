@@ -1,0 +1,30 @@
+"""deploy.py's exit codes (documented in docs/deploy.md):
+
+0    success, including "no changes"
+1    a problem to fix (bad input, missing bootstrap, AWS refused a request)
+2    the params file is invalid
+3    the plan is blocked: it would replace or remove stateful resources (DATA-LOSS)
+4    refused: the stack moved since the plan, a stack is stuck and needs a decision, an
+     operation is already running, or the environment is protected
+5    the CloudFormation operation failed (its first root cause is printed)
+130  interrupted: the CloudFormation operation keeps running; follow it with make status
+"""
+from streamstack.errors import StreamstackError
+
+OK, ERROR, PARAMS, BLOCKED, REFUSED, FAILED, INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
+
+
+class Blocked(StreamstackError):
+    exit_code = BLOCKED
+
+
+class Refused(StreamstackError):
+    exit_code = REFUSED
+
+
+class OperationFailed(StreamstackError):
+    exit_code = FAILED
+
+
+class Interrupted(StreamstackError):
+    exit_code = INTERRUPTED

@@ -1,0 +1,274 @@
+"""The plan: one row per resource change with a risk label, printed grouped by nested
+stack, and written to build/plans/<env>.json (+ a Markdown twin for pull requests).
+
+Risk labels (the first that applies):
+  DATA-LOSS     Remove, or Replacement True/Conditional, of a stateful type (or of a
+                nested stack that holds one)
+  SECURITY      a change to IAM, security groups, or key and bucket/queue/topic policies
+  INTERRUPTION  replacement or removal of a stateless resource
+  NORMAL        everything else
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from streamstack.errors import StreamstackError
+
+PLAN_VERSION = 1
+STATEFUL_TYPES = frozenset({
+    "AWS::RDS::DBCluster", "AWS::RDS::DBInstance", "AWS::ElastiCache::ReplicationGroup",
+    "AWS::ElastiCache::CacheCluster", "AWS::ElastiCache::ServerlessCache",
+    "AWS::MemoryDB::Cluster", "AWS::S3::Bucket", "AWS::DynamoDB::Table",
+    "AWS::DynamoDB::GlobalTable", "AWS::EFS::FileSystem", "AWS::FSx::FileSystem",
+    "AWS::KMS::Key", "AWS::Logs::LogGroup", "AWS::SecretsManager::Secret",
+    "AWS::ECR::Repository", "AWS::Backup::BackupVault", "AWS::OpenSearchService::Domain",
+    "AWS::EC2::Volume", "AWS::Kinesis::Stream",
+})
+NESTED_STACK = "AWS::CloudFormation::Stack"
+SECURITY_TYPES = frozenset({
+    "AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress",
+    "AWS::EC2::SecurityGroupEgress", "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy",
+    "AWS::SNS::TopicPolicy", "AWS::Lambda::Permission", "AWS::EC2::NetworkAclEntry",
+    "AWS::SecretsManager::ResourcePolicy", "AWS::EC2::NetworkAcl",
+})
+REPLACING = ("True", "Conditional")
+RISKS = ("DATA-LOSS", "SECURITY", "INTERRUPTION", "NORMAL")
+
+
+def changed_properties(change: dict) -> list[str]:
+    """Property names (or attributes such as Tags) the change touches, in order."""
+    names: list[str] = []
+    for detail in change.get("Details", []):
+        target = detail.get("Target", {})
+        name = target.get("Name") if target.get("Attribute") == "Properties" else None
+        name = name or target.get("Attribute")
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+def classify(change: dict, holds_stateful: bool | None = None) -> str:
+    """Risk label of one ResourceChange (the API's shape).
+
+    holds_stateful: for a nested stack, whether its template has a stateful resource;
+    None (unknown) counts as yes, so a removed tier is never waved through.
+    """
+    rtype = change.get("ResourceType", "")
+    action = change.get("Action", "")
+    destructive = action == "Remove" or (action == "Modify"
+                                         and change.get("Replacement") in REPLACING)
+    stateful = rtype in STATEFUL_TYPES or (rtype == NESTED_STACK and holds_stateful is not False)
+    if destructive and stateful:
+        return "DATA-LOSS"
+    if rtype.startswith("AWS::IAM::") or rtype in SECURITY_TYPES:
+        return "SECURITY"
+    if rtype == "AWS::KMS::Key" and action == "Modify" and (
+            "KeyPolicy" in changed_properties(change) or not change.get("Details")):
+        return "SECURITY"
+    if destructive:
+        return "INTERRUPTION"
+    return "NORMAL"
+
+
+@dataclass
+class Row:
+    stack: str                  # "root" or "root/StorageStack"
+    action: str
+    logical_id: str
+    resource_type: str
+    replacement: str            # True, Conditional, False, or "" (Add/Remove)
+    properties: list[str]
+    risk: str
+    likely_false: bool = False
+    note: str = ""
+    values: list[dict] = field(default_factory=list)  # before/after where the API gives them
+
+
+def stack_label(path: tuple[str, ...]) -> str:
+    return "/".join(("root",) + path)
+
+
+def make_rows(changes, stateful_stacks: dict[str, bool | None] | None = None) -> list[Row]:
+    """Rows from changeset.Change items; stateful_stacks maps a nested stack's logical id
+    (at its own level) to whether it holds stateful resources."""
+    rows = []
+    for change in changes:
+        res = change.resource
+        holds = None
+        if res.get("ResourceType") == NESTED_STACK and stateful_stacks is not None:
+            holds = stateful_stacks.get(res["LogicalResourceId"])
+        values = [{"property": t.get("Name") or t.get("Attribute"),
+                   "before": t.get("BeforeValue"), "after": t.get("AfterValue")}
+                  for t in (d.get("Target", {}) for d in res.get("Details", []))
+                  if "BeforeValue" in t or "AfterValue" in t]
+        rows.append(Row(stack=stack_label(change.path), action=res.get("Action", ""),
+                        logical_id=res["LogicalResourceId"],
+                        resource_type=res.get("ResourceType", ""),
+                        replacement=res.get("Replacement", "") if res.get("Action") == "Modify"
+                        else "",
+                        properties=changed_properties(res), risk=classify(res, holds),
+                        values=values))
+    return rows
+
+
+def mark_false_replacements(rows: list[Row], changes, wiring: dict[str, dict[str, str]]) -> None:
+    """Mark a Conditional replacement whose every recreating cause is a parameter fed by
+    an upstream tier's output, when that upstream tier has no change in this plan: the
+    output cannot change, so CloudFormation will not replace the resource.
+
+    wiring: tier logical id -> {parameter: upstream tier logical id} (from the root).
+    """
+    touched = {c.path[0] for c in changes if c.path} | {
+        c.resource["LogicalResourceId"] for c in changes
+        if not c.path and c.resource.get("ResourceType") == NESTED_STACK
+        and _has_static_cause(c.resource)}
+    for row, change in zip(rows, changes):
+        res = change.resource
+        if len(change.path) != 1 or res.get("Replacement") != "Conditional":
+            continue
+        feeds = wiring.get(change.path[0], {})
+        causes = [d for d in res.get("Details", [])
+                  if d.get("Target", {}).get("RequiresRecreation", "Never") != "Never"]
+        if not causes:
+            continue
+        upstream = set()
+        for detail in causes:
+            entity = detail.get("CausingEntity", "")
+            if (detail.get("ChangeSource") != "ParameterReference"
+                    or detail.get("Evaluation") != "Dynamic" or entity not in feeds):
+                break
+            upstream.add(feeds[entity])
+        else:
+            if not upstream & touched:
+                row.likely_false = True
+                row.note = ("likely false: only from unchanged "
+                            + ", ".join(sorted(upstream)) + " output(s)")
+
+
+def _has_static_cause(resource: dict) -> bool:
+    return any(d.get("Evaluation") == "Static" for d in resource.get("Details", []))
+
+
+def wiring_of(root_template: dict) -> dict[str, dict[str, str]]:
+    """tier logical id -> {parameter: upstream tier} from Fn::GetAtt X.Outputs.P."""
+    result: dict[str, dict[str, str]] = {}
+    for logical, res in root_template.get("Resources", {}).items():
+        if res.get("Type") != NESTED_STACK:
+            continue
+        for param, value in res.get("Properties", {}).get("Parameters", {}).items():
+            getatt = value.get("Fn::GetAtt") if isinstance(value, dict) else None
+            if getatt and str(getatt[1]).startswith("Outputs."):
+                result.setdefault(logical, {})[param] = getatt[0]
+    return result
+
+
+def stateful_stacks(root_template: dict, templates_by_sha: dict[str, dict]) -> dict[str, bool]:
+    """Nested stack logical id -> whether its (built) template holds a stateful type."""
+    result = {}
+    for logical, res in root_template.get("Resources", {}).items():
+        if res.get("Type") != NESTED_STACK:
+            continue
+        match = re.search(r"([0-9a-f]{64})\.json", json.dumps(res["Properties"]["TemplateURL"]))
+        template = templates_by_sha.get(match.group(1)) if match else None
+        if template is not None:
+            result[logical] = any(r.get("Type") in STATEFUL_TYPES
+                                  for r in template.get("Resources", {}).values())
+    return result
+
+
+def summary(rows: list[Row]) -> dict[str, int]:
+    counts = Counter(row.risk for row in rows)
+    return {risk: counts.get(risk, 0) for risk in RISKS}
+
+
+def blocking(rows: list[Row]) -> list[Row]:
+    return [row for row in rows if row.risk == "DATA-LOSS" and not row.likely_false]
+
+
+# -- rendering -------------------------------------------------------------------------
+def render_text(rows: list[Row]) -> list[str]:
+    if not rows:
+        return ["no resource changes: the change set only updates stack-level settings "
+                "(outputs, tags or parameter values no resource uses)"]
+    lines = []
+    for stack in sorted({row.stack for row in rows}, key=lambda s: (s.count("/"), s)):
+        lines.append(f"{stack}:")
+        for row in (r for r in rows if r.stack == stack):
+            replacement = f"replace={row.replacement}" if row.replacement else ""
+            props = ",".join(row.properties)
+            note = f"  ({row.note})" if row.note else ""
+            lines.append(f"  {row.risk:<12} {row.action:<7} {row.logical_id:<32} "
+                         f"{row.resource_type:<36} {replacement:<18} {props}{note}".rstrip())
+    return lines
+
+
+def render_markdown(plan: dict) -> str:
+    risk = plan["risk"]
+    head = (f"### streamstack plan: {plan['environment']} ({plan['stack_name']})\n\n"
+            f"Change set `{plan['change_set_name']}` ({plan['change_set_type']}), "
+            f"build `{plan['build_hash'][:12]}`, commit `{plan['commit'][:12]}`.\n\n"
+            + " · ".join(f"**{k}** {v}" for k, v in risk.items()) + "\n\n")
+    if plan.get("blocked"):
+        head += ("> **Blocked:** this plan replaces or removes stateful resources. Review "
+                 "them; re-plan with `--allow-data-loss` only if the data may go.\n\n")
+    if not plan["rows"]:
+        return head + "No changes.\n"
+    table = ["| stack | risk | action | logical id | type | replacement | properties |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for row in plan["rows"]:
+        note = f" ({row['note']})" if row.get("note") else ""
+        table.append(f"| {row['stack']} | {row['risk']} | {row['action']} | "
+                     f"`{row['logical_id']}` | {row['resource_type']} | "
+                     f"{row['replacement'] or '-'}{note} | {', '.join(row['properties'])} |")
+    return head + "\n".join(table) + f"\n\n[Review in the console]({plan['console_url']})\n"
+
+
+# -- the plan file ---------------------------------------------------------------------
+REQUIRED = {"version": int, "environment": str, "stack_name": str, "region": str,
+            "change_set_arn": str, "change_set_name": str, "stack_id": str,
+            "change_set_type": str, "stack_last_updated": (str, type(None)),
+            "deployed_templates": list, "template_hashes": dict, "parameters": dict,
+            "risk": dict, "rows": list, "blocked": bool, "allow_data_loss": bool}
+
+
+def plan_path(plans_dir: Path, env: str) -> Path:
+    return plans_dir / f"{env}.json"
+
+
+def write(plans_dir: Path, plan: dict) -> Path:
+    plans_dir.mkdir(parents=True, exist_ok=True)
+    path = plan_path(plans_dir, plan["environment"])
+    path.write_text(json.dumps(plan, indent=1, sort_keys=True, default=str) + "\n")
+    path.with_suffix(".md").write_text(render_markdown(plan))
+    return path
+
+
+def read(plans_dir: Path, env: str) -> dict:
+    path = plan_path(plans_dir, env)
+    again = f"run `make deploy ENV={env}` to plan again"
+    if not path.is_file():
+        raise StreamstackError(f"there is no plan for {env} ({path}): {again}")
+    try:
+        plan = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise StreamstackError(f"{path} is not valid JSON ({exc.msg}, line {exc.lineno}): "
+                               f"{again}") from None
+    if not isinstance(plan, dict):
+        raise StreamstackError(f"{path} is not a plan written by `make deploy`: {again}")
+    for key, kind in REQUIRED.items():
+        if not isinstance(plan.get(key), kind):
+            raise StreamstackError(f"{path} is not a plan written by `make deploy` ({key} is "
+                                   f"missing or malformed): {again}")
+    if plan["version"] != PLAN_VERSION:
+        raise StreamstackError(f"{path} was written by another version of deploy.py: {again}")
+    if plan["environment"] != env:
+        raise StreamstackError(f"{path} is a plan for {plan['environment']}, not {env}: {again}")
+    return plan
+
+
+def rows_as_dicts(rows: list[Row]) -> list[dict]:
+    return [asdict(row) for row in rows]

@@ -1,0 +1,67 @@
+"""Shared fixtures of the deploy tests."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from streamstack import build, params as params_mod
+from streamstack.deploy.context import Context
+
+REGION = "us-west-2"
+EDGE = "us-east-1"   # the edge stack's region
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory) -> Path:
+    """The real templates rendered (no lint or scan: the build tests cover those)."""
+    build_dir = tmp_path_factory.mktemp("build")
+    build.run(build_dir=build_dir, lint=False, scan=False, log=lambda *a: None)
+    return build_dir
+
+
+def write_params(params_dir: Path, env: str, text: str) -> Path:
+    params_dir.mkdir(parents=True, exist_ok=True)
+    path = params_dir / f"{env}.yaml"
+    path.write_text(text)
+    return path
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, *parts) -> None:
+        self.lines.append(" ".join(str(p) for p in parts))
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def make_context(built: Path, params_dir: Path, env: str = "prod",
+                 **flags) -> tuple[Context, dict[str, Stubber]]:
+    """A Context whose AWS clients are botocore Stubbers, and the stubbers by service
+    ("cloudformation-us-east-1" for the edge stack's region)."""
+    params = params_mod.load(env, params_dir=params_dir, build_dir=built)
+    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                    region_name=REGION)
+    args = argparse.Namespace(**{"yes": False, "allow_data_loss": False, "wait": False,
+                                 "no_drift": False, **flags})
+    ctx = Context(params=params, session=session,
+                  manifest=json.loads((built / "manifest.json").read_text()),
+                  build_dir=built, args=args, out=Recorder(), poll_seconds=0.0,
+                  sleep=lambda s: None, interactive=False, plans_dir=params_dir / "plans")
+    stubs = {}
+    for service, region in [(s, REGION) for s in ("cloudformation", "s3", "sts", "ec2",
+                                                  "cloudwatch")] + [("cloudformation", EDGE)]:
+        client = session.client(service, region_name=region)
+        key = service if region == REGION else f"{service}-{region}"
+        stubs[key] = Stubber(client)
+        stubs[key].activate()
+        ctx.clients[(service, region)] = client
+    return ctx, stubs

@@ -1,0 +1,73 @@
+"""The GitHub workflows, checked by actionlint (a real workflow linter, from PyPI) and
+for the properties the deploy flow relies on."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from streamstack import ROOT
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+
+
+def actionlint() -> str:
+    found = Path(sys.executable).parent / "actionlint"
+    return str(found) if found.exists() else shutil.which("actionlint") or pytest.fail(
+        "actionlint is not installed: `make test` installs it with the test extras")
+
+
+def lint(*paths: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([actionlint(), "-no-color", *map(str, paths)], capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_workflows_pass_actionlint():
+    files = sorted(WORKFLOWS.glob("*.yml"))
+    assert [f.name for f in files] == ["main.yml", "pull-request.yml"]
+    result = lint(*files)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_does_catch_a_broken_workflow(tmp_path):
+    broken = tmp_path / "broken.yml"
+    broken.write_text("on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n"
+                      "      - run: echo ${{ github.evnt.number }}\n")
+    result = lint(broken)
+    assert result.returncode != 0 and "evnt" in result.stdout
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((WORKFLOWS / name).read_text())
+
+
+def steps_text(job: dict) -> str:
+    return "\n".join(str(step) for step in job["steps"])
+
+
+def test_pull_requests_plan_staging_with_the_plan_role_and_comment():
+    jobs = load("pull-request.yml")["jobs"]
+    plan = jobs["staging-plan"]
+    assert plan["needs"] == "test"
+    assert plan["permissions"]["id-token"] == "write"
+    text = steps_text(plan)
+    assert "STAGING_PLAN_ROLE_ARN" in text and "make deploy ENV=staging" in text
+    assert "gh pr comment" in text and "build/plans/staging.md" in text
+    assert "make execute" not in text
+
+
+def test_main_plans_prod_then_executes_it_behind_the_environment():
+    workflow = load("main.yml")
+    assert workflow["permissions"] == {"contents": "read"}
+    jobs = workflow["jobs"]
+    assert "PROD_PLAN_ROLE_ARN" in steps_text(jobs["prod-plan"])
+    execute = jobs["prod-execute"]
+    assert execute["environment"] == "prod" and execute["needs"] == "prod-plan"
+    text = steps_text(execute)
+    assert "PROD_DEPLOY_ROLE_ARN" in text and "make execute ENV=prod" in text
+    assert "make deploy" not in text
+    assert workflow["concurrency"]["cancel-in-progress"] is False

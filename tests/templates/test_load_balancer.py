@@ -1,0 +1,112 @@
+"""load-balancer tier: the ALB and its listeners, listener rules, origin verification
+and the api/web target groups, in dev and prod."""
+import pytest
+
+from tests.cfn import evaluate
+from tests.conftest import assert_snapshot
+
+CERT = "arn:aws:acm:us-west-2:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"
+
+
+@pytest.fixture(scope="module")
+def lb(rendered, env):  # env: dev and prod (tests/conftest.py)
+    return evaluate(rendered["load-balancer"], env)
+
+
+def test_snapshot(rendered_text):
+    assert_snapshot("load-balancer", rendered_text["load-balancer"])
+
+
+def test_alb_internet_facing_with_logs_and_protections(lb, env):
+    props = lb.props("Alb")
+    assert props["Scheme"] == "internet-facing" and props["Type"] == "application"
+    assert props["Subnets"] == "<from:PublicSubnetIds>"
+    assert props["SecurityGroups"] == ["<from:AlbSecurityGroupId>"]
+    attributes = {a["Key"]: a["Value"] for a in props["LoadBalancerAttributes"]}
+    assert attributes["access_logs.s3.enabled"] == "true"
+    assert attributes["access_logs.s3.bucket"] == "<from:AccessLogsBucketName>"
+    assert attributes["access_logs.s3.prefix"] == "alb"
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    assert attributes["routing.http.desync_mitigation_mode"] in ("defensive", "strictest")
+    assert attributes["deletion_protection.enabled"] == ("false" if env == "dev" else "true")
+
+
+def test_http_forwards_without_certificate(rendered):
+    lb = evaluate(rendered["load-balancer"], "dev")
+    (action,) = lb.props("HttpListener")["DefaultActions"]
+    assert action == {"Type": "forward", "TargetGroupArn": {"Ref": "WebTargetGroup"}}
+    assert "HttpsListener" not in lb.resources
+    assert lb.outputs["AlbListenerArn"]["Value"] == {"Ref": "HttpListener"}
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_certificate_redirects_http_and_serves_tls13_https(rendered, env):
+    lb = evaluate(rendered["load-balancer"], env, {"AlbCertificateArn": CERT})
+    (action,) = lb.props("HttpListener")["DefaultActions"]
+    assert action["Type"] == "redirect"
+    assert action["RedirectConfig"]["StatusCode"] == "HTTP_301"
+    assert action["RedirectConfig"]["Protocol"] == "HTTPS"
+    https = lb.props("HttpsListener")
+    assert https["Port"] == 443 and https["Protocol"] == "HTTPS"
+    assert https["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert https["Certificates"] == [{"CertificateArn": CERT}]
+    assert lb.outputs["AlbListenerArn"]["Value"] == {"Ref": "HttpsListener"}
+    for rule in ("ApiListenerRule", "WebListenerRule"):
+        assert lb.props(rule)["ListenerArn"] == {"Ref": "HttpsListener"}
+
+
+def test_rules_route_api_and_web(lb):
+    api, web = lb.props("ApiListenerRule"), lb.props("WebListenerRule")
+    assert api["Priority"] == 10 and web["Priority"] < 50000 and web["Priority"] > 10
+    assert {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/api/*"]}} in api[
+        "Conditions"]
+    assert api["Actions"] == [{"Type": "forward", "TargetGroupArn": {"Ref": "ApiTargetGroup"}}]
+    assert web["Actions"] == [{"Type": "forward", "TargetGroupArn": {"Ref": "WebTargetGroup"}}]
+
+
+def test_origin_verify_header_required_in_prod_only(lb, env):
+    header = {"Field": "http-header", "HttpHeaderConfig": {
+        "HttpHeaderName": "X-Origin-Verify",
+        "Values": [{"Fn::Sub": "{{resolve:secretsmanager:${OriginVerifySecret}}}"}]}}
+    (default,) = lb.props("HttpListener")["DefaultActions"]
+    for rule in ("ApiListenerRule", "WebListenerRule"):
+        assert (header in lb.props(rule)["Conditions"]) is (env == "prod")
+    if env == "prod":
+        assert default["Type"] == "fixed-response"
+        assert default["FixedResponseConfig"]["StatusCode"] == "403"
+        assert lb.outputs["OriginVerifyEnforced"]["Value"] == "true"
+    else:
+        assert default["Type"] == "forward"
+    secret = lb.props("OriginVerifySecret")
+    assert secret["KmsKeyId"] == "<from:DataKeyArn>"
+    assert secret["GenerateSecretString"]["ExcludePunctuation"] is True
+
+
+def test_target_groups(lb, env):
+    for name in ("Api", "Web"):
+        props = lb.props(f"{name}TargetGroup")
+        assert props["TargetType"] == "ip"
+        assert props["Port"] == "8000"
+        assert props["HealthCheckPath"] == "/health"
+        assert props["HealthyThresholdCount"] == props["UnhealthyThresholdCount"] == 2
+        assert props["HealthCheckIntervalSeconds"] == ("15" if env == "dev" else "30")
+        attributes = {a["Key"]: a["Value"] for a in props["TargetGroupAttributes"]}
+        assert attributes["deregistration_delay.timeout_seconds"] == (
+            "10" if env == "dev" else "300")
+        assert attributes["stickiness.enabled"] == ("false" if env == "dev" else "true")
+
+
+def test_contract_outputs(rendered):
+    assert {"AlbArn", "AlbDnsName", "AlbCanonicalHostedZoneId", "AlbFullName",
+            "AlbListenerArn", "ApiTargetGroupArn", "ApiTargetGroupFullName",
+            "WebTargetGroupArn", "WebTargetGroupFullName", "OriginVerifySecretArn",
+            "OriginVerifyEnforced"} == set(rendered["load-balancer"]["Outputs"])
+
+
+def test_reads_nothing_of_the_data_tier(rendered):
+    """Only network, security, storage and dns outputs: CloudFront need not wait for Aurora."""
+    groups = rendered["load-balancer"]["Metadata"]["AWS::CloudFormation::Interface"][
+        "ParameterGroups"]
+    wiring = next(g["Parameters"] for g in groups if g["Label"]["default"] == "Wiring")
+    assert sorted(wiring) == ["AccessLogsBucketName", "AlbSecurityGroupId", "DataKeyArn",
+                              "PublicSubnetIds", "VpcId"]
