@@ -78,7 +78,7 @@ def measure(endpoint: str, accounts: int, workdir: Path) -> dict[str, collection
 
     path = workdir / "scale.yaml"
     path.write_text(yaml.safe_dump({
-        "stack_name": "streamstack-scale", "region": "us-west-2",
+        "stack_name": f"streamstack-scale-{accounts}", "region": "us-west-2",
         "parameters": {"Environment": "prod"},
         "stackset": {"accounts": [f"{100000000000 + i}" for i in range(accounts)],
                      "regions": REGIONS,

@@ -16,14 +16,20 @@ Errors the user can fix raise StreamstackError (printed as `error: ...`).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from dataclasses import dataclass
 from typing import Callable
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from streamstack.deploy import aws, stacks
+from streamstack.deploy import bootstrap as boot_mod
+from streamstack.deploy.artifacts import upload_templates
+from streamstack.deploy.commands import COMMANDS as DEPLOY_COMMANDS
+from streamstack.deploy.plan import classify
+from streamstack.deploy.settings import DeploySettings, settings_of
 from streamstack.errors import StreamstackError
 from streamstack.stacksets import deep_preview as deep_mod
 from streamstack.stacksets import drift as drift_mod
@@ -34,8 +40,6 @@ from streamstack.stacksets.state import OverrideState
 from streamstack.stacksets.targets import Group, Instance, desired_instances, group
 
 EXIT_OK, EXIT_DATA_LOSS, EXIT_REFUSED, EXIT_TOLERANCE, EXIT_DRIFTED = 0, 3, 4, 5, 6
-RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 10},
-                 user_agent_extra="streamstack-stacksets")
 PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
 
 
@@ -83,57 +87,29 @@ def _target(ctx, *, bootstrap: bool = False, waiter: Waiter | None = None) -> Ta
 
 
 def client(ctx, service: str, region: str | None = None):
-    return ctx.session.client(service, region_name=region or ctx.params.region, config=RETRIES)
+    """deploy's clients (adaptive retries), in the administrator region by default."""
+    return aws.client(ctx.session, service, region or ctx.params.region)
 
 
 def _admin_account(ctx) -> str:
-    account = client(ctx, "sts").get_caller_identity()["Account"]
-    if ctx.params.account_id and account != ctx.params.account_id:
-        raise StreamstackError(
-            f"the credentials are for account {account}, but {ctx.params.path.name} is for "
-            f"the administrator account {ctx.params.account_id}; switch credentials")
-    return account
+    """The caller's account, which administers the stack set; refuses another one."""
+    return aws.check_account(ctx.params, client(ctx, "sts"))
 
 
 # -- artifacts and deploy-time values ----------------------------------------------------
-def bootstrap_stack(ctx) -> dict:
-    """The administrator account's own bootstrap stack (issue 5's `make bootstrap`)."""
-    settings = ctx.params.sections.get("deploy")
-    stack = getattr(settings, "bootstrap_stack", None) or f"{ctx.params.stack_name}-bootstrap"
-    try:
-        return client(ctx, "cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
-    except ClientError as exc:
-        if "does not exist" in exc.response["Error"].get("Message", ""):
-            raise StreamstackError(f"the bootstrap stack {stack} does not exist in "
-                                   f"{ctx.params.region}: run make bootstrap "
-                                   f"ENV={ctx.params.environment}") from None
-        raise
-
-
-def artifact_bucket(ctx) -> str:
-    """The administrator account's artifact bucket (the bootstrap stack's output)."""
-    stack = bootstrap_stack(ctx)
-    values = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    if not values.get("ArtifactBucketName"):
-        raise StreamstackError(f"the bootstrap stack {stack['StackName']} has no "
-                               "ArtifactBucketName output: run make bootstrap "
-                               f"ENV={ctx.params.environment}")
-    return values["ArtifactBucketName"]
-
-
 def publish(ctx) -> tuple[str, str]:
-    """Upload the built templates (content-addressed, absent ones only); (bucket, base URL).
+    """Upload the built templates (content-addressed, absent ones only) to the
+    administrator account's artifact bucket; (bucket, base URL).
 
     One bucket, in the administrator account's region, serves every target region:
     S3 serves cross-region reads in the commercial partition, and one URL keeps
     ArtifactBaseUrl a stack-set-wide value (see docs/stacksets.md)."""
-    from streamstack.deploy.artifacts import upload_templates  # issue 5, merged first
-
-    bucket = artifact_bucket(ctx)
-    result = upload_templates(client(ctx, "s3"), bucket, ctx.manifest, ctx.build_dir)
+    boot = boot_mod.lookup(client(ctx, "cloudformation"), ctx.params)
+    result = upload_templates(client(ctx, "s3"), boot.bucket, ctx.manifest, ctx.build_dir,
+                              boot.base_url)
     ctx.out(f"artifacts: uploaded {result.uploaded}, already there {result.skipped} "
             f"({result.base_url})")
-    return bucket, result.base_url
+    return boot.bucket, result.base_url
 
 
 def prefix_list_ids(ctx, regions) -> dict[str, str]:
@@ -270,13 +246,7 @@ def _deep(ctx, target: Target, the_plan: preview.Plan, current: preview.Current,
                             {**parameters, **dict(desired[row.instance])}))
     clients = clients or deep_mod.assumed_clients(ctx.session, target.config.execution_role_name)
     return deep_mod.preview_all(targets, clients=clients, template_url=template_url,
-                                classify=classifier(), waiter=waiter, out=ctx.out)
-
-
-def classifier() -> Callable[[dict], str]:
-    """The deploy plan's risk label of one ResourceChange (issue 5, merged first)."""
-    from streamstack.deploy.plan import classify
-    return classify
+                                classify=classify, waiter=waiter, out=ctx.out)
 
 
 # -- execute -------------------------------------------------------------------------------
@@ -451,13 +421,8 @@ def admin_bootstrap_parameters(target: Target, declared: set[str]) -> dict[str, 
 
 
 def admin_bootstrap(ctx, parameters: dict[str, str]) -> int:
-    """deploy.py's ordinary bootstrap of the administrator account (issue 5), with
-    `parameters` on top of the params file's deploy.bootstrap_parameters."""
-    import dataclasses
-
-    from streamstack.deploy.commands import COMMANDS
-    from streamstack.deploy.settings import DeploySettings
-
+    """deploy.py's ordinary bootstrap of the administrator account, with `parameters` on
+    top of the params file's deploy.bootstrap_parameters."""
     settings = ctx.params.sections.get("deploy") or DeploySettings()
     merged = {**settings.bootstrap_parameters, **parameters}
     if "TemplateReaderAccountIds" in parameters:   # keep readers the file lists itself
@@ -466,14 +431,18 @@ def admin_bootstrap(ctx, parameters: dict[str, str]) -> int:
             parameters["TemplateReaderAccountIds"].split(","))))
     settings = dataclasses.replace(settings, bootstrap_parameters=merged)
     params = dataclasses.replace(ctx.params, sections={**ctx.params.sections, "deploy": settings})
-    return COMMANDS["bootstrap"](dataclasses.replace(ctx, params=params))
+    return DEPLOY_COMMANDS["bootstrap"](dataclasses.replace(ctx, params=params))
 
 
 def _prerequisites(ctx, target: Target, entry: dict) -> list[str]:
     """What must exist before the bootstrap stack set can reach the targets."""
     config, admin = target.config, target.admin_account
     lines = []
-    stack = bootstrap_stack(ctx)
+    name = boot_mod.stack_name(ctx.params)
+    stack = stacks.describe(client(ctx, "cloudformation"), name)
+    if stack is None:
+        return [f"administrator account {admin}: the bootstrap stack {name} does not exist in "
+                f"{ctx.params.region}"]
     given = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
     file = ctx.params.path.name
     if config.self_managed:
@@ -524,8 +493,8 @@ def _execution_roles(ctx, target: Target, accounts: list[str]) -> list[str]:
 def destroy(ctx, *, waiter: Waiter | None = None) -> int:
     """Delete every instance (their stacks too) and the stack set; only where the params
     file allows destroy (deploy.allow_destroy, not protected), like deploy.py's destroy."""
-    settings = ctx.params.sections.get("deploy")
-    if not getattr(settings, "allow_destroy", False) or getattr(settings, "protected", True):
+    settings = settings_of(ctx.params)
+    if not settings.allow_destroy or settings.protected:
         raise StreamstackError(f"{ctx.params.path.name} does not allow destroy (set "
                                "deploy.allow_destroy: true and deploy.protected: false)")
     target = _target(ctx, waiter=waiter)

@@ -1,17 +1,16 @@
 """Shared fixtures of the StackSet tests: the rendered root's parameters, params files
-written to a temporary params dir, and a stand-in of deploy.py's Context."""
+written to a temporary params dir, deploy.py's Context with its output captured, and
+sessions whose clients are Stubbers."""
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable
 
 import pytest
 import yaml
 
 from streamstack import params as params_mod
+from streamstack.deploy.context import Context
 from streamstack.render import render_all
 from templates.base import DEPLOY_TIME_KEY
 
@@ -32,24 +31,14 @@ def parse_params(tmp_path, root_template):
     return parse
 
 
-@dataclass
-class Context:
-    """Test stand-in for streamstack.deploy.context.Context (issue 5's contract)."""
-
-    params: params_mod.EnvParams
-    session: object
-    manifest: dict
-    build_dir: Path
-    args: argparse.Namespace
-    out: Callable[..., None] = print
-    lines: list[str] = field(default_factory=list)
-
-
 def make_context(env_params, session, manifest, build_dir, **flags) -> Context:
+    """deploy.py's Context; what the command prints is kept in ctx.lines."""
     args = argparse.Namespace(**{"yes": False, "allow_data_loss": False, "prune": False,
                                  "deep_preview": False, "local": False, **flags})
-    ctx = Context(env_params, session, manifest, build_dir, args)
-    ctx.out = ctx.lines.append
+    lines: list[str] = []
+    ctx = Context(env_params, session, manifest, build_dir, args, out=lines.append,
+                  interactive=False)
+    ctx.lines = lines
     return ctx
 
 

@@ -4,13 +4,10 @@ commands to run in each target account, then the bootstrap template goes out as 
 stack set to every target account and region. Stubber validates every call."""
 from __future__ import annotations
 
-import dataclasses
-import sys
-import types
-
 import pytest
 from botocore.stub import ANY
 
+from streamstack.deploy.settings import DeploySettings
 from streamstack.params import EnvParams
 from streamstack.stacksets import commands
 
@@ -23,24 +20,16 @@ BOOTSTRAP_PARAMETERS = ["AdministratorAccountId", "Environment", "StackSetAdmini
 pytestmark = pytest.mark.usefixtures("sequential_reads")
 
 
-@dataclasses.dataclass(frozen=True)
-class DeploySettings:   # the fields of issue 5's settings this module relies on
-    bootstrap_parameters: dict = dataclasses.field(default_factory=dict)
-    bootstrap_stack: str | None = None
-
-
 @pytest.fixture()
 def admin_bootstraps(monkeypatch):
-    """Issue 5's ordinary bootstrap, recorded: the deploy settings it was given."""
+    """deploy.py's ordinary bootstrap (its own tests cover it), recorded: the deploy
+    settings it was given."""
     seen = []
 
     def ordinary_bootstrap(ctx):
         seen.append(ctx.params.sections["deploy"])
         return 0
-    monkeypatch.setitem(sys.modules, "streamstack.deploy.commands",
-                        types.SimpleNamespace(COMMANDS={"bootstrap": ordinary_bootstrap}))
-    monkeypatch.setitem(sys.modules, "streamstack.deploy.settings",
-                        types.SimpleNamespace(DeploySettings=DeploySettings))
+    monkeypatch.setitem(commands.DEPLOY_COMMANDS, "bootstrap", ordinary_bootstrap)
     monkeypatch.setattr(commands, "publish", lambda ctx: ("artifacts", "https://artifacts.example"))
     return seen
 

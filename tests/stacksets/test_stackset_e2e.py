@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import types
 
 import boto3
 import pytest
@@ -17,6 +16,7 @@ import yaml
 from moto.server import ThreadedMotoServer
 
 from streamstack import params as params_mod
+from streamstack.deploy.settings import DeploySettings
 from streamstack.errors import StreamstackError
 from streamstack.stacksets import commands
 from streamstack.stacksets.operations import Waiter
@@ -178,7 +178,7 @@ def test_create_add_remove_and_destroy(env, aws, moto_url):
     ctx = env([A])
     ctx.params = dataclasses.replace(ctx.params, sections={
         **ctx.params.sections,
-        "deploy": types.SimpleNamespace(allow_destroy=True, protected=False)})
+        "deploy": DeploySettings(allow_destroy=True, protected=False)})
     assert commands.destroy(ctx, waiter=FAST) == 0
     assert commands.plan(env([A]), waiter=FAST) == 0       # gone: the plan creates it again
     assert not json.loads((ctx.build_dir / "plans" / "global.json").read_text())["exists"]
@@ -203,7 +203,7 @@ def test_destroy_is_refused_where_params_do_not_allow_it(env):
         commands.destroy(env([A]), waiter=FAST)
 
 
-def test_deep_preview_reaches_each_target_through_the_execution_role(env, aws, monkeypatch):
+def test_deep_preview_reaches_each_target_through_the_execution_role(env, aws):
     """Over HTTP: the role is assumed per target account and a change set is asked for
     on each updated instance's stack. moto's ListStackInstances hands out StackIds that
     its own stacks do not answer to, so here each instance is reported as skipped with
@@ -216,7 +216,6 @@ def test_deep_preview_reaches_each_target_through_the_execution_role(env, aws, m
     text = json.dumps(template, indent=1, sort_keys=True) + "\n"
     (ctx.build_dir / "templates" / "root.json").write_text(text)
     sha = hashlib.sha256(text.encode()).hexdigest()
-    monkeypatch.setattr(commands, "classifier", lambda: lambda change: "NORMAL")
     ctx = env([A], deep_preview=True)
     ctx.manifest["templates"]["root"].update(sha256=sha, key=f"templates/{sha}.json")
     assigned = []

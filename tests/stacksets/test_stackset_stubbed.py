@@ -10,6 +10,7 @@ import json
 import pytest
 from botocore.stub import ANY
 
+from streamstack.deploy.plan import classify
 from streamstack.stacksets import commands, deep_preview, preview
 from streamstack.stacksets.config import Preferences, StackSetConfig
 from streamstack.stacksets.operations import Operations, Waiter
@@ -279,13 +280,6 @@ def test_drift_reports_drifted_instances_and_resources(tmp_path):
 
 
 # -- deep preview --------------------------------------------------------------------------
-def risk(change: dict) -> str:
-    """A stand-in for the deploy plan's classify (issue 5), enough to route labels."""
-    if change.get("ResourceType") == "AWS::S3::Bucket" and change.get("Replacement") == "True":
-        return "DATA-LOSS"
-    return "NORMAL"
-
-
 def change(logical: str, rtype: str, replacement: str = "False", **extra) -> dict:
     return {"Type": "Resource", "ResourceChange": {
         "Action": "Modify", "LogicalResourceId": logical, "ResourceType": rtype,
@@ -315,8 +309,8 @@ def stub_change_set(stub, *, failed_reason: str | None = None,
         stub.add_response("describe_change_set", {"Status": "CREATE_COMPLETE"},
                           {"ChangeSetName": cs_id})
         stub.add_response("describe_change_set", {"Status": "CREATE_COMPLETE", "Changes": [
-            change("StorageStack", "AWS::CloudFormation::Stack", "Conditional",
-                   ChangeSetId=nested)]}, {"ChangeSetName": cs_id})
+            change("StorageStack", "AWS::CloudFormation::Stack", ChangeSetId=nested)]},
+            {"ChangeSetName": cs_id})
         stub.add_response("describe_change_set", {"Status": "CREATE_COMPLETE", "Changes": [
             change("MediaBucket", "AWS::S3::Bucket", "True"),
             change("StaticBucketPolicy", "AWS::S3::BucketPolicy")]}, {"ChangeSetName": nested})
@@ -328,14 +322,14 @@ def test_deep_preview_walks_nested_change_sets_labels_and_cleans_up():
     stub_change_set(session.stub("cloudformation"))
     result = deep_preview.preview_instance(
         session.client("cloudformation"), "arn:stack", template_url="https://b/root.json",
-        parameters={"VpcCidr": "10.1.0.0/16"}, classify=risk,
+        parameters={"VpcCidr": "10.1.0.0/16"}, classify=classify,
         waiter=Waiter(first=0, sleep=lambda _: None))
     session.assert_done()   # the change set was deleted, never executed
     assert [(c["stack"], c["logical_id"], c["replacement"], c["risk"])
             for c in result["changes"]] == [
-        ("", "StorageStack", "Conditional", "NORMAL"),
+        ("", "StorageStack", "False", "NORMAL"),
         ("StorageStack", "MediaBucket", "True", "DATA-LOSS"),
-        ("StorageStack", "StaticBucketPolicy", "False", "NORMAL")]
+        ("StorageStack", "StaticBucketPolicy", "False", "SECURITY")]
     assert result["changes"][1]["properties"] == ["BucketName"]
 
 
@@ -346,7 +340,7 @@ def test_deep_preview_of_an_unchanged_instance_says_so_and_cleans_up():
         "to create a change set."))
     result = deep_preview.preview_instance(
         session.client("cloudformation"), "arn:stack", template_url="https://b/root.json",
-        parameters={"VpcCidr": "10.1.0.0/16"}, classify=risk,
+        parameters={"VpcCidr": "10.1.0.0/16"}, classify=classify,
         waiter=Waiter(first=0, sleep=lambda _: None))
     session.assert_done()
     assert result == {"summary": "no resource changes", "changes": []}
@@ -367,7 +361,6 @@ def test_plan_with_deep_preview_blocks_on_data_loss(tmp_path, monkeypatch):
                                        "key": "templates/bbb.json",
                                        "deploy_time_parameters": []}}}
     monkeypatch.setattr(commands, "publish", lambda ctx: ("artifacts", "https://b"))
-    monkeypatch.setattr(commands, "classifier", lambda: risk)
 
     session = StubSession()
     session.stub("sts").add_response("get_caller_identity", {"Account": ADMIN})
