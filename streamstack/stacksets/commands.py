@@ -10,7 +10,7 @@ out); each returns an exit code:
        cannot be done from the administrator account (they are printed)
     5  instance failures went beyond the failure tolerance (or an operation stopped)
     6  drift detected
-(the same meanings as deploy.py's exit codes, plus 6)
+(deploy.py's exit codes, streamstack/deploy/exits.py)
 
 Errors the user can fix raise StreamstackError (printed as `error: ...`).
 """
@@ -24,7 +24,7 @@ from typing import Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from streamstack.deploy import aws, stacks
+from streamstack.deploy import aws, exits, stacks
 from streamstack.deploy import bootstrap as boot_mod
 from streamstack.deploy.artifacts import upload_templates
 from streamstack.deploy.commands import COMMANDS as DEPLOY_COMMANDS
@@ -39,7 +39,8 @@ from streamstack.stacksets.operations import Operations, OperationResult, Waiter
 from streamstack.stacksets.state import OverrideState
 from streamstack.stacksets.targets import Group, Instance, desired_instances, group
 
-EXIT_OK, EXIT_DATA_LOSS, EXIT_REFUSED, EXIT_TOLERANCE, EXIT_DRIFTED = 0, 3, 4, 5, 6
+EXIT_OK, EXIT_DATA_LOSS, EXIT_REFUSED, EXIT_TOLERANCE, EXIT_DRIFTED = (
+    exits.OK, exits.BLOCKED, exits.REFUSED, exits.FAILED, exits.DRIFTED)
 PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
 
 
@@ -58,12 +59,6 @@ def aws_errors(command):
             raise StreamstackError(f"an AWS call failed: {exc}; check the credentials, the "
                                    "network, or AWS_ENDPOINT_URL") from None
     return wrapper
-
-
-class Refused(StreamstackError):
-    """The stack set moved since the plan: plan again and review."""
-
-    exit_code = EXIT_REFUSED
 
 
 @dataclass
@@ -271,7 +266,7 @@ def execute(ctx, *, waiter: Waiter | None = None) -> int:
                                f"{target.name}: run make deploy again")
     current = preview.read_current(target.ops, overrides=False)
     if current.fingerprint() != the_plan.fingerprint:
-        raise Refused(f"stack set {target.name} changed since the plan (template, "
+        raise exits.Refused(f"stack set {target.name} changed since the plan (template, "
                                "parameters or instances): run make deploy "
                                f"ENV={ctx.params.environment} again and review")
     if the_plan.no_changes:
