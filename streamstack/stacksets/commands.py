@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from streamstack.deploy import aws, exits, stacks
 from streamstack.deploy import bootstrap as boot_mod
@@ -55,7 +56,7 @@ def aws_errors(command):
             error = exc.response.get("Error", {})
             raise StreamstackError(f"AWS refused {exc.operation_name}: {error.get('Code')}: "
                                    f"{error.get('Message', '')}") from None
-        except BotoCoreError as exc:
+        except (BotoCoreError, ResponseParserError) as exc:
             raise StreamstackError(f"an AWS call failed: {exc}; check the credentials, the "
                                    "network, or AWS_ENDPOINT_URL") from None
     return wrapper

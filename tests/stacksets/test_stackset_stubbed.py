@@ -560,3 +560,22 @@ def test_deploy_time_values_per_region_wide_and_defaulted(tmp_path):
     ctx = make_context(env, session, manifest, tmp_path)
     with pytest.raises(StreamstackError, match="CdnWebAclArn has no default"):
         commands.deploy_time_values(ctx, target, "https://b")
+
+
+def test_an_endpoint_that_answers_garbage_is_one_error_line(tmp_path, monkeypatch):
+    from botocore.parsers import ResponseParserError
+
+    from streamstack.errors import StreamstackError
+    from streamstack.params import EnvParams
+
+    def garbage(ctx, **_):
+        raise ResponseParserError("Unable to parse response (syntax error), invalid XML")
+    monkeypatch.setattr(commands.drift_mod, "detect", garbage)
+    session = StubSession()
+    session.stub("sts").add_response("get_caller_identity", {"Account": ADMIN})
+    session.stub("cloudformation").add_response("describe_stack_set", {"StackSet": {
+        "StackSetName": NAME, "Status": "ACTIVE"}})
+    env = EnvParams("prod-global", tmp_path / "prod-global.yaml", NAME, "us-west-2", None, {},
+                    {}, {"stackset": config()})
+    with pytest.raises(StreamstackError, match="an AWS call failed: Unable to parse response"):
+        commands.drift(make_context(env, session, {"templates": {}}, tmp_path))
