@@ -37,8 +37,9 @@ def template(version: int) -> dict:
             "Parameters": {"Environment": {"Type": "String", "Default": "dev",
                                            "AllowedValues": ["dev", "staging", "prod"]},
                            "ArtifactBaseUrl": {"Type": "String", "Default": ""}},
-            "Resources": {"Vpc": {"Type": "AWS::EC2::VPC",
-                                  "Properties": {"CidrBlock": "10.0.0.0/16"}}}}
+            "Resources": {"Logs": {"Type": "AWS::Logs::LogGroup",
+                                   "Properties": {"LogGroupName": "streamstack-scale",
+                                                  "RetentionInDays": 1}}}}
 
 
 def measure(endpoint: str, accounts: int, workdir: Path) -> dict[str, collections.Counter]:
