@@ -81,10 +81,7 @@ def test_fleet_waits_for_the_listener_not_for_data(graph):
 
 @pytest.mark.parametrize("tier", APP_TIERS)
 def test_every_parameter_is_documented(rendered, tier):
-    # The integrator folds docs/tiers-app.md into README.md: either place counts.
-    root = WIRING.parents[1]
-    text = "".join(p.read_text() for p in (root / "README.md", root / "docs" / "tiers-app.md")
-                   if p.exists())
+    text = (WIRING.parents[1] / "README.md").read_text()
     groups = rendered[tier]["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
     documented = [p for g in groups if g["Label"]["default"] not in ("Wiring", "Environment")
                   for p in g["Parameters"]]

@@ -1,6 +1,8 @@
 """root: every nested parameter supplied, every GetAtt Outputs.X exists in the child,
 content-addressed TemplateURLs, and a wide dependency graph."""
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -138,3 +140,10 @@ def test_duplicate_outputs_are_rejected():
     a = {"Outputs": {"Id": {"Value": "1", "Description": "x"}}}
     with pytest.raises(WiringError, match="output Id is declared by both"):
         build_root([Child("a", a, "0"), Child("b", a, "1")])
+
+
+def test_every_root_parameter_is_documented_in_the_readme(root):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    deploy_time = set(root["Metadata"][DEPLOY_TIME_KEY])
+    assert [p for p in root["Parameters"] if p not in deploy_time
+            and not re.search(rf"\b{p}\b", readme)] == []
