@@ -229,3 +229,11 @@ def test_deep_preview_reaches_each_target_through_the_execution_role(env, aws):
                f"{region}:{A}:stack/" in line
     written = json.loads((ctx.build_dir / "plans" / "global.json").read_text())
     assert set(written["deep_preview"]) == {f"{A}/us-east-1", f"{A}/us-west-2"}
+
+
+def test_deploy_py_routes_every_stackset_command_here():
+    from streamstack.deploy import cli
+
+    for command, function in cli.STACKSET_COMMANDS.items():
+        assert callable(getattr(commands, function)), command
+    assert cli.STACKSET_COMMANDS["destroy"] == "destroy"
