@@ -100,3 +100,17 @@ $(LOCAL_VENV)/.installed:
 	$(LOCAL_VENV)/bin/pip install $(PIP_QUIET) --upgrade pip
 	$(LOCAL_VENV)/bin/pip install $(PIP_QUIET) $(LOCALSTACK)
 	touch $@
+
+# -- StackSet environments (docs/stacksets.md) ----------------------------------------
+# make deploy ENV=prod-global DEEP_PREVIEW=1; make execute ENV=prod-global PRUNE=1
+DEPLOY_FLAGS += $(if $(PRUNE),--prune) $(if $(DEEP_PREVIEW),--deep-preview)
+.PHONY: drift bench-stacksets
+
+## drift ENV=x: StackSet drift: detection, then the drifted instances and resources (exit 6 if any)
+drift: $(VENV)/.installed
+	$(if $(ENV),,$(error ENV is required, e.g. make drift ENV=prod-global))
+	$(DEPLOY) drift $(ENV) $(DEPLOY_FLAGS)
+
+## bench-stacksets: API calls of a 50 accounts x 4 regions StackSet environment (moto, no AWS)
+bench-stacksets: $(VENV)/.installed
+	$(PY) bench/stacksets.py --accounts 50

@@ -184,6 +184,9 @@ def parse(path: Path, env: str, template_parameters: dict, deploy_time: set[str]
                      f"is {parameters['Environment']!r} but this is the {env} params file; "
                      f"set it to {env!r}")
 
+    # What section validators check against (StackSet parameter overrides).
+    problems.parameters, problems.template_parameters = parameters, template_parameters
+    problems.deploy_time = deploy_time
     sections = {}
     for name, validator in SECTIONS.items():
         if name in data:
@@ -359,3 +362,7 @@ def _yaml_type(value) -> str:
     return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
             list: "a list", dict: "a mapping", type(None): "nothing"}.get(type(value),
                                                                            type(value).__name__)
+
+
+from streamstack.stacksets.config import validate_section as _stackset  # noqa: E402
+SECTIONS["stackset"] = _stackset

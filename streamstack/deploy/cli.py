@@ -18,7 +18,7 @@ from streamstack.deploy.exits import Interrupted
 from streamstack.errors import StreamstackError
 
 STACKSET_COMMANDS = {"deploy": "plan", "execute": "execute", "bootstrap": "bootstrap",
-                     "drift": "drift"}
+                     "drift": "drift", "destroy": "destroy"}
 BUILT_FROM = ("templates", "streamstack")
 
 

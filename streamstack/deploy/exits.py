@@ -6,12 +6,14 @@
 3    the plan is blocked: it would replace or remove stateful resources (DATA-LOSS)
 4    refused: the stack moved since the plan, a stack is stuck and needs a decision, an
      operation is already running, or the environment is protected
-5    the CloudFormation operation failed (its first root cause is printed)
+5    the CloudFormation operation failed (its first root cause is printed); for a
+     stack set: instance failures beyond the failure tolerance
+6    drift detected (make drift, StackSet environments)
 130  interrupted: the CloudFormation operation keeps running; follow it with make status
 """
 from streamstack.errors import StreamstackError
 
-OK, ERROR, PARAMS, BLOCKED, REFUSED, FAILED, INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
+OK, ERROR, PARAMS, BLOCKED, REFUSED, FAILED, DRIFTED, INTERRUPTED = 0, 1, 2, 3, 4, 5, 6, 130
 
 
 class Blocked(StreamstackError):

@@ -1,0 +1,114 @@
+"""Deep preview: resource-level changes of a stack set update, per target instance.
+
+For each instance the plan updates, assume the stack set's execution role in the
+target account, create a change set (IncludeNestedStacks) on that instance's stack
+with the new template and the instance's parameters, read every change (nested
+change sets included), label each with the deploy plan's risk classifier, and delete
+the change set. It is never executed. An instance whose role cannot be assumed is
+reported as skipped, with the reason; the preview does not fail because of it.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import boto3
+from botocore.exceptions import ClientError
+
+from streamstack.stacksets.operations import CAPABILITIES, Waiter
+
+NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+
+
+def assumed_clients(session: boto3.session.Session, role_name: str
+                    ) -> Callable[[str, str], object]:
+    """client(account, region) -> a CloudFormation client acting as the execution role."""
+    sts = session.client("sts")
+    cache: dict[str, dict] = {}
+
+    def client(account: str, region: str):
+        if account not in cache:
+            cache[account] = sts.assume_role(
+                RoleArn=f"arn:aws:iam::{account}:role/{role_name}",
+                RoleSessionName="streamstack-deep-preview", DurationSeconds=900)["Credentials"]
+        creds = cache[account]
+        return boto3.session.Session(
+            aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"], region_name=region).client("cloudformation")
+
+    return client
+
+
+def preview_instance(cfn, stack_id: str, *, template_url: str, parameters: dict[str, str],
+                     classify: Callable[[dict], str], waiter: Waiter | None = None) -> dict:
+    """Change set on one instance's stack; returns {"summary", "changes"}; cleans up."""
+    waiter = waiter or Waiter(first=2.0, cap=10.0)
+    name = "streamstack-preview-" + time.strftime("%Y%m%d%H%M%S", time.gmtime())
+    created = cfn.create_change_set(
+        StackName=stack_id, ChangeSetName=name, ChangeSetType="UPDATE",
+        TemplateURL=template_url, Capabilities=CAPABILITIES, IncludeNestedStacks=True,
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
+        Description="streamstack deep preview of a stack set update; never executed")
+    change_set_id = created["Id"]
+    try:
+        status, reason = _wait(cfn, change_set_id, waiter)
+        if status == "FAILED":
+            if any(text in reason for text in NO_CHANGES):
+                return {"summary": "no resource changes", "changes": []}
+            return {"summary": f"change set failed: {reason}", "changes": []}
+        changes = _changes(cfn, change_set_id, "", classify)
+        return {"summary": f"{len(changes)} resource change(s)", "changes": changes}
+    finally:
+        cfn.delete_change_set(ChangeSetName=change_set_id)
+
+
+def _wait(cfn, change_set_id: str, waiter: Waiter) -> tuple[str, str]:
+    delays = waiter.delays()
+    while True:
+        described = cfn.describe_change_set(ChangeSetName=change_set_id)
+        if described["Status"] in ("CREATE_COMPLETE", "FAILED"):
+            return described["Status"], described.get("StatusReason", "")
+        waiter.sleep(next(delays))
+
+
+def _changes(cfn, change_set_id: str, stack: str, classify) -> list[dict]:
+    rows = []
+    paginator = cfn.get_paginator("describe_change_set")
+    for page in paginator.paginate(ChangeSetName=change_set_id):
+        for change in page.get("Changes", []):
+            resource = change.get("ResourceChange", {})
+            rows.append({
+                "stack": stack, "action": resource.get("Action", ""),
+                "logical_id": resource.get("LogicalResourceId", ""),
+                "type": resource.get("ResourceType", ""),
+                "replacement": resource.get("Replacement", "") or "n/a",
+                "properties": sorted({d["Target"].get("Name", "")
+                                      for d in resource.get("Details", [])
+                                      if d.get("Target", {}).get("Name")}),
+                "risk": classify(resource)})
+            nested = resource.get("ChangeSetId")
+            if nested and resource.get("ResourceType") == "AWS::CloudFormation::Stack":
+                path = f"{stack}/{resource['LogicalResourceId']}".lstrip("/")
+                rows += _changes(cfn, nested, path, classify)
+    return rows
+
+
+def preview_all(targets: list[tuple[str, str, str, dict[str, str]]], *,
+                clients: Callable[[str, str], object], template_url: str,
+                classify: Callable[[dict], str], waiter: Waiter | None = None,
+                out: Callable[[str], None] = print) -> dict[str, dict]:
+    """targets: (account, region, stack_id, parameters); key of the result: account/region."""
+    result = {}
+    for account, region, stack_id, parameters in targets:
+        where = f"{account}/{region}"
+        try:
+            cfn = clients(account, region)
+            result[where] = preview_instance(cfn, stack_id, template_url=template_url,
+                                             parameters=parameters, classify=classify,
+                                             waiter=waiter)
+        except ClientError as exc:
+            error = exc.response["Error"]
+            result[where] = {"summary": f"skipped: {error['Code']}: {error.get('Message', '')}",
+                             "changes": []}
+        out(f"deep preview {where}: {result[where]['summary']}")
+    return result
