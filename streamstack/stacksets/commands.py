@@ -99,7 +99,7 @@ def publish(ctx) -> tuple[str, str]:
 
     One bucket, in the administrator account's region, serves every target region:
     S3 serves cross-region reads in the commercial partition, and one URL keeps
-    ArtifactBaseUrl a stack-set-wide value (see docs/stacksets.md)."""
+    ArtifactBaseUrl a stack-set-wide value (see README, StackSet environments)."""
     boot = boot_mod.lookup(client(ctx, "cloudformation"), ctx.params)
     result = upload_templates(client(ctx, "s3"), boot.bucket, ctx.manifest, ctx.build_dir,
                               boot.base_url)
