@@ -462,7 +462,11 @@ def _prerequisites(ctx, target: Target, entry: dict) -> list[str]:
 
 
 def _execution_roles(ctx, target: Target, accounts: list[str]) -> list[str]:
-    """Probe each target's execution role by assuming it; commands for the missing ones."""
+    """Probe each target's execution role by assuming it; commands for the missing ones.
+
+    AdministratorAccess, as AWS documents for self-managed StackSets: the role exists
+    before any stack set reaches the account and creates the bootstrap baseline and every
+    tier (README, StackSet limits, says what narrowing it would take)."""
     role, admin = target.config.execution_role_name, target.admin_account
     sts = client(ctx, "sts")
     trust = json.dumps({"Version": "2012-10-17", "Statement": [{

@@ -15,9 +15,9 @@ from typing import Callable
 import boto3
 from botocore.exceptions import ClientError
 
-from streamstack.stacksets.operations import CAPABILITIES, Waiter
-
-NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+from streamstack.deploy import changeset
+from streamstack.deploy.plan import changed_properties
+from streamstack.stacksets.operations import Waiter
 
 
 def assumed_clients(session: boto3.session.Session, role_name: str
@@ -41,56 +41,36 @@ def assumed_clients(session: boto3.session.Session, role_name: str
 
 def preview_instance(cfn, stack_id: str, *, template_url: str, parameters: dict[str, str],
                      classify: Callable[[dict], str], waiter: Waiter | None = None) -> dict:
-    """Change set on one instance's stack; returns {"summary", "changes"}; cleans up."""
+    """Change set on one instance's stack; returns {"summary", "changes"}; cleans up.
+
+    Created here without tags (the instance's come from its stack set) and with AWS's
+    error left to preview_all; the deploy flow's changeset module waits for and walks it."""
     waiter = waiter or Waiter(first=2.0, cap=10.0)
-    name = "streamstack-preview-" + time.strftime("%Y%m%d%H%M%S", time.gmtime())
     created = cfn.create_change_set(
-        StackName=stack_id, ChangeSetName=name, ChangeSetType="UPDATE",
-        TemplateURL=template_url, Capabilities=CAPABILITIES, IncludeNestedStacks=True,
+        StackName=stack_id, ChangeSetType="UPDATE",
+        ChangeSetName="streamstack-preview-" + time.strftime("%Y%m%d%H%M%S", time.gmtime()),
+        TemplateURL=template_url, Capabilities=changeset.CAPABILITIES, IncludeNestedStacks=True,
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
         Description="streamstack deep preview of a stack set update; never executed")
     change_set_id = created["Id"]
     try:
-        status, reason = _wait(cfn, change_set_id, waiter)
-        if status == "FAILED":
-            if any(text in reason for text in NO_CHANGES):
-                return {"summary": "no resource changes", "changes": []}
-            return {"summary": f"change set failed: {reason}", "changes": []}
-        changes = _changes(cfn, change_set_id, "", classify)
+        described = changeset.wait(cfn, change_set_id, waiter.first, waiter.sleep)
+        if changeset.is_empty(described):
+            return {"summary": "no resource changes", "changes": []}
+        if described["Status"] == "FAILED":
+            return {"summary": f"change set failed: {described.get('StatusReason', '')}",
+                    "changes": []}
+        changes = [{
+            "stack": "/".join(change.path), "action": change.resource.get("Action", ""),
+            "logical_id": change.resource.get("LogicalResourceId", ""),
+            "type": change.resource.get("ResourceType", ""),
+            "replacement": change.resource.get("Replacement", "") or "n/a",
+            "properties": changed_properties(change.resource),
+            "risk": classify(change.resource)}
+            for change in changeset.walk(cfn, change_set_id)]
         return {"summary": f"{len(changes)} resource change(s)", "changes": changes}
     finally:
         cfn.delete_change_set(ChangeSetName=change_set_id)
-
-
-def _wait(cfn, change_set_id: str, waiter: Waiter) -> tuple[str, str]:
-    delays = waiter.delays()
-    while True:
-        described = cfn.describe_change_set(ChangeSetName=change_set_id)
-        if described["Status"] in ("CREATE_COMPLETE", "FAILED"):
-            return described["Status"], described.get("StatusReason", "")
-        waiter.sleep(next(delays))
-
-
-def _changes(cfn, change_set_id: str, stack: str, classify) -> list[dict]:
-    rows = []
-    paginator = cfn.get_paginator("describe_change_set")
-    for page in paginator.paginate(ChangeSetName=change_set_id):
-        for change in page.get("Changes", []):
-            resource = change.get("ResourceChange", {})
-            rows.append({
-                "stack": stack, "action": resource.get("Action", ""),
-                "logical_id": resource.get("LogicalResourceId", ""),
-                "type": resource.get("ResourceType", ""),
-                "replacement": resource.get("Replacement", "") or "n/a",
-                "properties": sorted({d["Target"].get("Name", "")
-                                      for d in resource.get("Details", [])
-                                      if d.get("Target", {}).get("Name")}),
-                "risk": classify(resource)})
-            nested = resource.get("ChangeSetId")
-            if nested and resource.get("ResourceType") == "AWS::CloudFormation::Stack":
-                path = f"{stack}/{resource['LogicalResourceId']}".lstrip("/")
-                rows += _changes(cfn, nested, path, classify)
-    return rows
 
 
 def preview_all(targets: list[tuple[str, str, str, dict[str, str]]], *,

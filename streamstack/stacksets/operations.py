@@ -19,11 +19,11 @@ from typing import Callable
 
 from botocore.exceptions import ClientError
 
+from streamstack.deploy.changeset import CAPABILITIES
 from streamstack.errors import StreamstackError
 from streamstack.stacksets.config import PERMISSION_MODELS, Preferences, StackSetConfig
 from streamstack.stacksets.targets import Group
 
-CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 DONE = {"SUCCEEDED", "FAILED", "STOPPED"}
 
 

@@ -310,10 +310,11 @@ def stub_change_set(stub, *, failed_reason: str | None = None,
                           {"ChangeSetName": cs_id})
         stub.add_response("describe_change_set", {"Status": "CREATE_COMPLETE", "Changes": [
             change("StorageStack", "AWS::CloudFormation::Stack", ChangeSetId=nested)]},
-            {"ChangeSetName": cs_id})
+            {"ChangeSetName": cs_id, "IncludePropertyValues": True})
         stub.add_response("describe_change_set", {"Status": "CREATE_COMPLETE", "Changes": [
             change("MediaBucket", "AWS::S3::Bucket", "True"),
-            change("StaticBucketPolicy", "AWS::S3::BucketPolicy")]}, {"ChangeSetName": nested})
+            change("StaticBucketPolicy", "AWS::S3::BucketPolicy")]},
+            {"ChangeSetName": nested, "IncludePropertyValues": True})
     stub.add_response("delete_change_set", {}, {"ChangeSetName": cs_id})
 
 
