@@ -7,11 +7,16 @@ from urllib.parse import quote
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import (BotoCoreError, ClientError, EndpointConnectionError,
+                                 NoCredentialsError)
+from botocore.parsers import ResponseParserError
 
 from streamstack.errors import StreamstackError
 
 LOCAL_ENDPOINT = "http://127.0.0.1:4566"
+CLOUDFRONT_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
+# What an AWS call can raise besides StreamstackError; as_error turns each into one line.
+FAILURES = (ClientError, BotoCoreError, ResponseParserError)
 RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 10},
                  user_agent_extra="streamstack-deploy")
 
@@ -71,3 +76,26 @@ def console_url(region: str, stack_id: str, change_set_id: str | None = None) ->
         return (f"{base}/changesets/changes?stackId={quote(stack_id, safe='')}"
                 f"&changeSetId={quote(change_set_id, safe='')}")
     return f"{base}/stackinfo?stackId={quote(stack_id, safe='')}"
+
+
+def as_error(exc: Exception) -> StreamstackError:
+    """One `error:` line for a failed AWS call: what failed and what to check."""
+    if isinstance(exc, NoCredentialsError):
+        return StreamstackError("no AWS credentials found: log in (aws sso login, or set "
+                                "AWS_PROFILE), or try it locally with LOCAL=1")
+    if isinstance(exc, EndpointConnectionError):
+        return StreamstackError(f"cannot reach {exc.kwargs.get('endpoint_url')}: check the "
+                                "network, or AWS_ENDPOINT_URL (`make local` for LOCAL=1)")
+    if isinstance(exc, ClientError):
+        return StreamstackError(f"AWS refused {exc.operation_name}: {error_code(exc)}: "
+                                f"{error_message(exc)}")
+    return StreamstackError(f"an AWS call failed: {exc}; check the credentials, the "
+                            "network, or AWS_ENDPOINT_URL")
+
+
+def cloudfront_prefix_list_id(ec2) -> str | None:
+    """The CloudFront origin-facing managed prefix list of the client's region."""
+    found = ec2.describe_managed_prefix_lists(
+        Filters=[{"Name": "prefix-list-name", "Values": [CLOUDFRONT_PREFIX_LIST]}])
+    lists = found.get("PrefixLists", [])
+    return lists[0]["PrefixListId"] if lists else None

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from streamstack import BUILD_DIR, PARAMS_DIR, ROOT
 from streamstack import params as params_mod
-from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
 from streamstack.deploy import aws, local
 from streamstack.deploy.commands import COMMANDS
@@ -104,12 +103,11 @@ def main(argv: list[str], doc: str | None = None) -> int:
     ctx = Context(params=params, session=aws.session(params.region), manifest=manifest,
                   build_dir=args.build_dir, args=args, poll_seconds=poll)
     if params.sections.get("stackset") and args.command in STACKSET_COMMANDS:
-        try:
-            stacksets = importlib.import_module("streamstack.stacksets.commands")
-        except ModuleNotFoundError:
-            raise StreamstackError(f"{params.path.name} has a stackset section, but this "
-                                   "checkout has no StackSet support (streamstack.stacksets)")
-        return getattr(stacksets, STACKSET_COMMANDS[args.command])(ctx)
+        stacksets = importlib.import_module("streamstack.stacksets.commands")
+        try:   # Ctrl-C: the stack set operation already printed how to follow it
+            return getattr(stacksets, STACKSET_COMMANDS[args.command])(ctx)
+        except aws.FAILURES as exc:
+            raise aws.as_error(exc) from None
     if args.command == "drift":
         raise StreamstackError("drift is for StackSet environments (a stackset: section); use "
                                f"`make status ENV={env}` for the drift of a stack")
@@ -118,13 +116,5 @@ def main(argv: list[str], doc: str | None = None) -> int:
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted: a CloudFormation operation already started keeps "
                           f"running; follow it with `make status ENV={env}`") from None
-    except NoCredentialsError:
-        raise StreamstackError("no AWS credentials found: log in (aws sso login, or set "
-                               "AWS_PROFILE), or try it locally with LOCAL=1") from None
-    except EndpointConnectionError as exc:
-        raise StreamstackError(f"cannot reach {exc.kwargs.get('endpoint_url')}: check the "
-                               "network, or AWS_ENDPOINT_URL (`make local` for LOCAL=1)") from None
-    except ClientError as exc:
-        operation = exc.operation_name
-        raise StreamstackError(f"AWS refused {operation}: {aws.error_code(exc)}: "
-                               f"{aws.error_message(exc)}") from None
+    except aws.FAILURES as exc:
+        raise aws.as_error(exc) from None

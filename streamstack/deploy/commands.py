@@ -21,7 +21,6 @@ from streamstack.deploy.exits import Blocked, Interrupted, OperationFailed, Refu
 from streamstack.errors import StreamstackError
 
 SUCCESS = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE")
-PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
 EDGE_REGION = "us-east-1"
 
 
@@ -78,11 +77,9 @@ def resolve_deploy_time(ctx, boot) -> dict[str, str]:
         elif name in boot.outputs:
             values[name] = boot.outputs[name]
         elif name == "CloudFrontPrefixListId":
-            found = ctx.client("ec2").describe_managed_prefix_lists(
-                Filters=[{"Name": "prefix-list-name", "Values": [PREFIX_LIST]}])
-            lists = found.get("PrefixLists", [])
-            if lists:
-                values[name] = lists[0]["PrefixListId"]
+            found = aws.cloudfront_prefix_list_id(ctx.client("ec2"))
+            if found:
+                values[name] = found
         else:
             if edge is None:
                 stack = stacks.describe(ctx.client("cloudformation", EDGE_REGION),

@@ -22,8 +22,7 @@ import json
 from dataclasses import dataclass
 from typing import Callable
 
-from botocore.exceptions import BotoCoreError, ClientError
-from botocore.parsers import ResponseParserError
+from botocore.exceptions import ClientError
 
 from streamstack.deploy import aws, exits, stacks
 from streamstack.deploy import bootstrap as boot_mod
@@ -42,23 +41,17 @@ from streamstack.stacksets.targets import Group, Instance, desired_instances, gr
 
 EXIT_OK, EXIT_DATA_LOSS, EXIT_REFUSED, EXIT_TOLERANCE, EXIT_DRIFTED = (
     exits.OK, exits.BLOCKED, exits.REFUSED, exits.FAILED, exits.DRIFTED)
-PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
 
 
 def aws_errors(command):
     """A refused or failed AWS call ends the command with one `error:` line, not a
-    traceback: which call, the error code and AWS's message."""
+    traceback (deploy.py's wording, streamstack.deploy.aws.as_error)."""
     @functools.wraps(command)
     def wrapper(ctx, **kwargs):
         try:
             return command(ctx, **kwargs)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            raise StreamstackError(f"AWS refused {exc.operation_name}: {error.get('Code')}: "
-                                   f"{error.get('Message', '')}") from None
-        except (BotoCoreError, ResponseParserError) as exc:
-            raise StreamstackError(f"an AWS call failed: {exc}; check the credentials, the "
-                                   "network, or AWS_ENDPOINT_URL") from None
+        except aws.FAILURES as exc:
+            raise aws.as_error(exc) from None
     return wrapper
 
 
@@ -112,12 +105,11 @@ def prefix_list_ids(ctx, regions) -> dict[str, str]:
     """The CloudFront origin-facing prefix list of each region (one call per region)."""
     ids = {}
     for region in regions:
-        lists = client(ctx, "ec2", region).describe_managed_prefix_lists(
-            Filters=[{"Name": "prefix-list-name", "Values": [PREFIX_LIST]}])["PrefixLists"]
-        if not lists:
-            raise StreamstackError(f"{region}: no managed prefix list {PREFIX_LIST}; the ALB "
-                                   "would accept traffic from anywhere, so this is refused")
-        ids[region] = lists[0]["PrefixListId"]
+        ids[region] = aws.cloudfront_prefix_list_id(client(ctx, "ec2", region))
+        if not ids[region]:
+            raise StreamstackError(f"{region}: no managed prefix list "
+                                   f"{aws.CLOUDFRONT_PREFIX_LIST}; the ALB would accept "
+                                   "traffic from anywhere, so this is refused")
     return ids
 
 

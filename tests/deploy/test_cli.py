@@ -68,16 +68,6 @@ def test_stackset_environments_go_to_the_stacksets_module(built, tmp_path, monke
     assert seen["plan"].params.sections["stackset"] == {"regions": ["us-west-2"]}
 
 
-def test_stackset_environment_without_the_module_is_a_clear_error(built, tmp_path,
-                                                                  monkeypatch, stackset_section):
-    write_params(tmp_path, "dev", DEV + "stackset: {regions: [us-west-2]}\n")
-    # the package exists now; hide it, and its already imported module, from this import
-    monkeypatch.setitem(sys.modules, "streamstack.stacksets", None)
-    monkeypatch.setitem(sys.modules, "streamstack.stacksets.commands", None)
-    with pytest.raises(StreamstackError, match="no StackSet support"):
-        run(built, tmp_path, "deploy", "dev")
-
-
 def test_deploy_py_prints_one_error_line_and_exit_code():
     result = subprocess.run([sys.executable, str(ROOT / "deploy.py"), "deploy", "nope"],
                             capture_output=True, text=True, timeout=60)
