@@ -82,14 +82,19 @@ def write_templates(templates: dict[str, str], build_dir: Path) -> None:
             path.write_text(text)
 
 
-def validate_params_files(root_text: str, params_dir: Path = PARAMS_DIR) -> list[str]:
-    root = json.loads(root_text)
+def validate_params_files(templates: dict[str, str], params_dir: Path = PARAMS_DIR
+                          ) -> list[str]:
+    """Every params file against the rendered root (and bootstrap and edge templates)."""
+    root = json.loads(templates["root"])
+    standalone = {name: json.loads(templates[name]).get("Parameters", {})
+                  for name in set(params_mod.STANDALONE_MAPS.values()) if name in templates}
     problems = []
     for env in params_mod.known_environments(params_dir):
         try:
             params_mod.load(env, params_dir=params_dir,
                             template_parameters=root.get("Parameters", {}),
-                            deploy_time=set(root.get("Metadata", {}).get(DEPLOY_TIME_KEY, [])))
+                            deploy_time=set(root.get("Metadata", {}).get(DEPLOY_TIME_KEY, [])),
+                            standalone=standalone)
         except ParamsError as exc:
             problems.extend(exc.lines)
     return problems
@@ -106,7 +111,7 @@ def run(*, build_dir: Path = BUILD_DIR, params_dir: Path = PARAMS_DIR, lint: boo
     over = [line for name, text in templates.items() for line in quotas.check(name, text)]
     if over:
         raise BuildError(over[0], lines=over)
-    bad_params = validate_params_files(templates["root"], params_dir)
+    bad_params = validate_params_files(templates, params_dir)
     if bad_params:
         raise ParamsError(bad_params[0], lines=bad_params)
 

@@ -119,19 +119,34 @@ def root_parameters(build_dir: Path = BUILD_DIR) -> tuple[dict, set[str]]:
     return template.get("Parameters", {}), set(template.get("Metadata", {}).get(DEPLOY_TIME_KEY, []))
 
 
+def standalone_parameters(build_dir: Path = BUILD_DIR) -> dict[str, dict]:
+    """Parameters of the built stand-alone templates (bootstrap, edge) that exist."""
+    found = {}
+    for name in sorted(set(STANDALONE_MAPS.values())):
+        path = build_dir / "templates" / f"{name}.json"
+        if path.is_file():
+            found[name] = json.loads(path.read_text()).get("Parameters", {})
+    return found
+
+
 def load(env: str, *, params_dir: Path = PARAMS_DIR, build_dir: Path = BUILD_DIR,
-         template_parameters: dict | None = None, deploy_time: set[str] | None = None) -> EnvParams:
+         template_parameters: dict | None = None, deploy_time: set[str] | None = None,
+         standalone: dict[str, dict] | None = None) -> EnvParams:
     """Load and fully validate params/<env>.yaml against the root template's Parameters.
 
-    template_parameters/deploy_time default to the built root (build/templates/root.json).
+    template_parameters/deploy_time default to the built root (build/templates/root.json),
+    standalone to the built bootstrap and edge templates.
     """
     path = params_path(env, params_dir)
     if template_parameters is None:
         template_parameters, deploy_time = root_parameters(build_dir)
-    return parse(path, env, template_parameters, deploy_time or set())
+    if standalone is None:
+        standalone = standalone_parameters(build_dir)
+    return parse(path, env, template_parameters, deploy_time or set(), standalone)
 
 
-def parse(path: Path, env: str, template_parameters: dict, deploy_time: set[str]) -> EnvParams:
+def parse(path: Path, env: str, template_parameters: dict, deploy_time: set[str],
+          standalone: dict[str, dict] | None = None) -> EnvParams:
     problems = _Problems(path)
     try:
         data = yaml.safe_load(path.read_text())
@@ -191,14 +206,46 @@ def parse(path: Path, env: str, template_parameters: dict, deploy_time: set[str]
     for name, validator in SECTIONS.items():
         if name in data:
             sections[name] = validator(data[name], problems, name)
+    _check_standalone_maps(data, standalone or {}, template_parameters, problems)
     problems.raise_if_any()
     return EnvParams(environment=env, path=path, stack_name=stack_name, region=region,
                      account_id=account_id, tags=tags, parameters=parameters, sections=sections)
 
 
+# -- stand-alone templates' parameter maps ------------------------------------------------
+# Where a params file sets parameters of a stand-alone template: (section, key) -> template.
+STANDALONE_MAPS = {("deploy", "bootstrap_parameters"): "bootstrap",
+                   ("deploy", "edge_parameters"): "edge",
+                   ("stackset", "bootstrap_parameters"): "bootstrap"}
+# Edge parameters deploy.py sets itself (commands.edge): the zone the root created or uses.
+EDGE_RESOLVED = {"HostedZoneId"}
+
+
+def _check_standalone_maps(data: dict, standalone: dict[str, dict], root_parameters: dict,
+                           problems: _Problems) -> None:
+    """deploy.bootstrap_parameters, deploy.edge_parameters, stackset.bootstrap_parameters:
+    names, types and values against the built template they go to. An edge parameter
+    the root declares too (Environment, DomainName, ...) comes from `parameters:`."""
+    for (section, key), template in STANDALONE_MAPS.items():
+        values = data.get(section, {}).get(key) if isinstance(data.get(section), dict) else None
+        declared = standalone.get(template)
+        if not isinstance(values, dict) or declared is None:
+            continue   # a wrong shape is the section validator's line; no build, no check
+        prefix = f"{section}.{key}"
+        resolved = EDGE_RESOLVED if template == "edge" else set()
+        if template == "edge":
+            for name in sorted(set(values) & set(root_parameters) & set(declared)):
+                problems.add(f"{prefix}.{name}", f"is shared with the root template: set "
+                                                 f"parameters.{name} instead")
+            values = {k: v for k, v in values.items() if k not in root_parameters}
+        validate_parameters(values, declared, resolved, problems, prefix, require_all=False,
+                            template=template)
+
+
 # -- parameter values ------------------------------------------------------------
 def validate_parameters(values: dict, template_parameters: dict, deploy_time: set[str],
-                        problems: _Problems, prefix: str, require_all: bool = True) -> dict[str, str]:
+                        problems: _Problems, prefix: str, require_all: bool = True,
+                        template: str = "root") -> dict[str, str]:
     """Check values against CloudFormation Parameter declarations; return them as strings.
 
     require_all=False validates a partial set (e.g. StackSet overrides).
@@ -209,9 +256,9 @@ def validate_parameters(values: dict, template_parameters: dict, deploy_time: se
         spec = template_parameters.get(name)
         if spec is None:
             close = _close_names(str(name), template_parameters)
-            problems.add(key, "is not a parameter of the root template"
+            problems.add(key, f"is not a parameter of the {template} template"
                               + (f"; did you mean {close}?" if close else
-                                 "; see `make build` output build/templates/root.json"))
+                                 f"; see `make build` output build/templates/{template}.json"))
             continue
         if name in deploy_time:
             problems.add(key, "is resolved by deploy.py at deploy time; remove it from the file")

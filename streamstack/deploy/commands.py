@@ -146,6 +146,7 @@ def edge(ctx) -> int:
     text = (ctx.build_dir / ctx.manifest["templates"]["edge"]["file"]).read_text()
     declared = json.loads(text).get("Parameters", {})
     values = {k: v for k, v in ctx.params.parameters.items() if k in declared}
+    values.update(ctx.settings.edge_parameters)   # validated against edge.json at load
     if "HostedZoneId" in declared:
         root = stacks.describe(ctx.client("cloudformation"), ctx.params.stack_name)
         zone = (stacks.outputs(root).get("HostedZoneId") if root else None) or \

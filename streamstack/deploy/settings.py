@@ -12,6 +12,7 @@
       rollback_minutes: 10       # monitoring time of the rollback trigger
       github: {repository: example/streamstack, branch: main}   # the OIDC deploy role
       bootstrap_parameters: {GitHubOidc: existing}  # other bootstrap template parameters
+      edge_parameters: {WafRateLimit: 1000, BotControl: enabled}   # edge template parameters
 
 Defaults are the safe choice: an environment is protected and reviewed unless its
 file says otherwise.
@@ -41,6 +42,7 @@ class DeploySettings:
     github_repository: str = ""
     github_branch: str = "main"
     bootstrap_parameters: dict[str, str] = field(default_factory=dict)
+    edge_parameters: dict[str, str] = field(default_factory=dict)
 
 
 def settings_of(params) -> DeploySettings:
@@ -54,7 +56,7 @@ def validate(value: Any, problems, key: str) -> DeploySettings:
         problems.add(key, "must be a mapping (execute, protected, allow_destroy, ...)")
         return DeploySettings()
     allowed = {"execute", "protected", "allow_destroy", "keep_change_sets", "bootstrap_stack",
-               "rollback_alarm", "rollback_minutes", "github", "bootstrap_parameters"}
+               "rollback_alarm", "rollback_minutes", "github", "bootstrap_parameters", "edge_parameters"}
     for name in value:
         if name not in allowed:
             problems.add(f"{key}.{name}", f"unknown setting; allowed: {', '.join(sorted(allowed))}")
@@ -113,16 +115,23 @@ def validate(value: Any, problems, key: str) -> DeploySettings:
         branch = "main"
     out["github_repository"], out["github_branch"] = repository, branch
 
-    extra = value.get("bootstrap_parameters", {})
-    if not isinstance(extra, dict) or not all(
-            isinstance(k, str) and isinstance(v, (str, int)) and not isinstance(v, bool)
-            for k, v in extra.items()):
-        problems.add(f"{key}.bootstrap_parameters", "must be a mapping of parameter name to "
-                                                    "a string or number")
-        extra = {}
-    reserved = {"Environment", "GitHubRepository", "GitHubBranch"} & set(extra)
+    # Names and value types here; values against the built templates in params.parse.
+    for name in ("bootstrap_parameters", "edge_parameters"):
+        out[name] = _parameter_map(value.get(name, {}), problems, f"{key}.{name}")
+    reserved = {"Environment", "GitHubRepository", "GitHubBranch"} & set(
+        out["bootstrap_parameters"])
     for name in sorted(reserved):
         problems.add(f"{key}.bootstrap_parameters.{name}",
                      "is set from the params file (environment, deploy.github); remove it")
-    out["bootstrap_parameters"] = {k: str(v) for k, v in extra.items() if k not in reserved}
+        del out["bootstrap_parameters"][name]
     return DeploySettings(**out)
+
+
+def _parameter_map(value: Any, problems, key: str) -> dict[str, str]:
+    """A mapping of template parameter name to a string or number, as strings."""
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, (str, int)) and not isinstance(v, bool)
+            for k, v in value.items()):
+        problems.add(key, "must be a mapping of parameter name to a string or number")
+        return {}
+    return {k: str(v) for k, v in value.items()}

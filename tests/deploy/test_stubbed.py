@@ -36,7 +36,7 @@ region: {REGION}
 account_id: "{ACCOUNT}"
 tags: {{Project: video-streaming}}
 parameters: {{Environment: prod, NatLayout: per-az}}
-deploy: {{execute: review, protected: true}}
+deploy: {{execute: review, protected: true, edge_parameters: {{WafRateLimit: 1000}}}}
 """
 
 
@@ -627,6 +627,7 @@ def test_doctor_keeps_the_newest_change_sets(prod):
 
 
 def test_edge_goes_to_us_east_1_with_the_params_values_and_the_roots_zone(prod):
+    """Shared parameters come from `parameters:`, the WAF's from deploy.edge_parameters."""
     ctx, stubs = prod
     east = stubs["cloudformation-us-east-1"]
     edge_name, edge_id = f"{STACK}-edge", STACK_ID.replace(STACK, f"{STACK}-edge")
@@ -642,7 +643,8 @@ def test_edge_goes_to_us_east_1_with_the_params_values_and_the_roots_zone(prod):
         "TemplateBody": ANY, "Capabilities": ANY, "Tags": ANY, "Description": ANY,
         "IncludeNestedStacks": False, "Parameters": [
             {"ParameterKey": "Environment", "ParameterValue": "prod"},
-            {"ParameterKey": "HostedZoneId", "ParameterValue": "Z0123456789ABCDEFGHIJ"}]})
+            {"ParameterKey": "HostedZoneId", "ParameterValue": "Z0123456789ABCDEFGHIJ"},
+            {"ParameterKey": "WafRateLimit", "ParameterValue": "1000"}]})
     east.add_response("describe_change_set", {"Status": "CREATE_COMPLETE"},
                       {"ChangeSetName": CS_ARN})
     east.add_response("describe_change_set", {"Changes": [

@@ -50,6 +50,64 @@ def reject(tmp_path, root_spec, env="dev") -> list[str]:
     return err.value.lines
 
 
+@pytest.fixture(scope="module")
+def standalone(rendered):
+    return {name: rendered[name]["Parameters"] for name in ("bootstrap", "edge")}
+
+
+def reject_maps(tmp_path, root_spec, standalone, section: str, values: dict,
+                extra: dict | None = None) -> list[str]:
+    """A dev file whose `section` holds these values; the lines of the error."""
+    data = dict(GOOD, **(extra or {}))
+    data[section.split(".")[0]] = {**data.get(section.split(".")[0], {}),
+                                   section.split(".")[1]: values}
+    write(tmp_path, "dev", yaml.safe_dump(data))
+    params, deploy_time = root_spec
+    with pytest.raises(ParamsError) as err:
+        load("dev", params_dir=tmp_path, template_parameters=params, deploy_time=deploy_time,
+             standalone=standalone)
+    return err.value.lines
+
+
+@pytest.mark.parametrize("section,values,expected", [
+    ("deploy.edge_parameters", {"WafRateLimit": "2000"},
+     "deploy.edge_parameters.WafRateLimit: must be a number, got a string '2000'"),
+    ("deploy.edge_parameters", {"WafRateLimit": 5},
+     "deploy.edge_parameters.WafRateLimit: 5 is below the minimum 10"),
+    ("deploy.edge_parameters", {"WafLogRetentionDays": 2},
+     "deploy.edge_parameters.WafLogRetentionDays: 2 is not allowed; allowed: 1, 3, 5"),
+    ("deploy.edge_parameters", {"WafRateLimt": 100},
+     "deploy.edge_parameters.WafRateLimt: is not a parameter of the edge template; did you "
+     "mean WafRateLimit"),
+    ("deploy.edge_parameters", {"DomainName": "example.com"},
+     "deploy.edge_parameters.DomainName: is shared with the root template: set "
+     "parameters.DomainName instead"),
+    ("deploy.edge_parameters", {"HostedZoneId": "Z0123456789"},
+     "deploy.edge_parameters.HostedZoneId: is resolved by deploy.py at deploy time"),
+    ("deploy.edge_parameters", ["WafRateLimit"],
+     "deploy.edge_parameters: must be a mapping of parameter name to a string or number"),
+    ("deploy.bootstrap_parameters", {"GitHubOidc": "maybe"},
+     "deploy.bootstrap_parameters.GitHubOidc: 'maybe' is not allowed; allowed: create, "
+     "existing"),
+    ("deploy.bootstrap_parameters", {"EcrKeepImages": 1},
+     "deploy.bootstrap_parameters.EcrKeepImages: 1 is below the minimum 5"),
+])
+def test_stand_alone_template_parameters_are_checked_against_their_template(
+        tmp_path, root_spec, standalone, section, values, expected):
+    lines = reject_maps(tmp_path, root_spec, standalone, section, values)
+    assert len(lines) == 1 and expected in lines[0], lines
+
+
+def test_stackset_bootstrap_parameters_are_checked_against_the_bootstrap_template(
+        tmp_path, root_spec, standalone):
+    stackset = {"accounts": ["222222222222"], "regions": ["us-west-2"],
+                "bootstrap_parameters": {"EcrUntaggedDays": 0}}
+    lines = reject_maps(tmp_path, root_spec, standalone, "stackset.bootstrap_parameters",
+                        {"EcrUntaggedDays": 0}, extra={"stackset": stackset})
+    assert any("stackset.bootstrap_parameters.EcrUntaggedDays: 0 is below the minimum 1" in l
+               for l in lines), lines
+
+
 def test_repo_params_files_load(root_spec):
     params, deploy_time = root_spec
     for env in ("dev", "staging", "prod"):
@@ -60,6 +118,10 @@ def test_repo_params_files_load(root_spec):
     prod = load("prod", template_parameters=params, deploy_time=deploy_time)
     assert prod.parameters["FlowLogRetentionDays"] == "365"
     assert {"ParameterKey": "NatLayout", "ParameterValue": "per-az"} in prod.cfn_parameters()
+    # the WAF log group keeps logs as long as the environment's other log groups
+    assert prod.sections["deploy"].edge_parameters["WafLogRetentionDays"] == "365"
+    dev = load("dev", template_parameters=params, deploy_time=deploy_time)
+    assert dev.sections["deploy"].edge_parameters == {"WafLogRetentionDays": "1"}
 
 
 ONE_PROBLEM = {
