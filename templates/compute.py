@@ -31,6 +31,7 @@ from awacs import dynamodb as ddb_actions
 from awacs import ecr as ecr_actions
 from awacs import ecs as ecs_actions
 from awacs import events as events_actions
+from awacs import execute_api as execute_api_actions
 from awacs import iam as iam_actions
 from awacs import kms as kms_actions
 from awacs import logs as logs_actions
@@ -293,6 +294,8 @@ class ComputeTier(Tier):
             "VIDEOS_TABLE": w("VideosTableName", "Videos table name, empty when off (data "
                                                  "tier)."),
             "JOBS_QUEUE_URL": w("JobsQueueUrl", "Jobs queue URL (messaging tier)."),
+            "METADATA_API_URL": w("MetadataApiUrl", "Base URL of the metadata API stage, "
+                                                    "empty when off (api tier)."),
             "EVENT_BUS_NAME": w("EventBusName", "Platform event bus (messaging tier)."),
             "MEDIA_BUCKET": self.buckets["Media"][0],
             "UPLOADS_BUCKET": self.buckets["Uploads"][0],
@@ -316,7 +319,12 @@ class ComputeTier(Tier):
         self.api_target_group_full_name = w(
             "ApiTargetGroupFullName", "targetgroup/<name>/<id> of the api target group "
                                       "(load-balancer tier): the api's request-count scaling.")
+        self.metadata_api_id = w("MetadataApiId", "ID of the metadata HTTP API, empty when "
+                                                  "off (api tier).")
+        self.metadata_api_stage = w("MetadataApiStageName", "Stage of the metadata API, empty "
+                                                            "when off (api tier).")
         self.condition("HasVideosTable", Not(Equals(self.videos_table_arn, "")))
+        self.condition("HasMetadataApi", Not(Equals(self.metadata_api_id, "")))
         self.app_port = self.shared_parameter("AppPort")
 
     # -- cluster -----------------------------------------------------------------
@@ -428,6 +436,15 @@ class ComputeTier(Tier):
                                 ddb_actions.ConditionCheckItem, ddb_actions.DescribeTable],
                         Resource=[self.videos_table_arn,
                                   Join("", [self.videos_table_arn, "/index/*"])])),
+                       Ref(AWS_NO_VALUE)),
+                    # The metadata API's writes (and, by default, reads) need SigV4: the
+                    # services call its /videos routes on this environment's stage only.
+                    If("HasMetadataApi", policy_dict(Statement(
+                        Sid="MetadataApi", Effect=Allow, Action=[execute_api_actions.Invoke],
+                        Resource=[Sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:"
+                                      "${AWS::AccountId}:${MetadataApiId}/"
+                                      f"${{MetadataApiStageName}}/*/videos{suffix}")
+                                  for suffix in ("", "/*")])),
                        Ref(AWS_NO_VALUE)),
                     If(exec_enabled, policy_dict(Statement(
                         Sid="EcsExecChannels", Effect=Allow,

@@ -65,8 +65,11 @@ def test_load_balancer_waits_only_for_network_security_storage_and_dns(graph):
 
 def test_compute_waits_only_for_what_it_reads(graph):
     assert set(graph["compute"]) <= {"network", "security", "storage", "data", "messaging",
-                                     "load-balancer"}
-    assert {"load-balancer", "data", "messaging"} <= set(graph["compute"])
+                                     "load-balancer", "api"}
+    assert {"load-balancer", "data", "messaging", "api"} <= set(graph["compute"])
+    # The metadata API (the task role may invoke it) waits for nothing compute does not
+    # already wait for, so it only adds its own short creation to compute's start.
+    assert set(graph["api"]) <= set(graph["compute"]) - {"api"}
 
 
 def test_cdn_reads_the_alb_from_the_load_balancer_not_from_compute(graph):

@@ -234,6 +234,25 @@ def test_task_role_without_videos_table(rendered):
     assert "VideosTable" not in statements(policy["PolicyDocument"])
 
 
+def test_task_role_invokes_only_the_metadata_apis_video_routes(comp):
+    (policy,) = comp.props("TaskRole")["Policies"]
+    st = statements(policy["PolicyDocument"])["MetadataApi"]
+    assert st["Action"] == ["execute-api:Invoke"]
+    assert len(st["Resource"]) == 2
+    assert [r["Fn::Sub"] for r in st["Resource"]] == [
+        "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${MetadataApiId}/"
+        f"${{MetadataApiStageName}}/*/{path}" for path in ("videos", "videos/*")]
+    env_names = {e["Name"] for e in comp.props("ApiTaskDefinition")["ContainerDefinitions"][0]
+                 ["Environment"]}
+    assert "METADATA_API_URL" in env_names
+
+
+def test_task_role_without_metadata_api(rendered):
+    comp = evaluate(rendered["compute"], "prod", {"MetadataApiId": ""})
+    (policy,) = comp.props("TaskRole")["Policies"]
+    assert "MetadataApi" not in statements(policy["PolicyDocument"])
+
+
 def test_contract_outputs(rendered):
     assert {"ClusterName", "ClusterArn", "ApiServiceName", "WebServiceName",
             "WorkerServiceName", "SchedulerServiceName", "TaskRoleArn",
