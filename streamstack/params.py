@@ -217,8 +217,9 @@ def parse(path: Path, env: str, template_parameters: dict, deploy_time: set[str]
 STANDALONE_MAPS = {("deploy", "bootstrap_parameters"): "bootstrap",
                    ("deploy", "edge_parameters"): "edge",
                    ("stackset", "bootstrap_parameters"): "bootstrap"}
-# Edge parameters deploy.py sets itself (commands.edge): the zone the root created or uses.
-EDGE_RESOLVED = {"HostedZoneId"}
+# Edge parameters deploy.py sets itself from the root stack (commands.edge): the zone it
+# created or uses, and the distribution the CloudFront alarm watches.
+EDGE_RESOLVED = {"HostedZoneId", "DistributionId"}
 
 
 def _check_standalone_maps(data: dict, standalone: dict[str, dict], root_parameters: dict,

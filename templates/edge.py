@@ -5,6 +5,12 @@ deploy.py deploys this stack to us-east-1 and passes its outputs CdnWebAclArn an
 CdnCertificateArn to the root's deploy-time parameters of the same names (the cdn and
 dns-records tiers read them); no exports cross the regions.
 
+CloudFront alarm: CloudFront publishes its metrics only in us-east-1, and an alarm
+watches its own region. Where the root runs elsewhere, deploy.py passes the root's
+DistributionId here (on the `make edge` after the root exists) and this stack carries
+the CloudFront 5xx alarm with its own alarm topic (an alarm notifies a topic of its own
+region). Where the root runs in us-east-1, its observability tier has the alarm.
+
 Web ACL: AWS managed rule groups (IP reputation, common, known bad inputs; bot control
 as a toggle, it is billed per request) and a per-IP rate limit, with blocked and counted
 requests logged to an aws-waf-logs-* log group encrypted with a key of this stack (the
@@ -18,6 +24,7 @@ from troposphere import And, Condition, Equals, GetAtt, If, Not, Ref, Sub, kms, 
 
 from templates.base import AWS_NO_VALUE, LOG_RETENTION_DAYS, Tier, account_root, arn
 from templates.dns import certificate, certificates_toggle, has_domain, optional_zone_id
+from templates.observability import add_alarm, alarm_topic, cloudfront_5xx_alarm
 
 WAF_LOG_PREFIX = "aws-waf-logs-"
 
@@ -75,12 +82,14 @@ class EdgeTier(Tier):
         self.web_acl()
         self.web_acl_logging()
         self.cdn_certificate()
+        self.cloudfront_alarm()
 
     # -- log encryption -------------------------------------------------------------
     def log_key(self) -> None:
         key = kms.Key(
             "EdgeLogKey",
-            Description=Sub("streamstack edge key (${Environment}): WAF logs in us-east-1"),
+            Description=Sub("streamstack edge key (${Environment}): WAF logs and the "
+                            "CloudFront alarm topic in us-east-1"),
             EnableKeyRotation=True, PendingWindowInDays=self.if_dev(7, 30),
             KeyPolicy=iam_policy.Policy(Version="2012-10-17", Statement=[
                 iam_policy.Statement(
@@ -98,6 +107,14 @@ class EdgeTier(Tier):
                     Condition=iam_policy.Condition(iam_policy.ArnLike(
                         "kms:EncryptionContext:aws:logs:arn",
                         arn("logs", f"log-group:{WAF_LOG_PREFIX}*")))),
+                # The CloudFront alarm publishes to the encrypted alarm topic.
+                iam_policy.Statement(
+                    Sid="CloudWatchAlarmsUse", Effect=iam_policy.Allow,
+                    Principal=iam_policy.Principal("Service", "cloudwatch.amazonaws.com"),
+                    Action=[kms_actions.Decrypt, kms_actions.GenerateDataKey],
+                    Resource=["*"],
+                    Condition=iam_policy.Condition(iam_policy.StringEquals(
+                        "aws:SourceAccount", Ref("AWS::AccountId")))),
             ]),
             Tags=self.tags("kms", "edge"))
         self.add(self.stateful(key))
@@ -192,3 +209,20 @@ class EdgeTier(Tier):
         self.output("CdnCertificateArn", If("IssueCertificate", Ref(cert), ""),
                     "ARN of the us-east-1 ACM certificate for cdn.<domain> (deploy.py passes "
                     "it to the cdn and dns-records tiers); empty without one")
+
+    # -- CloudFront alarm (root outside us-east-1) ----------------------------------------
+    def cloudfront_alarm(self) -> None:
+        distribution = self.parameter(
+            "DistributionId", "Edge", Type="String", Default="",
+            AllowedPattern=r"^([A-Z0-9]{6,32})?$",
+            ConstraintDescription="empty, or a CloudFront distribution id such as "
+                                  "E2QWRUHAPOMQZL",
+            Description="CloudFront distribution whose 5xx rate this stack alarms on (deploy.py "
+                        "passes the root's DistributionId when the root runs outside "
+                        "us-east-1). Empty: no alarm and no topic here.")
+        self.condition("HasCloudFrontAlarm", Not(Equals(distribution, "")))
+        alarm_topic(self, GetAtt("EdgeLogKey", "Arn"), condition="HasCloudFrontAlarm",
+                    prefix="Edge")
+        # Not part of platform-health: a composite alarm only reads its own region's alarms.
+        add_alarm(self, cloudfront_5xx_alarm("HasCloudFrontAlarm", critical=False),
+                  prefix="Edge")

@@ -86,6 +86,81 @@ WIRING = {
 }
 
 
+def alarm_topic(tier: Tier, key, condition: str | None = None, prefix: str = "") -> Ref:
+    """The alarm topic (AlarmTopic), encrypted with `key`, which only CloudWatch alarms of
+    this account may publish to, over TLS, with the optional AlarmEmail subscription.
+    Shared by this tier and the edge stack's CloudFront alarm in us-east-1; `prefix`
+    keeps the edge stack's output names apart from the root's."""
+    email = tier.parameter(
+        "AlarmEmail", "Observability", "Alarm e-mail", Type="String", Default="",
+        AllowedPattern=r"^([^@\s]+@[^@\s]+\.[^@\s]+)?$",
+        ConstraintDescription="empty, or one e-mail address",
+        Description="Address subscribed to the alarm topic (it must confirm the e-mail "
+                    "AWS sends). Empty: no subscription; subscribe later in the console.")
+    has_email = tier.condition("HasAlarmEmail", Not(Equals(email, "")))
+    only = {"Condition": condition} if condition else {}
+    tier.add(sns.Topic(
+        "AlarmTopic", **only, DisplayName=Sub("streamstack ${Environment} alarms"),
+        KmsMasterKeyId=key, Tags=tier.tags("sns", "alarms")))
+    topic = Ref("AlarmTopic")
+    tier.add(sns.TopicPolicy("AlarmTopicPolicy", **only, Topics=[topic], PolicyDocument=Policy(
+        Version="2012-10-17", Statement=[
+            Statement(Sid="CloudWatchAlarmsOfThisAccount", Effect=Allow,
+                      Principal=Principal("Service", "cloudwatch.amazonaws.com"),
+                      Action=[sns_actions.Publish], Resource=[topic],
+                      Condition=Condition([
+                          StringEquals("aws:SourceAccount", Ref("AWS::AccountId")),
+                          ArnLike("aws:SourceArn", Sub(
+                              "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:"
+                              "${AWS::AccountId}:alarm:*"))])),
+            Statement(Sid="DenyInsecureTransport", Effect=Deny, Principal=Principal("*"),
+                      Action=[sns_actions.Publish], Resource=[topic],
+                      Condition=Condition(Bool("aws:SecureTransport", False))),
+        ])))
+    if condition:
+        has_email = tier.condition("HasAlarmEmailSubscription",
+                                   And(IsTrue(condition), IsTrue(has_email)))
+    tier.add(sns.SubscriptionResource("AlarmEmailSubscription", Condition=has_email,
+                                      TopicArn=topic, Protocol="email", Endpoint=email))
+    tier.output(f"{prefix}AlarmTopicArn", If(condition, topic, "") if condition else topic,
+                "SNS topic every alarm notifies (ALARM and OK)"
+                + (" (\"\" when there is none)" if condition else ""))
+    return topic
+
+
+def add_alarm(tier: Tier, alarm: Alarm, prefix: str = "") -> None:
+    """The alarm as a resource, notifying AlarmTopic on ALARM and OK, and its name as
+    the output <prefix><logical>AlarmName ("" when its condition is false)."""
+    threshold = (Ref(alarm.threshold) if isinstance(alarm.threshold, str)
+                 else alarm.threshold)
+    kwargs = {"Condition": alarm.condition} if alarm.condition else {}
+    tier.add(cloudwatch.Alarm(
+        f"{alarm.logical}Alarm", **kwargs,
+        AlarmName=tier.physical_name("alarm", alarm.purpose),
+        AlarmDescription=alarm.description, ActionsEnabled=True,
+        AlarmActions=[Ref("AlarmTopic")], OKActions=[Ref("AlarmTopic")],
+        ComparisonOperator=alarm.comparison, Threshold=threshold,
+        EvaluationPeriods=alarm.evaluation, DatapointsToAlarm=alarm.datapoints,
+        TreatMissingData=alarm.missing, Metrics=alarm.metrics))
+    value = Ref(f"{alarm.logical}Alarm")
+    if alarm.condition:
+        value = If(alarm.condition, value, "")
+    tier.output(f"{prefix}{alarm.logical}AlarmName", value,
+                f"Alarm: {alarm.description}" + (" (\"\" when that part is off)"
+                                                 if alarm.condition else ""))
+
+
+def cloudfront_5xx_alarm(condition: str, critical: bool) -> Alarm:
+    """CloudFront's 5xx rate. Its metrics exist only in us-east-1, so the alarm lives
+    here when the root runs there, and in the edge stack otherwise."""
+    return Alarm("CloudFront5xxRate", "cloudfront-5xx-rate",
+                 "CloudFront 5xx error rate above 5% for 2 x 5 min", "GreaterThanThreshold",
+                 5, 300, 2, 2, "notBreaching", condition=condition, critical=critical,
+                 metrics=[metric("rate", "AWS/CloudFront", "5xxErrorRate", {
+                     "DistributionId": Ref("DistributionId"), "Region": "Global"}, "Average",
+                     300, visible=True)])
+
+
 class ObservabilityTier(Tier):
     name = "observability"
     description = "alarm topic, alarms for every tier, platform-health composite, dashboard"
@@ -114,34 +189,7 @@ class ObservabilityTier(Tier):
 
     # -- topic -----------------------------------------------------------------------
     def topic(self) -> None:
-        email = self.parameter(
-            "AlarmEmail", "Observability", "Alarm e-mail", Type="String", Default="",
-            AllowedPattern=r"^([^@\s]+@[^@\s]+\.[^@\s]+)?$",
-            ConstraintDescription="empty, or one e-mail address",
-            Description="Address subscribed to the alarm topic (it must confirm the e-mail "
-                        "AWS sends). Empty: no subscription; subscribe later in the console.")
-        self.condition("HasAlarmEmail", Not(Equals(email, "")))
-        self.add(sns.Topic(
-            "AlarmTopic", DisplayName=Sub("streamstack ${Environment} alarms"),
-            KmsMasterKeyId=Ref("StorageKeyArn"), Tags=self.tags("sns", "alarms")))
-        topic = Ref("AlarmTopic")
-        self.add(sns.TopicPolicy("AlarmTopicPolicy", Topics=[topic], PolicyDocument=Policy(
-            Version="2012-10-17", Statement=[
-                Statement(Sid="CloudWatchAlarmsOfThisAccount", Effect=Allow,
-                          Principal=Principal("Service", "cloudwatch.amazonaws.com"),
-                          Action=[sns_actions.Publish], Resource=[topic],
-                          Condition=Condition([
-                              StringEquals("aws:SourceAccount", Ref("AWS::AccountId")),
-                              ArnLike("aws:SourceArn", Sub(
-                                  "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:"
-                                  "${AWS::AccountId}:alarm:*"))])),
-                Statement(Sid="DenyInsecureTransport", Effect=Deny, Principal=Principal("*"),
-                          Action=[sns_actions.Publish], Resource=[topic],
-                          Condition=Condition(Bool("aws:SecureTransport", False))),
-            ])))
-        self.add(sns.SubscriptionResource("AlarmEmailSubscription", Condition="HasAlarmEmail",
-                                  TopicArn=topic, Protocol="email", Endpoint=email))
-        self.output("AlarmTopicArn", topic, "SNS topic every alarm notifies (ALARM and OK)")
+        alarm_topic(self, Ref("StorageKeyArn"))
 
     # -- alarms ----------------------------------------------------------------------
     def thresholds(self) -> None:
@@ -291,32 +339,11 @@ class ObservabilityTier(Tier):
                       metric("requests", "AWS/ApiGateway", "Count", api, "Sum", 60),
                       expression("rate", "IF(requests > 0, 100 * FILL(errors, 0) / requests, "
                                          "0)", "5xx rate (%)")]),
-            Alarm("CloudFront5xxRate", "cloudfront-5xx-rate",
-                  "CloudFront 5xx error rate above 5% for 2 x 5 min", "GreaterThanThreshold",
-                  5, 300, 2, 2, "notBreaching", condition="HasCloudFrontAlarm", critical=True,
-                  metrics=[metric("rate", "AWS/CloudFront", "5xxErrorRate", {
-                      "DistributionId": Ref("DistributionId"), "Region": "Global"}, "Average", 300,
-                      visible=True)]),
+            cloudfront_5xx_alarm("HasCloudFrontAlarm", critical=True),
         ]
 
     def add_alarm(self, alarm: Alarm) -> None:
-        threshold = (Ref(alarm.threshold) if isinstance(alarm.threshold, str)
-                     else alarm.threshold)
-        kwargs = {"Condition": alarm.condition} if alarm.condition else {}
-        self.add(cloudwatch.Alarm(
-            f"{alarm.logical}Alarm", **kwargs,
-            AlarmName=self.physical_name("alarm", alarm.purpose),
-            AlarmDescription=alarm.description, ActionsEnabled=True,
-            AlarmActions=[Ref("AlarmTopic")], OKActions=[Ref("AlarmTopic")],
-            ComparisonOperator=alarm.comparison, Threshold=threshold,
-            EvaluationPeriods=alarm.evaluation, DatapointsToAlarm=alarm.datapoints,
-            TreatMissingData=alarm.missing, Metrics=alarm.metrics))
-        value = Ref(f"{alarm.logical}Alarm")
-        if alarm.condition:
-            value = If(alarm.condition, value, "")
-        self.output(f"{alarm.logical}AlarmName", value,
-                    f"Alarm: {alarm.description}" + (" (\"\" when that part is off)"
-                                                     if alarm.condition else ""))
+        add_alarm(self, alarm)
 
     # -- composite ---------------------------------------------------------------------
     def platform_health(self) -> None:

@@ -147,11 +147,18 @@ def edge(ctx) -> int:
     declared = json.loads(text).get("Parameters", {})
     values = {k: v for k, v in ctx.params.parameters.items() if k in declared}
     values.update(ctx.settings.edge_parameters)   # validated against edge.json at load
+    root = stacks.describe(ctx.client("cloudformation"), ctx.params.stack_name)
+    root_outputs = stacks.outputs(root) if root else {}
     if "HostedZoneId" in declared:
-        root = stacks.describe(ctx.client("cloudformation"), ctx.params.stack_name)
-        zone = (stacks.outputs(root).get("HostedZoneId") if root else None) or \
+        values["HostedZoneId"] = root_outputs.get("HostedZoneId") or \
             ctx.params.parameters.get("ExistingHostedZoneId", "")
-        values["HostedZoneId"] = zone
+    # CloudFront's metrics exist only in us-east-1: the edge stack alarms on them unless
+    # the root runs there (its observability tier has the alarm then).
+    if "DistributionId" in declared and ctx.params.region != EDGE_REGION:
+        values["DistributionId"] = root_outputs.get("DistributionId", "")
+        if not values["DistributionId"]:
+            ctx.out(f"the root stack has no DistributionId yet: run `make edge ENV={ctx.env}` "
+                    "again after its first deploy to add the CloudFront 5xx alarm")
     return deploy_standalone(ctx, edge_stack_name(ctx.params), text, values, EDGE_REGION,
                              "edge")
 

@@ -627,13 +627,15 @@ def test_doctor_keeps_the_newest_change_sets(prod):
 
 
 def test_edge_goes_to_us_east_1_with_the_params_values_and_the_roots_zone(prod):
-    """Shared parameters come from `parameters:`, the WAF's from deploy.edge_parameters."""
+    """Shared parameters come from `parameters:`, the WAF's from deploy.edge_parameters,
+    the zone and (the root being outside us-east-1) the distribution from the root."""
     ctx, stubs = prod
     east = stubs["cloudformation-us-east-1"]
     edge_name, edge_id = f"{STACK}-edge", STACK_ID.replace(STACK, f"{STACK}-edge")
     stub_caller(stubs)
     stubs["cloudformation"].add_response("describe_stacks", {"Stacks": [stack(Outputs=[
-        {"OutputKey": "HostedZoneId", "OutputValue": "Z0123456789ABCDEFGHIJ"}])]},
+        {"OutputKey": "HostedZoneId", "OutputValue": "Z0123456789ABCDEFGHIJ"},
+        {"OutputKey": "DistributionId", "OutputValue": "E2QWRUHAPOMQZL"}])]},
         {"StackName": STACK})
     east.add_client_error("describe_stacks", "ValidationError",
                           f"Stack with id {edge_name} does not exist", 400,
@@ -642,6 +644,7 @@ def test_edge_goes_to_us_east_1_with_the_params_values_and_the_roots_zone(prod):
         "StackName": edge_name, "ChangeSetName": ANY, "ChangeSetType": "CREATE",
         "TemplateBody": ANY, "Capabilities": ANY, "Tags": ANY, "Description": ANY,
         "IncludeNestedStacks": False, "Parameters": [
+            {"ParameterKey": "DistributionId", "ParameterValue": "E2QWRUHAPOMQZL"},
             {"ParameterKey": "Environment", "ParameterValue": "prod"},
             {"ParameterKey": "HostedZoneId", "ParameterValue": "Z0123456789ABCDEFGHIJ"},
             {"ParameterKey": "WafRateLimit", "ParameterValue": "1000"}]})

@@ -135,3 +135,49 @@ def test_domain_and_certificates_declared_as_in_the_dns_tier(rendered):
     """deploy.py passes the params file's values of both to the edge stack too."""
     for name in ("DomainName", "Certificates"):
         assert rendered["edge"]["Parameters"][name] == rendered["dns"]["Parameters"][name]
+
+
+# -- CloudFront alarm (the root outside us-east-1) --------------------------------------
+def test_no_alarm_or_topic_without_a_distribution(edge):
+    assert not {"AlarmTopic", "AlarmTopicPolicy", "AlarmEmailSubscription",
+                "CloudFront5xxRateAlarm"} & set(edge.resources)
+    assert edge.outputs["EdgeCloudFront5xxRateAlarmName"]["Value"] == ""
+    assert edge.outputs["EdgeAlarmTopicArn"]["Value"] == ""
+
+
+def test_cloudfront_alarm_notifies_an_encrypted_topic_of_its_own_region(rendered, env):
+    ev = evaluate(rendered["edge"], env, {"DistributionId": "E2QWRUHAPOMQZL"})
+    alarm = ev.props("CloudFront5xxRateAlarm")
+    assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": "AlarmTopic"}]
+    (query,) = alarm["Metrics"]
+    stat = query["MetricStat"]
+    assert stat["Metric"]["Namespace"] == "AWS/CloudFront"
+    assert stat["Metric"]["MetricName"] == "5xxErrorRate"
+    assert {d["Name"]: d["Value"] for d in stat["Metric"]["Dimensions"]} == {
+        "DistributionId": "E2QWRUHAPOMQZL", "Region": "Global"}
+    assert alarm["Threshold"] == 5 and alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmName"] == {"Fn::Sub": "alarm-cloudfront-5xx-rate-${Environment}"}
+    assert ev.props("AlarmTopic")["KmsMasterKeyId"] == {"Fn::GetAtt": ["EdgeLogKey", "Arn"]}
+    policy = statements(ev.props("AlarmTopicPolicy")["PolicyDocument"])
+    assert policy["CloudWatchAlarmsOfThisAccount"]["Principal"] == {
+        "Service": "cloudwatch.amazonaws.com"}
+    assert policy["DenyInsecureTransport"]["Effect"] == "Deny"
+    key = statements(ev.props("EdgeLogKey")["KeyPolicy"])["CloudWatchAlarmsUse"]
+    assert key["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert set(key["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
+    assert key["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert "AlarmEmailSubscription" not in ev.resources     # no address, no subscription
+
+
+def test_alarm_email_subscribes_only_where_the_alarm_exists(rendered):
+    ev = evaluate(rendered["edge"], "prod", {"DistributionId": "E2QWRUHAPOMQZL",
+                                              "AlarmEmail": "ops@example.com"})
+    assert ev.props("AlarmEmailSubscription")["Endpoint"] == "ops@example.com"
+    ev = evaluate(rendered["edge"], "prod", {"AlarmEmail": "ops@example.com"})
+    assert "AlarmEmailSubscription" not in ev.resources
+
+
+def test_alarm_email_declared_as_in_the_observability_tier(rendered):
+    """deploy.py passes the params file's AlarmEmail to the edge stack as well."""
+    assert rendered["edge"]["Parameters"]["AlarmEmail"] == \
+        rendered["observability"]["Parameters"]["AlarmEmail"]
