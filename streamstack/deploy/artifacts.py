@@ -44,8 +44,17 @@ def upload_templates(s3_client, bucket: str, manifest: dict, build_dir: Path,
         if exists(s3_client, bucket, entry["key"]):
             skipped += 1
             continue
-        s3_client.put_object(Bucket=bucket, Key=entry["key"], Body=path.read_bytes(),
-                             ContentType="application/json")
+        try:
+            s3_client.put_object(Bucket=bucket, Key=entry["key"], Body=path.read_bytes(),
+                                 ContentType="application/json")
+        except ClientError as exc:
+            if error_code(exc) != "NoSuchBucket":
+                raise
+            # HEAD answers 404 for a missing bucket as for a missing key; PUT tells them apart.
+            raise StreamstackError(
+                f"the artifact bucket {bucket} does not exist, although the bootstrap stack "
+                "names it: it was deleted outside CloudFormation; nothing was deployed. "
+                "Delete the bootstrap stack and run `make bootstrap` again") from None
         uploaded += 1
     if base_url is None:
         region = s3_client.meta.region_name

@@ -5,9 +5,11 @@ import datetime as dt
 import io
 
 import boto3
+import pytest
 from botocore.stub import Stubber
 
 from streamstack.deploy import artifacts, events
+from streamstack.errors import StreamstackError
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -70,3 +72,23 @@ def test_upload_heads_first_and_uploads_only_what_is_missing(tmp_path):
     assert result.base_url == "https://b.s3.eu-west-1.amazonaws.com"
     assert artifacts.template_url(result.base_url, manifest, "root") == \
         f"https://b.s3.eu-west-1.amazonaws.com/templates/{'1' * 64}.json"
+
+
+def test_a_missing_artifact_bucket_is_one_error_naming_the_fix(tmp_path):
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "root.json").write_text("{}\n")
+    key = f"templates/{'1' * 64}.json"
+    manifest = {"templates": {"root": {"file": "templates/root.json", "key": key}}}
+    s3 = boto3.client("s3", region_name="eu-west-1", aws_access_key_id="a",
+                      aws_secret_access_key="b")
+    with Stubber(s3) as stub:
+        # S3 answers a HEAD in a missing bucket with a bare 404, like a missing key.
+        stub.add_client_error("head_object", "404", "Not Found", 404,
+                              expected_params={"Bucket": "gone", "Key": key})
+        stub.add_client_error("put_object", "NoSuchBucket",
+                              "The specified bucket does not exist", 404)
+        with pytest.raises(StreamstackError) as err:
+            artifacts.upload_templates(s3, "gone", manifest, tmp_path)
+        stub.assert_no_pending_responses()
+    assert str(err.value).startswith("the artifact bucket gone does not exist")
+    assert "run `make bootstrap` again" in str(err.value)
