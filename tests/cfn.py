@@ -131,5 +131,16 @@ def statements(policy_document: dict) -> dict[str, dict]:
     return {s.get("Sid", str(i)): s for i, s in enumerate(policy_document["Statement"])}
 
 
+def mappings(node):
+    """Every mapping in a template fragment, depth first (the node itself included)."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from mappings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from mappings(value)
+
+
 def dumps(node) -> str:
     return json.dumps(node, sort_keys=True)

@@ -7,7 +7,7 @@ import pytest
 from templates.cdn import (
     ALL_VIEWER_EXCEPT_HOST_HEADER, CACHING_DISABLED, CACHING_OPTIMIZED,
 )
-from tests.cfn import evaluate, statements
+from tests.cfn import evaluate, mappings, statements
 from tests.conftest import assert_snapshot
 
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0b1c2d3e-aaaa-bbbb-cccc-0123456789ab"
@@ -148,14 +148,7 @@ def test_header_value_is_what_the_alb_listener_rules_require(rendered, cdn):
 
 
 def _header_conditions(node):
-    if isinstance(node, dict):
-        if "HttpHeaderConfig" in node:
-            yield node["HttpHeaderConfig"]
-        for value in node.values():
-            yield from _header_conditions(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _header_conditions(value)
+    return (m["HttpHeaderConfig"] for m in mappings(node) if "HttpHeaderConfig" in m)
 
 
 def test_buckets_through_oac_signing_always(cdn):

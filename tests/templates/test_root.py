@@ -10,6 +10,7 @@ from streamstack.render import sha256
 from templates import TIERS
 from templates.base import DEPLOY_TIME_KEY
 from templates.root import Child, WiringError, build_root, dependencies
+from tests.cfn import mappings
 from tests.conftest import assert_snapshot
 
 
@@ -53,14 +54,7 @@ def test_every_child_parameter_is_supplied_and_every_output_exists(rendered, roo
 
 
 def _refs(node):
-    if isinstance(node, dict):
-        if set(node) == {"Ref"}:
-            yield node["Ref"]
-        for value in node.values():
-            yield from _refs(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _refs(value)
+    return (m["Ref"] for m in mappings(node) if set(m) == {"Ref"})
 
 
 def test_wiring_parameters_come_from_tiers_or_deploy(root):
