@@ -117,7 +117,7 @@ def validate(value: Any, problems, key: str) -> DeploySettings:
 
     # Names and value types here; values against the built templates in params.parse.
     for name in ("bootstrap_parameters", "edge_parameters"):
-        out[name] = _parameter_map(value.get(name, {}), problems, f"{key}.{name}")
+        out[name] = parameter_map(value.get(name, {}), problems, f"{key}.{name}")
     reserved = {"Environment", "GitHubRepository", "GitHubBranch"} & set(
         out["bootstrap_parameters"])
     for name in sorted(reserved):
@@ -127,11 +127,18 @@ def validate(value: Any, problems, key: str) -> DeploySettings:
     return DeploySettings(**out)
 
 
-def _parameter_map(value: Any, problems, key: str) -> dict[str, str]:
-    """A mapping of template parameter name to a string or number, as strings."""
-    if not isinstance(value, dict) or not all(
-            isinstance(k, str) and isinstance(v, (str, int)) and not isinstance(v, bool)
-            for k, v in value.items()):
-        problems.add(key, "must be a mapping of parameter name to a string or number")
+def parameter_map(value: Any, problems, key: str) -> dict[str, str]:
+    """A mapping of template parameter name to a string or number, as strings; one line
+    per bad entry. Their values are checked against the template in params.parse."""
+    from streamstack.params import _yaml_type   # params imports this module
+    if not isinstance(value, dict):
+        problems.add(key, f"must be a mapping of parameter: value, not {_yaml_type(value)}")
         return {}
-    return {k: str(v) for k, v in value.items()}
+    result = {}
+    for name, item in value.items():
+        if isinstance(item, bool) or not isinstance(item, (str, int)):
+            problems.add(f"{key}.{name}", f"must be a string or number, got "
+                                          f"{_yaml_type(item)} {item!r}")
+        else:
+            result[str(name)] = str(item)
+    return result

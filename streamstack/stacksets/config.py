@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from streamstack.deploy.settings import parameter_map
 from templates.storage import SUPPORTED_REGIONS
 
 ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
@@ -167,7 +168,7 @@ def validate_section(value: Any, problems, key: str) -> StackSetConfig | None:
                                f"{key}.preferences")
     region_overrides, account_overrides = _overrides(
         value.get("overrides", {}), regions, accounts, model, problems, f"{key}.overrides")
-    bootstrap_parameters = _string_map(value.get("bootstrap_parameters", {}), problems,
+    bootstrap_parameters = parameter_map(value.get("bootstrap_parameters", {}), problems,
                                        f"{key}.bootstrap_parameters")
 
     if len(problems.lines) > before:
@@ -374,19 +375,6 @@ def _mapping(value, problems, key: str) -> dict:
         problems.add(key, f"must be a mapping, not {_type(value)}")
         return {}
     return value
-
-
-def _string_map(value, problems, key: str) -> dict[str, str]:
-    if not isinstance(value, dict):
-        problems.add(key, f"must be a mapping of parameter: value, not {_type(value)}")
-        return {}
-    result = {}
-    for name, item in value.items():
-        if isinstance(item, bool) or not isinstance(item, (str, int)):
-            problems.add(f"{key}.{name}", f"must be a string, got {_type(item)} {item!r}")
-        else:
-            result[str(name)] = str(item)
-    return result
 
 
 def _type(value) -> str:

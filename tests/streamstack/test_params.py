@@ -87,7 +87,7 @@ def reject_maps(tmp_path, root_spec, standalone, section: str, values: dict,
     ("deploy.edge_parameters", {"DistributionId": "E2QWRUHAPOMQZL"},
      "deploy.edge_parameters.DistributionId: is resolved by deploy.py at deploy time"),
     ("deploy.edge_parameters", ["WafRateLimit"],
-     "deploy.edge_parameters: must be a mapping of parameter name to a string or number"),
+     "deploy.edge_parameters: must be a mapping of parameter: value, not a list"),
     ("deploy.bootstrap_parameters", {"GitHubOidc": "maybe"},
      "deploy.bootstrap_parameters.GitHubOidc: 'maybe' is not allowed; allowed: create, "
      "existing"),
