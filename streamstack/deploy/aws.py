@@ -44,9 +44,8 @@ def client(sess: boto3.session.Session, service: str, region: str):
 def caller_account(sts) -> str:
     try:
         return sts.get_caller_identity()["Account"]
-    except NoCredentialsError:
-        raise StreamstackError("no AWS credentials found: log in (aws sso login, or set "
-                               "AWS_PROFILE), or try it locally with LOCAL=1") from None
+    except NoCredentialsError as exc:
+        raise as_error(exc) from None
     except (ClientError, BotoCoreError) as exc:
         raise StreamstackError(f"cannot identify the caller's account ({exc}); check your "
                                "credentials and network, or AWS_ENDPOINT_URL") from None
