@@ -13,7 +13,9 @@ from botocore.parsers import ResponseParserError
 
 from streamstack.errors import StreamstackError
 
-LOCAL_ENDPOINT = "http://127.0.0.1:4566"
+# STREAMSTACK_LOCAL_PORT moves the local endpoint (two checkouts on one machine).
+LOCAL_PORT = int(os.environ.get("STREAMSTACK_LOCAL_PORT", "4566"))
+LOCAL_ENDPOINT = f"http://127.0.0.1:{LOCAL_PORT}"
 CLOUDFRONT_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
 # What an AWS call can raise besides StreamstackError; as_error turns each into one line.
 FAILURES = (ClientError, BotoCoreError, ResponseParserError)

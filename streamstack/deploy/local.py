@@ -15,9 +15,9 @@ import time
 import urllib.request
 
 from streamstack import ROOT
+from streamstack.deploy.aws import LOCAL_ENDPOINT as ENDPOINT, LOCAL_PORT as PORT
 
-HOST, PORT = "127.0.0.1", 4566
-ENDPOINT = f"http://{HOST}:{PORT}"
+HOST = "127.0.0.1"
 VENV = ROOT / ".venv-local"
 STATE = ROOT / ".local" / "localstack"
 PID_FILE = STATE / "localstack.pid"
