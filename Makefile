@@ -35,9 +35,9 @@ diagram: build
 	@command -v dot >/dev/null || { apt-get update && apt-get install -y graphviz; }
 	$(PY) -m streamstack.diagram
 
-## bench: time rendering, cfn-lint and checkov, cold and warm
+## bench: cold, no-change and one-tier-changed build times (BEFORE=<commit> measures it too)
 bench: $(VENV)/.installed $(SCAN_VENV)/.installed
-	$(PY) bench/build.py
+	$(PY) bench/build.py $(if $(BEFORE),--before $(BEFORE))
 
 ## bootstrap ENV=x: artifact bucket, execution role, ECR, CI role for the account/region
 bootstrap: $(VENV)/.installed $(SCAN_VENV)/.installed

@@ -1,53 +1,110 @@
 #!/usr/bin/env python3
-"""Benchmark of the build: rendering alone, cfn-lint cold and warm, checkov cold and
-warm. Prints numbers; asserts nothing. Run with `make bench`."""
+"""Benchmark of `make build` as a user runs it: the build.py process, timed from the
+outside, on a copy of the source tree in a temporary directory.
+
+    cold        an empty build directory: render, params, cfn-lint and checkov of every
+                template
+    no change   the same build again, nothing edited
+    one tier    one tier module edited (its description): that tier and the root are
+                checked again
+
+Each is run --runs times and the best and median are printed. --before REF measures the
+same three on a git commit too (extracted with `git archive`, run with this checkout's
+venvs), so the numbers sit side by side on the same machine. Prints numbers; asserts
+nothing. Run with `make bench` (BEFORE=<commit> to compare).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ("build.py", "templates", "streamstack", "params")
+VENVS = (".venv-scan",)
+# An edit of one tier that changes its rendered template and nothing else.
+EDITED_TIER = Path("templates") / "messaging.py"
+EDIT = '\nMessagingTier.description += " (bench edit {n})"\n'
 
-from streamstack.build import lint_regions  # noqa: E402
-from streamstack.lint import lint  # noqa: E402
-from streamstack.render import render_all  # noqa: E402
-from streamstack.scan import scan  # noqa: E402
+
+def copy_tree(source: Path, dest: Path) -> None:
+    for name in SOURCES:
+        path = source / name
+        if path.is_dir():
+            shutil.copytree(path, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif path.exists():
+            shutil.copy2(path, dest / name)
+    for venv in VENVS:
+        (dest / venv).symlink_to(ROOT / venv)
 
 
-def timed(fn, *args, **kwargs):
+def extract_commit(ref: str, dest: Path) -> str:
+    commit = subprocess.run(["git", "rev-parse", "--short", ref], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout.strip()
+    archive = dest / "source.tar"
+    with archive.open("wb") as out:
+        subprocess.run(["git", "archive", commit, *SOURCES], cwd=ROOT, check=True, stdout=out)
+    with tarfile.open(archive) as tar:
+        tar.extractall(dest / "tree", filter="data")
+    return commit
+
+
+def run_build(tree: Path, build_dir: Path) -> float:
     start = time.perf_counter()
-    result = fn(*args, **kwargs)
-    return time.perf_counter() - start, result
+    proc = subprocess.run([sys.executable, "build.py", "--build-dir", str(build_dir)],
+                          cwd=tree, capture_output=True, text=True, check=False,
+                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"build.py failed in {tree}:\n{proc.stdout}{proc.stderr}")
+    return elapsed
+
+
+def measure(source: Path, runs: int) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {"cold": [], "no change": [], "one tier": []}
+    for n in range(runs):
+        with tempfile.TemporaryDirectory(prefix="streamstack-bench-") as tmp:
+            tree = Path(tmp) / "tree"
+            tree.mkdir()
+            copy_tree(source, tree)
+            build_dir = Path(tmp) / "build"
+            # Warm the interpreter's byte-code cache of the copy, as a checkout has it.
+            subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "templates"),
+                            str(tree / "streamstack")], check=True)
+            times["cold"].append(run_build(tree, build_dir))
+            times["no change"].append(run_build(tree, build_dir))
+            with (tree / EDITED_TIER).open("a") as tier:
+                tier.write(EDIT.format(n=n))
+            times["one tier"].append(run_build(tree, build_dir))
+    return times
+
+
+def report(label: str, times: dict[str, list[float]]) -> None:
+    print(label)
+    for what, values in times.items():
+        print(f"  {what:<10} best {min(values):6.2f} s   median {statistics.median(values):6.2f} s"
+              f"   ({len(values)} runs)")
 
 
 def main() -> None:
-    renders = [timed(render_all)[0] for _ in range(5)]
-    templates = render_all()
-    regions = lint_regions()
-    total_bytes = sum(len(t) for t in templates.values())
-    print(f"templates: {len(templates)} ({total_bytes / 1024:.0f} KiB), "
-          f"lint regions: {', '.join(regions)}")
-    print(f"render (all templates):     best {min(renders):6.2f} s, "
-          f"mean {sum(renders) / len(renders):6.2f} s over {len(renders)} runs")
-    with tempfile.TemporaryDirectory() as tmp:
-        for jobs in (1, 2):
-            cache = Path(tmp) / f"lint-{jobs}"
-            cold, (findings, linted) = timed(lint, templates, regions, cache, jobs)
-            warm, (_, relinted) = timed(lint, templates, regions, cache, jobs)
-            print(f"cfn-lint {jobs} process(es): cold {cold:6.2f} s ({linted} linted, "
-                  f"{sum(map(len, findings.values()))} findings), warm {warm:6.2f} s "
-                  f"({relinted} linted)")
-        cache = Path(tmp) / "scan"
-        cold, (findings, scanned) = timed(scan, templates, cache)
-        warm, (_, rescanned) = timed(scan, templates, cache)
-        print(f"checkov:                    cold {cold:6.2f} s ({scanned} scanned, "
-              f"{sum(map(len, findings.values()))} findings), warm {warm:6.2f} s "
-              f"({rescanned} scanned)")
-        one = next(iter(templates))
-        changed = {**templates, one: templates[one].replace("streamstack", "streamstack ", 1)}
-        incremental, (_, relinted) = timed(lint, changed, regions, Path(tmp) / "lint-2", 2)
-        print(f"cfn-lint after one template changed: {incremental:6.2f} s "
-              f"({relinted} linted)")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--before", metavar="REF", help="also measure this git commit")
+    args = parser.parse_args()
+    print(f"{os.cpu_count()} cores; build.py as a process, timed from outside")
+    if args.before:
+        with tempfile.TemporaryDirectory(prefix="streamstack-before-") as tmp:
+            commit = extract_commit(args.before, Path(tmp))
+            report(f"before ({commit}):", measure(Path(tmp) / "tree", args.runs))
+    report("this checkout:", measure(ROOT, args.runs))
 
 
 if __name__ == "__main__":
