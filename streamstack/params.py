@@ -27,7 +27,7 @@ from streamstack import BUILD_DIR, PARAMS_DIR
 from streamstack.deploy import settings as deploy_settings
 from streamstack.errors import ParamsError
 from templates.base import DEPLOY_TIME_KEY, ENVIRONMENTS
-from templates.storage import SUPPORTED_REGIONS
+from templates.parts.regions import SUPPORTED_REGIONS
 
 ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")

@@ -24,7 +24,7 @@ from troposphere import (
 )
 
 from templates.base import Tier
-from templates.functions import python_function
+from templates.parts.functions import python_function
 
 ROUTES = {"ListVideos": "GET /videos", "GetVideo": "GET /videos/{id}",
           "CreateVideo": "POST /videos"}

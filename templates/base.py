@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 
-from awacs.aws import Allow, Condition, Policy, Principal, Statement, StringEquals
-from awacs.sts import AssumeRole
 from troposphere import (
     AWS_ACCOUNT_ID,
     AWS_NO_VALUE,
@@ -26,7 +24,6 @@ from troposphere import (
     Sub,
     Tags,
     Template,
-    encode_to_dict,
 )
 
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -79,19 +76,6 @@ def arn(service: str, resource: str, region: bool = True, account: bool = True) 
     return Sub("arn:${AWS::Partition}:%s:%s:%s:%s" % (
         service, "${AWS::Region}" if region else "", "${AWS::AccountId}" if account else "",
         resource))
-
-
-def policy_dict(policy) -> dict:
-    """An awacs Policy as a plain dict, for properties troposphere types as dict."""
-    return encode_to_dict(policy)
-
-
-def service_trust(service: str) -> Policy:
-    """AssumeRolePolicyDocument letting one AWS service assume a role for this account only
-    (aws:SourceAccount guards against the confused deputy)."""
-    return Policy(Version="2012-10-17", Statement=[Statement(
-        Effect=Allow, Principal=Principal("Service", service), Action=[AssumeRole],
-        Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))])
 
 
 def account_root() -> Sub:
@@ -235,7 +219,6 @@ class Tier:
 
 
 __all__ = ["Tier", "ENVIRONMENTS", "LOG_RETENTION_DAYS", "CIDR_PATTERN", "TOGGLE",
-           "DEPLOY_TIME_KEY", "deterministic_json", "arn", "account_root", "policy_dict",
-           "service_trust",
+           "DEPLOY_TIME_KEY", "deterministic_json", "arn", "account_root",
            "AWS_ACCOUNT_ID", "AWS_NO_VALUE", "AWS_PARTITION", "AWS_REGION", "If", "Join",
            "Not", "Ref", "Sub", "Equals"]

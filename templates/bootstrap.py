@@ -28,9 +28,11 @@ from awacs.aws import (
     Action, Allow, Bool, Condition, Deny, Policy, Principal, Statement, StringEquals,
     StringLike,
 )
-from troposphere import And, GetAtt, Join, Not, Ref, Sub, ecr, iam, kms, s3
+from troposphere import And, GetAtt, Join, Not, Ref, Sub, ecr, iam, s3
 
-from templates.base import AWS_NO_VALUE, Equals, If, Tier, account_root, arn, policy_dict
+from templates.base import AWS_NO_VALUE, Equals, If, Tier, arn
+from templates.parts.iam import policy_dict, policy_document, service_trust
+from templates.parts.keys import customer_key
 
 ECR_REPOSITORIES = {  # logical prefix -> purpose
     "Api": "api", "Web": "web", "Worker": "worker",
@@ -100,12 +102,6 @@ def _only_with_readers(statement: Statement) -> If:
     return If("HasTemplateReaders", policy_dict(statement), Ref(AWS_NO_VALUE))
 
 
-def _document(statements: list) -> dict:
-    """A policy document whose statements may be conditional (awacs takes no Fn::If)."""
-    return {"Version": "2012-10-17",
-            "Statement": [s if isinstance(s, If) else policy_dict(s) for s in statements]}
-
-
 class BootstrapTier(Tier):
     name = "bootstrap"
     description = ("artifact bucket, CloudFormation execution role, ECR repositories, GitHub "
@@ -129,22 +125,15 @@ class BootstrapTier(Tier):
                         "to read templates from the artifact bucket; empty: none.")
         self.readers = readers
         self.condition("HasTemplateReaders", Not(Equals(Join("", readers), "")))
-        policy = _document([
-            Statement(Sid="AccountAdministersKey", Effect=Allow,
-                      Principal=Principal("AWS", account_root()),
-                      Action=[kms_actions.Action("*")], Resource=["*"]),
-            _only_with_readers(Statement(
-                Sid="TemplateReadersDecryptThroughS3", Effect=Allow,
-                Principal=Principal("AWS", readers),
-                Action=[kms_actions.Decrypt, kms_actions.DescribeKey], Resource=["*"],
-                Condition=Condition(StringEquals(
-                    "kms:ViaService", Sub("s3.${AWS::Region}.amazonaws.com"))))),
-        ])
-        self.add(self.stateful(kms.Key(
-            "ArtifactKey", Description=Sub("streamstack artifacts (${Environment}): templates "
-                                           "and container images"),
-            EnableKeyRotation=True, KeyPolicy=policy, PendingWindowInDays=self.if_dev(7, 30),
-            Tags=self.tags("kms", "artifacts"))))
+        customer_key(self, "ArtifactKey", "artifacts",
+                     "streamstack artifacts (${Environment}): templates and container images",
+                     [_only_with_readers(Statement(
+                         Sid="TemplateReadersDecryptThroughS3", Effect=Allow,
+                         Principal=Principal("AWS", readers),
+                         Action=[kms_actions.Decrypt, kms_actions.DescribeKey], Resource=["*"],
+                         Condition=Condition(StringEquals(
+                             "kms:ViaService", Sub("s3.${AWS::Region}.amazonaws.com")))))],
+                     root_sid="AccountAdministersKey", alias=False)
         self.output("ArtifactKeyArn", GetAtt("ArtifactKey", "Arn"),
                     "ARN of the KMS key encrypting artifacts and images")
 
@@ -192,7 +181,7 @@ class BootstrapTier(Tier):
                 Resource=[Join("", [bucket_arn, "/templates/*"])])),
         ]
         self.add(s3.BucketPolicy("ArtifactBucketPolicy", Bucket=Ref("ArtifactBucket"),
-                                 PolicyDocument=_document(statements)))
+                                 PolicyDocument=policy_document(*statements)))
         self.output("ArtifactBucketName", Ref("ArtifactBucket"),
                     "Name of the artifact bucket holding the content-addressed templates")
         self.output("ArtifactBaseUrl",
@@ -254,12 +243,8 @@ class BootstrapTier(Tier):
                 logical, Description="streamstack deploys: " + ", ".join(services),
                 PolicyDocument=Policy(Version="2012-10-17",
                                       Statement=self._service_statements(services))))
-        trust = Policy(Version="2012-10-17", Statement=[Statement(
-            Effect=Allow, Principal=Principal("Service", "cloudformation.amazonaws.com"),
-            Action=[sts_actions.AssumeRole],
-            Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))])
         self.add(iam.Role(
-            "ExecutionRole", AssumeRolePolicyDocument=trust,
+            "ExecutionRole", AssumeRolePolicyDocument=service_trust("cloudformation.amazonaws.com"),
             Description="Role CloudFormation assumes for every streamstack deploy (RoleARN)",
             ManagedPolicyArns=[Ref(p) for p in self.deploy_policies],
             Tags=self.tags("role", "cfn-exec")))
@@ -398,11 +383,7 @@ class BootstrapTier(Tier):
         self.add(iam.Role(
             "StackSetAdministrationRole", Condition=admin, RoleName=STACKSET_ADMIN_ROLE,
             Description="CloudFormation StackSets assumes this to reach target accounts",
-            AssumeRolePolicyDocument=Policy(Version="2012-10-17", Statement=[Statement(
-                Effect=Allow, Principal=Principal("Service", "cloudformation.amazonaws.com"),
-                Action=[sts_actions.AssumeRole],
-                Condition=Condition(StringEquals("aws:SourceAccount",
-                                                 Ref("AWS::AccountId"))))]),
+            AssumeRolePolicyDocument=service_trust("cloudformation.amazonaws.com"),
             Policies=[iam.Policy(PolicyName="assume-execution-role", PolicyDocument=Policy(
                 Version="2012-10-17", Statement=[Statement(
                     Effect=Allow, Action=[sts_actions.AssumeRole],

@@ -26,10 +26,10 @@ from troposphere import And, GetAtt, If, Join, Not, Ref, Sub, cloudfront, s3
 from troposphere import Condition as UseCondition
 
 from templates.base import AWS_NO_VALUE, Equals, Tier
-from templates.compute import ORIGIN_HEADER
-from templates.dns import has_domain
-from templates.edge import edge_output_parameter
-from templates.storage import secure_bucket_statements
+from templates.parts.buckets import secure_bucket_statements
+from templates.parts.certificates import has_domain
+from templates.parts.edge_outputs import edge_output_parameter
+from templates.parts.listeners import ORIGIN_HEADER
 
 # AWS managed policies (ids from the CloudFront Developer Guide).
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"

@@ -39,17 +39,17 @@ from awacs import s3 as s3_actions
 from awacs import secretsmanager as sm_actions
 from awacs import sqs as sqs_actions
 from awacs import ssmmessages as ssmmessages_actions
-from awacs.aws import Allow, ArnEquals, Condition, Policy, Principal, Statement, StringEquals
-from awacs.sts import AssumeRole
+from awacs.aws import Allow, ArnEquals, Condition, Statement, StringEquals
 from troposphere import (
     GetAtt, Join, Ref, Select, Split, Sub, applicationautoscaling as aas, ecs,
-    elasticloadbalancingv2 as elb, iam, scheduler,
+    elasticloadbalancingv2 as elb, scheduler,
 )
 
-from templates.base import (
-    AWS_NO_VALUE, LOG_RETENTION_DAYS, Equals, If, Not, Tier, policy_dict,
-)
-from templates.parts import generated_secret, log_group
+from templates.base import AWS_NO_VALUE, LOG_RETENTION_DAYS, Equals, If, Not, Tier
+from templates.parts.iam import policy_dict, service_role
+from templates.parts.listeners import ORIGIN_HEADER, origin_condition, path_condition
+from templates.parts.logs import log_group
+from templates.parts.secrets import generated_secret
 
 # Valid Fargate CPU/memory combinations (CPU units / MiB), as "cpu/memory".
 FARGATE_SIZES = [
@@ -63,7 +63,6 @@ FARGATE_SIZES = [
 # by WHOAMI_PORT_NUMBER, runs as any uid on a read-only root file system: a first
 # deploy with defaults passes its health checks. Replace it with the application's.
 PLACEHOLDER_IMAGE = "docker.io/traefik/whoami:v1.11.0"
-ORIGIN_HEADER = "X-Origin-Verify"
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # service -> (what it runs, default task size, behind the ALB)
 SERVICES = {
@@ -83,40 +82,9 @@ SPOT_WEIGHTED = [ecs.CapacityProviderStrategyItem(CapacityProvider="FARGATE", Ba
 ON_DEMAND = [ecs.CapacityProviderStrategyItem(CapacityProvider="FARGATE", Weight=1)]
 
 
-def service_principal(name: str) -> Principal:
-    return Principal("Service", name)
-
-
-def path_condition(pattern) -> elb.Condition:
-    return elb.Condition(Field="path-pattern",
-                         PathPatternConfig=elb.PathPatternConfig(Values=[pattern]))
-
-
-def origin_condition(secret: str) -> elb.Condition:
-    """Requests carrying the origin-verify header; `secret` names the parameter or
-    resource whose value is the secret's ARN (read by dynamic reference)."""
-    return elb.Condition(Field="http-header", HttpHeaderConfig=elb.HttpHeaderConfig(
-        HttpHeaderName=ORIGIN_HEADER,
-        Values=[Sub("{{resolve:secretsmanager:${%s}}}" % secret)]))
-
-
 def wired(tier: Tier, name: str, description: str, type_: str = "String") -> Ref:
     """A parameter fed by another tier's output of the same name."""
     return tier.parameter(name, "Wiring", Type=type_, Description=description)
-
-
-def document(*statements) -> dict:
-    """A policy document whose statements may be Fn::If (awacs' Policy only takes
-    Statement objects)."""
-    return {"Version": "2012-10-17",
-            "Statement": [policy_dict(s) if isinstance(s, Statement) else s
-                          for s in statements]}
-
-
-def assume_role_policy(service: str) -> Policy:
-    return Policy(Version="2012-10-17", Statement=[Statement(
-        Effect=Allow, Principal=service_principal(service), Action=[AssumeRole],
-        Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))])
 
 
 class LoadBalancerTier(Tier):
@@ -383,83 +351,74 @@ class ComputeTier(Tier):
             "is then writable, which ECS Exec needs). disabled: no shell access.")
         self.exec_enabled = exec_enabled
         log_arns = [GetAtt(f"{name}LogGroup", "Arn") for name in SERVICES]
-        execution = iam.Role(
-            "ExecutionRole", AssumeRolePolicyDocument=assume_role_policy("ecs-tasks.amazonaws.com"),
-            Policies=[iam.Policy(PolicyName="start-tasks", PolicyDocument=Policy(
-                Version="2012-10-17", Statement=[
-                    *self._read_secrets("InjectedSecrets"),
-                    Statement(Sid="ContainerLogs", Effect=Allow,
-                              Action=[logs_actions.CreateLogStream, logs_actions.PutLogEvents],
-                              Resource=log_arns),
-                    Statement(Sid="PullFromThisAccountsEcr", Effect=Allow,
-                              Action=[ecr_actions.BatchCheckLayerAvailability,
-                                      ecr_actions.GetDownloadUrlForLayer,
-                                      ecr_actions.BatchGetImage],
-                              Resource=[Sub("arn:${AWS::Partition}:ecr:${AWS::Region}:"
-                                            "${AWS::AccountId}:repository/*")]),
-                    Statement(Sid="EcrLogin", Effect=Allow,
-                              Action=[ecr_actions.GetAuthorizationToken], Resource=["*"]),
-                ]))],
-            Tags=self.tags("role", "ecs-execution"))
+        execution = service_role(self, "ExecutionRole", "ecs-tasks.amazonaws.com",
+                                 "ecs-execution", [
+            *self._read_secrets("InjectedSecrets"),
+            Statement(Sid="ContainerLogs", Effect=Allow,
+                      Action=[logs_actions.CreateLogStream, logs_actions.PutLogEvents],
+                      Resource=log_arns),
+            Statement(Sid="PullFromThisAccountsEcr", Effect=Allow,
+                      Action=[ecr_actions.BatchCheckLayerAvailability,
+                              ecr_actions.GetDownloadUrlForLayer, ecr_actions.BatchGetImage],
+                      Resource=[Sub("arn:${AWS::Partition}:ecr:${AWS::Region}:"
+                                    "${AWS::AccountId}:repository/*")]),
+            Statement(Sid="EcrLogin", Effect=Allow,
+                      Action=[ecr_actions.GetAuthorizationToken], Resource=["*"]),
+        ], policy_name="start-tasks")
         self.suppress(execution, checkov={
             "CKV_AWS_111": "ecr:GetAuthorizationToken has no resource-level permissions; "
                            "it must be granted on *."})
-        self.add(execution)
 
         objects = [Join("", [arn, "/*"]) for _, arn in self.buckets.values()]
-        task = iam.Role(
-            "TaskRole", AssumeRolePolicyDocument=assume_role_policy("ecs-tasks.amazonaws.com"),
-            Policies=[iam.Policy(PolicyName="application", PolicyDocument=document(
-                    Statement(Sid="BucketObjects", Effect=Allow,
-                              Action=[s3_actions.GetObject, s3_actions.PutObject,
-                                      s3_actions.DeleteObject, s3_actions.AbortMultipartUpload],
-                              Resource=objects),
-                    Statement(Sid="ListBuckets", Effect=Allow, Action=[s3_actions.ListBucket],
-                              Resource=[arn for _, arn in self.buckets.values()]),
-                    Statement(Sid="JobsQueue", Effect=Allow,
-                              Action=[sqs_actions.SendMessage, sqs_actions.ReceiveMessage,
-                                      sqs_actions.DeleteMessage,
-                                      sqs_actions.ChangeMessageVisibility,
-                                      sqs_actions.GetQueueAttributes, sqs_actions.GetQueueUrl],
-                              Resource=[self.jobs_queue_arn]),
-                    Statement(Sid="PlatformEvents", Effect=Allow,
-                              Action=[events_actions.PutEvents], Resource=[self.event_bus_arn]),
-                    Statement(Sid="KeysOfThoseResources", Effect=Allow,
-                              Action=[kms_actions.Decrypt, kms_actions.GenerateDataKey],
-                              Resource=[self.storage_key, self.data_key]),
-                    *self._read_secrets("OwnSecrets"),
-                    If("HasVideosTable", policy_dict(Statement(
-                        Sid="VideosTable", Effect=Allow,
-                        Action=[ddb_actions.GetItem, ddb_actions.BatchGetItem, ddb_actions.Query,
-                                ddb_actions.PutItem, ddb_actions.UpdateItem,
-                                ddb_actions.DeleteItem, ddb_actions.BatchWriteItem,
-                                ddb_actions.ConditionCheckItem, ddb_actions.DescribeTable],
-                        Resource=[self.videos_table_arn,
-                                  Join("", [self.videos_table_arn, "/index/*"])])),
-                       Ref(AWS_NO_VALUE)),
-                    # The metadata API's writes (and, by default, reads) need SigV4: the
-                    # services call its /videos routes on this environment's stage only.
-                    If("HasMetadataApi", policy_dict(Statement(
-                        Sid="MetadataApi", Effect=Allow, Action=[execute_api_actions.Invoke],
-                        Resource=[Sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:"
-                                      "${AWS::AccountId}:${MetadataApiId}/"
-                                      f"${{MetadataApiStageName}}/*/videos{suffix}")
-                                  for suffix in ("", "/*")])),
-                       Ref(AWS_NO_VALUE)),
-                    If(exec_enabled, policy_dict(Statement(
-                        Sid="EcsExecChannels", Effect=Allow,
-                        Action=[ssmmessages_actions.CreateControlChannel,
-                                ssmmessages_actions.CreateDataChannel,
-                                ssmmessages_actions.OpenControlChannel,
-                                ssmmessages_actions.OpenDataChannel],
-                        Resource=["*"])), Ref(AWS_NO_VALUE)),
-            ))],
-            Tags=self.tags("role", "ecs-task"))
+        task = service_role(self, "TaskRole", "ecs-tasks.amazonaws.com", "ecs-task", [
+            Statement(Sid="BucketObjects", Effect=Allow,
+                      Action=[s3_actions.GetObject, s3_actions.PutObject,
+                              s3_actions.DeleteObject, s3_actions.AbortMultipartUpload],
+                      Resource=objects),
+            Statement(Sid="ListBuckets", Effect=Allow, Action=[s3_actions.ListBucket],
+                      Resource=[arn for _, arn in self.buckets.values()]),
+            Statement(Sid="JobsQueue", Effect=Allow,
+                      Action=[sqs_actions.SendMessage, sqs_actions.ReceiveMessage,
+                              sqs_actions.DeleteMessage,
+                              sqs_actions.ChangeMessageVisibility,
+                              sqs_actions.GetQueueAttributes, sqs_actions.GetQueueUrl],
+                      Resource=[self.jobs_queue_arn]),
+            Statement(Sid="PlatformEvents", Effect=Allow,
+                      Action=[events_actions.PutEvents], Resource=[self.event_bus_arn]),
+            Statement(Sid="KeysOfThoseResources", Effect=Allow,
+                      Action=[kms_actions.Decrypt, kms_actions.GenerateDataKey],
+                      Resource=[self.storage_key, self.data_key]),
+            *self._read_secrets("OwnSecrets"),
+            If("HasVideosTable", policy_dict(Statement(
+                Sid="VideosTable", Effect=Allow,
+                Action=[ddb_actions.GetItem, ddb_actions.BatchGetItem, ddb_actions.Query,
+                        ddb_actions.PutItem, ddb_actions.UpdateItem,
+                        ddb_actions.DeleteItem, ddb_actions.BatchWriteItem,
+                        ddb_actions.ConditionCheckItem, ddb_actions.DescribeTable],
+                Resource=[self.videos_table_arn,
+                          Join("", [self.videos_table_arn, "/index/*"])])),
+               Ref(AWS_NO_VALUE)),
+            # The metadata API's writes (and, by default, reads) need SigV4: the
+            # services call its /videos routes on this environment's stage only.
+            If("HasMetadataApi", policy_dict(Statement(
+                Sid="MetadataApi", Effect=Allow, Action=[execute_api_actions.Invoke],
+                Resource=[Sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:"
+                              "${AWS::AccountId}:${MetadataApiId}/"
+                              f"${{MetadataApiStageName}}/*/videos{suffix}")
+                          for suffix in ("", "/*")])),
+               Ref(AWS_NO_VALUE)),
+            If(exec_enabled, policy_dict(Statement(
+                Sid="EcsExecChannels", Effect=Allow,
+                Action=[ssmmessages_actions.CreateControlChannel,
+                        ssmmessages_actions.CreateDataChannel,
+                        ssmmessages_actions.OpenControlChannel,
+                        ssmmessages_actions.OpenDataChannel],
+                Resource=["*"])), Ref(AWS_NO_VALUE)),
+        ], policy_name="application")
         self.suppress(task, checkov={
             "CKV_AWS_111": "Only the ECS Exec ssmmessages channel actions (present when "
                            "EcsExec is enabled) use *: they have no resource-level "
                            "permissions."})
-        self.add(task)
         self.output("TaskRoleArn", GetAtt("TaskRole", "Arn"), "ARN of the tasks' IAM role")
         self.output("ExecutionRoleArn", GetAtt("ExecutionRole", "Arn"),
                     "ARN of the task execution role (image pulls, logs, injected secrets)")
@@ -668,21 +627,15 @@ class ComputeTier(Tier):
             AllowedPattern=r"^[A-Za-z_]+(/[A-Za-z_+-]+)*$",
             Description="IANA time zone of the job schedules, e.g. UTC or Europe/Paris.")
         task_definitions = [Ref("WorkerTaskDefinition")]
-        self.add(iam.Role(
-            "SchedulerRole", AssumeRolePolicyDocument=assume_role_policy("scheduler.amazonaws.com"),
-            Policies=[iam.Policy(PolicyName="run-worker-tasks", PolicyDocument=Policy(
-                Version="2012-10-17", Statement=[
-                    Statement(Sid="RunWorkerTasks", Effect=Allow, Action=[ecs_actions.RunTask],
-                              Resource=task_definitions,
-                              Condition=Condition(ArnEquals("ecs:cluster",
-                                                            GetAtt("Cluster", "Arn")))),
-                    Statement(Sid="PassTaskRoles", Effect=Allow, Action=[iam_actions.PassRole],
-                              Resource=[GetAtt("TaskRole", "Arn"),
-                                        GetAtt("ExecutionRole", "Arn")],
-                              Condition=Condition(StringEquals(
-                                  "iam:PassedToService", "ecs-tasks.amazonaws.com"))),
-                ]))],
-            Tags=self.tags("role", "scheduler")))
+        service_role(self, "SchedulerRole", "scheduler.amazonaws.com", "scheduler", [
+            Statement(Sid="RunWorkerTasks", Effect=Allow, Action=[ecs_actions.RunTask],
+                      Resource=task_definitions,
+                      Condition=Condition(ArnEquals("ecs:cluster", GetAtt("Cluster", "Arn")))),
+            Statement(Sid="PassTaskRoles", Effect=Allow, Action=[iam_actions.PassRole],
+                      Resource=[GetAtt("TaskRole", "Arn"), GetAtt("ExecutionRole", "Arn")],
+                      Condition=Condition(StringEquals(
+                          "iam:PassedToService", "ecs-tasks.amazonaws.com"))),
+        ], policy_name="run-worker-tasks")
         for job, (expression, command) in JOBS.items():
             schedule = self.parameter(
                 f"{job}Schedule", "Compute", Type="String", Default=expression,

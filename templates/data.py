@@ -9,15 +9,13 @@ Everything at rest is encrypted with the data key; log groups use the storage ke
 """
 from __future__ import annotations
 
-from awacs.aws import Allow, Condition, Policy, Principal, Statement, StringEquals
-from awacs.sts import AssumeRole
 from troposphere import Condition as TCondition
-from troposphere import (
-    GetAtt, GetAZs, Or, Ref, Select, Sub, dynamodb, elasticache, iam, rds,
-)
+from troposphere import GetAtt, GetAZs, Or, Ref, Select, Sub, dynamodb, elasticache, rds
 
 from templates.base import AWS_NO_VALUE, LOG_RETENTION_DAYS, Equals, If, Not, Tier
-from templates.parts import generated_secret, log_group
+from templates.parts.iam import service_role
+from templates.parts.logs import log_group
+from templates.parts.secrets import generated_secret
 
 # Instance classes both Aurora engines accept today. The smallest is db.t3.medium /
 # db.t4g.medium: current Aurora MySQL (3.x) no longer offers db.t3.small.
@@ -214,15 +212,9 @@ class DataTier(Tier):
         self.condition("HasReader2", Equals(readers, "2"))
         self.condition("UseInsights", Or(Not(TCondition("IsMySql")),
                                          Not(Equals(self.instance_class, NO_INSIGHTS_ON_MYSQL))))
-        self.add(iam.Role(
-            "DbMonitoringRole",
-            AssumeRolePolicyDocument=Policy(Version="2012-10-17", Statement=[Statement(
-                Effect=Allow, Principal=Principal("Service", "monitoring.rds.amazonaws.com"),
-                Action=[AssumeRole],
-                Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))]),
-            ManagedPolicyArns=[Sub("arn:${AWS::Partition}:iam::aws:policy/service-role/"
-                                   "AmazonRDSEnhancedMonitoringRole")],
-            Tags=self.tags("role", "rds-monitoring")))
+        service_role(self, "DbMonitoringRole", "monitoring.rds.amazonaws.com", "rds-monitoring",
+                     ManagedPolicyArns=[Sub("arn:${AWS::Partition}:iam::aws:policy/"
+                                            "service-role/AmazonRDSEnhancedMonitoringRole")])
         # Instance 1 starts as the writer; after a failover any of them may be. Names
         # and tags therefore say "instance N", never "writer".
         for az, condition in ((1, None), (2, "HasReader1"), (3, "HasReader2")):

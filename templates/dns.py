@@ -17,9 +17,13 @@ shares (its CloudFront certificate uses the same zone).
 """
 from __future__ import annotations
 
-from troposphere import And, Condition, GetAtt, Join, Ref, Sub, certificatemanager, route53
+from troposphere import And, Condition, GetAtt, Join, Ref, Sub, route53
 
-from templates.base import AWS_NO_VALUE, Equals, If, Not, Tier
+from templates.base import Equals, If, Not, Tier
+from templates.parts.certificates import (
+    certificate, certificates_toggle, has_domain, optional_zone_id,
+)
+from templates.parts.edge_outputs import edge_output_parameter
 
 # Route 53's hosted zone id for every CloudFront distribution alias.
 CLOUDFRONT_HOSTED_ZONE_ID = "Z2FDTNDATAQYW2"
@@ -28,49 +32,6 @@ CLOUDFRONT_HOSTED_ZONE_ID = "Z2FDTNDATAQYW2"
 # IPv4-only ALB resolves to no address (clients use the A record) and starts answering
 # the day the ALB becomes dual-stack.
 ALIAS_RECORD_TYPES = {"cdn": ("A", "AAAA"), "api": ("A", "AAAA")}
-
-CERTIFICATES_DESCRIPTION = (
-    "Issue ACM certificates (api.<domain> for the ALB here, cdn.<domain> for CloudFront in "
-    "the edge stack), validated through the Route 53 zone. Enable once the zone answers "
-    "publicly: an existing delegated zone, or a new zone after its name servers "
-    "(output HostedZoneNameServers) were added at the parent domain. Disabled: the ALB "
-    "serves HTTP to CloudFront and CloudFront uses its default certificate.")
-
-
-def optional_zone_id(tier: Tier, name: str, description: str):
-    """A hosted zone id parameter that may be empty."""
-    return tier.parameter(
-        name, "DNS", Type="String", Default="", AllowedPattern=r"^(Z[0-9A-Z]{1,32})?$",
-        ConstraintDescription="empty, or a hosted zone id such as Z0123456789ABCDEFGHIJ",
-        Description=description)
-
-
-def certificates_toggle(tier: Tier) -> str:
-    """The Certificates toggle (dns tier and edge stack declare it identically)."""
-    return tier.toggle("Certificates", "DNS", "disabled", CERTIFICATES_DESCRIPTION)
-
-
-def has_domain(tier: Tier):
-    """The shared DomainName parameter and the condition HasDomain (it is not empty)."""
-    domain = tier.shared_parameter("DomainName")
-    tier.condition("HasDomain", Not(Equals(domain, "")))
-    return domain
-
-
-def certificate(tier: Tier, logical: str, host: str, zone_id, purpose: str, condition: str,
-                zone_condition: str | None = None) -> certificatemanager.Certificate:
-    """An ACM certificate for <host>.<domain>, validated by a CNAME that CloudFormation
-    creates in zone_id (only while zone_condition holds, when one is given; otherwise
-    the stack waits for the CNAME to be created by hand)."""
-    name = Sub(f"{host}.${{DomainName}}")
-    options = [certificatemanager.DomainValidationOption(DomainName=name, HostedZoneId=zone_id)]
-    return tier.add(certificatemanager.Certificate(
-        logical, Condition=condition, DomainName=name, ValidationMethod="DNS",
-        DomainValidationOptions=If(zone_condition, options, Ref(AWS_NO_VALUE))
-        if zone_condition else options,
-        CertificateTransparencyLoggingPreference="ENABLED",
-        Tags=tier.tags("acm", purpose)))
-
 
 class DnsTier(Tier):
     name = "dns"
@@ -125,8 +86,6 @@ class DnsRecordsTier(Tier):
     description = "Route 53 alias records: cdn.<domain> to CloudFront, api.<domain> to the ALB"
 
     def build(self) -> None:
-        # Imported here: edge.py imports this module for the certificate helpers.
-        from templates.edge import edge_output_parameter
         self.domain = has_domain(self)
         self.zone_id = self.parameter(
             "HostedZoneId", "Wiring", Type="String",

@@ -19,12 +19,16 @@ platform's keys live in the platform's region).
 from __future__ import annotations
 
 from awacs import kms as kms_actions
-from awacs import aws as iam_policy
-from troposphere import And, Condition, Equals, GetAtt, If, Not, Ref, Sub, kms, logs, wafv2
+from awacs.aws import Allow, ArnLike, Condition, Principal, Statement, StringEquals
+from troposphere import And, Equals, GetAtt, If, Not, Ref, Sub, logs, wafv2
+from troposphere import Condition as IsTrue
 
-from templates.base import AWS_NO_VALUE, LOG_RETENTION_DAYS, Tier, account_root, arn
-from templates.dns import certificate, certificates_toggle, has_domain, optional_zone_id
-from templates.observability import add_alarm, alarm_topic, cloudfront_5xx_alarm
+from templates.base import AWS_NO_VALUE, LOG_RETENTION_DAYS, Tier, arn
+from templates.parts.alarms import add_alarm, alarm_topic, cloudfront_5xx_alarm
+from templates.parts.certificates import (
+    certificate, certificates_toggle, has_domain, optional_zone_id,
+)
+from templates.parts.keys import customer_key
 
 WAF_LOG_PREFIX = "aws-waf-logs-"
 
@@ -42,28 +46,6 @@ REDACTED_HEADERS = ("authorization", "cookie")
 # Logged: what WAF did not simply allow. Allowed requests are already in the CloudFront
 # access logs; logging every video segment request twice would cost more than the CDN.
 LOGGED_ACTIONS = ("BLOCK", "COUNT", "CAPTCHA", "CHALLENGE", "EXCLUDED_AS_COUNT")
-
-
-# The edge stack's outputs as the root receives them: deploy-time parameters of the
-# tiers that read them (declared identically wherever they are read).
-EDGE_OUTPUTS = {
-    "CdnCertificateArn": (
-        r"^(arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]+)?$",
-        "ACM certificate for cdn.<domain> in us-east-1 (edge stack output, passed by "
-        "deploy.py). Empty: CloudFront uses its default certificate and no alias."),
-    "CdnWebAclArn": (
-        r"^(arn:aws[a-z-]*:wafv2:us-east-1:[0-9]{12}:global/webacl/[^\s]+)?$",
-        "CloudFront-scope WAF web ACL (edge stack output, passed by deploy.py). Empty: "
-        "the distribution runs without WAF."),
-}
-
-
-def edge_output_parameter(tier: Tier, name: str):
-    """A parameter fed by the edge stack's output `name` (deploy.py resolves it)."""
-    pattern, description = EDGE_OUTPUTS[name]
-    return tier.parameter(name, "Wiring", deploy_time=True, Type="String", Default="",
-                          AllowedPattern=pattern, Description=description,
-                          ConstraintDescription="empty, or an ARN in us-east-1")
 
 
 def visibility(metric: str) -> wafv2.VisibilityConfig:
@@ -86,40 +68,25 @@ class EdgeTier(Tier):
 
     # -- log encryption -------------------------------------------------------------
     def log_key(self) -> None:
-        key = kms.Key(
-            "EdgeLogKey",
-            Description=Sub("streamstack edge key (${Environment}): WAF logs and the "
-                            "CloudFront alarm topic in us-east-1"),
-            EnableKeyRotation=True, PendingWindowInDays=self.if_dev(7, 30),
-            KeyPolicy=iam_policy.Policy(Version="2012-10-17", Statement=[
-                iam_policy.Statement(
-                    Sid="AccountRootFullAccess", Effect=iam_policy.Allow,
-                    Principal=iam_policy.Principal("AWS", account_root()),
-                    Action=[kms_actions.Action("*")], Resource=["*"]),
-                iam_policy.Statement(
-                    Sid="CloudWatchLogsUse", Effect=iam_policy.Allow,
-                    Principal=iam_policy.Principal(
-                        "Service", Sub("logs.${AWS::Region}.amazonaws.com")),
-                    Action=[kms_actions.Encrypt, kms_actions.Decrypt, kms_actions.ReEncryptFrom,
-                            kms_actions.ReEncryptTo, kms_actions.GenerateDataKey,
-                            kms_actions.DescribeKey],
-                    Resource=["*"],
-                    Condition=iam_policy.Condition(iam_policy.ArnLike(
-                        "kms:EncryptionContext:aws:logs:arn",
-                        arn("logs", f"log-group:{WAF_LOG_PREFIX}*")))),
-                # The CloudFront alarm publishes to the encrypted alarm topic.
-                iam_policy.Statement(
-                    Sid="CloudWatchAlarmsUse", Effect=iam_policy.Allow,
-                    Principal=iam_policy.Principal("Service", "cloudwatch.amazonaws.com"),
-                    Action=[kms_actions.Decrypt, kms_actions.GenerateDataKey],
-                    Resource=["*"],
-                    Condition=iam_policy.Condition(iam_policy.StringEquals(
-                        "aws:SourceAccount", Ref("AWS::AccountId")))),
-            ]),
-            Tags=self.tags("kms", "edge"))
-        self.add(self.stateful(key))
-        self.add(kms.Alias("EdgeLogKeyAlias", AliasName=Sub("alias/edge-${Environment}"),
-                           TargetKeyId=Ref("EdgeLogKey")))
+        customer_key(self, "EdgeLogKey", "edge",
+                     "streamstack edge key (${Environment}): WAF logs and the CloudFront alarm "
+                     "topic in us-east-1", [
+            Statement(
+                Sid="CloudWatchLogsUse", Effect=Allow,
+                Principal=Principal("Service", Sub("logs.${AWS::Region}.amazonaws.com")),
+                Action=[kms_actions.Encrypt, kms_actions.Decrypt, kms_actions.ReEncryptFrom,
+                        kms_actions.ReEncryptTo, kms_actions.GenerateDataKey,
+                        kms_actions.DescribeKey],
+                Resource=["*"],
+                Condition=Condition(ArnLike("kms:EncryptionContext:aws:logs:arn",
+                                            arn("logs", f"log-group:{WAF_LOG_PREFIX}*")))),
+            # The CloudFront alarm publishes to the encrypted alarm topic.
+            Statement(
+                Sid="CloudWatchAlarmsUse", Effect=Allow,
+                Principal=Principal("Service", "cloudwatch.amazonaws.com"),
+                Action=[kms_actions.Decrypt, kms_actions.GenerateDataKey], Resource=["*"],
+                Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId")))),
+        ])
 
     # -- web ACL ---------------------------------------------------------------------
     def web_acl(self) -> None:
@@ -202,7 +169,7 @@ class EdgeTier(Tier):
             "passes the root's HostedZoneId output, or ExistingHostedZoneId). Empty: the "
             "stack waits until you create the validation CNAME shown in its events at your "
             "DNS provider.")
-        self.condition("IssueCertificate", And(Condition("HasDomain"), Condition(enabled)))
+        self.condition("IssueCertificate", And(IsTrue("HasDomain"), IsTrue(enabled)))
         self.condition("HasZone", Not(Equals(zone, "")))
         cert = certificate(self, "CdnCertificate", "cdn", zone, "cdn", "IssueCertificate",
                            zone_condition="HasZone")

@@ -13,7 +13,7 @@ from awacs import cloudwatch as cw_actions
 from awacs import kms as kms_actions
 from awacs import logs as logs_actions
 from awacs import s3 as s3_actions
-from awacs.aws import Allow, Condition, Policy, Statement, StringEquals
+from awacs.aws import Allow, Condition, Statement, StringEquals
 from troposphere import (
     Base64, GetAtt, Join, Ref, Select, Split, Sub, autoscaling, ec2, elasticloadbalancingv2 as elb,
     iam,
@@ -23,10 +23,9 @@ from troposphere.policies import (
 )
 
 from templates.base import LOG_RETENTION_DAYS, Equals, If, Tier
-from templates.compute import (
-    ORIGIN_HEADER, assume_role_policy, origin_condition, path_condition,
-)
-from templates.parts import log_group
+from templates.parts.iam import service_role
+from templates.parts.listeners import ORIGIN_HEADER, origin_condition, path_condition
+from templates.parts.logs import log_group
 
 AL2023_AMI = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 INSTANCE_TYPES = ["t3.micro", "t3.small", "t3.medium", "t3.large",
@@ -161,34 +160,26 @@ class FleetTier(Tier):
 
     def role(self) -> None:
         log_group = GetAtt("FleetLogGroup", "Arn")
-        role = iam.Role(
-            "FleetRole", Condition=self.enabled,
-            AssumeRolePolicyDocument=assume_role_policy("ec2.amazonaws.com"),
-            MaxSessionDuration=3600,
-            Policies=[iam.Policy(PolicyName="fleet-instance", PolicyDocument=Policy(
-                Version="2012-10-17", Statement=[
-                    Statement(Sid="WriteAppLogs", Effect=Allow, Action=[s3_actions.PutObject],
-                              Resource=[Join("", [self.logs_bucket, "/fleet/*"])]),
-                    Statement(Sid="OwnLogGroup", Effect=Allow,
-                              Action=[logs_actions.CreateLogGroup, logs_actions.CreateLogStream,
-                                      logs_actions.PutLogEvents,
-                                      logs_actions.DescribeLogStreams],
-                              Resource=[log_group]),
-                    # PutMetricData has no resource-level permissions; the namespace
-                    # condition keeps the instances to their own metrics.
-                    Statement(Sid="OwnMetrics", Effect=Allow,
-                              Action=[cw_actions.PutMetricData], Resource=["*"],
-                              Condition=Condition(StringEquals("cloudwatch:namespace",
-                                                               METRICS_NAMESPACE))),
-                    Statement(Sid="StorageKey", Effect=Allow,
-                              Action=[kms_actions.Decrypt, kms_actions.GenerateDataKey],
-                              Resource=[self.storage_key]),
-                ]))],
-            Tags=self.tags("role", "fleet"))
+        role = service_role(self, "FleetRole", "ec2.amazonaws.com", "fleet", [
+            Statement(Sid="WriteAppLogs", Effect=Allow, Action=[s3_actions.PutObject],
+                      Resource=[Join("", [self.logs_bucket, "/fleet/*"])]),
+            Statement(Sid="OwnLogGroup", Effect=Allow,
+                      Action=[logs_actions.CreateLogGroup, logs_actions.CreateLogStream,
+                              logs_actions.PutLogEvents, logs_actions.DescribeLogStreams],
+                      Resource=[log_group]),
+            # PutMetricData has no resource-level permissions; the namespace condition
+            # keeps the instances to their own metrics.
+            Statement(Sid="OwnMetrics", Effect=Allow,
+                      Action=[cw_actions.PutMetricData], Resource=["*"],
+                      Condition=Condition(StringEquals("cloudwatch:namespace",
+                                                       METRICS_NAMESPACE))),
+            Statement(Sid="StorageKey", Effect=Allow,
+                      Action=[kms_actions.Decrypt, kms_actions.GenerateDataKey],
+                      Resource=[self.storage_key]),
+        ], policy_name="fleet-instance", condition=self.enabled, MaxSessionDuration=3600)
         self.suppress(role, checkov={
             "CKV_AWS_111": "cloudwatch:PutMetricData has no resource-level permissions; it "
                            f"is limited to the {METRICS_NAMESPACE} namespace by condition."})
-        self.add(role)
         self.add(iam.InstanceProfile("FleetInstanceProfile", Condition=self.enabled,
                                      Roles=[Ref("FleetRole")]))
         self._output("FleetRoleArn", GetAtt("FleetRole", "Arn"), "ARN of the instances' role")

@@ -22,10 +22,11 @@ from awacs import sqs as sqs_actions
 from awacs.aws import (
     Allow, ArnEquals, Bool, Condition, Deny, Policy, Principal, Statement, StringEquals,
 )
-from troposphere import GetAtt, If, Join, Ref, Sub, awslambda, events, iam, mediaconvert, sqs
+from troposphere import GetAtt, If, Join, Ref, Sub, awslambda, events, mediaconvert, sqs
 
-from templates.base import Tier, arn, service_trust
-from templates.functions import python_function
+from templates.base import Tier, arn
+from templates.parts.functions import python_function
+from templates.parts.iam import service_role
 
 # (name modifier, width, height, max bitrate, QVBR quality) of the HLS ladder.
 LADDER = [("_1080p", 1920, 1080, 6_000_000, 8),
@@ -136,20 +137,15 @@ class MediaTier(Tier):
                      "MediaConvert job template of the HLS ladder")
 
     def mediaconvert_role(self) -> None:
-        self.add(iam.Role(
-            "MediaConvertRole", Condition=self.on,
-            AssumeRolePolicyDocument=service_trust("mediaconvert.amazonaws.com"),
-            Policies=[iam.Policy(PolicyName="transcode", PolicyDocument=Policy(
-                Version="2012-10-17", Statement=[
-                    Statement(Sid="ReadUploads", Effect=Allow, Action=[s3_actions.GetObject],
-                              Resource=[Join("", [self.uploads_arn, "/uploads/*"])]),
-                    Statement(Sid="WriteMedia", Effect=Allow, Action=[s3_actions.PutObject],
-                              Resource=[Join("", [self.media_arn, "/media/*"])]),
-                    Statement(Sid="StorageKey", Effect=Allow,
-                              Action=[kms_actions.Decrypt, kms_actions.GenerateDataKey],
-                              Resource=[self.key_arn]),
-                ]))],
-            Tags=self.tags("role", "mediaconvert")))
+        service_role(self, "MediaConvertRole", "mediaconvert.amazonaws.com", "mediaconvert", [
+            Statement(Sid="ReadUploads", Effect=Allow, Action=[s3_actions.GetObject],
+                      Resource=[Join("", [self.uploads_arn, "/uploads/*"])]),
+            Statement(Sid="WriteMedia", Effect=Allow, Action=[s3_actions.PutObject],
+                      Resource=[Join("", [self.media_arn, "/media/*"])]),
+            Statement(Sid="StorageKey", Effect=Allow,
+                      Action=[kms_actions.Decrypt, kms_actions.GenerateDataKey],
+                      Resource=[self.key_arn]),
+        ], policy_name="transcode", condition=self.on)
         self._output("MediaConvertRoleArn", GetAtt("MediaConvertRole", "Arn"),
                      "Role MediaConvert assumes: reads uploads/*, writes media/*")
 
@@ -247,14 +243,9 @@ class MediaTier(Tier):
             SourceArn=GetAtt("UploadCreatedRule", "Arn")))
 
     def job_state_rule(self) -> None:
-        self.add(iam.Role(
-            "JobEventsRole", Condition=self.on,
-            AssumeRolePolicyDocument=service_trust("events.amazonaws.com"),
-            Policies=[iam.Policy(PolicyName="forward-job-events", PolicyDocument=Policy(
-                Version="2012-10-17", Statement=[Statement(
-                    Effect=Allow, Action=[events_actions.PutEvents],
-                    Resource=[self.bus_arn])]))],
-            Tags=self.tags("role", "job-events")))
+        service_role(self, "JobEventsRole", "events.amazonaws.com", "job-events", [
+            Statement(Effect=Allow, Action=[events_actions.PutEvents], Resource=[self.bus_arn]),
+        ], policy_name="forward-job-events", condition=self.on)
         self.add(events.Rule(
             "JobStateRule", Condition=self.on, State="ENABLED",
             Description="MediaConvert jobs of this stack that completed or failed, forwarded "

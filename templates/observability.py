@@ -1,10 +1,10 @@
 """observability: the alarm topic, an alarm for every tier, the platform-health composite
 alarm (the deploy's rollback trigger) and the platform dashboard.
 
-Every alarm notifies the topic on ALARM and on OK. Missing data is decided per alarm
-(TREAT_MISSING below): nothing that feeds platform-health treats missing data as
-breaching, so a stack still being created, or a quiet environment, never trips the
-rollback trigger; an absent metric means "no traffic / no replica / feature off" there.
+Every alarm is an Alarm spec (templates/parts/alarms.py) and notifies the topic on ALARM
+and on OK. No alarm treats missing data as breaching, so a stack still being created, or
+a quiet environment, never trips the rollback trigger; an absent metric means "no
+traffic / no replica / feature off" there.
 
 Optional parts follow their producers: the fleet alarm exists when the fleet does
 (FleetAutoScalingGroupName != ""), the media alarms when the pipeline does, and the
@@ -15,53 +15,18 @@ The dashboard shows CloudFront from us-east-1 wherever the stack runs.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 
-from awacs import sns as sns_actions
-from awacs.aws import (
-    Allow, ArnLike, Bool, Condition, Deny, Policy, Principal, Statement, StringEquals,
-)
-from troposphere import (
-    And, Equals, GetAtt, If, Join, Not, Ref, Sub, cloudwatch, sns,
-)
+from troposphere import And, Equals, GetAtt, If, Join, Not, Ref, Sub, cloudwatch
 from troposphere import Condition as IsTrue
 
 from templates.base import Tier
+from templates.parts.alarms import (
+    Alarm, Expression, Metric, add_alarm, alarm_topic, cloudfront_5xx_alarm,
+)
 
 # Redis (cluster mode off) names its nodes <group>-001..-003; the data tier allows up to
 # two replicas. Alarms take the worst node; a node that does not exist has no data.
 REDIS_NODES = ("001", "002", "003")
-
-
-@dataclass
-class Alarm:
-    """One CloudWatch alarm of this tier, declared as data (see ALARMS)."""
-    logical: str           # "<logical>Alarm" resource, "<logical>AlarmName" output
-    purpose: str           # alarm-<purpose>-<env>
-    description: str
-    comparison: str
-    threshold: object      # number, or the name of a threshold parameter
-    period: int            # seconds
-    evaluation: int        # periods evaluated
-    datapoints: int        # breaching periods out of `evaluation` that alarm
-    missing: str           # TreatMissingData
-    metrics: list = field(default_factory=list)  # MetricDataQuery dicts (one returns)
-    condition: str | None = None
-    critical: bool = False  # part of platform-health
-
-
-def metric(id_, namespace, name, dimensions, stat, period, label=None,
-           visible=False) -> cloudwatch.MetricDataQuery:
-    return cloudwatch.MetricDataQuery(
-        Id=id_, ReturnData=visible, Label=label or name, MetricStat=cloudwatch.MetricStat(
-            Metric=cloudwatch.Metric(Namespace=namespace, MetricName=name, Dimensions=[
-                cloudwatch.MetricDimension(Name=k, Value=v) for k, v in dimensions.items()]),
-            Period=period, Stat=stat))
-
-
-def expression(id_, text, label) -> cloudwatch.MetricDataQuery:
-    return cloudwatch.MetricDataQuery(Id=id_, Expression=text, Label=label, ReturnData=True)
-
 
 # Wiring parameters: producer outputs this tier reads (docs/wiring.md).
 WIRING = {
@@ -86,81 +51,6 @@ WIRING = {
 }
 
 
-def alarm_topic(tier: Tier, key, condition: str | None = None, prefix: str = "") -> Ref:
-    """The alarm topic (AlarmTopic), encrypted with `key`, which only CloudWatch alarms of
-    this account may publish to, over TLS, with the optional AlarmEmail subscription.
-    Shared by this tier and the edge stack's CloudFront alarm in us-east-1; `prefix`
-    keeps the edge stack's output names apart from the root's."""
-    email = tier.parameter(
-        "AlarmEmail", "Observability", "Alarm e-mail", Type="String", Default="",
-        AllowedPattern=r"^([^@\s]+@[^@\s]+\.[^@\s]+)?$",
-        ConstraintDescription="empty, or one e-mail address",
-        Description="Address subscribed to the alarm topic (it must confirm the e-mail "
-                    "AWS sends). Empty: no subscription; subscribe later in the console.")
-    has_email = tier.condition("HasAlarmEmail", Not(Equals(email, "")))
-    only = {"Condition": condition} if condition else {}
-    tier.add(sns.Topic(
-        "AlarmTopic", **only, DisplayName=Sub("streamstack ${Environment} alarms"),
-        KmsMasterKeyId=key, Tags=tier.tags("sns", "alarms")))
-    topic = Ref("AlarmTopic")
-    tier.add(sns.TopicPolicy("AlarmTopicPolicy", **only, Topics=[topic], PolicyDocument=Policy(
-        Version="2012-10-17", Statement=[
-            Statement(Sid="CloudWatchAlarmsOfThisAccount", Effect=Allow,
-                      Principal=Principal("Service", "cloudwatch.amazonaws.com"),
-                      Action=[sns_actions.Publish], Resource=[topic],
-                      Condition=Condition([
-                          StringEquals("aws:SourceAccount", Ref("AWS::AccountId")),
-                          ArnLike("aws:SourceArn", Sub(
-                              "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:"
-                              "${AWS::AccountId}:alarm:*"))])),
-            Statement(Sid="DenyInsecureTransport", Effect=Deny, Principal=Principal("*"),
-                      Action=[sns_actions.Publish], Resource=[topic],
-                      Condition=Condition(Bool("aws:SecureTransport", False))),
-        ])))
-    if condition:
-        has_email = tier.condition("HasAlarmEmailSubscription",
-                                   And(IsTrue(condition), IsTrue(has_email)))
-    tier.add(sns.SubscriptionResource("AlarmEmailSubscription", Condition=has_email,
-                                      TopicArn=topic, Protocol="email", Endpoint=email))
-    tier.output(f"{prefix}AlarmTopicArn", If(condition, topic, "") if condition else topic,
-                "SNS topic every alarm notifies (ALARM and OK)"
-                + (" (\"\" when there is none)" if condition else ""))
-    return topic
-
-
-def add_alarm(tier: Tier, alarm: Alarm, prefix: str = "") -> None:
-    """The alarm as a resource, notifying AlarmTopic on ALARM and OK, and its name as
-    the output <prefix><logical>AlarmName ("" when its condition is false)."""
-    threshold = (Ref(alarm.threshold) if isinstance(alarm.threshold, str)
-                 else alarm.threshold)
-    kwargs = {"Condition": alarm.condition} if alarm.condition else {}
-    tier.add(cloudwatch.Alarm(
-        f"{alarm.logical}Alarm", **kwargs,
-        AlarmName=tier.physical_name("alarm", alarm.purpose),
-        AlarmDescription=alarm.description, ActionsEnabled=True,
-        AlarmActions=[Ref("AlarmTopic")], OKActions=[Ref("AlarmTopic")],
-        ComparisonOperator=alarm.comparison, Threshold=threshold,
-        EvaluationPeriods=alarm.evaluation, DatapointsToAlarm=alarm.datapoints,
-        TreatMissingData=alarm.missing, Metrics=alarm.metrics))
-    value = Ref(f"{alarm.logical}Alarm")
-    if alarm.condition:
-        value = If(alarm.condition, value, "")
-    tier.output(f"{prefix}{alarm.logical}AlarmName", value,
-                f"Alarm: {alarm.description}" + (" (\"\" when that part is off)"
-                                                 if alarm.condition else ""))
-
-
-def cloudfront_5xx_alarm(condition: str, critical: bool) -> Alarm:
-    """CloudFront's 5xx rate. Its metrics exist only in us-east-1, so the alarm lives
-    here when the root runs there, and in the edge stack otherwise."""
-    return Alarm("CloudFront5xxRate", "cloudfront-5xx-rate",
-                 "CloudFront 5xx error rate above 5% for 2 x 5 min", "GreaterThanThreshold",
-                 5, 300, 2, 2, "notBreaching", condition=condition, critical=critical,
-                 metrics=[metric("rate", "AWS/CloudFront", "5xxErrorRate", {
-                     "DistributionId": Ref("DistributionId"), "Region": "Global"}, "Average",
-                     300, visible=True)])
-
-
 class ObservabilityTier(Tier):
     name = "observability"
     description = "alarm topic, alarms for every tier, platform-health composite, dashboard"
@@ -171,7 +61,7 @@ class ObservabilityTier(Tier):
         self.thresholds()
         self.alarms = self.alarm_catalogue()
         for alarm in self.alarms:
-            self.add_alarm(alarm)
+            add_alarm(self, alarm)
         self.platform_health()
         self.dashboard()
 
@@ -221,129 +111,125 @@ class ObservabilityTier(Tier):
         db = {"DBClusterIdentifier": Ref("DbClusterIdentifier")}
         api = {"ApiId": Ref("MetadataApiId"), "Stage": Ref("MetadataApiStageName")}
 
-        def redis_nodes(name, stat="Maximum"):
-            return [metric(f"n{i}", "AWS/ElastiCache", name, {
-                "CacheClusterId": Join("-", [Ref("RedisReplicationGroupId"), node])}, stat, 300)
-                for i, node in enumerate(REDIS_NODES, 1)]
+        def unhealthy(id_, target_group):
+            return Metric(id_, "AWS/ApplicationELB", "UnHealthyHostCount",
+                          {**alb, "TargetGroup": Ref(target_group)}, "Maximum",
+                          condition="HasFleet" if id_ == "fleet" else None)
 
-        def redis_max(name, purpose, description, threshold):
-            return Alarm(
-                f"Redis{name}", purpose, description, "GreaterThanThreshold", threshold, 300,
-                2, 2, "notBreaching", critical=name == "Memory",
-                metrics=[*redis_nodes({"EngineCpu": "EngineCPUUtilization",
-                                       "Cpu": "CPUUtilization",
-                                       "Memory": "DatabaseMemoryUsagePercentage"}[name]),
-                         expression("worst", "MAX([n1, n2, n3])", f"worst node {purpose}")])
+        def redis_nodes(name, stat="Maximum"):
+            return tuple(Metric(f"n{i}", "AWS/ElastiCache", name, {
+                "CacheClusterId": Join("-", [Ref("RedisReplicationGroupId"), node])}, stat)
+                for i, node in enumerate(REDIS_NODES, 1))
+
+        def redis_worst(name, metric, purpose, description, threshold, critical=False):
+            return Alarm(f"Redis{name}", purpose, description, threshold=threshold,
+                         critical=critical,
+                         metrics=(*redis_nodes(metric),
+                                  Expression("worst", "MAX([n1, n2, n3])",
+                                             f"worst node {purpose}")))
+
+        def depth(queue):
+            return (Metric("depth", "AWS/SQS", "ApproximateNumberOfMessagesVisible",
+                           {"QueueName": Ref(queue)}, "Maximum", visible=True),)
 
         return [
             Alarm("Alb5xxRate", "alb-5xx-rate",
                   "More than Alb5xxRateThreshold % of ALB requests failed with 5xx",
-                  "GreaterThanThreshold", "Alb5xxRateThreshold", 60, 5, 3, "notBreaching",
-                  critical=True, metrics=[
-                      metric("elb", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", alb, "Sum",
-                             60),
-                      metric("target", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", alb,
-                             "Sum", 60),
-                      metric("requests", "AWS/ApplicationELB", "RequestCount", alb, "Sum", 60),
-                      expression("rate", "IF(requests > 0, 100 * (FILL(elb, 0) + "
-                                         "FILL(target, 0)) / requests, 0)", "5xx rate (%)")]),
+                  threshold="Alb5xxRateThreshold", period=60, evaluation_periods=5,
+                  datapoints=3, critical=True, metrics=(
+                      Metric("elb", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", alb, "Sum"),
+                      Metric("target", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", alb,
+                             "Sum"),
+                      Metric("requests", "AWS/ApplicationELB", "RequestCount", alb, "Sum"),
+                      Expression("rate", "IF(requests > 0, 100 * (FILL(elb, 0) + "
+                                         "FILL(target, 0)) / requests, 0)", "5xx rate (%)"))),
             Alarm("AlbUnhealthyTargets", "alb-unhealthy-targets",
                   "At least one ALB target unhealthy for 2 consecutive minutes",
-                  "GreaterThanOrEqualToThreshold", 1, 60, 2, 2, "notBreaching", critical=True,
-                  metrics=[
-                      metric("api", "AWS/ApplicationELB", "UnHealthyHostCount",
-                             {**alb, "TargetGroup": Ref("ApiTargetGroupFullName")}, "Maximum", 60),
-                      metric("web", "AWS/ApplicationELB", "UnHealthyHostCount",
-                             {**alb, "TargetGroup": Ref("WebTargetGroupFullName")}, "Maximum", 60),
-                      If("HasFleet", metric("fleet", "AWS/ApplicationELB",
-                                            "UnHealthyHostCount",
-                                            {**alb, "TargetGroup": Ref("FleetTargetGroupFullName")},
-                                            "Maximum", 60), Ref("AWS::NoValue")),
-                      expression("unhealthy", If("HasFleet", "MAX([api, web, fleet])",
+                  comparison="GreaterThanOrEqualToThreshold", threshold=1, period=60,
+                  critical=True, metrics=(
+                      unhealthy("api", "ApiTargetGroupFullName"),
+                      unhealthy("web", "WebTargetGroupFullName"),
+                      unhealthy("fleet", "FleetTargetGroupFullName"),
+                      Expression("unhealthy", If("HasFleet", "MAX([api, web, fleet])",
                                                  "MAX([api, web])"),
-                                 "unhealthy targets (worst target group)")]),
+                                 "unhealthy targets (worst target group)"))),
             Alarm("AlbTargetResponseTimeP99", "alb-p99-latency",
                   "p99 target response time above AlbP99LatencyThreshold seconds",
-                  "GreaterThanThreshold", "AlbP99LatencyThreshold", 60, 5, 3, "notBreaching",
-                  critical=True, metrics=[metric("p99", "AWS/ApplicationELB",
-                                                 "TargetResponseTime", alb, "p99", 60,
-                                                 visible=True)]),
+                  threshold="AlbP99LatencyThreshold", period=60, evaluation_periods=5,
+                  datapoints=3, critical=True, metrics=(
+                      Metric("p99", "AWS/ApplicationELB", "TargetResponseTime", alb, "p99",
+                             visible=True),)),
             Alarm("EcsApiCpu", "ecs-api-cpu", "ECS api service CPU above 80% for 2 x 5 min",
-                  "GreaterThanThreshold", 80, 300, 2, 2, "notBreaching", metrics=[
-                      metric("cpu", "AWS/ECS", "CPUUtilization", ecs_api, "Average", 300,
-                             visible=True)]),
+                  threshold=80, metrics=(
+                      Metric("cpu", "AWS/ECS", "CPUUtilization", ecs_api, "Average",
+                             visible=True),)),
             Alarm("EcsApiMemory", "ecs-api-memory",
-                  "ECS api service memory above 80% for 2 x 5 min", "GreaterThanThreshold",
-                  80, 300, 2, 2, "notBreaching", metrics=[
-                      metric("memory", "AWS/ECS", "MemoryUtilization", ecs_api, "Average", 300,
-                             visible=True)]),
+                  "ECS api service memory above 80% for 2 x 5 min", threshold=80, metrics=(
+                      Metric("memory", "AWS/ECS", "MemoryUtilization", ecs_api, "Average",
+                             visible=True),)),
             Alarm("FleetCpu", "fleet-cpu", "Fleet ASG average CPU above 80% for 2 x 5 min",
-                  "GreaterThanThreshold", 80, 300, 2, 2, "notBreaching", condition="HasFleet",
-                  metrics=[metric("cpu", "AWS/EC2", "CPUUtilization",
-                                  {"AutoScalingGroupName": Ref("FleetAutoScalingGroupName")}, "Average", 300,
-                                  visible=True)]),
+                  threshold=80, condition="HasFleet", metrics=(
+                      Metric("cpu", "AWS/EC2", "CPUUtilization",
+                             {"AutoScalingGroupName": Ref("FleetAutoScalingGroupName")},
+                             "Average", visible=True),)),
             Alarm("AuroraCpu", "aurora-cpu", "Aurora CPU above 75% for 2 x 5 min",
-                  "GreaterThanThreshold", 75, 300, 2, 2, "notBreaching", critical=True,
-                  metrics=[metric("cpu", "AWS/RDS", "CPUUtilization", db, "Maximum", 300,
-                                  visible=True)]),
+                  threshold=75, critical=True, metrics=(
+                      Metric("cpu", "AWS/RDS", "CPUUtilization", db, "Maximum", visible=True),)),
             Alarm("AuroraConnections", "aurora-connections",
                   "Aurora connections above DbConnectionsThreshold for 2 x 5 min",
-                  "GreaterThanThreshold", "DbConnectionsThreshold", 300, 2, 2, "notBreaching",
-                  metrics=[metric("connections", "AWS/RDS", "DatabaseConnections", db,
-                                  "Maximum", 300, visible=True)]),
+                  threshold="DbConnectionsThreshold", metrics=(
+                      Metric("connections", "AWS/RDS", "DatabaseConnections", db, "Maximum",
+                             visible=True),)),
             Alarm("AuroraFreeableMemory", "aurora-freeable-memory",
                   "Aurora freeable memory below DbFreeableMemoryThreshold for 2 x 5 min",
-                  "LessThanThreshold", "DbFreeableMemoryThreshold", 300, 2, 2, "notBreaching",
-                  metrics=[metric("memory", "AWS/RDS", "FreeableMemory", db, "Minimum", 300,
-                                  visible=True)]),
+                  comparison="LessThanThreshold", threshold="DbFreeableMemoryThreshold",
+                  metrics=(Metric("memory", "AWS/RDS", "FreeableMemory", db, "Minimum",
+                                  visible=True),)),
             Alarm("AuroraReplicaLag", "aurora-replica-lag",
                   "Aurora reader lag above DbReplicaLagThreshold ms in 3 of 5 minutes",
-                  "GreaterThanThreshold", "DbReplicaLagThreshold", 60, 5, 3, "notBreaching",
-                  metrics=[metric("lag", "AWS/RDS", "AuroraReplicaLag",
-                                  {**db, "Role": "READER"}, "Maximum", 60, visible=True)]),
-            redis_max("EngineCpu", "redis-engine-cpu",
-                      "Redis engine (main thread) CPU above 80% on any node for 2 x 5 min", 80),
-            redis_max("Cpu", "redis-cpu", "Redis host CPU above 90% on any node for 2 x 5 min",
-                      90),
-            redis_max("Memory", "redis-memory",
-                      "Redis memory above 80% of maxmemory on any node for 2 x 5 min", 80),
+                  threshold="DbReplicaLagThreshold", period=60, evaluation_periods=5,
+                  datapoints=3, metrics=(
+                      Metric("lag", "AWS/RDS", "AuroraReplicaLag", {**db, "Role": "READER"},
+                             "Maximum", visible=True),)),
+            redis_worst("EngineCpu", "EngineCPUUtilization", "redis-engine-cpu",
+                        "Redis engine (main thread) CPU above 80% on any node for 2 x 5 min",
+                        80),
+            redis_worst("Cpu", "CPUUtilization", "redis-cpu",
+                        "Redis host CPU above 90% on any node for 2 x 5 min", 90),
+            redis_worst("Memory", "DatabaseMemoryUsagePercentage", "redis-memory",
+                        "Redis memory above 80% of maxmemory on any node for 2 x 5 min", 80,
+                        critical=True),
             Alarm("RedisEvictions", "redis-evictions",
                   "Redis evicted more than CacheEvictionsThreshold keys in 5 minutes",
-                  "GreaterThanThreshold", "CacheEvictionsThreshold", 300, 1, 1, "notBreaching",
-                  metrics=[*redis_nodes("Evictions", "Sum"),
-                           expression("evictions", "SUM([FILL(n1, 0), FILL(n2, 0), "
-                                                   "FILL(n3, 0)])", "evictions (all nodes)")]),
+                  threshold="CacheEvictionsThreshold", evaluation_periods=1, datapoints=1,
+                  metrics=(*redis_nodes("Evictions", "Sum"),
+                           Expression("evictions", "SUM([FILL(n1, 0), FILL(n2, 0), "
+                                                   "FILL(n3, 0)])", "evictions (all nodes)"))),
             Alarm("JobsDlqDepth", "jobs-dlq-depth",
                   "Jobs dead-letter queue holds messages (a job failed 5 times)",
-                  "GreaterThanThreshold", 0, 300, 1, 1, "notBreaching", metrics=[
-                      metric("depth", "AWS/SQS", "ApproximateNumberOfMessagesVisible",
-                             {"QueueName": Ref("JobsDeadLetterQueueName")}, "Maximum", 300, visible=True)]),
+                  threshold=0, evaluation_periods=1, datapoints=1,
+                  metrics=depth("JobsDeadLetterQueueName")),
             Alarm("TranscodeDlqDepth", "transcode-dlq-depth",
                   "Transcode dead-letter queue holds uploads that were never submitted",
-                  "GreaterThanThreshold", 0, 300, 1, 1, "notBreaching", condition="HasMedia",
-                  metrics=[metric("depth", "AWS/SQS", "ApproximateNumberOfMessagesVisible",
-                                  {"QueueName": Ref("TranscodeDeadLetterQueueName")}, "Maximum", 300,
-                                  visible=True)]),
+                  threshold=0, evaluation_periods=1, datapoints=1, condition="HasMedia",
+                  metrics=depth("TranscodeDeadLetterQueueName")),
             Alarm("MediaConvertErrors", "mediaconvert-errors",
                   "MediaConvert jobs ended in ERROR in the last 5 minutes",
-                  "GreaterThanThreshold", 0, 300, 1, 1, "notBreaching", condition="HasMedia",
-                  metrics=[metric("errors", "AWS/MediaConvert", "JobsErroredCount", {
+                  threshold=0, evaluation_periods=1, datapoints=1, condition="HasMedia",
+                  metrics=(Metric("errors", "AWS/MediaConvert", "JobsErroredCount", {
                       "Queue": Sub("arn:${AWS::Partition}:mediaconvert:${AWS::Region}:"
-                                   "${AWS::AccountId}:queues/Default")}, "Sum", 300,
-                      visible=True)]),
+                                   "${AWS::AccountId}:queues/Default")}, "Sum",
+                      visible=True),)),
             Alarm("MetadataApi5xxRate", "metadata-api-5xx-rate",
                   "More than 5% of metadata API requests failed with 5xx in 3 of 5 minutes",
-                  "GreaterThanThreshold", 5, 60, 5, 3, "notBreaching",
-                  condition="HasMetadataApi", metrics=[
-                      metric("errors", "AWS/ApiGateway", "5xx", api, "Sum", 60),
-                      metric("requests", "AWS/ApiGateway", "Count", api, "Sum", 60),
-                      expression("rate", "IF(requests > 0, 100 * FILL(errors, 0) / requests, "
-                                         "0)", "5xx rate (%)")]),
+                  threshold=5, period=60, evaluation_periods=5, datapoints=3,
+                  condition="HasMetadataApi", metrics=(
+                      Metric("errors", "AWS/ApiGateway", "5xx", api, "Sum"),
+                      Metric("requests", "AWS/ApiGateway", "Count", api, "Sum"),
+                      Expression("rate", "IF(requests > 0, 100 * FILL(errors, 0) / requests, "
+                                         "0)", "5xx rate (%)"))),
             cloudfront_5xx_alarm("HasCloudFrontAlarm", critical=True),
         ]
-
-    def add_alarm(self, alarm: Alarm) -> None:
-        add_alarm(self, alarm)
 
     # -- composite ---------------------------------------------------------------------
     def platform_health(self) -> None:

@@ -16,15 +16,12 @@ from __future__ import annotations
 
 from awacs import kms as kms_actions
 from awacs import logs as logs_actions
-from awacs.aws import (
-    Allow, ArnLike, Condition, Policy, Principal, Statement, StringEquals,
-)
-from awacs.sts import AssumeRole
-from troposphere import GetAtt, Ref, Sub, ec2, iam, kms, logs
+from awacs.aws import Allow, ArnLike, Condition, Principal, Statement, StringEquals
+from troposphere import GetAtt, Ref, Sub, ec2, logs
 
-from templates.base import (
-    LOG_RETENTION_DAYS, Equals, If, Not, Tier, account_root, arn,
-)
+from templates.base import LOG_RETENTION_DAYS, Equals, If, Not, Tier, arn
+from templates.parts.iam import service_role
+from templates.parts.keys import customer_key
 
 KEY_USE = [kms_actions.Encrypt, kms_actions.Decrypt, kms_actions.ReEncryptFrom,
            kms_actions.ReEncryptTo, kms_actions.GenerateDataKey,
@@ -97,21 +94,8 @@ class SecurityTier(Tier):
             Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))
 
     def _key(self, logical: str, purpose: str, use: str, statements: list) -> None:
-        policy = Policy(Version="2012-10-17", Statement=[
-            # Keeps the account in control of the key: IAM policies apply, no lockout.
-            Statement(Sid="AccountRootFullAccess", Effect=Allow,
-                      Principal=Principal("AWS", account_root()),
-                      Action=[kms_actions.Action("*")], Resource=["*"]),
-            *statements,
-        ])
-        key = kms.Key(
-            logical, Description=Sub(f"streamstack {purpose} key (${{Environment}}): {use}"),
-            EnableKeyRotation=True, KeyPolicy=policy,
-            PendingWindowInDays=self.if_dev(7, 30),
-            Tags=self.tags("kms", purpose))
-        self.add(self.stateful(key))
-        self.add(kms.Alias(f"{logical}Alias", AliasName=Sub(f"alias/{purpose}-${{Environment}}"),
-                           TargetKeyId=Ref(logical)))
+        customer_key(self, logical, purpose,
+                     f"streamstack {purpose} key (${{Environment}}): {use}", statements)
         self.output(f"{logical}Id", Ref(logical), f"ID of the {purpose} KMS key ({use})")
         self.output(f"{logical}Arn", GetAtt(logical, "Arn"),
                     f"ARN of the {purpose} KMS key ({use})")
@@ -205,20 +189,12 @@ class SecurityTier(Tier):
         self.add(self.stateful(logs.LogGroup(
             "FlowLogGroup", RetentionInDays=retention, KmsKeyId=GetAtt("StorageKey", "Arn"),
             Tags=self.tags("logs", "flow"))))
-        self.add(iam.Role(
-            "FlowLogRole",
-            AssumeRolePolicyDocument=Policy(Version="2012-10-17", Statement=[Statement(
-                Effect=Allow, Principal=service("vpc-flow-logs.amazonaws.com"),
-                Action=[AssumeRole],
-                Condition=Condition(StringEquals("aws:SourceAccount",
-                                                 Ref("AWS::AccountId"))))]),
-            Policies=[iam.Policy(PolicyName="deliver-flow-logs", PolicyDocument=Policy(
-                Version="2012-10-17", Statement=[Statement(
-                    Effect=Allow,
-                    Action=[logs_actions.CreateLogStream, logs_actions.PutLogEvents,
-                            logs_actions.DescribeLogStreams],
-                    Resource=[GetAtt("FlowLogGroup", "Arn")])]))],
-            Tags=self.tags("role", "flow-logs")))
+        service_role(self, "FlowLogRole", "vpc-flow-logs.amazonaws.com", "flow-logs", [
+            Statement(Effect=Allow,
+                      Action=[logs_actions.CreateLogStream, logs_actions.PutLogEvents,
+                              logs_actions.DescribeLogStreams],
+                      Resource=[GetAtt("FlowLogGroup", "Arn")]),
+        ], policy_name="deliver-flow-logs")
         self.add(ec2.FlowLog(
             "VpcFlowLog", ResourceId=self.vpc_id, ResourceType="VPC", TrafficType="ALL",
             LogDestinationType="cloud-watch-logs", LogGroupName=Ref("FlowLogGroup"),

@@ -8,30 +8,15 @@ account root able to manage the policy.
 """
 from __future__ import annotations
 
-from awacs import s3 as s3_actions
-from awacs.aws import (
-    Allow, Bool, Condition, Deny, Policy, Principal, Statement, StringEquals,
-    StringNotEqualsIfExists,
-)
 from awacs import elasticfilesystem as efs_actions
+from awacs import s3 as s3_actions
+from awacs.aws import Allow, Bool, Condition, Deny, Policy, Principal, Statement, StringEquals
 from troposphere import FindInMap, GetAtt, Join, Ref, Sub, efs, s3
 
-from templates.base import Tier, account_root, policy_dict
-
-# ALB access-log delivery: the regional Elastic Load Balancing account (regions opened
-# before August 2022); newer regions use the log-delivery service principal instead.
-ELB_LOG_ACCOUNTS = {
-    "us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-1": "027434742980",
-    "us-west-2": "797873946194", "af-south-1": "098369216593", "ap-east-1": "754344448648",
-    "ap-south-1": "718504428378", "ap-northeast-1": "582318560864",
-    "ap-northeast-2": "600734575887", "ap-northeast-3": "383597477331",
-    "ap-southeast-1": "114774131450", "ap-southeast-2": "783225319266",
-    "ap-southeast-3": "589379963580", "ca-central-1": "985666609251",
-    "eu-central-1": "054676820928", "eu-west-1": "156460612806", "eu-west-2": "652711504416",
-    "eu-west-3": "009996457667", "eu-north-1": "897822967062", "eu-south-1": "635631232127",
-    "me-south-1": "076674570225", "sa-east-1": "507241528517",
-}
-SUPPORTED_REGIONS = tuple(sorted(ELB_LOG_ACCOUNTS))
+from templates.base import Tier, account_root
+from templates.parts.buckets import secure_bucket_statements
+from templates.parts.iam import policy_dict
+from templates.parts.regions import ELB_LOG_ACCOUNTS
 
 # logical id prefix -> (name purpose, what it holds)
 BUCKETS = {
@@ -46,38 +31,6 @@ BUCKETS = {
 # The static and media bucket policies live in the cdn tier: they must name that tier's
 # distribution (AWS:SourceArn), and a bucket has exactly one policy.
 POLICIES_IN_CDN = ("Static", "Media")
-
-
-def secure_bucket_statements(bucket, encryption: str, key_arn=None) -> list[Statement]:
-    """Statements every bucket policy starts with; `bucket` is the bucket's logical id
-    in this template, or an expression of its ARN (a policy written by another tier).
-
-    Denies plain HTTP and uploads that ask for another encryption (or another KMS key);
-    uploads without an encryption header get the bucket default, so log deliveries work.
-    """
-    bucket_arn = GetAtt(bucket, "Arn") if isinstance(bucket, str) else bucket
-    objects = Join("", [bucket_arn, "/*"])
-    statements = [
-        Statement(Sid="AccountRootManagesPolicy", Effect=Allow,
-                  Principal=Principal("AWS", account_root()),
-                  Action=[s3_actions.GetBucketPolicy, s3_actions.PutBucketPolicy,
-                          s3_actions.DeleteBucketPolicy],
-                  Resource=[bucket_arn]),
-        Statement(Sid="DenyInsecureTransport", Effect=Deny, Principal=Principal("*"),
-                  Action=[s3_actions.Action("*")], Resource=[bucket_arn, objects],
-                  Condition=Condition(Bool("aws:SecureTransport", False))),
-        Statement(Sid="DenyWrongEncryption", Effect=Deny, Principal=Principal("*"),
-                  Action=[s3_actions.PutObject], Resource=[objects],
-                  Condition=Condition(StringNotEqualsIfExists(
-                      "s3:x-amz-server-side-encryption", encryption))),
-    ]
-    if key_arn is not None:
-        statements.append(Statement(
-            Sid="DenyOtherKmsKeys", Effect=Deny, Principal=Principal("*"),
-            Action=[s3_actions.PutObject], Resource=[objects],
-            Condition=Condition(StringNotEqualsIfExists(
-                "s3:x-amz-server-side-encryption-aws-kms-key-id", key_arn))))
-    return statements
 
 
 class StorageTier(Tier):

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamstack.deploy.settings import parameter_map
-from templates.storage import SUPPORTED_REGIONS
+from templates.parts.regions import SUPPORTED_REGIONS
 
 ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 OU_ID = re.compile(r"^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$")

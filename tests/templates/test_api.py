@@ -5,7 +5,7 @@ import json
 import pytest
 
 from templates.api import ACCESS_LOG_FORMAT, ROUTES
-from templates.functions import source
+from templates.parts.functions import source
 from tests.cfn import evaluate, statements
 from tests.conftest import assert_snapshot
 

@@ -2,7 +2,7 @@
 least-privilege roles, dead letters and job events, in dev and prod, plus a snapshot."""
 import pytest
 
-from templates.functions import INLINE_LIMIT, source
+from templates.parts.functions import INLINE_LIMIT, source
 from templates.media import LADDER
 from tests.cfn import dumps, evaluate, statements
 from tests.conftest import assert_snapshot

@@ -1,0 +1,47 @@
+"""IAM roles that AWS services assume for the platform, and policy documents.
+
+Every role a tier creates is a service role: one AWS service may assume it for this
+account only (aws:SourceAccount guards against the confused deputy), with one inline
+policy scoped to the ARNs the service needs.
+"""
+from __future__ import annotations
+
+from awacs.aws import Allow, Condition, Policy, Principal, Statement, StringEquals
+from awacs.sts import AssumeRole
+from troposphere import Ref, encode_to_dict, iam
+
+
+def policy_dict(policy) -> dict:
+    """An awacs Policy (or Statement) as a plain dict, for properties typed as dict."""
+    return encode_to_dict(policy)
+
+
+def policy_document(*statements) -> dict:
+    """A policy document whose statements may be Fn::If (awacs' Policy only takes
+    Statement objects)."""
+    return {"Version": "2012-10-17",
+            "Statement": [policy_dict(s) if isinstance(s, Statement) else s
+                          for s in statements]}
+
+
+def service_trust(service) -> Policy:
+    """AssumeRolePolicyDocument letting one AWS service assume a role for this account
+    only."""
+    return Policy(Version="2012-10-17", Statement=[Statement(
+        Effect=Allow, Principal=Principal("Service", service), Action=[AssumeRole],
+        Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))])
+
+
+def service_role(tier, logical: str, service: str, purpose: str, statements=(), *,
+                 policy_name: str | None = None, condition: str | None = None,
+                 **properties) -> iam.Role:
+    """Role `logical` that `service` assumes, tagged role-<purpose>-<env>, with one inline
+    policy `policy_name` holding `statements` (Statement objects or Fn::If of them); no
+    inline policy without statements. Added to the tier; returned for suppressions."""
+    if statements:
+        properties["Policies"] = [iam.Policy(PolicyName=policy_name or purpose,
+                                             PolicyDocument=policy_document(*statements))]
+    if condition:
+        properties["Condition"] = condition
+    return tier.add(iam.Role(logical, AssumeRolePolicyDocument=service_trust(service),
+                             Tags=tier.tags("role", purpose), **properties))
