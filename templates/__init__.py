@@ -4,11 +4,13 @@ console's parameter groups); STANDALONE templates are deployed on their own."""
 from templates.api import ApiTier
 from templates.bootstrap import BootstrapTier
 from templates.cdn import CdnTier
-from templates.compute import ComputeTier, LoadBalancerTier
+from templates.compute import ComputeTier
 from templates.data import DataTier
-from templates.dns import DnsRecordsTier, DnsTier
+from templates.dns import DnsTier
+from templates.dns_records import DnsRecordsTier
 from templates.edge import EdgeTier
 from templates.fleet import FleetTier
+from templates.load_balancer import LoadBalancerTier
 from templates.media import MediaTier
 from templates.messaging import MessagingTier
 from templates.network import NetworkTier

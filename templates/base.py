@@ -131,6 +131,10 @@ class Tier:
                 self._deploy_time.append(name)
         return Ref(name)
 
+    def wired(self, name: str, description: str, type_: str = "String") -> Ref:
+        """A parameter fed by another tier's output of the same name."""
+        return self.parameter(name, "Wiring", Type=type_, Description=description)
+
     def shared_parameter(self, name: str) -> Ref:
         """A parameter several tiers read, declared once in SHARED_PARAMETERS."""
         group, declaration = SHARED_PARAMETERS[name]

@@ -1,31 +1,18 @@
-"""compute: two nested stacks that live together because they are one application.
-
-`load-balancer`: the internet-facing ALB with its listeners, listener rules, the
-api/web target groups and the origin verification. It reads only network, security,
-storage and dns, so it (and CloudFront behind it, which reads AlbDnsName and
-OriginVerifySecretArn) is created in parallel with Aurora and Redis.
-
-`compute`: the ECS Fargate cluster, the api/web/worker/scheduler services, their roles,
+"""compute: the ECS Fargate cluster, the api/web/worker/scheduler services, their roles,
 autoscaling, and the scheduled jobs (EventBridge Scheduler running the worker task
-definition). It reads the data tier's endpoints and secrets and the load-balancer's
-target groups, so it is the tier that waits for Aurora.
+definition). It reads the data tier's endpoints and secrets and the load-balancer tier's
+target groups, so it is the tier that waits for Aurora:
 
-    network, security, storage, dns -> load-balancer -> cdn, fleet, dns-records
-    load-balancer, data, messaging  -> compute
+    load-balancer, data, messaging -> compute
 
-Traffic: viewers (or CloudFront) -> ALB in the public subnets -> api (/api/*) and web
-(everything else) tasks on AppPort in the app subnets. With a certificate, HTTP
-redirects to HTTPS; without one, HTTP forwards (the seed spec's test setup). With
-AlbOriginVerify enabled, the serving listener forwards only requests carrying the
-X-Origin-Verify header whose value CloudFront sends (a generated secret), and
-answers 403 to everything else.
+The api (/api/*) and web (everything else) services register in the load-balancer
+tier's target groups and run in the app subnets on AppPort; the worker and scheduler
+run behind no load balancer.
 
 Secrets reach containers only through the task definitions' `Secrets` (the execution
 role reads exactly those); endpoints and names are plain environment variables.
 """
 from __future__ import annotations
-
-from functools import partial
 
 from awacs import dynamodb as ddb_actions
 from awacs import ecr as ecr_actions
@@ -42,14 +29,12 @@ from awacs import ssmmessages as ssmmessages_actions
 from awacs.aws import Allow, ArnEquals, Condition, Statement, StringEquals
 from troposphere import (
     GetAtt, Join, Ref, Select, Split, Sub, applicationautoscaling as aas, ecs,
-    elasticloadbalancingv2 as elb, scheduler,
+    scheduler,
 )
 
 from templates.base import AWS_NO_VALUE, LOG_RETENTION_DAYS, Equals, If, Not, Tier
 from templates.parts.iam import policy_dict, service_role
-from templates.parts.listeners import ORIGIN_HEADER, origin_condition, path_condition
 from templates.parts.logs import log_group
-from templates.parts.secrets import generated_secret
 
 # Valid Fargate CPU/memory combinations (CPU units / MiB), as "cpu/memory".
 FARGATE_SIZES = [
@@ -63,7 +48,6 @@ FARGATE_SIZES = [
 # by WHOAMI_PORT_NUMBER, runs as any uid on a read-only root file system: a first
 # deploy with defaults passes its health checks. Replace it with the application's.
 PLACEHOLDER_IMAGE = "docker.io/traefik/whoami:v1.11.0"
-TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # service -> (what it runs, default task size, behind the ALB)
 SERVICES = {
     "Api": ("the HTTP API (/api/*)", "512/1024", True),
@@ -82,147 +66,6 @@ SPOT_WEIGHTED = [ecs.CapacityProviderStrategyItem(CapacityProvider="FARGATE", Ba
 ON_DEMAND = [ecs.CapacityProviderStrategyItem(CapacityProvider="FARGATE", Weight=1)]
 
 
-def wired(tier: Tier, name: str, description: str, type_: str = "String") -> Ref:
-    """A parameter fed by another tier's output of the same name."""
-    return tier.parameter(name, "Wiring", Type=type_, Description=description)
-
-
-class LoadBalancerTier(Tier):
-    name = "load-balancer"
-    description = "internet-facing ALB, listeners, origin verification, api/web target groups"
-
-    def build(self) -> None:
-        self.wiring()
-        self.load_balancer()
-        self.target_groups()
-        self.listeners()
-
-    # -- inputs (network, security, storage, dns only: no wait for the data tier) ----
-    def wiring(self) -> None:
-        self.vpc = wired(self, "VpcId", "VPC of the target groups (network tier).",
-                         "AWS::EC2::VPC::Id")
-        self.public_subnets = wired(self, "PublicSubnetIds",
-                                    "Public subnets of the ALB (network tier).",
-                                    "List<AWS::EC2::Subnet::Id>")
-        self.alb_sg = wired(self, "AlbSecurityGroupId",
-                            "Security group of the ALB (security tier).",
-                            "AWS::EC2::SecurityGroup::Id")
-        self.data_key = wired(self, "DataKeyArn",
-                              "Data KMS key (security tier): the origin-verify secret.")
-        self.access_logs_bucket = wired(self, "AccessLogsBucketName",
-                                        "Bucket receiving ALB access logs (storage tier).")
-        self.app_port = self.shared_parameter("AppPort")
-
-    # -- load balancer -----------------------------------------------------------
-    def load_balancer(self) -> None:
-        alb = elb.LoadBalancer(
-            "Alb", Type="application", Scheme="internet-facing", IpAddressType="ipv4",
-            Subnets=self.public_subnets, SecurityGroups=[self.alb_sg],
-            LoadBalancerAttributes=[elb.LoadBalancerAttributes(Key=k, Value=v) for k, v in (
-                ("access_logs.s3.enabled", "true"),
-                ("access_logs.s3.bucket", self.access_logs_bucket),
-                ("access_logs.s3.prefix", "alb"),
-                ("routing.http.drop_invalid_header_fields.enabled", "true"),
-                ("routing.http.desync_mitigation_mode", "defensive"),
-                ("deletion_protection.enabled", self.if_dev("false", "true")),
-            )],
-            Tags=self.tags("alb", "web"))
-        self.add(alb)
-        self.output("AlbArn", Ref("Alb"), "ARN of the application load balancer")
-        self.output("AlbDnsName", GetAtt("Alb", "DNSName"), "DNS name of the ALB")
-        self.output("AlbCanonicalHostedZoneId", GetAtt("Alb", "CanonicalHostedZoneID"),
-                    "Hosted zone of the ALB (Route 53 alias records)")
-        self.output("AlbFullName", GetAtt("Alb", "LoadBalancerFullName"),
-                    "app/<name>/<id> of the ALB (CloudWatch dimension LoadBalancer)")
-
-    def target_groups(self) -> None:
-        interval = self.parameter(
-            "HealthCheckIntervalSeconds", "Compute", Type="Number", Default=30, MinValue=5,
-            MaxValue=300, Description="Seconds between ALB health checks of a task (/health).")
-        delay = self.parameter(
-            "DeregistrationDelaySeconds", "Compute", Type="Number", Default=60, MinValue=0,
-            MaxValue=3600,
-            Description="Seconds the ALB drains in-flight requests from a stopping task.")
-        stickiness = self.toggle(
-            "TargetStickiness", "Compute", "disabled",
-            "enabled: a viewer sticks to one web/api task for a day (lb_cookie); "
-            "disabled: every request is balanced.")
-        for name in ("Api", "Web"):
-            self.add(elb.TargetGroup(
-                f"{name}TargetGroup", TargetType="ip", Protocol="HTTP", ProtocolVersion="HTTP1",
-                Port=self.app_port, VpcId=self.vpc,
-                HealthCheckEnabled=True, HealthCheckPath="/health", HealthCheckProtocol="HTTP",
-                HealthCheckIntervalSeconds=interval, HealthCheckTimeoutSeconds=5,
-                HealthyThresholdCount=2, UnhealthyThresholdCount=2,
-                Matcher=elb.Matcher(HttpCode="200"),
-                TargetGroupAttributes=[elb.TargetGroupAttribute(Key=k, Value=v) for k, v in (
-                    ("deregistration_delay.timeout_seconds", delay),
-                    ("stickiness.enabled", If(stickiness, "true", "false")),
-                    ("stickiness.type", "lb_cookie"),
-                    ("stickiness.lb_cookie.duration_seconds", "86400"),
-                )],
-                Tags=self.tags("tg", name.lower())))
-            self.output(f"{name}TargetGroupArn", Ref(f"{name}TargetGroup"),
-                        f"ARN of the {name.lower()} target group")
-            self.output(f"{name}TargetGroupFullName",
-                        GetAtt(f"{name}TargetGroup", "TargetGroupFullName"),
-                        f"targetgroup/<name>/<id> of the {name.lower()} target group "
-                        "(CloudWatch dimension TargetGroup)")
-
-    def listeners(self) -> None:
-        certificate = self.parameter(
-            "AlbCertificateArn", "Compute", Type="String", Default="",
-            AllowedPattern=r"^(arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+)?$",
-            ConstraintDescription="empty, or an ACM certificate ARN in the ALB's region",
-            Description="ACM certificate of the ALB (the dns tier issues it when a domain is "
-                        "set). Empty: HTTP on 80 forwards (test setup). Set: HTTP redirects to "
-                        "HTTPS on 443 (TLS 1.3/1.2).")
-        verify = self.toggle(
-            "AlbOriginVerify", "Compute", "disabled",
-            f"enabled: the ALB forwards only requests carrying the {ORIGIN_HEADER} header "
-            "with the generated secret CloudFront sends, and answers 403 to any other (use "
-            "with the cdn tier). disabled: the ALB serves anyone (direct tests).")
-        self.condition("HasCertificate", Not(Equals(certificate, "")))
-        generated_secret(self, "OriginVerifySecret", "origin-verify",
-                         f"Value of the {ORIGIN_HEADER} header CloudFront sends to the ALB",
-                         self.data_key, length=48, retain=False)
-        self.output("OriginVerifySecretArn", Ref("OriginVerifySecret"),
-                    f"ARN of the secret whose value CloudFront sends as {ORIGIN_HEADER}")
-        self.output("OriginVerifyEnforced", If(verify, "true", "false"),
-                    f"true when the ALB's listener rules require {ORIGIN_HEADER} (the fleet "
-                    "tier adds the same condition to its rule)")
-
-        forbidden = elb.Action(Type="fixed-response", FixedResponseConfig=elb.FixedResponseConfig(
-            StatusCode="403", ContentType="text/plain", MessageBody="Forbidden"))
-        forward_web = elb.Action(Type="forward", TargetGroupArn=Ref("WebTargetGroup"))
-        serve = If(verify, [forbidden], [forward_web])
-        http = elb.Listener(
-            "HttpListener", LoadBalancerArn=Ref("Alb"), Port=80, Protocol="HTTP",
-            DefaultActions=If("HasCertificate", [elb.Action(
-                Type="redirect", RedirectConfig=elb.RedirectConfig(
-                    Protocol="HTTPS", Port="443", Host="#{host}", Path="/#{path}",
-                    Query="#{query}", StatusCode="HTTP_301"))], serve))
-        # Port 80 stays plain HTTP only without a certificate (the seed's test setup).
-        self.add(http)
-        self.add(elb.Listener(
-            "HttpsListener", Condition="HasCertificate", LoadBalancerArn=Ref("Alb"), Port=443,
-            Protocol="HTTPS", SslPolicy=TLS_POLICY,
-            Certificates=[elb.Certificate(CertificateArn=certificate)],
-            DefaultActions=serve))
-        serving = If("HasCertificate", Ref("HttpsListener"), Ref("HttpListener"))
-        origin = origin_condition("OriginVerifySecret")
-        for name, priority, pattern in (("Api", 10, "/api/*"), ("Web", 20, "/*")):
-            path = path_condition(pattern)
-            self.add(elb.ListenerRule(
-                f"{name}ListenerRule", ListenerArn=serving, Priority=priority,
-                Conditions=If(verify, [path, origin], [path]),
-                Actions=[elb.ListenerRuleAction(Type="forward",
-                                                TargetGroupArn=Ref(f"{name}TargetGroup"))]))
-        self.output("AlbListenerArn", serving,
-                    "ARN of the listener that serves traffic (HTTPS with a certificate, else "
-                    "HTTP); rules 10 (api) and 20 (web) are taken")
-
-
 class ComputeTier(Tier):
     name = "compute"
     description = "ECS Fargate cluster, api/web/worker/scheduler services, scheduled jobs"
@@ -239,7 +82,7 @@ class ComputeTier(Tier):
 
     # -- inputs ------------------------------------------------------------------
     def wiring(self) -> None:
-        w = partial(wired, self)
+        w = self.wired
         self.app_subnets = w("AppSubnetIds", "App subnets of the tasks (network tier).",
                              "List<AWS::EC2::Subnet::Id>")
         self.app_sg = w("AppSecurityGroupId", "Security group of the tasks (security tier).",
