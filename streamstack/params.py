@@ -1,8 +1,8 @@
 """params/<env>.yaml: loading and strict validation.
 
 A params file holds, per environment, the root template's parameter values and the
-settings around them (stack name, region, account, tags; later sections: deploy
-behaviour, StackSet targets). Validation is complete before anything talks to AWS:
+settings around them (stack name, region, account, tags, and the `deploy:` and
+`stackset:` sections). Validation is complete before anything talks to AWS:
 every problem is reported on its own line naming the file, the key, what is wrong
 and what is allowed.
 
@@ -14,9 +14,7 @@ and what is allowed.
 """
 from __future__ import annotations
 
-import ipaddress
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -26,24 +24,12 @@ import yaml
 from streamstack import BUILD_DIR, PARAMS_DIR
 from streamstack.deploy import settings as deploy_settings
 from streamstack.errors import ParamsError
+from streamstack.stacksets import config as stackset_config
+from streamstack.validation import (
+    ACCOUNT_ID, ENV_NAME, STACK_NAME, SUPPORTED_REGIONS, TAG_KEY, TAG_VALUE, ParameterContext,
+    Problems, display, validate_parameters, yaml_type,
+)
 from templates.base import DEPLOY_TIME_KEY, ENVIRONMENTS
-from templates.parts.regions import SUPPORTED_REGIONS
-
-ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
-STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
-ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
-TAG_KEY = re.compile(r"^(?!aws:)[\w .:/=+@-]{1,128}$")
-TAG_VALUE = re.compile(r"^[\w .:/=+@-]{0,256}$")
-
-# Parameter types whose values are AWS ids: a pattern catches typos before AWS does.
-AWS_ID_PATTERNS = {
-    "AWS::EC2::VPC::Id": r"^vpc-[0-9a-f]{8,17}$",
-    "AWS::EC2::Subnet::Id": r"^subnet-[0-9a-f]{8,17}$",
-    "AWS::EC2::SecurityGroup::Id": r"^sg-[0-9a-f]{8,17}$",
-    "AWS::EC2::Image::Id": r"^ami-[0-9a-f]{8,17}$",
-    "AWS::EC2::KeyPair::KeyName": r"^.{1,255}$",
-    "AWS::Route53::HostedZone::Id": r"^Z[0-9A-Z]{1,32}$",
-}
 
 
 @dataclass(frozen=True)
@@ -65,33 +51,12 @@ class EnvParams:
         return [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(values.items())]
 
 
-class _Problems:
-    """Collects one line per problem; raises them together."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.lines: list[str] = []
-
-    def add(self, key: str, message: str) -> None:
-        self.lines.append(f"{_display(self.path)}: {key}: {message}")
-
-    def raise_if_any(self) -> None:
-        if self.lines:
-            raise ParamsError(self.lines[0], lines=self.lines)
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.relative_to(PARAMS_DIR.parent))
-    except ValueError:
-        return str(path)
-
-
 # -- sections beyond parameters ----------------------------------------------------
-# name -> validator(value, problems, key) returning the parsed section. Later issues
-# (deploy behaviour, StackSet targets) register theirs here.
-SECTIONS: dict[str, Callable[[Any, _Problems, str], Any]] = {}
-SECTIONS["deploy"] = deploy_settings.validate
+# name -> validator(value, problems, key, context) returning the parsed section.
+SECTIONS: dict[str, Callable[[Any, Problems, str, ParameterContext], Any]] = {
+    "deploy": deploy_settings.validate,
+    "stackset": stackset_config.validate_section,
+}
 
 
 def known_environments(params_dir: Path = PARAMS_DIR) -> list[str]:
@@ -105,7 +70,7 @@ def params_path(env: str, params_dir: Path = PARAMS_DIR) -> Path:
                           f"digits and dashes (known: {known})")
     path = params_dir / f"{env}.yaml"
     if not path.is_file():
-        raise ParamsError(f"unknown environment {env!r}: there is no {_display(path)} "
+        raise ParamsError(f"unknown environment {env!r}: there is no {display(path)} "
                           f"(known: {known}); copy one of them to create it")
     return path
 
@@ -147,21 +112,21 @@ def load(env: str, *, params_dir: Path = PARAMS_DIR, build_dir: Path = BUILD_DIR
 
 def parse(path: Path, env: str, template_parameters: dict, deploy_time: set[str],
           standalone: dict[str, dict] | None = None) -> EnvParams:
-    problems = _Problems(path)
+    problems = Problems(display(path))
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "somewhere"
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ParamsError(f"{_display(path)}: is not valid YAML ({where}: {reason}); "
+        raise ParamsError(f"{display(path)}: is not valid YAML ({where}: {reason}); "
                           "fix the syntax") from None
     if data is None:
-        raise ParamsError(f"{_display(path)}: is empty; it needs at least stack_name, region "
+        raise ParamsError(f"{display(path)}: is empty; it needs at least stack_name, region "
                           "and parameters (see params/dev.yaml)")
     if not isinstance(data, dict):
-        raise ParamsError(f"{_display(path)}: must be a mapping of settings, "
-                          f"not {_yaml_type(data)}")
+        raise ParamsError(f"{display(path)}: must be a mapping of settings, "
+                          f"not {yaml_type(data)}")
 
     allowed = {"stack_name", "region", "account_id", "tags", "parameters", *SECTIONS}
     for key in data:
@@ -190,7 +155,7 @@ def parse(path: Path, env: str, template_parameters: dict, deploy_time: set[str]
         raw_parameters = {}
     elif not isinstance(raw_parameters, dict):
         problems.add("parameters", f"must be a mapping of name: value, not "
-                                   f"{_yaml_type(raw_parameters)}")
+                                   f"{yaml_type(raw_parameters)}")
         raw_parameters = {}
     parameters = validate_parameters(raw_parameters, template_parameters, deploy_time,
                                      problems, "parameters")
@@ -199,13 +164,11 @@ def parse(path: Path, env: str, template_parameters: dict, deploy_time: set[str]
                      f"is {parameters['Environment']!r} but this is the {env} params file; "
                      f"set it to {env!r}")
 
-    # What section validators check against (StackSet parameter overrides).
-    problems.parameters, problems.template_parameters = parameters, template_parameters
-    problems.deploy_time = deploy_time
+    context = ParameterContext(parameters, template_parameters, frozenset(deploy_time))
     sections = {}
     for name, validator in SECTIONS.items():
         if name in data:
-            sections[name] = validator(data[name], problems, name)
+            sections[name] = validator(data[name], problems, name, context)
     _check_standalone_maps(data, standalone or {}, template_parameters, problems)
     problems.raise_if_any()
     return EnvParams(environment=env, path=path, stack_name=stack_name, region=region,
@@ -223,7 +186,7 @@ EDGE_RESOLVED = {"HostedZoneId", "DistributionId"}
 
 
 def _check_standalone_maps(data: dict, standalone: dict[str, dict], root_parameters: dict,
-                           problems: _Problems) -> None:
+                           problems: Problems) -> None:
     """deploy.bootstrap_parameters, deploy.edge_parameters, stackset.bootstrap_parameters:
     names, types and values against the built template they go to. An edge parameter
     the root declares too (Environment, DomainName, ...) comes from `parameters:`."""
@@ -243,138 +206,21 @@ def _check_standalone_maps(data: dict, standalone: dict[str, dict], root_paramet
                             template=template)
 
 
-# -- parameter values ------------------------------------------------------------
-def validate_parameters(values: dict, template_parameters: dict, deploy_time: set[str],
-                        problems: _Problems, prefix: str, require_all: bool = True,
-                        template: str = "root") -> dict[str, str]:
-    """Check values against CloudFormation Parameter declarations; return them as strings.
-
-    require_all=False validates a partial set (e.g. StackSet overrides).
-    """
-    result: dict[str, str] = {}
-    for name, value in values.items():
-        key = f"{prefix}.{name}"
-        spec = template_parameters.get(name)
-        if spec is None:
-            close = _close_names(str(name), template_parameters)
-            problems.add(key, f"is not a parameter of the {template} template"
-                              + (f"; did you mean {close}?" if close else
-                                 f"; see `make build` output build/templates/{template}.json"))
-            continue
-        if name in deploy_time:
-            problems.add(key, "is resolved by deploy.py at deploy time; remove it from the file")
-            continue
-        text = _check_value(value, spec, problems, key)
-        if text is not None:
-            result[name] = text
-    if require_all:
-        for name, spec in template_parameters.items():
-            if name not in values and "Default" not in spec and name not in deploy_time:
-                problems.add(f"{prefix}.{name}", f"is required (no default): "
-                                                 f"{_allowed_text(spec)}")
-    _check_network(result, template_parameters, problems, prefix)
-    return result
-
-
-def _check_value(value, spec: dict, problems: _Problems, key: str) -> str | None:
-    ptype = spec["Type"]
-    allowed = [str(v) for v in spec.get("AllowedValues", [])]
-    if ptype == "Number":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            problems.add(key, f"must be a number, got {_yaml_type(value)} {value!r}")
-            return None
-        text = _number_text(value)
-        if "MinValue" in spec and value < float(spec["MinValue"]):
-            problems.add(key, f"{text} is below the minimum {spec['MinValue']}")
-        if "MaxValue" in spec and value > float(spec["MaxValue"]):
-            problems.add(key, f"{text} is above the maximum {spec['MaxValue']}")
-        if allowed and text not in allowed:
-            problems.add(key, f"{text} is not allowed; allowed: {', '.join(allowed)}")
-        return text
-    if ptype.startswith(("List<", "CommaDelimitedList")):
-        if isinstance(value, str):
-            items = [v.strip() for v in value.split(",")] if value else []
-        elif isinstance(value, list) and all(isinstance(v, (str, int)) and not isinstance(v, bool)
-                                             for v in value):
-            items = [str(v) for v in value]
-        else:
-            problems.add(key, f"must be a list of strings (or one comma-separated string), "
-                              f"got {_yaml_type(value)}")
-            return None
-        inner = ptype[5:-1] if ptype.startswith("List<") else "String"
-        for i, item in enumerate(items):
-            _check_string(item, {**spec, "Type": inner}, problems, f"{key}[{i}]")
-        return ",".join(items)
-    if isinstance(value, bool) and set(allowed) == {"true", "false"}:
-        value = "true" if value else "false"
-    if not isinstance(value, str):
-        hint = " (quote it)" if isinstance(value, (int, float, bool)) else ""
-        problems.add(key, f"must be a string{hint}, got {_yaml_type(value)} {value!r}")
-        return None
-    _check_string(value, spec, problems, key)
-    return value
-
-
-def _check_string(value: str, spec: dict, problems: _Problems, key: str) -> None:
-    allowed = [str(v) for v in spec.get("AllowedValues", [])]
-    if allowed and value not in allowed:
-        problems.add(key, f"{value!r} is not allowed; allowed: {', '.join(allowed)}")
-        return
-    pattern = spec.get("AllowedPattern") or AWS_ID_PATTERNS.get(spec["Type"])
-    if pattern and not re.fullmatch(pattern, value):
-        what = spec.get("ConstraintDescription") or f"a value matching {pattern}"
-        problems.add(key, f"{value!r} is not valid; expected {what}")
-    if "MinLength" in spec and len(value) < int(spec["MinLength"]):
-        problems.add(key, f"is {len(value)} characters, shorter than {spec['MinLength']}")
-    if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
-        problems.add(key, f"is {len(value)} characters, longer than {spec['MaxLength']}")
-
-
-def _check_network(values: dict, template_parameters: dict, problems: _Problems,
-                   prefix: str) -> None:
-    """Subnet CIDRs must sit inside the VPC CIDR and must not overlap."""
-    def value(name):
-        return values.get(name, template_parameters.get(name, {}).get("Default"))
-
-    vpc_text = value("VpcCidr")
-    subnet_names = [n for n in template_parameters if re.fullmatch(r"\w+Subnet\dCidr", n)]
-    if not vpc_text or not subnet_names:
-        return
-    try:
-        vpc = ipaddress.ip_network(vpc_text)
-        subnets = {n: ipaddress.ip_network(value(n)) for n in subnet_names if value(n)}
-    except ValueError as exc:  # pattern errors are already reported
-        if "VpcCidr" in values or any(n in values for n in subnet_names):
-            problems.add(f"{prefix}.VpcCidr", f"CIDRs are not valid networks ({exc}); "
-                                               "use the network address, e.g. 10.0.0.0/16")
-        return
-    seen: list[tuple[str, ipaddress.IPv4Network]] = []
-    for name, net in sorted(subnets.items()):
-        if not net.subnet_of(vpc):
-            problems.add(f"{prefix}.{name}", f"{net} is outside VpcCidr {vpc}; choose a block "
-                                             "inside it")
-        for other, other_net in seen:
-            if net.overlaps(other_net):
-                problems.add(f"{prefix}.{name}", f"{net} overlaps {other} ({other_net}); "
-                                                 "give each subnet its own block")
-        seen.append((name, net))
-
-
 # -- helpers ----------------------------------------------------------------------
-def _required_str(data: dict, key: str, problems: _Problems) -> str:
+def _required_str(data: dict, key: str, problems: Problems) -> str:
     value = data.get(key)
     if value is None:
         problems.add(key, "is missing")
         return ""
     if not isinstance(value, str):
-        problems.add(key, f"must be a string, got {_yaml_type(value)} {value!r}")
+        problems.add(key, f"must be a string, got {yaml_type(value)} {value!r}")
         return ""
     return value
 
 
-def _tags(tags, problems: _Problems) -> dict[str, str]:
+def _tags(tags, problems: Problems) -> dict[str, str]:
     if not isinstance(tags, dict):
-        problems.add("tags", f"must be a mapping of tag: value, not {_yaml_type(tags)}")
+        problems.add("tags", f"must be a mapping of tag: value, not {yaml_type(tags)}")
         return {}
     if len(tags) > 50:
         problems.add("tags", f"has {len(tags)} tags; CloudFormation allows at most 50")
@@ -385,32 +231,7 @@ def _tags(tags, problems: _Problems) -> dict[str, str]:
                                         "starting with aws:)")
         elif not isinstance(value, str) or not TAG_VALUE.match(value):
             problems.add(f"tags.{key}", f"must be a string of at most 256 characters, got "
-                                        f"{_yaml_type(value)} {value!r}")
+                                        f"{yaml_type(value)} {value!r}")
         else:
             result[key] = value
     return result
-
-
-def _allowed_text(spec: dict) -> str:
-    if spec.get("AllowedValues"):
-        return "one of " + ", ".join(str(v) for v in spec["AllowedValues"])
-    return f"a {spec['Type']} ({spec.get('Description', '').split('.')[0]})"
-
-
-def _close_names(name: str, template_parameters: dict) -> str:
-    import difflib
-    return ", ".join(difflib.get_close_matches(name, list(template_parameters), n=2))
-
-
-def _number_text(value) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
-
-
-def _yaml_type(value) -> str:
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
-            list: "a list", dict: "a mapping", type(None): "nothing"}.get(type(value),
-                                                                           type(value).__name__)
-
-
-from streamstack.stacksets.config import validate_section as _stackset  # noqa: E402
-SECTIONS["stackset"] = _stackset

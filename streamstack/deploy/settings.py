@@ -23,9 +23,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from streamstack.validation import STACK_NAME, ParameterContext, Problems, parameter_map
+
 REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 BRANCH = re.compile(r"^[A-Za-z0-9_./-]{1,200}$")
-STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 ALARM_NAME = re.compile(r"^[^\s][\x20-\x7e]{0,254}$")
 EXECUTE_MODES = ("auto", "review")
 
@@ -50,7 +51,8 @@ def settings_of(params) -> DeploySettings:
     return params.sections.get("deploy") or DeploySettings()
 
 
-def validate(value: Any, problems, key: str) -> DeploySettings:
+def validate(value: Any, problems: Problems, key: str,
+             context: ParameterContext | None = None) -> DeploySettings:
     """SECTIONS validator for `deploy:`; reports one line per problem."""
     if not isinstance(value, dict):
         problems.add(key, "must be a mapping (execute, protected, allow_destroy, ...)")
@@ -125,20 +127,3 @@ def validate(value: Any, problems, key: str) -> DeploySettings:
                      "is set from the params file (environment, deploy.github); remove it")
         del out["bootstrap_parameters"][name]
     return DeploySettings(**out)
-
-
-def parameter_map(value: Any, problems, key: str) -> dict[str, str]:
-    """A mapping of template parameter name to a string or number, as strings; one line
-    per bad entry. Their values are checked against the template in params.parse."""
-    from streamstack.params import _yaml_type   # params imports this module
-    if not isinstance(value, dict):
-        problems.add(key, f"must be a mapping of parameter: value, not {_yaml_type(value)}")
-        return {}
-    result = {}
-    for name, item in value.items():
-        if isinstance(item, bool) or not isinstance(item, (str, int)):
-            problems.add(f"{key}.{name}", f"must be a string or number, got "
-                                          f"{_yaml_type(item)} {item!r}")
-        else:
-            result[str(name)] = str(item)
-    return result

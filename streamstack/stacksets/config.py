@@ -28,10 +28,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from streamstack.deploy.settings import parameter_map
-from templates.parts.regions import SUPPORTED_REGIONS
+from streamstack.validation import (
+    ACCOUNT_ID, SUPPORTED_REGIONS, ParameterContext, Problems, parameter_map,
+    validate_parameters, yaml_type,
+)
 
-ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 OU_ID = re.compile(r"^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$")
 STACK_SET_NAME = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]{0,127}$")
 ROLE_NAME = re.compile(r"^[a-zA-Z_0-9+=,.@-]{1,64}$")
@@ -124,13 +125,13 @@ class StackSetConfig:
                 **(self.account_overrides.get(account, {}) if account else {})}
 
 
-def validate_section(value: Any, problems, key: str) -> StackSetConfig | None:
-    """SECTIONS validator for `stackset:`; reports every problem, returns None if any."""
-    from streamstack.params import _yaml_type  # params imports this module
-
-    before = len(problems.lines)
+def validate_section(value: Any, problems: Problems, key: str,
+                     context: ParameterContext) -> StackSetConfig | None:
+    """SECTIONS validator for `stackset:`; reports every problem, returns None if any.
+    Override values are checked on top of context.values against context.declarations."""
+    before = len(problems)
     if not isinstance(value, dict):
-        problems.add(key, f"must be a mapping of StackSet settings, not {_yaml_type(value)}")
+        problems.add(key, f"must be a mapping of StackSet settings, not {yaml_type(value)}")
         return None
     _unknown(value, TOP_KEYS, problems, key)
 
@@ -167,11 +168,12 @@ def validate_section(value: Any, problems, key: str) -> StackSetConfig | None:
     preferences = _preferences(value.get("preferences", {}), regions, problems,
                                f"{key}.preferences")
     region_overrides, account_overrides = _overrides(
-        value.get("overrides", {}), regions, accounts, model, problems, f"{key}.overrides")
+        value.get("overrides", {}), regions, accounts, model, context, problems,
+        f"{key}.overrides")
     bootstrap_parameters = parameter_map(value.get("bootstrap_parameters", {}), problems,
                                        f"{key}.bootstrap_parameters")
 
-    if len(problems.lines) > before:
+    if len(problems) > before:
         return None
     return StackSetConfig(
         name=name, permission_model=model, call_as=call_as, accounts=tuple(accounts),
@@ -204,7 +206,7 @@ def _id_list(value: dict, name: str, pattern: re.Pattern, what: str, problems,
              key: str) -> list[str]:
     items = value.get(name, [])
     if not isinstance(items, list):
-        problems.add(f"{key}.{name}", f"must be a list, got {_type(items)}")
+        problems.add(f"{key}.{name}", f"must be a list, got {yaml_type(items)}")
         return []
     result = []
     for i, item in enumerate(items):
@@ -243,14 +245,14 @@ def _regions(regions, problems, key: str) -> list[str]:
 def _auto_deployment(value, problems, key: str) -> tuple[bool, bool]:
     if not isinstance(value, dict):
         problems.add(key, f"must be a mapping (enabled, retain_stacks_on_account_removal), "
-                          f"not {_type(value)}")
+                          f"not {yaml_type(value)}")
         return True, True
     _unknown(value, AUTO_DEPLOYMENT_KEYS, problems, key)
     flags = []
     for name in AUTO_DEPLOYMENT_KEYS:
         flag = value.get(name, True)
         if not isinstance(flag, bool):
-            problems.add(f"{key}.{name}", f"must be true or false, got {_type(flag)} {flag!r}")
+            problems.add(f"{key}.{name}", f"must be true or false, got {yaml_type(flag)} {flag!r}")
             flag = True
         flags.append(flag)
     return flags[0], flags[1]
@@ -258,7 +260,7 @@ def _auto_deployment(value, problems, key: str) -> tuple[bool, bool]:
 
 def _preferences(value, regions: list[str], problems, key: str) -> Preferences:
     if not isinstance(value, dict):
-        problems.add(key, f"must be a mapping of operation preferences, not {_type(value)}")
+        problems.add(key, f"must be a mapping of operation preferences, not {yaml_type(value)}")
         value = {}
     _unknown(value, PREFERENCE_KEYS, problems, key)
     order = value.get("region_order", regions)
@@ -288,7 +290,7 @@ def _count_or_percentage(value: dict, stem: str, minimum: int, default: tuple[st
             continue
         number = value[name]
         if isinstance(number, bool) or not isinstance(number, int):
-            problems.add(f"{key}.{name}", f"must be a whole number, got {_type(number)} "
+            problems.add(f"{key}.{name}", f"must be a whole number, got {yaml_type(number)} "
                                           f"{number!r}")
         elif number < low or (high is not None and number > high):
             problems.add(f"{key}.{name}", f"{number} is out of range; allowed: {low}"
@@ -299,13 +301,14 @@ def _count_or_percentage(value: dict, stem: str, minimum: int, default: tuple[st
     return default
 
 
-def _overrides(value, regions: list[str], accounts: list[str], model: str, problems,
-               key: str) -> tuple[dict, dict]:
+def _overrides(value, regions: list[str], accounts: list[str], model: str,
+               context: ParameterContext, problems, key: str) -> tuple[dict, dict]:
     if not isinstance(value, dict):
-        problems.add(key, f"must be a mapping with regions and/or accounts, not {_type(value)}")
+        problems.add(key, f"must be a mapping with regions and/or accounts, not {yaml_type(value)}")
         return {}, {}
     _unknown(value, ("regions", "accounts"), problems, key)
-    base, template_parameters, deploy_time = _root_context(problems)
+    base, template_parameters, deploy_time = (context.values, context.declarations,
+                                              context.deploy_time)
     by_region: dict[str, dict[str, str]] = {}
     for region, raw in _mapping(value.get("regions", {}), problems, f"{key}.regions").items():
         if region not in regions:
@@ -329,13 +332,13 @@ def _overrides(value, regions: list[str], accounts: list[str], model: str, probl
             continue
         # Checked on top of every region's values (the account's instances get both);
         # a problem that is the same in every region is reported once.
-        collected = _Collect()
+        collected = Problems(problems.where)
         for region in regions or [None]:
             layered = {**base, **by_region.get(region, {})}
             by_account[account] = _parameter_values(raw, layered, template_parameters,
                                                     deploy_time, collected,
                                                     f"{key}.accounts.{account}")
-        for line_key, message in dict.fromkeys(collected.lines):
+        for line_key, message in dict.fromkeys(collected.items):
             problems.add(line_key, message)
     return by_region, by_account
 
@@ -343,10 +346,8 @@ def _overrides(value, regions: list[str], accounts: list[str], model: str, probl
 def _parameter_values(raw, base: dict, template_parameters: dict, deploy_time: set,
                       problems, key: str) -> dict[str, str]:
     """Validate a partial set of overrides; defaults are the values underneath them."""
-    from streamstack.params import validate_parameters
-
     if not isinstance(raw, dict):
-        problems.add(key, f"must be a mapping of parameter: value, not {_type(raw)}")
+        problems.add(key, f"must be a mapping of parameter: value, not {yaml_type(raw)}")
         return {}
     # The network check falls back to Default for what is not overridden: make that the
     # value the instance really gets, not the template's default.
@@ -355,28 +356,8 @@ def _parameter_values(raw, base: dict, template_parameters: dict, deploy_time: s
     return validate_parameters(raw, layered, deploy_time, problems, key, require_all=False)
 
 
-def _root_context(problems) -> tuple[dict, dict, set]:
-    """The environment's parameters and the root template's declarations (set by parse)."""
-    return problems.parameters, problems.template_parameters, problems.deploy_time
-
-
-class _Collect:
-    """A problems stand-in that keeps (key, message) pairs for de-duplication."""
-
-    def __init__(self) -> None:
-        self.lines: list[tuple[str, str]] = []
-
-    def add(self, key: str, message: str) -> None:
-        self.lines.append((key, message))
-
-
 def _mapping(value, problems, key: str) -> dict:
     if not isinstance(value, dict):
-        problems.add(key, f"must be a mapping, not {_type(value)}")
+        problems.add(key, f"must be a mapping, not {yaml_type(value)}")
         return {}
     return value
-
-
-def _type(value) -> str:
-    from streamstack.params import _yaml_type
-    return _yaml_type(value)

@@ -3,6 +3,7 @@ and StackSet environments are handed to issue 6's module."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import types
@@ -11,7 +12,7 @@ import pytest
 
 from conftest import write_params
 from streamstack import ROOT, params as params_mod
-from streamstack.deploy import cli
+from streamstack.deploy import cli, local
 from streamstack.errors import StreamstackError
 
 DEV = "stack_name: s\nregion: us-west-2\nparameters: {Environment: dev}\n"
@@ -54,7 +55,7 @@ def test_drift_is_reserved_for_stacksets(built, tmp_path):
 
 @pytest.fixture
 def stackset_section(monkeypatch):
-    monkeypatch.setitem(params_mod.SECTIONS, "stackset", lambda value, problems, key: value)
+    monkeypatch.setitem(params_mod.SECTIONS, "stackset", lambda value, problems, key, context: value)
 
 
 def test_stackset_environments_go_to_the_stacksets_module(built, tmp_path, monkeypatch,
@@ -97,6 +98,7 @@ def test_local_without_localstack_says_make_local(built, tmp_path, monkeypatch):
     for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "placeholder")     # restored after use_local_endpoint
     monkeypatch.setattr(cli.local, "answering", lambda timeout=1.0: False)
-    with pytest.raises(StreamstackError, match="nothing answers on http://127.0.0.1:4566.*"
-                                               "make local"):
+    # The endpoint is 127.0.0.1 on STREAMSTACK_LOCAL_PORT (4566 unless this checkout sets one).
+    with pytest.raises(StreamstackError, match=re.escape(f"nothing answers on {local.ENDPOINT}")
+                       + ".*make local"):
         run(built, tmp_path, "status", "dev", "--local")

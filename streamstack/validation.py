@@ -1,0 +1,236 @@
+"""Validation primitives: problems collected one line each, the patterns and value
+checks every part of a params file shares, and parameter values checked against
+CloudFormation Parameter declarations.
+
+A leaf: params.py, deploy/settings.py and stacksets/config.py import this module, and
+it imports nothing of theirs (only the error type and the region table).
+"""
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from streamstack import PARAMS_DIR
+from streamstack.errors import ParamsError
+from templates.parts.regions import SUPPORTED_REGIONS
+
+ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
+TAG_KEY = re.compile(r"^(?!aws:)[\w .:/=+@-]{1,128}$")
+TAG_VALUE = re.compile(r"^[\w .:/=+@-]{0,256}$")
+
+# Parameter types whose values are AWS ids: a pattern catches typos before AWS does.
+AWS_ID_PATTERNS = {
+    "AWS::EC2::VPC::Id": r"^vpc-[0-9a-f]{8,17}$",
+    "AWS::EC2::Subnet::Id": r"^subnet-[0-9a-f]{8,17}$",
+    "AWS::EC2::SecurityGroup::Id": r"^sg-[0-9a-f]{8,17}$",
+    "AWS::EC2::Image::Id": r"^ami-[0-9a-f]{8,17}$",
+    "AWS::EC2::KeyPair::KeyName": r"^.{1,255}$",
+    "AWS::Route53::HostedZone::Id": r"^Z[0-9A-Z]{1,32}$",
+}
+
+__all__ = ["ENV_NAME", "STACK_NAME", "ACCOUNT_ID", "TAG_KEY", "TAG_VALUE", "AWS_ID_PATTERNS",
+           "SUPPORTED_REGIONS", "Problems", "ParameterContext", "display", "yaml_type",
+           "parameter_map", "validate_parameters"]
+
+
+class Problems:
+    """Collects one (key, message) per problem in one file; raises them together as
+    `<file>: <key>: <message>` lines."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.items: list[tuple[str, str]] = []
+
+    def add(self, key: str, message: str) -> None:
+        self.items.append((key, message))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def lines(self) -> list[str]:
+        return [f"{self.where}: {key}: {message}" for key, message in self.items]
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            lines = self.lines
+            raise ParamsError(lines[0], lines=lines)
+
+
+@dataclass(frozen=True)
+class ParameterContext:
+    """What a section's parameter values (StackSet overrides) are checked against: the
+    environment's own validated `parameters:`, and the root template's declarations and
+    deploy-time names."""
+
+    values: dict[str, str]
+    declarations: dict[str, dict]
+    deploy_time: frozenset[str]
+
+
+def display(path: Path) -> str:
+    """A params file's path as users see it: relative to the checkout when inside it."""
+    try:
+        return str(path.relative_to(PARAMS_DIR.parent))
+    except ValueError:
+        return str(path)
+
+
+def yaml_type(value) -> str:
+    """What YAML made of a value, in words ("a number", "a list")."""
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
+            list: "a list", dict: "a mapping", type(None): "nothing"}.get(type(value),
+                                                                           type(value).__name__)
+
+
+def parameter_map(value: Any, problems: Problems, key: str) -> dict[str, str]:
+    """A mapping of template parameter name to a string or number, as strings; one line
+    per bad entry. Their values are checked against the template they go to by
+    validate_parameters."""
+    if not isinstance(value, dict):
+        problems.add(key, f"must be a mapping of parameter: value, not {yaml_type(value)}")
+        return {}
+    result = {}
+    for name, item in value.items():
+        if isinstance(item, bool) or not isinstance(item, (str, int)):
+            problems.add(f"{key}.{name}", f"must be a string or number, got "
+                                          f"{yaml_type(item)} {item!r}")
+        else:
+            result[str(name)] = str(item)
+    return result
+
+
+def validate_parameters(values: dict, template_parameters: dict, deploy_time: set[str],
+                        problems: Problems, prefix: str, require_all: bool = True,
+                        template: str = "root") -> dict[str, str]:
+    """Check values against CloudFormation Parameter declarations; return them as strings.
+
+    require_all=False validates a partial set (e.g. StackSet overrides).
+    """
+    result: dict[str, str] = {}
+    for name, value in values.items():
+        key = f"{prefix}.{name}"
+        spec = template_parameters.get(name)
+        if spec is None:
+            close = _close_names(str(name), template_parameters)
+            problems.add(key, f"is not a parameter of the {template} template"
+                              + (f"; did you mean {close}?" if close else
+                                 f"; see `make build` output build/templates/{template}.json"))
+            continue
+        if name in deploy_time:
+            problems.add(key, "is resolved by deploy.py at deploy time; remove it from the file")
+            continue
+        text = _check_value(value, spec, problems, key)
+        if text is not None:
+            result[name] = text
+    if require_all:
+        for name, spec in template_parameters.items():
+            if name not in values and "Default" not in spec and name not in deploy_time:
+                problems.add(f"{prefix}.{name}", f"is required (no default): "
+                                                 f"{_allowed_text(spec)}")
+    _check_network(result, template_parameters, problems, prefix)
+    return result
+
+
+def _check_value(value, spec: dict, problems: Problems, key: str) -> str | None:
+    ptype = spec["Type"]
+    allowed = [str(v) for v in spec.get("AllowedValues", [])]
+    if ptype == "Number":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            problems.add(key, f"must be a number, got {yaml_type(value)} {value!r}")
+            return None
+        text = _number_text(value)
+        if "MinValue" in spec and value < float(spec["MinValue"]):
+            problems.add(key, f"{text} is below the minimum {spec['MinValue']}")
+        if "MaxValue" in spec and value > float(spec["MaxValue"]):
+            problems.add(key, f"{text} is above the maximum {spec['MaxValue']}")
+        if allowed and text not in allowed:
+            problems.add(key, f"{text} is not allowed; allowed: {', '.join(allowed)}")
+        return text
+    if ptype.startswith(("List<", "CommaDelimitedList")):
+        if isinstance(value, str):
+            items = [v.strip() for v in value.split(",")] if value else []
+        elif isinstance(value, list) and all(isinstance(v, (str, int)) and not isinstance(v, bool)
+                                             for v in value):
+            items = [str(v) for v in value]
+        else:
+            problems.add(key, f"must be a list of strings (or one comma-separated string), "
+                              f"got {yaml_type(value)}")
+            return None
+        inner = ptype[5:-1] if ptype.startswith("List<") else "String"
+        for i, item in enumerate(items):
+            _check_string(item, {**spec, "Type": inner}, problems, f"{key}[{i}]")
+        return ",".join(items)
+    if isinstance(value, bool) and set(allowed) == {"true", "false"}:
+        value = "true" if value else "false"
+    if not isinstance(value, str):
+        hint = " (quote it)" if isinstance(value, (int, float, bool)) else ""
+        problems.add(key, f"must be a string{hint}, got {yaml_type(value)} {value!r}")
+        return None
+    _check_string(value, spec, problems, key)
+    return value
+
+
+def _check_string(value: str, spec: dict, problems: Problems, key: str) -> None:
+    allowed = [str(v) for v in spec.get("AllowedValues", [])]
+    if allowed and value not in allowed:
+        problems.add(key, f"{value!r} is not allowed; allowed: {', '.join(allowed)}")
+        return
+    pattern = spec.get("AllowedPattern") or AWS_ID_PATTERNS.get(spec["Type"])
+    if pattern and not re.fullmatch(pattern, value):
+        what = spec.get("ConstraintDescription") or f"a value matching {pattern}"
+        problems.add(key, f"{value!r} is not valid; expected {what}")
+    if "MinLength" in spec and len(value) < int(spec["MinLength"]):
+        problems.add(key, f"is {len(value)} characters, shorter than {spec['MinLength']}")
+    if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
+        problems.add(key, f"is {len(value)} characters, longer than {spec['MaxLength']}")
+
+
+def _check_network(values: dict, template_parameters: dict, problems: Problems,
+                   prefix: str) -> None:
+    """Subnet CIDRs must sit inside the VPC CIDR and must not overlap."""
+    def value(name):
+        return values.get(name, template_parameters.get(name, {}).get("Default"))
+
+    vpc_text = value("VpcCidr")
+    subnet_names = [n for n in template_parameters if re.fullmatch(r"\w+Subnet\dCidr", n)]
+    if not vpc_text or not subnet_names:
+        return
+    try:
+        vpc = ipaddress.ip_network(vpc_text)
+        subnets = {n: ipaddress.ip_network(value(n)) for n in subnet_names if value(n)}
+    except ValueError as exc:  # pattern errors are already reported
+        if "VpcCidr" in values or any(n in values for n in subnet_names):
+            problems.add(f"{prefix}.VpcCidr", f"CIDRs are not valid networks ({exc}); "
+                                               "use the network address, e.g. 10.0.0.0/16")
+        return
+    seen: list[tuple[str, ipaddress.IPv4Network]] = []
+    for name, net in sorted(subnets.items()):
+        if not net.subnet_of(vpc):
+            problems.add(f"{prefix}.{name}", f"{net} is outside VpcCidr {vpc}; choose a block "
+                                             "inside it")
+        for other, other_net in seen:
+            if net.overlaps(other_net):
+                problems.add(f"{prefix}.{name}", f"{net} overlaps {other} ({other_net}); "
+                                                 "give each subnet its own block")
+        seen.append((name, net))
+
+
+def _allowed_text(spec: dict) -> str:
+    if spec.get("AllowedValues"):
+        return "one of " + ", ".join(str(v) for v in spec["AllowedValues"])
+    return f"a {spec['Type']} ({spec.get('Description', '').split('.')[0]})"
+
+
+def _close_names(name: str, template_parameters: dict) -> str:
+    return ", ".join(difflib.get_close_matches(name, list(template_parameters), n=2))
+
+
+def _number_text(value) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
