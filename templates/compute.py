@@ -14,6 +14,8 @@ role reads exactly those); endpoints and names are plain environment variables.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from awacs import dynamodb as ddb_actions
 from awacs import ecr as ecr_actions
 from awacs import ecs as ecs_actions
@@ -48,13 +50,51 @@ FARGATE_SIZES = [
 # by WHOAMI_PORT_NUMBER, runs as any uid on a read-only root file system: a first
 # deploy with defaults passes its health checks. Replace it with the application's.
 PLACEHOLDER_IMAGE = "docker.io/traefik/whoami:v1.11.0"
-# service -> (what it runs, default task size, behind the ALB)
-SERVICES = {
-    "Api": ("the HTTP API (/api/*)", "512/1024", True),
-    "Web": ("the web front end (every other path)", "256/512", True),
-    "Worker": ("Celery-style workers consuming the jobs queue", "512/1024", False),
-    "Scheduler": ("the beat scheduler (exactly one task)", "256/512", False),
-}
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One ECS service, `<name>Service`, with its task definition, log group and
+    `<name>TaskSize` parameter.
+
+    Defaults: behind no load balancer; its own image parameter `<name>Image`
+    (described by `image`), or the one of `image_of`; the image's own command, unless
+    `command` gives an example for a `<name>Command` parameter; 30 s to stop; a scaled
+    service (no DesiredCount, deployments keep ServiceMinHealthyPercent and may reach
+    ServiceMaxPercent, the cluster's capacity strategy, AZ rebalancing) unless
+    `singleton`; no autoscaling unless `scaling` gives the default fewest and most tasks.
+    """
+
+    name: str
+    runs: str                         # what it runs, for descriptions
+    task_size: str                    # default CPU units/MiB
+    image: str | None = None
+    image_of: str | None = None
+    command: str | None = None
+    behind_alb: bool = False          # in the load-balancer tier's <name>TargetGroupArn
+    stop_timeout: int = 30
+    # Exactly one task, on FARGATE: a deployment stops the old task before it starts the
+    # new one (beat must never run twice).
+    singleton: bool = False
+    scaling: tuple[int, int] | None = None
+    scale_on_cpu_and_memory: bool = False
+
+
+SERVICES = (
+    ServiceSpec("Api", "the HTTP API (/api/*)", "512/1024", behind_alb=True,
+                image="Image of the api containers; they listen on AppPort and answer "
+                      "/health. The default is a public placeholder that does.",
+                scaling=(2, 10), scale_on_cpu_and_memory=True),
+    ServiceSpec("Web", "the web front end (every other path)", "256/512", behind_alb=True,
+                image="Image of the web containers (AppPort, /health).",
+                scaling=(2, 6), scale_on_cpu_and_memory=True),
+    # Workers get two minutes to finish the job in hand.
+    ServiceSpec("Worker", "Celery-style workers consuming the jobs queue", "512/1024",
+                image="Image of the worker and scheduler containers and the scheduled jobs "
+                      "(the application image with Celery).",
+                command="celery -A app worker", stop_timeout=120, scaling=(1, 10)),
+    ServiceSpec("Scheduler", "the beat scheduler (exactly one task)", "256/512",
+                image_of="Worker", command="celery -A app beat", singleton=True),
+)
+MAX_TASKS = 100     # ceiling of every <name>MinTasks/<name>MaxTasks parameter
 # scheduled job -> (schedule, command run in the worker task definition)
 JOBS = {
     "NightlyMaintenance": ("cron(0 3 * * ? *)",
@@ -124,7 +164,7 @@ class ComputeTier(Tier):
             name: w(f"{name}TargetGroupArn",
                     f"Target group the {name.lower()} service registers in (load-balancer "
                     "tier).")
-            for name in ("Api", "Web")}
+            for name in (spec.name for spec in SERVICES if spec.behind_alb)}
         self.alb_full_name = w("AlbFullName", "app/<name>/<id> of the ALB (load-balancer "
                                               "tier): the api's request-count scaling.")
         self.api_target_group_full_name = w(
@@ -163,8 +203,8 @@ class ComputeTier(Tier):
         retention = self.parameter(
             "AppLogRetentionDays", "Compute", Type="Number", AllowedValues=LOG_RETENTION_DAYS,
             Default=30, Description="Days to keep container logs.")
-        for name in SERVICES:
-            log_group(self, f"{name}LogGroup", f"ecs-{name.lower()}", retention,
+        for spec in SERVICES:
+            log_group(self, f"{spec.name}LogGroup", f"ecs-{spec.name.lower()}", retention,
                       self.storage_key)
 
     def _secrets(self) -> dict[str, Sub]:
@@ -193,7 +233,7 @@ class ComputeTier(Tier):
             "enabled: `aws ecs execute-command` into running tasks (their root file system "
             "is then writable, which ECS Exec needs). disabled: no shell access.")
         self.exec_enabled = exec_enabled
-        log_arns = [GetAtt(f"{name}LogGroup", "Arn") for name in SERVICES]
+        log_arns = [GetAtt(f"{spec.name}LogGroup", "Arn") for spec in SERVICES]
         execution = service_role(self, "ExecutionRole", "ecs-tasks.amazonaws.com",
                                  "ecs-execution", [
             *self._read_secrets("InjectedSecrets"),
@@ -268,31 +308,20 @@ class ComputeTier(Tier):
 
     # -- task definitions ----------------------------------------------------------
     def task_definitions(self) -> None:
-        images = {
-            "Api": self.parameter(
-                "ApiImage", "Compute", Type="String", Default=PLACEHOLDER_IMAGE,
-                Description="Image of the api containers; they listen on AppPort and answer "
-                            "/health. The default is a public placeholder that does."),
-            "Web": self.parameter(
-                "WebImage", "Compute", Type="String", Default=PLACEHOLDER_IMAGE,
-                Description="Image of the web containers (AppPort, /health)."),
-            "Worker": self.parameter(
-                "WorkerImage", "Compute", Type="String", Default=PLACEHOLDER_IMAGE,
-                Description="Image of the worker and scheduler containers and the scheduled "
-                            "jobs (the application image with Celery)."),
-        }
-        images["Scheduler"] = images["Worker"]
+        images = {spec.name: self.parameter(
+            f"{spec.name}Image", "Compute", Type="String", Default=PLACEHOLDER_IMAGE,
+            Description=spec.image) for spec in SERVICES if spec.image}
         commands = {}
-        for name, default in (("Worker", "celery -A app worker"),
-                              ("Scheduler", "celery -A app beat")):
+        for spec in (s for s in SERVICES if s.command):
             command = self.parameter(
-                f"{name}Command", "Compute", Type="String", Default="",
+                f"{spec.name}Command", "Compute", Type="String", Default="",
                 AllowedPattern=r'^[^"\\]*$',
-                Description=f"Comma-separated command of the {name.lower()} container, e.g. "
-                            f"{','.join(default.split())}. Empty: the image's own command "
-                            "(the placeholder image's server).")
-            self.condition(f"Has{name}Command", Not(Equals(command, "")))
-            commands[name] = If(f"Has{name}Command", Split(",", command), Ref(AWS_NO_VALUE))
+                Description=f"Comma-separated command of the {spec.name.lower()} container, "
+                            f"e.g. {','.join(spec.command.split())}. Empty: the image's own "
+                            "command (the placeholder image's server).")
+            self.condition(f"Has{spec.name}Command", Not(Equals(command, "")))
+            commands[spec.name] = If(f"Has{spec.name}Command", Split(",", command),
+                                     Ref(AWS_NO_VALUE))
         user = self.parameter(
             "ContainerUser", "Compute", Type="String", Default="1000:1000",
             AllowedPattern=r"^[1-9][0-9]*(:[0-9]+)?$",
@@ -305,26 +334,27 @@ class ComputeTier(Tier):
             "WHOAMI_PORT_NUMBER": self.app_port,
         }.items())]
         secrets = [ecs.Secret(Name=k, ValueFrom=v) for k, v in sorted(self._secrets().items())]
-        for name, (runs, size_default, web) in SERVICES.items():
+        for spec in SERVICES:
+            name = spec.name
             size = self.parameter(
                 f"{name}TaskSize", "Compute", Type="String", AllowedValues=FARGATE_SIZES,
-                Default=size_default,
-                Description=f"CPU units/memory MiB of one {name.lower()} task ({runs}); only "
-                            "combinations Fargate accepts.")
+                Default=spec.task_size,
+                Description=f"CPU units/memory MiB of one {name.lower()} task ({spec.runs}); "
+                            "only combinations Fargate accepts.")
             container = ecs.ContainerDefinition(
-                Name=name.lower(), Image=images[name], Essential=True, User=user,
-                ReadonlyRootFilesystem=If(self.exec_enabled, False, True),
+                Name=name.lower(), Image=images[spec.image_of or name], Essential=True,
+                User=user, ReadonlyRootFilesystem=If(self.exec_enabled, False, True),
                 MountPoints=[ecs.MountPoint(SourceVolume="tmp", ContainerPath="/tmp",
                                             ReadOnly=False)],
                 Environment=environment, Secrets=secrets,
                 Command=commands.get(name, Ref(AWS_NO_VALUE)),
-                StopTimeout=120 if name == "Worker" else 30,
+                StopTimeout=spec.stop_timeout,
                 LogConfiguration=ecs.LogConfiguration(LogDriver="awslogs", Options={
                     "awslogs-group": Ref(f"{name}LogGroup"),
                     "awslogs-region": Ref("AWS::Region"),
                     "awslogs-stream-prefix": name.lower(),
                 }))
-            if web:
+            if spec.behind_alb:
                 container.PortMappings = [ecs.PortMapping(ContainerPort=self.app_port,
                                                           Protocol="tcp", Name="http")]
             self.add(ecs.TaskDefinition(
@@ -352,15 +382,14 @@ class ComputeTier(Tier):
             MaxValue=400,
             Description="Upper limit of running tasks during a deployment, in percent of "
                         "desired.")
-        for name, (runs, _, web) in SERVICES.items():
-            single = name == "Scheduler"
+        for spec in SERVICES:
+            name, single = spec.name, spec.singleton
             props = dict(
                 Cluster=Ref("Cluster"), TaskDefinition=Ref(f"{name}TaskDefinition"),
                 # Scaled services leave DesiredCount out: created at 1 and raised to the
                 # scalable target's minimum, a stack update then never resets a count
                 # autoscaling has raised.
                 DesiredCount=1 if single else Ref(AWS_NO_VALUE),
-                # Beat must never run twice: stop the old task before starting the new one.
                 CapacityProviderStrategy=ON_DEMAND if single else self.strategy,
                 DeploymentConfiguration=ecs.DeploymentConfiguration(
                     DeploymentCircuitBreaker=ecs.DeploymentCircuitBreaker(Enable=True,
@@ -375,7 +404,7 @@ class ComputeTier(Tier):
                 EnableExecuteCommand=If(self.exec_enabled, True, False),
                 EnableECSManagedTags=True, PropagateTags="SERVICE",
                 Tags=self.tags("ecs-svc", name.lower()))
-            if web:
+            if spec.behind_alb:
                 props.update(
                     LoadBalancers=[ecs.LoadBalancer(
                         ContainerName=name.lower(), ContainerPort=self.app_port,
@@ -385,10 +414,10 @@ class ComputeTier(Tier):
                     HealthCheckGracePeriodSeconds=60)
             self.add(ecs.Service(f"{name}Service", **props))
             self.output(f"{name}ServiceName", GetAtt(f"{name}Service", "Name"),
-                        f"Name of the {name.lower()} service ({runs})")
+                        f"Name of the {name.lower()} service ({spec.runs})")
 
     # -- autoscaling ----------------------------------------------------------------
-    def _scalable(self, name: str, low: int, high: int, ceiling: int) -> None:
+    def _scalable(self, name: str, low: int, high: int, ceiling: int = MAX_TASKS) -> None:
         minimum = self.parameter(
             f"{name}MinTasks", "Compute", Type="Number", Default=low, MinValue=1,
             MaxValue=ceiling, Description=f"Fewest {name.lower()} tasks autoscaling keeps running.")
@@ -419,9 +448,10 @@ class ComputeTier(Tier):
             MaxValue=10000,
             Description="Visible jobs per worker task the workers scale to hold (queue "
                         "backlog / running workers).")
-        for name, low, high in (("Api", 2, 10), ("Web", 2, 6), ("Worker", 1, 10)):
-            self._scalable(name, low, high, 100)
-        for name in ("Api", "Web"):
+        scaled = [spec for spec in SERVICES if spec.scaling]
+        for spec in scaled:
+            self._scalable(spec.name, *spec.scaling)
+        for name in (spec.name for spec in scaled if spec.scale_on_cpu_and_memory):
             for metric, target in (("ECSServiceAverageCPUUtilization", 70),
                                    ("ECSServiceAverageMemoryUtilization", 75)):
                 kind = "Cpu" if "CPU" in metric else "Memory"

@@ -8,6 +8,8 @@ account root able to manage the policy.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from awacs import elasticfilesystem as efs_actions
 from awacs import s3 as s3_actions
 from awacs.aws import Allow, Bool, Condition, Deny, Policy, Principal, Statement, StringEquals
@@ -18,19 +20,72 @@ from templates.parts.buckets import secure_bucket_statements
 from templates.parts.iam import policy_dict
 from templates.parts.regions import ELB_LOG_ACCOUNTS
 
-# logical id prefix -> (name purpose, what it holds)
-BUCKETS = {
-    "Static": ("static-assets", "static web assets served by CloudFront"),
-    "Media": ("media", "transcoded video (HLS) and thumbnails served by CloudFront"),
-    "Uploads": ("uploads", "raw uploads from browsers, deleted after processing"),
-    "AppLogs": ("app-logs", "application logs written by the EC2 fleet and tasks"),
-    "AccessLogs": ("access-logs", "S3, ALB and CloudFront access logs"),
-}
+@dataclass(frozen=True)
+class Lifecycle:
+    """The bucket's one lifecycle rule. Every rule also aborts incomplete multipart
+    uploads after 7 days and expires noncurrent versions after
+    NoncurrentVersionExpirationDays. Default: nothing else."""
+
+    rule_id: str = "expire-old-versions"
+    expire_days: int | None = None            # current objects expire after this
+    archive_class: str | None = None          # storage class objects move to ...
+    archive_days: int | str | None = None     # ... after these days (or this parameter)
 
 
-# The static and media bucket policies live in the cdn tier: they must name that tier's
-# distribution (AWS:SourceArn), and a bucket has exactly one policy.
-POLICIES_IN_CDN = ("Static", "Media")
+@dataclass(frozen=True)
+class BucketSpec:
+    """One platform bucket, `<logical>Bucket`, named s3-<purpose>-<env>-<account>-<region>
+    (unique across the accounts and regions of a StackSet; a named bucket is never
+    silently replaced).
+
+    Defaults, for every bucket that does not say otherwise: versioning; SSE-KMS with the
+    storage key and bucket keys; all four public access blocks; ACLs off
+    (BucketOwnerEnforced); server access logs into the access-logs bucket under
+    s3/<purpose>/; the bucket policy written by this tier; kept outside dev.
+    """
+
+    logical: str
+    purpose: str
+    holds: str                                # what it holds, for output descriptions
+    lifecycle: Lifecycle = Lifecycle()
+    sse_s3: bool = False                      # SSE-S3 (AES256) instead of the storage key
+    acls: bool = False                        # BucketOwnerPreferred: writers may use ACLs
+    access_logged: bool = True
+    receives_logs: bool = False               # S3 server access and ALB log delivery
+    events: bool = False                      # object events to EventBridge
+    browser_uploads: bool = False             # CORS for presigned PUT/POST from browsers
+    # The cdn tier writes the policy: it must name that tier's distribution
+    # (AWS:SourceArn), and a bucket has exactly one policy.
+    policy_in_cdn: bool = False
+    suppressions: dict = field(default_factory=dict)   # checkov rule -> reason
+
+
+BUCKETS = (
+    BucketSpec("Static", "static-assets", "static web assets served by CloudFront",
+               policy_in_cdn=True),
+    BucketSpec("Media", "media", "transcoded video (HLS) and thumbnails served by CloudFront",
+               policy_in_cdn=True,
+               # Glacier Instant Retrieval: still streamable, cheaper to store.
+               lifecycle=Lifecycle("archive-media", archive_class="GLACIER_IR",
+                                   archive_days="MediaArchiveDays")),
+    BucketSpec("Uploads", "uploads", "raw uploads from browsers, deleted after processing",
+               # S3 -> EventBridge: the media tier's rule starts a transcode per upload.
+               events=True, browser_uploads=True,
+               lifecycle=Lifecycle("expire-uploads", expire_days=7)),
+    BucketSpec("AppLogs", "app-logs", "application logs written by the EC2 fleet and tasks",
+               lifecycle=Lifecycle("archive-logs", archive_class="GLACIER_IR",
+                                   archive_days=30)),
+    # ALB log delivery requires SSE-S3, and CloudFront standard logging writes with ACLs.
+    BucketSpec("AccessLogs", "access-logs", "S3, ALB and CloudFront access logs",
+               sse_s3=True, acls=True, access_logged=False, receives_logs=True,
+               lifecycle=Lifecycle("archive-then-expire", expire_days=30,
+                                   archive_class="GLACIER", archive_days=7),
+               suppressions={
+                   "CKV_AWS_18": "This is the access-logs bucket; logging it into itself "
+                                 "would loop.",
+                   "CKV_AWS_145": "ALB access-log delivery only supports SSE-S3 (AES256) "
+                                  "destination buckets."}),
+)
 
 
 class StorageTier(Tier):
@@ -45,7 +100,6 @@ class StorageTier(Tier):
             region: {"AccountId": account} for region, account in ELB_LOG_ACCOUNTS.items()})
         self.lifecycle_parameters()
         self.buckets()
-        self.bucket_policies()
         self.file_system()
 
     # -- buckets -----------------------------------------------------------------
@@ -55,7 +109,7 @@ class StorageTier(Tier):
             MinValue=1, MaxValue=3650,
             Description="Days a replaced or deleted object version is kept before it expires "
                         "(the undo window for overwrites).")
-        self.media_archive_days = self.parameter(
+        self.parameter(
             "MediaArchiveDays", "Storage", Type="Number", Default=90, MinValue=30,
             MaxValue=3650,
             Description="Days after which media moves to Glacier Instant Retrieval (still "
@@ -65,104 +119,85 @@ class StorageTier(Tier):
             Description="Origins allowed to upload from a browser (presigned PUT/POST), "
                         "e.g. https://app.example.com; * allows any origin.")
 
-    def _rules(self, logical: str) -> list[s3.LifecycleRule]:
-        common = dict(
-            Status="Enabled",
+    def _lifecycle(self, spec: BucketSpec) -> s3.LifecycleRule:
+        rule = spec.lifecycle
+        props = dict(
+            Id=rule.rule_id, Prefix="", Status="Enabled",
             AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(
                 DaysAfterInitiation=7),
             NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(
                 NoncurrentDays=self.noncurrent_days))
-        rules = {
-            "AccessLogs": [s3.LifecycleRule(
-                Id="archive-then-expire", Prefix="", ExpirationInDays=30,
-                Transitions=[s3.LifecycleRuleTransition(StorageClass="GLACIER",
-                                                        TransitionInDays=7)], **common)],
-            "Media": [s3.LifecycleRule(
-                Id="archive-media", Prefix="",
-                Transitions=[s3.LifecycleRuleTransition(
-                    StorageClass="GLACIER_IR", TransitionInDays=self.media_archive_days)],
-                **common)],
-            "Uploads": [s3.LifecycleRule(Id="expire-uploads", Prefix="", ExpirationInDays=7,
-                                         **common)],
-            "AppLogs": [s3.LifecycleRule(
-                Id="archive-logs", Prefix="",
-                Transitions=[s3.LifecycleRuleTransition(StorageClass="GLACIER_IR",
-                                                        TransitionInDays=30)], **common)],
-        }
-        return rules.get(logical, [s3.LifecycleRule(Id="expire-old-versions", Prefix="",
-                                                    **common)])
+        if rule.expire_days is not None:
+            props["ExpirationInDays"] = rule.expire_days
+        if rule.archive_class:
+            days = rule.archive_days
+            props["Transitions"] = [s3.LifecycleRuleTransition(
+                StorageClass=rule.archive_class,
+                TransitionInDays=Ref(days) if isinstance(days, str) else days)]
+        return s3.LifecycleRule(**props)
 
     def buckets(self) -> None:
-        for logical, (purpose, holds) in BUCKETS.items():
-            access_logs = logical == "AccessLogs"
-            if access_logs:
-                encryption = s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256")
-            else:
-                encryption = s3.ServerSideEncryptionByDefault(
-                    SSEAlgorithm="aws:kms", KMSMasterKeyID=self.storage_key)
-            props = dict(
-                # s3-{purpose}-{env}-{account}-{region}: unique across accounts and the
-                # regions of a StackSet; a named bucket is never silently replaced.
-                BucketName=Sub(f"s3-{purpose}-${{Environment}}-${{AWS::AccountId}}"
-                               "-${AWS::Region}"),
-                VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
-                BucketEncryption=s3.BucketEncryption(
-                    ServerSideEncryptionConfiguration=[s3.ServerSideEncryptionRule(
-                        ServerSideEncryptionByDefault=encryption,
-                        BucketKeyEnabled=not access_logs)]),
-                PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
-                    BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True,
-                    RestrictPublicBuckets=True),
-                # CloudFront standard logging still writes with ACLs.
-                OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(
-                    ObjectOwnership="BucketOwnerPreferred" if access_logs
-                    else "BucketOwnerEnforced")]),
-                LifecycleConfiguration=s3.LifecycleConfiguration(Rules=self._rules(logical)),
-                Tags=self.tags("s3", purpose),
-            )
-            if not access_logs:
-                props["LoggingConfiguration"] = s3.LoggingConfiguration(
-                    DestinationBucketName=Ref("AccessLogsBucket"),
-                    LogFilePrefix=f"s3/{purpose}/")
-            if logical == "Uploads":
-                # S3 -> EventBridge: the media tier's rule starts a transcode per upload.
-                props["NotificationConfiguration"] = s3.NotificationConfiguration(
-                    EventBridgeConfiguration=s3.EventBridgeConfiguration(
-                        EventBridgeEnabled=True))
-                props["CorsConfiguration"] = s3.CorsConfiguration(CorsRules=[s3.CorsRules(
-                    AllowedMethods=["GET", "PUT", "POST"], AllowedOrigins=self.upload_cors_origins,
-                    AllowedHeaders=["*"], ExposedHeaders=["ETag"], MaxAge=3000)])
-            bucket = self.add(self.stateful(s3.Bucket(f"{logical}Bucket", **props)))
-            if access_logs:
-                self.suppress(bucket, checkov={
-                    "CKV_AWS_18": "This is the access-logs bucket; logging it into itself "
-                                  "would loop.",
-                    "CKV_AWS_145": "ALB access-log delivery only supports SSE-S3 (AES256) "
-                                   "destination buckets."})
-            self.output(f"{logical}BucketName", Ref(f"{logical}Bucket"),
-                        f"Name of the {purpose} bucket ({holds})")
-            self.output(f"{logical}BucketArn", GetAtt(f"{logical}Bucket", "Arn"),
-                        f"ARN of the {purpose} bucket")
-            self.output(f"{logical}BucketDomainName",
-                        GetAtt(f"{logical}Bucket", "RegionalDomainName"),
-                        f"Regional domain name of the {purpose} bucket (CloudFront origins, "
-                        "log destinations)")
+        for spec in BUCKETS:
+            self.bucket(spec)
 
-    def bucket_policies(self) -> None:
-        for logical in (b for b in BUCKETS if b not in POLICIES_IN_CDN):
+    def bucket(self, spec: BucketSpec) -> None:
+        if spec.sse_s3:
+            encryption = s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256")
+        else:
+            encryption = s3.ServerSideEncryptionByDefault(
+                SSEAlgorithm="aws:kms", KMSMasterKeyID=self.storage_key)
+        props = dict(
+            BucketName=Sub(f"s3-{spec.purpose}-${{Environment}}-${{AWS::AccountId}}"
+                           "-${AWS::Region}"),
+            VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
+            BucketEncryption=s3.BucketEncryption(
+                ServerSideEncryptionConfiguration=[s3.ServerSideEncryptionRule(
+                    ServerSideEncryptionByDefault=encryption,
+                    BucketKeyEnabled=not spec.sse_s3)]),
+            PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
+                BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True,
+                RestrictPublicBuckets=True),
+            OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(
+                ObjectOwnership="BucketOwnerPreferred" if spec.acls
+                else "BucketOwnerEnforced")]),
+            LifecycleConfiguration=s3.LifecycleConfiguration(Rules=[self._lifecycle(spec)]),
+            Tags=self.tags("s3", spec.purpose),
+        )
+        if spec.access_logged:
+            props["LoggingConfiguration"] = s3.LoggingConfiguration(
+                DestinationBucketName=Ref("AccessLogsBucket"),
+                LogFilePrefix=f"s3/{spec.purpose}/")
+        if spec.events:
+            props["NotificationConfiguration"] = s3.NotificationConfiguration(
+                EventBridgeConfiguration=s3.EventBridgeConfiguration(EventBridgeEnabled=True))
+        if spec.browser_uploads:
+            props["CorsConfiguration"] = s3.CorsConfiguration(CorsRules=[s3.CorsRules(
+                AllowedMethods=["GET", "PUT", "POST"], AllowedOrigins=self.upload_cors_origins,
+                AllowedHeaders=["*"], ExposedHeaders=["ETag"], MaxAge=3000)])
+        logical = f"{spec.logical}Bucket"
+        bucket = self.add(self.stateful(s3.Bucket(logical, **props)))
+        if spec.suppressions:
+            self.suppress(bucket, checkov=spec.suppressions)
+        self.output(f"{logical}Name", Ref(logical),
+                    f"Name of the {spec.purpose} bucket ({spec.holds})")
+        self.output(f"{logical}Arn", GetAtt(logical, "Arn"), f"ARN of the {spec.purpose} bucket")
+        self.output(f"{logical}DomainName", GetAtt(logical, "RegionalDomainName"),
+                    f"Regional domain name of the {spec.purpose} bucket (CloudFront origins, "
+                    "log destinations)")
+        if not spec.policy_in_cdn:
             statements = secure_bucket_statements(
-                f"{logical}Bucket", "AES256" if logical == "AccessLogs" else "aws:kms",
-                None if logical == "AccessLogs" else self.storage_key)
-            if logical == "AccessLogs":
-                statements += self._log_delivery_statements()
-            self.add(s3.BucketPolicy(f"{logical}BucketPolicy", Bucket=Ref(f"{logical}Bucket"),
+                logical, "AES256" if spec.sse_s3 else "aws:kms",
+                None if spec.sse_s3 else self.storage_key)
+            if spec.receives_logs:
+                statements += self._log_delivery_statements(logical)
+            self.add(s3.BucketPolicy(f"{logical}Policy", Bucket=Ref(logical),
                                      PolicyDocument=Policy(Version="2012-10-17",
                                                            Statement=statements)))
 
     @staticmethod
-    def _log_delivery_statements() -> list[Statement]:
-        objects = Join("", [GetAtt("AccessLogsBucket", "Arn"), "/*"])
-        alb_prefix = Join("", [GetAtt("AccessLogsBucket", "Arn"),
+    def _log_delivery_statements(logical: str) -> list[Statement]:
+        objects = Join("", [GetAtt(logical, "Arn"), "/*"])
+        alb_prefix = Join("", [GetAtt(logical, "Arn"),
                                Sub("/alb/AWSLogs/${AWS::AccountId}/*")])
         same_account = Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId")))
         return [
