@@ -51,15 +51,15 @@ class ApiTier(Tier):
             "MetadataApi", "API", "enabled",
             "enabled: an HTTP API for video metadata on the videos table (only when the data "
             "tier's table exists); disabled: no API.")
-        self.table_name = self.parameter(
-            "VideosTableName", "Wiring", Type="String",
+        self.table_name = self.wired(
+            "VideosTableName", "data", Type="String",
             Description="DynamoDB videos table (data tier); \"\" when the table is off.")
-        self.table_arn = self.parameter("VideosTableArn", "Wiring", Type="String",
+        self.table_arn = self.wired("VideosTableArn", "data", Type="String",
                                         Description="ARN of the videos table (data tier).")
-        self.data_key = self.parameter("DataKeyArn", "Wiring", Type="String",
+        self.data_key = self.wired("DataKeyArn", "security", Type="String",
                                        Description="ARN of the data KMS key encrypting the "
                                                    "table (security tier).")
-        self.storage_key = self.parameter("StorageKeyArn", "Wiring", Type="String",
+        self.storage_key = self.wired("StorageKeyArn", "security", Type="String",
                                           Description="ARN of the storage KMS key encrypting "
                                                       "the log groups (security tier).")
         self.condition("HasVideosTable", Not(Equals(self.table_name, "")))

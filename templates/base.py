@@ -98,6 +98,8 @@ class Tier:
         self._groups: dict[str, list[str]] = {}
         self._labels: dict[str, str] = {}
         self._deploy_time: list[str] = []
+        # Wired parameter -> the nested tier whose output of that name feeds it.
+        self.wiring: dict[str, str] = {}
         self.environment = self.parameter(
             "Environment", "Environment",
             Type="String", AllowedValues=list(ENVIRONMENTS),
@@ -122,6 +124,9 @@ class Tier:
         """
         if "Description" not in kwargs:
             raise ValueError(f"parameter {name} needs a Description")
+        if group == "Wiring" and not deploy_time and name not in self.wiring:
+            raise ValueError(f"parameter {name} is in the Wiring group: declare it with "
+                             "self.wired(name, source=<tier>) (or deploy_time=True)")
         if name not in self.template.parameters:
             self.template.add_parameter(Parameter(name, **kwargs))
             self._groups.setdefault(group, []).append(name)
@@ -131,9 +136,14 @@ class Tier:
                 self._deploy_time.append(name)
         return Ref(name)
 
-    def wired(self, name: str, description: str, type_: str = "String") -> Ref:
-        """A parameter fed by another tier's output of the same name."""
-        return self.parameter(name, "Wiring", Type=type_, Description=description)
+    def wired(self, name: str, source: str, group: str = "Wiring", **declaration) -> Ref:
+        """A parameter fed by the output of the same name of the nested tier `source`
+        (Fn::GetAtt in the root, which refuses a source that has no such output).
+        Declared like any parameter (Type defaults to String); `group` is its console
+        group inside this tier's own template."""
+        declaration.setdefault("Type", "String")
+        self.wiring[name] = source
+        return self.parameter(name, group, **declaration)
 
     def shared_parameter(self, name: str) -> Ref:
         """A parameter several tiers read, declared once in SHARED_PARAMETERS."""

@@ -65,13 +65,13 @@ class CdnTier(Tier):
 
     def build(self) -> None:
         self.domain = has_domain(self)
-        self.storage_key = self.parameter(
-            "StorageKeyArn", "Wiring", Type="String",
+        self.storage_key = self.wired(
+            "StorageKeyArn", "security", Type="String",
             Description="ARN of the storage KMS key the buckets are encrypted with "
                         "(security tier).")
         self.bucket_params = {
-            logical: {attr: self.parameter(
-                f"{logical}Bucket{attr}", "Wiring", Type="String",
+            logical: {attr: self.wired(
+                f"{logical}Bucket{attr}", "storage", Type="String",
                 Description=f"{what} of the {logical.lower()} bucket (storage tier).")
                 for attr, what in (("Name", "Name"), ("Arn", "ARN"),
                                    ("DomainName", "Regional domain name"))}
@@ -132,8 +132,8 @@ class CdnTier(Tier):
                         "PriceClass_200 (adds Asia, Middle East, Africa), PriceClass_All.")
         certificate = edge_output_parameter(self, "CdnCertificateArn")
         web_acl = edge_output_parameter(self, "CdnWebAclArn")
-        self.parameter(
-            "AccessLogsBucketName", "Wiring", Type="String",
+        self.wired(
+            "AccessLogsBucketName", "storage", Type="String",
             Description="Name of the access-logs bucket (storage tier); CloudFront writes "
                         "its standard logs under cloudfront/.")
         self.condition("CustomDomain", And(UseCondition("HasDomain"),
@@ -199,14 +199,14 @@ class CdnTier(Tier):
                    "distribution/${Distribution}")
 
     def _alb_origin(self) -> cloudfront.Origin:
-        alb_dns = self.parameter("AlbDnsName", "Wiring", Type="String",
+        alb_dns = self.wired("AlbDnsName", "load-balancer", Type="String",
                                  Description="DNS name of the ALB (load-balancer tier).")
-        alb_certificate = self.parameter(
-            "AlbCertificateArn", "Wiring", Type="String",
+        alb_certificate = self.wired(
+            "AlbCertificateArn", "dns", Type="String",
             Description="Certificate of the ALB's HTTPS listener, empty without one (dns "
                         "tier). With one, CloudFront reaches the ALB over HTTPS as "
                         "api.<domain>, the name the certificate covers.")
-        self.parameter("OriginVerifySecretArn", "Wiring", Type="String",
+        self.wired("OriginVerifySecretArn", "load-balancer", Type="String",
                        Description="Secret holding the X-Origin-Verify header value the ALB "
                                    "requires (load-balancer tier).")
         self.condition("AlbHttps", Not(Equals(alb_certificate, "")))

@@ -111,7 +111,7 @@ class ComputeTier(Tier):
     description = "ECS Fargate cluster, api/web/worker/scheduler services, scheduled jobs"
 
     def build(self) -> None:
-        self.wiring()
+        self.inputs()
         self.cluster()
         self.log_groups()
         self.roles()
@@ -121,59 +121,77 @@ class ComputeTier(Tier):
         self.scheduled_jobs()
 
     # -- inputs ------------------------------------------------------------------
-    def wiring(self) -> None:
+    def inputs(self) -> None:
         w = self.wired
-        self.app_subnets = w("AppSubnetIds", "App subnets of the tasks (network tier).",
-                             "List<AWS::EC2::Subnet::Id>")
-        self.app_sg = w("AppSecurityGroupId", "Security group of the tasks (security tier).",
-                        "AWS::EC2::SecurityGroup::Id")
-        self.data_key = w("DataKeyArn", "Data KMS key (security tier): secrets, DynamoDB.")
-        self.storage_key = w("StorageKeyArn",
-                             "Storage KMS key (security tier): logs, S3, SQS, events.")
+        self.app_subnets = w("AppSubnetIds", "network", Type="List<AWS::EC2::Subnet::Id>",
+                             Description="App subnets of the tasks (network tier).")
+        self.app_sg = w("AppSecurityGroupId", "security", Type="AWS::EC2::SecurityGroup::Id",
+                        Description="Security group of the tasks (security tier).")
+        self.data_key = w("DataKeyArn", "security",
+                          Description="Data KMS key (security tier): secrets, DynamoDB.")
+        self.storage_key = w("StorageKeyArn", "security",
+                             Description="Storage KMS key (security tier): logs, S3, SQS, events.")
         self.buckets = {}
         for bucket in ("Media", "Uploads", "Static"):
             self.buckets[bucket] = (
-                w(f"{bucket}BucketName", f"{bucket} bucket name (storage tier)."),
-                w(f"{bucket}BucketArn", f"{bucket} bucket ARN (storage tier)."))
+                w(f"{bucket}BucketName", "storage",
+                  Description=f"{bucket} bucket name (storage tier)."),
+                w(f"{bucket}BucketArn", "storage",
+                  Description=f"{bucket} bucket ARN (storage tier)."))
+        # Container environment variable -> (wired input, its tier, what it is).
+        inputs = {
+            "DB_HOST": ("DbEndpoint", "data", "Aurora writer endpoint (data tier)."),
+            "DB_READER_HOST": ("DbReaderEndpoint", "data", "Aurora reader endpoint (data tier)."),
+            "DB_PORT": ("DbPort", "data", "Aurora port (data tier)."),
+            "DB_NAME": ("DbName", "data", "Application database name (data tier)."),
+            "REDIS_HOST": ("RedisEndpoint", "data", "Redis primary endpoint (data tier)."),
+            "REDIS_PORT": ("RedisPort", "data", "Redis port (data tier)."),
+            "VIDEOS_TABLE": ("VideosTableName", "data",
+                             "Videos table name, empty when off (data tier)."),
+            "JOBS_QUEUE_URL": ("JobsQueueUrl", "messaging", "Jobs queue URL (messaging tier)."),
+            "METADATA_API_URL": ("MetadataApiUrl", "api", "Base URL of the metadata API stage, "
+                                                          "empty when off (api tier)."),
+            "EVENT_BUS_NAME": ("EventBusName", "messaging",
+                               "Platform event bus (messaging tier)."),
+        }
         self.env_inputs = {
-            "DB_HOST": w("DbEndpoint", "Aurora writer endpoint (data tier)."),
-            "DB_READER_HOST": w("DbReaderEndpoint", "Aurora reader endpoint (data tier)."),
-            "DB_PORT": w("DbPort", "Aurora port (data tier)."),
-            "DB_NAME": w("DbName", "Application database name (data tier)."),
-            "REDIS_HOST": w("RedisEndpoint", "Redis primary endpoint (data tier)."),
-            "REDIS_PORT": w("RedisPort", "Redis port (data tier)."),
-            "VIDEOS_TABLE": w("VideosTableName", "Videos table name, empty when off (data "
-                                                 "tier)."),
-            "JOBS_QUEUE_URL": w("JobsQueueUrl", "Jobs queue URL (messaging tier)."),
-            "METADATA_API_URL": w("MetadataApiUrl", "Base URL of the metadata API stage, "
-                                                    "empty when off (api tier)."),
-            "EVENT_BUS_NAME": w("EventBusName", "Platform event bus (messaging tier)."),
+            **{variable: w(name, source, Description=description)
+               for variable, (name, source, description) in inputs.items()},
             "MEDIA_BUCKET": self.buckets["Media"][0],
             "UPLOADS_BUCKET": self.buckets["Uploads"][0],
             "STATIC_BUCKET": self.buckets["Static"][0],
         }
-        self.db_secret = w("DbMasterSecretArn", "RDS-managed master secret (data tier).")
-        self.redis_secret = w("RedisAuthSecretArn", "Redis AUTH token secret (data tier).")
-        self.app_secret = w("AppSecretArn", "Application secret (data tier).")
-        self.videos_table_arn = w("VideosTableArn", "Videos table ARN, empty when off (data "
-                                                    "tier).")
-        self.jobs_queue_arn = w("JobsQueueArn", "Jobs queue ARN (messaging tier).")
-        self.jobs_queue_name = w("JobsQueueName", "Jobs queue name (messaging tier).")
-        self.event_bus_arn = w("EventBusArn", "Platform event bus ARN (messaging tier).")
+        self.db_secret = w("DbMasterSecretArn", "data",
+                           Description="RDS-managed master secret (data tier).")
+        self.redis_secret = w("RedisAuthSecretArn", "data",
+                              Description="Redis AUTH token secret (data tier).")
+        self.app_secret = w("AppSecretArn", "data", Description="Application secret (data tier).")
+        self.videos_table_arn = w("VideosTableArn", "data",
+                                  Description="Videos table ARN, empty when off (data tier).")
+        self.jobs_queue_arn = w("JobsQueueArn", "messaging",
+                                Description="Jobs queue ARN (messaging tier).")
+        self.jobs_queue_name = w("JobsQueueName", "messaging",
+                                 Description="Jobs queue name (messaging tier).")
+        self.event_bus_arn = w("EventBusArn", "messaging",
+                               Description="Platform event bus ARN (messaging tier).")
         self.target_group_arns = {
-            name: w(f"{name}TargetGroupArn",
-                    f"Target group the {name.lower()} service registers in (load-balancer "
-                    "tier).")
-            for name in (spec.name for spec in SERVICES if spec.behind_alb)}
-        self.alb_full_name = w("AlbFullName", "app/<name>/<id> of the ALB (load-balancer "
-                                              "tier): the api's request-count scaling.")
+            spec.name: w(f"{spec.name}TargetGroupArn", "load-balancer",
+                         Description=f"Target group the {spec.name.lower()} service registers "
+                                     "in (load-balancer tier).")
+            for spec in SERVICES if spec.behind_alb}
+        self.alb_full_name = w("AlbFullName", "load-balancer",
+                               Description="app/<name>/<id> of the ALB (load-balancer tier): "
+                                           "the api's request-count scaling.")
         self.api_target_group_full_name = w(
-            "ApiTargetGroupFullName", "targetgroup/<name>/<id> of the api target group "
-                                      "(load-balancer tier): the api's request-count scaling.")
-        self.metadata_api_id = w("MetadataApiId", "ID of the metadata HTTP API, empty when "
-                                                  "off (api tier).")
-        self.metadata_api_stage = w("MetadataApiStageName", "Stage of the metadata API, empty "
-                                                            "when off (api tier).")
+            "ApiTargetGroupFullName", "load-balancer",
+            Description="targetgroup/<name>/<id> of the api target group (load-balancer "
+                        "tier): the api's request-count scaling.")
+        self.metadata_api_id = w("MetadataApiId", "api",
+                                 Description="ID of the metadata HTTP API, empty when off (api "
+                                             "tier).")
+        self.metadata_api_stage = w("MetadataApiStageName", "api",
+                                    Description="Stage of the metadata API, empty when off (api "
+                                                "tier).")
         self.condition("HasVideosTable", Not(Equals(self.videos_table_arn, "")))
         self.condition("HasMetadataApi", Not(Equals(self.metadata_api_id, "")))
         self.app_port = self.shared_parameter("AppPort")

@@ -47,15 +47,15 @@ class DataTier(Tier):
     description = "Aurora cluster, Redis/Valkey replication group, DynamoDB videos table, app secrets"
 
     def build(self) -> None:
-        self.subnets = self.parameter(
-            "DataSubnetIds", "Wiring", Type="List<AWS::EC2::Subnet::Id>",
+        self.subnets = self.wired(
+            "DataSubnetIds", "network", Type="List<AWS::EC2::Subnet::Id>",
             Description="The three data subnets (network tier).")
-        self.data_key = self.parameter(
-            "DataKeyArn", "Wiring", Type="String",
+        self.data_key = self.wired(
+            "DataKeyArn", "security", Type="String",
             Description="ARN of the data KMS key (security tier): Aurora, Redis, DynamoDB, "
                         "secrets.")
-        self.storage_key = self.parameter(
-            "StorageKeyArn", "Wiring", Type="String",
+        self.storage_key = self.wired(
+            "StorageKeyArn", "security", Type="String",
             Description="ARN of the storage KMS key (security tier): CloudWatch log groups.")
         self.engine = self.shared_parameter("DatabaseEngine")
         self.condition("IsMySql", Equals(self.engine, "aurora-mysql"))
@@ -150,8 +150,8 @@ class DataTier(Tier):
             "DatabaseMaintenanceWindow", "Data", Type="String", Default="sun:04:30-sun:05:30",
             AllowedPattern=WEEKLY_WINDOW, ConstraintDescription="ddd:hh:mm-ddd:hh:mm in UTC",
             Description="Weekly maintenance window (UTC).")
-        security_group = self.parameter(
-            "DatabaseSecurityGroupId", "Wiring", Type="AWS::EC2::SecurityGroup::Id",
+        security_group = self.wired(
+            "DatabaseSecurityGroupId", "security", Type="AWS::EC2::SecurityGroup::Id",
             Description="Security group of the Aurora cluster (security tier).")
 
         cluster = rds.DBCluster(
@@ -259,8 +259,8 @@ class DataTier(Tier):
         retention = self.parameter(
             "CacheLogRetentionDays", "Cache", Type="Number", AllowedValues=LOG_RETENTION_DAYS,
             Default=30, Description="Days to keep the slow log and engine log.")
-        security_group = self.parameter(
-            "CacheSecurityGroupId", "Wiring", Type="AWS::EC2::SecurityGroup::Id",
+        security_group = self.wired(
+            "CacheSecurityGroupId", "security", Type="AWS::EC2::SecurityGroup::Id",
             Description="Security group of the replication group (security tier).")
         self.condition("IsValkey", Equals(engine, "valkey"))
         self.condition("HasCacheReplica", Not(Equals(replicas, "0")))

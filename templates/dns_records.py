@@ -25,8 +25,8 @@ class DnsRecordsTier(Tier):
 
     def build(self) -> None:
         self.domain = has_domain(self)
-        self.zone_id = self.parameter(
-            "HostedZoneId", "Wiring", Type="String",
+        self.zone_id = self.wired(
+            "HostedZoneId", "dns", Type="String",
             Description="Hosted zone of DomainName, empty without one (dns tier).")
         certificate_arn = edge_output_parameter(self, "CdnCertificateArn")
         # CloudFront answers cdn.<domain> only when it has the certificate and alias.
@@ -46,7 +46,7 @@ class DnsRecordsTier(Tier):
         self.output(f"{host.capitalize()}RecordName", If(condition, name, ""), what)
 
     def cdn_records(self) -> None:
-        target = self.parameter("DistributionDomainName", "Wiring", Type="String",
+        target = self.wired("DistributionDomainName", "cdn", Type="String",
                                 Description="Domain name of the distribution (cdn tier).")
         self._records("cdn", "CdnAlias", route53.AliasTarget(
             HostedZoneId=CLOUDFRONT_HOSTED_ZONE_ID, DNSName=target, EvaluateTargetHealth=False),
@@ -54,9 +54,9 @@ class DnsRecordsTier(Tier):
             "certificate")
 
     def api_records(self) -> None:
-        dns_name = self.parameter("AlbDnsName", "Wiring", Type="String",
+        dns_name = self.wired("AlbDnsName", "load-balancer", Type="String",
                                   Description="DNS name of the ALB (load-balancer tier).")
-        zone = self.parameter("AlbCanonicalHostedZoneId", "Wiring", Type="String",
+        zone = self.wired("AlbCanonicalHostedZoneId", "load-balancer", Type="String",
                               Description="Route 53 zone id of the ALB's DNS name "
                                           "(load-balancer tier).")
         # Route 53 answers from a healthy load balancer only (no healthy target: no answer).

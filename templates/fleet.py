@@ -126,20 +126,20 @@ class FleetTier(Tier):
             "Fleet", "Fleet", "disabled",
             "enabled: an EC2 Auto Scaling group (seed 001's design) behind the ALB on "
             "FleetPathPattern; disabled: no instances.")
-        self.app_subnets = self.parameter(
-            "AppSubnetIds", "Wiring", Type="List<AWS::EC2::Subnet::Id>",
+        self.app_subnets = self.wired(
+            "AppSubnetIds", "network", Type="List<AWS::EC2::Subnet::Id>",
             Description="App subnets of the instances (network tier).")
-        self.vpc = self.parameter("VpcId", "Wiring", Type="AWS::EC2::VPC::Id",
+        self.vpc = self.wired("VpcId", "network", Type="AWS::EC2::VPC::Id",
                                   Description="VPC of the target group (network tier).")
-        self.security_group = self.parameter(
-            "FleetSecurityGroupId", "Wiring", Type="AWS::EC2::SecurityGroup::Id",
+        self.security_group = self.wired(
+            "FleetSecurityGroupId", "security", Type="AWS::EC2::SecurityGroup::Id",
             Description="Security group of the instances: port 80 from the ALB (security "
                         "tier).")
-        self.logs_bucket = self.parameter(
-            "AppLogsBucketArn", "Wiring", Type="String",
+        self.logs_bucket = self.wired(
+            "AppLogsBucketArn", "storage", Type="String",
             Description="ARN of the app-logs bucket (storage tier).")
-        self.storage_key = self.parameter(
-            "StorageKeyArn", "Wiring", Type="String",
+        self.storage_key = self.wired(
+            "StorageKeyArn", "security", Type="String",
             Description="ARN of the storage KMS key (security tier): bucket and log group.")
         self.log_group()
         self.role()
@@ -223,15 +223,15 @@ class FleetTier(Tier):
                 ResourceType="launch-template", Tags=self.tags("lt", "fleet"))]))
 
     def load_balancing(self) -> None:
-        listener = self.parameter(
-            "AlbListenerArn", "Wiring", Type="String",
+        listener = self.wired(
+            "AlbListenerArn", "load-balancer", Type="String",
             Description="The ALB's serving listener (load-balancer tier).")
         # Read through the dynamic reference below.
-        self.parameter(
-            "OriginVerifySecretArn", "Wiring", Type="String",
+        self.wired(
+            "OriginVerifySecretArn", "load-balancer", Type="String",
             Description=f"Secret holding the {ORIGIN_HEADER} value (load-balancer tier).")
-        enforced = self.parameter(
-            "OriginVerifyEnforced", "Wiring", Type="String", AllowedValues=["true", "false"],
+        enforced = self.wired(
+            "OriginVerifyEnforced", "load-balancer", Type="String", AllowedValues=["true", "false"],
             Description=f"Whether the ALB requires {ORIGIN_HEADER} (load-balancer tier).")
         pattern = self.parameter(
             "FleetPathPattern", "Fleet", Type="String", Default="/fleet/*",

@@ -29,25 +29,27 @@ class LoadBalancerTier(Tier):
     description = "internet-facing ALB, listeners, origin verification, api/web target groups"
 
     def build(self) -> None:
-        self.wiring()
+        self.inputs()
         self.load_balancer()
         self.target_groups()
         self.listeners()
 
     # -- inputs (network, security, storage, dns only: no wait for the data tier) ----
-    def wiring(self) -> None:
-        self.vpc = self.wired("VpcId", "VPC of the target groups (network tier).",
-                         "AWS::EC2::VPC::Id")
-        self.public_subnets = self.wired("PublicSubnetIds",
-                                    "Public subnets of the ALB (network tier).",
-                                    "List<AWS::EC2::Subnet::Id>")
-        self.alb_sg = self.wired("AlbSecurityGroupId",
-                            "Security group of the ALB (security tier).",
-                            "AWS::EC2::SecurityGroup::Id")
-        self.data_key = self.wired("DataKeyArn",
-                              "Data KMS key (security tier): the origin-verify secret.")
-        self.access_logs_bucket = self.wired("AccessLogsBucketName",
-                                        "Bucket receiving ALB access logs (storage tier).")
+    def inputs(self) -> None:
+        self.vpc = self.wired("VpcId", "network", Type="AWS::EC2::VPC::Id",
+                              Description="VPC of the target groups (network tier).")
+        self.public_subnets = self.wired("PublicSubnetIds", "network",
+                                         Type="List<AWS::EC2::Subnet::Id>",
+                                         Description="Public subnets of the ALB (network tier).")
+        self.alb_sg = self.wired("AlbSecurityGroupId", "security",
+                                 Type="AWS::EC2::SecurityGroup::Id",
+                                 Description="Security group of the ALB (security tier).")
+        self.data_key = self.wired("DataKeyArn", "security",
+                                   Description="Data KMS key (security tier): the origin-verify "
+                                               "secret.")
+        self.access_logs_bucket = self.wired("AccessLogsBucketName", "storage",
+                                             Description="Bucket receiving ALB access logs "
+                                                         "(storage tier).")
         self.app_port = self.shared_parameter("AppPort")
 
     # -- load balancer -----------------------------------------------------------
@@ -107,8 +109,8 @@ class LoadBalancerTier(Tier):
                         "(CloudWatch dimension TargetGroup)")
 
     def listeners(self) -> None:
-        certificate = self.parameter(
-            "AlbCertificateArn", "Compute", Type="String", Default="",
+        certificate = self.wired(
+            "AlbCertificateArn", "dns", group="Compute", Default="",
             AllowedPattern=r"^(arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+)?$",
             ConstraintDescription="empty, or an ACM certificate ARN in the ALB's region",
             Description="ACM certificate of the ALB (the dns tier issues it when a domain is "

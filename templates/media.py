@@ -101,12 +101,15 @@ class MediaTier(Tier):
             "MediaPipeline", "Media", "enabled",
             "enabled: transcode every upload under uploads/ into HLS (1080p/720p/480p) and "
             "thumbnails with MediaConvert (billed per output minute); disabled: no pipeline.")
-        self.uploads_name = self._wired("UploadsBucketName", "Name of the uploads bucket")
-        self.uploads_arn = self._wired("UploadsBucketArn", "ARN of the uploads bucket")
-        self.media_name = self._wired("MediaBucketName", "Name of the media bucket")
-        self.media_arn = self._wired("MediaBucketArn", "ARN of the media bucket")
-        self.key_arn = self._wired("StorageKeyArn", "ARN of the storage KMS key (security tier)")
-        self.bus_arn = self._wired("EventBusArn", "ARN of the platform event bus (messaging tier)")
+        self.uploads_name = self._wired("UploadsBucketName", "storage",
+                                        "Name of the uploads bucket")
+        self.uploads_arn = self._wired("UploadsBucketArn", "storage", "ARN of the uploads bucket")
+        self.media_name = self._wired("MediaBucketName", "storage", "Name of the media bucket")
+        self.media_arn = self._wired("MediaBucketArn", "storage", "ARN of the media bucket")
+        self.key_arn = self._wired("StorageKeyArn", "security",
+                                   "ARN of the storage KMS key (security tier)")
+        self.bus_arn = self._wired("EventBusArn", "messaging",
+                                   "ARN of the platform event bus (messaging tier)")
         # Tags the jobs of this stack, so the job-state rule ignores anyone else's jobs.
         self.application = Sub("streamstack-${Environment}-${AWS::StackName}")
         self.job_template()
@@ -116,8 +119,8 @@ class MediaTier(Tier):
         self.upload_rule()
         self.job_state_rule()
 
-    def _wired(self, name: str, description: str) -> Ref:
-        return self.parameter(name, "Wiring", Type="String", Description=f"{description}.")
+    def _wired(self, name: str, source: str, description: str) -> Ref:
+        return self.wired(name, source, Description=f"{description}.")
 
     def _output(self, name: str, value, description: str) -> None:
         self.output(name, If(self.on, value, ""), f"{description} (\"\" when MediaPipeline "

@@ -23,8 +23,8 @@ class MessagingTier(Tier):
     description = "Jobs queue with a dead-letter queue, EventBridge bus with an archive"
 
     def build(self) -> None:
-        self.storage_key = self.parameter(
-            "StorageKeyArn", "Wiring", Type="String",
+        self.storage_key = self.wired(
+            "StorageKeyArn", "security", Type="String",
             Description="ARN of the storage KMS key (security tier): queues, bus, archive.")
         self.queues()
         self.event_bus()

@@ -28,26 +28,26 @@ from templates.parts.alarms import (
 # two replicas. Alarms take the worst node; a node that does not exist has no data.
 REDIS_NODES = ("001", "002", "003")
 
-# Wiring parameters: producer outputs this tier reads (docs/wiring.md).
+# Wiring parameters: name -> (the tier that outputs it, what it is); docs/wiring.md.
 WIRING = {
-    "StorageKeyArn": "Storage KMS key encrypting the topic (security)",
-    "AlbFullName": "ALB full name for metrics, app/<name>/<id> (load-balancer)",
-    "ApiTargetGroupFullName": "API target group full name (load-balancer)",
-    "WebTargetGroupFullName": "Web target group full name (load-balancer)",
-    "ClusterName": "ECS cluster (compute)",
-    "ApiServiceName": "ECS api service (compute)",
-    "WebServiceName": "ECS web service (compute)",
-    "FleetAutoScalingGroupName": "Fleet Auto Scaling group; \"\" when off (fleet)",
-    "FleetTargetGroupFullName": "Fleet target group full name; \"\" when off (fleet)",
-    "DbClusterIdentifier": "Aurora cluster identifier (data)",
-    "RedisReplicationGroupId": "Redis/Valkey replication group (data)",
-    "JobsQueueName": "Jobs queue (messaging)",
-    "JobsDeadLetterQueueName": "Jobs dead-letter queue (messaging)",
-    "DistributionId": "CloudFront distribution (cdn)",
-    "MediaConvertJobTemplateName": "Media job template; \"\" when the pipeline is off (media)",
-    "TranscodeDeadLetterQueueName": "Transcode dead-letter queue; \"\" when off (media)",
-    "MetadataApiId": "Metadata HTTP API; \"\" when off (api)",
-    "MetadataApiStageName": "Stage of the metadata API; \"\" when off (api)",
+    "StorageKeyArn": ("security", "Storage KMS key encrypting the topic (security)"),
+    "AlbFullName": ("load-balancer", "ALB full name for metrics, app/<name>/<id> (load-balancer)"),
+    "ApiTargetGroupFullName": ("load-balancer", "API target group full name (load-balancer)"),
+    "WebTargetGroupFullName": ("load-balancer", "Web target group full name (load-balancer)"),
+    "ClusterName": ("compute", "ECS cluster (compute)"),
+    "ApiServiceName": ("compute", "ECS api service (compute)"),
+    "WebServiceName": ("compute", "ECS web service (compute)"),
+    "FleetAutoScalingGroupName": ("fleet", "Fleet Auto Scaling group; \"\" when off (fleet)"),
+    "FleetTargetGroupFullName": ("fleet", "Fleet target group full name; \"\" when off (fleet)"),
+    "DbClusterIdentifier": ("data", "Aurora cluster identifier (data)"),
+    "RedisReplicationGroupId": ("data", "Redis/Valkey replication group (data)"),
+    "JobsQueueName": ("messaging", "Jobs queue (messaging)"),
+    "JobsDeadLetterQueueName": ("messaging", "Jobs dead-letter queue (messaging)"),
+    "DistributionId": ("cdn", "CloudFront distribution (cdn)"),
+    "MediaConvertJobTemplateName": ("media", "Media job template; \"\" when the pipeline is off (media)"),
+    "TranscodeDeadLetterQueueName": ("media", "Transcode dead-letter queue; \"\" when off (media)"),
+    "MetadataApiId": ("api", "Metadata HTTP API; \"\" when off (api)"),
+    "MetadataApiStageName": ("api", "Stage of the metadata API; \"\" when off (api)"),
 }
 
 
@@ -67,8 +67,8 @@ class ObservabilityTier(Tier):
 
     # -- inputs --------------------------------------------------------------------
     def inputs(self) -> None:
-        for name, description in WIRING.items():
-            self.parameter(name, "Wiring", Type="String", Description=f"{description}.")
+        for name, (source, description) in WIRING.items():
+            self.wired(name, source, Description=f"{description}.")
         self.condition("HasFleet", Not(Equals(Ref("FleetAutoScalingGroupName"), "")))
         self.condition("HasMedia", Not(Equals(Ref("MediaConvertJobTemplateName"), "")))
         self.condition("HasMetadataApi", Not(Equals(Ref("MetadataApiId"), "")))

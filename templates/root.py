@@ -1,11 +1,14 @@
 """root: one AWS::CloudFormation::Stack per tier, wired by name.
 
-Wiring rule (the contract every tier follows): a tier parameter named X is fed by
-the sibling tier that outputs X (Fn::GetAtt Tier.Outputs.X); a parameter no tier
-outputs becomes a root parameter with the same declaration, set by params/<env>.yaml
-or by deploy.py. Output names are therefore unique across tiers, and a tier waits
-only for the tiers whose outputs it reads: the dependency graph follows from the
-parameters, not from a hand-kept list.
+Wiring rule (the contract every tier follows): a tier declares each input it reads
+from another tier with the tier that provides it (`self.wired("VpcId", "network")`),
+and the root feeds it with that tier's output of the same name (Fn::GetAtt
+NetworkStack.Outputs.VpcId). It refuses a source that is not nested or has no such
+output, and a plain parameter that has the name of another tier's output (it would
+silently become a root parameter). Every other parameter becomes a root parameter
+with the same declaration, set by params/<env>.yaml or by deploy.py. Output names are
+unique across tiers, and a tier waits only for the tiers it declares: the dependency
+graph follows from the declarations, not from a hand-kept list.
 
 TemplateURLs are content-addressed: each child is uploaded to
 <ArtifactBaseUrl>/templates/<sha256>.json, so an unchanged tier keeps its URL and
@@ -14,7 +17,7 @@ deploy time, hence the ArtifactBaseUrl parameter.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from troposphere import GetAtt, Join, Output, Parameter, Ref, Template, cloudformation
 
@@ -38,6 +41,7 @@ class Child:
     name: str          # tier name, e.g. "network"
     template: dict     # rendered template
     sha256: str        # of the rendered bytes
+    wired: dict = field(default_factory=dict)   # input -> tier whose output feeds it
 
     @property
     def logical_id(self) -> str:
@@ -55,19 +59,43 @@ def output_owners(children: list[Child]) -> dict[str, Child]:
     return owners
 
 
+def sources(children: list[Child]) -> dict[str, dict[str, Child]]:
+    """tier -> {wired input: the child that feeds it}, every declaration checked."""
+    owners = output_owners(children)
+    by_name = {child.name: child for child in children}
+    result: dict[str, dict[str, Child]] = {}
+    for child in children:
+        feeds = result.setdefault(child.name, {})
+        for name in child.template.get("Parameters", {}):
+            source = child.wired.get(name)
+            if source is None:
+                owner = owners.get(name)
+                if owner is not None and owner is not child:
+                    raise WiringError(f"{child.name}: parameter {name} has the name of an "
+                                      f"output of {owner.name} but is not wired; declare it "
+                                      f"with self.wired({name!r}, {owner.name!r}) or rename it")
+                continue
+            provider = by_name.get(source)
+            if provider is None or provider is child:
+                raise WiringError(f"{child.name}: input {name} is wired from {source!r}, which "
+                                  "is not another nested tier; known: "
+                                  + ", ".join(sorted(set(by_name) - {child.name})))
+            if name not in provider.template.get("Outputs", {}):
+                raise WiringError(f"{child.name}: input {name} is wired from {source}, which "
+                                  f"has no output {name}; fix the name or the source")
+            feeds[name] = provider
+    return result
+
+
 def dependencies(children: list[Child]) -> dict[str, list[str]]:
     """tier -> tiers it waits for (those whose outputs it reads)."""
-    owners = output_owners(children)
-    graph = {}
-    for child in children:
-        needs = {owners[p].name for p in child.template.get("Parameters", {})
-                 if p in owners and owners[p] is not child}
-        graph[child.name] = sorted(needs)
-    return graph
+    return {tier: sorted({provider.name for provider in feeds.values()})
+            for tier, feeds in sources(children).items()}
 
 
 def build_root(children: list[Child]) -> Template:
     owners = output_owners(children)
+    feeds = sources(children)
     root = Template(Description="streamstack root: nests every tier and wires their outputs "
                                 "to each other's parameters")
     root.set_version("2010-09-09")
@@ -91,9 +119,9 @@ def build_root(children: list[Child]) -> Template:
                     for p in g["Parameters"]}
         values = {}
         for name, spec in child.template.get("Parameters", {}).items():
-            owner = owners.get(name)
-            if owner is not None and owner is not child:
-                values[name] = GetAtt(Child.logical_id.fget(owner), f"Outputs.{name}")
+            provider = feeds[child.name].get(name)
+            if provider is not None:
+                values[name] = GetAtt(provider.logical_id, f"Outputs.{name}")
                 continue
             if name in root_params and root_params[name] != spec:
                 raise WiringError(f"parameter {name} is declared differently by "

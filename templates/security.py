@@ -40,10 +40,10 @@ class SecurityTier(Tier):
     description = "KMS keys, security groups and VPC flow logs"
 
     def build(self) -> None:
-        self.vpc_id = self.parameter("VpcId", "Wiring", Type="AWS::EC2::VPC::Id",
+        self.vpc_id = self.wired("VpcId", "network", Type="AWS::EC2::VPC::Id",
                                      Description="VPC the security groups belong to (network tier).")
-        self.vpc_cidr = self.parameter("VpcCidr", "Network", Type="String",
-                                       Description="CIDR of the VPC (network tier).")
+        self.vpc_cidr = self.wired("VpcCidr", "network", group="Network",
+                                   Description="CIDR of the VPC (network tier).")
         self.keys()
         self.security_groups()
         self.flow_logs()

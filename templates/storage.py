@@ -93,8 +93,8 @@ class StorageTier(Tier):
     description = "S3 buckets for assets, media, uploads and logs; EFS shared file system"
 
     def build(self) -> None:
-        self.storage_key = self.parameter(
-            "StorageKeyArn", "Wiring", Type="String",
+        self.storage_key = self.wired(
+            "StorageKeyArn", "security", Type="String",
             Description="ARN of the storage KMS key (security tier).")
         self.template.add_mapping("ElbLogDelivery", {
             region: {"AccountId": account} for region, account in ELB_LOG_ACCOUNTS.items()})
@@ -219,11 +219,11 @@ class StorageTier(Tier):
 
     # -- EFS ---------------------------------------------------------------------
     def file_system(self) -> None:
-        app_subnets = [self.parameter(
-            f"AppSubnet{az}Id", "Wiring", Type="AWS::EC2::Subnet::Id",
+        app_subnets = [self.wired(
+            f"AppSubnet{az}Id", "network", Type="AWS::EC2::Subnet::Id",
             Description=f"App subnet in AZ {az} for an EFS mount target (network tier).")
             for az in (1, 2, 3)]
-        efs_sg = self.parameter("EfsSecurityGroupId", "Wiring", Type="AWS::EC2::SecurityGroup::Id",
+        efs_sg = self.wired("EfsSecurityGroupId", "security", Type="AWS::EC2::SecurityGroup::Id",
                                 Description="Security group of the EFS mount targets "
                                             "(security tier).")
         self.add(self.stateful(efs.FileSystem(

@@ -7,14 +7,25 @@ from pathlib import Path
 
 import pytest
 
-from streamstack.render import render_all
+from streamstack.render import render
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
 
 @pytest.fixture(scope="session")
-def rendered_text() -> dict[str, str]:
-    return render_all()
+def rendering():
+    return render()
+
+
+@pytest.fixture(scope="session")
+def rendered_text(rendering) -> dict[str, str]:
+    return rendering.texts
+
+
+@pytest.fixture(scope="session")
+def children(rendering):
+    """The nested tiers as the root sees them (templates and wiring declarations)."""
+    return rendering.children
 
 
 @pytest.fixture(scope="session")

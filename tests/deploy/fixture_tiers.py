@@ -35,8 +35,7 @@ class BetaTier(Tier):
     description = "a parameter wired from alpha's outputs"
 
     def build(self) -> None:
-        self.parameter("DemoBucketName", "Wiring", Type="String",
-                       Description="Demo bucket (alpha tier).")
+        self.wired("DemoBucketName", "alpha", Description="Demo bucket (alpha tier).")
         self.add(ssm.Parameter("BucketNoteParameter", Type="String",
                                Value=Sub("bucket ${DemoBucketName}")))
         self.output("BucketNoteParameterName", Ref("BucketNoteParameter"),
@@ -48,9 +47,10 @@ def build_fixture(build_dir: Path) -> dict:
     templates = {}
     children = []
     for tier in (AlphaTier, BetaTier):
-        text = tier().to_json()
+        built = tier()
+        text = built.to_json()
         templates[tier.name] = text
-        children.append(Child(tier.name, json.loads(text), sha256(text)))
+        children.append(Child(tier.name, json.loads(text), sha256(text), built.wiring))
     templates["root"] = render_root(children)
     templates["bootstrap"] = BootstrapTier().to_json()
     write_templates(templates, build_dir)

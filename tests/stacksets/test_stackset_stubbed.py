@@ -14,7 +14,7 @@ from streamstack.deploy.plan import classify
 from streamstack.stacksets import commands, deep_preview, preview
 from streamstack.stacksets.config import Preferences, StackSetConfig
 from streamstack.stacksets.operations import Operations, Waiter
-from streamstack.stacksets.targets import Group, Instance, desired_instances, freeze
+from streamstack.stacksets.targets import Group, Instance, desired_instances
 
 from tests.stacksets.conftest import StubSession, make_context, stub_state
 

@@ -5,8 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from templates import TIERS
-from templates.root import Child, dependencies
+from templates.root import dependencies
 
 WIRING = Path(__file__).resolve().parents[2] / "docs" / "wiring.md"
 APP_TIERS = ("data", "messaging", "load-balancer", "compute", "fleet")
@@ -49,8 +48,8 @@ def test_load_balancer_reads_the_certificate_as_a_plain_compute_parameter(render
 
 
 @pytest.fixture(scope="module")
-def graph(rendered):
-    return dependencies([Child(t.name, rendered[t.name], "") for t in TIERS])
+def graph(children):
+    return dependencies(children)
 
 
 def test_data_and_messaging_start_early(graph):

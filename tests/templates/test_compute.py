@@ -58,14 +58,17 @@ def test_fargate_sizes_are_all_valid_combinations():
 
 
 def test_task_definitions(comp, env):
-    sizes = {"dev": {"Api": "512/1024", "Worker": "256/512"},
-             "prod": {"Api": "2048/4096", "Worker": "1024/2048", "Scheduler": "512/1024"}}
+    # Every service's size in each environment: params file, else the template default.
+    sizes = {"dev": {"Api": "512/1024", "Web": "256/512", "Worker": "256/512",
+                     "Scheduler": "256/512"},
+             "prod": {"Api": "2048/4096", "Web": "256/512", "Worker": "1024/2048",
+                      "Scheduler": "512/1024"}}
     for name in SERVICES:
         props = comp.props(f"{name}TaskDefinition")
         assert props["RequiresCompatibilities"] == ["FARGATE"]
         assert props["NetworkMode"] == "awsvpc"
         size = comp.values[f"{name}TaskSize"]
-        assert size == sizes[env].get(name, size)
+        assert size == sizes[env][name], name
         assert props["Cpu"] == {"Fn::Select": [0, {"Fn::Split": ["/", size]}]}
         assert props["Memory"] == {"Fn::Select": [1, {"Fn::Split": ["/", size]}]}
         assert size in FARGATE_SIZES

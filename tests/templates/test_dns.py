@@ -28,12 +28,11 @@ def test_waits_for_no_other_tier(rendered):
     assert "Wiring" not in [g["Label"]["default"] for g in groups]
 
 
-def test_certificate_before_load_balancer_records_after_cdn(rendered):
+def test_certificate_before_load_balancer_records_after_cdn(children):
     """dns waits for nothing; the load balancer waits for its certificate; the records wait for
     the ALB and the distribution they point at."""
-    from templates import TIERS
-    from templates.root import Child, dependencies
-    graph = dependencies([Child(t.name, rendered[t.name], "") for t in TIERS])
+    from templates.root import dependencies
+    graph = dependencies(children)
     assert graph["dns"] == []
     assert "dns" in graph["load-balancer"]
     assert set(graph["cdn"]) == {"security", "storage", "dns", "load-balancer"}

@@ -37,20 +37,54 @@ def test_one_nested_stack_per_tier(stacks):
     assert sorted(_child_of(k) for k in stacks) == sorted(t.name for t in TIERS)
 
 
-def test_every_child_parameter_is_supplied_and_every_output_exists(rendered, root, stacks):
+def test_every_child_parameter_is_supplied_as_the_tier_declares_it(children, root, stacks):
+    """Wired inputs come from the tier each input names, and only from it; every other
+    parameter is a root parameter of exactly the child's declaration."""
+    by_name = {child.name: child for child in children}
     for logical, stack in stacks.items():
-        child = rendered[_child_of(logical)]
+        child = by_name[_child_of(logical)]
         supplied = stack["Properties"]["Parameters"]
-        assert set(supplied) == set(child.get("Parameters", {})), logical
+        assert set(supplied) == set(child.template.get("Parameters", {})), logical
         for name, value in supplied.items():
-            text = json.dumps(value)
-            for ref in _refs(value):
-                assert ref in root["Parameters"], f"{logical}.{name} refers to missing {ref}"
-            if "Fn::GetAtt" in text:
-                source, attribute = value["Fn::GetAtt"]
-                output = attribute.removeprefix("Outputs.")
-                assert output in rendered[_child_of(source)]["Outputs"], (logical, name)
-                assert source != logical
+            source = child.wired.get(name)
+            if source is not None:
+                producer = by_name[source]
+                assert value == {"Fn::GetAtt": [_logical_of(source), f"Outputs.{name}"]}, (
+                    logical, name)
+                assert name in producer.template["Outputs"], (logical, name)
+                continue
+            assert root["Parameters"][name] == child.template["Parameters"][name], name
+            (ref,) = _refs(value)
+            assert ref == name, (logical, name)
+
+
+def _logical_of(tier_name):
+    return Child(tier_name, {}, "").logical_id
+
+
+def test_a_misspelled_wired_input_is_refused():
+    producer = {"Outputs": {"VpcId": {"Value": "vpc", "Description": "x"}}}
+    consumer = {"Parameters": {"VpcID": {"Type": "String", "Description": "x"}}}
+    with pytest.raises(WiringError, match="consumer: input VpcID is wired from network, which "
+                                          "has no output VpcID"):
+        build_root([Child("network", producer, "0"),
+                    Child("consumer", consumer, "1", {"VpcID": "network"})])
+
+
+def test_an_input_from_a_tier_that_is_not_nested_is_refused():
+    consumer = {"Parameters": {"VpcId": {"Type": "String", "Description": "x"}}}
+    with pytest.raises(WiringError, match="wired from 'netwrok', which is not another nested"):
+        build_root([Child("network", {}, "0"), Child("consumer", consumer, "1",
+                                                     {"VpcId": "netwrok"})])
+
+
+def test_a_plain_parameter_named_like_an_output_is_refused():
+    """It would silently become a root parameter instead of reading the output."""
+    producer = {"Outputs": {"VpcId": {"Value": "vpc", "Description": "x"}}}
+    consumer = {"Parameters": {"VpcId": {"Type": "String", "Description": "x"}}}
+    with pytest.raises(WiringError, match="parameter VpcId has the name of an output of "
+                                          "network but is not wired"):
+        build_root([Child("network", producer, "0"), Child("consumer", consumer, "1")])
 
 
 def _refs(node):
@@ -78,8 +112,7 @@ def test_outputs_reexported_with_descriptions(rendered, root):
     assert all(o["Description"] for o in root["Outputs"].values())
 
 
-def test_dependency_graph_is_acyclic_and_network_waits_for_nothing(rendered):
-    children = [Child(t.name, rendered[t.name], "") for t in TIERS]
+def test_dependency_graph_is_acyclic_and_network_waits_for_nothing(children):
     graph = dependencies(children)
     assert graph["network"] == []
     assert graph["security"] == ["network"]
@@ -107,9 +140,9 @@ def _waits_for(graph, tier):
     return seen
 
 
-def test_cloudfront_and_aurora_are_created_in_parallel(rendered):
+def test_cloudfront_and_aurora_are_created_in_parallel(children):
     """The first deploy is dominated by Aurora and CloudFront: neither waits for the other."""
-    graph = dependencies([Child(t.name, rendered[t.name], "") for t in TIERS])
+    graph = dependencies(children)
     assert not {"data", "compute"} & _waits_for(graph, "cdn")
     assert "cdn" not in _waits_for(graph, "data")
     assert _waits_for(graph, "load-balancer") == {"network", "security", "storage", "dns"}
