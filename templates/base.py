@@ -3,34 +3,20 @@ conditions, stateful-resource policies, names, tags and scanner suppressions.
 
 A tier subclasses Tier, sets `name` and `description`, and builds its resources in
 `build()`, one method per resource group. Parameters and outputs are declared next
-to the resources that use them (self.parameter / self.output).
+to the resources that use them (self.parameter / self.wired / self.output); console
+groups and labels go through troposphere's own Template support.
 """
 from __future__ import annotations
 
 import json
 
-from troposphere import (
-    AWS_ACCOUNT_ID,
-    AWS_NO_VALUE,
-    AWS_PARTITION,
-    AWS_REGION,
-    Equals,
-    If,
-    Join,
-    Not,
-    Output,
-    Parameter,
-    Ref,
-    Sub,
-    Tags,
-    Template,
-)
+from troposphere import AWS_NO_VALUE, Equals, If, Not, Output, Parameter, Ref, Sub, Tags, Template
+from troposphere.constants import LOGS_ALLOWED_RETENTION_DAYS
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 
-# CloudWatch Logs accepts only these retention periods (days).
-LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
-                      1096, 1827, 2192, 2557, 2922, 3288, 3653]
+# The retention periods (days) CloudWatch Logs accepts, as troposphere knows them.
+LOG_RETENTION_DAYS = LOGS_ALLOWED_RETENTION_DAYS
 
 CIDR_PATTERN = (r"^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}"
                 r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(1[6-9]|2[0-8])$")
@@ -95,9 +81,6 @@ class Tier:
         self.template.set_version("2010-09-09")
         # LanguageExtensions lets DeletionPolicy/UpdateReplacePolicy come from a condition.
         self.template.set_transform("AWS::LanguageExtensions")
-        self._groups: dict[str, list[str]] = {}
-        self._labels: dict[str, str] = {}
-        self._deploy_time: list[str] = []
         # Wired parameter -> the nested tier whose output of that name feeds it.
         self.wiring: dict[str, str] = {}
         self.environment = self.parameter(
@@ -105,11 +88,7 @@ class Tier:
             Type="String", AllowedValues=list(ENVIRONMENTS),
             Description="Deployment environment. dev is cheap and deletable; staging and prod "
                         "retain or snapshot stateful resources and turn on protections.")
-        self.condition("IsDev", Equals(self.environment, "dev"))
-        self.condition("IsProd", Equals(self.environment, "prod"))
         self.build()
-        self._drop_unused_conditions("IsDev", "IsProd")
-        self._finish_metadata()
 
     # -- to implement -------------------------------------------------------------
     def build(self) -> None:  # pragma: no cover - abstract
@@ -129,11 +108,12 @@ class Tier:
                              "self.wired(name, source=<tier>) (or deploy_time=True)")
         if name not in self.template.parameters:
             self.template.add_parameter(Parameter(name, **kwargs))
-            self._groups.setdefault(group, []).append(name)
+            self.template.add_parameter_to_group(name, group)
             if label:
-                self._labels[name] = label
+                self.template.set_parameter_label(name, label)
             if deploy_time:
-                self._deploy_time.append(name)
+                names = self.template.metadata.setdefault(DEPLOY_TIME_KEY, [])
+                names[:] = sorted([*names, name])
         return Ref(name)
 
     def wired(self, name: str, source: str, group: str = "Wiring", **declaration) -> Ref:
@@ -168,12 +148,19 @@ class Tier:
         return self.template.add_resource(resource)
 
     # -- environment-dependent behaviour -------------------------------------------
+    def is_dev(self) -> str:
+        """The condition IsDev, declared when a tier first needs it (lint rejects unused
+        conditions)."""
+        if "IsDev" not in self.template.conditions:
+            self.condition("IsDev", Equals(self.environment, "dev"))
+        return "IsDev"
+
     def if_dev(self, dev_value, other_value):
-        return If("IsDev", dev_value, other_value)
+        return If(self.is_dev(), dev_value, other_value)
 
     def stateful(self, resource, outside_dev: str = "Retain"):
         """Keep data outside dev: DeletionPolicy/UpdateReplacePolicy Retain (or Snapshot)."""
-        policy = If("IsDev", "Delete", outside_dev)
+        policy = If(self.is_dev(), "Delete", outside_dev)
         resource.DeletionPolicy = policy
         resource.UpdateReplacePolicy = policy
         return resource
@@ -205,26 +192,6 @@ class Tier:
         return resource
 
     # -- rendering ---------------------------------------------------------------
-    def _drop_unused_conditions(self, *names: str) -> None:
-        """The base declares IsDev/IsProd for every tier; lint rejects unused ones."""
-        body = self.template.to_dict()
-        for name in names:
-            conditions = {k: v for k, v in body.get("Conditions", {}).items() if k != name}
-            if f'"{name}"' not in json.dumps({**body, "Conditions": conditions}):
-                del self.template.conditions[name]
-
-    def _finish_metadata(self) -> None:
-        interface = {
-            "ParameterGroups": [{"Label": {"default": group}, "Parameters": names}
-                                for group, names in self._groups.items()],
-        }
-        if self._labels:
-            interface["ParameterLabels"] = {n: {"default": l} for n, l in self._labels.items()}
-        metadata = {"AWS::CloudFormation::Interface": interface}
-        if self._deploy_time:
-            metadata[DEPLOY_TIME_KEY] = sorted(self._deploy_time)
-        self.template.set_metadata(metadata)
-
     def to_dict(self) -> dict:
         return self.template.to_dict()
 
@@ -233,6 +200,5 @@ class Tier:
 
 
 __all__ = ["Tier", "ENVIRONMENTS", "LOG_RETENTION_DAYS", "CIDR_PATTERN", "TOGGLE",
-           "DEPLOY_TIME_KEY", "deterministic_json", "arn", "account_root",
-           "AWS_ACCOUNT_ID", "AWS_NO_VALUE", "AWS_PARTITION", "AWS_REGION", "If", "Join",
-           "Not", "Ref", "Sub", "Equals"]
+           "DEPLOY_TIME_KEY", "SHARED_PARAMETERS", "deterministic_json", "arn", "account_root",
+           "AWS_NO_VALUE", "Equals", "If", "Not"]
