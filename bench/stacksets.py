@@ -49,7 +49,7 @@ def measure(endpoint: str, accounts: int, workdir: Path) -> dict[str, collection
     import yaml
 
     from tests.stacksets.conftest import make_context
-    from streamstack import params as params_mod
+    from streamstack import params
     from streamstack.stacksets import commands
     from streamstack.stacksets.operations import Waiter
 
@@ -97,7 +97,7 @@ def measure(endpoint: str, accounts: int, workdir: Path) -> dict[str, collection
         manifest = {"templates": {"root": {
             "file": "templates/root.json", "sha256": sha, "key": f"templates/{sha}.json",
             "deploy_time_parameters": ["ArtifactBaseUrl"]}}}
-        env = params_mod.parse(path, "scale", template(version)["Parameters"],
+        env = params.parse(path, "scale", template(version)["Parameters"],
                                {"ArtifactBaseUrl"})
         for phase, command in ((plan_phase, commands.plan), (execute_phase, commands.execute)):
             ctx = make_context(env, session, manifest, build)

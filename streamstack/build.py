@@ -11,9 +11,9 @@ from pathlib import Path
 import yaml
 
 from streamstack import BUILD_DIR, PARAMS_DIR
-from streamstack import lint as lint_mod
-from streamstack import params as params_mod
-from streamstack import quotas, scan as scan_mod
+from streamstack import params, quotas
+from streamstack.lint import lint_templates
+from streamstack.scan import scan_templates
 from streamstack.errors import BuildError, ParamsError
 from streamstack.render import render_all, sha256
 from templates import TIERS
@@ -47,7 +47,7 @@ def lint_regions(params_dir: Path = PARAMS_DIR) -> list[str]:
             stackset = data.get("stackset")
             if isinstance(stackset, dict) and isinstance(stackset.get("regions"), list):
                 regions.update(r for r in stackset["regions"] if isinstance(r, str))
-    return sorted(r for r in regions if r in params_mod.SUPPORTED_REGIONS)
+    return sorted(r for r in regions if r in params.SUPPORTED_REGIONS)
 
 
 def manifest_for(templates: dict[str, str], regions: list[str]) -> dict:
@@ -87,11 +87,11 @@ def validate_params_files(templates: dict[str, str], params_dir: Path = PARAMS_D
     """Every params file against the rendered root (and bootstrap and edge templates)."""
     root = json.loads(templates["root"])
     standalone = {name: json.loads(templates[name]).get("Parameters", {})
-                  for name in set(params_mod.STANDALONE_MAPS.values()) if name in templates}
+                  for name in set(params.STANDALONE_MAPS.values()) if name in templates}
     problems = []
-    for env in params_mod.known_environments(params_dir):
+    for env in params.known_environments(params_dir):
         try:
-            params_mod.load(env, params_dir=params_dir,
+            params.load(env, params_dir=params_dir,
                             template_parameters=root.get("Parameters", {}),
                             deploy_time=set(root.get("Metadata", {}).get(DEPLOY_TIME_KEY, [])),
                             standalone=standalone)
@@ -119,13 +119,13 @@ def run(*, build_dir: Path = BUILD_DIR, params_dir: Path = PARAMS_DIR, lint: boo
     result = BuildResult(templates, manifest_for(templates, regions), timings)
     if lint:
         start = time.perf_counter()
-        findings, result.linted = lint_mod.lint(templates, regions, build_dir / ".cache" / "lint",
+        findings, result.linted = lint_templates(templates, regions, build_dir / ".cache" / "lint",
                                                 jobs)
         timings["lint"] = time.perf_counter() - start
         _fail_on("cfn-lint", findings)
     if scan:
         start = time.perf_counter()
-        findings, result.scanned = scan_mod.scan(templates, build_dir / ".cache" / "scan")
+        findings, result.scanned = scan_templates(templates, build_dir / ".cache" / "scan")
         timings["scan"] = time.perf_counter() - start
         _fail_on("checkov", findings)
 

@@ -33,7 +33,7 @@ def cfn_lint_version() -> str:
     return __version__
 
 
-def lint(templates: dict[str, str], regions: list[str], cache_dir: Path,
+def lint_templates(templates: dict[str, str], regions: list[str], cache_dir: Path,
          jobs: int | None = None) -> tuple[dict[str, list[str]], int]:
     """Lint templates (name -> text) for regions; returns (findings by name, templates linted).
 

@@ -28,7 +28,7 @@ def checkov_version(venv: Path = SCAN_VENV) -> str:
     return dists[-1].name.split("-")[1].removesuffix(".dist-info")
 
 
-def scan(templates: dict[str, str], cache_dir: Path,
+def scan_templates(templates: dict[str, str], cache_dir: Path,
          venv: Path = SCAN_VENV) -> tuple[dict[str, list[str]], int]:
     """Scan templates (name -> text); returns (findings by name, templates scanned)."""
     # The key names the view, so passes recorded before scan_view existed do not count.

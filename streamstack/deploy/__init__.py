@@ -1,15 +1,17 @@
 """deploy.py's machinery, one module per concern:
 
-settings   the `deploy:` section of a params file
-context    what every command receives (params, session, manifest, args, output)
-aws        session and clients (adaptive retries, AWS_ENDPOINT_URL), account check
-bootstrap  the bootstrap stack: deploy it, read its outputs
-artifacts  content-addressed template upload
-changeset  create, wait for and walk (nested) change sets
-plan       risk labels, the printed plan, build/plans/<env>.json and .md
-events     one time-ordered event view of a stack tree, progress, root cause
-safety     stack policies, termination protection, rollback triggers
-stuck      stacks stuck in ROLLBACK_COMPLETE, REVIEW_IN_PROGRESS, UPDATE_ROLLBACK_FAILED
-commands   the subcommands
-local      the LocalStack endpoint (make local / local-stop, e2e tests)
+cli              argument parsing, the command table, the one dispatcher
+context          what every command receives (params, clients, flags, settings, output)
+commands         the commands of a stack environment (the StackSet ones: stacksets/)
+exits            the exit codes
+settings         the `deploy:` section of a params file
+aws              session and clients (adaptive retries, AWS_ENDPOINT_URL), account check
+bootstrap_stack  the bootstrap stack: deploy it, read its outputs
+artifacts        content-addressed template upload
+changeset        create, wait for and walk (nested) change sets
+plans            risk labels, the printed plan, the plan file build/plans/<env>.json + .md
+events           one time-ordered event view of a stack tree, progress, root cause
+safety           stack policies, termination protection, rollback triggers
+stuck            stacks stuck in ROLLBACK_COMPLETE, REVIEW_IN_PROGRESS, UPDATE_ROLLBACK_FAILED
+local            the LocalStack endpoint (make local / local-stop, e2e tests)
 """

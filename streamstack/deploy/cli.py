@@ -1,38 +1,54 @@
-"""deploy.py's argument parsing and dispatch (deploy.py itself stays a few lines)."""
+"""deploy.py's argument parsing, the command table and the one dispatcher (deploy.py
+itself stays a few lines). An environment with a `stackset:` section runs the StackSet
+command where the table has one, every other environment the stack command."""
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
-from streamstack import BUILD_DIR, PARAMS_DIR, ROOT
-from streamstack import params as params_mod
-
+from streamstack import BUILD_DIR, PARAMS_DIR, ROOT, params
 from streamstack.deploy import aws, local
-from streamstack.deploy.commands import COMMANDS
+from streamstack.deploy import commands as stack
 from streamstack.deploy.context import Context
 from streamstack.deploy.exits import Interrupted
 from streamstack.errors import StreamstackError
+from streamstack.stacksets import commands as stackset
 
-STACKSET_COMMANDS = {"deploy": "plan", "execute": "execute", "bootstrap": "bootstrap",
-                     "drift": "drift", "destroy": "destroy"}
 BUILT_FROM = ("templates", "streamstack")
+
+
+@dataclass(frozen=True)
+class Command:
+    help: str
+    stack: Callable[[Context], int] | None       # an environment that is one stack tree
+    stackset: Callable[[Context], int] | None    # an environment with a stackset: section
+    builds: bool = False                          # builds first when the build is stale
+
+
+COMMANDS = {
+    "bootstrap": Command("deploy the bootstrap stack", stack.bootstrap, stackset.bootstrap,
+                         builds=True),
+    "edge": Command("deploy the edge stack (CloudFront WAF and certificate) to us-east-1",
+                    stack.edge, None, builds=True),
+    "deploy": Command("build, upload and plan", stack.plan, stackset.plan, builds=True),
+    "execute": Command("execute the reviewed plan", stack.execute, stackset.execute),
+    "status": Command("tree, status, outputs, drift", stack.status, None),
+    "doctor": Command("repair stuck stacks", stack.doctor, None),
+    "destroy": Command("delete a throw-away environment", stack.destroy, stackset.destroy),
+    "drift": Command("StackSet drift (StackSet environments)", None, stackset.drift),
+}
 
 
 def parser(doc: str | None = None) -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="deploy.py", description=doc,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    helps = {"bootstrap": "deploy the bootstrap stack",
-             "edge": "deploy the edge stack (CloudFront WAF and certificate) to us-east-1",
-             "deploy": "build, upload and plan",
-             "execute": "execute the reviewed plan", "status": "tree, status, outputs, drift",
-             "doctor": "repair stuck stacks", "destroy": "delete a throw-away environment",
-             "drift": "StackSet drift (StackSet environments)"}
-    for name, text in helps.items():
-        cmd = sub.add_parser(name, help=text)
+    for name, command in COMMANDS.items():
+        cmd = sub.add_parser(name, help=command.help)
         cmd.add_argument("env", nargs="?", metavar="ENV", help="environment (params/ENV.yaml)")
         cmd.add_argument("--env", dest="env_option", metavar="ENV", help="same as ENV")
         cmd.add_argument("--yes", action="store_true",
@@ -83,7 +99,7 @@ def main(argv: list[str], doc: str | None = None) -> int:
     if not env:
         raise StreamstackError(f"which environment? give ENV (e.g. `make {args.command} "
                                f"ENV=dev`); known: "
-                               f"{', '.join(params_mod.known_environments(args.params_dir))}")
+                               f"{', '.join(params.known_environments(args.params_dir))}")
     if args.env and args.env_option and args.env != args.env_option:
         raise StreamstackError(f"ENV {args.env} and --env {args.env_option} disagree; give one")
     if args.local:
@@ -91,30 +107,33 @@ def main(argv: list[str], doc: str | None = None) -> int:
         if not local.answering():
             raise StreamstackError(f"nothing answers on {local.ENDPOINT}: start LocalStack with "
                                    "`make local` first")
-    params_mod.params_path(env, args.params_dir)   # unknown environments fail first
-    if args.command in ("bootstrap", "edge", "deploy") and not args.no_build and \
-            stale(args.build_dir):
+    params.params_path(env, args.params_dir)   # unknown environments fail first
+    if COMMANDS[args.command].builds and not args.no_build and stale(args.build_dir):
         from streamstack import build
         build.run(build_dir=args.build_dir)
     manifest = load_manifest(args.build_dir)
-    params = params_mod.load(env, params_dir=args.params_dir, build_dir=args.build_dir)
+    env_params = params.load(env, params_dir=args.params_dir, build_dir=args.build_dir)
     poll = args.poll_seconds or float(os.environ.get("STREAMSTACK_POLL_SECONDS", 0)) or (
         1.0 if aws.is_local() else 5.0)
-    ctx = Context(params=params, session=aws.session(params.region), manifest=manifest,
+    ctx = Context(params=env_params, session=aws.session(env_params.region), manifest=manifest,
                   build_dir=args.build_dir, args=args, poll_seconds=poll)
-    if params.sections.get("stackset") and args.command in STACKSET_COMMANDS:
-        stacksets = importlib.import_module("streamstack.stacksets.commands")
-        try:   # Ctrl-C: the stack set operation already printed how to follow it
-            return getattr(stacksets, STACKSET_COMMANDS[args.command])(ctx)
-        except aws.FAILURES as exc:
-            raise aws.as_error(exc) from None
-    if args.command == "drift":
-        raise StreamstackError("drift is for StackSet environments (a stackset: section); use "
-                               f"`make status ENV={env}` for the drift of a stack")
+    return dispatch(ctx, args.command)
+
+
+def dispatch(ctx: Context, name: str) -> int:
+    """Run command `name` for the context's environment. The one place where a failed AWS
+    call becomes an error line, for both kinds of environment."""
+    command = COMMANDS[name]
+    run = command.stackset if ctx.stackset is not None and command.stackset else command.stack
+    if run is None:
+        raise StreamstackError(f"{name} is for StackSet environments (a stackset: section); use "
+                               f"`make status ENV={ctx.env}` for the drift of a stack")
     try:
-        return COMMANDS[args.command](ctx)
+        return run(ctx)
     except KeyboardInterrupt:
+        if ctx.stackset is not None:
+            raise    # the stack set operation already printed how to follow it
         raise Interrupted(f"interrupted: a CloudFormation operation already started keeps "
-                          f"running; follow it with `make status ENV={env}`") from None
+                          f"running; follow it with `make status ENV={ctx.env}`") from None
     except aws.FAILURES as exc:
         raise aws.as_error(exc) from None

@@ -1,7 +1,9 @@
-"""The deploy.py subcommands: bootstrap, deploy (plan), execute, status, doctor, destroy.
+"""The commands of an environment that is one stack tree (no `stackset:` section):
+bootstrap, edge, deploy (plan), execute, status, doctor, destroy.
 
-Each takes a Context and returns an exit code; failures raise StreamstackError
-subclasses whose exit codes are listed in exits.py.
+Each takes the Context and returns an exit code; failures raise StreamstackError
+subclasses whose exit codes are listed in exits.py. AWS errors are turned into one
+error line by the dispatcher (cli.dispatch), for these and the StackSet commands alike.
 """
 from __future__ import annotations
 
@@ -14,9 +16,9 @@ import subprocess
 from botocore.exceptions import ClientError
 
 from streamstack import ROOT
-from streamstack.deploy import artifacts, aws, changeset, events, safety, stacks, stuck
-from streamstack.deploy import bootstrap as boot_mod
-from streamstack.deploy import plan as planfile
+from streamstack.deploy import (
+    artifacts, aws, bootstrap_stack, changeset, events, plans, safety, stacks, stuck,
+)
 from streamstack.deploy.exits import Blocked, Interrupted, OperationFailed, Refused
 from streamstack.errors import StreamstackError
 
@@ -29,7 +31,7 @@ def connect(ctx, need_bootstrap: bool = True):
     """Account check, then the CloudFormation client (and the bootstrap, when needed)."""
     aws.check_account(ctx.params, ctx.client("sts"))
     cfn = ctx.client("cloudformation")
-    boot = boot_mod.lookup(cfn, ctx.params) if need_bootstrap else None
+    boot = bootstrap_stack.lookup(cfn, ctx.params) if need_bootstrap else None
     if boot:
         ctx.execution_role_arn = boot.execution_role_arn
     return cfn, boot
@@ -130,9 +132,9 @@ def follow(ctx, cfn, tree, total: int) -> dict:
 # -- stand-alone stacks: bootstrap and edge ---------------------------------------------------
 def bootstrap(ctx) -> int:
     aws.check_account(ctx.params, ctx.client("sts"))
-    text = (ctx.build_dir / ctx.manifest["templates"][boot_mod.TEMPLATE]["file"]).read_text()
-    values = boot_mod.parameters(ctx.params, json.loads(text))
-    return deploy_standalone(ctx, boot_mod.stack_name(ctx.params), text, values,
+    text = (ctx.build_dir / ctx.manifest["templates"][bootstrap_stack.TEMPLATE]["file"]).read_text()
+    values = bootstrap_stack.parameters(ctx.params, json.loads(text))
+    return deploy_standalone(ctx, bootstrap_stack.stack_name(ctx.params), text, values,
                              ctx.params.region, "bootstrap")
 
 
@@ -178,7 +180,7 @@ def deploy_standalone(ctx, name: str, text: str, values: dict[str, str], region:
     created = changeset.create(
         cfn, stack_name=name, name=changeset.new_name(), change_set_type=kind,
         parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(values.items())],
-        tags=ctx.params.tags, template_body=boot_mod.template_body(text), nested=False,
+        tags=ctx.params.tags, template_body=bootstrap_stack.template_body(text), nested=False,
         description=f"streamstack {what} {ctx.env} commit {git_commit()[:12]}")
     desc = changeset.wait(cfn, created["Id"], ctx.poll_seconds, ctx.sleep)
     if changeset.is_empty(desc):
@@ -186,10 +188,10 @@ def deploy_standalone(ctx, name: str, text: str, values: dict[str, str], region:
         ctx.out(f"{what} {name}: no changes")
         return 0
     _refuse_failed(desc)
-    rows = planfile.make_rows(changeset.walk(cfn, created["Id"]))
-    for line in planfile.render_text(rows):
+    rows = plans.make_rows(changeset.walk(cfn, created["Id"]))
+    for line in plans.render_text(rows):
         ctx.out(line)
-    if planfile.blocking(rows) and not ctx.flag("allow_data_loss"):
+    if plans.blocking(rows) and not ctx.flag("allow_data_loss"):
         raise Blocked(f"the {what} change would replace or remove stateful resources; the "
                       f"change set {created['Id']} is kept for review; rerun with "
                       "--allow-data-loss only if that data may go")
@@ -238,11 +240,9 @@ def plan(ctx) -> int:
         description=f"streamstack {ctx.env} commit {commit[:12]} build {root['sha256'][:12]}",
         role_arn=boot.execution_role_arn, rollback=rollback)
     desc = changeset.wait(cfn, created["Id"], ctx.poll_seconds, ctx.sleep)
-    stale = planfile.plan_path(ctx.plans, ctx.env)
     if changeset.is_empty(desc):
         cfn.delete_change_set(ChangeSetName=created["Id"])
-        for path in (stale, stale.with_suffix(".md")):
-            path.unlink(missing_ok=True)
+        plans.discard(ctx.plans, ctx.env)
         ctx.out(f"no changes: {params.stack_name} already matches this build and these "
                 "parameters (the empty change set was deleted)")
         return 0
@@ -252,35 +252,36 @@ def plan(ctx) -> int:
     root_template = json.loads((ctx.build_dir / root["file"]).read_text())
     by_sha = {e["sha256"]: json.loads((ctx.build_dir / e["file"]).read_text())
               for e in ctx.manifest["templates"].values()}
-    rows = planfile.make_rows(changes, planfile.stateful_stacks(root_template, by_sha))
-    planfile.mark_false_replacements(rows, changes, planfile.wiring_of(root_template))
+    rows = plans.make_rows(changes, plans.stateful_stacks(root_template, by_sha))
+    plans.mark_false_replacements(rows, changes, plans.wiring_of(root_template))
     allow = bool(ctx.flag("allow_data_loss"))
-    blocked = bool(planfile.blocking(rows)) and not allow
+    blocked = bool(plans.blocking(rows)) and not allow
     url = aws.console_url(params.region, created["StackId"], created["Id"])
-    document = {
-        "version": planfile.PLAN_VERSION, "environment": ctx.env,
-        "stack_name": params.stack_name, "region": params.region,
-        "change_set_arn": created["Id"], "change_set_name": name, "change_set_type": kind,
-        "stack_id": created["StackId"], "created": dt.datetime.now(dt.timezone.utc).isoformat(),
-        "commit": commit, "build_hash": root["sha256"],
-        "template_hashes": {n: e["sha256"] for n, e in sorted(ctx.manifest["templates"].items())},
-        "parameters": dict(sorted({**params.parameters, **values}.items())),
-        "rollback_triggers": (rollback or {}).get("RollbackTriggers", []),
-        "risk": planfile.summary(rows), "rows": planfile.rows_as_dicts(rows),
-        "blocked": blocked, "allow_data_loss": allow, "console_url": url,
-        **fingerprint(cfn, stacks.describe(cfn, created["StackId"])),
-    }
-    path = planfile.write(ctx.plans, document)
+    the_plan = plans.PlanFile(
+        plans.STACK, ctx.env, params.region, blocked=blocked, allow_data_loss=allow, details={
+            "stack_name": params.stack_name, "change_set_arn": created["Id"],
+            "change_set_name": name, "change_set_type": kind, "stack_id": created["StackId"],
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "commit": commit, "build_hash": root["sha256"],
+            "template_hashes": {n: e["sha256"]
+                                for n, e in sorted(ctx.manifest["templates"].items())},
+            "parameters": dict(sorted({**params.parameters, **values}.items())),
+            "rollback_triggers": (rollback or {}).get("RollbackTriggers", []),
+            "risk": plans.summary(rows), "rows": plans.rows_as_dicts(rows),
+            "console_url": url,
+            **fingerprint(cfn, stacks.describe(cfn, created["StackId"])),
+        })
+    path = plans.write(ctx.plans, the_plan, plans.render_markdown(the_plan.to_json()))
 
     ctx.out(f"plan for {params.stack_name} ({kind}, change set {name}):")
-    for line in planfile.render_text(rows):
+    for line in plans.render_text(rows):
         ctx.out(line)
-    ctx.out("risk: " + ", ".join(f"{k} {v}" for k, v in document["risk"].items()))
+    ctx.out("risk: " + ", ".join(f"{k} {v}" for k, v in the_plan.details["risk"].items()))
     ctx.out(f"plan written to {path} (and {path.with_suffix('.md').name})")
     ctx.out(f"review: {url}")
     changeset.prune(cfn, params.stack_name, ctx.settings.keep_change_sets, ctx.out)
     if blocked:
-        raise Blocked(f"the plan replaces or removes {len(planfile.blocking(rows))} stateful "
+        raise Blocked(f"the plan replaces or removes {len(plans.blocking(rows))} stateful "
                       "resource(s) (DATA-LOSS above); the change set is kept for review. If "
                       f"that data may go, plan again with `make deploy ENV={ctx.env} "
                       "ALLOW_DATA_LOSS=1`")
@@ -293,60 +294,61 @@ def plan(ctx) -> int:
 
 # -- execute -------------------------------------------------------------------------------
 def execute(ctx) -> int:
-    document = planfile.read(ctx.plans, ctx.env)
+    the_plan = plans.read(ctx.plans, ctx.env, plans.STACK)
+    details = the_plan.details
     params = ctx.params
-    if (document["stack_name"], document["region"]) != (params.stack_name, params.region):
-        raise Refused(f"the plan is for {document['stack_name']} in {document['region']}, but "
+    if (details["stack_name"], the_plan.region) != (params.stack_name, params.region):
+        raise Refused(f"the plan is for {details['stack_name']} in {the_plan.region}, but "
                       f"{params.path.name} now says {params.stack_name} in {params.region}: "
                       f"run `make deploy ENV={ctx.env}` again")
-    if document["blocked"]:
+    if the_plan.blocked:
         raise Blocked("the plan is blocked by DATA-LOSS rows; plan again with "
                       f"`make deploy ENV={ctx.env} ALLOW_DATA_LOSS=1` if that data may go")
     cfn, _ = connect(ctx)
     try:
-        desc = cfn.describe_change_set(ChangeSetName=document["change_set_arn"])
+        desc = cfn.describe_change_set(ChangeSetName=details["change_set_arn"])
     except ClientError as exc:
         if aws.error_code(exc) in ("ChangeSetNotFound", "ChangeSetNotFoundException",
                                    "ValidationError"):
-            raise Refused(f"the change set {document['change_set_name']} of the plan no longer "
+            raise Refused(f"the change set {details['change_set_name']} of the plan no longer "
                           f"exists: run `make deploy ENV={ctx.env}` again") from None
         raise
     if desc.get("ExecutionStatus") != "AVAILABLE":
-        raise Refused(f"the change set {document['change_set_name']} cannot be executed "
+        raise Refused(f"the change set {details['change_set_name']} cannot be executed "
                       f"({desc.get('ExecutionStatus')}: {desc.get('StatusReason') or 'no reason'})"
                       f": run `make deploy ENV={ctx.env}` again")
-    stack = stacks.describe(cfn, document["stack_id"])
+    stack = stacks.describe(cfn, details["stack_id"])
     now = fingerprint(cfn, stack)
     for key, what in (("stack_last_updated", "last update time"),
                       ("deployed_templates", "deployed template hashes")):
-        if now[key] != document[key]:
+        if now[key] != details[key]:
             raise Refused(f"{params.stack_name} moved since the plan (its {what} changed): "
                           f"someone deployed in between; run `make deploy ENV={ctx.env}` "
                           "again and review the new plan")
-    update = document["change_set_type"] == "UPDATE"
-    tree = stacks.tree(cfn, document["stack_id"]) if update else []
+    update = details["change_set_type"] == "UPDATE"
+    tree = stacks.tree(cfn, details["stack_id"]) if update else []
     protected = ctx.settings.protected
     if protected and update:
-        safety.protect(cfn, document["stack_id"], ctx.out, _allowed(document), tree)
-    ctx.out(f"executing {document['change_set_name']} on {params.stack_name}")
-    final = execute_change_set(ctx, cfn, document["stack_id"], document["change_set_arn"],
-                               len(document["rows"]), tree[1:])
-    if protected and document["change_set_type"] == "CREATE":
-        safety.protect(cfn, document["stack_id"], ctx.out)
+        safety.protect(cfn, details["stack_id"], ctx.out, _allowed(the_plan), tree)
+    ctx.out(f"executing {details['change_set_name']} on {params.stack_name}")
+    final = execute_change_set(ctx, cfn, details["stack_id"], details["change_set_arn"],
+                               len(details["rows"]), tree[1:])
+    if protected and details["change_set_type"] == "CREATE":
+        safety.protect(cfn, details["stack_id"], ctx.out)
     ctx.out(f"{params.stack_name}: {final['StackStatus']}")
     for key, value in sorted(stacks.outputs(final).items()):
         ctx.out(f"  {key} = {value}")
-    path = planfile.plan_path(ctx.plans, ctx.env)
+    path = plans.plan_path(ctx.plans, ctx.env)
     path.rename(path.with_name(f"{ctx.env}.executed.json"))
     return 0
 
 
-def _allowed(document: dict) -> dict[str, list[str]]:
+def _allowed(the_plan: plans.PlanFile) -> dict[str, list[str]]:
     """Per stack, the logical ids a --allow-data-loss plan may replace or remove."""
-    if not document["allow_data_loss"]:
+    if not the_plan.allow_data_loss:
         return {}
     allowed: dict[str, list[str]] = {}
-    for row in document["rows"]:
+    for row in the_plan.details["rows"]:
         if row["risk"] == "DATA-LOSS":
             allowed.setdefault(row["stack"], []).append(row["logical_id"])
     return allowed
@@ -356,8 +358,8 @@ def _allowed(document: dict) -> dict[str, list[str]]:
 def status(ctx) -> int:
     cfn, _ = connect(ctx, need_bootstrap=False)
     name = ctx.params.stack_name
-    boot = stacks.describe(cfn, boot_mod.stack_name(ctx.params))
-    ctx.out(f"bootstrap {boot_mod.stack_name(ctx.params)}: "
+    boot = stacks.describe(cfn, bootstrap_stack.stack_name(ctx.params))
+    ctx.out(f"bootstrap {bootstrap_stack.stack_name(ctx.params)}: "
             f"{boot['StackStatus'] if boot else 'not deployed'}")
     stack = stacks.describe(cfn, name)
     if stack is None:
@@ -395,10 +397,10 @@ def drift(ctx, cfn, stack_id: str) -> str:
 def doctor(ctx) -> int:
     cfn, _ = connect(ctx, need_bootstrap=False)
     try:
-        ctx.execution_role_arn = boot_mod.lookup(cfn, ctx.params).execution_role_arn
+        ctx.execution_role_arn = bootstrap_stack.lookup(cfn, ctx.params).execution_role_arn
     except StreamstackError as exc:
         ctx.out(f"note: {exc}")
-    for name in (boot_mod.stack_name(ctx.params), ctx.params.stack_name):
+    for name in (bootstrap_stack.stack_name(ctx.params), ctx.params.stack_name):
         stack = stuck.settle(ctx, cfn, stacks.describe(cfn, name))
         if stack is None:
             ctx.out(f"{name}: not deployed")
@@ -417,7 +419,7 @@ def destroy(ctx) -> int:
                       "may be destroyed")
     cfn, _ = connect(ctx, need_bootstrap=False)
     try:
-        ctx.execution_role_arn = boot_mod.lookup(cfn, ctx.params).execution_role_arn
+        ctx.execution_role_arn = bootstrap_stack.lookup(cfn, ctx.params).execution_role_arn
     except StreamstackError:
         ctx.execution_role_arn = None   # the stack can still be deleted with the caller's rights
     stack = stacks.describe(cfn, ctx.params.stack_name)
@@ -442,8 +444,7 @@ def destroy(ctx) -> int:
     cfn.delete_stack(StackName=stack["StackId"], **kwargs)
     final = follow(ctx, cfn, view, sum(len(stacks.resources(cfn, i)) for _, i in tree))
     ctx.out(f"{stack['StackName']}: {final['StackStatus']}")
-    for suffix in (".json", ".md"):
-        planfile.plan_path(ctx.plans, ctx.env).with_suffix(suffix).unlink(missing_ok=True)
+    plans.discard(ctx.plans, ctx.env)
     return 0
 
 
@@ -464,7 +465,3 @@ def empty_bucket(s3, bucket: str) -> int:
             s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
             deleted += len(batch)
     return deleted
-
-
-COMMANDS = {"bootstrap": bootstrap, "edge": edge, "deploy": plan, "execute": execute, "status": status,
-            "doctor": doctor, "destroy": destroy}

@@ -46,6 +46,11 @@ class Context:
         return self.params.environment
 
     @property
+    def stackset(self):
+        """The validated `stackset:` section (a StackSetConfig), or None."""
+        return self.params.sections.get("stackset")
+
+    @property
     def plans(self) -> Path:
         return self.plans_dir or self.build_dir / "plans"
 

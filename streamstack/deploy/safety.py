@@ -8,7 +8,7 @@ import json
 from botocore.exceptions import ClientError
 
 from streamstack.deploy import stacks
-from streamstack.deploy.plan import NESTED_STACK, STATEFUL_TYPES
+from streamstack.deploy.plans import NESTED_STACK, STATEFUL_TYPES
 
 
 def stack_policy(allowed: list[str] = ()) -> dict:

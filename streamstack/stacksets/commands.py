@@ -1,39 +1,35 @@
-"""plan / execute / bootstrap / drift for an environment with a `stackset:` section.
-
-deploy.py calls these with its Context (params, session, manifest, build_dir, args,
-out); each returns an exit code:
+"""The commands of an environment with a `stackset:` section: deploy (plan), execute,
+bootstrap, destroy, drift. They take the same Context as the stack commands (its
+clients, flags, settings and plans directory) and end with deploy.py's exit codes
+(streamstack/deploy/exits.py):
 
     0  success (also: no changes, no drift)
     3  the plan removes stacks or replaces/removes stateful resources (DATA-LOSS) and
-       --allow-data-loss was not given; the plan file is written for review
-    4  refused: the stack set moved since the plan, or bootstrap needs steps that
-       cannot be done from the administrator account (they are printed)
+       --allow-data-loss was not given; the plan file is written for review, and a
+       blocked plan is never executed
+    4  refused: the stack set moved since the plan, destroy is not allowed, or bootstrap
+       needs steps that cannot be done from the administrator account (they are printed)
     5  instance failures went beyond the failure tolerance (or an operation stopped)
     6  drift detected
-(deploy.py's exit codes, streamstack/deploy/exits.py)
 
-Errors the user can fix raise StreamstackError (printed as `error: ...`).
+Errors the user can fix raise StreamstackError (printed as `error: ...`); AWS errors
+become one such line in the dispatcher (cli.dispatch), as for the stack commands.
 """
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 from dataclasses import dataclass
 from typing import Callable
 
 from botocore.exceptions import ClientError
 
-from streamstack.deploy import aws, exits, stacks
-from streamstack.deploy import bootstrap as boot_mod
+from streamstack.deploy import aws, bootstrap_stack, exits, plans, stacks
+from streamstack.deploy import commands as stack_commands
 from streamstack.deploy.artifacts import upload_templates
-from streamstack.deploy.commands import COMMANDS as DEPLOY_COMMANDS
-from streamstack.deploy.plan import classify
-from streamstack.deploy.settings import DeploySettings, settings_of
+from streamstack.deploy.plans import classify
 from streamstack.errors import StreamstackError
-from streamstack.stacksets import deep_preview as deep_mod
-from streamstack.stacksets import drift as drift_mod
-from streamstack.stacksets import preview
+from streamstack.stacksets import deep_preview, drift_report, preview
 from streamstack.stacksets.config import StackSetConfig
 from streamstack.stacksets.operations import Operations, OperationResult, Waiter
 from streamstack.stacksets.state import OverrideState
@@ -41,18 +37,6 @@ from streamstack.stacksets.targets import Group, Instance, desired_instances, gr
 
 EXIT_OK, EXIT_DATA_LOSS, EXIT_REFUSED, EXIT_TOLERANCE, EXIT_DRIFTED = (
     exits.OK, exits.BLOCKED, exits.REFUSED, exits.FAILED, exits.DRIFTED)
-
-
-def aws_errors(command):
-    """A refused or failed AWS call ends the command with one `error:` line, not a
-    traceback (deploy.py's wording, streamstack.deploy.aws.as_error)."""
-    @functools.wraps(command)
-    def wrapper(ctx, **kwargs):
-        try:
-            return command(ctx, **kwargs)
-        except aws.FAILURES as exc:
-            raise aws.as_error(exc) from None
-    return wrapper
 
 
 @dataclass
@@ -69,20 +53,15 @@ class Target:
 def _target(ctx, *, bootstrap: bool = False, waiter: Waiter | None = None) -> Target:
     config: StackSetConfig = ctx.params.sections["stackset"]
     name = (config.name or ctx.params.stack_name) + ("-bootstrap" if bootstrap else "")
-    cfn = client(ctx, "cloudformation")
+    cfn = ctx.client("cloudformation")
     admin = _admin_account(ctx)
     return Target(config, name, Operations(cfn, name, config, waiter=waiter, out=ctx.out),
                   admin, "bootstrap" if bootstrap else "root")
 
 
-def client(ctx, service: str, region: str | None = None):
-    """deploy's clients (adaptive retries), in the administrator region by default."""
-    return aws.client(ctx.session, service, region or ctx.params.region)
-
-
 def _admin_account(ctx) -> str:
     """The caller's account, which administers the stack set; refuses another one."""
-    return aws.check_account(ctx.params, client(ctx, "sts"))
+    return aws.check_account(ctx.params, ctx.client("sts"))
 
 
 # -- artifacts and deploy-time values ----------------------------------------------------
@@ -93,8 +72,8 @@ def publish(ctx) -> tuple[str, str]:
     One bucket, in the administrator account's region, serves every target region:
     S3 serves cross-region reads in the commercial partition, and one URL keeps
     ArtifactBaseUrl a stack-set-wide value (see README, StackSet environments)."""
-    boot = boot_mod.lookup(client(ctx, "cloudformation"), ctx.params)
-    result = upload_templates(client(ctx, "s3"), boot.bucket, ctx.manifest, ctx.build_dir,
+    boot = bootstrap_stack.lookup(ctx.client("cloudformation"), ctx.params)
+    result = upload_templates(ctx.client("s3"), boot.bucket, ctx.manifest, ctx.build_dir,
                               boot.base_url)
     ctx.out(f"artifacts: uploaded {result.uploaded}, already there {result.skipped} "
             f"({result.base_url})")
@@ -105,7 +84,7 @@ def prefix_list_ids(ctx, regions) -> dict[str, str]:
     """The CloudFront origin-facing prefix list of each region (one call per region)."""
     ids = {}
     for region in regions:
-        ids[region] = aws.cloudfront_prefix_list_id(client(ctx, "ec2", region))
+        ids[region] = aws.cloudfront_prefix_list_id(ctx.client("ec2", region))
         if not ids[region]:
             raise StreamstackError(f"{region}: no managed prefix list "
                                    f"{aws.CLOUDFRONT_PREFIX_LIST}; the ALB would accept "
@@ -148,14 +127,6 @@ def _entry(ctx, name: str) -> dict:
 
 
 # -- plan --------------------------------------------------------------------------------
-def plan_path(ctx):
-    return ctx.build_dir / "plans" / f"{ctx.params.environment}.json"
-
-
-def _flag(ctx, name: str) -> bool:
-    return bool(getattr(ctx.args, name, False))
-
-
 def _compute(ctx, target: Target, *, parameters: dict[str, str],
              region_values: dict[str, dict[str, str]], bucket: str,
              exclude: set[Instance] = frozenset()
@@ -172,17 +143,16 @@ def _compute(ctx, target: Target, *, parameters: dict[str, str],
     plan = preview.compute(target.name, current, template_sha=entry["sha256"],
                            template_text=text, parameters=parameters, desired=desired,
                            region_order=target.config.preferences.region_order,
-                           delete_removed_stacks=_flag(ctx, "allow_data_loss"),
+                           delete_removed_stacks=ctx.flag("allow_data_loss"),
                            settings={"Tags": ctx.params.tags,
                                      **target.ops.stack_set_settings(target.admin_account)})
     return plan, current, desired
 
 
 def override_state(ctx, bucket: str, name: str) -> OverrideState:
-    return OverrideState(client(ctx, "s3"), bucket, name, ctx.out)
+    return OverrideState(ctx.client("s3"), bucket, name, ctx.out)
 
 
-@aws_errors
 def plan(ctx, *, waiter: Waiter | None = None,
          clients: Callable[[str, str], object] | None = None) -> int:
     """Preview the stack set deploy and write build/plans/<env>.json (+ .md)."""
@@ -193,27 +163,27 @@ def plan(ctx, *, waiter: Waiter | None = None,
     the_plan, current, desired = _compute(ctx, target, parameters=parameters,
                                           region_values=per_region, bucket=bucket)
     template_url = f"{base_url}/{_entry(ctx, 'root')['key']}"
-    if _flag(ctx, "deep_preview"):
+    if ctx.flag("deep_preview"):
         the_plan.deep = _deep(ctx, target, the_plan, current, desired, parameters,
                               template_url, clients, waiter)
-    prune = _flag(ctx, "prune")
+    prune = ctx.flag("prune")
     for line in preview.render(the_plan, prune=prune):
         ctx.out(line)
-    blocked = "DATA-LOSS" in the_plan.risk_summary() and not _flag(ctx, "allow_data_loss")
-    preview.write(the_plan, plan_path(ctx), {
-        "environment": ctx.params.environment, "region": ctx.params.region,
-        "admin_account": target.admin_account, "template_url": template_url,
-        "artifact_bucket": bucket,
-        "parameters": parameters, "tags": ctx.params.tags, "blocked": blocked,
-        "prune": prune, "delete_removed_stacks": _flag(ctx, "allow_data_loss")},
-        ctx.params.environment, prune=prune)
-    ctx.out(f"plan written to {plan_path(ctx)}")
+    allow = bool(ctx.flag("allow_data_loss"))
+    blocked = "DATA-LOSS" in the_plan.risk_summary() and not allow
+    plan_file = plans.PlanFile(
+        plans.STACKSET, ctx.env, ctx.params.region, blocked=blocked, allow_data_loss=allow,
+        details={"admin_account": target.admin_account, "template_url": template_url,
+                 "artifact_bucket": bucket, "parameters": parameters, "tags": ctx.params.tags,
+                 "prune": prune, "delete_removed_stacks": allow, **the_plan.to_json()})
+    path = plans.write(ctx.plans, plan_file, preview.markdown(the_plan, ctx.env, prune=prune))
+    ctx.out(f"plan written to {path}")
     if blocked:
         ctx.out("blocked: the plan loses data (DATA-LOSS); review it, then plan again with "
                 "--allow-data-loss if that is intended")
         return EXIT_DATA_LOSS
     if not the_plan.no_changes:
-        ctx.out(f"review it, then: make execute ENV={ctx.params.environment}")
+        ctx.out(f"review it, then: make execute ENV={ctx.env}")
     return EXIT_OK
 
 
@@ -232,26 +202,22 @@ def _deep(ctx, target: Target, the_plan: preview.Plan, current: preview.Current,
         for instance in current.instances[row.instance]:
             targets.append((instance.account, row.instance.region, instance.stack_id,
                             {**parameters, **dict(desired[row.instance])}))
-    clients = clients or deep_mod.assumed_clients(ctx.session, target.config.execution_role_name)
-    return deep_mod.preview_all(targets, clients=clients, template_url=template_url,
+    clients = clients or deep_preview.assumed_clients(ctx.session,
+                                                      target.config.execution_role_name)
+    return deep_preview.preview_all(targets, clients=clients, template_url=template_url,
                                 classify=classify, waiter=waiter, out=ctx.out)
 
 
 # -- execute -------------------------------------------------------------------------------
-@aws_errors
 def execute(ctx, *, waiter: Waiter | None = None) -> int:
     """Run exactly the reviewed plan; refuse when the stack set moved since."""
-    path = plan_path(ctx)
-    if not path.is_file():
-        raise StreamstackError(f"there is no plan {path}: run make deploy "
-                               f"ENV={ctx.params.environment} first")
-    data = json.loads(path.read_text())
-    if data.get("kind") != "stackset":
-        raise StreamstackError(f"{path} is not a StackSet plan: run make deploy "
-                               f"ENV={ctx.params.environment} again")
-    if data["blocked"] and not _flag(ctx, "allow_data_loss"):
-        raise StreamstackError(f"{path} loses data (DATA-LOSS) and is blocked: plan again "
-                               "with --allow-data-loss if that is intended")
+    plan_file = plans.read(ctx.plans, ctx.env, plans.STACKSET)
+    data = plan_file.details
+    path = plans.plan_path(ctx.plans, ctx.env)
+    if plan_file.blocked and not ctx.flag("allow_data_loss"):
+        raise exits.Blocked(f"{path} loses data (DATA-LOSS) and is blocked: plan again with "
+                            f"`make deploy ENV={ctx.env} ALLOW_DATA_LOSS=1` if that is "
+                            "intended")
     target = _target(ctx, waiter=waiter)
     the_plan = preview.Plan.from_json(data)
     if target.name != the_plan.stack_set:
@@ -260,20 +226,20 @@ def execute(ctx, *, waiter: Waiter | None = None) -> int:
     current = preview.read_current(target.ops, overrides=False)
     if current.fingerprint() != the_plan.fingerprint:
         raise exits.Refused(f"stack set {target.name} changed since the plan (template, "
-                               "parameters or instances): run make deploy "
-                               f"ENV={ctx.params.environment} again and review")
+                            f"parameters or instances): run make deploy ENV={ctx.env} again "
+                            "and review")
     if the_plan.no_changes:
         ctx.out(f"stack set {target.name}: no changes")
         return EXIT_OK
     # Deleting the stacks of removed instances must have been reviewed as DATA-LOSS.
-    delete_stacks = _flag(ctx, "allow_data_loss") and data.get("delete_removed_stacks", False)
-    if _flag(ctx, "prune") and _flag(ctx, "allow_data_loss") and not delete_stacks:
+    delete_stacks = ctx.flag("allow_data_loss") and data["delete_removed_stacks"]
+    if ctx.flag("prune") and ctx.flag("allow_data_loss") and not delete_stacks:
         ctx.out("the plan was made without --allow-data-loss: removed instances keep their "
                 "stacks; plan again with it to delete them")
     return apply(target, the_plan, template_url=data["template_url"],
                  parameters=data["parameters"], tags=data["tags"],
                  description=_description(ctx, the_plan.template_sha),
-                 prune=_flag(ctx, "prune"), delete_stacks=delete_stacks,
+                 prune=ctx.flag("prune"), delete_stacks=delete_stacks,
                  out=ctx.out,
                  state=override_state(ctx, data["artifact_bucket"], target.name).load())
 
@@ -335,7 +301,7 @@ def _learn(state: OverrideState, effect: str, group_: Group | None,
 
 
 def _description(ctx, sha: str) -> str:
-    return (f"streamstack {ctx.params.environment}: template sha256 {sha[:12]}, "
+    return (f"streamstack {ctx.env}: template sha256 {sha[:12]}, "
             f"params {ctx.params.path.name}")[:1024]
 
 
@@ -346,7 +312,6 @@ def _description(ctx, sha: str) -> str:
 BOOTSTRAP_DEFAULTS = {"StackSetAdministration": "disabled", "StackSetExecution": "disabled"}
 
 
-@aws_errors
 def bootstrap(ctx, *, waiter: Waiter | None = None) -> int:
     """The bootstrap template as a stack set to every target account and region.
 
@@ -371,7 +336,7 @@ def bootstrap(ctx, *, waiter: Waiter | None = None) -> int:
     if manual:
         for line in manual:
             ctx.out(line)
-        ctx.out("then run make bootstrap ENV=" + ctx.params.environment + " again")
+        ctx.out("then run make bootstrap ENV=" + ctx.env + " again")
         return EXIT_REFUSED
     bucket, base_url = publish(ctx)
     wide, per_region = deploy_time_values(ctx, target, base_url)
@@ -411,7 +376,7 @@ def admin_bootstrap_parameters(target: Target, declared: set[str]) -> dict[str, 
 def admin_bootstrap(ctx, parameters: dict[str, str]) -> int:
     """deploy.py's ordinary bootstrap of the administrator account, with `parameters` on
     top of the params file's deploy.bootstrap_parameters."""
-    settings = ctx.params.sections.get("deploy") or DeploySettings()
+    settings = ctx.settings
     merged = {**settings.bootstrap_parameters, **parameters}
     if "TemplateReaderAccountIds" in parameters:   # keep readers the file lists itself
         readers = settings.bootstrap_parameters.get("TemplateReaderAccountIds", "").split(",")
@@ -419,15 +384,15 @@ def admin_bootstrap(ctx, parameters: dict[str, str]) -> int:
             parameters["TemplateReaderAccountIds"].split(","))))
     settings = dataclasses.replace(settings, bootstrap_parameters=merged)
     params = dataclasses.replace(ctx.params, sections={**ctx.params.sections, "deploy": settings})
-    return DEPLOY_COMMANDS["bootstrap"](dataclasses.replace(ctx, params=params))
+    return stack_commands.bootstrap(dataclasses.replace(ctx, params=params))
 
 
 def _prerequisites(ctx, target: Target, entry: dict) -> list[str]:
     """What must exist before the bootstrap stack set can reach the targets."""
     config, admin = target.config, target.admin_account
     lines = []
-    name = boot_mod.stack_name(ctx.params)
-    stack = stacks.describe(client(ctx, "cloudformation"), name)
+    name = bootstrap_stack.stack_name(ctx.params)
+    stack = stacks.describe(ctx.client("cloudformation"), name)
     if stack is None:
         return [f"administrator account {admin}: the bootstrap stack {name} does not exist in "
                 f"{ctx.params.region}"]
@@ -435,7 +400,7 @@ def _prerequisites(ctx, target: Target, entry: dict) -> list[str]:
     file = ctx.params.path.name
     if config.self_managed:
         try:
-            client(ctx, "iam").get_role(RoleName=config.administration_role_name)
+            ctx.client("iam").get_role(RoleName=config.administration_role_name)
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "NoSuchEntity":
                 raise
@@ -460,7 +425,7 @@ def _execution_roles(ctx, target: Target, accounts: list[str]) -> list[str]:
     before any stack set reaches the account and creates the bootstrap baseline and every
     tier (README, StackSet limits, says what narrowing it would take)."""
     role, admin = target.config.execution_role_name, target.admin_account
-    sts = client(ctx, "sts")
+    sts = ctx.client("sts")
     trust = json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{admin}:root"},
         "Action": "sts:AssumeRole"}]}, separators=(",", ":"))
@@ -481,14 +446,13 @@ def _execution_roles(ctx, target: Target, accounts: list[str]) -> list[str]:
 
 
 # -- destroy -------------------------------------------------------------------------------
-@aws_errors
 def destroy(ctx, *, waiter: Waiter | None = None) -> int:
     """Delete every instance (their stacks too) and the stack set; only where the params
     file allows destroy (deploy.allow_destroy, not protected), like deploy.py's destroy."""
-    settings = settings_of(ctx.params)
+    settings = ctx.settings
     if not settings.allow_destroy or settings.protected:
-        raise StreamstackError(f"{ctx.params.path.name} does not allow destroy (set "
-                               "deploy.allow_destroy: true and deploy.protected: false)")
+        raise exits.Refused(f"{ctx.params.path.name} does not allow destroy (set "
+                            "deploy.allow_destroy: true and deploy.protected: false)")
     target = _target(ctx, waiter=waiter)
     if target.ops.describe() is None:
         ctx.out(f"stack set {target.name}: does not exist; nothing to destroy")
@@ -507,13 +471,12 @@ def destroy(ctx, *, waiter: Waiter | None = None) -> int:
 
 
 # -- drift ---------------------------------------------------------------------------------
-@aws_errors
 def drift(ctx, *, waiter: Waiter | None = None) -> int:
     target = _target(ctx, waiter=waiter)
     if target.ops.describe() is None:
         raise StreamstackError(f"stack set {target.name} does not exist: run make deploy "
-                               f"ENV={ctx.params.environment} and make execute first")
-    report = drift_mod.detect(target.ops)
-    for line in drift_mod.render(report, target.name):
+                               f"ENV={ctx.env} and make execute first")
+    report = drift_report.detect(target.ops)
+    for line in drift_report.render(report, target.name):
         ctx.out(line)
     return EXIT_DRIFTED if report.drifted else EXIT_OK

@@ -16,7 +16,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from streamstack.deploy import changeset
-from streamstack.deploy.plan import changed_properties
+from streamstack.deploy.plans import changed_properties
 from streamstack.stacksets.operations import Waiter
 
 

@@ -15,7 +15,6 @@ import hashlib
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from streamstack.stacksets.operations import Operations
 from streamstack.stacksets.state import OverrideState
@@ -314,13 +313,6 @@ def render(plan: Plan, *, prune: bool) -> list[str]:
 def markdown(plan: Plan, env: str, *, prune: bool) -> str:
     body = "\n".join(render(plan, prune=prune))
     return (f"### StackSet plan for `{env}`: `{plan.stack_set}`\n\n```\n{body}\n```\n")
-
-
-def write(plan: Plan, path: Path, extra: dict, env: str, *, prune: bool) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"kind": "stackset", **extra, **plan.to_json()},
-                               indent=1, sort_keys=True) + "\n")
-    path.with_suffix(".md").write_text(markdown(plan, env, prune=prune))
 
 
 def _operations(plan: Plan, prune: bool) -> str:

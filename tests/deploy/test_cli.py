@@ -1,12 +1,12 @@
 """deploy.py's command line: bad input fails with one clear line before any AWS call,
-and StackSet environments are handed to issue 6's module."""
+and StackSet environments are handed to the StackSet commands."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
 import sys
-import types
 
 import pytest
 
@@ -58,13 +58,13 @@ def stackset_section(monkeypatch):
     monkeypatch.setitem(params_mod.SECTIONS, "stackset", lambda value, problems, key, context: value)
 
 
-def test_stackset_environments_go_to_the_stacksets_module(built, tmp_path, monkeypatch,
-                                                           stackset_section):
+def test_stackset_environments_go_to_the_stacksets_commands(built, tmp_path, monkeypatch,
+                                                             stackset_section):
     write_params(tmp_path, "dev", DEV + "stackset: {regions: [us-west-2]}\n")
     seen = {}
-    module = types.ModuleType("streamstack.stacksets.commands")
-    module.plan = lambda ctx: seen.setdefault("plan", ctx) and 7
-    monkeypatch.setitem(sys.modules, "streamstack.stacksets.commands", module)
+    command = dataclasses.replace(cli.COMMANDS["deploy"],
+                                  stackset=lambda ctx: seen.setdefault("plan", ctx) and 7)
+    monkeypatch.setitem(cli.COMMANDS, "deploy", command)
     assert run(built, tmp_path, "deploy", "dev") == 7
     assert seen["plan"].params.sections["stackset"] == {"regions": ["us-west-2"]}
 

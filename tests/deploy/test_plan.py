@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from streamstack.deploy import plan
+from streamstack.deploy import plans as plan
 from streamstack.deploy.changeset import Change
 from streamstack.errors import StreamstackError
 
@@ -129,17 +129,18 @@ def test_malformed_plan_files_say_plan_again(tmp_path, content, message):
     if content is not None:
         (tmp_path / "prod.json").write_text(content)
     with pytest.raises(StreamstackError, match=message) as raised:
-        plan.read(tmp_path, "prod")
+        plan.read(tmp_path, "prod", plan.STACK)
     assert "make deploy ENV=prod" in str(raised.value)
 
 
 def test_plan_for_another_environment_is_refused(tmp_path):
     document = {key: kind() if isinstance(kind, type) else kind[0]()
-                for key, kind in plan.REQUIRED.items()}
-    document.update(version=plan.PLAN_VERSION, environment="staging")
+                for key, kind in plan.REQUIRED[plan.STACK].items()}
+    document.update(version=plan.PLAN_VERSION, environment="staging", kind=plan.STACK,
+                    region="us-west-2", blocked=False, allow_data_loss=False)
     (tmp_path / "prod.json").write_text(json.dumps(document))
     with pytest.raises(StreamstackError, match="plan for staging, not prod"):
-        plan.read(tmp_path, "prod")
+        plan.read(tmp_path, "prod", plan.STACK)
 
 
 def test_stack_policy_denies_replace_and_delete_of_stateful_types_except_allowed_rows():

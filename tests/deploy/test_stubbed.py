@@ -13,7 +13,7 @@ from botocore.stub import ANY
 
 from conftest import REGION, make_context, write_params
 from streamstack.deploy import commands, exits
-from streamstack.deploy import plan as planfile
+from streamstack.deploy import plans
 
 ACCOUNT = "123456789012"
 STACK = "streamstack-prod"
@@ -203,9 +203,9 @@ def test_data_loss_blocks_the_plan_and_keeps_the_change_set(prod):
         commands.plan(ctx)
     assert raised.value.exit_code == 3
     assert "2 stateful resource(s)" in str(raised.value)
-    saved = planfile.read(ctx.plans, "prod")
-    rows = {r["logical_id"]: r for r in saved["rows"]}
-    assert saved["blocked"] is True and saved["change_set_arn"] == CS_ARN
+    saved = plans.read(ctx.plans, "prod", plans.STACK)
+    rows = {r["logical_id"]: r for r in saved.details["rows"]}
+    assert saved.blocked is True and saved.details["change_set_arn"] == CS_ARN
     assert rows["MediaBucket"]["risk"] == "DATA-LOSS"
     assert rows["MediaBucket"]["replacement"] == "True"
     assert rows["MediaBucket"]["values"] == [{"property": "BucketName",
@@ -218,10 +218,10 @@ def test_data_loss_blocks_the_plan_and_keeps_the_change_set(prod):
     # AppSubnet2Id comes from NetworkStack, which this plan does not touch.
     assert rows["MountTarget2"]["likely_false"] is True
     assert "NetworkStack" in rows["MountTarget2"]["note"]
-    assert saved["parameters"]["CloudFrontPrefixListId"] == "pl-82a045eb"
-    assert saved["parameters"]["CdnWebAclArn"] == WEB_ACL        # from the edge stack
-    assert saved["parameters"]["CdnCertificateArn"] == ""
-    assert saved["parameters"]["ArtifactBaseUrl"] == BASE_URL
+    assert saved.details["parameters"]["CloudFrontPrefixListId"] == "pl-82a045eb"
+    assert saved.details["parameters"]["CdnWebAclArn"] == WEB_ACL        # from the edge stack
+    assert saved.details["parameters"]["CdnCertificateArn"] == ""
+    assert saved.details["parameters"]["ArtifactBaseUrl"] == BASE_URL
     text = ctx.out.text
     assert "root/StorageStack:" in text and "replace=Conditional" in text
     assert "DATA-LOSS 2" in text
@@ -230,7 +230,7 @@ def test_data_loss_blocks_the_plan_and_keeps_the_change_set(prod):
 
 def test_blocked_plan_is_not_executed(prod, tmp_path):
     ctx, stubs = prod
-    planfile.write(ctx.plans, plan_document(blocked=True))
+    write_plan(ctx, plan_document(blocked=True))
     with pytest.raises(exits.Blocked):
         commands.execute(ctx)
 
@@ -241,7 +241,7 @@ def test_empty_change_set_is_success_and_deleted(prod):
         "The submitted information didn't contain changes. Submit different information to "
         "create a change set."))
     stubs["cloudformation"].add_response("delete_change_set", {}, {"ChangeSetName": CS_ARN})
-    planfile.write(ctx.plans, plan_document())     # a stale plan from before
+    write_plan(ctx, plan_document())     # a stale plan from before
     assert commands.plan(ctx) == 0
     assert "no changes" in ctx.out.text
     assert "deploy-time CdnWebAclArn: not found, the template default applies" in ctx.out.text
@@ -276,8 +276,15 @@ def test_throttling_that_outlasts_the_retries_is_one_clear_error(prod):
     assert not (ctx.plans / "prod.json").exists()
 
 
+def write_plan(ctx, document: dict) -> None:
+    """A plan file as `make deploy` writes it."""
+    plans.write(ctx.plans, plans.PlanFile.from_json(document, env="prod", kind=plans.STACK),
+                "")
+
+
 def plan_document(blocked=False, updated=BEFORE, kind="UPDATE") -> dict:
-    return {"version": planfile.PLAN_VERSION, "environment": "prod", "stack_name": STACK,
+    return {"version": plans.PLAN_VERSION, "kind": plans.STACK, "environment": "prod",
+            "stack_name": STACK,
             "region": REGION, "change_set_arn": CS_ARN, "change_set_name": "deploy-1",
             "change_set_type": kind, "stack_id": STACK_ID,
             "stack_last_updated": updated.isoformat(),
@@ -309,7 +316,7 @@ def stub_execute_preamble(stubs, updated=BEFORE):
 
 def test_execute_refuses_a_stack_that_moved_since_the_plan(prod):
     ctx, stubs = prod
-    planfile.write(ctx.plans, fingerprinted(plan_document()))
+    write_plan(ctx, fingerprinted(plan_document()))
     stub_execute_preamble(stubs, updated=NOW)        # someone deployed after the plan
     with pytest.raises(exits.Refused, match="moved since the plan") as raised:
         commands.execute(ctx)
@@ -320,7 +327,7 @@ def test_execute_refuses_other_deployed_templates(prod):
     ctx, stubs = prod
     document = fingerprinted(plan_document())
     document["deployed_templates"][0] = "f" * 64
-    planfile.write(ctx.plans, document)
+    write_plan(ctx, document)
     stub_execute_preamble(stubs)
     with pytest.raises(exits.Refused, match="deployed template hashes"):
         commands.execute(ctx)
@@ -340,7 +347,7 @@ def event(stack_name, stack_id, logical, rtype, status, at, reason=None, physica
 def test_execute_protects_then_names_the_root_cause_inside_a_nested_stack(prod):
     ctx, stubs = prod
     cfn = stubs["cloudformation"]
-    planfile.write(ctx.plans, fingerprinted(plan_document()))
+    write_plan(ctx, fingerprinted(plan_document()))
     stub_execute_preamble(stubs)
     nested_id = NESTED["StorageStack"][1]
     nested_name = nested_id.split("/")[1]

@@ -29,7 +29,7 @@ def admin_bootstraps(monkeypatch):
     def ordinary_bootstrap(ctx):
         seen.append(ctx.params.sections["deploy"])
         return 0
-    monkeypatch.setitem(commands.DEPLOY_COMMANDS, "bootstrap", ordinary_bootstrap)
+    monkeypatch.setattr(commands.stack_commands, "bootstrap", ordinary_bootstrap)
     monkeypatch.setattr(commands, "publish", lambda ctx: ("artifacts", "https://artifacts.example"))
     return seen
 

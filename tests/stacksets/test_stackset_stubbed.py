@@ -10,7 +10,8 @@ import json
 import pytest
 from botocore.stub import ANY
 
-from streamstack.deploy.plan import classify
+from streamstack.deploy.plans import classify
+from streamstack.deploy import cli
 from streamstack.stacksets import commands, deep_preview, preview
 from streamstack.stacksets.config import Preferences, StackSetConfig
 from streamstack.stacksets.operations import Operations, Waiter
@@ -488,7 +489,7 @@ def test_a_refused_aws_call_is_one_error_line_not_a_traceback(tmp_path):
     env = EnvParams("prod-global", tmp_path / "prod-global.yaml", NAME, "us-west-2", None, {},
                     {}, {"stackset": config()})
     with pytest.raises(StreamstackError) as error:
-        commands.drift(make_context(env, session, {"templates": {}}, tmp_path))
+        cli.dispatch(make_context(env, session, {"templates": {}}, tmp_path), "drift")
     assert str(error.value) == ("AWS refused DescribeStackSet: AccessDenied: User is not "
                                 "authorized to perform cloudformation:DescribeStackSet")
 
@@ -571,7 +572,7 @@ def test_an_endpoint_that_answers_garbage_is_one_error_line(tmp_path, monkeypatc
 
     def garbage(ctx, **_):
         raise ResponseParserError("Unable to parse response (syntax error), invalid XML")
-    monkeypatch.setattr(commands.drift_mod, "detect", garbage)
+    monkeypatch.setattr(commands.drift_report, "detect", garbage)
     session = StubSession()
     session.stub("sts").add_response("get_caller_identity", {"Account": ADMIN})
     session.stub("cloudformation").add_response("describe_stack_set", {"StackSet": {
@@ -579,4 +580,4 @@ def test_an_endpoint_that_answers_garbage_is_one_error_line(tmp_path, monkeypatc
     env = EnvParams("prod-global", tmp_path / "prod-global.yaml", NAME, "us-west-2", None, {},
                     {}, {"stackset": config()})
     with pytest.raises(StreamstackError, match="an AWS call failed: Unable to parse response"):
-        commands.drift(make_context(env, session, {"templates": {}}, tmp_path))
+        cli.dispatch(make_context(env, session, {"templates": {}}, tmp_path), "drift")

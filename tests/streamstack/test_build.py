@@ -6,9 +6,9 @@ from troposphere import s3
 
 from streamstack import build, quotas
 from streamstack.errors import BuildError
-from streamstack.lint import lint
+from streamstack.lint import lint_templates
 from streamstack.render import render_all, sha256
-from streamstack.scan import scan
+from streamstack.scan import scan_templates
 from templates import STANDALONE, TIERS
 from templates.base import Tier
 
@@ -96,7 +96,7 @@ def test_lint_reports_errors_and_warnings(tmp_path):
     template = json.loads(_BadBucketTier().to_json())
     template["Resources"]["Plain"]["Properties"] = {"VersioningConfiguration": {"Status": "On"}}
     template["Conditions"] = {"Unused": {"Fn::Equals": ["a", "b"]}}
-    findings, linted = lint({"bad": json.dumps(template)}, ["us-east-1"], tmp_path, jobs=1)
+    findings, linted = lint_templates({"bad": json.dumps(template)}, ["us-east-1"], tmp_path, jobs=1)
     assert linted == 1
     rules = {line.split()[1] for line in findings["bad"]}
     assert {"E3030", "W8001"} <= rules, findings  # bad enum value; unused condition
@@ -108,7 +108,7 @@ def test_scan_reports_failures_and_reasonless_suppressions(tmp_path):
     reasonless = json.loads(clean_enough)
     reasonless["Resources"]["Plain"]["Metadata"] = {
         "checkov": {"skip": [{"id": "CKV_AWS_18", "comment": ""}]}}
-    findings, scanned = scan({"bad": clean_enough, "reasonless": json.dumps(reasonless)},
+    findings, scanned = scan_templates({"bad": clean_enough, "reasonless": json.dumps(reasonless)},
                              tmp_path)
     assert scanned == 2
     assert any("CKV_AWS_18" in line for line in findings["bad"])

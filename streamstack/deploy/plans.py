@@ -1,5 +1,6 @@
-"""The plan: one row per resource change with a risk label, printed grouped by nested
-stack, and written to build/plans/<env>.json (+ a Markdown twin for pull requests).
+"""Plans: one row per resource change with a risk label, printed grouped by nested
+stack, and the plan file build/plans/<env>.json (+ a Markdown twin for pull requests)
+that `make deploy` writes and `make execute` runs, for a stack and for a stack set.
 
 Risk labels (the first that applies):
   DATA-LOSS     Remove, or Replacement True/Conditional, of a stateful type (or of a
@@ -18,7 +19,6 @@ from pathlib import Path
 
 from streamstack.errors import StreamstackError
 
-PLAN_VERSION = 1
 STATEFUL_TYPES = frozenset({
     "AWS::RDS::DBCluster", "AWS::RDS::DBInstance", "AWS::ElastiCache::ReplicationGroup",
     "AWS::ElastiCache::CacheCluster", "AWS::ElastiCache::ServerlessCache",
@@ -228,46 +228,103 @@ def render_markdown(plan: dict) -> str:
 
 
 # -- the plan file ---------------------------------------------------------------------
-REQUIRED = {"version": int, "environment": str, "stack_name": str, "region": str,
-            "change_set_arn": str, "change_set_name": str, "stack_id": str,
-            "change_set_type": str, "stack_last_updated": (str, type(None)),
+PLAN_VERSION = 2
+STACK, STACKSET = "stack", "stackset"
+KINDS = {STACK: "a stack", STACKSET: "a StackSet"}
+# What `make execute` reads from a plan file, per kind, beyond the common fields.
+REQUIRED = {
+    STACK: {"stack_name": str, "change_set_arn": str, "change_set_name": str,
+            "stack_id": str, "change_set_type": str, "stack_last_updated": (str, type(None)),
             "deployed_templates": list, "template_hashes": dict, "parameters": dict,
-            "risk": dict, "rows": list, "blocked": bool, "allow_data_loss": bool}
+            "risk": dict, "rows": list},
+    STACKSET: {"stack_set": str, "template_url": str, "artifact_bucket": str,
+               "parameters": dict, "tags": dict, "current_fingerprint": str,
+               "delete_removed_stacks": bool},
+}
+
+
+@dataclass
+class PlanFile:
+    """build/plans/<env>.json: what `make deploy` planned and `make execute` runs, for an
+    environment of either kind. `details` holds what the kind needs (a stack's change set
+    and rows, a stack set's per-instance plan); the rest is common."""
+
+    kind: str                   # STACK or STACKSET
+    environment: str
+    region: str
+    blocked: bool               # DATA-LOSS without --allow-data-loss: never executed
+    allow_data_loss: bool
+    details: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {**self.details, "version": PLAN_VERSION, "kind": self.kind,
+                "environment": self.environment, "region": self.region,
+                "blocked": self.blocked, "allow_data_loss": self.allow_data_loss}
+
+    @classmethod
+    def from_json(cls, data, *, env: str, kind: str, path: Path | str = "the plan") -> "PlanFile":
+        """A plan read back, checked: the version, environment and kind this command
+        needs, and every field execute reads. Each problem says to plan again."""
+        again = f"run `make deploy ENV={env}` to plan again"
+        if not isinstance(data, dict):
+            raise StreamstackError(f"{path} is not a plan written by `make deploy`: {again}")
+        common = {"version": int, "environment": str, "kind": str, "region": str,
+                  "blocked": bool, "allow_data_loss": bool}
+        for key, expected in common.items():
+            if not isinstance(data.get(key), expected):
+                raise StreamstackError(f"{path} is not a plan written by `make deploy` ({key} "
+                                       f"is missing or malformed): {again}")
+        if data["version"] != PLAN_VERSION:
+            raise StreamstackError(f"{path} was written by another version of deploy.py: "
+                                   f"{again}")
+        if data["environment"] != env:
+            raise StreamstackError(f"{path} is a plan for {data['environment']}, not {env}: "
+                                   f"{again}")
+        if data["kind"] != kind:
+            raise StreamstackError(f"{path} is a plan for {KINDS.get(data['kind'], 'another')} "
+                                   f"environment, but {env} is {KINDS[kind]} environment: "
+                                   f"{again}")
+        for key, expected in REQUIRED[kind].items():
+            if not isinstance(data.get(key), expected):
+                raise StreamstackError(f"{path} is not a plan written by `make deploy` ({key} "
+                                       f"is missing or malformed): {again}")
+        details = {k: v for k, v in data.items() if k not in common}
+        return cls(kind=data["kind"], environment=data["environment"], region=data["region"],
+                   blocked=data["blocked"], allow_data_loss=data["allow_data_loss"],
+                   details=details)
 
 
 def plan_path(plans_dir: Path, env: str) -> Path:
     return plans_dir / f"{env}.json"
 
 
-def write(plans_dir: Path, plan: dict) -> Path:
+def write(plans_dir: Path, plan: PlanFile, markdown: str) -> Path:
+    """The plan file and its Markdown twin (the pull-request comment)."""
     plans_dir.mkdir(parents=True, exist_ok=True)
-    path = plan_path(plans_dir, plan["environment"])
-    path.write_text(json.dumps(plan, indent=1, sort_keys=True, default=str) + "\n")
-    path.with_suffix(".md").write_text(render_markdown(plan))
+    path = plan_path(plans_dir, plan.environment)
+    path.write_text(json.dumps(plan.to_json(), indent=1, sort_keys=True, default=str) + "\n")
+    path.with_suffix(".md").write_text(markdown)
     return path
 
 
-def read(plans_dir: Path, env: str) -> dict:
+def read(plans_dir: Path, env: str, kind: str) -> PlanFile:
     path = plan_path(plans_dir, env)
-    again = f"run `make deploy ENV={env}` to plan again"
     if not path.is_file():
-        raise StreamstackError(f"there is no plan for {env} ({path}): {again}")
+        raise StreamstackError(f"there is no plan for {env} ({path}): run `make deploy "
+                               f"ENV={env}` to plan again")
     try:
-        plan = json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise StreamstackError(f"{path} is not valid JSON ({exc.msg}, line {exc.lineno}): "
-                               f"{again}") from None
-    if not isinstance(plan, dict):
-        raise StreamstackError(f"{path} is not a plan written by `make deploy`: {again}")
-    for key, kind in REQUIRED.items():
-        if not isinstance(plan.get(key), kind):
-            raise StreamstackError(f"{path} is not a plan written by `make deploy` ({key} is "
-                                   f"missing or malformed): {again}")
-    if plan["version"] != PLAN_VERSION:
-        raise StreamstackError(f"{path} was written by another version of deploy.py: {again}")
-    if plan["environment"] != env:
-        raise StreamstackError(f"{path} is a plan for {plan['environment']}, not {env}: {again}")
-    return plan
+                               f"run `make deploy ENV={env}` to plan again") from None
+    return PlanFile.from_json(data, env=env, kind=kind, path=path)
+
+
+def discard(plans_dir: Path, env: str) -> None:
+    """Remove the environment's plan and its Markdown twin (nothing left to execute)."""
+    path = plan_path(plans_dir, env)
+    for stale in (path, path.with_suffix(".md")):
+        stale.unlink(missing_ok=True)
 
 
 def rows_as_dicts(rows: list[Row]) -> list[dict]:
