@@ -5,7 +5,7 @@ One environment targets N accounts x 4 regions. It measures, per phase, the call
 StackSet commands make: the first plan and execute (create the stack set and every
 instance), then a template change planned and rolled out (one UpdateStackSet). Run
 with --accounts to compare sizes; tests/stacksets/test_stackset_scale.py asserts on
-the same numbers. Artifact upload (issue 5's, per template) is not counted.
+the same numbers. Artifact upload (per template) is not counted.
 
     .venv/bin/python bench/stacksets.py            # 50 accounts x 4 regions
     .venv/bin/python bench/stacksets.py --accounts 2

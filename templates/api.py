@@ -1,4 +1,4 @@
-"""api: the video metadata API of seed 004 (toggle MetadataApi).
+"""api: the video metadata API (toggle MetadataApi).
 
 API Gateway HTTP API with GET /videos, GET /videos/{id} and POST /videos, proxied to an
 inline Python Lambda that reads and writes the DynamoDB videos table (data tier). One

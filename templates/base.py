@@ -44,7 +44,7 @@ SHARED_PARAMETERS = {
     "LogRetentionDays": ("Observability", dict(
         Type="Number", AllowedValues=LOG_RETENTION_DAYS, Default=30,
         Description="Days to keep application, function and API access logs in CloudWatch "
-                    "Logs (seed 001 asks for 1 in dev).")),
+                    "Logs.")),
 }
 
 # Template Metadata key for parameters that deploy.py resolves at deploy time

@@ -6,7 +6,8 @@
 - ECR repositories (scan on push, immutable tags, lifecycle);
 - the GitHub Actions OIDC provider and a deploy role scoped to one repository and branch;
 - the StackSet administration and execution roles (self-managed permissions), each
-  behind a toggle, so issue 6 can roll this same template out as a StackSet.
+  behind a toggle, so a StackSet environment rolls this same template out to its
+  target accounts.
 
 deploy.py reads the outputs (ArtifactBucketName, ArtifactBaseUrl, ExecutionRoleArn).
 """

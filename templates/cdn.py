@@ -275,7 +275,8 @@ class CdnTier(Tier):
                 Action=[s3_actions.GetObject],
                 Resource=[Join("", [params["Arn"], "/*"])],
                 Condition=Condition(StringEquals("AWS:SourceArn", self.distribution_arn()))))
-            # Same logical ids as the storage tier used before the policies moved here.
+            # <Name>BucketPolicy: the logical ids are a contract (a rename replaces the
+            # policy), kept in the tier that names the distribution.
             self.add(s3.BucketPolicy(
                 f"{logical}BucketPolicy", Bucket=params["Name"],
                 PolicyDocument=Policy(Version="2012-10-17", Statement=statements)))

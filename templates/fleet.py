@@ -1,5 +1,5 @@
-"""fleet (toggle, off by default): the EC2 design of seed 001 beside the Fargate
-services. An Auto Scaling group of Amazon Linux 2023 instances in the app subnets,
+"""fleet (toggle, off by default): an EC2 design of the application tier beside the
+Fargate services. An Auto Scaling group of Amazon Linux 2023 instances in the app subnets,
 each running nginx (answering /health) with the CloudWatch agent shipping its logs,
 behind its own target group and listener rule on the load-balancer tier's ALB listener.
 
@@ -124,7 +124,7 @@ class FleetTier(Tier):
     def build(self) -> None:
         self.enabled = self.toggle(
             "Fleet", "Fleet", "disabled",
-            "enabled: an EC2 Auto Scaling group (seed 001's design) behind the ALB on "
+            "enabled: an EC2 Auto Scaling group behind the ALB on "
             "FleetPathPattern; disabled: no instances.")
         self.app_subnets = self.wired(
             "AppSubnetIds", "network", Type="List<AWS::EC2::Subnet::Id>",

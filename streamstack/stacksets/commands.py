@@ -97,7 +97,7 @@ def deploy_time_values(ctx, target: Target, base_url: str
     """(stack-set-wide values, per-region values) for the template's deploy-time names.
 
     Edge-stack outputs (CdnWebAclArn, CdnCertificateArn) belong to each target account's
-    own edge stack in us-east-1, which nothing deploys to the targets yet: like deploy.py
+    own edge stack in us-east-1, which streamstack does not deploy to targets: like deploy.py
     without an edge stack, the template default applies, and the plan says so."""
     entry = _entry(ctx, target.template)
     declared = json.loads((ctx.build_dir / entry["file"]).read_text()).get("Parameters", {})

@@ -59,7 +59,7 @@ def aws(moto_url, monkeypatch):
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 
-    def publish(ctx):  # the artifact upload is issue 5's; here: straight into moto's S3
+    def publish(ctx):  # the artifact upload has its own tests; here: straight into moto's S3
         s3 = ctx.session.client("s3", region_name="us-west-2")
         if not s3.list_buckets()["Buckets"]:
             s3.create_bucket(Bucket="artifacts",

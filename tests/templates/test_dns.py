@@ -51,7 +51,7 @@ def test_edge_values_reach_the_root_as_deploy_time_parameters(rendered):
             "Ref": "CdnCertificateArn"}
 
 
-def test_dev_creates_the_seed_zone_kept_only_outside_dev(dns, env):
+def test_dev_creates_its_test_zone_kept_only_outside_dev(dns, env):
     if env == "prod":  # no domain in prod's params yet: no DNS at all
         assert dns.resources == {}
         assert dns.outputs["HostedZoneId"]["Value"] == ""

@@ -67,6 +67,6 @@ def test_cdn_alias_a_and_aaaa_to_cloudfront(template, env):
 
 
 def test_dev_domain_gets_the_api_record(template):
-    """dev's params name seed 001's zone: the api record exists there from the start."""
+    """dev's params name a test zone: the api record exists there from the start."""
     ev = evaluate(template, "dev")
     assert {"ApiRecordA", "ApiRecordAAAA"} <= set(ev.resources)

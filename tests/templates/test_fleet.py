@@ -1,4 +1,4 @@
-"""fleet tier: off by default; when enabled, seed 001's EC2 design behind the ALB."""
+"""fleet tier: off by default; when enabled, an EC2 Auto Scaling group behind the ALB."""
 
 import pytest
 

@@ -1,5 +1,6 @@
-"""Root outputs: at least 40, each described, covering seed 001's list (every entry's
-tier is nested and outputs it through the root), and nothing secret among them."""
+"""Root outputs: at least 40, each described, covering the required list
+(docs/requirements.md, outputs: every entry's tier is nested and outputs it through the
+root), and nothing secret among them."""
 import json
 import re
 
@@ -7,8 +8,8 @@ import pytest
 
 from templates import TIERS
 
-# Seed 001 "Outputs", item by item: (what it asks for, owning tier, output names).
-SEED_001 = [
+# The required outputs, item by item: (what is asked for, owning tier, output names).
+REQUIRED_OUTPUTS = [
     ("VPC ID and CIDR block", "network", ["VpcId", "VpcCidr"]),
     ("public and private subnet ID lists", "network",
      ["PublicSubnetIds", "AppSubnetIds", "DataSubnetIds"]),
@@ -49,8 +50,9 @@ def test_at_least_40_outputs_each_with_a_description(outputs):
         assert len(output["Description"]) >= 10, name
 
 
-@pytest.mark.parametrize("what, tier, names", SEED_001, ids=[s[0] for s in SEED_001])
-def test_seed_001_outputs(outputs, rendered, what, tier, names):
+@pytest.mark.parametrize("what, tier, names", REQUIRED_OUTPUTS,
+                         ids=[s[0] for s in REQUIRED_OUTPUTS])
+def test_required_outputs(outputs, rendered, what, tier, names):
     assert tier in NESTED, f"the {tier} tier that owns {what} is not nested in the root"
     assert [n for n in names if n not in outputs] == [], what
     for name in names:
