@@ -18,7 +18,7 @@ DEPLOY_FLAGS := $(if $(LOCAL),--local) $(if $(YES),--yes) \
                 $(if $(ALLOW_DATA_LOSS),--allow-data-loss) $(if $(WAIT),--wait)
 DEPLOY := $(PY) deploy.py
 
-.PHONY: build test bench diagram clean bootstrap deploy execute status doctor destroy local local-stop e2e edge
+.PHONY: build test unit lint bench diagram clean bootstrap deploy execute status doctor destroy local local-stop e2e edge
 
 ## build: render every template into build/, validate params, cfn-lint and checkov (cached)
 build: $(VENV)/.installed $(SCAN_VENV)/.installed
@@ -29,9 +29,19 @@ build: $(VENV)/.installed $(SCAN_VENV)/.installed
 test: build $(LOCAL_VENV)/.installed
 	$(PY) -m pytest -n 2
 
+## unit: the fast tests, without the end-to-end ones (no LocalStack needed)
+unit: $(VENV)/.installed $(SCAN_VENV)/.installed
+	$(PY) -m pytest -n 2 -m "not e2e"
+
+## lint: ruff's checks and its format check over the code
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
 ## diagram: docs/architecture.png and .svg drawn from the built templates. The picture
-## needs Debian's graphviz (`dot`); it is installed here when missing (as root).
-diagram: build
+## needs the docs extra (the diagrams package) and Debian's graphviz (`dot`); both are
+## installed here when missing (graphviz with apt-get, as root).
+diagram: build $(VENV)/.docs-installed
 	@command -v dot >/dev/null || { apt-get update && apt-get install -y graphviz; }
 	$(PY) -m streamstack.diagram
 
@@ -81,10 +91,14 @@ e2e: $(VENV)/.installed $(LOCAL_VENV)/.installed
 clean:
 	rm -rf build .pytest_cache
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+$(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_QUIET) --upgrade pip
 	$(VENV)/bin/pip install $(PIP_QUIET) -e '.[test]'
+	touch $@
+
+$(VENV)/.docs-installed: $(VENV)/.installed
+	$(VENV)/bin/pip install $(PIP_QUIET) -e '.[test,docs]'
 	touch $@
 
 # checkov pins an old boto3, so it gets a venv of its own.

@@ -6,9 +6,10 @@ AWS icons (the `diagrams` package), then the request and video data flows betwee
 them. A flow is drawn only when both of its ends exist in the build, so the picture
 follows the templates rather than a hand-kept list.
 
-`source()` produces the Graphviz (dot) text without Graphviz installed (the tests use
-it); `render()` writes docs/architecture.png and .svg with Debian's graphviz (`dot`),
-which the Makefile installs. The SVG embeds its icons, so it displays anywhere.
+`picture()` decides what is drawn (clusters, nodes, flows) as plain data, which the tests
+check; `source()` produces the Graphviz (dot) text with the diagrams package (the docs
+extra) and `render()` writes docs/architecture.png and .svg with Debian's graphviz
+(`dot`); `make diagram` installs both. The SVG embeds its icons, so it displays anywhere.
 """
 from __future__ import annotations
 
@@ -166,30 +167,51 @@ def _node_class(icon: str):
     return getattr(__import__(f"diagrams.aws.{module}", fromlist=[cls]), cls)
 
 
+@dataclass
+class Picture:
+    """What the picture shows, before any drawing: per template its nodes, and the flows
+    whose two ends both exist. Pure data (no diagrams or graphviz needed)."""
+
+    clusters: dict[str, list[Shown]]
+    flows: list[tuple[str, str, str, str]]      # (flow, start node id, end node id, label)
+
+
+def picture(templates: dict[str, dict]) -> Picture:
+    ends: dict[str, str] = {VIEWERS: VIEWERS}
+    clusters: dict[str, list[Shown]] = {}
+    for tier, template in templates.items():
+        nodes = clusters.setdefault(tier, [])
+        for key, shown in shown_resources(tier, template):
+            if shown not in nodes:
+                nodes.append(shown)
+            ends.setdefault(key, shown.node_id)
+    flows = [(flow, ends[start], ends[end], label) for flow, start, end, label in FLOWS
+             if start in ends and end in ends]
+    return Picture(clusters, flows)
+
+
 def build_diagram(templates: dict[str, dict], filename: str):
-    """The diagrams.Diagram of the build (not rendered); its .dot is the Graphviz graph."""
+    """The diagrams.Diagram of the build (not rendered); its .dot is the Graphviz graph.
+    Needs the docs extra (the diagrams package)."""
     from diagrams import Cluster, Diagram, Edge, setdiagram
     from diagrams.aws.general import Users
 
+    drawing = picture(templates)
     diagram = Diagram(TITLE, filename=filename, show=False, direction="TB",
                       outformat=["png", "svg"],
                       graph_attr={"pad": "0.5", "fontsize": "22", "splines": "spline",
                                   "nodesep": "0.8", "ranksep": "1.0"})
     setdiagram(diagram)
     try:
-        ends: dict[str, object] = {VIEWERS: Users("viewers", nodeid=VIEWERS)}
-        for tier, template in templates.items():
+        nodes: dict[str, object] = {VIEWERS: Users("viewers", nodeid=VIEWERS)}
+        for tier, shown_nodes in drawing.clusters.items():
             with Cluster(tier):
-                drawn: dict[str, object] = {}
-                for key, shown in shown_resources(tier, template):
-                    if shown.node_id not in drawn:
-                        drawn[shown.node_id] = _node_class(shown.icon)(
-                            shown.label, nodeid=shown.node_id)
-                    ends.setdefault(key, drawn[shown.node_id])
-        for flow, start, end, label in FLOWS:
-            if start in ends and end in ends:
-                ends[start] >> Edge(label=label, color=COLOURS[flow],
-                                    fontcolor=COLOURS[flow], style="bold") >> ends[end]
+                for shown in shown_nodes:
+                    nodes[shown.node_id] = _node_class(shown.icon)(shown.label,
+                                                                   nodeid=shown.node_id)
+        for flow, start, end, label in drawing.flows:
+            nodes[start] >> Edge(label=label, color=COLOURS[flow], fontcolor=COLOURS[flow],
+                                 style="bold") >> nodes[end]
         return diagram
     finally:
         setdiagram(None)

@@ -100,3 +100,4 @@ def test_the_checker_sees_cycles_and_tier_edges():
     graph = import_graph()
     assert "templates.parts.iam" in graph["templates.compute"]
     assert cycles({**graph, "templates.base": graph["templates.base"] | {"templates.compute"}})
+

@@ -9,19 +9,11 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from streamstack import build, params as params_mod
+from streamstack import params as params_mod
 from streamstack.deploy.context import Context
 
 REGION = "us-west-2"
 EDGE = "us-east-1"   # the edge stack's region
-
-
-@pytest.fixture(scope="session")
-def built(tmp_path_factory) -> Path:
-    """The real templates rendered (no lint or scan: the build tests cover those)."""
-    build_dir = tmp_path_factory.mktemp("build")
-    build.run(build_dir=build_dir, lint=False, scan=False, log=lambda *a: None)
-    return build_dir
 
 
 def write_params(params_dir: Path, env: str, text: str) -> Path:

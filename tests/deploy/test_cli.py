@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import write_params
+from tests.deploy.conftest import write_params
 from streamstack import ROOT, params as params_mod
 from streamstack.deploy import cli, local
 from streamstack.errors import StreamstackError

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from streamstack import ROOT
 from streamstack.deploy import local
 from streamstack.deploy.commands import empty_bucket
-from fixture_tiers import build_fixture as build_fixture_dir
+from tests.deploy.fixture_tiers import build_fixture as build_fixture_dir
 
 pytestmark = pytest.mark.e2e
 REGION = "us-west-2"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import write_params
+from tests.deploy.conftest import write_params
 from streamstack import params as params_mod
 from streamstack.deploy.settings import DeploySettings, settings_of
 from streamstack.errors import ParamsError

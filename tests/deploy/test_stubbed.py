@@ -11,7 +11,7 @@ import json
 import pytest
 from botocore.stub import ANY
 
-from conftest import REGION, make_context, write_params
+from tests.deploy.conftest import REGION, make_context, write_params
 from streamstack.deploy import commands, exits
 from streamstack.deploy import plans
 

@@ -34,8 +34,8 @@ def problems(parse_params, data) -> list[str]:
     return info.value.lines
 
 
-def test_worked_example_loads_with_overrides_and_preferences():
-    env = params_mod.load("prod-global")
+def test_worked_example_loads_with_overrides_and_preferences(built):
+    env = params_mod.load("prod-global", build_dir=built)
     config = env.sections["stackset"]
     assert isinstance(config, StackSetConfig)
     assert env.parameters["Environment"] == "prod"

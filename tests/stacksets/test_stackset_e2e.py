@@ -74,8 +74,8 @@ def aws(moto_url, monkeypatch):
 
 
 @pytest.fixture()
-def env(tmp_path, aws):
-    """env(accounts, **flags) -> Context for a params file targeting those accounts."""
+def stackset_env(tmp_path, aws):
+    """stackset_env(accounts, **flags) -> Context for a params file targeting those accounts."""
     build = tmp_path / "build"
     (build / "templates").mkdir(parents=True)
     text = json.dumps(TEMPLATE, indent=1, sort_keys=True) + "\n"
@@ -123,8 +123,8 @@ def vpc_cidrs(session, account: str, region: str) -> list[str]:
     return sorted(v["CidrBlock"] for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"])
 
 
-def test_create_add_remove_and_destroy(env, aws, moto_url):
-    ctx = env([A, B])
+def test_create_add_remove_and_destroy(stackset_env, aws, moto_url):
+    ctx = stackset_env([A, B])
     assert commands.plan(ctx, waiter=FAST) == 0
     plan = json.loads((ctx.build_dir / "plans" / "global.json").read_text())
     assert plan["kind"] == "stackset" and not plan["exists"]
@@ -146,26 +146,26 @@ def test_create_add_remove_and_destroy(env, aws, moto_url):
     assert vpc_cidrs(aws, B, "us-east-1") == ["10.1.0.0/16"]
     assert vpc_cidrs(aws, B, "us-west-2") == ["10.0.0.0/16"]
 
-    ctx = env([A, B])
+    ctx = stackset_env([A, B])
     assert commands.plan(ctx, waiter=FAST) == 0
     assert "stack set streamstack-e2e: no changes" in ctx.lines
     assert commands.execute(ctx, waiter=FAST) == 0
 
-    ctx = env([A, B, C])                                   # add an account
+    ctx = stackset_env([A, B, C])                                   # add an account
     commands.plan(ctx, waiter=FAST)
     assert any(line.startswith("  add") and C in line for line in ctx.lines), ctx.lines
     assert commands.execute(ctx, waiter=FAST) == 0
     assert len(instances(aws)) == 6
 
-    ctx = env([A])                                         # B and C leave the targets
+    ctx = stackset_env([A])                                         # B and C leave the targets
     commands.plan(ctx, waiter=FAST)
     assert any("remove (skipped without --prune)" in line for line in ctx.lines), ctx.lines
     assert commands.execute(ctx, waiter=FAST) == 0
     assert len(instances(aws)) == 6, "without --prune nothing is removed"
     assert any("4 instance(s) no longer targeted are kept" in line for line in ctx.lines)
 
-    commands.plan(env([A], prune=True), waiter=FAST)
-    ctx = env([A], prune=True, allow_data_loss=True)     # not reviewed as DATA-LOSS
+    commands.plan(stackset_env([A], prune=True), waiter=FAST)
+    ctx = stackset_env([A], prune=True, allow_data_loss=True)     # not reviewed as DATA-LOSS
     sent = []
     aws.events.register("provide-client-params.cloudformation.DeleteStackInstances",
                         lambda params, **_: sent.append(params["RetainStacks"]))
@@ -175,20 +175,20 @@ def test_create_add_remove_and_destroy(env, aws, moto_url):
     assert any("DELETE SUCCEEDED: 4/4" in line for line in ctx.lines)
     assert set(instances(aws)) == {(A, "us-east-1"), (A, "us-west-2")}
 
-    ctx = env([A])
+    ctx = stackset_env([A])
     ctx.params = dataclasses.replace(ctx.params, sections={
         **ctx.params.sections,
         "deploy": DeploySettings(allow_destroy=True, protected=False)})
     assert commands.destroy(ctx, waiter=FAST) == 0
-    assert commands.plan(env([A]), waiter=FAST) == 0       # gone: the plan creates it again
+    assert commands.plan(stackset_env([A]), waiter=FAST) == 0       # gone: the plan creates it again
     assert not json.loads((ctx.build_dir / "plans" / "global.json").read_text())["exists"]
 
 
-def test_execute_refuses_a_stack_set_that_moved_since_the_plan(env, aws):
-    ctx = env([A])
+def test_execute_refuses_a_stack_set_that_moved_since_the_plan(stackset_env, aws):
+    ctx = stackset_env([A])
     commands.plan(ctx, waiter=FAST)
     commands.execute(ctx, waiter=FAST)
-    ctx = env([A, B])
+    ctx = stackset_env([A, B])
     commands.plan(ctx, waiter=FAST)
     aws.client("cloudformation").create_stack_instances(     # someone else, meanwhile
         StackSetName="streamstack-e2e", Accounts=[C], Regions=["us-west-2"])
@@ -198,17 +198,17 @@ def test_execute_refuses_a_stack_set_that_moved_since_the_plan(env, aws):
     assert (B, "us-west-2") not in instances(aws)
 
 
-def test_destroy_is_refused_where_params_do_not_allow_it(env):
+def test_destroy_is_refused_where_params_do_not_allow_it(stackset_env):
     with pytest.raises(StreamstackError, match="does not allow destroy"):
-        commands.destroy(env([A]), waiter=FAST)
+        commands.destroy(stackset_env([A]), waiter=FAST)
 
 
-def test_deep_preview_reaches_each_target_through_the_execution_role(env, aws):
+def test_deep_preview_reaches_each_target_through_the_execution_role(stackset_env, aws):
     """Over HTTP: the role is assumed per target account and a change set is asked for
     on each updated instance's stack. moto's ListStackInstances hands out StackIds that
     its own stacks do not answer to, so here each instance is reported as skipped with
     AWS's reason (and the plan goes on); the change set itself is Stubber-tested."""
-    ctx = env([A])
+    ctx = stackset_env([A])
     commands.plan(ctx, waiter=FAST)
     commands.execute(ctx, waiter=FAST)
     template = json.loads((ctx.build_dir / "templates" / "root.json").read_text())
@@ -216,7 +216,7 @@ def test_deep_preview_reaches_each_target_through_the_execution_role(env, aws):
     text = json.dumps(template, indent=1, sort_keys=True) + "\n"
     (ctx.build_dir / "templates" / "root.json").write_text(text)
     sha = hashlib.sha256(text.encode()).hexdigest()
-    ctx = env([A], deep_preview=True)
+    ctx = stackset_env([A], deep_preview=True)
     ctx.manifest["templates"]["root"].update(sha256=sha, key=f"templates/{sha}.json")
     assigned = []
     aws.events.register("provide-client-params.sts.AssumeRole",

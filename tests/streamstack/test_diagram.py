@@ -1,7 +1,8 @@
-"""The architecture picture: its Graphviz source is generated from the templates (no
-graphviz needed), every tier and stand-alone stack of the build is a cluster in it,
-flows are drawn only between resources that exist, and the committed picture is
-current and self-contained."""
+"""The architecture picture: what it shows is decided from the templates (plain data, no
+diagrams package or graphviz needed), every tier and stand-alone stack of the build is
+a cluster in it, flows are drawn only between resources that exist, and the committed
+picture is current and self-contained. With the docs extra installed, the Graphviz
+source is checked too."""
 import html
 import json
 import re
@@ -18,8 +19,42 @@ def templates(rendered):
 
 
 @pytest.fixture(scope="module")
+def picture(templates):
+    return diagram.picture(templates)
+
+
+@pytest.fixture(scope="module")
 def source(templates):
+    pytest.importorskip("diagrams", reason="the docs extra (make diagram) draws the source")
     return diagram.source(templates)
+
+
+def test_every_template_of_the_build_is_a_cluster_of_the_picture(picture):
+    assert set(picture.clusters) == {t.name for t in TIERS} | {s.name for s in STANDALONE}
+
+
+def test_main_resources_have_aws_icons_and_every_tier_shows_one(picture, templates):
+    modules = {"network", "security", "storage", "database", "integration", "compute",
+               "media", "management"}
+    nodes = [node for shown in picture.clusters.values() for node in shown]
+    assert nodes and all(node.icon.split(".")[0] in modules for node in nodes)
+    assert {tier for tier, shown in picture.clusters.items() if shown} == set(templates)
+
+
+def test_picture_flows_only_between_existing_nodes(picture):
+    declared = {node.node_id for shown in picture.clusters.values() for node in shown}
+    edges = {(start, end) for _, start, end, _ in picture.flows}
+    assert all(a in declared | {"viewers"} and b in declared for a, b in edges)
+    assert ("viewers", "storage.UploadsBucket") in edges
+    assert ("storage.UploadsBucket", "media.UploadCreatedRule") in edges
+    assert ("media.TranscodeFunction", "media.JobTemplate") in edges
+    assert ("media.JobTemplate", "storage.MediaBucket") in edges
+
+
+def test_a_picture_without_a_tier_has_none_of_its_flows(templates):
+    without_media = diagram.picture({k: v for k, v in templates.items() if k != "media"})
+    assert "media" not in without_media.clusters
+    assert not [f for f in without_media.flows if "media." in f[1] + f[2]]
 
 
 def clusters(text):

@@ -15,10 +15,6 @@ def template(rendered):
     return rendered["api"]
 
 
-@pytest.fixture(scope="module", params=["dev", "prod"])
-def env(request):
-    return request.param
-
 
 @pytest.fixture(scope="module")
 def api(template, env):

@@ -21,10 +21,6 @@ def template(rendered):
     return rendered["cdn"]
 
 
-@pytest.fixture(scope="module", params=["dev", "prod"])
-def env(request):
-    return request.param
-
 
 def _cdn(template, env, **overrides):
     return evaluate(template, env, {"AlbCertificateArn": "", **overrides})

@@ -19,10 +19,6 @@ FARGATE = {
 }
 
 
-@pytest.fixture(scope="module", params=["dev", "prod"])
-def env(request):
-    return request.param
-
 
 @pytest.fixture(scope="module")
 def comp(rendered, env):

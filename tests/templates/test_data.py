@@ -7,10 +7,6 @@ from tests.cfn import evaluate
 from tests.conftest import assert_snapshot
 
 
-@pytest.fixture(scope="module", params=["dev", "prod"])
-def env(request):
-    return request.param
-
 
 @pytest.fixture(scope="module")
 def data(rendered, env):

@@ -8,10 +8,6 @@ from tests.conftest import assert_snapshot
 DEV_DOMAIN = "streaming-platform-dev.example.com"
 
 
-@pytest.fixture(scope="module", params=["dev", "prod"])
-def env(request):
-    return request.param
-
 
 @pytest.fixture(scope="module")
 def dns(rendered, env):

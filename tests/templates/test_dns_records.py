@@ -12,10 +12,6 @@ def template(rendered):
     return rendered["dns-records"]
 
 
-@pytest.fixture(scope="module", params=["dev", "prod"])
-def env(request):
-    return request.param
-
 
 def test_snapshot(rendered_text):
     assert_snapshot("dns-records", rendered_text["dns-records"])

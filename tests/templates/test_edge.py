@@ -11,10 +11,6 @@ MANAGED = {"AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesCommonRuleSe
            "AWSManagedRulesKnownBadInputsRuleSet"}
 
 
-@pytest.fixture(scope="module", params=["dev", "prod"])
-def env(request):
-    return request.param
-
 
 @pytest.fixture(scope="module")
 def edge(rendered, env):

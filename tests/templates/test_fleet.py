@@ -8,10 +8,6 @@ from tests.conftest import assert_snapshot
 ON = {"Fleet": "enabled"}
 
 
-@pytest.fixture(scope="module", params=["dev", "prod"])
-def env(request):
-    return request.param
-
 
 @pytest.fixture(scope="module")
 def fleet(rendered, env):

@@ -5,10 +5,6 @@ from tests.cfn import evaluate, statements
 from tests.conftest import assert_snapshot
 
 
-@pytest.fixture(scope="module", params=["dev", "prod"])
-def env(request):
-    return request.param
-
 
 @pytest.fixture(scope="module")
 def msg(rendered, env):

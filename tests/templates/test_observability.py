@@ -28,10 +28,6 @@ def template(rendered):
     return rendered["observability"]
 
 
-@pytest.fixture(scope="module", params=["dev", "prod"])
-def env(request):
-    return request.param
-
 
 @pytest.fixture(scope="module")
 def obs(template, env):
