@@ -1,24 +1,22 @@
 """`make build`: render every template into build/templates, check quotas, validate
 every params file against the rendered root, lint and scan (cached), and write
-build/manifest.json. Any finding fails the build with the finding printed."""
+build/manifest.json. Any finding fails the build with the finding printed.
+
+When nothing the build reads changed since the last successful build (inputs.py),
+nothing is rendered or checked. Otherwise the checkers start first: checkov in its own
+process and the cfn-lint workers import while the templates render, then both check
+at the same time, one per core.
+"""
 from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from streamstack import BUILD_DIR, PARAMS_DIR
-from streamstack import params, quotas
-from streamstack.lint import lint_templates
-from streamstack.scan import scan_templates
+from streamstack import BUILD_DIR, PARAMS_DIR, inputs
 from streamstack.errors import BuildError, ParamsError
-from streamstack.render import render_all, sha256
-from templates import TIERS
-from templates.base import DEPLOY_TIME_KEY, deterministic_json
-from templates.root import artifact_key
 
 # CloudFront's certificate and WAF (the edge stack) must be in us-east-1.
 ALWAYS_LINTED_REGIONS = ("us-east-1",)
@@ -31,10 +29,15 @@ class BuildResult:
     timings: dict[str, float] = field(default_factory=dict)
     linted: int = 0
     scanned: int = 0
+    up_to_date: bool = False       # nothing changed: nothing was rendered or checked
 
 
 def lint_regions(params_dir: Path = PARAMS_DIR) -> list[str]:
     """Regions the params files deploy to (including StackSet regions), plus us-east-1."""
+    import yaml
+
+    from streamstack.validation import SUPPORTED_REGIONS
+
     regions = set(ALWAYS_LINTED_REGIONS)
     for path in params_dir.glob("*.yaml"):
         try:
@@ -47,10 +50,15 @@ def lint_regions(params_dir: Path = PARAMS_DIR) -> list[str]:
             stackset = data.get("stackset")
             if isinstance(stackset, dict) and isinstance(stackset.get("regions"), list):
                 regions.update(r for r in stackset["regions"] if isinstance(r, str))
-    return sorted(r for r in regions if r in params.SUPPORTED_REGIONS)
+    return sorted(r for r in regions if r in SUPPORTED_REGIONS)
 
 
 def manifest_for(templates: dict[str, str], regions: list[str]) -> dict:
+    from streamstack.render import sha256
+    from templates import TIERS
+    from templates.base import DEPLOY_TIME_KEY
+    from templates.root import artifact_key
+
     nested = {tier.name for tier in TIERS}
     entries = {}
     for name, text in templates.items():
@@ -85,6 +93,9 @@ def write_templates(templates: dict[str, str], build_dir: Path) -> None:
 def validate_params_files(templates: dict[str, str], params_dir: Path = PARAMS_DIR
                           ) -> list[str]:
     """Every params file against the rendered root (and bootstrap and edge templates)."""
+    from streamstack import params
+    from templates.base import DEPLOY_TIME_KEY
+
     root = json.loads(templates["root"])
     standalone = {name: json.loads(templates[name]).get("Parameters", {})
                   for name in set(params.STANDALONE_MAPS.values()) if name in templates}
@@ -92,19 +103,60 @@ def validate_params_files(templates: dict[str, str], params_dir: Path = PARAMS_D
     for env in params.known_environments(params_dir):
         try:
             params.load(env, params_dir=params_dir,
-                            template_parameters=root.get("Parameters", {}),
-                            deploy_time=set(root.get("Metadata", {}).get(DEPLOY_TIME_KEY, [])),
-                            standalone=standalone)
+                        template_parameters=root.get("Parameters", {}),
+                        deploy_time=set(root.get("Metadata", {}).get(DEPLOY_TIME_KEY, [])),
+                        standalone=standalone)
         except ParamsError as exc:
             problems.extend(exc.lines)
     return problems
 
 
+def previous(build_dir: Path) -> BuildResult:
+    """The last build, as it is in build_dir."""
+    manifest = json.loads((build_dir / "manifest.json").read_text())
+    texts = {name: (build_dir / entry["file"]).read_text()
+             for name, entry in manifest["templates"].items()}
+    return BuildResult(texts, manifest, up_to_date=True)
+
+
 def run(*, build_dir: Path = BUILD_DIR, params_dir: Path = PARAMS_DIR, lint: bool = True,
         scan: bool = True, jobs: int | None = None, log=print) -> BuildResult:
-    timings = {}
     start = time.perf_counter()
-    templates = render_all()
+    digest = inputs.digest(params_dir)
+    if inputs.up_to_date(build_dir, digest, lint=lint, scan=scan):
+        log(f"build is up to date in {build_dir}: no template, build code, params file or "
+            "tool changed since the last build")
+        return previous(build_dir)
+    inputs.forget(build_dir)
+    timings = {"inputs": time.perf_counter() - start}
+    regions = lint_regions(params_dir)
+    # Start the checkers first: their start-up overlaps the render below.
+    from streamstack.lint import Lint
+    from streamstack.scan import Scan
+    linter = Lint(regions, jobs) if lint else None     # forked before checkov's pipes exist
+    scanner = Scan() if scan else None
+    try:
+        result = _render_and_check(build_dir, params_dir, regions, linter, scanner, timings)
+    finally:
+        if linter is not None:
+            linter.close()
+        if scanner is not None:
+            scanner.stop()
+    (build_dir / "manifest.json").write_text(_deterministic(result.manifest))
+    inputs.record(build_dir, digest, lint=lint, scan=scan)
+    log(f"built {len(result.templates)} templates into {build_dir / 'templates'} "
+        f"(linted {result.linted}, scanned {result.scanned}, the rest unchanged since their "
+        f"last clean check; regions {', '.join(regions)})")
+    return result
+
+
+def _render_and_check(build_dir: Path, params_dir: Path, regions: list[str], linter, scanner,
+                      timings: dict[str, float]) -> BuildResult:
+    from streamstack import quotas
+    from streamstack.render import render
+
+    start = time.perf_counter()
+    templates = render(build_dir / ".cache" / "render").texts
     timings["render"] = time.perf_counter() - start
     write_templates(templates, build_dir)
 
@@ -115,25 +167,31 @@ def run(*, build_dir: Path = BUILD_DIR, params_dir: Path = PARAMS_DIR, lint: boo
     if bad_params:
         raise ParamsError(bad_params[0], lines=bad_params)
 
-    regions = lint_regions(params_dir)
     result = BuildResult(templates, manifest_for(templates, regions), timings)
-    if lint:
-        start = time.perf_counter()
-        findings, result.linted = lint_templates(templates, regions, build_dir / ".cache" / "lint",
-                                                jobs)
-        timings["lint"] = time.perf_counter() - start
-        _fail_on("cfn-lint", findings)
-    if scan:
-        start = time.perf_counter()
-        findings, result.scanned = scan_templates(templates, build_dir / ".cache" / "scan")
-        timings["scan"] = time.perf_counter() - start
-        _fail_on("checkov", findings)
-
-    (build_dir / "manifest.json").write_text(deterministic_json(result.manifest))
-    log(f"built {len(templates)} templates into {build_dir / 'templates'} "
-        f"(linted {result.linted}, scanned {result.scanned}, the rest unchanged since their "
-        f"last clean check; regions {', '.join(regions)})")
+    start = time.perf_counter()
+    # Both checkers run at once: checkov in its process (waited for by a thread here),
+    # cfn-lint in its workers.
+    with ThreadPoolExecutor(1) as background:
+        scanning = (background.submit(scanner.run, templates, build_dir / ".cache" / "scan")
+                    if scanner is not None else None)
+        try:
+            if linter is not None:
+                findings, result.linted = linter.run(templates, build_dir / ".cache" / "lint")
+                timings["lint"] = time.perf_counter() - start
+                _fail_on("cfn-lint", findings)
+            if scanning is not None:
+                findings, result.scanned = scanning.result()
+                timings["scan"] = time.perf_counter() - start
+                _fail_on("checkov", findings)
+        finally:
+            if scanner is not None:
+                scanner.stop()     # a lint failure leaves checkov nothing to report
     return result
+
+
+def _deterministic(data: dict) -> str:
+    from templates.base import deterministic_json
+    return deterministic_json(data)
 
 
 def _fail_on(tool: str, findings: dict[str, list[str]]) -> None:

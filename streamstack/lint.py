@@ -1,19 +1,75 @@
-"""cfn-lint, in-process: one Runner per worker process, built once and reused for
-every template (building the rules is the slow part), templates spread over the
-cores, and a pass-cache so an unchanged template is not linted again."""
+"""cfn-lint in worker processes that share one Runner: the first worker imports cfn-lint
+and builds the Runner (building the rules is the slow part), then forks the others,
+which inherit it. They take templates from one queue, largest first, so they finish
+together. The build starts the workers before it renders, so their start-up overlaps
+the render; a pass-cache keeps an unchanged template from being linted again."""
 from __future__ import annotations
 
+import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+import queue
 from pathlib import Path
 
 from streamstack.cache import PassCache
 
-_runner = None  # one per process
+_runner = None  # one per worker process
+_CONTEXT = multiprocessing.get_context("fork")
+# The cfn-lint release whose Context.evolve and Validator.evolve _faster_evolve was
+# checked against (same result, without dataclasses.fields on every call).
+FASTER_EVOLVE_FOR = "1.58.0"
+
+
+def cfn_lint_version(site_packages: Path | None = None) -> str:
+    """The installed cfn-lint's version, read without importing it (that takes a second)."""
+    import sysconfig
+    site = site_packages or Path(sysconfig.get_paths()["purelib"])
+    dists = sorted(site.glob("cfn_lint-*.dist-info"))
+    return dists[-1].name.split("-")[1].removesuffix(".dist-info") if dists else "unknown"
+
+
+def _faster_evolve() -> None:
+    """cfn-lint's Context.evolve and Validator.evolve call dataclasses.fields() on every
+    call, hundreds of thousands of times per build; look the field names up once. Only
+    for the release it was checked against: another one lints unchanged."""
+    from dataclasses import fields
+
+    from cfnlint.context import context
+    from cfnlint.jsonschema import validators
+    from cfnlint.version import __version__
+    if __version__ != FASTER_EVOLVE_FOR:
+        return
+    context_fields = tuple(f.name for f in fields(context.Context) if f.init)
+
+    def context_evolve(self, **kwargs):
+        if "ref_values" in kwargs:
+            ref_values = self.ref_values.copy()
+            ref_values.update(kwargs["ref_values"])
+            kwargs["ref_values"] = ref_values
+        for name in context_fields:
+            kwargs.setdefault(name, getattr(self, name))
+        return self.__class__(**kwargs)
+
+    context.Context.evolve = context_evolve
+
+    def faster(cls):
+        names = tuple(f.name for f in fields(cls) if f.init)
+
+        def evolve(self, **kwargs):
+            for name in names:
+                kwargs.setdefault(name, getattr(self, name))
+            return self.__class__(**kwargs)
+        cls.evolve = evolve
+        return cls
+
+    create = validators.create
+    validators.create = lambda *args, **kwargs: faster(create(*args, **kwargs))
+    for cls in (validators.CfnTemplateValidator, validators.StandardValidator):
+        faster(cls)
 
 
 def _init(regions: list[str]) -> None:
     global _runner
+    _faster_evolve()
     from cfnlint.config import ConfigMixIn
     from cfnlint.runner import Runner
     _runner = Runner(ConfigMixIn(regions=regions))
@@ -28,31 +84,81 @@ def _lint_one(item: tuple[str, str]) -> tuple[str, list[str]]:
                   for m in matches]
 
 
-def cfn_lint_version() -> str:
-    from cfnlint.version import __version__
-    return __version__
+def _work(tasks, results) -> None:
+    while (item := tasks.get()) is not None:
+        try:
+            results.put(_lint_one(item))
+        except Exception as exc:  # noqa: BLE001 - reported as a finding, never lost
+            results.put((item[0], [f"{item[0]}.json: cfn-lint failed: {exc}"]))
+
+
+def _serve(regions: list[str], jobs: int, tasks, results) -> None:
+    """The first worker: build the Runner, fork the others, then work alongside them."""
+    try:
+        _init(regions)
+    except Exception as exc:  # noqa: BLE001 - the build reports it
+        results.put(("", [f"cfn-lint did not start: {exc}"]))
+        return
+    others = [_CONTEXT.Process(target=_work, args=(tasks, results)) for _ in range(jobs - 1)]
+    for process in others:
+        process.start()
+    _work(tasks, results)
+    for process in others:
+        process.join()
+
+
+class Lint:
+    """cfn-lint workers for `regions`, started now and given their templates later."""
+
+    def __init__(self, regions: list[str], jobs: int | None = None) -> None:
+        self.regions = regions
+        self.jobs = max(1, jobs or os.cpu_count() or 1)
+        self.tasks = _CONTEXT.Queue()
+        self.results = _CONTEXT.Queue()
+        self.first = _CONTEXT.Process(target=_serve,
+                                      args=(regions, self.jobs, self.tasks, self.results))
+        self.first.start()
+
+    def run(self, templates: dict[str, str], cache_dir: Path) -> tuple[dict[str, list[str]], int]:
+        """Lint templates (name -> text) not linted clean before; returns (findings by
+        name, templates linted). Any error or warning is a finding."""
+        cache = PassCache(cache_dir, f"cfn-lint {cfn_lint_version()} "
+                                     f"{','.join(sorted(self.regions))}")
+        todo = sorted(((n, t) for n, t in templates.items() if not cache.passed(t)),
+                      key=lambda item: -len(item[1]))
+        for item in todo:
+            self.tasks.put(item)
+        results = []
+        while len(results) < len(todo):
+            try:
+                name, lines = self.results.get(timeout=1)
+            except queue.Empty:
+                if not self.first.is_alive():
+                    raise RuntimeError("the cfn-lint workers stopped unexpectedly") from None
+                continue
+            if not name:
+                from streamstack.errors import BuildError
+                raise BuildError(lines[0])
+            results.append((name, lines))
+        self.close()
+        findings = {name: lines for name, lines in results if lines}
+        for name, text in todo:
+            if name not in findings:
+                cache.record(text)
+        return findings, len(todo)
+
+    def close(self) -> None:
+        """No more templates: the workers finish what they have and exit."""
+        if self.first.is_alive():
+            for _ in range(self.jobs):
+                self.tasks.put(None)
+            self.first.join(timeout=30)
+        if self.first.is_alive():
+            self.first.terminate()
+            self.first.join()
 
 
 def lint_templates(templates: dict[str, str], regions: list[str], cache_dir: Path,
-         jobs: int | None = None) -> tuple[dict[str, list[str]], int]:
-    """Lint templates (name -> text) for regions; returns (findings by name, templates linted).
-
-    Any error or warning is a finding. Clean templates are remembered in the cache.
-    """
-    cache = PassCache(cache_dir, f"cfn-lint {cfn_lint_version()} {','.join(sorted(regions))}")
-    todo = [(n, t) for n, t in templates.items() if not cache.passed(t)]
-    if not todo:
-        return {}, 0
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
-    if jobs == 1:
-        _init(regions)
-        results = [_lint_one(item) for item in todo]
-    else:
-        with ProcessPoolExecutor(jobs, initializer=_init, initargs=(regions,)) as pool:
-            # Largest first, so the two workers finish together.
-            results = list(pool.map(_lint_one, sorted(todo, key=lambda i: -len(i[1]))))
-    findings = {name: lines for name, lines in results if lines}
-    for name, text in todo:
-        if name not in findings:
-            cache.record(text)
-    return findings, len(todo)
+                   jobs: int | None = None) -> tuple[dict[str, list[str]], int]:
+    """Lint templates (name -> text) for regions; returns (findings by name, templates linted)."""
+    return Lint(regions, jobs).run(templates, cache_dir)

@@ -1,14 +1,28 @@
 """Render every template to deterministic JSON text: tiers, then the root that nests
-them (it embeds each tier's content hash), then the stand-alone stacks."""
+them (it embeds each tier's content hash), then the stand-alone stacks.
+
+With a cache directory (the build's), a tier whose code did not change is not rendered
+again. A tier module imports only templates.base and templates.parts
+(tests/test_layout.py), so its template is decided by its own module, those two, the
+handlers it embeds (templates/functions) and the installed troposphere and awacs: the
+cache key is their hash.
+"""
 from __future__ import annotations
 
 import hashlib
 import json
+import sys
+import sysconfig
 from dataclasses import dataclass
+from pathlib import Path
 
 from streamstack.errors import BuildError
 from templates import STANDALONE, TIERS
 from templates.root import Child, render_root
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+# What every tier module may read besides its own file.
+SHARED = ("base.py", "parts", "functions")
 
 
 def sha256(text: str) -> str:
@@ -19,22 +33,37 @@ def sha256(text: str) -> str:
 class Rendering:
     texts: dict[str, str]       # name -> template JSON text, children before the root
     children: list[Child]       # the nested tiers as the root sees them
+    rendered: tuple[str, ...] = ()   # the templates rendered now (not taken from the cache)
 
 
-def render() -> Rendering:
+def render(cache_dir: Path | None = None) -> Rendering:
+    cache = _Cache(cache_dir) if cache_dir is not None else None
     texts: dict[str, str] = {}
     children = []
+    rendered = []
     for tier in TIERS:
-        built, text = _build(tier)
+        text, wiring = cache.get(tier) if cache else (None, None)
+        if text is None:
+            built, text = _build(tier)
+            wiring = dict(built.wiring)
+            rendered.append(tier.name)
+            if cache:
+                cache.put(tier, text, wiring)
         texts[tier.name] = text
-        children.append(Child(tier.name, json.loads(text), sha256(text), dict(built.wiring)))
+        children.append(Child(tier.name, json.loads(text), sha256(text), wiring))
     try:
         texts["root"] = render_root(children)
     except ValueError as exc:
         raise BuildError(f"root: the tiers do not fit together: {exc}") from None
     for standalone in STANDALONE:
-        texts[standalone.name] = _build(standalone)[1]
-    return Rendering(texts, children)
+        text, _ = cache.get(standalone) if cache else (None, None)
+        if text is None:
+            text = _build(standalone)[1]
+            rendered.append(standalone.name)
+            if cache:
+                cache.put(standalone, text, {})
+        texts[standalone.name] = text
+    return Rendering(texts, children, tuple(rendered))
 
 
 def render_all() -> dict[str, str]:
@@ -49,3 +78,35 @@ def _build(tier):
         return built, built.to_json()
     except (ValueError, TypeError, KeyError) as exc:
         raise BuildError(f"{tier.name}: the template does not render: {exc}") from None
+
+
+class _Cache:
+    """Rendered tiers by the hash of what decides them."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        shared = hashlib.sha256(sys.version.encode())
+        site = Path(sysconfig.get_paths()["purelib"])
+        shared.update("\n".join(sorted(p.name for p in site.glob("*.dist-info"))).encode())
+        for name in SHARED:
+            path = TEMPLATES / name
+            for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+                shared.update(f"{file.relative_to(TEMPLATES)}\0".encode() + file.read_bytes())
+        self.shared = shared.hexdigest()
+
+    def _path(self, tier) -> Path:
+        module = Path(sys.modules[tier.__module__].__file__)
+        key = hashlib.sha256(f"{self.shared}\0{tier.__module__}.{tier.__qualname__}\0"
+                             .encode() + module.read_bytes()).hexdigest()
+        return self.directory / f"{key}.json"
+
+    def get(self, tier) -> tuple[str | None, dict | None]:
+        try:
+            entry = json.loads(self._path(tier).read_text())
+        except (OSError, ValueError):
+            return None, None
+        return entry["text"], entry["wiring"]
+
+    def put(self, tier, text: str, wiring: dict) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._path(tier).write_text(json.dumps({"text": text, "wiring": wiring}))

@@ -1,6 +1,8 @@
 """Security scan with checkov, which lives in its own venv (.venv-scan) because it
-pins an old boto3. One checkov run covers every template not already scanned clean
-(checkov's start-up dominates); results are cached by template hash.
+pins an old boto3. One checkov process (streamstack/checkov_runner.py: the
+CloudFormation runner only, through checkov's Python API) covers every template not
+already scanned clean. The build starts it before rendering, so its start-up overlaps
+the render and cfn-lint runs beside it; results are cached by template hash.
 
 A failed check fails the build. A check is only accepted as suppressed when the
 resource's Metadata skips it with a written reason (Tier.suppress writes both).
@@ -17,6 +19,7 @@ from streamstack.cache import PassCache
 from streamstack.errors import BuildError
 
 SCAN_VENV = ROOT / ".venv-scan"
+RUNNER = Path(__file__).with_name("checkov_runner.py")
 MIN_REASON = 15  # characters: a reason, not a placeholder
 
 
@@ -28,29 +31,55 @@ def checkov_version(venv: Path = SCAN_VENV) -> str:
     return dists[-1].name.split("-")[1].removesuffix(".dist-info")
 
 
-def scan_templates(templates: dict[str, str], cache_dir: Path,
-         venv: Path = SCAN_VENV) -> tuple[dict[str, list[str]], int]:
-    """Scan templates (name -> text); returns (findings by name, templates scanned)."""
-    # The key names the view, so passes recorded before scan_view existed do not count.
-    cache = PassCache(cache_dir, f"checkov {checkov_version(venv)} unconditional")
-    todo = {n: t for n, t in templates.items() if not cache.passed(t)}
-    if not todo:
-        return {}, 0
-    with tempfile.TemporaryDirectory(prefix="streamstack-scan-") as tmp:
+class Scan:
+    """One checkov process, started now and given its templates later (run), or told
+    there is nothing to do (cancel)."""
+
+    def __init__(self, venv: Path = SCAN_VENV) -> None:
+        self.version = checkov_version(venv)
+        self.process = subprocess.Popen(
+            [str(venv / "bin" / "python"), str(RUNNER)], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def run(self, templates: dict[str, str], cache_dir: Path) -> tuple[dict[str, list[str]], int]:
+        """Scan templates (name -> text) not scanned clean before; returns (findings by
+        name, templates scanned)."""
+        # The key names the view, so passes recorded before scan_view existed do not count.
+        cache = PassCache(cache_dir, f"checkov {self.version} unconditional")
+        todo = {n: t for n, t in templates.items() if not cache.passed(t)}
+        if not todo:
+            self.cancel()
+            return {}, 0
+        with tempfile.TemporaryDirectory(prefix="streamstack-scan-") as tmp:
+            for name, text in todo.items():
+                (Path(tmp) / f"{name}.json").write_text(scan_view(text))
+            stdout, stderr = self.process.communicate(json.dumps({"directory": tmp}) + "\n")
+        if self.process.returncode != 0:
+            last = (stderr or stdout).strip().splitlines()[-1:] or ["no output"]
+            raise BuildError(f"checkov failed to run (exit {self.process.returncode}): "
+                             f"{last[0]}")
+        findings = parse_report(stdout)
         for name, text in todo.items():
-            (Path(tmp) / f"{name}.json").write_text(scan_view(text))
-        proc = subprocess.run(
-            [str(venv / "bin" / "checkov"), "-d", tmp, "--framework", "cloudformation",
-             "--skip-download", "-o", "json", "--compact"],
-            capture_output=True, text=True, check=False)
-    if proc.returncode not in (0, 1):
-        raise BuildError(f"checkov failed to run (exit {proc.returncode}): "
-                         f"{(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
-    findings = parse_report(proc.stdout)
-    for name, text in todo.items():
-        if name not in findings:
-            cache.record(text)
-    return findings, len(todo)
+            if name not in findings:
+                cache.record(text)
+        return findings, len(todo)
+
+    def cancel(self) -> None:
+        """Nothing to scan: the process exits without scanning."""
+        if self.process.poll() is None:
+            self.process.communicate("{}\n")
+
+    def stop(self) -> None:
+        """Whatever it is doing, end it (the build is over, or failed)."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def scan_templates(templates: dict[str, str], cache_dir: Path,
+                   venv: Path = SCAN_VENV) -> tuple[dict[str, list[str]], int]:
+    """Scan templates (name -> text); returns (findings by name, templates scanned)."""
+    return Scan(venv).run(templates, cache_dir)
 
 
 def scan_view(text: str) -> str:
@@ -68,24 +97,25 @@ def scan_view(text: str) -> str:
 
 
 def parse_report(stdout: str) -> dict[str, list[str]]:
+    """Findings by template name from checkov_runner's answer."""
     try:
-        report = json.loads(stdout) if stdout.strip() else []
+        report = json.loads(stdout)
     except json.JSONDecodeError:
-        raise BuildError("checkov printed no JSON report; run it by hand to see why: "
+        raise BuildError("checkov printed no report; run it by hand to see why: "
                          ".venv-scan/bin/checkov -d build/templates --framework cloudformation "
                          "--skip-download") from None
     findings: dict[str, list[str]] = {}
-    for section in report if isinstance(report, list) else [report]:
-        results = section.get("results", {}) if isinstance(section, dict) else {}
-        for check in results.get("failed_checks", []):
-            name = Path(check["file_path"]).stem
+    for path in report.get("parsing_errors", []):
+        name = Path(path).stem
+        findings.setdefault(name, []).append(f"{name}.json could not be parsed by checkov")
+    for check in report.get("failed", []):
+        name = Path(check["file"]).stem
+        findings.setdefault(name, []).append(
+            f"{name}.json {check['resource']} {check['check_id']} {check['check_name']}")
+    for check in report.get("skipped", []):
+        if len(check["comment"].strip()) < MIN_REASON:
+            name = Path(check["file"]).stem
             findings.setdefault(name, []).append(
-                f"{name}.json {check['resource']} {check['check_id']} {check['check_name']}")
-        for check in results.get("skipped_checks", []):
-            reason = (check.get("check_result") or {}).get("suppress_comment") or ""
-            if len(reason.strip()) < MIN_REASON:
-                name = Path(check["file_path"]).stem
-                findings.setdefault(name, []).append(
-                    f"{name}.json {check['resource']} {check['check_id']} is suppressed "
-                    "without a written reason; give one in the resource's Metadata")
+                f"{name}.json {check['resource']} {check['check_id']} is suppressed "
+                "without a written reason; give one in the resource's Metadata")
     return findings

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import boto3
-import pytest
 from botocore.stub import Stubber
 
 from streamstack import params as params_mod

@@ -130,3 +130,16 @@ def test_every_suppression_in_the_build_has_a_reason(rendered):
             ignored = metadata.get("cfn-lint", {}).get("config", {}).get("ignore_checks", [])
             reasons = metadata.get("streamstack:LintReasons", {})
             assert set(ignored) == set(reasons), (name, logical)
+
+
+def test_rendering_reuses_unchanged_tiers_and_renders_changed_ones(tmp_path, monkeypatch):
+    from streamstack import render as rendering
+
+    first = rendering.render(tmp_path)
+    again = rendering.render(tmp_path)
+    assert set(first.rendered) == set(first.texts) - {"root"} and again.rendered == ()
+    assert again.texts == first.texts == render_all()
+    assert [c.wired for c in again.children] == [c.wired for c in first.children]
+    # Another troposphere (or any package) renders everything again.
+    monkeypatch.setattr(rendering.sys, "version", rendering.sys.version + " other")
+    assert set(rendering.render(tmp_path).rendered) == set(first.rendered)

@@ -1,6 +1,5 @@
 """root: every nested parameter supplied, every GetAtt Outputs.X exists in the child,
 content-addressed TemplateURLs, and a wide dependency graph."""
-import json
 import re
 from pathlib import Path
 
