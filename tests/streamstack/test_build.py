@@ -143,3 +143,41 @@ def test_rendering_reuses_unchanged_tiers_and_renders_changed_ones(tmp_path, mon
     # Another troposphere (or any package) renders everything again.
     monkeypatch.setattr(rendering.sys, "version", rendering.sys.version + " other")
     assert set(rendering.render(tmp_path).rendered) == set(first.rendered)
+
+
+def test_nothing_is_redone_when_no_input_changed(built):
+    first, result, again = built
+    assert not result.up_to_date and again.up_to_date
+    assert again.templates == result.templates
+    # A template changed by hand in build/ is rebuilt, not trusted.
+    path = first / "templates" / "dns.json"
+    path.write_text(path.read_text().replace("Route 53", "Route 54"))
+    rebuilt = build.run(build_dir=first, lint=False, scan=False, log=lambda *_: None)
+    assert not rebuilt.up_to_date and path.read_text() == result.templates["dns"]
+
+
+def test_a_build_without_checks_does_not_stand_for_one_with_them(tmp_path):
+    unchecked = build.run(build_dir=tmp_path, lint=False, scan=False, log=lambda *_: None)
+    assert not unchecked.up_to_date
+    assert build.run(build_dir=tmp_path, lint=False, scan=False,
+                     log=lambda *_: None).up_to_date
+    from streamstack import inputs
+    assert not inputs.up_to_date(tmp_path, inputs.digest(build.PARAMS_DIR), lint=True,
+                                 scan=False)
+
+
+def test_the_faster_cfn_lint_finds_what_cfn_lint_finds(tmp_path):
+    """The workers patch cfn-lint's evolve(); an unpatched Runner in this process must
+    report the same findings for a template with errors."""
+    from cfnlint.config import ConfigMixIn
+    from cfnlint.decode.decode import decode_str
+    from cfnlint.runner import Runner
+
+    template = json.loads(_BadBucketTier().to_json())
+    template["Resources"]["Plain"]["Properties"] = {"VersioningConfiguration": {"Status": "On"}}
+    template["Conditions"] = {"Unused": {"Fn::Equals": ["a", "b"]}}
+    text = json.dumps(template)
+    findings, _ = lint_templates({"bad": text}, ["us-east-1"], tmp_path, jobs=1)
+    plain = Runner(ConfigMixIn(regions=["us-east-1"])).validate_template(decode_str(text)[0])
+    assert sorted(findings["bad"]) == sorted(
+        f"bad.json:{m.linenumber}:{m.columnnumber} {m.rule.id} {m.message}" for m in plain)
