@@ -14,6 +14,8 @@ from streamstack import BUILD_DIR, PARAMS_DIR
 from streamstack import lint as lint_mod
 from streamstack import params as params_mod
 from streamstack import quotas, scan as scan_mod
+from streamstack.cache import PassCache
+from streamstack.identity import check as identity_check
 from streamstack.errors import BuildError, ParamsError
 from streamstack.render import render_all, sha256
 from templates import TIERS
@@ -86,8 +88,7 @@ def validate_params_files(templates: dict[str, str], params_dir: Path = PARAMS_D
                           ) -> list[str]:
     """Every params file against the rendered root (and bootstrap and edge templates)."""
     root = json.loads(templates["root"])
-    standalone = {name: json.loads(templates[name]).get("Parameters", {})
-                  for name in set(params_mod.STANDALONE_MAPS.values()) if name in templates}
+    standalone = params_mod.standalone_declared(templates)
     problems = []
     for env in params_mod.known_environments(params_dir):
         try:
@@ -114,6 +115,9 @@ def run(*, build_dir: Path = BUILD_DIR, params_dir: Path = PARAMS_DIR, lint: boo
     bad_params = validate_params_files(templates, params_dir)
     if bad_params:
         raise ParamsError(bad_params[0], lines=bad_params)
+    start = time.perf_counter()
+    identity_line = prove_identity(templates, build_dir / ".cache" / "identity")
+    timings["identity"] = time.perf_counter() - start
 
     regions = lint_regions(params_dir)
     result = BuildResult(templates, manifest_for(templates, regions), timings)
@@ -130,10 +134,27 @@ def run(*, build_dir: Path = BUILD_DIR, params_dir: Path = PARAMS_DIR, lint: boo
         _fail_on("checkov", findings)
 
     (build_dir / "manifest.json").write_text(deterministic_json(result.manifest))
+    log(identity_line)
     log(f"built {len(templates)} templates into {build_dir / 'templates'} "
         f"(linted {result.linted}, scanned {result.scanned}, the rest unchanged since their "
         f"last clean check; regions {', '.join(regions)})")
     return result
+
+
+def prove_identity(templates: dict[str, str], cache_dir: Path) -> str:
+    """The deploy identity's permission, escalation and boundary proofs (cached: the same
+    templates and proof code were proven before)."""
+    cache = PassCache(cache_dir, "identity " + identity_check.source_digest())
+    everything = "\0".join(f"{n}\0{t}" for n, t in sorted(templates.items()))
+    summary = cache_dir / "summary.txt"
+    if cache.passed(everything) and summary.is_file():
+        return summary.read_text().strip() + " (unchanged since it was proven)"
+    report = identity_check.run(templates)
+    if report.findings:
+        raise BuildError(report.findings[0], lines=report.findings)
+    cache.record(everything)
+    summary.write_text(report.line() + "\n")
+    return report.line()
 
 
 def _fail_on(tool: str, findings: dict[str, list[str]]) -> None:
