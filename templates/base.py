@@ -62,7 +62,18 @@ SHARED_PARAMETERS = {
         Type="Number", AllowedValues=LOG_RETENTION_DAYS, Default=30,
         Description="Days to keep application, function and API access logs in CloudWatch "
                     "Logs (seed 001 asks for 1 in dev).")),
+    "WorkloadBoundaryPolicy": ("Wiring", dict(
+        Type="String", AllowedPattern=r"^[A-Za-z0-9+=,.@_/-]{1,512}$", deploy_time=True,
+        Description="Path and name of the managed policy every platform role carries as its "
+                    "permissions boundary (the bootstrap creates it; deploy.py sets this).")),
 }
+
+# IAM paths. The deploy identity's own roles and policies live under DEPLOY_PATH; every
+# role the platform creates for its workloads lives under WORKLOAD_PATH and carries the
+# workload permissions boundary (the execution role can create no other role).
+DEPLOY_PATH = "/streamstack-deploy/"
+WORKLOAD_PATH = "/streamstack/${Environment}/${AWS::Region}/"
+WORKLOAD_BOUNDARY_ARN = "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/${WorkloadBoundaryPolicy}"
 
 # Template Metadata key for parameters that deploy.py resolves at deploy time
 # (bootstrap outputs, edge outputs, lookups); params files never set them.
@@ -234,7 +245,7 @@ class Tier:
         return deterministic_json(self.to_dict())
 
 
-__all__ = ["Tier", "ENVIRONMENTS", "LOG_RETENTION_DAYS", "CIDR_PATTERN", "TOGGLE",
+__all__ = ["Tier", "ENVIRONMENTS", "DEPLOY_PATH", "WORKLOAD_PATH", "WORKLOAD_BOUNDARY_ARN", "LOG_RETENTION_DAYS", "CIDR_PATTERN", "TOGGLE",
            "DEPLOY_TIME_KEY", "deterministic_json", "arn", "account_root", "policy_dict",
            "service_trust",
            "AWS_ACCOUNT_ID", "AWS_NO_VALUE", "AWS_PARTITION", "AWS_REGION", "If", "Join",

@@ -49,7 +49,7 @@ from troposphere import (
 from templates.base import (
     AWS_NO_VALUE, LOG_RETENTION_DAYS, Equals, If, Not, Tier, policy_dict,
 )
-from templates.parts import generated_secret, log_group
+from templates.parts import generated_secret, log_group, workload_role
 
 # Valid Fargate CPU/memory combinations (CPU units / MiB), as "cpu/memory".
 FARGATE_SIZES = [
@@ -383,7 +383,7 @@ class ComputeTier(Tier):
             "is then writable, which ECS Exec needs). disabled: no shell access.")
         self.exec_enabled = exec_enabled
         log_arns = [GetAtt(f"{name}LogGroup", "Arn") for name in SERVICES]
-        execution = iam.Role(
+        execution = workload_role(self, iam.Role(
             "ExecutionRole", AssumeRolePolicyDocument=assume_role_policy("ecs-tasks.amazonaws.com"),
             Policies=[iam.Policy(PolicyName="start-tasks", PolicyDocument=Policy(
                 Version="2012-10-17", Statement=[
@@ -400,14 +400,14 @@ class ComputeTier(Tier):
                     Statement(Sid="EcrLogin", Effect=Allow,
                               Action=[ecr_actions.GetAuthorizationToken], Resource=["*"]),
                 ]))],
-            Tags=self.tags("role", "ecs-execution"))
+            Tags=self.tags("role", "ecs-execution")))
         self.suppress(execution, checkov={
             "CKV_AWS_111": "ecr:GetAuthorizationToken has no resource-level permissions; "
                            "it must be granted on *."})
         self.add(execution)
 
         objects = [Join("", [arn, "/*"]) for _, arn in self.buckets.values()]
-        task = iam.Role(
+        task = workload_role(self, iam.Role(
             "TaskRole", AssumeRolePolicyDocument=assume_role_policy("ecs-tasks.amazonaws.com"),
             Policies=[iam.Policy(PolicyName="application", PolicyDocument=document(
                     Statement(Sid="BucketObjects", Effect=Allow,
@@ -454,7 +454,7 @@ class ComputeTier(Tier):
                                 ssmmessages_actions.OpenDataChannel],
                         Resource=["*"])), Ref(AWS_NO_VALUE)),
             ))],
-            Tags=self.tags("role", "ecs-task"))
+            Tags=self.tags("role", "ecs-task")))
         self.suppress(task, checkov={
             "CKV_AWS_111": "Only the ECS Exec ssmmessages channel actions (present when "
                            "EcsExec is enabled) use *: they have no resource-level "
@@ -668,7 +668,7 @@ class ComputeTier(Tier):
             AllowedPattern=r"^[A-Za-z_]+(/[A-Za-z_+-]+)*$",
             Description="IANA time zone of the job schedules, e.g. UTC or Europe/Paris.")
         task_definitions = [Ref("WorkerTaskDefinition")]
-        self.add(iam.Role(
+        self.add(workload_role(self, iam.Role(
             "SchedulerRole", AssumeRolePolicyDocument=assume_role_policy("scheduler.amazonaws.com"),
             Policies=[iam.Policy(PolicyName="run-worker-tasks", PolicyDocument=Policy(
                 Version="2012-10-17", Statement=[
@@ -682,7 +682,7 @@ class ComputeTier(Tier):
                               Condition=Condition(StringEquals(
                                   "iam:PassedToService", "ecs-tasks.amazonaws.com"))),
                 ]))],
-            Tags=self.tags("role", "scheduler")))
+            Tags=self.tags("role", "scheduler"))))
         for job, (expression, command) in JOBS.items():
             schedule = self.parameter(
                 f"{job}Schedule", "Compute", Type="String", Default=expression,

@@ -17,7 +17,7 @@ from troposphere import (
 )
 
 from templates.base import AWS_NO_VALUE, LOG_RETENTION_DAYS, Equals, If, Not, Tier
-from templates.parts import generated_secret, log_group
+from templates.parts import generated_secret, log_group, workload_role
 
 # Instance classes both Aurora engines accept today. The smallest is db.t3.medium /
 # db.t4g.medium: current Aurora MySQL (3.x) no longer offers db.t3.small.
@@ -214,7 +214,7 @@ class DataTier(Tier):
         self.condition("HasReader2", Equals(readers, "2"))
         self.condition("UseInsights", Or(Not(TCondition("IsMySql")),
                                          Not(Equals(self.instance_class, NO_INSIGHTS_ON_MYSQL))))
-        self.add(iam.Role(
+        self.add(workload_role(self, iam.Role(
             "DbMonitoringRole",
             AssumeRolePolicyDocument=Policy(Version="2012-10-17", Statement=[Statement(
                 Effect=Allow, Principal=Principal("Service", "monitoring.rds.amazonaws.com"),
@@ -222,7 +222,7 @@ class DataTier(Tier):
                 Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))]),
             ManagedPolicyArns=[Sub("arn:${AWS::Partition}:iam::aws:policy/service-role/"
                                    "AmazonRDSEnhancedMonitoringRole")],
-            Tags=self.tags("role", "rds-monitoring")))
+            Tags=self.tags("role", "rds-monitoring"))))
         # Instance 1 starts as the writer; after a failover any of them may be. Names
         # and tags therefore say "instance N", never "writer".
         for az, condition in ((1, None), (2, "HasReader1"), (3, "HasReader2")):

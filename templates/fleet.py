@@ -26,7 +26,7 @@ from templates.base import LOG_RETENTION_DAYS, Equals, If, Tier
 from templates.compute import (
     ORIGIN_HEADER, assume_role_policy, origin_condition, path_condition,
 )
-from templates.parts import log_group
+from templates.parts import log_group, workload_instance_profile, workload_role
 
 AL2023_AMI = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 INSTANCE_TYPES = ["t3.micro", "t3.small", "t3.medium", "t3.large",
@@ -161,7 +161,7 @@ class FleetTier(Tier):
 
     def role(self) -> None:
         log_group = GetAtt("FleetLogGroup", "Arn")
-        role = iam.Role(
+        role = workload_role(self, iam.Role(
             "FleetRole", Condition=self.enabled,
             AssumeRolePolicyDocument=assume_role_policy("ec2.amazonaws.com"),
             MaxSessionDuration=3600,
@@ -184,13 +184,13 @@ class FleetTier(Tier):
                               Action=[kms_actions.Decrypt, kms_actions.GenerateDataKey],
                               Resource=[self.storage_key]),
                 ]))],
-            Tags=self.tags("role", "fleet"))
+            Tags=self.tags("role", "fleet")))
         self.suppress(role, checkov={
             "CKV_AWS_111": "cloudwatch:PutMetricData has no resource-level permissions; it "
                            f"is limited to the {METRICS_NAMESPACE} namespace by condition."})
         self.add(role)
-        self.add(iam.InstanceProfile("FleetInstanceProfile", Condition=self.enabled,
-                                     Roles=[Ref("FleetRole")]))
+        self.add(workload_instance_profile(iam.InstanceProfile("FleetInstanceProfile", Condition=self.enabled,
+                                     Roles=[Ref("FleetRole")])))
         self._output("FleetRoleArn", GetAtt("FleetRole", "Arn"), "ARN of the instances' role")
 
     # -- instances ---------------------------------------------------------------

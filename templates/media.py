@@ -26,6 +26,7 @@ from troposphere import GetAtt, If, Join, Ref, Sub, awslambda, events, iam, medi
 
 from templates.base import Tier, arn, service_trust
 from templates.functions import python_function
+from templates.parts import workload_role
 
 # (name modifier, width, height, max bitrate, QVBR quality) of the HLS ladder.
 LADDER = [("_1080p", 1920, 1080, 6_000_000, 8),
@@ -136,7 +137,7 @@ class MediaTier(Tier):
                      "MediaConvert job template of the HLS ladder")
 
     def mediaconvert_role(self) -> None:
-        self.add(iam.Role(
+        self.add(workload_role(self, iam.Role(
             "MediaConvertRole", Condition=self.on,
             AssumeRolePolicyDocument=service_trust("mediaconvert.amazonaws.com"),
             Policies=[iam.Policy(PolicyName="transcode", PolicyDocument=Policy(
@@ -149,7 +150,7 @@ class MediaTier(Tier):
                               Action=[kms_actions.Decrypt, kms_actions.GenerateDataKey],
                               Resource=[self.key_arn]),
                 ]))],
-            Tags=self.tags("role", "mediaconvert")))
+            Tags=self.tags("role", "mediaconvert"))))
         self._output("MediaConvertRoleArn", GetAtt("MediaConvertRole", "Arn"),
                      "Role MediaConvert assumes: reads uploads/*, writes media/*")
 
@@ -247,14 +248,14 @@ class MediaTier(Tier):
             SourceArn=GetAtt("UploadCreatedRule", "Arn")))
 
     def job_state_rule(self) -> None:
-        self.add(iam.Role(
+        self.add(workload_role(self, iam.Role(
             "JobEventsRole", Condition=self.on,
             AssumeRolePolicyDocument=service_trust("events.amazonaws.com"),
             Policies=[iam.Policy(PolicyName="forward-job-events", PolicyDocument=Policy(
                 Version="2012-10-17", Statement=[Statement(
                     Effect=Allow, Action=[events_actions.PutEvents],
                     Resource=[self.bus_arn])]))],
-            Tags=self.tags("role", "job-events")))
+            Tags=self.tags("role", "job-events"))))
         self.add(events.Rule(
             "JobStateRule", Condition=self.on, State="ENABLED",
             Description="MediaConvert jobs of this stack that completed or failed, forwarded "

@@ -25,6 +25,7 @@ from troposphere import GetAtt, Ref, Sub, ec2, iam, kms, logs
 from templates.base import (
     LOG_RETENTION_DAYS, Equals, If, Not, Tier, account_root, arn,
 )
+from templates.parts import workload_role
 
 KEY_USE = [kms_actions.Encrypt, kms_actions.Decrypt, kms_actions.ReEncryptFrom,
            kms_actions.ReEncryptTo, kms_actions.GenerateDataKey,
@@ -205,7 +206,7 @@ class SecurityTier(Tier):
         self.add(self.stateful(logs.LogGroup(
             "FlowLogGroup", RetentionInDays=retention, KmsKeyId=GetAtt("StorageKey", "Arn"),
             Tags=self.tags("logs", "flow"))))
-        self.add(iam.Role(
+        self.add(workload_role(self, iam.Role(
             "FlowLogRole",
             AssumeRolePolicyDocument=Policy(Version="2012-10-17", Statement=[Statement(
                 Effect=Allow, Principal=service("vpc-flow-logs.amazonaws.com"),
@@ -218,7 +219,7 @@ class SecurityTier(Tier):
                     Action=[logs_actions.CreateLogStream, logs_actions.PutLogEvents,
                             logs_actions.DescribeLogStreams],
                     Resource=[GetAtt("FlowLogGroup", "Arn")])]))],
-            Tags=self.tags("role", "flow-logs")))
+            Tags=self.tags("role", "flow-logs"))))
         self.add(ec2.FlowLog(
             "VpcFlowLog", ResourceId=self.vpc_id, ResourceType="VPC", TrafficType="ALL",
             LogDestinationType="cloud-watch-logs", LogGroupName=Ref("FlowLogGroup"),

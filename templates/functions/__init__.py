@@ -19,6 +19,7 @@ from awacs.aws import Allow, Policy, Statement
 from troposphere import GetAtt, Ref, awslambda, iam, logs
 
 from templates.base import service_trust
+from templates.parts import workload_role
 
 INLINE_LIMIT = 4096  # characters Lambda accepts in Code.ZipFile
 RUNTIME = "python3.13"
@@ -50,7 +51,7 @@ def python_function(tier, logical: str, module: str, *, purpose: str, descriptio
     log_group = tier.add(tier.stateful(logs.LogGroup(
         f"{logical}LogGroup", Condition=condition, RetentionInDays=retention, KmsKeyId=key_arn,
         Tags=tier.tags("logs", purpose))))
-    role = tier.add(iam.Role(
+    role = tier.add(workload_role(tier, iam.Role(
         f"{logical}Role", Condition=condition,
         AssumeRolePolicyDocument=service_trust("lambda.amazonaws.com"),
         Policies=[iam.Policy(PolicyName=purpose, PolicyDocument=Policy(
@@ -64,7 +65,7 @@ def python_function(tier, logical: str, module: str, *, purpose: str, descriptio
                           Resource=["*"]),
                 *statements,
             ]))],
-        Tags=tier.tags("role", purpose)))
+        Tags=tier.tags("role", purpose))))
     tier.suppress(role, checkov={
         "CKV_AWS_111": "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level "
                        "permissions; every other statement is scoped to ARNs."})

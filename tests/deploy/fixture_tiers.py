@@ -1,6 +1,8 @@
 """A small nested tree for the end-to-end tests: every resource type in it is one
 LocalStack models (the real network tier needs EC2 EIP allocation ids, which it does
-not), built with the same Tier base, root wiring and manifest as the real templates."""
+not), built with the same Tier base, root wiring and manifest as the real templates,
+and the real bootstrap and deploy-role templates (the execution role derived from this
+tree, as the build derives it from the real one)."""
 from __future__ import annotations
 
 import json
@@ -11,7 +13,9 @@ from troposphere import GetAtt, Ref, Sub, s3, ssm
 from streamstack.build import manifest_for, write_templates
 from streamstack.render import sha256
 from templates.base import Tier, deterministic_json
+from streamstack.identity import derive
 from templates.bootstrap import BootstrapTier
+from templates.deploy_role import DeployRoleTier
 from templates.root import Child, render_root
 
 
@@ -23,7 +27,9 @@ class AlphaTier(Tier):
         greeting = self.parameter("Greeting", "Demo", Type="String", Default="hello",
                                   Description="A value the end-to-end test changes.")
         self.add(self.stateful(s3.Bucket(
-            "DemoBucket", VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"))))
+            "DemoBucket", BucketName=Sub("s3-demo-${Environment}-${AWS::AccountId}-"
+                                         "${AWS::Region}"),
+            VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"))))
         self.add(ssm.Parameter("GreetingParameter", Type="String", Value=greeting))
         self.output("DemoBucketName", Ref("DemoBucket"), "Name of the demo bucket")
         self.output("DemoBucketArn", GetAtt("DemoBucket", "Arn"), "ARN of the demo bucket")
@@ -53,6 +59,9 @@ def build_fixture(build_dir: Path) -> dict:
         children.append(Child(tier.name, json.loads(text), sha256(text)))
     templates["root"] = render_root(children)
     templates["bootstrap"] = BootstrapTier().to_json()
+    tree = {c.name: c.template for c in children} | {"root": json.loads(templates["root"])}
+    templates["deploy-role"] = DeployRoleTier(derive.identity(
+        tree, {c.name: c.template for c in children}, derive.execution_scope())).to_json()
     write_templates(templates, build_dir)
     manifest = manifest_for(templates, ["us-west-2"])
     (build_dir / "manifest.json").write_text(deterministic_json(manifest))

@@ -9,7 +9,7 @@ from streamstack.errors import BuildError
 from streamstack.lint import lint
 from streamstack.render import render_all, sha256
 from streamstack.scan import scan
-from templates import STANDALONE, TIERS
+from templates import DEPLOY_ROLES, STANDALONE, TIERS
 from templates.base import Tier
 
 
@@ -24,7 +24,7 @@ def built(tmp_path_factory):
 
 def test_every_template_lints_and_scans_clean(built):
     _, result, _ = built
-    names = {t.name for t in TIERS} | {t.name for t in STANDALONE} | {"root"}
+    names = {t.name for t in TIERS} | {t.name for t in STANDALONE} | {t.name for t in DEPLOY_ROLES} | {"root"}
     assert set(result.templates) == names
     assert result.linted == result.scanned == len(names)
 

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from streamstack import diagram
-from templates import STANDALONE, TIERS
+from templates import DEPLOY_ROLES, STANDALONE, TIERS
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def clusters(text):
 
 
 def test_every_template_of_the_build_is_a_cluster(source):
-    expected = {t.name for t in TIERS} | {s.name for s in STANDALONE}
+    expected = {t.name for t in TIERS} | {s.name for s in STANDALONE + DEPLOY_ROLES}
     assert clusters(source) == expected
 
 

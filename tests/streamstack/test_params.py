@@ -10,6 +10,7 @@ import yaml
 
 from streamstack import PARAMS_DIR, ROOT
 from streamstack.errors import ParamsError
+from streamstack import params as params_mod
 from streamstack.params import load, params_path
 from templates.base import DEPLOY_TIME_KEY
 
@@ -51,8 +52,9 @@ def reject(tmp_path, root_spec, env="dev") -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def standalone(rendered):
-    return {name: rendered[name]["Parameters"] for name in ("bootstrap", "edge")}
+def standalone(rendered_text):
+    """What the params maps may set: bootstrap (with deploy-role) and edge."""
+    return params_mod.standalone_declared(rendered_text)
 
 
 def reject_maps(tmp_path, root_spec, standalone, section: str, values: dict,
