@@ -12,10 +12,11 @@ LOCALSTACK   := 'localstack-core[runtime]==2026.3.0' 'cbor2<6' 'pyopenssl<25' \
                 'cryptography<45' service_identity 'joserfc==1.0.4'
 
 # deploy.py options from make variables: make deploy ENV=prod, LOCAL=1, YES=1,
-# ALLOW_DATA_LOSS=1, WAIT=1
+# ALLOW_DATA_LOSS=1, WAIT=1, PR=1 (a pull request's plan: never executable)
 ENV ?=
 DEPLOY_FLAGS := $(if $(LOCAL),--local) $(if $(YES),--yes) \
-                $(if $(ALLOW_DATA_LOSS),--allow-data-loss) $(if $(WAIT),--wait)
+                $(if $(ALLOW_DATA_LOSS),--allow-data-loss) $(if $(WAIT),--wait) \
+                $(if $(PR),--pull-request)
 DEPLOY := $(PY) deploy.py
 
 .PHONY: build test bench diagram clean bootstrap deploy execute status doctor destroy local local-stop e2e edge
@@ -39,7 +40,8 @@ diagram: build
 bench: $(VENV)/.installed $(SCAN_VENV)/.installed
 	$(PY) bench/build.py
 
-## bootstrap ENV=x: artifact bucket, execution role, ECR, CI role for the account/region
+## bootstrap ENV=x: artifact bucket, ECR, then the execution role, workload boundary and
+## CI roles (deploy-role stack) for the account/region
 bootstrap: $(VENV)/.installed $(SCAN_VENV)/.installed
 	$(DEPLOY) bootstrap $(ENV) $(DEPLOY_FLAGS)
 

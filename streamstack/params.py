@@ -121,11 +121,26 @@ def root_parameters(build_dir: Path = BUILD_DIR) -> tuple[dict, set[str]]:
 
 def standalone_parameters(build_dir: Path = BUILD_DIR) -> dict[str, dict]:
     """Parameters of the built stand-alone templates (bootstrap, edge) that exist."""
+    texts = {}
+    for files in STANDALONE_TEMPLATES.values():
+        for name in files:
+            path = build_dir / "templates" / f"{name}.json"
+            if path.is_file():
+                texts[name] = path.read_text()
+    return standalone_declared(texts)
+
+
+def standalone_declared(texts: dict[str, str]) -> dict[str, dict]:
+    """What each params map of STANDALONE_MAPS may set, from the templates' texts: the
+    bootstrap map goes to the bootstrap and the deploy-role stacks."""
     found = {}
-    for name in sorted(set(STANDALONE_MAPS.values())):
-        path = build_dir / "templates" / f"{name}.json"
-        if path.is_file():
-            found[name] = json.loads(path.read_text()).get("Parameters", {})
+    for name, files in STANDALONE_TEMPLATES.items():
+        declared = {}
+        for file in files:
+            if file in texts:
+                declared.update(json.loads(texts[file]).get("Parameters", {}))
+        if declared:
+            found[name] = declared
     return found
 
 
@@ -214,6 +229,8 @@ def parse(path: Path, env: str, template_parameters: dict, deploy_time: set[str]
 
 # -- stand-alone templates' parameter maps ------------------------------------------------
 # Where a params file sets parameters of a stand-alone template: (section, key) -> template.
+# The stand-alone templates a params map's values go to.
+STANDALONE_TEMPLATES = {"bootstrap": ("bootstrap", "deploy-role"), "edge": ("edge",)}
 STANDALONE_MAPS = {("deploy", "bootstrap_parameters"): "bootstrap",
                    ("deploy", "edge_parameters"): "edge",
                    ("stackset", "bootstrap_parameters"): "bootstrap"}

@@ -45,6 +45,9 @@ def parser(doc: str | None = None) -> argparse.ArgumentParser:
                          help="StackSets: preview every instance before updating")
         cmd.add_argument("--local", action="store_true",
                          help=f"use the local endpoint ({aws.LOCAL_ENDPOINT}, make local)")
+        cmd.add_argument("--pull-request", action="store_true",
+                         help="deploy: plan for a pull request (templates under "
+                              "pull-requests/, a change set that can never be executed)")
         cmd.add_argument("--wait", action="store_true",
                          help="wait for a running operation instead of refusing")
         cmd.add_argument("--no-build", action="store_true", help="use build/ as it is")

@@ -14,10 +14,12 @@ import subprocess
 from botocore.exceptions import ClientError
 
 from streamstack import ROOT
-from streamstack.deploy import artifacts, aws, changeset, events, safety, stacks, stuck
+from streamstack.deploy import (
+    artifacts, aws, changeset, events, safety, stacks, stuck, validation,
+)
 from streamstack.deploy import bootstrap as boot_mod
 from streamstack.deploy import plan as planfile
-from streamstack.deploy.exits import Blocked, Interrupted, OperationFailed, Refused
+from streamstack.deploy.exits import Blocked, Interrupted, Invalid, OperationFailed, Refused
 from streamstack.errors import StreamstackError
 
 SUCCESS = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE")
@@ -129,11 +131,39 @@ def follow(ctx, cfn, tree, total: int) -> dict:
 
 # -- stand-alone stacks: bootstrap and edge ---------------------------------------------------
 def bootstrap(ctx) -> int:
+    """The bootstrap stack (inline: it creates the bucket), then the deploy-role stack
+    from that bucket (its derived policy is too large to pass inline)."""
     aws.check_account(ctx.params, ctx.client("sts"))
-    text = (ctx.build_dir / ctx.manifest["templates"][boot_mod.TEMPLATE]["file"]).read_text()
+    text = _built(ctx, boot_mod.TEMPLATE)
     values = boot_mod.parameters(ctx.params, json.loads(text))
-    return deploy_standalone(ctx, boot_mod.stack_name(ctx.params), text, values,
-                             ctx.params.region, "bootstrap")
+    region = ctx.params.region
+    code = deploy_standalone(ctx, boot_mod.stack_name(ctx.params), text, values, region,
+                             "bootstrap")
+    if code:
+        return code
+    cfn = ctx.client("cloudformation")
+    outputs = stacks.outputs(stacks.describe(cfn, boot_mod.stack_name(ctx.params)) or {})
+    if not outputs.get("ArtifactBucketName"):
+        raise StreamstackError(f"the bootstrap stack {boot_mod.stack_name(ctx.params)} has no "
+                               "artifact bucket (DirectDeploys is disabled there): it is a "
+                               "StackSet target, deployed by its stack set")
+    role_text = _built(ctx, boot_mod.ROLE_TEMPLATE)
+    upload = artifacts.upload_templates(ctx.client("s3"), outputs["ArtifactBucketName"],
+                                        ctx.manifest, ctx.build_dir, outputs["ArtifactBaseUrl"],
+                                        names=[boot_mod.ROLE_TEMPLATE])
+    return deploy_standalone(
+        ctx, boot_mod.role_stack_name(ctx.params), role_text,
+        boot_mod.role_parameters(ctx.params, json.loads(role_text), outputs), region,
+        "deploy role",
+        template_url=artifacts.template_url(upload.base_url, ctx.manifest,
+                                            boot_mod.ROLE_TEMPLATE))
+
+
+def _built(ctx, name: str) -> str:
+    entry = ctx.manifest["templates"].get(name)
+    if entry is None:
+        raise StreamstackError(f"build/manifest.json has no {name} template: run `make build`")
+    return (ctx.build_dir / entry["file"]).read_text()
 
 
 def edge(ctx) -> int:
@@ -168,17 +198,19 @@ def edge_stack_name(params) -> str:
 
 
 def deploy_standalone(ctx, name: str, text: str, values: dict[str, str], region: str,
-                      what: str) -> int:
-    """Create or update a stand-alone stack through a change set with the template inline
-    (bootstrap creates the artifact bucket; edge lives in another region). It runs with
-    the caller's credentials: the execution role is scoped to the platform's region."""
+                      what: str, template_url: str | None = None) -> int:
+    """Create or update a stand-alone stack through a change set, with the template inline
+    (bootstrap creates the artifact bucket; edge lives in another region) or from the
+    artifact bucket (template_url, verified by upload_templates). It runs with the
+    caller's credentials: the execution role deploys the platform, not its own stacks."""
     cfn = ctx.client("cloudformation", region)
     stack = stuck.settle(ctx, cfn, stacks.describe(cfn, name))
     kind = "CREATE" if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
     created = changeset.create(
         cfn, stack_name=name, name=changeset.new_name(), change_set_type=kind,
         parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(values.items())],
-        tags=ctx.params.tags, template_body=boot_mod.template_body(text), nested=False,
+        tags=ctx.params.tags, nested=False, template_url=template_url,
+        template_body=None if template_url else boot_mod.template_body(text),
         description=f"streamstack {what} {ctx.env} commit {git_commit()[:12]}")
     desc = changeset.wait(cfn, created["Id"], ctx.poll_seconds, ctx.sleep)
     if changeset.is_empty(desc):
@@ -218,11 +250,14 @@ def plan(ctx) -> int:
     cfn, boot = connect(ctx)
     params = ctx.params
     stack = stuck.settle(ctx, cfn, stacks.describe(cfn, params.stack_name))
+    pull_request = bool(ctx.flag("pull_request"))
+    prefix = artifacts.PULL_REQUEST_PREFIX if pull_request else ""
     upload = artifacts.upload_templates(ctx.client("s3"), boot.bucket, ctx.manifest,
-                                        ctx.build_dir, boot.base_url)
-    ctx.out(f"artifacts: uploaded {upload.uploaded}, already present {upload.skipped} "
-            f"(s3://{boot.bucket})")
+                                        ctx.build_dir, boot.base_url, prefix=prefix)
+    ctx.out(f"artifacts: uploaded {upload.uploaded}, already present and verified "
+            f"{upload.skipped} (s3://{boot.bucket}/{prefix})")
     values = resolve_deploy_time(ctx, boot)
+    values["ArtifactBaseUrl"] = upload.base_url
     kind = "CREATE" if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
     rollback = safety.rollback_configuration(
         ctx.client("cloudwatch"),
@@ -230,7 +265,8 @@ def plan(ctx) -> int:
         ctx.settings.rollback_minutes)
     root = ctx.manifest["templates"]["root"]
     commit = git_commit()
-    name = changeset.new_name()
+    name = changeset.new_name(prefix=changeset.PULL_REQUEST_PREFIX if pull_request else
+                              changeset.PREFIX)
     created = changeset.create(
         cfn, stack_name=params.stack_name, name=name, change_set_type=kind,
         template_url=artifacts.template_url(upload.base_url, ctx.manifest, "root"),
@@ -254,8 +290,16 @@ def plan(ctx) -> int:
               for e in ctx.manifest["templates"].values()}
     rows = planfile.make_rows(changes, planfile.stateful_stacks(root_template, by_sha))
     planfile.mark_false_replacements(rows, changes, planfile.wiring_of(root_template))
+    checked = validation.read(cfn, validation.change_set_ids(created["Id"], changes), ctx.env)
+    planfile.apply_validation(rows, checked.results)
+    notes = [checked.note] if checked.note else []
+    if pull_request:
+        notes.append("pull-request plan: its templates are under pull-requests/ and its "
+                     "change set can never be executed; merging and planning the branch "
+                     "makes the one to execute")
     allow = bool(ctx.flag("allow_data_loss"))
     blocked = bool(planfile.blocking(rows)) and not allow
+    invalid = bool(planfile.invalid(rows))
     url = aws.console_url(params.region, created["StackId"], created["Id"])
     document = {
         "version": planfile.PLAN_VERSION, "environment": ctx.env,
@@ -268,6 +312,7 @@ def plan(ctx) -> int:
         "rollback_triggers": (rollback or {}).get("RollbackTriggers", []),
         "risk": planfile.summary(rows), "rows": planfile.rows_as_dicts(rows),
         "blocked": blocked, "allow_data_loss": allow, "console_url": url,
+        "invalid": invalid, "pull_request": pull_request, "notes": notes,
         **fingerprint(cfn, stacks.describe(cfn, created["StackId"])),
     }
     path = planfile.write(ctx.plans, document)
@@ -276,14 +321,23 @@ def plan(ctx) -> int:
     for line in planfile.render_text(rows):
         ctx.out(line)
     ctx.out("risk: " + ", ".join(f"{k} {v}" for k, v in document["risk"].items()))
+    for note in notes:
+        ctx.out(f"note: {note}")
     ctx.out(f"plan written to {path} (and {path.with_suffix('.md').name})")
     ctx.out(f"review: {url}")
     changeset.prune(cfn, params.stack_name, ctx.settings.keep_change_sets, ctx.out)
+    if invalid:
+        raise Invalid(f"CloudFormation's pre-deployment validation says executing this change "
+                      f"set would fail ({len(planfile.invalid(rows))} INVALID row(s) above); "
+                      "fix the template or the parameter it names and plan again")
     if blocked:
         raise Blocked(f"the plan replaces or removes {len(planfile.blocking(rows))} stateful "
                       "resource(s) (DATA-LOSS above); the change set is kept for review. If "
                       f"that data may go, plan again with `make deploy ENV={ctx.env} "
                       "ALLOW_DATA_LOSS=1`")
+    if pull_request:
+        ctx.out("pull-request plan: nothing can be executed from it")
+        return 0
     if ctx.settings.execute == "auto":
         ctx.out("execute: auto (params) - executing now")
         return execute(ctx)
@@ -299,6 +353,13 @@ def execute(ctx) -> int:
         raise Refused(f"the plan is for {document['stack_name']} in {document['region']}, but "
                       f"{params.path.name} now says {params.stack_name} in {params.region}: "
                       f"run `make deploy ENV={ctx.env}` again")
+    if document.get("pull_request"):
+        raise Refused("this plan was made for a pull request: its change set reads templates "
+                      "no deploy executes. Merge, then plan the branch with "
+                      f"`make deploy ENV={ctx.env}` and execute that")
+    if document.get("invalid"):
+        raise Invalid("the plan has INVALID rows (CloudFormation's pre-deployment validation "
+                      f"fails); fix them and plan again with `make deploy ENV={ctx.env}`")
     if document["blocked"]:
         raise Blocked("the plan is blocked by DATA-LOSS rows; plan again with "
                       f"`make deploy ENV={ctx.env} ALLOW_DATA_LOSS=1` if that data may go")
@@ -355,10 +416,11 @@ def _allowed(document: dict) -> dict[str, list[str]]:
 # -- status, doctor, destroy ---------------------------------------------------------------
 def status(ctx) -> int:
     cfn, _ = connect(ctx, need_bootstrap=False)
+    for what, name in (("bootstrap", boot_mod.stack_name(ctx.params)),
+                       ("deploy role", boot_mod.role_stack_name(ctx.params))):
+        found = stacks.describe(cfn, name)
+        ctx.out(f"{what} {name}: {found['StackStatus'] if found else 'not deployed'}")
     name = ctx.params.stack_name
-    boot = stacks.describe(cfn, boot_mod.stack_name(ctx.params))
-    ctx.out(f"bootstrap {boot_mod.stack_name(ctx.params)}: "
-            f"{boot['StackStatus'] if boot else 'not deployed'}")
     stack = stacks.describe(cfn, name)
     if stack is None:
         ctx.out(f"{name}: not deployed in {ctx.params.region}")
@@ -398,7 +460,8 @@ def doctor(ctx) -> int:
         ctx.execution_role_arn = boot_mod.lookup(cfn, ctx.params).execution_role_arn
     except StreamstackError as exc:
         ctx.out(f"note: {exc}")
-    for name in (boot_mod.stack_name(ctx.params), ctx.params.stack_name):
+    for name in (boot_mod.stack_name(ctx.params), boot_mod.role_stack_name(ctx.params),
+                 ctx.params.stack_name):
         stack = stuck.settle(ctx, cfn, stacks.describe(cfn, name))
         if stack is None:
             ctx.out(f"{name}: not deployed")

@@ -51,6 +51,7 @@ def make_context(built: Path, params_dir: Path, env: str = "prod",
     session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                                     region_name=REGION)
     args = argparse.Namespace(**{"yes": False, "allow_data_loss": False, "wait": False,
+                                 "pull_request": False,
                                  "no_drift": False, **flags})
     ctx = Context(params=params, session=session,
                   manifest=json.loads((built / "manifest.json").read_text()),

@@ -88,13 +88,17 @@ def test_bootstrap_plan_execute_replan_change_destroy(endpoint, tmp_path):
         assert result.returncode == 0, result.stdout + result.stderr
         boot = cfn.describe_stacks(StackName=f"{name}-bootstrap")["Stacks"][0]
         assert boot["StackStatus"] == "CREATE_COMPLETE"
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in boot["Outputs"]}
+        role = cfn.describe_stacks(StackName=f"{name}-bootstrap-role")["Stacks"][0]
+        assert role["StackStatus"] == "CREATE_COMPLETE"
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in role["Outputs"]}
         assert outputs["ExecutionRoleArn"].startswith("arn:aws:iam::")
+        assert ":role/streamstack-deploy/execution/" in outputs["ExecutionRoleArn"]
 
         # 2. plan (CREATE): nothing executed, a plan file, then execute it
         result = deploy("deploy")
         assert result.returncode == 0, result.stdout + result.stderr
-        assert "uploaded 4, already present 0" in result.stdout
+        # The deploy-role template went up with the bootstrap; the rest now, each verified.
+        assert "uploaded 4, already present and verified 1" in result.stdout
         assert "CREATE" in result.stdout and "AlphaStack" in result.stdout
         plan = json.loads((deploy.build_dir / "plans" / "dev.json").read_text())
         assert plan["change_set_type"] == "CREATE"
@@ -119,7 +123,7 @@ def test_bootstrap_plan_execute_replan_change_destroy(endpoint, tmp_path):
         result = deploy("deploy")
         assert result.returncode == 0, result.stdout + result.stderr
         assert "no changes" in result.stdout
-        assert "uploaded 0, already present 4" in result.stdout
+        assert "uploaded 0, already present and verified 5" in result.stdout
         sets = cfn.list_change_sets(StackName=name)["Summaries"]
         assert all(s["Status"] != "FAILED" for s in sets)
 
@@ -165,7 +169,7 @@ def test_bootstrap_plan_execute_replan_change_destroy(endpoint, tmp_path):
 
 def _cleanup(cfn, name: str) -> None:
     """Remove what the test left (the bootstrap stays otherwise: destroy keeps it)."""
-    for stack_name in (name, f"{name}-bootstrap"):
+    for stack_name in (name, f"{name}-bootstrap-role", f"{name}-bootstrap"):
         try:
             stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
         except ClientError:
