@@ -13,7 +13,7 @@ import yaml
 from streamstack import BUILD_DIR, PARAMS_DIR
 from streamstack import lint as lint_mod
 from streamstack import params as params_mod
-from streamstack import quotas, scan as scan_mod
+from streamstack import quotas, resolution, scan as scan_mod
 from streamstack.errors import BuildError, ParamsError
 from streamstack.render import render_all, sha256
 from templates import TIERS
@@ -109,6 +109,7 @@ def run(*, build_dir: Path = BUILD_DIR, params_dir: Path = PARAMS_DIR, lint: boo
     write_templates(templates, build_dir)
 
     over = [line for name, text in templates.items() for line in quotas.check(name, text)]
+    over += resolution.check(templates)
     if over:
         raise BuildError(over[0], lines=over)
     bad_params = validate_params_files(templates, params_dir)

@@ -26,6 +26,7 @@ import yaml
 from streamstack import BUILD_DIR, PARAMS_DIR
 from streamstack.deploy import settings as deploy_settings
 from streamstack.errors import ParamsError
+from streamstack.regions import region_problem
 from templates.base import DEPLOY_TIME_KEY, ENVIRONMENTS
 from templates.storage import SUPPORTED_REGIONS
 
@@ -173,9 +174,8 @@ def parse(path: Path, env: str, template_parameters: dict, deploy_time: set[str]
         problems.add("stack_name", f"{stack_name!r} is not a valid stack name: start with a "
                                    "letter, then letters, digits and dashes, at most 128")
     region = _required_str(data, "region", problems)
-    if region and region not in SUPPORTED_REGIONS:
-        problems.add("region", f"{region!r} is not a supported region; allowed: "
-                               f"{', '.join(SUPPORTED_REGIONS)}")
+    if region and region_problem(region):
+        problems.add("region", region_problem(region))
     account_id = data.get("account_id")
     if account_id is not None:
         if not isinstance(account_id, str) or not ACCOUNT_ID.match(account_id):

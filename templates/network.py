@@ -11,6 +11,12 @@ from troposphere import GetAtt, GetAZs, Join, Ref, Select, Sub, ec2
 from templates.base import AWS_NO_VALUE, CIDR_PATTERN, Equals, If, Tier
 
 AZS = (1, 2, 3)
+# Availability Zones an account can use, where that may be fewer than three: us-west-1
+# offers two to every account created since about 2013 (older ones see a third).
+# Fn::GetAZs returns what the account can use, so Select 2 fails there.
+# streamstack.regions refuses these regions; the build checks AZS against this table.
+AZ_COUNTS = {"us-west-1": 2}
+TYPICAL_AZ_COUNT = 3     # every other supported region offers at least three
 LAYERS = {  # layer -> (default third octets, purpose)
     "Public": ((1, 2, 3), "load balancers and NAT gateways"),
     "App": ((11, 12, 13), "ECS tasks, EC2 fleet, EFS mount targets, interface endpoints"),

@@ -235,6 +235,19 @@ def test_unsupported_region(tmp_path, root_spec):
     assert "region: 'us-west-9' is not a supported region; allowed:" in line
 
 
+def test_two_zone_region_is_refused_with_the_reason(tmp_path, root_spec):
+    """us-west-1 gives most accounts two Availability Zones; the network tier selects
+    the third of Fn::GetAZs, so a stack there would fail."""
+    variant(tmp_path, region="us-west-1")
+    (line,) = reject(tmp_path, root_spec)
+    assert line.endswith("region: us-west-1 offers only 2 Availability Zones to most accounts "
+                         "and the network tier spreads over 3 (its subnets select the third "
+                         "zone of Fn::GetAZs); choose another region, e.g. us-west-2")
+    variant(tmp_path, region="us-west-9")
+    (line,) = reject(tmp_path, root_spec)
+    assert "us-west-1" not in line.split("allowed:")[1]
+
+
 def test_environment_must_match_the_file(tmp_path, root_spec):
     variant(tmp_path, env="staging", parameters={"Environment": "prod"})
     (line,) = reject(tmp_path, root_spec, env="staging")
