@@ -134,7 +134,7 @@ ONE_PROBLEM = {
         {"NatLayout": 3}, "parameters.NatLayout: must be a string (quote it), got a number 3"),
     "outside AllowedValues": (
         {"NatLayout": "three"},
-        "parameters.NatLayout: 'three' is not allowed; allowed: single, per-az"),
+        "parameters.NatLayout: 'three' is not allowed; allowed: single, per-az, none"),
     "number outside AllowedValues": (
         {"FlowLogRetentionDays": 2}, "2 is not allowed; allowed: 1, 3, 5, 7, 14"),
     "below MinValue": (
@@ -279,4 +279,4 @@ def test_cli_prints_one_line_errors_without_traceback(tmp_path):
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip() == (
         f"error: {params_dir}/dev.yaml: parameters.NatLayout: 'three' is not allowed; "
-        "allowed: single, per-az")
+        "allowed: single, per-az, none")
