@@ -332,9 +332,16 @@ def _check_string(value: str, spec: dict, problems: _Problems, key: str) -> None
 
 def _check_network(values: dict, template_parameters: dict, problems: _Problems,
                    prefix: str) -> None:
-    """Subnet CIDRs must sit inside the VPC CIDR and must not overlap."""
+    """Subnet CIDRs must sit inside the VPC CIDR and must not overlap; without NAT the
+    app subnets need the interface endpoints."""
     def value(name):
         return values.get(name, template_parameters.get(name, {}).get("Default"))
+
+    if "NatLayout" in values and value("NatLayout") == "none" and \
+            value("InterfaceEndpoints") != "enabled":
+        problems.add(f"{prefix}.NatLayout", "none leaves the app subnets no way to ECR, "
+                                            "CloudWatch Logs or Secrets Manager: set "
+                                            "InterfaceEndpoints: enabled too")
 
     vpc_text = value("VpcCidr")
     subnet_names = [n for n in template_parameters if re.fullmatch(r"\w+Subnet\dCidr", n)]

@@ -135,6 +135,10 @@ ONE_PROBLEM = {
     "outside AllowedValues": (
         {"NatLayout": "three"},
         "parameters.NatLayout: 'three' is not allowed; allowed: single, per-az, none"),
+    "no NAT without interface endpoints": (
+        {"NatLayout": "none"},
+        "parameters.NatLayout: none leaves the app subnets no way to ECR, CloudWatch Logs or "
+        "Secrets Manager: set InterfaceEndpoints: enabled too"),
     "number outside AllowedValues": (
         {"FlowLogRetentionDays": 2}, "2 is not allowed; allowed: 1, 3, 5, 7, 14"),
     "below MinValue": (
