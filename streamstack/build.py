@@ -13,6 +13,7 @@ import yaml
 from streamstack import BUILD_DIR, PARAMS_DIR
 from streamstack import lint as lint_mod
 from streamstack import params as params_mod
+from streamstack import profiles
 from streamstack import quotas, resolution, scan as scan_mod
 from streamstack.errors import BuildError, ParamsError
 from streamstack.render import render_all, sha256
@@ -97,6 +98,7 @@ def validate_params_files(templates: dict[str, str], params_dir: Path = PARAMS_D
                             standalone=standalone)
         except ParamsError as exc:
             problems.extend(exc.lines)
+    problems += profiles.validate_all(root, params_dir)
     return problems
 
 

@@ -14,7 +14,8 @@ import subprocess
 from botocore.exceptions import ClientError
 
 from streamstack import ROOT
-from streamstack.deploy import artifacts, aws, changeset, events, safety, stacks, stuck
+from streamstack.deploy import (artifacts, aws, changeset, events, local, local_report, safety,
+                                stacks, stuck)
 from streamstack.deploy import bootstrap as boot_mod
 from streamstack.deploy import plan as planfile
 from streamstack.deploy.exits import Blocked, Interrupted, OperationFailed, Refused
@@ -120,11 +121,19 @@ def follow(ctx, cfn, tree, total: int) -> dict:
     cause = events.root_cause([e for e in seen if e["ResourceStatus"] != "DELETE_FAILED"
                                or status not in SUCCESS])
     if status not in SUCCESS or cause is not None:
-        detail = events.describe_cause(cause) if cause else (final.get("StackStatusReason")
-                                                              or "no failed event found")
+        detail = events.explain(cfn, cause, lambda stack: where_to_look(ctx, stack)) \
+            if cause else (final.get("StackStatusReason")
+                           or f"no failed event found; {where_to_look(ctx, tree.root_id)}")
         raise OperationFailed(f"{final.get('StackName', tree.root_id)} ended {status}; first "
                               f"root cause: {detail}")
     return final
+
+
+def where_to_look(ctx, stack_id: str) -> str:
+    """Where the reason of a failure is when no event gives it."""
+    if aws.is_local():
+        return f"LocalStack's log has the reason: {local.LOG_FILE}"
+    return f"see the stack's events in the console: {aws.console_url(ctx.params.region, stack_id)}"
 
 
 # -- stand-alone stacks: bootstrap and edge ---------------------------------------------------
@@ -338,6 +347,8 @@ def execute(ctx) -> int:
         ctx.out(f"  {key} = {value}")
     path = planfile.plan_path(ctx.plans, ctx.env)
     path.rename(path.with_name(f"{ctx.env}.executed.json"))
+    if aws.is_local():
+        local_report.report(ctx, cfn)
     return 0
 
 

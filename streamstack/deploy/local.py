@@ -22,7 +22,11 @@ VENV = ROOT / ".venv-local"
 STATE = ROOT / ".local" / "localstack"
 PID_FILE = STATE / "localstack.pid"
 LOG_FILE = STATE / "localstack.log"
-SERVICES = "cloudformation,s3,iam,sts,kms,ec2,cloudwatch,logs,ssm,efs,ecr"
+FIXES = ROOT / "streamstack" / "deploy" / "localstack_fixes.py"
+# Every service the built templates use that LocalStack's community edition emulates
+# (tests/deploy/test_local.py checks the list against the templates' resource types).
+SERVICES = ("acm,apigateway,cloudformation,cloudwatch,dynamodb,ec2,ecr,events,iam,kms,lambda,"
+            "logs,route53,s3,scheduler,secretsmanager,sns,sqs,ssm,sts")
 _started: dict[int, subprocess.Popen] = {}   # pid -> process, to reap it on stop
 
 
@@ -49,7 +53,7 @@ def start(wait_seconds: float = 90.0, out=print) -> bool:
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         env.pop(name, None)
     with LOG_FILE.open("ab") as log:
-        process = subprocess.Popen([str(python), "-m", "localstack.runtime.main"], env=env,
+        process = subprocess.Popen([str(python), "-P", str(FIXES)], env=env,
                                    stdout=log, stderr=subprocess.STDOUT, cwd=STATE,
                                    start_new_session=True)
     PID_FILE.write_text(str(process.pid))
