@@ -8,14 +8,13 @@ import json
 import re
 from types import SimpleNamespace
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
 from streamstack import ROOT
 from streamstack.deploy import aws, commands, local, local_profile, local_report
 from streamstack.deploy import localstack_fixes
 from streamstack.errors import StreamstackError
+from conftest import stubbed
 
 # CloudFormation namespace -> the LocalStack service that emulates it.
 EMULATED = {"ApiGateway": "apigateway", "CertificateManager": "acm",
@@ -53,11 +52,8 @@ def test_localstack_starts_through_its_fixes_at_the_pinned_version():
 
 @pytest.fixture
 def route53():
-    client = boto3.client("route53", region_name="us-east-1", aws_access_key_id="a",
-                          aws_secret_access_key="b")
-    with Stubber(client) as stub:
-        yield client, stub
-        stub.assert_no_pending_responses()
+    with stubbed("route53", "us-east-1") as found:
+        yield found
 
 
 def zone(zone_id, name="dev.example.com."):
@@ -107,10 +103,8 @@ def skipped(logical, rtype):
 
 
 def test_the_report_counts_created_and_skipped_types_per_tier():
-    client = boto3.client("cloudformation", region_name="us-west-2", aws_access_key_id="a",
-                          aws_secret_access_key="b")
     net_id, lb_id = "arn:aws:cloudformation:us-west-2:0:stack/n/1", "arn:aws:cloudformation:x/lb"
-    with Stubber(client) as stub:
+    with stubbed("cloudformation") as (client, stub):
         stub.add_response("list_stack_resources", {"StackResourceSummaries": [
             resource("NetworkStack", "AWS::CloudFormation::Stack", physical=net_id),
             resource("LoadBalancerStack", "AWS::CloudFormation::Stack", physical=lb_id)]},

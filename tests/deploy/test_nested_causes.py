@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
 from streamstack.deploy import events
+from conftest import stubbed
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 ROOT_ID = "arn:aws:cloudformation:us-west-2:111111111111:stack/streamstack-dev/1"
@@ -42,11 +41,8 @@ CHILD_EVENTS = [
 
 @pytest.fixture
 def cfn():
-    client = boto3.client("cloudformation", region_name="us-west-2", aws_access_key_id="a",
-                          aws_secret_access_key="b")
-    with Stubber(client) as stub:
-        yield client, stub
-        stub.assert_no_pending_responses()
+    with stubbed("cloudformation") as found:
+        yield found
 
 
 def look(stack_id):
