@@ -136,3 +136,15 @@ def test_where_to_look_names_localstacks_log_or_the_console(monkeypatch):
     assert aws.is_local()
     assert commands.where_to_look(ctx, "arn:stack") == (
         f"LocalStack's log has the reason: {local.LOG_FILE}")
+
+
+def test_protection_is_skipped_with_a_note_on_localstack(monkeypatch):
+    """LocalStack has no SetStackPolicy: a protected environment (prod) deploys locally,
+    unprotected, and says so; on AWS protect() sets both (test_stubbed.py)."""
+    from streamstack.deploy import safety
+    monkeypatch.setenv("AWS_ENDPOINT_URL", local.ENDPOINT)
+    lines = []
+    with stubbed("cloudformation") as (client, _):     # no call may be made
+        assert safety.protect(client, "arn:stack", lines.append) == 0
+    assert lines == ["not protected: LocalStack emulates neither stack policies nor "
+                     "termination protection (on AWS this environment gets both)"]
