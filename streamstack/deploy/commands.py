@@ -194,7 +194,7 @@ def deploy_standalone(ctx, name: str, text: str, values: dict[str, str], region:
         cfn.delete_change_set(ChangeSetName=created["Id"])
         ctx.out(f"{what} {name}: no changes")
         return 0
-    _refuse_failed(desc)
+    _refuse_failed(ctx, desc)
     rows = planfile.make_rows(changeset.walk(cfn, created["Id"]))
     for line in planfile.render_text(rows):
         ctx.out(line)
@@ -216,10 +216,11 @@ def deploy_standalone(ctx, name: str, text: str, values: dict[str, str], region:
     return 0
 
 
-def _refuse_failed(desc: dict) -> None:
+def _refuse_failed(ctx, desc: dict) -> None:
     if desc["Status"] == "FAILED":
-        raise StreamstackError(f"the change set {desc['ChangeSetName']} failed: "
-                               f"{desc.get('StatusReason') or 'no reason given'}")
+        reason = desc.get("StatusReason") or \
+            f"no reason given; {where_to_look(ctx, desc['StackId'])}"
+        raise StreamstackError(f"the change set {desc['ChangeSetName']} failed: {reason}")
 
 
 # -- deploy (plan) -------------------------------------------------------------------------
@@ -255,7 +256,7 @@ def plan(ctx) -> int:
         ctx.out(f"no changes: {params.stack_name} already matches this build and these "
                 "parameters (the empty change set was deleted)")
         return 0
-    _refuse_failed(desc)
+    _refuse_failed(ctx, desc)
 
     changes = changeset.walk(cfn, created["Id"])
     root_template = json.loads((ctx.build_dir / root["file"]).read_text())

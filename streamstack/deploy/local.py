@@ -1,8 +1,10 @@
-"""LocalStack as a host process (no Docker) on 127.0.0.1:4566: `make local` starts it
-and returns once it answers, `make local-stop` stops what `make local` started.
+"""LocalStack as a host process (no Docker) on 127.0.0.1:STREAMSTACK_LOCAL_PORT (4566):
+`make local` starts it and returns once it answers, `make local-stop` stops what
+`make local` started.
 
-The runtime lives in its own venv (.venv-local, Python 3.13, created by the Makefile)
-and keeps its state under .local/localstack/.
+The runtime lives in its own venv (.venv-local, Python 3.13, created by the Makefile),
+starts through localstack_fixes.py (its corrections to the pinned version) and keeps
+its state and log under .local/localstack/.
 """
 from __future__ import annotations
 
