@@ -69,14 +69,15 @@ doctor: $(VENV)/.installed
 destroy: $(VENV)/.installed
 	$(DEPLOY) destroy $(ENV) $(DEPLOY_FLAGS)
 
-## local: start LocalStack on 127.0.0.1:4566 (returns once it answers); local-stop stops it
+## local: start LocalStack on 127.0.0.1:$STREAMSTACK_LOCAL_PORT (default 4566) through its fixes
+## (streamstack/deploy/localstack_fixes.py), returning once it answers; local-stop stops it
 local: $(VENV)/.installed $(LOCAL_VENV)/.installed
 	$(PY) -m streamstack.deploy.local start
 
 local-stop: $(VENV)/.installed
 	$(PY) -m streamstack.deploy.local stop
 
-## e2e: only the end-to-end test against LocalStack (started if nothing answers)
+## e2e: only the end-to-end test of the real tree on LocalStack (started if nothing answers)
 e2e: $(VENV)/.installed $(LOCAL_VENV)/.installed
 	$(PY) -m pytest -m e2e -p no:xdist -v
 

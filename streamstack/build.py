@@ -13,7 +13,8 @@ import yaml
 from streamstack import BUILD_DIR, PARAMS_DIR
 from streamstack import lint as lint_mod
 from streamstack import params as params_mod
-from streamstack import quotas, scan as scan_mod
+from streamstack import profiles
+from streamstack import quotas, resolution, scan as scan_mod
 from streamstack.cache import PassCache
 from streamstack.identity import check as identity_check
 from streamstack.errors import BuildError, ParamsError
@@ -98,6 +99,7 @@ def validate_params_files(templates: dict[str, str], params_dir: Path = PARAMS_D
                             standalone=standalone)
         except ParamsError as exc:
             problems.extend(exc.lines)
+    problems += profiles.validate_all(root, params_dir)
     return problems
 
 
@@ -110,6 +112,7 @@ def run(*, build_dir: Path = BUILD_DIR, params_dir: Path = PARAMS_DIR, lint: boo
     write_templates(templates, build_dir)
 
     over = [line for name, text in templates.items() for line in quotas.check(name, text)]
+    over += resolution.check(templates)
     if over:
         raise BuildError(over[0], lines=over)
     bad_params = validate_params_files(templates, params_dir)

@@ -26,6 +26,7 @@ import yaml
 from streamstack import BUILD_DIR, PARAMS_DIR
 from streamstack.deploy import settings as deploy_settings
 from streamstack.errors import ParamsError
+from streamstack.regions import region_problem
 from templates.base import DEPLOY_TIME_KEY, ENVIRONMENTS
 from templates.storage import SUPPORTED_REGIONS
 
@@ -188,9 +189,8 @@ def parse(path: Path, env: str, template_parameters: dict, deploy_time: set[str]
         problems.add("stack_name", f"{stack_name!r} is not a valid stack name: start with a "
                                    "letter, then letters, digits and dashes, at most 128")
     region = _required_str(data, "region", problems)
-    if region and region not in SUPPORTED_REGIONS:
-        problems.add("region", f"{region!r} is not a supported region; allowed: "
-                               f"{', '.join(SUPPORTED_REGIONS)}")
+    if region and region_problem(region):
+        problems.add("region", region_problem(region))
     account_id = data.get("account_id")
     if account_id is not None:
         if not isinstance(account_id, str) or not ACCOUNT_ID.match(account_id):
@@ -349,9 +349,16 @@ def _check_string(value: str, spec: dict, problems: _Problems, key: str) -> None
 
 def _check_network(values: dict, template_parameters: dict, problems: _Problems,
                    prefix: str) -> None:
-    """Subnet CIDRs must sit inside the VPC CIDR and must not overlap."""
+    """Subnet CIDRs must sit inside the VPC CIDR and must not overlap; without NAT the
+    app subnets need the interface endpoints."""
     def value(name):
         return values.get(name, template_parameters.get(name, {}).get("Default"))
+
+    if "NatLayout" in values and value("NatLayout") == "none" and \
+            value("InterfaceEndpoints") != "enabled":
+        problems.add(f"{prefix}.NatLayout", "none leaves the app subnets no way to ECR, "
+                                            "CloudWatch Logs or Secrets Manager: set "
+                                            "InterfaceEndpoints: enabled too")
 
     vpc_text = value("VpcCidr")
     subnet_names = [n for n in template_parameters if re.fullmatch(r"\w+Subnet\dCidr", n)]

@@ -78,6 +78,9 @@ WORKLOAD_BOUNDARY_ARN = "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/${W
 # Template Metadata key for parameters that deploy.py resolves at deploy time
 # (bootstrap outputs, edge outputs, lookups); params files never set them.
 DEPLOY_TIME_KEY = "streamstack:DeployTimeParameters"
+# Template Metadata key for parameters the root declares differently from the tier: the
+# root resolves the value (an SSM parameter name to its value) and passes the result on.
+ROOT_DECLARATIONS_KEY = "streamstack:RootDeclarations"
 
 
 def deterministic_json(template_dict: dict) -> str:
@@ -125,6 +128,7 @@ class Tier:
         self._groups: dict[str, list[str]] = {}
         self._labels: dict[str, str] = {}
         self._deploy_time: list[str] = []
+        self._root_declarations: dict[str, dict] = {}
         self.environment = self.parameter(
             "Environment", "Environment",
             Type="String", AllowedValues=list(ENVIRONMENTS),
@@ -142,10 +146,12 @@ class Tier:
 
     # -- parameters, conditions, outputs ------------------------------------------
     def parameter(self, name: str, group: str, label: str | None = None,
-                  deploy_time: bool = False, **kwargs) -> Ref:
+                  deploy_time: bool = False, root: dict | None = None, **kwargs) -> Ref:
         """Declare a parameter in a console group; returns Ref(name).
 
         deploy_time: deploy.py supplies the value (never a params file).
+        root: the root's declaration when it differs from this one: the root resolves
+        what the params file gives (e.g. an SSM parameter name) and passes the result.
         """
         if "Description" not in kwargs:
             raise ValueError(f"parameter {name} needs a Description")
@@ -156,6 +162,10 @@ class Tier:
                 self._labels[name] = label
             if deploy_time:
                 self._deploy_time.append(name)
+            if root is not None:
+                if "Description" not in root:
+                    raise ValueError(f"root declaration of {name} needs a Description")
+                self._root_declarations[name] = root
         return Ref(name)
 
     def shared_parameter(self, name: str) -> Ref:
@@ -236,6 +246,8 @@ class Tier:
         metadata = {"AWS::CloudFormation::Interface": interface}
         if self._deploy_time:
             metadata[DEPLOY_TIME_KEY] = sorted(self._deploy_time)
+        if self._root_declarations:
+            metadata[ROOT_DECLARATIONS_KEY] = self._root_declarations
         self.template.set_metadata(metadata)
 
     def to_dict(self) -> dict:
@@ -245,8 +257,9 @@ class Tier:
         return deterministic_json(self.to_dict())
 
 
-__all__ = ["Tier", "ENVIRONMENTS", "DEPLOY_PATH", "WORKLOAD_PATH", "WORKLOAD_BOUNDARY_ARN", "LOG_RETENTION_DAYS", "CIDR_PATTERN", "TOGGLE",
-           "DEPLOY_TIME_KEY", "deterministic_json", "arn", "account_root", "policy_dict",
+__all__ = ["Tier", "ENVIRONMENTS", "DEPLOY_PATH", "WORKLOAD_PATH", "WORKLOAD_BOUNDARY_ARN",
+           "LOG_RETENTION_DAYS", "CIDR_PATTERN", "TOGGLE", "DEPLOY_TIME_KEY",
+           "ROOT_DECLARATIONS_KEY", "deterministic_json", "arn", "account_root", "policy_dict",
            "service_trust",
            "AWS_ACCOUNT_ID", "AWS_NO_VALUE", "AWS_PARTITION", "AWS_REGION", "If", "Join",
            "Not", "Ref", "Sub", "Equals"]

@@ -195,12 +195,18 @@ class FleetTier(Tier):
 
     # -- instances ---------------------------------------------------------------
     def launch_template(self) -> None:
+        # The root resolves the SSM parameter on every deploy and passes the AMI id here:
+        # a new AMI changes this stack's parameter, so the launch template and the group
+        # roll. (Declared SSM-typed here too, the id would be looked up as a name.)
         ami = self.parameter(
-            "FleetAmiId", "Fleet", Type="AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
-            Default=AL2023_AMI,
-            Description="Public SSM parameter naming the AMI: the latest Amazon Linux 2023 "
-                        "(x86_64). A new AMI is picked up on the next deploy and rolled "
-                        "through the group.")
+            "FleetAmiId", "Fleet", Type="AWS::EC2::Image::Id",
+            Description="AMI of the instances, resolved by the root stack from its "
+                        "FleetAmiId SSM parameter on every deploy.",
+            root=dict(
+                Type="AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>", Default=AL2023_AMI,
+                Description="SSM parameter naming the fleet's AMI (default: the public "
+                            "parameter of the latest Amazon Linux 2023, x86_64). Resolved on "
+                            "every deploy: a new AMI rolls through the group."))
         instance_type = self.parameter(
             "FleetInstanceType", "Fleet", Type="String", AllowedValues=INSTANCE_TYPES,
             Default="t3.micro", Description="Instance type (x86_64, to match the AMI).")

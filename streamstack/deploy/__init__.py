@@ -12,4 +12,7 @@ safety     stack policies, termination protection, rollback triggers
 stuck      stacks stuck in ROLLBACK_COMPLETE, REVIEW_IN_PROGRESS, UPDATE_ROLLBACK_FAILED
 commands   the subcommands
 local      the LocalStack endpoint (make local / local-stop, e2e tests)
+localstack_fixes  corrections to the pinned LocalStack, applied as it starts
+local_profile     LOCAL=1: the local profile merged in, the hosted zone prepared
+local_report      after a local execute: resources created and types skipped per tier
 """

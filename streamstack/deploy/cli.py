@@ -10,7 +10,7 @@ from pathlib import Path
 from streamstack import BUILD_DIR, PARAMS_DIR, ROOT
 from streamstack import params as params_mod
 
-from streamstack.deploy import aws, local
+from streamstack.deploy import aws, local, local_profile
 from streamstack.deploy.commands import COMMANDS
 from streamstack.deploy.context import Context
 from streamstack.deploy.exits import Interrupted
@@ -66,7 +66,7 @@ def stale(build_dir: Path, root: Path = ROOT) -> bool:
         return True
     built = manifest.stat().st_mtime
     sources = [p for d in BUILT_FROM for p in (root / d).rglob("*.py")]
-    sources += list((root / "params").glob("*.yaml"))
+    sources += list((root / "params").rglob("*.yaml"))
     return any(p.stat().st_mtime > built for p in sources)
 
 
@@ -105,6 +105,9 @@ def main(argv: list[str], doc: str | None = None) -> int:
         1.0 if aws.is_local() else 5.0)
     ctx = Context(params=params, session=aws.session(params.region), manifest=manifest,
                   build_dir=args.build_dir, args=args, poll_seconds=poll)
+    if args.local and not params.sections.get("stackset"):
+        local_profile.apply(ctx, *params_mod.root_parameters(args.build_dir),
+                            announce=args.command == "deploy")
     if params.sections.get("stackset") and args.command in STACKSET_COMMANDS:
         stacksets = importlib.import_module("streamstack.stacksets.commands")
         try:   # Ctrl-C: the stack set operation already printed how to follow it

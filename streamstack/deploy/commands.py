@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from streamstack import ROOT
 from streamstack.deploy import (
-    artifacts, aws, changeset, events, safety, stacks, stuck, validation,
+    artifacts, aws, changeset, events, local, local_report, safety, stacks, stuck, validation,
 )
 from streamstack.deploy import bootstrap as boot_mod
 from streamstack.deploy import plan as planfile
@@ -122,11 +122,19 @@ def follow(ctx, cfn, tree, total: int) -> dict:
     cause = events.root_cause([e for e in seen if e["ResourceStatus"] != "DELETE_FAILED"
                                or status not in SUCCESS])
     if status not in SUCCESS or cause is not None:
-        detail = events.describe_cause(cause) if cause else (final.get("StackStatusReason")
-                                                              or "no failed event found")
+        detail = events.explain(cfn, cause, lambda stack: where_to_look(ctx, stack)) \
+            if cause else (final.get("StackStatusReason")
+                           or f"no failed event found; {where_to_look(ctx, tree.root_id)}")
         raise OperationFailed(f"{final.get('StackName', tree.root_id)} ended {status}; first "
                               f"root cause: {detail}")
     return final
+
+
+def where_to_look(ctx, stack_id: str) -> str:
+    """Where the reason of a failure is when no event gives it."""
+    if aws.is_local():
+        return f"LocalStack's log has the reason: {local.LOG_FILE}"
+    return f"see the stack's events in the console: {aws.console_url(ctx.params.region, stack_id)}"
 
 
 # -- stand-alone stacks: bootstrap and edge ---------------------------------------------------
@@ -217,7 +225,7 @@ def deploy_standalone(ctx, name: str, text: str, values: dict[str, str], region:
         cfn.delete_change_set(ChangeSetName=created["Id"])
         ctx.out(f"{what} {name}: no changes")
         return 0
-    _refuse_failed(desc)
+    _refuse_failed(ctx, desc)
     rows = planfile.make_rows(changeset.walk(cfn, created["Id"]))
     for line in planfile.render_text(rows):
         ctx.out(line)
@@ -239,10 +247,11 @@ def deploy_standalone(ctx, name: str, text: str, values: dict[str, str], region:
     return 0
 
 
-def _refuse_failed(desc: dict) -> None:
+def _refuse_failed(ctx, desc: dict) -> None:
     if desc["Status"] == "FAILED":
-        raise StreamstackError(f"the change set {desc['ChangeSetName']} failed: "
-                               f"{desc.get('StatusReason') or 'no reason given'}")
+        reason = desc.get("StatusReason") or \
+            f"no reason given; {where_to_look(ctx, desc['StackId'])}"
+        raise StreamstackError(f"the change set {desc['ChangeSetName']} failed: {reason}")
 
 
 # -- deploy (plan) -------------------------------------------------------------------------
@@ -282,7 +291,7 @@ def plan(ctx) -> int:
         ctx.out(f"no changes: {params.stack_name} already matches this build and these "
                 "parameters (the empty change set was deleted)")
         return 0
-    _refuse_failed(desc)
+    _refuse_failed(ctx, desc)
 
     changes = changeset.walk(cfn, created["Id"])
     root_template = json.loads((ctx.build_dir / root["file"]).read_text())
@@ -399,6 +408,8 @@ def execute(ctx) -> int:
         ctx.out(f"  {key} = {value}")
     path = planfile.plan_path(ctx.plans, ctx.env)
     path.rename(path.with_name(f"{ctx.env}.executed.json"))
+    if aws.is_local():
+        local_report.report(ctx, cfn)
     return 0
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamstack.deploy.settings import parameter_map
-from templates.storage import SUPPORTED_REGIONS
+from streamstack.regions import region_problem
 
 ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 OU_ID = re.compile(r"^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$")
@@ -230,9 +230,8 @@ def _regions(regions, problems, key: str) -> list[str]:
         return []
     result = []
     for i, region in enumerate(regions):
-        if region not in SUPPORTED_REGIONS:
-            problems.add(f"{key}[{i}]", f"{region!r} is not a supported region; allowed: "
-                                        f"{', '.join(SUPPORTED_REGIONS)}")
+        if region_problem(region):
+            problems.add(f"{key}[{i}]", region_problem(region))
         elif region in result:
             problems.add(f"{key}[{i}]", f"{region} is listed twice; list it once")
         else:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from pathlib import Path
 
@@ -66,3 +67,13 @@ def make_context(built: Path, params_dir: Path, env: str = "prod",
         stubs[key].activate()
         ctx.clients[(service, region)] = client
     return ctx, stubs
+
+
+@contextlib.contextmanager
+def stubbed(service: str, region: str = REGION):
+    """(client, Stubber) for one service; every stubbed response must have been used."""
+    client = boto3.client(service, region_name=region, aws_access_key_id="testing",
+                          aws_secret_access_key="testing")
+    with Stubber(client) as stub:
+        yield client, stub
+        stub.assert_no_pending_responses()

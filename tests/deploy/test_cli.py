@@ -97,6 +97,6 @@ def test_local_without_localstack_says_make_local(built, tmp_path, monkeypatch):
     for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "placeholder")     # restored after use_local_endpoint
     monkeypatch.setattr(cli.local, "answering", lambda timeout=1.0: False)
-    with pytest.raises(StreamstackError, match="nothing answers on http://127.0.0.1:4566.*"
+    with pytest.raises(StreamstackError, match=f"nothing answers on {cli.local.ENDPOINT}.*"
                                                "make local"):
         run(built, tmp_path, "status", "dev", "--local")

@@ -383,6 +383,16 @@ def test_other_failed_change_set_is_an_error(prod):
         commands.plan(ctx)
 
 
+def test_a_failed_change_set_without_a_reason_says_where_to_look(prod):
+    ctx, stubs = prod
+    stub_until_change_set(ctx, stubs, status="FAILED")
+    with pytest.raises(commands.StreamstackError) as err:
+        commands.plan(ctx)
+    assert str(err.value) == (
+        "the change set deploy-1 failed: no reason given; see the stack's events in the "
+        f"console: {commands.aws.console_url(REGION, STACK_ID)}")
+
+
 def test_throttling_that_outlasts_the_retries_is_one_clear_error(prod):
     """Adaptive retries absorb throttling (test_aws); when they run out, the user sees
     which call was refused and why, and nothing was created."""
