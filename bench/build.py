@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Benchmark of the build: rendering alone, cfn-lint cold and warm, checkov cold and
-warm. Prints numbers; asserts nothing. Run with `make bench`."""
+"""Benchmark of the build: rendering alone (the deploy identity's derivation included),
+the identity proofs cold and cached, cfn-lint cold and warm, checkov cold and warm.
+Prints numbers; asserts nothing. Run with `make bench`."""
 import sys
 import tempfile
 import time
@@ -8,7 +9,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from streamstack.build import lint_regions  # noqa: E402
+from streamstack.build import lint_regions, prove_identity  # noqa: E402
+from streamstack.identity import check as identity_check  # noqa: E402
 from streamstack.lint import lint  # noqa: E402
 from streamstack.render import render_all  # noqa: E402
 from streamstack.scan import scan  # noqa: E402
@@ -30,6 +32,11 @@ def main() -> None:
     print(f"render (all templates):     best {min(renders):6.2f} s, "
           f"mean {sum(renders) / len(renders):6.2f} s over {len(renders)} runs")
     with tempfile.TemporaryDirectory() as tmp:
+        cold, report = timed(identity_check.run, templates)
+        prove_identity(templates, Path(tmp) / "identity")
+        cached, _ = timed(prove_identity, templates, Path(tmp) / "identity")
+        print(f"identity proofs:            cold {cold:6.2f} s, cached {cached:6.2f} s")
+        print(f"  {report.line()}")
         for jobs in (1, 2):
             cache = Path(tmp) / f"lint-{jobs}"
             cold, (findings, linted) = timed(lint, templates, regions, cache, jobs)

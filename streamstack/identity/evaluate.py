@@ -262,10 +262,6 @@ def _arn_pattern(pattern: str) -> re.Pattern:
     return re.compile("".join(out) + r"\Z", re.DOTALL)
 
 
-def _matches(patterns, value: str, ignore_case: bool) -> bool:
-    return any(_pattern(p, ignore_case).match(value) for p in _as_list(patterns))
-
-
 def _matches_arn(patterns, value: str) -> bool:
     return any(_arn_pattern(str(p)).match(value) for p in _as_list(patterns))
 
@@ -321,11 +317,27 @@ def _condition_holds(operator: str, key: str, wanted, context: dict) -> bool:
     raise EvaluationError(f"condition qualifier {qualifier} is not supported")
 
 
-def statement_matches(statement: dict, request: Request) -> bool:
-    if "Action" in statement:
-        if not _matches(statement["Action"], request.action, True):
-            return False
-    elif _matches(statement.get("NotAction"), request.action, True):
+class _Actions:
+    """A statement's Action (or NotAction) list, compiled once: exact names in a set,
+    wildcards as patterns (IAM actions are case-insensitive)."""
+
+    def __init__(self, patterns) -> None:
+        names = [str(p).lower() for p in _as_list(patterns)]
+        self.exact = frozenset(n for n in names if "*" not in n and "?" not in n)
+        self.wild = [_pattern(n, True) for n in names if n not in self.exact]
+
+    def match(self, action: str) -> bool:
+        lowered = action.lower()
+        return lowered in self.exact or any(p.match(lowered) for p in self.wild)
+
+
+def statement_matches(statement: dict, request: Request,
+                      actions: _Actions | None = None) -> bool:
+    """Whether one statement applies to the request (actions: its Action or NotAction,
+    compiled; PolicySet passes them)."""
+    kind = "Action" if "Action" in statement else "NotAction"
+    actions = actions or _Actions(statement.get(kind))
+    if actions.match(request.action) != (kind == "Action"):
         return False
     if "Resource" in statement:
         if not _matches_arn(statement["Resource"], request.resource):
@@ -347,6 +359,10 @@ class PolicySet:
     statements: list[dict]
     name: str = "policy"
 
+    def __post_init__(self) -> None:
+        self._actions = [_Actions(s.get("Action" if "Action" in s else "NotAction"))
+                         for s in self.statements]
+
     @classmethod
     def of(cls, documents, name: str = "policy") -> "PolicySet":
         statements = [s for doc in documents for s in _as_list(doc.get("Statement"))]
@@ -366,7 +382,8 @@ class PolicySet:
 
     def decide(self, request: Request) -> str:
         """"Deny" (explicit), "Allow", or "NotAllowed" (implicit deny)."""
-        matching = [s for s in self.statements if statement_matches(s, request)]
+        matching = [s for s, actions in zip(self.statements, self._actions)
+                    if statement_matches(s, request, actions)]
         if any(s["Effect"] == "Deny" for s in matching):
             return "Deny"
         return "Allow" if matching else "NotAllowed"
