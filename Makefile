@@ -12,10 +12,11 @@ LOCALSTACK   := 'localstack-core[runtime]==2026.3.0' 'cbor2<6' 'pyopenssl<25' \
                 'cryptography<45' service_identity 'joserfc==1.0.4'
 
 # deploy.py options from make variables: make deploy ENV=prod, LOCAL=1, YES=1,
-# ALLOW_DATA_LOSS=1, WAIT=1
+# ALLOW_DATA_LOSS=1, WAIT=1, PR=1 (a pull request's plan: never executable)
 ENV ?=
 DEPLOY_FLAGS := $(if $(LOCAL),--local) $(if $(YES),--yes) \
-                $(if $(ALLOW_DATA_LOSS),--allow-data-loss) $(if $(WAIT),--wait)
+                $(if $(ALLOW_DATA_LOSS),--allow-data-loss) $(if $(WAIT),--wait) \
+                $(if $(PR),--pull-request)
 DEPLOY := $(PY) deploy.py
 
 .PHONY: build test unit lint bench diagram clean bootstrap deploy execute status doctor destroy local local-stop e2e edge
@@ -49,7 +50,8 @@ diagram: build $(VENV)/.docs-installed
 bench: $(VENV)/.installed $(SCAN_VENV)/.installed
 	$(PY) bench/build.py $(if $(BEFORE),--before $(BEFORE))
 
-## bootstrap ENV=x: artifact bucket, execution role, ECR, CI role for the account/region
+## bootstrap ENV=x: artifact bucket, ECR, then the execution role, workload boundary and
+## CI roles (deploy-role stack) for the account/region
 bootstrap: $(VENV)/.installed $(SCAN_VENV)/.installed
 	$(DEPLOY) bootstrap $(ENV) $(DEPLOY_FLAGS)
 
@@ -77,14 +79,15 @@ doctor: $(VENV)/.installed
 destroy: $(VENV)/.installed
 	$(DEPLOY) destroy $(ENV) $(DEPLOY_FLAGS)
 
-## local: start LocalStack on 127.0.0.1:4566 (returns once it answers); local-stop stops it
+## local: start LocalStack on 127.0.0.1:$STREAMSTACK_LOCAL_PORT (default 4566) through its fixes
+## (streamstack/deploy/localstack_fixes.py), returning once it answers; local-stop stops it
 local: $(VENV)/.installed $(LOCAL_VENV)/.installed
 	$(PY) -m streamstack.deploy.local start
 
 local-stop: $(VENV)/.installed
 	$(PY) -m streamstack.deploy.local stop
 
-## e2e: only the end-to-end test against LocalStack (started if nothing answers)
+## e2e: only the end-to-end test of the real tree on LocalStack (started if nothing answers)
 e2e: $(VENV)/.installed $(LOCAL_VENV)/.installed
 	$(PY) -m pytest -m e2e -p no:xdist -v
 

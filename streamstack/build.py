@@ -30,6 +30,7 @@ class BuildResult:
     linted: int = 0
     scanned: int = 0
     up_to_date: bool = False       # nothing changed: nothing was rendered or checked
+    identity: str = ""             # the deploy identity proof's summary line
 
 
 def lint_regions(params_dir: Path = PARAMS_DIR) -> list[str]:
@@ -92,13 +93,13 @@ def write_templates(templates: dict[str, str], build_dir: Path) -> None:
 
 def validate_params_files(templates: dict[str, str], params_dir: Path = PARAMS_DIR
                           ) -> list[str]:
-    """Every params file against the rendered root (and bootstrap and edge templates)."""
-    from streamstack import params
+    """Every params file against the rendered root (and bootstrap and edge templates), and
+    every profile."""
+    from streamstack import params, profiles
     from templates.base import DEPLOY_TIME_KEY
 
     root = json.loads(templates["root"])
-    standalone = {name: json.loads(templates[name]).get("Parameters", {})
-                  for name in set(params.STANDALONE_MAPS.values()) if name in templates}
+    standalone = params.standalone_declared(templates)
     problems = []
     for env in params.known_environments(params_dir):
         try:
@@ -108,7 +109,27 @@ def validate_params_files(templates: dict[str, str], params_dir: Path = PARAMS_D
                         standalone=standalone)
         except ParamsError as exc:
             problems.extend(exc.lines)
+    problems += profiles.validate_all(root, params_dir)
     return problems
+
+
+def prove_identity(templates: dict[str, str], cache_dir: Path) -> str:
+    """The deploy identity's permission, escalation and boundary proofs (cached: the same
+    templates and proof code were proven before)."""
+    from streamstack.cache import PassCache
+    from streamstack.identity import check as identity_check
+
+    cache = PassCache(cache_dir, "identity " + identity_check.source_digest())
+    everything = "\0".join(f"{n}\0{t}" for n, t in sorted(templates.items()))
+    summary = cache_dir / "summary.txt"
+    if cache.passed(everything) and summary.is_file():
+        return summary.read_text().strip() + " (unchanged since it was proven)"
+    report = identity_check.run(templates)
+    if report.findings:
+        raise BuildError(report.findings[0], lines=report.findings)
+    cache.record(everything)
+    summary.write_text(report.line() + "\n")
+    return report.line()
 
 
 def previous(build_dir: Path) -> BuildResult:
@@ -144,6 +165,7 @@ def run(*, build_dir: Path = BUILD_DIR, params_dir: Path = PARAMS_DIR, lint: boo
             scanner.stop()
     (build_dir / "manifest.json").write_text(_deterministic(result.manifest))
     inputs.record(build_dir, digest, lint=lint, scan=scan)
+    log(result.identity)
     log(f"built {len(result.templates)} templates into {build_dir / 'templates'} "
         f"(linted {result.linted}, scanned {result.scanned}, the rest unchanged since their "
         f"last clean check; regions {', '.join(regions)})")
@@ -152,7 +174,7 @@ def run(*, build_dir: Path = BUILD_DIR, params_dir: Path = PARAMS_DIR, lint: boo
 
 def _render_and_check(build_dir: Path, params_dir: Path, regions: list[str], linter, scanner,
                       timings: dict[str, float]) -> BuildResult:
-    from streamstack import quotas
+    from streamstack import quotas, resolution
     from streamstack.render import render
 
     start = time.perf_counter()
@@ -161,13 +183,18 @@ def _render_and_check(build_dir: Path, params_dir: Path, regions: list[str], lin
     write_templates(templates, build_dir)
 
     over = [line for name, text in templates.items() for line in quotas.check(name, text)]
+    over += resolution.check(templates)
     if over:
         raise BuildError(over[0], lines=over)
     bad_params = validate_params_files(templates, params_dir)
     if bad_params:
         raise ParamsError(bad_params[0], lines=bad_params)
+    start = time.perf_counter()
+    identity_line = prove_identity(templates, build_dir / ".cache" / "identity")
+    timings["identity"] = time.perf_counter() - start
 
     result = BuildResult(templates, manifest_for(templates, regions), timings)
+    result.identity = identity_line
     start = time.perf_counter()
     # Both checkers run at once: checkov in its process (waited for by a thread here),
     # cfn-lint in its workers.

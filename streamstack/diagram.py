@@ -62,6 +62,9 @@ SHOWN = {
     "AWS::CloudWatch::Alarm": ("management.CloudwatchAlarm", "alarms ({n})"),
     "AWS::CloudWatch::CompositeAlarm": ("management.CloudwatchAlarm", "platform-health"),
     "AWS::CloudWatch::Dashboard": ("management.Cloudwatch", "dashboard"),
+    # Only the deploy roles' templates hold managed policies (the derived ones).
+    "AWS::IAM::ManagedPolicy": ("security.IdentityAndAccessManagementIamPermissions",
+                                "derived policies ({n})"),
 }
 
 VIEWERS = "viewers"

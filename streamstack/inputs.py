@@ -36,8 +36,8 @@ def digest(params_dir: Path, root: Path = ROOT) -> str:
     for folder in SOURCES:
         for path in sorted((root / folder).rglob("*.py")):
             add(str(path.relative_to(root)), path.read_bytes())
-    for path in sorted(params_dir.glob("*.yaml")):
-        add(f"params/{path.name}", path.read_bytes())
+    for path in sorted(params_dir.rglob("*.yaml")):     # profiles/ included
+        add(f"params/{path.relative_to(params_dir)}", path.read_bytes())
     add("python", sys.version.encode())
     add("venv", "\n".join(installed(Path(sysconfig.get_paths()["purelib"]))).encode())
     for site in sorted((root / ".venv-scan").glob("lib/python*/site-packages")):

@@ -26,8 +26,8 @@ from streamstack.deploy import settings as deploy_settings
 from streamstack.errors import ParamsError
 from streamstack.stacksets import config as stackset_config
 from streamstack.validation import (
-    ACCOUNT_ID, ENV_NAME, STACK_NAME, SUPPORTED_REGIONS, TAG_KEY, TAG_VALUE, ParameterContext,
-    Problems, display, validate_parameters, yaml_type,
+    ACCOUNT_ID, ENV_NAME, STACK_NAME, TAG_KEY, TAG_VALUE, ParameterContext, Problems, display,
+    region_problem, validate_parameters, yaml_type,
 )
 from templates.base import DEPLOY_TIME_KEY, ENVIRONMENTS
 
@@ -86,11 +86,26 @@ def root_parameters(build_dir: Path = BUILD_DIR) -> tuple[dict, set[str]]:
 
 def standalone_parameters(build_dir: Path = BUILD_DIR) -> dict[str, dict]:
     """Parameters of the built stand-alone templates (bootstrap, edge) that exist."""
+    texts = {}
+    for files in STANDALONE_TEMPLATES.values():
+        for name in files:
+            path = build_dir / "templates" / f"{name}.json"
+            if path.is_file():
+                texts[name] = path.read_text()
+    return standalone_declared(texts)
+
+
+def standalone_declared(texts: dict[str, str]) -> dict[str, dict]:
+    """What each params map of STANDALONE_MAPS may set, from the templates' texts: the
+    bootstrap map goes to the bootstrap and the deploy-role stacks."""
     found = {}
-    for name in sorted(set(STANDALONE_MAPS.values())):
-        path = build_dir / "templates" / f"{name}.json"
-        if path.is_file():
-            found[name] = json.loads(path.read_text()).get("Parameters", {})
+    for name, files in STANDALONE_TEMPLATES.items():
+        declared = {}
+        for file in files:
+            if file in texts:
+                declared.update(json.loads(texts[file]).get("Parameters", {}))
+        if declared:
+            found[name] = declared
     return found
 
 
@@ -138,9 +153,8 @@ def parse(path: Path, env: str, template_parameters: dict, deploy_time: set[str]
         problems.add("stack_name", f"{stack_name!r} is not a valid stack name: start with a "
                                    "letter, then letters, digits and dashes, at most 128")
     region = _required_str(data, "region", problems)
-    if region and region not in SUPPORTED_REGIONS:
-        problems.add("region", f"{region!r} is not a supported region; allowed: "
-                               f"{', '.join(SUPPORTED_REGIONS)}")
+    if region and region_problem(region):
+        problems.add("region", region_problem(region))
     account_id = data.get("account_id")
     if account_id is not None:
         if not isinstance(account_id, str) or not ACCOUNT_ID.match(account_id):
@@ -177,6 +191,8 @@ def parse(path: Path, env: str, template_parameters: dict, deploy_time: set[str]
 
 # -- stand-alone templates' parameter maps ------------------------------------------------
 # Where a params file sets parameters of a stand-alone template: (section, key) -> template.
+# The stand-alone templates a params map's values go to.
+STANDALONE_TEMPLATES = {"bootstrap": ("bootstrap", "deploy-role"), "edge": ("edge",)}
 STANDALONE_MAPS = {("deploy", "bootstrap_parameters"): "bootstrap",
                    ("deploy", "edge_parameters"): "edge",
                    ("stackset", "bootstrap_parameters"): "bootstrap"}

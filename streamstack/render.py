@@ -1,5 +1,7 @@
 """Render every template to deterministic JSON text: tiers, then the root that nests
-them (it embeds each tier's content hash), then the stand-alone stacks.
+them (it embeds each tier's content hash), then the stand-alone stacks. The deploy
+roles' templates (deploy-role, stackset-role) come last: their policies are derived from
+the resource types and roles of everything rendered before them.
 
 With a cache directory (the build's), a tier whose code did not change is not rendered
 again. A tier module imports only templates.base and templates.parts
@@ -17,8 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamstack.errors import BuildError
+from streamstack.identity import derive
+from streamstack.identity.check import STACKSET_TARGET_BOOTSTRAP
+from streamstack.identity.evaluate import Resolved
 from templates import STANDALONE, TIERS
+from templates.deploy_role import DeployRoleTier
 from templates.root import Child, render_root
+from templates.stackset_role import StackSetRoleTier
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 # What every tier module may read besides its own file.
@@ -63,6 +70,16 @@ def render(cache_dir: Path | None = None) -> Rendering:
             if cache:
                 cache.put(standalone, text, {})
         texts[standalone.name] = text
+    # What the execution role deploys: the nested tree, and the edge stack.
+    tree = {name: json.loads(text) for name, text in texts.items() if name != "bootstrap"}
+    workloads = {child.name: child.template for child in children}
+    texts["deploy-role"] = _build(DeployRoleTier, _identity(
+        "deploy-role", tree, workloads, derive.execution_scope()))[1]
+    target = Resolved(json.loads(texts["bootstrap"]), STACKSET_TARGET_BOOTSTRAP)
+    stackset_tree = {**workloads, "root": tree["root"],
+                     "bootstrap (StackSet target)": {"Resources": target.resources()}}
+    texts["stackset-role"] = _build(StackSetRoleTier, _identity(
+        "stackset-role", stackset_tree, workloads, derive.stackset_scope()))[1]
     return Rendering(texts, children, tuple(rendered))
 
 
@@ -71,10 +88,17 @@ def render_all() -> dict[str, str]:
     return render().texts
 
 
-def _build(tier):
+def _identity(name: str, deployed: dict, workloads: dict, scope):
+    try:
+        return derive.identity(deployed, workloads, scope)
+    except (ValueError, KeyError) as exc:
+        raise BuildError(f"{name}: the deploy identity cannot be derived: {exc}") from None
+
+
+def _build(tier, *args):
     """The tier instance and its template text."""
     try:
-        built = tier()
+        built = tier(*args)
         return built, built.to_json()
     except (ValueError, TypeError, KeyError) as exc:
         raise BuildError(f"{tier.name}: the template does not render: {exc}") from None

@@ -16,7 +16,7 @@ from typing import Any
 
 from streamstack import PARAMS_DIR
 from streamstack.errors import ParamsError
-from templates.parts.regions import SUPPORTED_REGIONS
+from templates.parts.regions import AZ_COUNTS, AZS, SUPPORTED_REGIONS, TYPICAL_AZ_COUNT
 
 ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
@@ -36,7 +36,34 @@ AWS_ID_PATTERNS = {
 
 __all__ = ["ENV_NAME", "STACK_NAME", "ACCOUNT_ID", "TAG_KEY", "TAG_VALUE", "AWS_ID_PATTERNS",
            "SUPPORTED_REGIONS", "Problems", "ParameterContext", "display", "yaml_type",
-           "parameter_map", "validate_parameters"]
+           "parameter_map", "validate_parameters", "check_value", "check_network",
+           "region_problem", "usable_regions", "az_count"]
+
+
+# -- regions ---------------------------------------------------------------------------
+# A region must be one the templates know (the ELB log-delivery accounts of the storage
+# tier) and must offer every account as many Availability Zones as the network tier
+# spreads over (Fn::GetAZs lists only the zones the account can use).
+def az_count(region: str) -> int:
+    """The fewest Availability Zones an account sees in a supported region."""
+    return AZ_COUNTS.get(region, TYPICAL_AZ_COUNT)
+
+
+def usable_regions() -> tuple[str, ...]:
+    """Supported regions with enough Availability Zones for the network tier."""
+    return tuple(r for r in SUPPORTED_REGIONS if az_count(r) >= len(AZS))
+
+
+def region_problem(region) -> str | None:
+    """One line saying why an environment cannot deploy to region, or None."""
+    if region not in SUPPORTED_REGIONS:
+        return (f"{region!r} is not a supported region; allowed: "
+                f"{', '.join(usable_regions())}")
+    if az_count(region) < len(AZS):
+        return (f"{region} offers only {az_count(region)} Availability Zones to most accounts "
+                f"and the network tier spreads over {len(AZS)} (its subnets select the "
+                f"third zone of Fn::GetAZs); choose another region, e.g. us-west-2")
+    return None
 
 
 class Problems:
@@ -126,7 +153,7 @@ def validate_parameters(values: dict, template_parameters: dict, deploy_time: se
         if name in deploy_time:
             problems.add(key, "is resolved by deploy.py at deploy time; remove it from the file")
             continue
-        text = _check_value(value, spec, problems, key)
+        text = check_value(value, spec, problems, key)
         if text is not None:
             result[name] = text
     if require_all:
@@ -134,11 +161,11 @@ def validate_parameters(values: dict, template_parameters: dict, deploy_time: se
             if name not in values and "Default" not in spec and name not in deploy_time:
                 problems.add(f"{prefix}.{name}", f"is required (no default): "
                                                  f"{_allowed_text(spec)}")
-    _check_network(result, template_parameters, problems, prefix)
+    check_network(result, template_parameters, problems, prefix)
     return result
 
 
-def _check_value(value, spec: dict, problems: Problems, key: str) -> str | None:
+def check_value(value, spec: dict, problems: Problems, key: str) -> str | None:
     ptype = spec["Type"]
     allowed = [str(v) for v in spec.get("AllowedValues", [])]
     if ptype == "Number":
@@ -192,11 +219,18 @@ def _check_string(value: str, spec: dict, problems: Problems, key: str) -> None:
         problems.add(key, f"is {len(value)} characters, longer than {spec['MaxLength']}")
 
 
-def _check_network(values: dict, template_parameters: dict, problems: Problems,
+def check_network(values: dict, template_parameters: dict, problems: Problems,
                    prefix: str) -> None:
-    """Subnet CIDRs must sit inside the VPC CIDR and must not overlap."""
+    """Subnet CIDRs must sit inside the VPC CIDR and must not overlap; without NAT the
+    app subnets need the interface endpoints."""
     def value(name):
         return values.get(name, template_parameters.get(name, {}).get("Default"))
+
+    if "NatLayout" in values and value("NatLayout") == "none" and \
+            value("InterfaceEndpoints") != "enabled":
+        problems.add(f"{prefix}.NatLayout", "none leaves the app subnets no way to ECR, "
+                                            "CloudWatch Logs or Secrets Manager: set "
+                                            "InterfaceEndpoints: enabled too")
 
     vpc_text = value("VpcCidr")
     subnet_names = [n for n in template_parameters if re.fullmatch(r"\w+Subnet\dCidr", n)]

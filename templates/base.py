@@ -45,11 +45,25 @@ SHARED_PARAMETERS = {
         Type="Number", AllowedValues=LOG_RETENTION_DAYS, Default=30,
         Description="Days to keep application, function and API access logs in CloudWatch "
                     "Logs.")),
+    "WorkloadBoundaryPolicy": ("Wiring", dict(
+        Type="String", AllowedPattern=r"^[A-Za-z0-9+=,.@_/-]{1,512}$", deploy_time=True,
+        Description="Path and name of the managed policy every platform role carries as its "
+                    "permissions boundary (the bootstrap creates it; deploy.py sets this).")),
 }
+
+# IAM paths. The deploy identity's own roles and policies live under DEPLOY_PATH; every
+# role the platform creates for its workloads lives under WORKLOAD_PATH and carries the
+# workload permissions boundary (the execution role can create no other role).
+DEPLOY_PATH = "/streamstack-deploy/"
+WORKLOAD_PATH = "/streamstack/${Environment}/${AWS::Region}/"
+WORKLOAD_BOUNDARY_ARN = "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/${WorkloadBoundaryPolicy}"
 
 # Template Metadata key for parameters that deploy.py resolves at deploy time
 # (bootstrap outputs, edge outputs, lookups); params files never set them.
 DEPLOY_TIME_KEY = "streamstack:DeployTimeParameters"
+# Template Metadata key for parameters the root declares differently from the tier: the
+# root resolves the value (an SSM parameter name to its value) and passes the result on.
+ROOT_DECLARATIONS_KEY = "streamstack:RootDeclarations"
 
 
 def deterministic_json(template_dict: dict) -> str:
@@ -96,10 +110,12 @@ class Tier:
 
     # -- parameters, conditions, outputs ------------------------------------------
     def parameter(self, name: str, group: str, label: str | None = None,
-                  deploy_time: bool = False, **kwargs) -> Ref:
+                  deploy_time: bool = False, root: dict | None = None, **kwargs) -> Ref:
         """Declare a parameter in a console group; returns Ref(name).
 
         deploy_time: deploy.py supplies the value (never a params file).
+        root: the root's declaration when it differs from this one: the root resolves
+        what the params file gives (e.g. an SSM parameter name) and passes the result.
         """
         if "Description" not in kwargs:
             raise ValueError(f"parameter {name} needs a Description")
@@ -114,6 +130,10 @@ class Tier:
             if deploy_time:
                 names = self.template.metadata.setdefault(DEPLOY_TIME_KEY, [])
                 names[:] = sorted([*names, name])
+            if root is not None:
+                if "Description" not in root:
+                    raise ValueError(f"root declaration of {name} needs a Description")
+                self.template.metadata.setdefault(ROOT_DECLARATIONS_KEY, {})[name] = root
         return Ref(name)
 
     def wired(self, name: str, source: str, group: str = "Wiring", **declaration) -> Ref:
@@ -199,6 +219,7 @@ class Tier:
         return deterministic_json(self.to_dict())
 
 
-__all__ = ["Tier", "ENVIRONMENTS", "LOG_RETENTION_DAYS", "CIDR_PATTERN", "TOGGLE",
-           "DEPLOY_TIME_KEY", "SHARED_PARAMETERS", "deterministic_json", "arn", "account_root",
-           "AWS_NO_VALUE", "Equals", "If", "Not"]
+__all__ = ["Tier", "ENVIRONMENTS", "DEPLOY_PATH", "WORKLOAD_PATH", "WORKLOAD_BOUNDARY_ARN",
+           "LOG_RETENTION_DAYS", "CIDR_PATTERN", "TOGGLE", "DEPLOY_TIME_KEY",
+           "ROOT_DECLARATIONS_KEY", "SHARED_PARAMETERS", "deterministic_json", "arn",
+           "account_root", "AWS_NO_VALUE", "Equals", "If", "Not"]

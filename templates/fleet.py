@@ -16,14 +16,13 @@ from awacs import s3 as s3_actions
 from awacs.aws import Allow, Condition, Statement, StringEquals
 from troposphere import (
     Base64, GetAtt, Join, Ref, Select, Split, Sub, autoscaling, ec2, elasticloadbalancingv2 as elb,
-    iam,
 )
 from troposphere.policies import (
     AutoScalingRollingUpdate, CreationPolicy, ResourceSignal, UpdatePolicy,
 )
 
 from templates.base import LOG_RETENTION_DAYS, Equals, If, Tier
-from templates.parts.iam import service_role
+from templates.parts.iam import instance_profile, service_role
 from templates.parts.listeners import ORIGIN_HEADER, origin_condition, path_condition
 from templates.parts.logs import log_group
 
@@ -180,18 +179,23 @@ class FleetTier(Tier):
         self.suppress(role, checkov={
             "CKV_AWS_111": "cloudwatch:PutMetricData has no resource-level permissions; it "
                            f"is limited to the {METRICS_NAMESPACE} namespace by condition."})
-        self.add(iam.InstanceProfile("FleetInstanceProfile", Condition=self.enabled,
-                                     Roles=[Ref("FleetRole")]))
+        instance_profile(self, "FleetInstanceProfile", "FleetRole", condition=self.enabled)
         self._output("FleetRoleArn", GetAtt("FleetRole", "Arn"), "ARN of the instances' role")
 
     # -- instances ---------------------------------------------------------------
     def launch_template(self) -> None:
+        # The root resolves the SSM parameter on every deploy and passes the AMI id here:
+        # a new AMI changes this stack's parameter, so the launch template and the group
+        # roll. (Declared SSM-typed here too, the id would be looked up as a name.)
         ami = self.parameter(
-            "FleetAmiId", "Fleet", Type="AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
-            Default=AL2023_AMI,
-            Description="Public SSM parameter naming the AMI: the latest Amazon Linux 2023 "
-                        "(x86_64). A new AMI is picked up on the next deploy and rolled "
-                        "through the group.")
+            "FleetAmiId", "Fleet", Type="AWS::EC2::Image::Id",
+            Description="AMI of the instances, resolved by the root stack from its "
+                        "FleetAmiId SSM parameter on every deploy.",
+            root=dict(
+                Type="AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>", Default=AL2023_AMI,
+                Description="SSM parameter naming the fleet's AMI (default: the public "
+                            "parameter of the latest Amazon Linux 2023, x86_64). Resolved on "
+                            "every deploy: a new AMI rolls through the group."))
         instance_type = self.parameter(
             "FleetInstanceType", "Fleet", Type="String", AllowedValues=INSTANCE_TYPES,
             Default="t3.micro", Description="Instance type (x86_64, to match the AMI).")

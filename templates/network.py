@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from troposphere import GetAtt, GetAZs, Join, Ref, Select, Sub, ec2
 
-from templates.base import AWS_NO_VALUE, CIDR_PATTERN, Equals, If, Tier
+from templates.base import AWS_NO_VALUE, CIDR_PATTERN, Equals, If, Not, Tier
+from templates.parts.regions import AZS
 
-AZS = (1, 2, 3)
 LAYERS = {  # layer -> (default third octets, purpose)
     "Public": ((1, 2, 3), "load balancers and NAT gateways"),
     "App": ((11, 12, 13), "ECS tasks, EC2 fleet, EFS mount targets, interface endpoints"),
@@ -89,38 +89,44 @@ class NetworkTier(Tier):
     def nat_gateways(self) -> None:
         layout = self.parameter(
             "NatLayout", "Network", "NAT gateway layout", Type="String",
-            AllowedValues=["single", "per-az"], Default="single",
+            AllowedValues=["single", "per-az", "none"], Default="single",
             Description="single: one NAT gateway in AZ 1 for every private subnet (cheap, "
-                        "one AZ's failure cuts egress). per-az: one per AZ (highly available).")
+                        "one AZ's failure cuts egress). per-az: one per AZ (highly available). "
+                        "none: no NAT gateway and no internet egress from the app and data "
+                        "subnets; they reach S3 and DynamoDB through the gateway endpoints and "
+                        "other AWS services only through InterfaceEndpoints (images from ECR).")
+        self.condition("HasNat", Not(Equals(layout, "none")))
         self.condition("NatPerAz", Equals(layout, "per-az"))
         for az in AZS:
-            condition = None if az == 1 else "NatPerAz"
-            self.add(ec2.EIP(f"NatEip{az}", Domain="vpc", DependsOn="InternetGatewayAttachment",
-                             Tags=self.tags("eip", f"nat-{az}"),
-                             **({"Condition": condition} if condition else {})))
+            condition = "HasNat" if az == 1 else "NatPerAz"
+            self.add(ec2.EIP(f"NatEip{az}", Condition=condition, Domain="vpc",
+                             DependsOn="InternetGatewayAttachment",
+                             Tags=self.tags("eip", f"nat-{az}")))
             self.add(ec2.NatGateway(
-                f"NatGateway{az}", AllocationId=GetAtt(f"NatEip{az}", "AllocationId"),
-                SubnetId=Ref(f"PublicSubnet{az}"), Tags=self.tags("nat", str(az)),
-                **({"Condition": condition} if condition else {})))
-        self.output("NatGatewayIds", Join(",", [
+                f"NatGateway{az}", Condition=condition,
+                AllocationId=GetAtt(f"NatEip{az}", "AllocationId"),
+                SubnetId=Ref(f"PublicSubnet{az}"), Tags=self.tags("nat", str(az))))
+        self.output("NatGatewayIds", If("HasNat", Join(",", [
             Ref("NatGateway1"),
             If("NatPerAz", Ref("NatGateway2"), Ref(AWS_NO_VALUE)),
             If("NatPerAz", Ref("NatGateway3"), Ref(AWS_NO_VALUE)),
-        ]), "Comma-separated IDs of the NAT gateways (one, or one per AZ)")
-        self.output("NatPublicIps", Join(",", [
+        ]), ""), "Comma-separated IDs of the NAT gateways (one, one per AZ, or empty)")
+        self.output("NatPublicIps", If("HasNat", Join(",", [
             Ref("NatEip1"),
             If("NatPerAz", Ref("NatEip2"), Ref(AWS_NO_VALUE)),
             If("NatPerAz", Ref("NatEip3"), Ref(AWS_NO_VALUE)),
-        ]), "Public IPs the private subnets egress from (for allow-lists elsewhere)")
+        ]), ""), "Public IPs the private subnets egress from (for allow-lists elsewhere; "
+                 "empty without NAT)")
 
     def private_routes(self) -> None:
-        """One private route table per AZ, shared by that AZ's app and data subnets."""
+        """One private route table per AZ, shared by that AZ's app and data subnets; its
+        default route goes to the AZ's NAT gateway (or the only one), none without NAT."""
         for az in AZS:
             self.add(ec2.RouteTable(f"PrivateRouteTable{az}", VpcId=Ref("Vpc"),
                                     Tags=self.tags("rtb", f"private-{az}")))
             nat = Ref("NatGateway1") if az == 1 else If(
                 "NatPerAz", Ref(f"NatGateway{az}"), Ref("NatGateway1"))
-            self.add(ec2.Route(f"PrivateDefaultRoute{az}",
+            self.add(ec2.Route(f"PrivateDefaultRoute{az}", Condition="HasNat",
                                RouteTableId=Ref(f"PrivateRouteTable{az}"),
                                DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat))
             for layer in ("App", "Data"):

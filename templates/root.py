@@ -6,7 +6,9 @@ and the root feeds it with that tier's output of the same name (Fn::GetAtt
 NetworkStack.Outputs.VpcId). It refuses a source that is not nested or has no such
 output, and a plain parameter that has the name of another tier's output (it would
 silently become a root parameter). Every other parameter becomes a root parameter
-with the same declaration, set by params/<env>.yaml or by deploy.py. Output names are
+with the same declaration (or the one the tier gives for the root in its Metadata,
+ROOT_DECLARATIONS_KEY: a value the root resolves, such as an SSM parameter name,
+before passing it on), set by params/<env>.yaml or by deploy.py. Output names are
 unique across tiers, and a tier waits only for the tiers it declares: the dependency
 graph follows from the declarations, not from a hand-kept list.
 
@@ -21,10 +23,18 @@ from dataclasses import dataclass, field
 
 from troposphere import GetAtt, Join, Output, Parameter, Ref, Template, cloudformation
 
-from templates.base import DEPLOY_TIME_KEY, deterministic_json
+from templates.base import DEPLOY_TIME_KEY, ROOT_DECLARATIONS_KEY, deterministic_json
 
 ARTIFACT_PREFIX = "templates"
 LIST_TYPES = ("CommaDelimitedList", "List<")
+SSM_TYPE_PREFIX = "AWS::SSM::Parameter::Value<"
+
+
+def is_list_type(parameter_type: str) -> bool:
+    """A parameter whose Ref is a list (nested stack parameters take strings: Join it)."""
+    inner = parameter_type[len(SSM_TYPE_PREFIX):-1] if parameter_type.startswith(
+        SSM_TYPE_PREFIX) else parameter_type
+    return inner.startswith(LIST_TYPES)
 
 
 def artifact_key(sha256: str) -> str:
@@ -45,7 +55,12 @@ class Child:
 
     @property
     def logical_id(self) -> str:
-        return "".join(part.capitalize() for part in self.name.split("-")) + "Stack"
+        return stack_logical_id(self.name)
+
+
+def stack_logical_id(tier: str) -> str:
+    """The root's logical id of a tier's nested stack: load-balancer -> LoadBalancerStack."""
+    return "".join(part.capitalize() for part in tier.split("-")) + "Stack"
 
 
 def output_owners(children: list[Child]) -> dict[str, Child]:
@@ -118,11 +133,13 @@ def build_root(children: list[Child]) -> Template:
         group_of = {p: g["Label"]["default"] for g in interface.get("ParameterGroups", [])
                     for p in g["Parameters"]}
         values = {}
-        for name, spec in child.template.get("Parameters", {}).items():
+        at_root = metadata.get(ROOT_DECLARATIONS_KEY, {})
+        for name, child_spec in child.template.get("Parameters", {}).items():
             provider = feeds[child.name].get(name)
             if provider is not None:
                 values[name] = GetAtt(provider.logical_id, f"Outputs.{name}")
                 continue
+            spec = at_root.get(name, child_spec)
             if name in root_params and root_params[name] != spec:
                 raise WiringError(f"parameter {name} is declared differently by "
                                   f"{declared_by[name]} and {child.name}; declare it once "
@@ -132,7 +149,7 @@ def build_root(children: list[Child]) -> Template:
                 declared_by[name] = child.name
                 groups.setdefault(group_of.get(name, child.name), []).append(name)
             ref = Ref(name)
-            values[name] = Join(",", ref) if spec["Type"].startswith(LIST_TYPES) else ref
+            values[name] = Join(",", ref) if is_list_type(spec["Type"]) else ref
         root.add_resource(cloudformation.Stack(
             child.logical_id,
             TemplateURL=Join("", [Ref("ArtifactBaseUrl"), "/", artifact_key(child.sha256)]),

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from streamstack import PARAMS_DIR
+from streamstack.identity.evaluate import Resolved
 
 NO_VALUE = object()
 
@@ -50,9 +51,10 @@ class Evaluated:
     def __init__(self, template: dict, values: dict) -> None:
         self.values = values
         self.raw = template
-        self.conditions: dict[str, bool] = {}
-        for name in template.get("Conditions", {}):
-            self._condition(name)
+        # Conditions are decided as the deploy identity's proofs decide them.
+        decided = Resolved(template, values, region=values.get("AWS::Region", "us-west-2"))
+        self.conditions = {name: decided.condition(name)
+                           for name in template.get("Conditions", {})}
         self.resources = {
             logical: self._resolve(resource)
             for logical, resource in template.get("Resources", {}).items()
@@ -71,33 +73,7 @@ class Evaluated:
 
     # -- evaluation ----------------------------------------------------------------
     def _condition(self, name: str) -> bool:
-        if name not in self.conditions:
-            self.conditions[name] = bool(self._eval(self.raw["Conditions"][name]))
         return self.conditions[name]
-
-    def _eval(self, node):
-        if isinstance(node, dict) and len(node) == 1:
-            (fn, arg), = node.items()
-            if fn == "Fn::Equals":
-                left, right = (self._value(a) for a in arg)
-                return str(left) == str(right)
-            if fn == "Fn::Not":
-                return not self._eval(arg[0])
-            if fn == "Fn::And":
-                return all(self._eval(a) for a in arg)
-            if fn == "Fn::Or":
-                return any(self._eval(a) for a in arg)
-            if fn == "Condition":
-                return self._condition(arg)
-        return self._value(node)
-
-    def _value(self, node):
-        if isinstance(node, dict) and set(node) == {"Ref"} and node["Ref"] in self.values:
-            return self.values[node["Ref"]]
-        if isinstance(node, dict) and len(node) == 1 and next(iter(node)) in (
-                "Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or", "Condition"):
-            return self._eval(node)
-        return node
 
     def _resolve(self, node):
         if isinstance(node, dict):

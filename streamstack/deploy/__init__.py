@@ -14,4 +14,8 @@ events           one time-ordered event view of a stack tree, progress, root cau
 safety           stack policies, termination protection, rollback triggers
 stuck            stacks stuck in ROLLBACK_COMPLETE, REVIEW_IN_PROGRESS, UPDATE_ROLLBACK_FAILED
 local            the LocalStack endpoint (make local / local-stop, e2e tests)
+localstack_fixes corrections to the pinned LocalStack, applied as it starts
+local_profile    LOCAL=1: the local profile merged in, the hosted zone prepared
+local_report     after a local execute: resources created and types skipped per tier
+validation       pre-deployment validation of a change set (its rows in the plan)
 """

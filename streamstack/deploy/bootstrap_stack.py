@@ -1,5 +1,13 @@
-"""The bootstrap stack (templates/bootstrap.py) of an environment's account and region:
-its name, its parameters, and the outputs every deploy reads."""
+"""The bootstrap of an environment's account and region: two stacks.
+
+- the bootstrap stack (templates/bootstrap.py), passed inline: the artifact bucket, ECR
+  and their key;
+- the deploy-role stack (templates/deploy_role.py), from the artifact bucket (its
+  derived policy is larger than CloudFormation takes inline): the execution role, the
+  workload boundary and the CI roles.
+
+Their names, their parameters, and the outputs every deploy reads.
+"""
 from __future__ import annotations
 
 import json
@@ -10,9 +18,11 @@ from streamstack.deploy.settings import settings_of
 from streamstack.errors import StreamstackError
 
 TEMPLATE = "bootstrap"
+ROLE_TEMPLATE = "deploy-role"
 USABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE",
           "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
-REQUIRED_OUTPUTS = ("ArtifactBucketName", "ArtifactBaseUrl", "ExecutionRoleArn")
+REQUIRED_OUTPUTS = {TEMPLATE: ("ArtifactBucketName", "ArtifactBaseUrl", "ArtifactKeyArn"),
+                    ROLE_TEMPLATE: ("ExecutionRoleArn", "WorkloadBoundaryPolicy")}
 TEMPLATE_BODY_LIMIT = 51_200  # bytes CloudFormation accepts inline
 
 
@@ -22,48 +32,66 @@ class Bootstrap:
     bucket: str
     base_url: str
     execution_role_arn: str
-    outputs: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)   # of both stacks
 
 
 def stack_name(params) -> str:
     return settings_of(params).bootstrap_stack or f"{params.stack_name}-bootstrap"
 
 
-def lookup(cfn, params) -> Bootstrap:
-    """The bootstrap outputs; refuses with the next step when the stack is not usable."""
-    name = stack_name(params)
+def role_stack_name(params) -> str:
+    return f"{stack_name(params)}-role"
+
+
+def _usable_outputs(cfn, params, name: str, template: str) -> dict[str, str]:
     env = params.environment
     stack = stacks.describe(cfn, name)
     if stack is None:
-        raise StreamstackError(f"the bootstrap stack {name} does not exist in {params.region}: "
+        raise StreamstackError(f"the {template} stack {name} does not exist in {params.region}: "
                                f"run `make bootstrap ENV={env}` first")
     if stack["StackStatus"] not in USABLE:
-        raise StreamstackError(f"the bootstrap stack {name} is {stack['StackStatus']}: run "
+        raise StreamstackError(f"the {template} stack {name} is {stack['StackStatus']}: run "
                                f"`make bootstrap ENV={env}` (or `make doctor ENV={env}`)")
     outputs = stacks.outputs(stack)
-    missing = [key for key in REQUIRED_OUTPUTS if not outputs.get(key)]
+    missing = [key for key in REQUIRED_OUTPUTS[template] if not outputs.get(key)]
     if missing:
-        raise StreamstackError(f"the bootstrap stack {name} has no output {', '.join(missing)}: "
+        raise StreamstackError(f"the {template} stack {name} has no output {', '.join(missing)}: "
                                f"it is older than this code; run `make bootstrap ENV={env}`")
+    return outputs
+
+
+def lookup(cfn, params) -> Bootstrap:
+    """Both stacks' outputs; refuses with the next step when one is not usable."""
+    name = stack_name(params)
+    outputs = {**_usable_outputs(cfn, params, name, TEMPLATE),
+               **_usable_outputs(cfn, params, role_stack_name(params), ROLE_TEMPLATE)}
     return Bootstrap(name, outputs["ArtifactBucketName"], outputs["ArtifactBaseUrl"],
                      outputs["ExecutionRoleArn"], outputs)
 
 
-def parameters(params, template: dict) -> dict[str, str]:
-    """Bootstrap template parameter values from the params file; unknown names refused."""
+def parameters(params, template: dict, given: dict[str, str] | None = None) -> dict[str, str]:
+    """Values for one of the two templates: what deploy.py sets (`given` included) and the
+    params file's deploy.bootstrap_parameters that the template declares. A name neither
+    template declares is refused when the params file is loaded."""
     settings = settings_of(params)
-    values = {"Environment": params.parameters.get("Environment", params.environment)}
+    declared = template.get("Parameters", {})
+    values = {"Environment": params.parameters.get("Environment", params.environment),
+              "PlatformStackName": params.stack_name, "BootstrapStackName": stack_name(params),
+              "DirectDeploys": "enabled"}
     if settings.github_repository:
         values["GitHubRepository"] = settings.github_repository
         values["GitHubBranch"] = settings.github_branch
+    values.update(given or {})
     values.update(settings.bootstrap_parameters)
-    declared = template.get("Parameters", {})
-    unknown = sorted(set(values) - set(declared))
-    if unknown:
-        raise StreamstackError(f"{params.path.name}: deploy.bootstrap_parameters."
-                               f"{unknown[0]} is not a parameter of the bootstrap template; "
-                               f"allowed: {', '.join(sorted(declared))}")
-    return values
+    return {k: v for k, v in values.items() if k in declared}
+
+
+def role_parameters(params, template: dict, bootstrap_outputs: dict[str, str]) -> dict[str, str]:
+    """The deploy-role stack's values: the bootstrap stack's bucket and key, and the rest
+    as for the bootstrap."""
+    return parameters(params, template, {
+        "ArtifactBucketName": bootstrap_outputs["ArtifactBucketName"],
+        "ArtifactKeyArn": bootstrap_outputs["ArtifactKeyArn"]})
 
 
 def template_body(text: str) -> str:

@@ -12,16 +12,19 @@ from streamstack.errors import StreamstackError
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 PREFIX = "deploy-"
+# Pull-request plans: a prefix no role may execute (the deploy role runs deploy-* only).
+PULL_REQUEST_PREFIX = "pr-"
 PENDING = ("CREATE_PENDING", "CREATE_IN_PROGRESS")
 # AWS's wording for an empty change set (LocalStack uses the same).
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 MAX_DELAY = 15.0
 
 
-def new_name(now: dt.datetime | None = None) -> str:
-    """deploy-<UTC timestamp>, unique to the second and sortable."""
+def new_name(now: dt.datetime | None = None, prefix: str = PREFIX) -> str:
+    """deploy-<UTC timestamp> (pr-<...> for a pull request), unique to the second and
+    sortable."""
     now = now or dt.datetime.now(dt.timezone.utc)
-    return PREFIX + now.strftime("%Y%m%dT%H%M%SZ")
+    return prefix + now.strftime("%Y%m%dT%H%M%SZ")
 
 
 def create(cfn, *, stack_name: str, name: str, change_set_type: str, parameters: list[dict],
@@ -95,12 +98,12 @@ def walk(cfn, change_set_id: str, path: tuple[str, ...] = ()) -> list[Change]:
 def list_ours(cfn, stack_name: str) -> list[dict]:
     pages = cfn.get_paginator("list_change_sets").paginate(StackName=stack_name)
     found = [s for page in pages for s in page["Summaries"]
-             if s["ChangeSetName"].startswith(PREFIX)]
+             if s["ChangeSetName"].startswith((PREFIX, PULL_REQUEST_PREFIX))]
     return sorted(found, key=lambda s: s["CreationTime"])
 
 
 def prune(cfn, stack_name: str, keep: int, out) -> int:
-    """Delete deploy-* change sets beyond the newest `keep`; returns how many."""
+    """Delete deploy-* and pr-* change sets beyond the newest `keep`; returns how many."""
     old = list_ours(cfn, stack_name)[:-keep] if keep else list_ours(cfn, stack_name)
     for summary in old:
         cfn.delete_change_set(ChangeSetName=summary["ChangeSetId"])

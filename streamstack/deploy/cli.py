@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from streamstack import BUILD_DIR, PARAMS_DIR, ROOT, params
-from streamstack.deploy import aws, local
+from streamstack.deploy import aws, local, local_profile
 from streamstack.deploy import commands as stack
 from streamstack.deploy.context import Context
 from streamstack.deploy.exits import Interrupted
@@ -61,6 +61,9 @@ def parser(doc: str | None = None) -> argparse.ArgumentParser:
                          help="StackSets: preview every instance before updating")
         cmd.add_argument("--local", action="store_true",
                          help=f"use the local endpoint ({aws.LOCAL_ENDPOINT}, make local)")
+        cmd.add_argument("--pull-request", action="store_true",
+                         help="deploy: plan for a pull request (templates under "
+                              "pull-requests/, a change set that can never be executed)")
         cmd.add_argument("--wait", action="store_true",
                          help="wait for a running operation instead of refusing")
         cmd.add_argument("--no-build", action="store_true", help="use build/ as it is")
@@ -79,7 +82,7 @@ def stale(build_dir: Path, root: Path = ROOT) -> bool:
         return True
     built = manifest.stat().st_mtime
     sources = [p for d in BUILT_FROM for p in (root / d).rglob("*.py")]
-    sources += list((root / "params").glob("*.yaml"))
+    sources += list((root / "params").rglob("*.yaml"))
     return any(p.stat().st_mtime > built for p in sources)
 
 
@@ -117,6 +120,9 @@ def main(argv: list[str], doc: str | None = None) -> int:
         1.0 if aws.is_local() else 5.0)
     ctx = Context(params=env_params, session=aws.session(env_params.region), manifest=manifest,
                   build_dir=args.build_dir, args=args, poll_seconds=poll)
+    if args.local and ctx.stackset is None:
+        local_profile.apply(ctx, *params.root_parameters(args.build_dir),
+                            announce=args.command == "deploy")
     return dispatch(ctx, args.command)
 
 

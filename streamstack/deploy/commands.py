@@ -17,9 +17,10 @@ from botocore.exceptions import ClientError
 
 from streamstack import ROOT
 from streamstack.deploy import (
-    artifacts, aws, bootstrap_stack, changeset, events, plans, safety, stacks, stuck,
+    artifacts, aws, bootstrap_stack, changeset, events, local, local_report, plans, safety,
+    stacks, stuck, validation,
 )
-from streamstack.deploy.exits import Blocked, Interrupted, OperationFailed, Refused
+from streamstack.deploy.exits import Blocked, Interrupted, Invalid, OperationFailed, Refused
 from streamstack.errors import StreamstackError
 
 SUCCESS = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE")
@@ -122,20 +123,56 @@ def follow(ctx, cfn, tree, total: int) -> dict:
     cause = events.root_cause([e for e in seen if e["ResourceStatus"] != "DELETE_FAILED"
                                or status not in SUCCESS])
     if status not in SUCCESS or cause is not None:
-        detail = events.describe_cause(cause) if cause else (final.get("StackStatusReason")
-                                                              or "no failed event found")
+        detail = events.explain(cfn, cause, lambda stack: where_to_look(ctx, stack)) \
+            if cause else (final.get("StackStatusReason")
+                           or f"no failed event found; {where_to_look(ctx, tree.root_id)}")
         raise OperationFailed(f"{final.get('StackName', tree.root_id)} ended {status}; first "
                               f"root cause: {detail}")
     return final
 
 
+def where_to_look(ctx, stack_id: str) -> str:
+    """Where the reason of a failure is when no event gives it."""
+    if aws.is_local():
+        return f"LocalStack's log has the reason: {local.LOG_FILE}"
+    return f"see the stack's events in the console: {aws.console_url(ctx.params.region, stack_id)}"
+
+
 # -- stand-alone stacks: bootstrap and edge ---------------------------------------------------
 def bootstrap(ctx) -> int:
+    """The bootstrap stack (inline: it creates the bucket), then the deploy-role stack
+    from that bucket (its derived policy is too large to pass inline)."""
     aws.check_account(ctx.params, ctx.client("sts"))
-    text = (ctx.build_dir / ctx.manifest["templates"][bootstrap_stack.TEMPLATE]["file"]).read_text()
+    text = _built(ctx, bootstrap_stack.TEMPLATE)
     values = bootstrap_stack.parameters(ctx.params, json.loads(text))
-    return deploy_standalone(ctx, bootstrap_stack.stack_name(ctx.params), text, values,
-                             ctx.params.region, "bootstrap")
+    region = ctx.params.region
+    code = deploy_standalone(ctx, bootstrap_stack.stack_name(ctx.params), text, values, region,
+                             "bootstrap")
+    if code:
+        return code
+    cfn = ctx.client("cloudformation")
+    outputs = stacks.outputs(stacks.describe(cfn, bootstrap_stack.stack_name(ctx.params)) or {})
+    if not outputs.get("ArtifactBucketName"):
+        raise StreamstackError(f"the bootstrap stack {bootstrap_stack.stack_name(ctx.params)} has no "
+                               "artifact bucket (DirectDeploys is disabled there): it is a "
+                               "StackSet target, deployed by its stack set")
+    role_text = _built(ctx, bootstrap_stack.ROLE_TEMPLATE)
+    upload = artifacts.upload_templates(ctx.client("s3"), outputs["ArtifactBucketName"],
+                                        ctx.manifest, ctx.build_dir, outputs["ArtifactBaseUrl"],
+                                        names=[bootstrap_stack.ROLE_TEMPLATE])
+    return deploy_standalone(
+        ctx, bootstrap_stack.role_stack_name(ctx.params), role_text,
+        bootstrap_stack.role_parameters(ctx.params, json.loads(role_text), outputs), region,
+        "deploy role",
+        template_url=artifacts.template_url(upload.base_url, ctx.manifest,
+                                            bootstrap_stack.ROLE_TEMPLATE))
+
+
+def _built(ctx, name: str) -> str:
+    entry = ctx.manifest["templates"].get(name)
+    if entry is None:
+        raise StreamstackError(f"build/manifest.json has no {name} template: run `make build`")
+    return (ctx.build_dir / entry["file"]).read_text()
 
 
 def edge(ctx) -> int:
@@ -170,24 +207,26 @@ def edge_stack_name(params) -> str:
 
 
 def deploy_standalone(ctx, name: str, text: str, values: dict[str, str], region: str,
-                      what: str) -> int:
-    """Create or update a stand-alone stack through a change set with the template inline
-    (bootstrap creates the artifact bucket; edge lives in another region). It runs with
-    the caller's credentials: the execution role is scoped to the platform's region."""
+                      what: str, template_url: str | None = None) -> int:
+    """Create or update a stand-alone stack through a change set, with the template inline
+    (bootstrap creates the artifact bucket; edge lives in another region) or from the
+    artifact bucket (template_url, verified by upload_templates). It runs with the
+    caller's credentials: the execution role deploys the platform, not its own stacks."""
     cfn = ctx.client("cloudformation", region)
     stack = stuck.settle(ctx, cfn, stacks.describe(cfn, name))
     kind = "CREATE" if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
     created = changeset.create(
         cfn, stack_name=name, name=changeset.new_name(), change_set_type=kind,
         parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(values.items())],
-        tags=ctx.params.tags, template_body=bootstrap_stack.template_body(text), nested=False,
+        tags=ctx.params.tags, nested=False, template_url=template_url,
+        template_body=None if template_url else bootstrap_stack.template_body(text),
         description=f"streamstack {what} {ctx.env} commit {git_commit()[:12]}")
     desc = changeset.wait(cfn, created["Id"], ctx.poll_seconds, ctx.sleep)
     if changeset.is_empty(desc):
         cfn.delete_change_set(ChangeSetName=created["Id"])
         ctx.out(f"{what} {name}: no changes")
         return 0
-    _refuse_failed(desc)
+    _refuse_failed(ctx, desc)
     rows = plans.make_rows(changeset.walk(cfn, created["Id"]))
     for line in plans.render_text(rows):
         ctx.out(line)
@@ -209,10 +248,11 @@ def deploy_standalone(ctx, name: str, text: str, values: dict[str, str], region:
     return 0
 
 
-def _refuse_failed(desc: dict) -> None:
+def _refuse_failed(ctx, desc: dict) -> None:
     if desc["Status"] == "FAILED":
-        raise StreamstackError(f"the change set {desc['ChangeSetName']} failed: "
-                               f"{desc.get('StatusReason') or 'no reason given'}")
+        reason = desc.get("StatusReason") or \
+            f"no reason given; {where_to_look(ctx, desc['StackId'])}"
+        raise StreamstackError(f"the change set {desc['ChangeSetName']} failed: {reason}")
 
 
 # -- deploy (plan) -------------------------------------------------------------------------
@@ -220,11 +260,14 @@ def plan(ctx) -> int:
     cfn, boot = connect(ctx)
     params = ctx.params
     stack = stuck.settle(ctx, cfn, stacks.describe(cfn, params.stack_name))
+    pull_request = bool(ctx.flag("pull_request"))
+    prefix = artifacts.PULL_REQUEST_PREFIX if pull_request else ""
     upload = artifacts.upload_templates(ctx.client("s3"), boot.bucket, ctx.manifest,
-                                        ctx.build_dir, boot.base_url)
-    ctx.out(f"artifacts: uploaded {upload.uploaded}, already present {upload.skipped} "
-            f"(s3://{boot.bucket})")
+                                        ctx.build_dir, boot.base_url, prefix=prefix)
+    ctx.out(f"artifacts: uploaded {upload.uploaded}, already present and verified "
+            f"{upload.skipped} (s3://{boot.bucket}/{prefix})")
     values = resolve_deploy_time(ctx, boot)
+    values["ArtifactBaseUrl"] = upload.base_url
     kind = "CREATE" if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
     rollback = safety.rollback_configuration(
         ctx.client("cloudwatch"),
@@ -232,7 +275,8 @@ def plan(ctx) -> int:
         ctx.settings.rollback_minutes)
     root = ctx.manifest["templates"]["root"]
     commit = git_commit()
-    name = changeset.new_name()
+    name = changeset.new_name(prefix=changeset.PULL_REQUEST_PREFIX if pull_request else
+                              changeset.PREFIX)
     created = changeset.create(
         cfn, stack_name=params.stack_name, name=name, change_set_type=kind,
         template_url=artifacts.template_url(upload.base_url, ctx.manifest, "root"),
@@ -246,7 +290,7 @@ def plan(ctx) -> int:
         ctx.out(f"no changes: {params.stack_name} already matches this build and these "
                 "parameters (the empty change set was deleted)")
         return 0
-    _refuse_failed(desc)
+    _refuse_failed(ctx, desc)
 
     changes = changeset.walk(cfn, created["Id"])
     root_template = json.loads((ctx.build_dir / root["file"]).read_text())
@@ -254,8 +298,16 @@ def plan(ctx) -> int:
               for e in ctx.manifest["templates"].values()}
     rows = plans.make_rows(changes, plans.stateful_stacks(root_template, by_sha))
     plans.mark_false_replacements(rows, changes, plans.wiring_of(root_template))
+    checked = validation.read(cfn, validation.change_set_ids(created["Id"], changes), ctx.env)
+    plans.apply_validation(rows, checked.results)
+    notes = [checked.note] if checked.note else []
+    if pull_request:
+        notes.append("pull-request plan: its templates are under pull-requests/ and its "
+                     "change set can never be executed; merging and planning the branch "
+                     "makes the one to execute")
     allow = bool(ctx.flag("allow_data_loss"))
     blocked = bool(plans.blocking(rows)) and not allow
+    invalid = bool(plans.invalid(rows))
     url = aws.console_url(params.region, created["StackId"], created["Id"])
     the_plan = plans.PlanFile(
         plans.STACK, ctx.env, params.region, blocked=blocked, allow_data_loss=allow, details={
@@ -268,7 +320,8 @@ def plan(ctx) -> int:
             "parameters": dict(sorted({**params.parameters, **values}.items())),
             "rollback_triggers": (rollback or {}).get("RollbackTriggers", []),
             "risk": plans.summary(rows), "rows": plans.rows_as_dicts(rows),
-            "console_url": url,
+            "console_url": url, "invalid": invalid, "pull_request": pull_request,
+            "notes": notes,
             **fingerprint(cfn, stacks.describe(cfn, created["StackId"])),
         })
     path = plans.write(ctx.plans, the_plan, plans.render_markdown(the_plan.to_json()))
@@ -277,14 +330,23 @@ def plan(ctx) -> int:
     for line in plans.render_text(rows):
         ctx.out(line)
     ctx.out("risk: " + ", ".join(f"{k} {v}" for k, v in the_plan.details["risk"].items()))
+    for note in notes:
+        ctx.out(f"note: {note}")
     ctx.out(f"plan written to {path} (and {path.with_suffix('.md').name})")
     ctx.out(f"review: {url}")
     changeset.prune(cfn, params.stack_name, ctx.settings.keep_change_sets, ctx.out)
+    if invalid:
+        raise Invalid(f"CloudFormation's pre-deployment validation says executing this change "
+                      f"set would fail ({len(plans.invalid(rows))} INVALID row(s) above); "
+                      "fix the template or the parameter it names and plan again")
     if blocked:
         raise Blocked(f"the plan replaces or removes {len(plans.blocking(rows))} stateful "
                       "resource(s) (DATA-LOSS above); the change set is kept for review. If "
                       f"that data may go, plan again with `make deploy ENV={ctx.env} "
                       "ALLOW_DATA_LOSS=1`")
+    if pull_request:
+        ctx.out("pull-request plan: nothing can be executed from it")
+        return 0
     if ctx.settings.execute == "auto":
         ctx.out("execute: auto (params) - executing now")
         return execute(ctx)
@@ -301,6 +363,13 @@ def execute(ctx) -> int:
         raise Refused(f"the plan is for {details['stack_name']} in {the_plan.region}, but "
                       f"{params.path.name} now says {params.stack_name} in {params.region}: "
                       f"run `make deploy ENV={ctx.env}` again")
+    if details.get("pull_request"):
+        raise Refused("this plan was made for a pull request: its change set reads templates "
+                      "no deploy executes. Merge, then plan the branch with "
+                      f"`make deploy ENV={ctx.env}` and execute that")
+    if details.get("invalid"):
+        raise Invalid("the plan has INVALID rows (CloudFormation's pre-deployment validation "
+                      f"fails); fix them and plan again with `make deploy ENV={ctx.env}`")
     if the_plan.blocked:
         raise Blocked("the plan is blocked by DATA-LOSS rows; plan again with "
                       f"`make deploy ENV={ctx.env} ALLOW_DATA_LOSS=1` if that data may go")
@@ -340,6 +409,8 @@ def execute(ctx) -> int:
         ctx.out(f"  {key} = {value}")
     path = plans.plan_path(ctx.plans, ctx.env)
     path.rename(path.with_name(f"{ctx.env}.executed.json"))
+    if aws.is_local():
+        local_report.report(ctx, cfn)
     return 0
 
 
@@ -357,10 +428,11 @@ def _allowed(the_plan: plans.PlanFile) -> dict[str, list[str]]:
 # -- status, doctor, destroy ---------------------------------------------------------------
 def status(ctx) -> int:
     cfn, _ = connect(ctx, need_bootstrap=False)
+    for what, name in (("bootstrap", bootstrap_stack.stack_name(ctx.params)),
+                       ("deploy role", bootstrap_stack.role_stack_name(ctx.params))):
+        found = stacks.describe(cfn, name)
+        ctx.out(f"{what} {name}: {found['StackStatus'] if found else 'not deployed'}")
     name = ctx.params.stack_name
-    boot = stacks.describe(cfn, bootstrap_stack.stack_name(ctx.params))
-    ctx.out(f"bootstrap {bootstrap_stack.stack_name(ctx.params)}: "
-            f"{boot['StackStatus'] if boot else 'not deployed'}")
     stack = stacks.describe(cfn, name)
     if stack is None:
         ctx.out(f"{name}: not deployed in {ctx.params.region}")
@@ -400,7 +472,8 @@ def doctor(ctx) -> int:
         ctx.execution_role_arn = bootstrap_stack.lookup(cfn, ctx.params).execution_role_arn
     except StreamstackError as exc:
         ctx.out(f"note: {exc}")
-    for name in (bootstrap_stack.stack_name(ctx.params), ctx.params.stack_name):
+    for name in (bootstrap_stack.stack_name(ctx.params), bootstrap_stack.role_stack_name(ctx.params),
+                 ctx.params.stack_name):
         stack = stuck.settle(ctx, cfn, stacks.describe(cfn, name))
         if stack is None:
             ctx.out(f"{name}: not deployed")

@@ -6,6 +6,8 @@ import datetime as dt
 import sys
 from dataclasses import dataclass, field
 
+from botocore.exceptions import ClientError
+
 from streamstack.deploy.stacks import NESTED_TYPE, describe, in_progress
 
 CANCELLED = ("Resource creation cancelled", "Resource update cancelled",
@@ -40,6 +42,60 @@ def describe_cause(event: dict) -> str:
     reason = event.get("ResourceStatusReason") or "no reason given"
     return (f"{event['StackName']}/{event['LogicalResourceId']} ({event['ResourceType']}) "
             f"{event['ResourceStatus']}: {reason}")
+
+
+def explain(cfn, cause: dict, where_to_look, depth: int = 5) -> str:
+    """describe_cause, from the nested stack's own events when the cause is a nested
+    stack that failed without saying why (or only pointing below itself); when no event
+    gives a reason, where_to_look(stack id) says where the reason is."""
+    child = None
+    while depth and _points_below(cause):
+        child = nested_stack_id(cfn, cause)
+        found = root_cause(all_events(cfn, child)) if child else None
+        if found is None:
+            break
+        cause, child, depth = found, None, depth - 1
+    text = describe_cause(cause)
+    if not cause.get("ResourceStatusReason"):
+        text += f"; {where_to_look(child or cause['StackId'])}"
+    return text
+
+
+def _points_below(event: dict) -> bool:
+    reason = event.get("ResourceStatusReason") or ""
+    return (event.get("ResourceType") == NESTED_TYPE
+            and event.get("LogicalResourceId") != event.get("StackName")
+            and (not reason or reason.startswith(SUMMARIES)))
+
+
+def nested_stack_id(cfn, event: dict) -> str | None:
+    """The stack a nested-stack resource event is about: its physical id, or the
+    resource's, or (LocalStack gives neither) the live stack CloudFormation named
+    <parent>-<logical id>-<suffix>."""
+    if event.get("ResourceType") != NESTED_TYPE or \
+            event.get("LogicalResourceId") == event.get("StackName"):
+        return None
+    physical = event.get("PhysicalResourceId") or ""
+    if physical.startswith("arn:"):
+        return physical
+    try:
+        detail = cfn.describe_stack_resource(StackName=event["StackId"],
+                                             LogicalResourceId=event["LogicalResourceId"])
+        physical = detail["StackResourceDetail"].get("PhysicalResourceId") or ""
+    except ClientError:
+        physical = ""
+    if physical.startswith("arn:"):
+        return physical
+    prefix = f"{event['StackName']}-{event['LogicalResourceId']}-"
+    named = [s for page in cfn.get_paginator("list_stacks").paginate()
+             for s in page["StackSummaries"]
+             if s["StackName"].startswith(prefix) and s["StackStatus"] != "DELETE_COMPLETE"]
+    return max(named, key=lambda s: s["CreationTime"])["StackId"] if named else None
+
+
+def all_events(cfn, stack_id: str) -> list[dict]:
+    pages = cfn.get_paginator("describe_stack_events").paginate(StackName=stack_id)
+    return [event for page in pages for event in page["StackEvents"]]
 
 
 @dataclass

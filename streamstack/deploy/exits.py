@@ -9,11 +9,14 @@
 5    the CloudFormation operation failed (its first root cause is printed); for a
      stack set: instance failures beyond the failure tolerance
 6    drift detected (make drift, StackSet environments)
+7    the plan is invalid: CloudFormation's pre-deployment validation says executing the
+     change set would fail (INVALID rows name the resource and the reason)
 130  interrupted: the CloudFormation operation keeps running; follow it with make status
 """
 from streamstack.errors import StreamstackError
 
-OK, ERROR, PARAMS, BLOCKED, REFUSED, FAILED, DRIFTED, INTERRUPTED = 0, 1, 2, 3, 4, 5, 6, 130
+OK, ERROR, PARAMS, BLOCKED, REFUSED, FAILED, DRIFTED, INVALID, INTERRUPTED = \
+    0, 1, 2, 3, 4, 5, 6, 7, 130
 
 
 class Blocked(StreamstackError):
@@ -30,3 +33,7 @@ class OperationFailed(StreamstackError):
 
 class Interrupted(StreamstackError):
     exit_code = INTERRUPTED
+
+
+class Invalid(StreamstackError):
+    exit_code = INVALID

@@ -1,8 +1,10 @@
-"""LocalStack as a host process (no Docker) on 127.0.0.1:4566: `make local` starts it
-and returns once it answers, `make local-stop` stops what `make local` started.
+"""LocalStack as a host process (no Docker) on 127.0.0.1:STREAMSTACK_LOCAL_PORT (4566):
+`make local` starts it and returns once it answers, `make local-stop` stops what
+`make local` started.
 
-The runtime lives in its own venv (.venv-local, Python 3.13, created by the Makefile)
-and keeps its state under .local/localstack/.
+The runtime lives in its own venv (.venv-local, Python 3.13, created by the Makefile),
+starts through localstack_fixes.py (its corrections to the pinned version) and keeps
+its state and log under .local/localstack/.
 """
 from __future__ import annotations
 
@@ -22,7 +24,11 @@ VENV = ROOT / ".venv-local"
 STATE = ROOT / ".local" / "localstack"
 PID_FILE = STATE / "localstack.pid"
 LOG_FILE = STATE / "localstack.log"
-SERVICES = "cloudformation,s3,iam,sts,kms,ec2,cloudwatch,logs,ssm,efs,ecr"
+FIXES = ROOT / "streamstack" / "deploy" / "localstack_fixes.py"
+# Every service the built templates use that LocalStack's community edition emulates
+# (tests/deploy/test_local.py checks the list against the templates' resource types).
+SERVICES = ("acm,apigateway,cloudformation,cloudwatch,dynamodb,ec2,ecr,events,iam,kms,lambda,"
+            "logs,route53,s3,scheduler,secretsmanager,sns,sqs,ssm,sts")
 _started: dict[int, subprocess.Popen] = {}   # pid -> process, to reap it on stop
 
 
@@ -49,7 +55,7 @@ def start(wait_seconds: float = 90.0, out=print) -> bool:
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         env.pop(name, None)
     with LOG_FILE.open("ab") as log:
-        process = subprocess.Popen([str(python), "-m", "localstack.runtime.main"], env=env,
+        process = subprocess.Popen([str(python), "-P", str(FIXES)], env=env,
                                    stdout=log, stderr=subprocess.STDOUT, cwd=STATE,
                                    start_new_session=True)
     PID_FILE.write_text(str(process.pid))

@@ -3,6 +3,7 @@ stack, and the plan file build/plans/<env>.json (+ a Markdown twin for pull requ
 that `make deploy` writes and `make execute` runs, for a stack and for a stack set.
 
 Risk labels (the first that applies):
+  INVALID       CloudFormation's pre-deployment validation says executing would fail
   DATA-LOSS     Remove, or Replacement True/Conditional, of a stateful type (or of a
                 nested stack that holds one)
   SECURITY      a change to IAM, security groups, or key and bucket/queue/topic policies
@@ -36,7 +37,7 @@ SECURITY_TYPES = frozenset({
     "AWS::SecretsManager::ResourcePolicy", "AWS::EC2::NetworkAcl",
 })
 REPLACING = ("True", "Conditional")
-RISKS = ("DATA-LOSS", "SECURITY", "INTERRUPTION", "NORMAL")
+RISKS = ("INVALID", "DATA-LOSS", "SECURITY", "INTERRUPTION", "NORMAL")
 
 
 def changed_properties(change: dict) -> list[str]:
@@ -189,6 +190,29 @@ def blocking(rows: list[Row]) -> list[Row]:
     return [row for row in rows if row.risk == "DATA-LOSS" and not row.likely_false]
 
 
+def invalid(rows: list[Row]) -> list[Row]:
+    return [row for row in rows if row.risk == "INVALID"]
+
+
+def apply_validation(rows: list[Row], results) -> None:
+    """Pre-deployment validation results (validation.Result) into the rows: a WARN is a
+    note on the row of the resource it concerns, a FAIL an INVALID row of its own."""
+    for result in results:
+        if result.mode == "WARN":
+            row = next((r for r in rows if r.stack == result.stack
+                        and r.logical_id == result.logical_id), None)
+            text = f"validation warning: {result.text()}"
+            if row is not None:
+                row.note = f"{row.note}; {text}" if row.note else text
+                continue
+            rows.append(Row(result.stack, "-", result.logical_id or "-",
+                            result.resource_type, "", [], "NORMAL", note=text))
+        else:
+            rows.append(Row(result.stack, "-", result.logical_id or "-", result.resource_type,
+                            "", [result.path] if result.path else [], "INVALID",
+                            note=f"fails validation: {result.text()}"))
+
+
 # -- rendering -------------------------------------------------------------------------
 def render_text(rows: list[Row]) -> list[str]:
     if not rows:
@@ -215,6 +239,11 @@ def render_markdown(plan: dict) -> str:
     if plan.get("blocked"):
         head += ("> **Blocked:** this plan replaces or removes stateful resources. Review "
                  "them; re-plan with `--allow-data-loss` only if the data may go.\n\n")
+    if plan.get("invalid"):
+        head += ("> **Invalid:** CloudFormation's pre-deployment validation says executing "
+                 "this change set would fail (INVALID rows).\n\n")
+    for note in plan.get("notes", []):
+        head += f"> {note}\n\n"
     if not plan["rows"]:
         return head + "No changes.\n"
     table = ["| stack | risk | action | logical id | type | replacement | properties |",

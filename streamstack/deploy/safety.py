@@ -7,7 +7,7 @@ import json
 
 from botocore.exceptions import ClientError
 
-from streamstack.deploy import stacks
+from streamstack.deploy import aws, stacks
 from streamstack.deploy.plans import NESTED_STACK, STATEFUL_TYPES
 
 
@@ -32,6 +32,10 @@ def protect(cfn, stack_id: str, out, allowed_by_stack: dict[str, list[str]] | No
     """Set the stack policy on the root and every nested stack (tree: stacks.tree of the
     root, when the caller has it), and termination protection on the root. Returns the
     number of stacks given a policy."""
+    if aws.is_local():   # LocalStack has no SetStackPolicy and enforces no protection
+        out("not protected: LocalStack emulates neither stack policies nor termination "
+            "protection (on AWS this environment gets both)")
+        return 0
     allowed_by_stack = allowed_by_stack or {}
     tree = tree or stacks.tree(cfn, stack_id)
     for path, nested_id in tree:

@@ -29,6 +29,10 @@ REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 BRANCH = re.compile(r"^[A-Za-z0-9_./-]{1,200}$")
 ALARM_NAME = re.compile(r"^[^\s][\x20-\x7e]{0,254}$")
 EXECUTE_MODES = ("auto", "review")
+# Bootstrap and deploy-role parameters deploy.py sets itself.
+BOOTSTRAP_SET_BY_DEPLOY = ("Environment", "GitHubRepository", "GitHubBranch",
+                           "PlatformStackName", "BootstrapStackName", "ArtifactBucketName",
+                           "ArtifactKeyArn", "DirectDeploys")
 
 
 @dataclass(frozen=True)
@@ -120,10 +124,10 @@ def validate(value: Any, problems: Problems, key: str,
     # Names and value types here; values against the built templates in params.parse.
     for name in ("bootstrap_parameters", "edge_parameters"):
         out[name] = parameter_map(value.get(name, {}), problems, f"{key}.{name}")
-    reserved = {"Environment", "GitHubRepository", "GitHubBranch"} & set(
-        out["bootstrap_parameters"])
+    reserved = set(BOOTSTRAP_SET_BY_DEPLOY) & set(out["bootstrap_parameters"])
     for name in sorted(reserved):
         problems.add(f"{key}.bootstrap_parameters.{name}",
-                     "is set from the params file (environment, deploy.github); remove it")
+                     "is set by deploy.py (from the environment, stack_name, deploy.github "
+                     "and the bootstrap stack); remove it")
         del out["bootstrap_parameters"][name]
     return DeploySettings(**out)

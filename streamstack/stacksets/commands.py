@@ -29,11 +29,13 @@ from streamstack.deploy import commands as stack_commands
 from streamstack.deploy.artifacts import upload_templates
 from streamstack.deploy.plans import classify
 from streamstack.errors import StreamstackError
+from streamstack.identity.check import STACKSET_TARGET_BOOTSTRAP
 from streamstack.stacksets import deep_preview, drift_report, preview
 from streamstack.stacksets.config import StackSetConfig
 from streamstack.stacksets.operations import Operations, OperationResult, Waiter
 from streamstack.stacksets.state import OverrideState
 from streamstack.stacksets.targets import Group, Instance, desired_instances, group
+from templates import stackset_role
 
 EXIT_OK, EXIT_DATA_LOSS, EXIT_REFUSED, EXIT_TOLERANCE, EXIT_DRIFTED = (
     exits.OK, exits.BLOCKED, exits.REFUSED, exits.FAILED, exits.DRIFTED)
@@ -108,6 +110,10 @@ def deploy_time_values(ctx, target: Target, base_url: str
         elif name == "CloudFrontPrefixListId":
             for region, pl in prefix_list_ids(ctx, target.config.regions).items():
                 per_region.setdefault(region, {})[name] = pl
+        elif name == "WorkloadBoundaryPolicy":
+            # Each target's stackset-role stack creates the boundary, under this name.
+            wide[name] = stackset_role.boundary_policy_name(
+                ctx.params.parameters.get("Environment", ctx.env))
         elif "Default" in declared.get(name, {}):
             ctx.out(f"note: deploy-time {name} has no per-target source for a stack set (an "
                     f"edge stack in each target account); the template default "
@@ -202,10 +208,11 @@ def _deep(ctx, target: Target, the_plan: preview.Plan, current: preview.Current,
         for instance in current.instances[row.instance]:
             targets.append((instance.account, row.instance.region, instance.stack_id,
                             {**parameters, **dict(desired[row.instance])}))
+    env = ctx.params.parameters.get("Environment", ctx.env)
     clients = clients or deep_preview.assumed_clients(ctx.session,
-                                                      target.config.execution_role_name)
+                                                      stackset_role.preview_role_name(env))
     return deep_preview.preview_all(targets, clients=clients, template_url=template_url,
-                                classify=classify, waiter=waiter, out=ctx.out)
+                                    classify=classify, waiter=waiter, out=ctx.out)
 
 
 # -- execute -------------------------------------------------------------------------------
@@ -226,8 +233,8 @@ def execute(ctx, *, waiter: Waiter | None = None) -> int:
     current = preview.read_current(target.ops, overrides=False)
     if current.fingerprint() != the_plan.fingerprint:
         raise exits.Refused(f"stack set {target.name} changed since the plan (template, "
-                            f"parameters or instances): run make deploy ENV={ctx.env} again "
-                            "and review")
+                               "parameters or instances): run make deploy "
+                               f"ENV={ctx.env} again and review")
     if the_plan.no_changes:
         ctx.out(f"stack set {target.name}: no changes")
         return EXIT_OK
@@ -306,10 +313,11 @@ def _description(ctx, sha: str) -> str:
 
 
 # -- bootstrap -----------------------------------------------------------------------------
-# Parameters of templates/bootstrap.py that the bootstrap stack set sets itself: the
-# roles exist before the stack set can reach a target (self-managed), or belong to
-# Organizations (service-managed), so the stack set never creates them.
-BOOTSTRAP_DEFAULTS = {"StackSetAdministration": "disabled", "StackSetExecution": "disabled"}
+# Parameters of templates/bootstrap.py that the bootstrap stack set sets itself: a
+# target is deployed by the stack set (no artifact bucket of its own), and the roles
+# exist before the stack set can reach it (stackset-role) or belong to Organizations.
+BOOTSTRAP_DEFAULTS = dict(STACKSET_TARGET_BOOTSTRAP)
+ROLE_TEMPLATE = "stackset-role"
 
 
 def bootstrap(ctx, *, waiter: Waiter | None = None) -> int:
@@ -332,15 +340,15 @@ def bootstrap(ctx, *, waiter: Waiter | None = None) -> int:
     code = admin_bootstrap(ctx, admin_bootstrap_parameters(target, declared))
     if code:
         return code
-    manual = _prerequisites(ctx, target, entry)
+    bucket, base_url = publish(ctx)
+    manual = _prerequisites(ctx, target, entry, base_url)
     if manual:
         for line in manual:
             ctx.out(line)
         ctx.out("then run make bootstrap ENV=" + ctx.env + " again")
         return EXIT_REFUSED
-    bucket, base_url = publish(ctx)
     wide, per_region = deploy_time_values(ctx, target, base_url)
-    defaults = {**BOOTSTRAP_DEFAULTS, "AdministratorAccountId": target.admin_account,
+    defaults = {**BOOTSTRAP_DEFAULTS,
                 "Environment": ctx.params.parameters.get("Environment", "")}
     parameters = {**{k: v for k, v in defaults.items() if k in declared}, **wide,
                   **target.config.bootstrap_parameters}
@@ -368,8 +376,6 @@ def admin_bootstrap_parameters(target: Target, declared: set[str]) -> dict[str, 
         readers = sorted(set(config.accounts) - {admin})
         if readers:
             wanted["TemplateReaderAccountIds"] = ",".join(readers)
-        if admin in config.accounts:   # the administrator account is a target too
-            wanted.update(StackSetExecution="enabled", AdministratorAccountId=admin)
     return {k: v for k, v in wanted.items() if k in declared}
 
 
@@ -387,7 +393,7 @@ def admin_bootstrap(ctx, parameters: dict[str, str]) -> int:
     return stack_commands.bootstrap(dataclasses.replace(ctx, params=params))
 
 
-def _prerequisites(ctx, target: Target, entry: dict) -> list[str]:
+def _prerequisites(ctx, target: Target, entry: dict, base_url: str) -> list[str]:
     """What must exist before the bootstrap stack set can reach the targets."""
     config, admin = target.config, target.admin_account
     lines = []
@@ -414,34 +420,61 @@ def _prerequisites(ctx, target: Target, entry: dict) -> list[str]:
             lines.append(f"administrator account {admin}: the artifact bucket must let the "
                          f"targets read templates: set TemplateReaderAccountIds: "
                          f"\"{','.join(wanted)}\" in deploy.bootstrap_parameters in {file}")
-        lines += _execution_roles(ctx, target, list(config.accounts))
+        lines += target_roles(ctx, target, list(config.accounts), stacks.outputs(stack),
+                              base_url)
     return lines
 
 
-def _execution_roles(ctx, target: Target, accounts: list[str]) -> list[str]:
-    """Probe each target's execution role by assuming it; commands for the missing ones.
+def preview_client(ctx, role: str, account: str):
+    """CloudFormation in the administrator region of `account`, as its preview role."""
+    return deep_preview.assumed_clients(ctx.session, role, "streamstack-bootstrap-check")(
+        account, ctx.params.region)
 
-    AdministratorAccess, as AWS documents for self-managed StackSets: the role exists
-    before any stack set reaches the account and creates the bootstrap baseline and every
-    tier (README, StackSet limits, says what narrowing it would take)."""
-    role, admin = target.config.execution_role_name, target.admin_account
-    sts = ctx.client("sts")
-    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{admin}:root"},
-        "Action": "sts:AssumeRole"}]}, separators=(",", ":"))
+
+def role_stack_name(target: Target) -> str:
+    return f"{target.config.name or target.name.removesuffix('-bootstrap')}-stackset-role"
+
+
+def target_roles(ctx, target: Target, accounts: list[str], admin_outputs: dict[str, str],
+                 base_url: str) -> list[str]:
+    """Each target's StackSet execution role (the stackset-role stack, which only that
+    account can create): probed through its preview role, compared with the build by
+    the digest of the derived policy; the exact command for each one missing or stale.
+
+    Not AdministratorAccess: the role gets the same derived policy as the execution
+    role, and trusts only the administrator account's administration role."""
+    env = ctx.params.parameters.get("Environment", ctx.env)
+    entry = _entry(ctx, ROLE_TEMPLATE)
+    built = json.loads((ctx.build_dir / entry["file"]).read_text())
+    digest = built["Outputs"]["DeployPermissionsDigest"]["Value"]
+    stack_name = role_stack_name(target)
+    values = {"Environment": env, "StackSetName": target.name.removesuffix("-bootstrap"),
+              "AdministratorAccountId": target.admin_account,
+              "AdministrationRoleName": target.config.administration_role_name,
+              "ExecutionRoleName": target.config.execution_role_name,
+              "ArtifactBucketName": admin_outputs.get("ArtifactBucketName", ""),
+              "ArtifactKeyArn": admin_outputs.get("ArtifactKeyArn", "")}
+    arguments = (f"--region {ctx.params.region} --stack-name {stack_name} "
+                 f"--template-url {base_url}/{entry['key']} --capabilities CAPABILITY_NAMED_IAM "
+                 "--parameters " + " ".join(f"ParameterKey={k},ParameterValue={v}"
+                                            for k, v in sorted(values.items())))
+    preview_role = stackset_role.preview_role_name(env)
     lines = []
     for account in accounts:
         try:
-            sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}",
-                            RoleSessionName="streamstack-bootstrap-check", DurationSeconds=900)
+            found = stacks.describe(preview_client(ctx, preview_role, account), stack_name)
         except ClientError as exc:
-            lines += [
-                f"target account {account}: cannot assume {role} "
-                f"({exc.response['Error']['Code']}); with credentials of {account}, run:",
-                f"  aws iam create-role --role-name {role} "
-                f"--assume-role-policy-document '{trust}'",
-                f"  aws iam attach-role-policy --role-name {role} "
-                "--policy-arn arn:aws:iam::aws:policy/AdministratorAccess"]
+            lines += [f"target account {account}: no StackSet execution role yet (cannot "
+                      f"assume {preview_role}: {exc.response['Error']['Code']}); with "
+                      f"credentials of {account}, run:",
+                      f"  aws cloudformation create-stack {arguments}"]
+            continue
+        deployed = stacks.outputs(found or {}).get("DeployPermissionsDigest")
+        if deployed != digest:
+            lines += [f"target account {account}: its StackSet execution role is older than "
+                      f"this build (policy digest {deployed or 'none'}, built {digest}); with "
+                      f"credentials of {account}, run:",
+                      f"  aws cloudformation update-stack {arguments}"]
     return lines
 
 

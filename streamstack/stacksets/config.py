@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamstack.validation import (
-    ACCOUNT_ID, SUPPORTED_REGIONS, ParameterContext, Problems, parameter_map,
+    ACCOUNT_ID, ParameterContext, Problems, parameter_map, region_problem,
     validate_parameters, yaml_type,
 )
 
@@ -232,9 +232,8 @@ def _regions(regions, problems, key: str) -> list[str]:
         return []
     result = []
     for i, region in enumerate(regions):
-        if region not in SUPPORTED_REGIONS:
-            problems.add(f"{key}[{i}]", f"{region!r} is not a supported region; allowed: "
-                                        f"{', '.join(SUPPORTED_REGIONS)}")
+        if region_problem(region):
+            problems.add(f"{key}[{i}]", region_problem(region))
         elif region in result:
             problems.add(f"{key}[{i}]", f"{region} is listed twice; list it once")
         else:

@@ -1,7 +1,9 @@
 """Deep preview: resource-level changes of a stack set update, per target instance.
 
-For each instance the plan updates, assume the stack set's execution role in the
-target account, create a change set (IncludeNestedStacks) on that instance's stack
+For each instance the plan updates, assume the stack set's preview role in the target
+account (templates/stackset_role.py: it may create change sets on the instance stacks
+and read templates, nothing else; the execution role trusts only the administration
+role), create a change set (IncludeNestedStacks) on that instance's stack
 with the new template and the instance's parameters, read every change (nested
 change sets included), label each with the deploy plan's risk classifier, and delete
 the change set. It is never executed. An instance whose role cannot be assumed is
@@ -20,9 +22,11 @@ from streamstack.deploy.plans import changed_properties
 from streamstack.stacksets.operations import Waiter
 
 
-def assumed_clients(session: boto3.session.Session, role_name: str
+def assumed_clients(session: boto3.session.Session, role_name: str,
+                    session_name: str = "streamstack-deep-preview"
                     ) -> Callable[[str, str], object]:
-    """client(account, region) -> a CloudFormation client acting as the execution role."""
+    """client(account, region) -> a CloudFormation client acting as role_name (a path and
+    name) in that account."""
     sts = session.client("sts")
     cache: dict[str, dict] = {}
 
@@ -30,7 +34,7 @@ def assumed_clients(session: boto3.session.Session, role_name: str
         if account not in cache:
             cache[account] = sts.assume_role(
                 RoleArn=f"arn:aws:iam::{account}:role/{role_name}",
-                RoleSessionName="streamstack-deep-preview", DurationSeconds=900)["Credentials"]
+                RoleSessionName=session_name, DurationSeconds=900)["Credentials"]
         creds = cache[account]
         return boto3.session.Session(
             aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],

@@ -1,14 +1,18 @@
 """IAM roles that AWS services assume for the platform, and policy documents.
 
-Every role a tier creates is a service role: one AWS service may assume it for this
+Every role a tier creates is a workload role: one AWS service may assume it for this
 account only (aws:SourceAccount guards against the confused deputy), with one inline
-policy scoped to the ARNs the service needs.
+policy scoped to the ARNs the service needs, under the workload path and with the
+workload permissions boundary. The execution role may create, change and pass only such
+roles, so a role without them fails to deploy.
 """
 from __future__ import annotations
 
 from awacs.aws import Allow, Condition, Policy, Principal, Statement, StringEquals
 from awacs.sts import AssumeRole
-from troposphere import Ref, encode_to_dict, iam
+from troposphere import Ref, Sub, encode_to_dict, iam
+
+from templates.base import WORKLOAD_BOUNDARY_ARN, WORKLOAD_PATH
 
 
 def policy_dict(policy) -> dict:
@@ -35,13 +39,26 @@ def service_trust(service) -> Policy:
 def service_role(tier, logical: str, service: str, purpose: str, statements=(), *,
                  policy_name: str | None = None, condition: str | None = None,
                  **properties) -> iam.Role:
-    """Role `logical` that `service` assumes, tagged role-<purpose>-<env>, with one inline
-    policy `policy_name` holding `statements` (Statement objects or Fn::If of them); no
-    inline policy without statements. Added to the tier; returned for suppressions."""
+    """Workload role `logical` that `service` assumes, tagged role-<purpose>-<env>, with
+    one inline policy `policy_name` holding `statements` (Statement objects or Fn::If of
+    them); no inline policy without statements. Added to the tier; returned for
+    suppressions."""
     if statements:
         properties["Policies"] = [iam.Policy(PolicyName=policy_name or purpose,
                                              PolicyDocument=policy_document(*statements))]
     if condition:
         properties["Condition"] = condition
+    tier.shared_parameter("WorkloadBoundaryPolicy")
     return tier.add(iam.Role(logical, AssumeRolePolicyDocument=service_trust(service),
+                             Path=Sub(WORKLOAD_PATH),
+                             PermissionsBoundary=Sub(WORKLOAD_BOUNDARY_ARN),
                              Tags=tier.tags("role", purpose), **properties))
+
+
+def instance_profile(tier, logical: str, role: str, condition: str | None = None
+                     ) -> iam.InstanceProfile:
+    """An instance profile of workload role `role`, under the workload path (where the
+    execution role may create instance profiles)."""
+    extra = {"Condition": condition} if condition else {}
+    return tier.add(iam.InstanceProfile(logical, Path=Sub(WORKLOAD_PATH), Roles=[Ref(role)],
+                                        **extra))

@@ -1,6 +1,17 @@
 """The regions the platform deploys to, and what each needs that CloudFormation cannot
-look up: the Elastic Load Balancing account that delivers ALB access logs there.
-Pure data: the storage tier's mapping and params validation both read it."""
+look up: the Elastic Load Balancing account that delivers ALB access logs there, and
+where an account sees fewer Availability Zones than the network tier spreads over.
+Pure data: the storage and network tiers and params validation read it."""
+
+# The Availability Zones the network tier spreads its subnets over (Fn::Select 0..2 of
+# Fn::GetAZs).
+AZS = (1, 2, 3)
+# Availability Zones an account can use, where that may be fewer than three: us-west-1
+# offers two to every account created since about 2013 (older ones see a third).
+# Fn::GetAZs returns what the account can use, so Select 2 fails there. Validation
+# refuses these regions; the build checks AZS against this table.
+AZ_COUNTS = {"us-west-1": 2}
+TYPICAL_AZ_COUNT = 3     # every other supported region offers at least three
 
 # ALB access-log delivery: the regional Elastic Load Balancing account (regions opened
 # before August 2022); newer regions use the log-delivery service principal instead.

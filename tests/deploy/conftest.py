@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from pathlib import Path
 
@@ -42,6 +43,7 @@ def make_context(built: Path, params_dir: Path, env: str = "prod",
     session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                                     region_name=REGION)
     args = argparse.Namespace(**{"yes": False, "allow_data_loss": False, "wait": False,
+                                 "pull_request": False,
                                  "no_drift": False, **flags})
     ctx = Context(params=params, session=session,
                   manifest=json.loads((built / "manifest.json").read_text()),
@@ -56,3 +58,13 @@ def make_context(built: Path, params_dir: Path, env: str = "prod",
         stubs[key].activate()
         ctx.clients[(service, region)] = client
     return ctx, stubs
+
+
+@contextlib.contextmanager
+def stubbed(service: str, region: str = REGION):
+    """(client, Stubber) for one service; every stubbed response must have been used."""
+    client = boto3.client(service, region_name=region, aws_access_key_id="testing",
+                          aws_secret_access_key="testing")
+    with Stubber(client) as stub:
+        yield client, stub
+        stub.assert_no_pending_responses()

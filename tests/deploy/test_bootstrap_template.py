@@ -1,25 +1,42 @@
-"""The bootstrap template: what must hold for the artifact bucket, the roles, ECR and
-the StackSet roles (cfn-lint and checkov run on it in `make build`)."""
+"""The deploy roles' templates: bootstrap (artifact bucket, ECR, StackSet administration
+role), deploy-role (execution role, workload boundary, CI roles) and stackset-role (a
+target's StackSet execution role). cfn-lint, checkov and the identity proofs run on them
+in `make build`; these tests pin what the proofs do not: names, trust and toggles."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from templates.bootstrap import BootstrapTier
+from streamstack.identity import derive
+from streamstack.identity.check import STACKSET_TARGET_BOOTSTRAP
+from streamstack.identity.evaluate import PolicySet, Request, Resolved
+
+ACCOUNT = "123456789012"
 
 
 @pytest.fixture(scope="module")
-def template():
-    return json.loads(BootstrapTier().to_json())
+def bootstrap(rendered):
+    return rendered["bootstrap"]
+
+
+@pytest.fixture(scope="module")
+def deploy_role(rendered):
+    return rendered["deploy-role"]
+
+
+@pytest.fixture(scope="module")
+def stackset_role(rendered):
+    return rendered["stackset-role"]
 
 
 def resources(template, rtype):
     return {k: v for k, v in template["Resources"].items() if v["Type"] == rtype}
 
 
-def test_artifact_bucket_is_versioned_encrypted_private_and_expiring(template):
-    bucket = template["Resources"]["ArtifactBucket"]
+# -- bootstrap -------------------------------------------------------------------------------
+def test_artifact_bucket_is_versioned_encrypted_private_and_expiring(bootstrap):
+    bucket = bootstrap["Resources"]["ArtifactBucket"]
     props = bucket["Properties"]
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
@@ -30,48 +47,107 @@ def test_artifact_bucket_is_versioned_encrypted_private_and_expiring(template):
     assert bucket["DeletionPolicy"] == {"Fn::If": ["IsDev", "Delete", "Retain"]}
 
 
-def test_bucket_policy_denies_plain_http_and_opens_templates_only_to_listed_accounts(template):
-    statements = template["Resources"]["ArtifactBucketPolicy"]["Properties"][
-        "PolicyDocument"]["Statement"]
-    deny = statements[0]
-    assert deny["Effect"] == "Deny"
-    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": False}}
-    readers = statements[1]["Fn::If"]
-    assert readers[0] == "HasTemplateReaders" and readers[2] == {"Ref": "AWS::NoValue"}
-    assert readers[1]["Principal"] == {"AWS": {"Ref": "TemplateReaderAccountIds"}}
-    assert readers[1]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
-    assert template["Parameters"]["TemplateReaderAccountIds"]["Default"] == ""
+def bucket_policy(bootstrap, **parameters):
+    resolved = Resolved(bootstrap, {"Environment": "prod", **parameters})
+    document = resolved.resources()["ArtifactBucketPolicy"]["Properties"]["PolicyDocument"]
+    return PolicySet.of([document]), resolved.physical("ArtifactBucket")["Arn"]
 
 
-def test_no_policy_grants_every_action(template):
-    text = json.dumps(template)
-    assert '"Action": "*"' not in text and '"*:*"' not in text
-    for name, policy in resources(template, "AWS::IAM::ManagedPolicy").items():
-        document = policy["Properties"]["PolicyDocument"]
-        assert len(json.dumps(document, separators=(",", ":"))) < 6144, name
-        for statement in document["Statement"]:
-            assert statement["Resource"] != "*" and statement["Resource"] != ["*"], name
+def test_the_bucket_refuses_plain_http_and_any_write_that_could_replace_a_template(bootstrap):
+    policy, bucket = bucket_policy(bootstrap)
+    template = f"{bucket}/templates/{'a' * 64}.json"
+    planned = f"{bucket}/pull-requests/templates/{'a' * 64}.json"
+    for key in (template, planned):
+        assert policy.decide(Request("s3:PutObject", key)) == "Deny"
+        assert policy.decide(Request("s3:PutObject", key,
+                                     {"s3:if-none-match": "*",
+                                      "aws:SecureTransport": "true"})) != "Deny"
+    assert policy.decide(Request("s3:GetObject", template,
+                                 {"aws:SecureTransport": "false"})) == "Deny"
+    # Other keys (the StackSet override state) may be rewritten.
+    state = f"{bucket}/stacksets/streamstack-prod-global/overrides.json"
+    assert policy.decide(Request("s3:PutObject", state, {"aws:SecureTransport": "true"})) \
+        != "Deny"
 
 
-def test_execution_role_trusts_cloudformation_of_this_account(template):
-    role = template["Resources"]["ExecutionRole"]["Properties"]
-    statement = role["AssumeRolePolicyDocument"]["Statement"][0]
-    assert statement["Principal"] == {"Service": "cloudformation.amazonaws.com"}
-    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount":
-                                                       {"Ref": "AWS::AccountId"}}}
-    assert len(role["ManagedPolicyArns"]) == len(
-        resources(template, "AWS::IAM::ManagedPolicy"))
+def test_template_readers_get_templates_only(bootstrap):
+    policy, bucket = bucket_policy(bootstrap, TemplateReaderAccountIds="222222222222")
+    readers = [s for s in policy.statements if s.get("Sid") == "TemplateReadersGetTemplates"]
+    assert readers[0]["Principal"] == {"AWS": ["222222222222"]}
+    assert readers[0]["Resource"] == [f"{bucket}/templates/*"]
+    policy, _ = bucket_policy(bootstrap)
+    assert not [s for s in policy.statements if s.get("Sid") == "TemplateReadersGetTemplates"]
 
 
-def test_ecr_repositories_scan_on_push_with_immutable_tags(template):
-    repos = resources(template, "AWS::ECR::Repository")
+def test_a_stackset_target_gets_only_ecr_and_its_key(bootstrap):
+    target = Resolved(bootstrap, {"Environment": "prod", **STACKSET_TARGET_BOOTSTRAP})
+    assert {r["Type"] for r in target.resources().values()} == {"AWS::KMS::Key",
+                                                                "AWS::ECR::Repository"}
+    direct = Resolved(bootstrap, {"Environment": "prod"})
+    assert "ArtifactBucket" in direct.resources()
+
+
+def test_ecr_repositories_scan_on_push_with_immutable_tags(bootstrap):
+    repos = resources(bootstrap, "AWS::ECR::Repository")
     assert len(repos) == 3
     for repo in repos.values():
         props = repo["Properties"]
         assert props["ImageTagMutability"] == "IMMUTABLE"
         assert props["ImageScanningConfiguration"] == {"ScanOnPush": True}
         assert props["EncryptionConfiguration"]["EncryptionType"] == "KMS"
-        assert "LifecyclePolicyText" in props["LifecyclePolicy"]
+
+
+def test_stackset_administration_role_follows_the_self_managed_name(bootstrap):
+    admin = bootstrap["Resources"]["StackSetAdministrationRole"]
+    assert admin["Condition"] == "StackSetAdministrationEnabled"
+    assert admin["Properties"]["RoleName"] == "AWSCloudFormationStackSetAdministrationRole"
+    assume = admin["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]
+    assert assume["Action"] == ["sts:AssumeRole"]
+    assert bootstrap["Parameters"]["StackSetAdministration"]["Default"] == "disabled"
+    assert "StackSetExecutionRole" not in bootstrap["Resources"]
+
+
+def test_the_bootstrap_fits_inline(rendered_text):
+    compact = json.dumps(json.loads(rendered_text["bootstrap"]), separators=(",", ":"))
+    assert len(compact.encode()) <= 51_200
+
+
+# -- deploy-role -----------------------------------------------------------------------------
+def test_execution_role_trusts_cloudformation_of_this_account_and_carries_every_policy(
+        deploy_role):
+    role = deploy_role["Resources"]["ExecutionRole"]["Properties"]
+    statement = role["AssumeRolePolicyDocument"]["Statement"][0]
+    assert statement["Principal"] == {"Service": "cloudformation.amazonaws.com"}
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount":
+                                                       {"Ref": "AWS::AccountId"}}}
+    assert role["Path"] == "/streamstack-deploy/execution/"
+    policies = [k for k in resources(deploy_role, "AWS::IAM::ManagedPolicy")
+                if k != "WorkloadBoundary"]
+    assert sorted(r["Ref"] for r in role["ManagedPolicyArns"]) == sorted(policies)
+    assert len(policies) <= derive.MANAGED_POLICIES_PER_ROLE
+
+
+def test_every_managed_policy_fits_iams_size_limit_and_grants_no_action_wildcard(
+        deploy_role, stackset_role):
+    for template in (deploy_role, stackset_role):
+        for name, policy in resources(template, "AWS::IAM::ManagedPolicy").items():
+            document = policy["Properties"]["PolicyDocument"]
+            assert derive.resolved_size(document) <= derive.MANAGED_POLICY_CHARS, name
+            for statement in document["Statement"]:
+                actions = statement.get("Action", [])
+                assert "*" not in actions and not any(a.endswith(":*") for a in actions), name
+                assert statement["Sid"].isalnum()
+            sids = [s["Sid"] for s in document["Statement"]]
+            assert len(sids) == len(set(sids)), name
+
+
+def test_the_workload_boundary_is_named_for_the_environment_and_region(deploy_role):
+    boundary = deploy_role["Resources"]["WorkloadBoundary"]["Properties"]
+    assert boundary["Path"] == "/streamstack-deploy/"
+    assert boundary["ManagedPolicyName"] == {
+        "Fn::Sub": "workload-boundary-${Environment}-${AWS::Region}"}
+    assert deploy_role["Outputs"]["WorkloadBoundaryPolicy"]["Value"] == {
+        "Fn::Sub": "streamstack-deploy/workload-boundary-${Environment}-${AWS::Region}"}
 
 
 def github_role(template, logical):
@@ -82,46 +158,100 @@ def github_role(template, logical):
         "token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}
     subjects = [s["Fn::Sub"] for s in
                 condition["StringLike"]["token.actions.githubusercontent.com:sub"]]
-    statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-    actions = {a for s in statements for a in s["Action"]}
-    passes = [s for s in statements if s["Action"] == ["iam:PassRole"]]
-    assert passes[0]["Resource"] == [{"Fn::GetAtt": ["ExecutionRole", "Arn"]}]
-    return subjects, actions
+    resolved = Resolved(template, {"Environment": "prod", "GitHubRepository": "o/r",
+                                   "PlatformStackName": "streamstack-prod",
+                                   "BootstrapStackName": "streamstack-prod-bootstrap",
+                                   "ArtifactBucketName": "artifacts"})
+    document = resolved.resources()[logical]["Properties"]["Policies"][0]["PolicyDocument"]
+    return subjects, PolicySet.of([document])
 
 
-def test_github_plan_role_runs_on_the_branch_and_pull_requests_and_cannot_execute(template):
-    subjects, actions = github_role(template, "GitHubPlanRole")
-    assert subjects == ["repo:${GitHubRepository}:ref:refs/heads/${GitHubBranch}",
-                        "repo:${GitHubRepository}:pull_request"]
-    assert "cloudformation:CreateChangeSet" in actions
-    assert not actions & {"cloudformation:ExecuteChangeSet", "cloudformation:SetStackPolicy",
-                          "cloudformation:UpdateTerminationProtection"}
+STACK = f"arn:aws:cloudformation:us-west-2:{ACCOUNT}:stack/streamstack-prod/1"
 
 
-def test_github_deploy_role_needs_the_environment_and_may_execute(template):
-    subjects, actions = github_role(template, "GitHubDeployRole")
+def create(name, url):
+    return Request("cloudformation:CreateChangeSet", STACK,
+                   {"cloudformation:ChangeSetName": name, "cloudformation:TemplateUrl": url})
+
+
+MAIN_URL = "https://artifacts.s3.us-west-2.amazonaws.com/templates/" + "a" * 64 + ".json"
+PR_URL = "https://artifacts.s3.us-west-2.amazonaws.com/pull-requests/templates/" + "a" * 64 \
+    + ".json"
+
+
+def test_the_plan_role_runs_on_the_branch_only_and_cannot_execute(deploy_role):
+    subjects, policy = github_role(deploy_role, "GitHubPlanRole")
+    assert subjects == ["repo:${GitHubRepository}:ref:refs/heads/${GitHubBranch}"]
+    assert policy.allows(create("deploy-20261201T000000Z", MAIN_URL))
+    assert not policy.allows(create("deploy-20261201T000000Z", PR_URL))
+    assert not policy.allows(Request("cloudformation:ExecuteChangeSet", STACK,
+                                     {"cloudformation:ChangeSetName": "deploy-1"}))
+
+
+def test_a_pull_request_plans_from_its_own_prefix_and_nothing_it_makes_runs(deploy_role):
+    subjects, policy = github_role(deploy_role, "GitHubPullRequestRole")
+    assert subjects == ["repo:${GitHubRepository}:pull_request"]
+    assert policy.allows(Request("s3:PutObject", "arn:aws:s3:::artifacts/pull-requests/"
+                                                 "templates/" + "a" * 64 + ".json"))
+    # It cannot write where deploys from main read, nor plan from there.
+    assert not policy.allows(Request("s3:PutObject",
+                                     "arn:aws:s3:::artifacts/templates/" + "a" * 64 + ".json"))
+    assert policy.allows(create("pr-20261201T000000Z", PR_URL))
+    assert not policy.allows(create("deploy-20261201T000000Z", PR_URL))
+    assert not policy.allows(create("pr-20261201T000000Z", MAIN_URL))
+    assert not policy.allows(Request("cloudformation:ExecuteChangeSet", STACK,
+                                     {"cloudformation:ChangeSetName": "pr-1"}))
+
+
+def test_the_deploy_role_needs_the_environment_and_executes_deploy_change_sets_only(deploy_role):
+    subjects, policy = github_role(deploy_role, "GitHubDeployRole")
     assert subjects == ["repo:${GitHubRepository}:environment:${Environment}"]
-    assert {"cloudformation:ExecuteChangeSet", "cloudformation:SetStackPolicy"} <= actions
+    assert policy.allows(Request("cloudformation:ExecuteChangeSet", STACK,
+                                 {"cloudformation:ChangeSetName": "deploy-20261201T000000Z"}))
+    assert not policy.allows(Request("cloudformation:ExecuteChangeSet", STACK,
+                                     {"cloudformation:ChangeSetName": "pr-20261201T000000Z"}))
 
 
-def test_stackset_roles_follow_the_self_managed_names_behind_toggles(template):
-    admin = template["Resources"]["StackSetAdministrationRole"]
-    execution = template["Resources"]["StackSetExecutionRole"]
-    assert admin["Condition"] == "StackSetAdministrationEnabled"
-    assert admin["Properties"]["RoleName"] == "AWSCloudFormationStackSetAdministrationRole"
-    assume = admin["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]
-    assert assume["Action"] == ["sts:AssumeRole"]
-    assert assume["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/"
-                                              "AWSCloudFormationStackSetExecutionRole"}]
-    assert execution["Condition"] == "CreateStackSetExecutionRole"
-    assert execution["Properties"]["RoleName"] == "AWSCloudFormationStackSetExecutionRole"
-    trust = execution["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
-    assert trust["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::"
-                                                     "${AdministratorAccountId}:root"}}
-    for toggle in ("StackSetAdministration", "StackSetExecution"):
-        assert template["Parameters"][toggle]["Default"] == "disabled"
+def test_ci_roles_read_the_bootstrap_and_edge_stacks_and_run_the_transform(deploy_role):
+    for logical in ("GitHubPlanRole", "GitHubPullRequestRole", "GitHubDeployRole"):
+        _, policy = github_role(deploy_role, logical)
+        for stack in (f"arn:aws:cloudformation:us-west-2:{ACCOUNT}:stack/"
+                      "streamstack-prod-bootstrap-role/1",
+                      f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/streamstack-prod-edge/1"):
+            assert policy.allows(Request("cloudformation:DescribeStacks", stack)), logical
+        assert policy.allows(Request(
+            "cloudformation:CreateChangeSet",
+            "arn:aws:cloudformation:us-west-2:aws:transform/LanguageExtensions")), logical
+        assert policy.allows(Request("cloudformation:DescribeEvents", STACK)), logical
 
 
-def test_deploy_reads_these_outputs(template):
-    assert {"ArtifactBucketName", "ArtifactBaseUrl", "ExecutionRoleArn"} <= set(
-        template["Outputs"])
+# -- stackset-role ---------------------------------------------------------------------------
+def test_the_stackset_execution_role_trusts_only_the_administration_role(stackset_role):
+    role = stackset_role["Resources"]["StackSetExecutionRole"]["Properties"]
+    statement = role["AssumeRolePolicyDocument"]["Statement"][0]
+    assert statement["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::"
+                                                         "${AdministratorAccountId}:root"}}
+    assert statement["Condition"] == {"ArnEquals": {"aws:PrincipalArn": {"Fn::Sub": (
+        "arn:${AWS::Partition}:iam::${AdministratorAccountId}:role/"
+        "${AdministrationRoleName}")}}}
+    assert role["RoleName"] == {"Fn::Sub": "${ExecutionRoleName}"}
+
+
+def test_no_administrator_access_anywhere(rendered_text):
+    for name in ("bootstrap", "deploy-role", "stackset-role"):
+        assert "AdministratorAccess" not in rendered_text[name], name
+
+
+def test_the_preview_role_can_change_nothing(stackset_role):
+    resolved = Resolved(stackset_role, {"Environment": "prod", "StackSetName": "s",
+                                        "AdministratorAccountId": "999999999999",
+                                        "ArtifactBucketName": "central",
+                                        "ArtifactKeyArn": "arn:aws:kms:us-west-2:999999999999:"
+                                                          "key/1"})
+    role = resolved.resources()["StackSetPreviewRole"]["Properties"]
+    policy = PolicySet.of([p["PolicyDocument"] for p in role["Policies"]])
+    instance = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/StackSet-s-1234/5"
+    assert policy.allows(Request("cloudformation:CreateChangeSet", instance))
+    for action in ("cloudformation:ExecuteChangeSet", "cloudformation:UpdateStack",
+                   "cloudformation:DeleteStack", "iam:PassRole", "s3:PutObject"):
+        assert not policy.allows(Request(action, instance)), action

@@ -1,13 +1,17 @@
-"""End to end over HTTP against LocalStack: bootstrap, plan (CREATE) + execute, plan
-again ("no changes"), change a parameter (the plan shows the Modify) + execute, destroy.
+"""End to end over HTTP against LocalStack with the real templates and the local profile
+(params/profiles/local.yaml): bootstrap, plan (CREATE) and execute to CREATE_COMPLETE,
+plan again ("no changes"), change a parameter (planned, executed, and seen on the tier's
+resource), destroy (every object version, then DELETE_COMPLETE).
 
-deploy.py runs as a subprocess, exactly as `make deploy ENV=dev LOCAL=1` runs it.
-LocalStack is started if it is not answering, and stopped again if this test started it.
+deploy.py runs as a subprocess, exactly as `make deploy ENV=dev LOCAL=1` runs it, on a
+copy of params/dev.yaml under its own stack name. LocalStack is started if it is not
+answering (with the project's fixes), and stopped again if this test started it.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -15,15 +19,16 @@ from pathlib import Path
 
 import boto3
 import pytest
+import yaml
 from botocore.exceptions import ClientError
 
-from streamstack import ROOT
-from streamstack.deploy import local
+from streamstack import PARAMS_DIR, ROOT
+from streamstack.deploy import local, stacks
 from streamstack.deploy.commands import empty_bucket
-from tests.deploy.fixture_tiers import build_fixture as build_fixture_dir
 
 pytestmark = pytest.mark.e2e
 REGION = "us-west-2"
+TIERS = 14
 
 
 @pytest.fixture(scope="module")
@@ -39,140 +44,146 @@ def aws_client(service: str):
                         aws_access_key_id="test", aws_secret_access_key="test")
 
 
-PARAMS = """\
-stack_name: {name}
-region: us-west-2
-tags: {{Project: streamstack-e2e}}
-parameters:
-  Environment: dev
-  Greeting: {greeting}
-deploy:
-  execute: review
-  protected: false
-  allow_destroy: true
-  keep_change_sets: 2
-  bootstrap_stack: {name}-bootstrap
-"""
-
-
 class Deploy:
-    def __init__(self, tmp: Path, name: str) -> None:
-        self.tmp, self.name = tmp, name
-        self.build_dir = tmp / "build"
-        self.params_dir = tmp / "params"
-        self.params_dir.mkdir()
-        build_fixture_dir(self.build_dir)
-        self.set_greeting("hello")
+    """deploy.py on a copy of params/ whose dev environment has its own stack name."""
 
-    def set_greeting(self, greeting: str) -> None:
-        (self.params_dir / "dev.yaml").write_text(PARAMS.format(name=self.name,
-                                                                greeting=greeting))
+    def __init__(self, tmp: Path, built: Path, name: str) -> None:
+        self.name, self.build_dir = name, built
+        self.params_dir = tmp / "params"
+        shutil.copytree(PARAMS_DIR / "profiles", self.params_dir / "profiles")
+        self.dev = yaml.safe_load((PARAMS_DIR / "dev.yaml").read_text())
+        self.dev["stack_name"] = name
+        self.dev["deploy"]["execute"] = "review"     # plan and execute as separate steps
+        self.write()
+
+    def write(self, **parameters) -> None:
+        self.dev["parameters"].update(parameters)
+        (self.params_dir / "dev.yaml").write_text(yaml.safe_dump(self.dev))
 
     def __call__(self, command: str, *extra: str) -> subprocess.CompletedProcess:
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("AWS_") or k == "AWS_ENDPOINT_URL"}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         return subprocess.run(
             [sys.executable, str(ROOT / "deploy.py"), command, "dev", "--local", "--no-build",
              "--build-dir", str(self.build_dir), "--params-dir", str(self.params_dir),
              "--poll-seconds", "0.5", *extra],
-            env=env, capture_output=True, text=True, timeout=300)
+            env=env, capture_output=True, text=True, timeout=600)
 
 
-def test_bootstrap_plan_execute_replan_change_destroy(endpoint, tmp_path):
-    name = f"e2e-{uuid.uuid4().hex[:8]}"
-    deploy = Deploy(tmp_path, name)
+def ok(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr
+    return result.stdout
+
+
+def refuse_shared_names(cfn) -> None:
+    """The dev templates name their buckets and aliases by environment, so a dev tree
+    someone deployed on this LocalStack would collide with the test's."""
+    live = [s["StackName"] for s in cfn.list_stacks()["StackSummaries"]
+            if s["StackStatus"] != "DELETE_COMPLETE" and not s.get("ParentId")
+            and not s["StackName"].endswith(("-bootstrap", "-bootstrap-role"))]
+    for name in live:
+        parameters = cfn.describe_stacks(StackName=name)["Stacks"][0].get("Parameters", [])
+        if {"ParameterKey": "Environment", "ParameterValue": "dev"} in [
+                {k: p[k] for k in ("ParameterKey", "ParameterValue")} for p in parameters]:
+            pytest.fail(f"LocalStack on {local.ENDPOINT} already holds the dev tree {name}, "
+                        f"whose names the test's would collide with: `make destroy ENV=dev "
+                        f"LOCAL=1 YES=1`, or `make local-stop` and let the test start one")
+
+
+def test_real_tree_bootstrap_plan_execute_replan_change_destroy(endpoint, built, tmp_path):
     cfn = aws_client("cloudformation")
+    refuse_shared_names(cfn)
+    name = f"e2e-{uuid.uuid4().hex[:8]}"
+    deploy = Deploy(tmp_path, built, name)
     try:
         # 1. bootstrap
-        result = deploy("bootstrap")
-        assert result.returncode == 0, result.stdout + result.stderr
-        boot = cfn.describe_stacks(StackName=f"{name}-bootstrap")["Stacks"][0]
+        ok(deploy("bootstrap"))
+        boot = stacks.describe(cfn, f"{name}-bootstrap")
         assert boot["StackStatus"] == "CREATE_COMPLETE"
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in boot["Outputs"]}
-        assert outputs["ExecutionRoleArn"].startswith("arn:aws:iam::")
+        role = stacks.describe(cfn, f"{name}-bootstrap-role")
+        assert role["StackStatus"] == "CREATE_COMPLETE"
+        assert ":role/streamstack-deploy/execution/" in \
+            stacks.outputs(role)["ExecutionRoleArn"]
 
-        # 2. plan (CREATE): nothing executed, a plan file, then execute it
-        result = deploy("deploy")
-        assert result.returncode == 0, result.stdout + result.stderr
-        assert "uploaded 4, already present 0" in result.stdout
-        assert "CREATE" in result.stdout and "AlphaStack" in result.stdout
-        plan = json.loads((deploy.build_dir / "plans" / "dev.json").read_text())
+        # 2. plan (CREATE): the profile's changes printed, nothing executed
+        out = ok(deploy("deploy"))
+        assert "local profile (local.yaml) changes 6 parameter(s) of dev:" in out
+        assert "  NatLayout: single -> none  # LocalStack has no AWS::EC2::EIP provider" in out
+        assert "  ExistingHostedZoneId: (empty default) -> Z" in out
+        plan = json.loads((built / "plans" / "dev.json").read_text())
         assert plan["change_set_type"] == "CREATE"
-        assert {r["logical_id"] for r in plan["rows"]} >= {"AlphaStack", "BetaStack"}
-        assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == \
-            "REVIEW_IN_PROGRESS"
-        result = deploy("execute")
-        assert result.returncode == 0, result.stdout + result.stderr
-        stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
-        assert stack["StackStatus"] == "CREATE_COMPLETE"
-        root_outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
-        assert set(root_outputs) >= {"DemoBucketName", "GreetingParameterName",
-                                     "BucketNoteParameterName"}
-        ssm = aws_client("ssm")
-        note = ssm.get_parameter(Name=root_outputs["BucketNoteParameterName"])["Parameter"]
-        assert note["Value"] == f"bucket {root_outputs['DemoBucketName']}"
-        # an executed plan cannot be executed twice
+        assert plan["parameters"]["NatLayout"] == "none"
+        assert len({r["logical_id"] for r in plan["rows"]}) >= TIERS
+        assert stacks.describe(cfn, name)["StackStatus"] == "REVIEW_IN_PROGRESS"
+
+        # 3. execute: the whole real tree, then what LocalStack really did
+        out = ok(deploy("execute"))
+        root = stacks.describe(cfn, name)
+        assert root["StackStatus"] == "CREATE_COMPLETE"
+        tree = stacks.tree(cfn, root["StackId"])
+        assert len(tree) == TIERS + 1
+        assert {stacks.describe(cfn, i)["StackStatus"] for _, i in tree} == {"CREATE_COMPLETE"}
+        assert "what LocalStack really did, per tier" in out
+        report = {line.split()[0]: line.split()[1:] for line in out.splitlines()
+                  if line.startswith("  ") and len(line.split()) >= 3
+                  and line.split()[1].isdigit()}
+        assert int(report["network"][0]) > 30                  # VPC, subnets, routes, ...
+        assert report["network"][2:] == ["AWS::EC2::SecurityGroupIngress"]
+        assert "AWS::RDS::DBCluster" in " ".join(report["data"][2:])
+        nested = {path[-1]: i for path, i in tree[1:]}
+        outputs = stacks.outputs(root)
+        fleet = {p["ParameterKey"]: p["ParameterValue"] for p in
+                 cfn.describe_stacks(StackName=nested["FleetStack"])["Stacks"][0]["Parameters"]}
+        assert fleet["FleetAmiId"].startswith("ami-")        # resolved once, at the root
+        assert fleet["VpcId"] == outputs["VpcId"]    # wired from the network tier
         again = deploy("execute")
         assert again.returncode == 1 and "there is no plan for dev" in again.stderr
 
-        # 3. plan again: no changes, the empty change set is deleted, nothing uploaded
-        result = deploy("deploy")
-        assert result.returncode == 0, result.stdout + result.stderr
-        assert "no changes" in result.stdout
-        assert "uploaded 0, already present 4" in result.stdout
-        sets = cfn.list_change_sets(StackName=name)["Summaries"]
-        assert all(s["Status"] != "FAILED" for s in sets)
+        # 4. plan again: no changes, nothing uploaded
+        out = ok(deploy("deploy"))
+        assert "no changes" in out and "uploaded 0," in out
 
-        # 4. change a parameter: the plan shows the modification; execute it
-        deploy.set_greeting("bonjour")
-        result = deploy("deploy")
-        assert result.returncode == 0, result.stdout + result.stderr
-        plan = json.loads((deploy.build_dir / "plans" / "dev.json").read_text())
+        # 5. a parameter change: planned as a Modify of the messaging tier, executed, and
+        # the jobs queue has the new visibility timeout
+        deploy.write(JobsVisibilityTimeout=600)
+        out = ok(deploy("deploy"))
+        plan = json.loads((built / "plans" / "dev.json").read_text())
         assert plan["change_set_type"] == "UPDATE"
-        assert plan["parameters"]["Greeting"] == "bonjour"
-        assert any(r["action"] == "Modify" and r["logical_id"] == "AlphaStack"
-                   for r in plan["rows"]), plan["rows"]
-        assert "Modify" in (deploy.build_dir / "plans" / "dev.md").read_text()
-        result = deploy("execute")
-        assert result.returncode == 0, result.stdout + result.stderr
-        # LocalStack 2026.3.0 updates the root's parameters but does not pass them on to
-        # an existing nested stack, so the root is where the new value can be seen.
-        stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
-        assert stack["StackStatus"] == "UPDATE_COMPLETE"
-        assert {p["ParameterKey"]: p["ParameterValue"]
-                for p in stack["Parameters"]}["Greeting"] == "bonjour"
-        status = deploy("status", "--no-drift")
-        assert status.returncode == 0 and "UPDATE_COMPLETE" in status.stdout
+        assert plan["parameters"]["JobsVisibilityTimeout"] == "600"
+        assert [(r["action"], r["logical_id"]) for r in plan["rows"]] == [
+            ("Modify", "MessagingStack")], plan["rows"]
+        ok(deploy("execute"))
+        assert stacks.describe(cfn, name)["StackStatus"] == "UPDATE_COMPLETE"
+        assert stacks.describe(cfn, nested["MessagingStack"])["StackStatus"] == "UPDATE_COMPLETE"
+        queue = aws_client("sqs").get_queue_attributes(
+            QueueUrl=outputs["JobsQueueUrl"], AttributeNames=["VisibilityTimeout"])
+        assert queue["Attributes"]["VisibilityTimeout"] == "600"
 
-        # 5. destroy: every object version goes, then the tree
+        # 6. destroy: every object version goes, then the tree
         s3 = aws_client("s3")
-        bucket = root_outputs["DemoBucketName"]
+        bucket = outputs["MediaBucketName"]
         for body in (b"one", b"two"):
             s3.put_object(Bucket=bucket, Key="video.m3u8", Body=body)
         refused = deploy("destroy")
         assert refused.returncode == 4 and "--yes" in refused.stderr
-        result = deploy("destroy", "--yes")
-        assert result.returncode == 0, result.stdout + result.stderr
-        assert "2 object versions" in result.stdout
+        out = ok(deploy("destroy", "--yes"))
+        assert f"emptied {bucket} (2 object versions)" in out
+        assert out.rstrip().endswith(f"{name}: DELETE_COMPLETE")
+        assert stacks.describe(cfn, name) is None
         with pytest.raises(ClientError):
             s3.head_bucket(Bucket=bucket)
-        assert not [s for s in cfn.list_stacks(StackStatusFilter=["CREATE_COMPLETE",
-                                                                  "UPDATE_COMPLETE"])
-                    ["StackSummaries"] if s["StackName"] == name]
     finally:
         _cleanup(cfn, name)
 
 
 def _cleanup(cfn, name: str) -> None:
     """Remove what the test left (the bootstrap stays otherwise: destroy keeps it)."""
-    for stack_name in (name, f"{name}-bootstrap"):
-        try:
-            stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
-        except ClientError:
+    for stack_name in (name, f"{name}-bootstrap-role", f"{name}-bootstrap"):
+        stack = stacks.describe(cfn, stack_name)
+        if stack is None:
             continue
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        outputs = stacks.outputs(stack)
         if "ArtifactBucketName" in outputs:
             empty_bucket(aws_client("s3"), outputs["ArtifactBucketName"])
         cfn.delete_stack(StackName=stack_name)
         cfn.get_waiter("stack_delete_complete").wait(
-            StackName=stack_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+            StackName=stack_name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})

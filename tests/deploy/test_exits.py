@@ -51,7 +51,7 @@ def documented_codes() -> dict[int, str]:
 
 def test_the_documented_table_lists_exactly_the_codes_in_use():
     used = {exits.OK, exits.ERROR, exits.PARAMS, exits.BLOCKED, exits.REFUSED, exits.FAILED,
-            exits.DRIFTED, exits.INTERRUPTED}
+            exits.DRIFTED, exits.INVALID, exits.INTERRUPTED}
     assert set(documented_codes()) == used
     assert "DATA-LOSS" in documented_codes()[exits.BLOCKED]
     assert "refused" in documented_codes()[exits.REFUSED]

@@ -54,7 +54,7 @@ deploy:
                      "deploy.keep_change_sets: must be a whole number from 1 to 50",
                      "deploy.github.repository: 'not-a-repo' is not owner/name",
                      "deploy.colour: unknown setting",
-                     "deploy.bootstrap_parameters.Environment: is set from the params file"):
+                     "deploy.bootstrap_parameters.Environment: is set by deploy.py"):
         assert expected in text
     assert all(line.startswith(str(tmp_path)) for line in raised.value.lines)
 

@@ -4,6 +4,7 @@ Conditional and the DATA-LOSS block, an empty FAILED change set, stuck stacks, a
 cause inside a nested stack, and a stack that moved since the plan."""
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
@@ -54,11 +55,44 @@ def stack(name=STACK, stack_id=STACK_ID, status="UPDATE_COMPLETE", updated=BEFOR
             "LastUpdatedTime": updated, "StackStatus": status, **extra}
 
 
+ARTIFACT_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-0000-0000-000000000001"
+BOUNDARY = "streamstack-deploy/workload-boundary-prod-us-west-2"
+ROLE_STACK_ID = BOOT_ID.replace("-bootstrap/", "-bootstrap-role/")
+
+
+def outputs_of(values: dict) -> list[dict]:
+    return [{"OutputKey": k, "OutputValue": v} for k, v in values.items()]
+
+
 def boot_stack():
-    outputs = {"ArtifactBucketName": BUCKET, "ArtifactBaseUrl": BASE_URL,
-               "ExecutionRoleArn": ROLE}
-    return stack(f"{STACK}-bootstrap", BOOT_ID, "CREATE_COMPLETE",
-                 Outputs=[{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()])
+    return stack(f"{STACK}-bootstrap", BOOT_ID, "CREATE_COMPLETE", Outputs=outputs_of({
+        "ArtifactBucketName": BUCKET, "ArtifactBaseUrl": BASE_URL,
+        "ArtifactKeyArn": ARTIFACT_KEY}))
+
+
+def role_stack(name=STACK):
+    return stack(f"{name}-bootstrap-role", ROLE_STACK_ID, "CREATE_COMPLETE", Outputs=outputs_of({
+        "ExecutionRoleArn": ROLE, "WorkloadBoundaryPolicy": BOUNDARY}))
+
+
+def stored(entry: dict) -> dict:
+    """HEAD of a template the bucket holds, with S3's checksum of its bytes."""
+    return {"ChecksumSHA256": base64.b64encode(bytes.fromhex(entry["sha256"])).decode(),
+            "ChecksumType": "FULL_OBJECT"}
+
+
+def stub_templates_present(ctx, stubs, prefix=""):
+    for name, entry in sorted(ctx.manifest["templates"].items()):
+        stubs["s3"].add_response("head_object", stored(entry), {
+            "Bucket": BUCKET, "Key": prefix + entry["key"], "ChecksumMode": "ENABLED"})
+
+
+def stub_validation(stubs, ids=(CS_ARN,), events=None):
+    """DescribeEvents of each change set (root first); events: id -> OperationEvents."""
+    for change_set_id in ids:
+        stubs["cloudformation"].add_response("describe_events", {
+            "OperationEvents": (events or {}).get(change_set_id, [])},
+            {"ChangeSetName": change_set_id})
 
 
 def stub_caller(stubs, account=ACCOUNT):
@@ -72,18 +106,19 @@ def stub_connect(stubs, root=None, name=STACK):
     stubs["cloudformation"].add_response(
         "describe_stacks", {"Stacks": [{**boot_stack(), "StackName": f"{name}-bootstrap"}]},
         {"StackName": f"{name}-bootstrap"})
+    stubs["cloudformation"].add_response("describe_stacks", {"Stacks": [role_stack(name)]},
+                                         {"StackName": f"{name}-bootstrap-role"})
     if root is not None:
         stubs["cloudformation"].add_response("describe_stacks", {"Stacks": [root]},
                                              {"StackName": name})
 
 
 def stub_until_change_set(ctx, stubs, status="CREATE_COMPLETE", reason=None, refused=None,
-                          alarm_arn=None, edge_outputs=None):
+                          alarm_arn=None, edge_outputs=None, prefix=""):
     """Everything `make deploy` asks before the change set is walked (or, with refused,
-    an error code CreateChangeSet answers with)."""
+    an error code CreateChangeSet answers with); prefix: a pull request's."""
     stub_connect(stubs, stack())
-    for name, entry in sorted(ctx.manifest["templates"].items()):
-        stubs["s3"].add_response("head_object", {}, {"Bucket": BUCKET, "Key": entry["key"]})
+    stub_templates_present(ctx, stubs, prefix)
     edge = stubs["cloudformation-us-east-1"]
     if edge_outputs is None:
         edge.add_client_error("describe_stacks", "ValidationError",
@@ -107,7 +142,7 @@ def stub_until_change_set(ctx, stubs, status="CREATE_COMPLETE", reason=None, ref
          "AlarmTypes": ["CompositeAlarm", "MetricAlarm"]})
     expected = {
         "StackName": STACK, "ChangeSetName": ANY, "ChangeSetType": "UPDATE",
-        "TemplateURL": f"{BASE_URL}/{ctx.manifest['templates']['root']['key']}",
+        "TemplateURL": f"{BASE_URL}/{prefix}{ctx.manifest['templates']['root']['key']}",
         "Parameters": ANY, "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM",
                                             "CAPABILITY_AUTO_EXPAND"],
         "Tags": [{"Key": "Project", "Value": "video-streaming"}], "Description": ANY,
@@ -196,6 +231,7 @@ def test_data_loss_blocks_the_plan_and_keeps_the_change_set(prod):
     stub_until_change_set(ctx, stubs, edge_outputs={"CdnWebAclArn": WEB_ACL,
                                                     "CdnCertificateArn": ""})
     stub_nested_plan(stubs)
+    stub_validation(stubs, (CS_ARN, NESTED["SecurityStack"][0], NESTED["StorageStack"][0]))
     stub_fingerprint(stubs)
     stubs["cloudformation"].add_response("list_change_sets", {"Summaries": []},
                                          {"StackName": STACK})
@@ -226,6 +262,88 @@ def test_data_loss_blocks_the_plan_and_keeps_the_change_set(prod):
     assert "root/StorageStack:" in text and "replace=Conditional" in text
     assert "DATA-LOSS 2" in text
     assert (ctx.plans / "prod.md").read_text().count("| root/StorageStack |") == 4
+
+
+def validation_event(logical, mode, name, reason, path=""):
+    return {"EventId": f"{logical}-{name}", "EventType": "VALIDATION_ERROR",
+            "LogicalResourceId": logical, "ResourceType": "AWS::S3::Bucket",
+            "ValidationStatus": "FAILED", "ValidationFailureMode": mode,
+            "ValidationName": name, "ValidationStatusReason": reason,
+            "ValidationPath": path}
+
+
+def test_pre_deployment_validation_fail_is_an_invalid_row_with_its_own_exit_code(prod):
+    ctx, stubs = prod
+    stub_until_change_set(ctx, stubs)
+    stub_nested_plan(stubs)
+    storage = NESTED["StorageStack"][0]
+    stub_validation(stubs, (CS_ARN, NESTED["SecurityStack"][0], storage), {storage: [
+        validation_event("MediaBucket", "WARN", "BucketNotEmpty",
+                         "The bucket holds 1204 objects; the replacement keeps them"),
+        validation_event("LogsBucket", "FAIL", "NameConflict",
+                         "s3-app-logs-prod-123456789012-us-west-2 already exists",
+                         "/Properties/BucketName")]})
+    stub_fingerprint(stubs)
+    stubs["cloudformation"].add_response("list_change_sets", {"Summaries": []},
+                                         {"StackName": STACK})
+    with pytest.raises(exits.Invalid) as raised:
+        commands.plan(ctx)
+    assert raised.value.exit_code == 7 and "1 INVALID row(s)" in str(raised.value)
+    saved = plans.read(ctx.plans, "prod", plans.STACK).to_json()
+    rows = {r["logical_id"]: r for r in saved["rows"]}
+    assert saved["invalid"] is True and saved["risk"]["INVALID"] == 1
+    assert rows["LogsBucket"]["risk"] == "INVALID"
+    assert rows["LogsBucket"]["stack"] == "root/StorageStack"
+    assert rows["LogsBucket"]["note"] == ("fails validation: NameConflict at "
+                                          "/Properties/BucketName: s3-app-logs-prod-"
+                                          "123456789012-us-west-2 already exists")
+    assert rows["MediaBucket"]["risk"] == "DATA-LOSS"
+    assert "validation warning: BucketNotEmpty: The bucket holds 1204 objects" in \
+        rows["MediaBucket"]["note"]
+    assert "INVALID" in (ctx.plans / "prod.md").read_text()
+    # Executing it is refused too.
+    with pytest.raises(exits.Invalid):
+        commands.execute(ctx)
+
+
+def test_unreadable_validation_is_a_note_with_the_fix(prod):
+    ctx, stubs = prod
+    stub_until_change_set(ctx, stubs)
+    stub_nested_plan(stubs)
+    stubs["cloudformation"].add_client_error(
+        "describe_events", "AccessDenied", "User is not authorized to perform: "
+        "cloudformation:DescribeEvents", 403, expected_params={"ChangeSetName": CS_ARN})
+    stub_fingerprint(stubs)
+    stubs["cloudformation"].add_response("list_change_sets", {"Summaries": []},
+                                         {"StackName": STACK})
+    with pytest.raises(exits.Blocked):          # the DATA-LOSS rows still block
+        commands.plan(ctx)
+    saved = plans.read(ctx.plans, "prod", plans.STACK).to_json()
+    assert saved["notes"][0].startswith("CloudFormation's pre-deployment validation could "
+                                        "not be read (cloudformation:DescribeEvents is denied")
+    assert "`make bootstrap ENV=prod`" in saved["notes"][0]
+    assert "note: CloudFormation's pre-deployment validation could not be read" in ctx.out.text
+
+
+def test_a_pull_request_plans_from_its_prefix_and_its_plan_cannot_be_executed(prod):
+    ctx, stubs = prod
+    ctx.args.pull_request = True
+    stub_until_change_set(ctx, stubs, prefix="pull-requests/")
+    stubs["cloudformation"].add_response("describe_change_set", {"Changes": [
+        change("EfsIngressFromApp", "AWS::EC2::SecurityGroupIngress",
+               details=[detail("Description", "Never", "Static", "DirectModification")])]},
+        {"ChangeSetName": CS_ARN, "IncludePropertyValues": True})
+    stub_validation(stubs)
+    stub_fingerprint(stubs)
+    stubs["cloudformation"].add_response("list_change_sets", {"Summaries": []},
+                                         {"StackName": STACK})
+    assert commands.plan(ctx) == 0
+    saved = plans.read(ctx.plans, "prod", plans.STACK).to_json()
+    assert saved["pull_request"] is True and saved["change_set_name"].startswith("pr-")
+    assert saved["parameters"]["ArtifactBaseUrl"] == f"{BASE_URL}/pull-requests"
+    assert "nothing can be executed from it" in ctx.out.text
+    with pytest.raises(exits.Refused, match="made for a pull request"):
+        commands.execute(ctx)
 
 
 def test_blocked_plan_is_not_executed(prod, tmp_path):
@@ -263,6 +381,16 @@ def test_other_failed_change_set_is_an_error(prod):
                           reason="Template error: unresolved resource dependencies [X]")
     with pytest.raises(commands.StreamstackError, match="unresolved resource dependencies"):
         commands.plan(ctx)
+
+
+def test_a_failed_change_set_without_a_reason_says_where_to_look(prod):
+    ctx, stubs = prod
+    stub_until_change_set(ctx, stubs, status="FAILED")
+    with pytest.raises(commands.StreamstackError) as err:
+        commands.plan(ctx)
+    assert str(err.value) == (
+        "the change set deploy-1 failed: no reason given; see the stack's events in the "
+        f"console: {commands.aws.console_url(REGION, STACK_ID)}")
 
 
 def test_throttling_that_outlasts_the_retries_is_one_clear_error(prod):
@@ -567,8 +695,9 @@ def stub_bootstrap_change_set(ctx, stubs, changes):
     cfn.add_response("describe_stacks", {"Stacks": [boot_stack()]}, {"StackName": boot_name})
     cfn.add_response("create_change_set", {"Id": CS_ARN, "StackId": BOOT_ID}, {
         "StackName": boot_name, "ChangeSetName": ANY, "ChangeSetType": "UPDATE",
-        "TemplateBody": ANY, "Parameters": [{"ParameterKey": "Environment",
-                                             "ParameterValue": "prod"}],
+        "TemplateBody": ANY, "Parameters": [
+            {"ParameterKey": "DirectDeploys", "ParameterValue": "enabled"},
+            {"ParameterKey": "Environment", "ParameterValue": "prod"}],
         "Capabilities": ANY, "Tags": ANY, "Description": ANY, "IncludeNestedStacks": False})
     cfn.add_response("describe_change_set", {"Status": "CREATE_COMPLETE"},
                      {"ChangeSetName": CS_ARN})
@@ -576,12 +705,61 @@ def stub_bootstrap_change_set(ctx, stubs, changes):
                      {"ChangeSetName": CS_ARN, "IncludePropertyValues": True})
 
 
+NO_CHANGES = ("The submitted information didn't contain changes. Submit different "
+              "information to create a change set.")
+
+
+def stub_no_change_set(cfn, stack_name, stack_id, **template):
+    cfn.add_response("create_change_set", {"Id": CS_ARN, "StackId": stack_id}, {
+        "StackName": stack_name, "ChangeSetName": ANY, "ChangeSetType": "UPDATE",
+        "Parameters": ANY, "Capabilities": ANY, "Tags": ANY, "Description": ANY,
+        "IncludeNestedStacks": False, **template})
+    cfn.add_response("describe_change_set", {"Status": "FAILED", "StatusReason": NO_CHANGES},
+                     {"ChangeSetName": CS_ARN})
+    cfn.add_response("delete_change_set", {}, {"ChangeSetName": CS_ARN})
+
+
+def test_bootstrap_then_the_deploy_role_from_the_bucket_verified(prod):
+    """The bootstrap goes inline; the deploy-role stack (its policy is too large for
+    that) from the bucket the bootstrap made, after its hash is checked there."""
+    ctx, stubs = prod
+    cfn = stubs["cloudformation"]
+    stub_caller(stubs)
+    cfn.add_response("describe_stacks", {"Stacks": [boot_stack()]},
+                     {"StackName": f"{STACK}-bootstrap"})
+    stub_no_change_set(cfn, f"{STACK}-bootstrap", BOOT_ID, TemplateBody=ANY)
+    cfn.add_response("describe_stacks", {"Stacks": [boot_stack()]},
+                     {"StackName": f"{STACK}-bootstrap"})
+    entry = ctx.manifest["templates"]["deploy-role"]
+    stubs["s3"].add_response("head_object", stored(entry), {
+        "Bucket": BUCKET, "Key": entry["key"], "ChecksumMode": "ENABLED"})
+    cfn.add_response("describe_stacks", {"Stacks": [role_stack()]},
+                     {"StackName": f"{STACK}-bootstrap-role"})
+    stub_no_change_set(cfn, f"{STACK}-bootstrap-role", ROLE_STACK_ID,
+                       TemplateURL=f"{BASE_URL}/{entry['key']}")
+    assert commands.bootstrap(ctx) == 0
+    assert "bootstrap streamstack-prod-bootstrap: no changes" in ctx.out.text
+    assert "deploy role streamstack-prod-bootstrap-role: no changes" in ctx.out.text
+
+
+def test_the_deploy_role_gets_the_bootstrap_bucket_key_and_names(built, tmp_path):
+    write_params(tmp_path / "params", "prod", PROD)
+    ctx, _ = make_context(built, tmp_path / "params")
+    template = json.loads((built / "templates" / "deploy-role.json").read_text())
+    values = commands.bootstrap_stack.role_parameters(ctx.params, template, {
+        "ArtifactBucketName": BUCKET, "ArtifactKeyArn": ARTIFACT_KEY})
+    assert values == {"Environment": "prod", "PlatformStackName": STACK,
+                      "BootstrapStackName": f"{STACK}-bootstrap",
+                      "ArtifactBucketName": BUCKET, "ArtifactKeyArn": ARTIFACT_KEY}
+
+
 def test_protected_bootstrap_update_waits_for_yes(prod):
     ctx, stubs = prod
-    stub_bootstrap_change_set(ctx, stubs, [change("ExecutionRole", "AWS::IAM::Role")])
+    stub_bootstrap_change_set(ctx, stubs, [change("StackSetAdministrationRole",
+                                                  "AWS::IAM::Role")])
     with pytest.raises(exits.Refused, match="make bootstrap ENV=prod YES=1"):
         commands.bootstrap(ctx)
-    assert "SECURITY" in ctx.out.text and "ExecutionRole" in ctx.out.text
+    assert "SECURITY" in ctx.out.text and "StackSetAdministrationRole" in ctx.out.text
 
 
 def test_bootstrap_replacing_the_artifact_bucket_is_blocked(prod):
@@ -597,7 +775,12 @@ def test_status_shows_the_tree_and_drift(prod):
     ctx, stubs = prod
     cfn = stubs["cloudformation"]
     root = stack(Outputs=[{"OutputKey": "VpcId", "OutputValue": "vpc-0123456789abcdef0"}])
-    stub_connect(stubs, root)
+    stub_caller(stubs)
+    cfn.add_response("describe_stacks", {"Stacks": [boot_stack()]},
+                     {"StackName": f"{STACK}-bootstrap"})
+    cfn.add_response("describe_stacks", {"Stacks": [role_stack()]},
+                     {"StackName": f"{STACK}-bootstrap-role"})
+    cfn.add_response("describe_stacks", {"Stacks": [root]}, {"StackName": STACK})
     cfn.add_response("list_stack_resources", {"StackResourceSummaries": []},
                      {"StackName": STACK_ID})
     cfn.add_response("describe_stacks", {"Stacks": [root]}, {"StackName": STACK_ID})
@@ -620,6 +803,9 @@ def test_doctor_keeps_the_newest_change_sets(prod):
     cfn.add_response("describe_stacks", {"Stacks": [boot_stack()]},
                      {"StackName": f"{STACK}-bootstrap"})
     cfn.add_response("list_change_sets", {"Summaries": []}, {"StackName": BOOT_ID})
+    cfn.add_response("describe_stacks", {"Stacks": [role_stack()]},
+                     {"StackName": f"{STACK}-bootstrap-role"})
+    cfn.add_response("list_change_sets", {"Summaries": []}, {"StackName": ROLE_STACK_ID})
     cfn.add_response("describe_stacks", {"Stacks": [stack()]}, {"StackName": STACK})
     summaries = [{"ChangeSetId": f"{CS_ARN}-{i}", "ChangeSetName": f"deploy-{i}",
                   "CreationTime": BEFORE + dt.timedelta(hours=i)} for i in (4, 1, 3, 2, 5)]

@@ -49,13 +49,16 @@ def steps_text(job: dict) -> str:
     return "\n".join(str(step) for step in job["steps"])
 
 
-def test_pull_requests_plan_staging_with_the_plan_role_and_comment():
+def test_pull_requests_plan_staging_apart_with_their_own_role_and_comment():
     jobs = load("pull-request.yml")["jobs"]
     plan = jobs["staging-plan"]
     assert plan["needs"] == "test"
     assert plan["permissions"]["id-token"] == "write"
     text = steps_text(plan)
-    assert "STAGING_PLAN_ROLE_ARN" in text and "make deploy ENV=staging" in text
+    # The pull-request role (pull-requests/ prefix, pr-* change sets), never the plan
+    # role of the branch, whose uploads deploys from main use.
+    assert "STAGING_PULL_REQUEST_ROLE_ARN" in text and "PLAN_ROLE" not in text
+    assert "make deploy ENV=staging PR=1" in text
     assert "gh pr comment" in text and "build/plans/staging.md" in text
     assert "make execute" not in text
 

@@ -1,11 +1,16 @@
 """make bootstrap for a StackSet environment: the administrator account's bootstrap
-gets what the stack set needs, missing execution roles come back as the exact
-commands to run in each target account, then the bootstrap template goes out as a
-stack set to every target account and region. Stubber validates every call."""
+gets what the stack set needs, missing or outdated execution roles come back as the
+exact command to run in each target account (the stackset-role stack, never
+AdministratorAccess), then the bootstrap template goes out as a stack set to every
+target account and region. Stubber validates every call."""
 from __future__ import annotations
 
+import json
+
+import boto3
 import pytest
-from botocore.stub import ANY
+from botocore.exceptions import ClientError
+from botocore.stub import ANY, Stubber
 
 from streamstack.deploy.settings import DeploySettings
 from streamstack.params import EnvParams
@@ -14,8 +19,11 @@ from streamstack.stacksets import commands
 from tests.stacksets.conftest import StubSession, make_context, stub_state
 from tests.stacksets.test_stackset_stubbed import A, ADMIN, B, NAME, config
 
-BOOTSTRAP_PARAMETERS = ["AdministratorAccountId", "Environment", "StackSetAdministration",
-                        "StackSetExecution", "TemplateReaderAccountIds", "GitHubRepository"]
+BOOTSTRAP_PARAMETERS = ["DirectDeploys", "Environment", "StackSetAdministration",
+                        "TemplateReaderAccountIds", "EcrKeepImages"]
+DIGEST = "0123456789abcdef"
+KEY_ARN = f"arn:aws:kms:us-west-2:{ADMIN}:key/00000000-0000-0000-0000-000000000001"
+ROLE_STACK = f"{NAME}-stackset-role"
 
 pytestmark = pytest.mark.usefixtures("sequential_reads")
 
@@ -34,12 +42,43 @@ def admin_bootstraps(monkeypatch):
     return seen
 
 
+@pytest.fixture()
+def targets(monkeypatch):
+    """The preview role of each target account: account -> the digest of its deployed
+    stackset-role stack, or None when the role cannot be assumed (no stack yet)."""
+    digests: dict[str, str | None] = {}
+
+    def preview_client(ctx, role, account):
+        assert role == "streamstack-deploy/stackset-preview-prod"
+        if digests[account] is None:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "AssumeRole")
+        cfn = boto3.client("cloudformation", region_name="us-west-2",
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        stub = Stubber(cfn)
+        stub.add_response("describe_stacks", {"Stacks": [{
+            "StackName": ROLE_STACK, "CreationTime": "2026-11-01T00:00:00Z",
+            "StackStatus": "CREATE_COMPLETE", "Outputs": [
+                {"OutputKey": "DeployPermissionsDigest", "OutputValue": digests[account]}]}]},
+            {"StackName": ROLE_STACK})
+        stub.activate()
+        return cfn
+
+    monkeypatch.setattr(commands, "preview_client", preview_client)
+    return digests
+
+
 def context(tmp_path, session, cfg, deploy=None):
     (tmp_path / "templates").mkdir(exist_ok=True)
     (tmp_path / "templates" / "bootstrap.json").write_text('{"Resources": {}}\n')
-    manifest = {"templates": {"bootstrap": {
-        "file": "templates/bootstrap.json", "sha256": "c" * 64, "key": "templates/ccc.json",
-        "parameters": BOOTSTRAP_PARAMETERS, "deploy_time_parameters": []}}}
+    (tmp_path / "templates" / "stackset-role.json").write_text(json.dumps({
+        "Outputs": {"DeployPermissionsDigest": {"Value": DIGEST}}}))
+    manifest = {"templates": {
+        "bootstrap": {"file": "templates/bootstrap.json", "sha256": "c" * 64,
+                      "key": "templates/ccc.json", "parameters": BOOTSTRAP_PARAMETERS,
+                      "deploy_time_parameters": []},
+        "stackset-role": {"file": "templates/stackset-role.json", "sha256": "d" * 64,
+                          "key": "templates/ddd.json", "parameters": [],
+                          "deploy_time_parameters": []}}}
     sections = {"stackset": cfg, **({"deploy": deploy} if deploy else {})}
     env = EnvParams("prod-global", tmp_path / "prod-global.yaml", NAME, "us-west-2", None,
                     {"Project": "video-streaming"}, {"Environment": "prod"}, sections)
@@ -52,7 +91,8 @@ def stub_admin_state(session, readers: str, role_exists: bool = True):
         "StackName": f"{NAME}-bootstrap", "CreationTime": "2026-11-01T00:00:00Z",
         "StackStatus": "UPDATE_COMPLETE",
         "Parameters": [{"ParameterKey": "TemplateReaderAccountIds", "ParameterValue": readers}],
-        "Outputs": [{"OutputKey": "ArtifactBucketName", "OutputValue": "artifacts"}]}]},
+        "Outputs": [{"OutputKey": "ArtifactBucketName", "OutputValue": "artifacts"},
+                    {"OutputKey": "ArtifactKeyArn", "OutputValue": KEY_ARN}]}]},
         {"StackName": f"{NAME}-bootstrap"})
     if role_exists:
         session.stub("iam").add_response("get_role", {"Role": {
@@ -64,48 +104,48 @@ def stub_admin_state(session, readers: str, role_exists: bool = True):
         session.stub("iam").add_client_error("get_role", "NoSuchEntity", "not found")
 
 
-def assume(session, account: str, ok: bool):
-    request = {"RoleArn": f"arn:aws:iam::{account}:role/AWSCloudFormationStackSetExecutionRole",
-               "RoleSessionName": "streamstack-bootstrap-check", "DurationSeconds": 900}
-    if ok:
-        session.stub("sts").add_response("assume_role", {"Credentials": {
-            "AccessKeyId": "AKIAEXAMPLEEXAMPLE", "SecretAccessKey": "s", "SessionToken": "t",
-            "Expiration": "2026-11-22T05:00:00Z"}}, request)
-    else:
-        session.stub("sts").add_client_error("assume_role", "AccessDenied", "not authorized",
-                                             expected_params=request)
-
-
-def test_missing_execution_roles_are_printed_as_commands_and_nothing_is_created(
-        tmp_path, admin_bootstraps):
+def test_missing_or_outdated_execution_roles_are_printed_as_commands_and_nothing_is_created(
+        tmp_path, admin_bootstraps, targets):
     session = StubSession()
     stub_admin_state(session, readers=f"{A},{B}")
-    assume(session, A, ok=True)
-    assume(session, B, ok=False)
+    targets.update({A: None, B: "an-older-digest"})
     ctx = context(tmp_path, session, config(), DeploySettings(
-        bootstrap_parameters={"GitHubRepository": "example/streamstack",
+        bootstrap_parameters={"EcrKeepImages": "30",
                               "TemplateReaderAccountIds": "999999999999"}))
     assert commands.bootstrap(ctx) == commands.EXIT_REFUSED
     session.assert_done()       # no stack set call was made
     assert admin_bootstraps[0].bootstrap_parameters == {
-        "GitHubRepository": "example/streamstack", "StackSetAdministration": "enabled",
+        "EcrKeepImages": "30", "StackSetAdministration": "enabled",
         "TemplateReaderAccountIds": f"{A},{B},999999999999"}
     text = "\n".join(ctx.lines)
-    assert f"target account {B}: cannot assume AWSCloudFormationStackSetExecutionRole " \
-           f"(AccessDenied); with credentials of {B}, run:" in text
-    assert "aws iam create-role --role-name AWSCloudFormationStackSetExecutionRole " \
-           "--assume-role-policy-document '{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":" \
-           f"\"Allow\",\"Principal\":{{\"AWS\":\"arn:aws:iam::{ADMIN}:root\"}}," \
-           "\"Action\":\"sts:AssumeRole\"}]}'" in text
-    assert f"target account {A}" not in text
+    arguments = (f"--region us-west-2 --stack-name {ROLE_STACK} --template-url "
+                 "https://artifacts.example/templates/ddd.json --capabilities "
+                 "CAPABILITY_NAMED_IAM --parameters "
+                 "ParameterKey=AdministrationRoleName,"
+                 "ParameterValue=AWSCloudFormationStackSetAdministrationRole "
+                 f"ParameterKey=AdministratorAccountId,ParameterValue={ADMIN} "
+                 "ParameterKey=ArtifactBucketName,ParameterValue=artifacts "
+                 f"ParameterKey=ArtifactKeyArn,ParameterValue={KEY_ARN} "
+                 "ParameterKey=Environment,ParameterValue=prod "
+                 "ParameterKey=ExecutionRoleName,"
+                 "ParameterValue=AWSCloudFormationStackSetExecutionRole "
+                 f"ParameterKey=StackSetName,ParameterValue={NAME}")
+    assert f"target account {A}: no StackSet execution role yet (cannot assume " \
+           "streamstack-deploy/stackset-preview-prod: AccessDenied); with credentials of " \
+           f"{A}, run:" in text
+    assert f"  aws cloudformation create-stack {arguments}" in ctx.lines
+    assert f"target account {B}: its StackSet execution role is older than this build " \
+           f"(policy digest an-older-digest, built {DIGEST})" in text
+    assert f"  aws cloudformation update-stack {arguments}" in ctx.lines
+    assert "AdministratorAccess" not in text
     assert text.endswith("then run make bootstrap ENV=prod-global again")
 
 
-def test_a_missing_administration_role_or_reader_is_named(tmp_path, admin_bootstraps):
+def test_a_missing_administration_role_or_reader_is_named(tmp_path, admin_bootstraps,
+                                                           targets):
     session = StubSession()
     stub_admin_state(session, readers=A, role_exists=False)
-    assume(session, A, ok=True)
-    assume(session, B, ok=True)
+    targets.update({A: DIGEST, B: DIGEST})
     ctx = context(tmp_path, session, config())
     assert commands.bootstrap(ctx) == commands.EXIT_REFUSED
     text = "\n".join(ctx.lines)
@@ -113,11 +153,11 @@ def test_a_missing_administration_role_or_reader_is_named(tmp_path, admin_bootst
     assert f'set TemplateReaderAccountIds: "{A},{B}"' in text
 
 
-def test_bootstrap_goes_out_as_a_stack_set_to_every_target(tmp_path, admin_bootstraps):
+def test_bootstrap_goes_out_as_a_stack_set_to_every_target(tmp_path, admin_bootstraps,
+                                                            targets):
     session = StubSession()
     stub_admin_state(session, readers=f"{A},{B}")
-    assume(session, A, ok=True)
-    assume(session, B, ok=True)
+    targets.update({A: DIGEST, B: DIGEST})
     for _ in ("plan", "apply"):
         stub_state(session, key=f"stacksets/{NAME}-bootstrap/overrides.json")
     cfn = session.stub("cloudformation")
@@ -126,10 +166,10 @@ def test_bootstrap_goes_out_as_a_stack_set_to_every_target(tmp_path, admin_boots
     cfn.add_response("create_stack_set", {"StackSetId": f"{NAME}-bootstrap:1"}, {
         "StackSetName": f"{NAME}-bootstrap", "Description": ANY,
         "TemplateURL": "https://artifacts.example/templates/ccc.json",
-        "Parameters": [{"ParameterKey": "AdministratorAccountId", "ParameterValue": ADMIN},
+        # A target is deployed by the stack set: no artifact bucket, no roles of its own.
+        "Parameters": [{"ParameterKey": "DirectDeploys", "ParameterValue": "disabled"},
                        {"ParameterKey": "Environment", "ParameterValue": "prod"},
-                       {"ParameterKey": "StackSetAdministration", "ParameterValue": "disabled"},
-                       {"ParameterKey": "StackSetExecution", "ParameterValue": "disabled"}],
+                       {"ParameterKey": "StackSetAdministration", "ParameterValue": "disabled"}],
         "Capabilities": ANY, "Tags": [{"Key": "Project", "Value": "video-streaming"}],
         "ClientRequestToken": ANY, "PermissionModel": "SELF_MANAGED",
         "AdministrationRoleARN": ANY, "ExecutionRoleName": "AWSCloudFormationStackSetExecutionRole"})
@@ -159,11 +199,12 @@ def test_unknown_bootstrap_parameters_are_refused_before_anything_runs(tmp_path,
     assert admin_bootstraps == []
 
 
-def test_an_administrator_account_that_is_also_a_target_gets_its_execution_role():
+def test_the_administrator_bootstrap_gets_the_administration_role_and_the_readers():
+    """An administrator account that is a target too is probed like any other target
+    (its stackset-role stack, deployed with its own credentials)."""
     target = commands.Target(config(accounts=(ADMIN, A)), NAME, None, ADMIN, "bootstrap")
     assert commands.admin_bootstrap_parameters(target, set(BOOTSTRAP_PARAMETERS)) == {
-        "StackSetAdministration": "enabled", "TemplateReaderAccountIds": A,
-        "StackSetExecution": "enabled", "AdministratorAccountId": ADMIN}
+        "StackSetAdministration": "enabled", "TemplateReaderAccountIds": A}
     service = commands.Target(config(permission_model="service-managed", accounts=(),
                                      organizational_units=("ou-ab12-cd345678",)),
                               NAME, None, ADMIN, "bootstrap")

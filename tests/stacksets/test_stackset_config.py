@@ -77,6 +77,8 @@ def test_percentages_reach_the_api_and_tolerance_rounds_down(parse_params):
     ({"regions": ["us-west-2", "mars-north-1"]}, "stackset.regions[1]",
      "'mars-north-1' is not a supported region; allowed: af-south-1"),
     ({"regions": ["us-west-2", "us-west-2"]}, "stackset.regions[1]", "listed twice"),
+    ({"regions": ["us-west-2", "us-west-1"]}, "stackset.regions[1]",
+     "us-west-1 offers only 2 Availability Zones to most accounts"),
     ({"regions": None}, "stackset.regions", "is missing"),
     ({"accounts": ["12345"]}, "stackset.accounts[0]", "is not a 12-digit account id"),
     ({"accounts": [222222222222]}, "stackset.accounts[0]", "quote it"),

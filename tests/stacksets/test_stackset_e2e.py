@@ -203,8 +203,10 @@ def test_destroy_is_refused_where_params_do_not_allow_it(stackset_env):
         commands.destroy(stackset_env([A]), waiter=FAST)
 
 
-def test_deep_preview_reaches_each_target_through_the_execution_role(stackset_env, aws):
-    """Over HTTP: the role is assumed per target account and a change set is asked for
+def test_deep_preview_reaches_each_target_through_the_preview_role(stackset_env, aws):
+    """Over HTTP: the target's preview role (it may create change sets, never execute
+    them; the execution role trusts only the administration role) is assumed per target
+    account and a change set is asked for
     on each updated instance's stack. moto's ListStackInstances hands out StackIds that
     its own stacks do not answer to, so here each instance is reported as skipped with
     AWS's reason (and the plan goes on); the change set itself is Stubber-tested."""
@@ -222,7 +224,7 @@ def test_deep_preview_reaches_each_target_through_the_execution_role(stackset_en
     aws.events.register("provide-client-params.sts.AssumeRole",
                         lambda params, **_: assigned.append(params["RoleArn"]))
     assert commands.plan(ctx, waiter=FAST) == 0
-    assert assigned == [f"arn:aws:iam::{A}:role/AWSCloudFormationStackSetExecutionRole"]
+    assert assigned == [f"arn:aws:iam::{A}:role/streamstack-deploy/stackset-preview-prod"]
     for region in ("us-east-1", "us-west-2"):
         line = next(l for l in ctx.lines if l.startswith(f"deep preview {A}/{region}: "))
         assert "skipped: ValidationError: Stack with id arn:aws:cloudformation:" \

@@ -9,7 +9,7 @@ from streamstack.errors import BuildError
 from streamstack.lint import lint_templates
 from streamstack.render import render_all, sha256
 from streamstack.scan import scan_templates
-from templates import STANDALONE, TIERS
+from templates import DEPLOY_ROLES, STANDALONE, TIERS
 from templates.base import Tier
 
 
@@ -24,7 +24,7 @@ def built(tmp_path_factory):
 
 def test_every_template_lints_and_scans_clean(built):
     _, result, _ = built
-    names = {t.name for t in TIERS} | {t.name for t in STANDALONE} | {"root"}
+    names = {t.name for t in TIERS} | {t.name for t in STANDALONE} | {t.name for t in DEPLOY_ROLES} | {"root"}
     assert set(result.templates) == names
     assert result.linted == result.scanned == len(names)
 
@@ -137,7 +137,9 @@ def test_rendering_reuses_unchanged_tiers_and_renders_changed_ones(tmp_path, mon
 
     first = rendering.render(tmp_path)
     again = rendering.render(tmp_path)
-    assert set(first.rendered) == set(first.texts) - {"root"} and again.rendered == ()
+    # The root and the deploy roles (derived from all the others) are always rendered.
+    derived = {"root", "deploy-role", "stackset-role"}
+    assert set(first.rendered) == set(first.texts) - derived and again.rendered == ()
     assert again.texts == first.texts == render_all()
     assert [c.wired for c in again.children] == [c.wired for c in first.children]
     # Another troposphere (or any package) renders everything again.

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from streamstack import diagram
-from templates import STANDALONE, TIERS
+from templates import DEPLOY_ROLES, STANDALONE, TIERS
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,8 @@ def source(templates):
 
 
 def test_every_template_of_the_build_is_a_cluster_of_the_picture(picture):
-    assert set(picture.clusters) == {t.name for t in TIERS} | {s.name for s in STANDALONE}
+    assert set(picture.clusters) == ({t.name for t in TIERS}
+                                     | {s.name for s in STANDALONE + DEPLOY_ROLES})
 
 
 def test_main_resources_have_aws_icons_and_every_tier_shows_one(picture, templates):
@@ -62,7 +63,7 @@ def clusters(text):
 
 
 def test_every_template_of_the_build_is_a_cluster(source):
-    expected = {t.name for t in TIERS} | {s.name for s in STANDALONE}
+    expected = {t.name for t in TIERS} | {s.name for s in STANDALONE + DEPLOY_ROLES}
     assert clusters(source) == expected
 
 

@@ -10,6 +10,7 @@ import yaml
 
 from streamstack import PARAMS_DIR, ROOT
 from streamstack.errors import ParamsError
+from streamstack import params as params_mod
 from streamstack.params import load, params_path
 from templates.base import DEPLOY_TIME_KEY
 
@@ -51,8 +52,9 @@ def reject(tmp_path, root_spec, env="dev") -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def standalone(rendered):
-    return {name: rendered[name]["Parameters"] for name in ("bootstrap", "edge")}
+def standalone(rendered_text):
+    """What the params maps may set: bootstrap (with deploy-role) and edge."""
+    return params_mod.standalone_declared(rendered_text)
 
 
 def reject_maps(tmp_path, root_spec, standalone, section: str, values: dict,
@@ -134,7 +136,11 @@ ONE_PROBLEM = {
         {"NatLayout": 3}, "parameters.NatLayout: must be a string (quote it), got a number 3"),
     "outside AllowedValues": (
         {"NatLayout": "three"},
-        "parameters.NatLayout: 'three' is not allowed; allowed: single, per-az"),
+        "parameters.NatLayout: 'three' is not allowed; allowed: single, per-az, none"),
+    "no NAT without interface endpoints": (
+        {"NatLayout": "none"},
+        "parameters.NatLayout: none leaves the app subnets no way to ECR, CloudWatch Logs or "
+        "Secrets Manager: set InterfaceEndpoints: enabled too"),
     "number outside AllowedValues": (
         {"FlowLogRetentionDays": 2}, "2 is not allowed; allowed: 1, 3, 5, 7, 14"),
     "below MinValue": (
@@ -235,6 +241,19 @@ def test_unsupported_region(tmp_path, root_spec):
     assert "region: 'us-west-9' is not a supported region; allowed:" in line
 
 
+def test_two_zone_region_is_refused_with_the_reason(tmp_path, root_spec):
+    """us-west-1 gives most accounts two Availability Zones; the network tier selects
+    the third of Fn::GetAZs, so a stack there would fail."""
+    variant(tmp_path, region="us-west-1")
+    (line,) = reject(tmp_path, root_spec)
+    assert line.endswith("region: us-west-1 offers only 2 Availability Zones to most accounts "
+                         "and the network tier spreads over 3 (its subnets select the third "
+                         "zone of Fn::GetAZs); choose another region, e.g. us-west-2")
+    variant(tmp_path, region="us-west-9")
+    (line,) = reject(tmp_path, root_spec)
+    assert "us-west-1" not in line.split("allowed:")[1]
+
+
 def test_environment_must_match_the_file(tmp_path, root_spec):
     variant(tmp_path, env="staging", parameters={"Environment": "prod"})
     (line,) = reject(tmp_path, root_spec, env="staging")
@@ -266,4 +285,4 @@ def test_cli_prints_one_line_errors_without_traceback(tmp_path):
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip() == (
         f"error: {params_dir}/dev.yaml: parameters.NatLayout: 'three' is not allowed; "
-        "allowed: single, per-az")
+        "allowed: single, per-az, none")

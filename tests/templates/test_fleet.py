@@ -28,10 +28,21 @@ def test_off_by_default_with_empty_outputs(rendered, env):
                                 "FleetRoleArn"}
 
 
-def test_ami_from_public_ssm_parameter(rendered):
-    ami = rendered["fleet"]["Parameters"]["FleetAmiId"]
-    assert ami["Type"] == "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"
-    assert ami["Default"] == "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+def test_ami_resolved_once_at_the_root_and_passed_as_an_id(rendered):
+    """The root resolves the public SSM parameter on every deploy and passes the AMI id:
+    a new AMI changes the fleet stack's parameter (and rolls the group). Were the fleet's
+    parameter SSM-typed too, the id would be looked up as a parameter name."""
+    root_ami = rendered["root"]["Parameters"]["FleetAmiId"]
+    assert root_ami["Type"] == "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"
+    assert root_ami["Default"] == \
+        "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+    assert rendered["fleet"]["Parameters"]["FleetAmiId"]["Type"] == "AWS::EC2::Image::Id"
+    assert "Default" not in rendered["fleet"]["Parameters"]["FleetAmiId"]
+    passed = rendered["root"]["Resources"]["FleetStack"]["Properties"]["Parameters"]
+    assert passed["FleetAmiId"] == {"Ref": "FleetAmiId"}
+    image = rendered["fleet"]["Resources"]["FleetLaunchTemplate"]["Properties"][
+        "LaunchTemplateData"]["ImageId"]
+    assert image == {"Ref": "FleetAmiId"}
     assert rendered["fleet"]["Parameters"]["FleetInstanceType"]["Default"] == "t3.micro"
 
 

@@ -164,5 +164,6 @@ def test_wiring_parameters_have_no_default(template):
     groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
     wiring = next(g["Parameters"] for g in groups if g["Label"]["default"] == "Wiring")
     assert set(wiring) == {"UploadsBucketName", "UploadsBucketArn", "MediaBucketName",
-                           "MediaBucketArn", "StorageKeyArn", "EventBusArn"}
+                           "MediaBucketArn", "StorageKeyArn", "EventBusArn",
+                           "WorkloadBoundaryPolicy"}
     assert all("Default" not in template["Parameters"][p] for p in wiring)

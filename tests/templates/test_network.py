@@ -104,3 +104,22 @@ def test_outputs_expose_every_id(net):
 def test_nat_outputs_list_one_or_three(net, env):
     joined = net.outputs["NatGatewayIds"]["Value"]["Fn::Join"][1]
     assert len(joined) == (1 if env == "dev" else 3)
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_nat_layout_none_has_no_nat_and_no_default_route(rendered, env):
+    """none: no EIP, NAT gateway or private default route; the app and data subnets keep
+    their route tables (gateway endpoints) and the outputs are empty."""
+    net = evaluate(rendered["network"], env, {"NatLayout": "none"})
+    assert net.of_type("AWS::EC2::NatGateway") == {}
+    assert net.of_type("AWS::EC2::EIP") == {}
+    assert not [k for k in net.resources if k.startswith("PrivateDefaultRoute")]
+    assert len(net.of_type("AWS::EC2::RouteTable")) == 4
+    for az in (1, 2, 3):
+        assert net.props(f"AppSubnet{az}RouteTableAssociation")["RouteTableId"] == {
+            "Ref": f"PrivateRouteTable{az}"}
+    assert net.outputs["NatGatewayIds"]["Value"] == ""
+    assert net.outputs["NatPublicIps"]["Value"] == ""
+    assert {k for k, v in net.of_type("AWS::EC2::VPCEndpoint").items()
+            if v["Properties"]["VpcEndpointType"] == "Gateway"} == {
+        "S3GatewayEndpoint", "DynamodbGatewayEndpoint"}

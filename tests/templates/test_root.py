@@ -7,7 +7,7 @@ import pytest
 
 from streamstack.render import sha256
 from templates import TIERS
-from templates.base import DEPLOY_TIME_KEY
+from templates.base import DEPLOY_TIME_KEY, ROOT_DECLARATIONS_KEY
 from templates.root import Child, WiringError, build_root, dependencies
 from tests.cfn import mappings
 from tests.conftest import assert_snapshot
@@ -52,7 +52,11 @@ def test_every_child_parameter_is_supplied_as_the_tier_declares_it(children, roo
                     logical, name)
                 assert name in producer.template["Outputs"], (logical, name)
                 continue
-            assert root["Parameters"][name] == child.template["Parameters"][name], name
+            # The tier's declaration, or the one it gives the root (a value the root
+            # resolves, such as an SSM parameter name, before passing it on).
+            at_root = child.template.get("Metadata", {}).get(ROOT_DECLARATIONS_KEY, {})
+            assert root["Parameters"][name] == at_root.get(
+                name, child.template["Parameters"][name]), name
             (ref,) = _refs(value)
             assert ref == name, (logical, name)
 
@@ -160,6 +164,22 @@ def test_conflicting_declarations_are_rejected():
     b = {"Parameters": {"Port": {"Type": "Number", "Default": 2, "Description": "x"}}}
     with pytest.raises(WiringError, match="declared differently"):
         build_root([Child("a", a, "0"), Child("b", b, "1")])
+
+
+def test_a_tier_may_give_the_root_its_own_declaration():
+    """The root resolves an SSM parameter name once and passes the value on; a list value
+    is joined, since nested stack parameters are strings."""
+    ssm = {"Type": "AWS::SSM::Parameter::Value<List<String>>", "Default": "/names",
+           "Description": "SSM parameter naming the list"}
+    a = {"Parameters": {"Names": {"Type": "CommaDelimitedList", "Description": "x"}},
+         "Metadata": {ROOT_DECLARATIONS_KEY: {"Names": ssm}}}
+    root = build_root([Child("a", a, "0")]).to_dict()
+    assert root["Parameters"]["Names"] == ssm
+    assert root["Resources"]["AStack"]["Properties"]["Parameters"]["Names"] == {
+        "Fn::Join": [",", {"Ref": "Names"}]}
+    other = {"Parameters": {"Names": {"Type": "CommaDelimitedList", "Description": "x"}}}
+    with pytest.raises(WiringError, match="declared differently"):
+        build_root([Child("a", a, "0"), Child("b", other, "1")])
 
 
 def test_duplicate_outputs_are_rejected():
