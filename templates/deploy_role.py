@@ -178,8 +178,11 @@ class DeployRoleTier(Tier):
                       Condition=Condition(StringLike({
                           "cloudformation:ChangeSetName": change_sets,
                           "cloudformation:TemplateUrl": template_urls}))),
+            # Some reads (DescribeChangeSet, DescribeEvents) are authorized against the
+            # change set's ARN too: this role's, nested ones included (named after it).
             Statement(Sid="StreamstackStacks", Effect=Allow, Action=others,
-                      Resource=stack_arns()),
+                      Resource=stack_arns() + [arn("cloudformation",
+                                                   f"changeSet/{change_sets}")]),
             # The templates use AWS::LanguageExtensions: a change set runs the transform.
             Statement(Sid="RunTemplateTransforms", Effect=Allow, Action=create,
                       Resource=[Sub("arn:${AWS::Partition}:cloudformation:${AWS::Region}:aws:"
