@@ -186,24 +186,25 @@ def _render_and_check(build_dir: Path, params_dir: Path, regions: list[str], lin
     over += resolution.check(templates)
     if over:
         raise BuildError(over[0], lines=over)
-    bad_params = validate_params_files(templates, params_dir)
-    if bad_params:
-        raise ParamsError(bad_params[0], lines=bad_params)
-    start = time.perf_counter()
-    identity_line = prove_identity(templates, build_dir / ".cache" / "identity")
-    timings["identity"] = time.perf_counter() - start
 
     result = BuildResult(templates, manifest_for(templates, regions), timings)
-    result.identity = identity_line
     start = time.perf_counter()
-    # Both checkers run at once: checkov in its process (waited for by a thread here),
-    # cfn-lint in its workers.
+    # Both checkers start now, checkov in its process (waited for by a thread here) and
+    # cfn-lint in its workers, while this process validates the params files and proves
+    # the deploy identity.
     with ThreadPoolExecutor(1) as background:
         scanning = (background.submit(scanner.run, templates, build_dir / ".cache" / "scan")
                     if scanner is not None else None)
+        if linter is not None:
+            linter.submit(templates, build_dir / ".cache" / "lint")
         try:
+            bad_params = validate_params_files(templates, params_dir)
+            if bad_params:
+                raise ParamsError(bad_params[0], lines=bad_params)
+            result.identity = prove_identity(templates, build_dir / ".cache" / "identity")
+            timings["identity"] = time.perf_counter() - start
             if linter is not None:
-                findings, result.linted = linter.run(templates, build_dir / ".cache" / "lint")
+                findings, result.linted = linter.results()
                 timings["lint"] = time.perf_counter() - start
                 _fail_on("cfn-lint", findings)
             if scanning is not None:
@@ -212,7 +213,7 @@ def _render_and_check(build_dir: Path, params_dir: Path, regions: list[str], lin
                 _fail_on("checkov", findings)
         finally:
             if scanner is not None:
-                scanner.stop()     # a lint failure leaves checkov nothing to report
+                scanner.stop()     # a failure before leaves checkov nothing to report
     return result
 
 

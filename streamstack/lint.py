@@ -114,24 +114,28 @@ class Lint:
         self.regions = regions
         self.jobs = max(1, jobs or os.cpu_count() or 1)
         self.tasks = _CONTEXT.Queue()
-        self.results = _CONTEXT.Queue()
+        self.results_queue = _CONTEXT.Queue()
         self.first = _CONTEXT.Process(target=_serve,
-                                      args=(regions, self.jobs, self.tasks, self.results))
+                                      args=(regions, self.jobs, self.tasks, self.results_queue))
         self.first.start()
 
-    def run(self, templates: dict[str, str], cache_dir: Path) -> tuple[dict[str, list[str]], int]:
-        """Lint templates (name -> text) not linted clean before; returns (findings by
-        name, templates linted). Any error or warning is a finding."""
-        cache = PassCache(cache_dir, f"cfn-lint {cfn_lint_version()} "
-                                     f"{','.join(sorted(self.regions))}")
-        todo = sorted(((n, t) for n, t in templates.items() if not cache.passed(t)),
-                      key=lambda item: -len(item[1]))
-        for item in todo:
+    def submit(self, templates: dict[str, str], cache_dir: Path) -> None:
+        """Hand the workers the templates (name -> text) not linted clean before; they
+        start at once (results() waits for them)."""
+        self.cache = PassCache(cache_dir, f"cfn-lint {cfn_lint_version()} "
+                                          f"{','.join(sorted(self.regions))}")
+        self.todo = sorted(((n, t) for n, t in templates.items() if not self.cache.passed(t)),
+                           key=lambda item: -len(item[1]))
+        for item in self.todo:
             self.tasks.put(item)
+
+    def results(self) -> tuple[dict[str, list[str]], int]:
+        """(findings by name, templates linted) of what was submitted. Any error or
+        warning is a finding."""
         results = []
-        while len(results) < len(todo):
+        while len(results) < len(self.todo):
             try:
-                name, lines = self.results.get(timeout=1)
+                name, lines = self.results_queue.get(timeout=1)
             except queue.Empty:
                 if not self.first.is_alive():
                     raise RuntimeError("the cfn-lint workers stopped unexpectedly") from None
@@ -142,10 +146,15 @@ class Lint:
             results.append((name, lines))
         self.close()
         findings = {name: lines for name, lines in results if lines}
-        for name, text in todo:
+        for name, text in self.todo:
             if name not in findings:
-                cache.record(text)
-        return findings, len(todo)
+                self.cache.record(text)
+        return findings, len(self.todo)
+
+    def run(self, templates: dict[str, str], cache_dir: Path) -> tuple[dict[str, list[str]], int]:
+        """submit() and results()."""
+        self.submit(templates, cache_dir)
+        return self.results()
 
     def close(self) -> None:
         """No more templates: the workers finish what they have and exit."""

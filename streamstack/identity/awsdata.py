@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-import importlib.resources
+import importlib.util
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 # The handlers CloudFormation calls during stack operations and drift detection. `list`
 # serves resource discovery (IaC generator, import), which the platform never runs.
@@ -24,14 +25,21 @@ SCHEMA_REGION = "us-east-1"
 
 
 @functools.cache
+def _data() -> Path:
+    """cfn-lint's data directory, found without importing cfn-lint (its package imports
+    the whole linter, about a second)."""
+    spec = importlib.util.find_spec("cfnlint")
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+@functools.cache
 def _policies() -> dict:
-    text = (importlib.resources.files("cfnlint.data.AdditionalSpecs") / "Policies.json")
-    return json.loads(text.read_text())
+    return json.loads((_data() / "AdditionalSpecs" / "Policies.json").read_text())
 
 
 @functools.cache
 def _schema_index() -> dict[str, str]:
-    base = importlib.resources.files("cfnlint.data.schemas") / "providers"
+    base = _data() / "schemas" / "providers"
     return json.loads((base / f"{SCHEMA_REGION}.json").read_text())
 
 
@@ -40,8 +48,7 @@ def _schema(resource_type: str) -> dict:
     digest = _schema_index().get(resource_type)
     if digest is None:
         raise KeyError(resource_type)
-    base = importlib.resources.files("cfnlint.data.schemas") / "resources"
-    return json.loads((base / f"{digest}.json").read_text())
+    return json.loads((_data() / "schemas" / "resources" / f"{digest}.json").read_text())
 
 
 def known_type(resource_type: str) -> bool:
@@ -114,13 +121,19 @@ def _operations(service: str) -> dict[str, str]:
     """lower case -> API operation name, from botocore's model of the service (IAM's data
     spells actions in lower case; most actions are named after an operation)."""
     import botocore.exceptions
-    import botocore.session
 
     try:
-        model = botocore.session.get_session().get_service_model(service)
+        model = _botocore().get_service_model(service)
     except botocore.exceptions.UnknownServiceError:
         return {}
     return {name.lower(): name for name in model.operation_names}
+
+
+@functools.cache
+def _botocore():
+    """One botocore session for every service model it is asked for."""
+    import botocore.session
+    return botocore.session.get_session()
 
 
 def spelled(service: str, name: str) -> str:
