@@ -118,7 +118,7 @@ $(LOCAL_VENV)/.installed:
 	$(LOCAL_VENV)/bin/pip install $(PIP_QUIET) $(LOCALSTACK)
 	touch $@
 
-# -- StackSet environments (README: StackSet environments) ----------------------------------------
+# -- StackSet environments (docs/stacksets.md) ------------------------------------------------
 # make deploy ENV=prod-global DEEP_PREVIEW=1; make execute ENV=prod-global PRUNE=1
 DEPLOY_FLAGS += $(if $(PRUNE),--prune) $(if $(DEEP_PREVIEW),--deep-preview)
 .PHONY: drift bench-stacksets

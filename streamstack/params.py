@@ -51,6 +51,9 @@ class EnvParams:
         return [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(values.items())]
 
 
+# The settings of a params file besides its sections (SECTIONS below).
+SETTINGS = ("stack_name", "region", "account_id", "tags", "parameters")
+
 # -- sections beyond parameters ----------------------------------------------------
 # name -> validator(value, problems, key, context) returning the parsed section.
 SECTIONS: dict[str, Callable[[Any, Problems, str, ParameterContext], Any]] = {
@@ -143,7 +146,7 @@ def parse(path: Path, env: str, template_parameters: dict, deploy_time: set[str]
         raise ParamsError(f"{display(path)}: must be a mapping of settings, "
                           f"not {yaml_type(data)}")
 
-    allowed = {"stack_name", "region", "account_id", "tags", "parameters", *SECTIONS}
+    allowed = {*SETTINGS, *SECTIONS}
     for key in data:
         if key not in allowed:
             problems.add(str(key), f"unknown setting; allowed: {', '.join(sorted(allowed))}")

@@ -1,4 +1,4 @@
-"""deploy.py's exit codes (documented in README.md, "Exit codes"):
+"""deploy.py's exit codes (documented in docs/deploy.md, "Exit codes"):
 
 0    success, including "no changes"
 1    a problem to fix (bad input, missing bootstrap, AWS refused a request)

@@ -29,6 +29,10 @@ REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 BRANCH = re.compile(r"^[A-Za-z0-9_./-]{1,200}$")
 ALARM_NAME = re.compile(r"^[^\s][\x20-\x7e]{0,254}$")
 EXECUTE_MODES = ("auto", "review")
+# The settings of the `deploy:` section.
+KEYS = ("execute", "protected", "allow_destroy", "keep_change_sets", "bootstrap_stack",
+        "rollback_alarm", "rollback_minutes", "github", "bootstrap_parameters",
+        "edge_parameters")
 # Bootstrap and deploy-role parameters deploy.py sets itself.
 BOOTSTRAP_SET_BY_DEPLOY = ("Environment", "GitHubRepository", "GitHubBranch",
                            "PlatformStackName", "BootstrapStackName", "ArtifactBucketName",
@@ -61,8 +65,7 @@ def validate(value: Any, problems: Problems, key: str,
     if not isinstance(value, dict):
         problems.add(key, "must be a mapping (execute, protected, allow_destroy, ...)")
         return DeploySettings()
-    allowed = {"execute", "protected", "allow_destroy", "keep_change_sets", "bootstrap_stack",
-               "rollback_alarm", "rollback_minutes", "github", "bootstrap_parameters", "edge_parameters"}
+    allowed = set(KEYS)
     for name in value:
         if name not in allowed:
             problems.add(f"{key}.{name}", f"unknown setting; allowed: {', '.join(sorted(allowed))}")

@@ -73,7 +73,7 @@ def publish(ctx) -> tuple[str, str]:
 
     One bucket, in the administrator account's region, serves every target region:
     S3 serves cross-region reads in the commercial partition, and one URL keeps
-    ArtifactBaseUrl a stack-set-wide value (see README, StackSet environments)."""
+    ArtifactBaseUrl a stack-set-wide value (docs/stacksets.md)."""
     boot = bootstrap_stack.lookup(ctx.client("cloudformation"), ctx.params)
     result = upload_templates(ctx.client("s3"), boot.bucket, ctx.manifest, ctx.build_dir,
                               boot.base_url)

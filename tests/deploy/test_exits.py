@@ -43,7 +43,7 @@ def blocked_plan(ctx, kind: str) -> None:
 
 
 def documented_codes() -> dict[int, str]:
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / "docs" / "deploy.md").read_text()
     table = text[text.index("| code | meaning |"):]
     return {int(code): meaning for code, meaning in
             re.findall(r"^\| (\d+) \| (.+) \|$", table.split("\n\n")[0], re.M)}

@@ -83,7 +83,7 @@ def test_fleet_waits_for_the_listener_not_for_data(graph):
 
 @pytest.mark.parametrize("tier", APP_TIERS)
 def test_every_parameter_is_documented(rendered, tier):
-    text = (WIRING.parents[1] / "README.md").read_text()
+    text = (WIRING.parent / "tiers.md").read_text()
     groups = rendered[tier]["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
     documented = [p for g in groups if g["Label"]["default"] not in ("Wiring", "Environment")
                   for p in g["Parameters"]]
