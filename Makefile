@@ -25,9 +25,10 @@ DEPLOY := $(PY) deploy.py
 build: $(VENV)/.installed $(SCAN_VENV)/.installed
 	$(PY) build.py
 
-## test: the whole test suite (tier properties, snapshots, lint, scan, params, deploy
-## with Stubber, and end-to-end against LocalStack, which the tests start themselves)
-test: build $(LOCAL_VENV)/.installed
+## test: ruff (make lint), then the whole test suite (tier properties, snapshots, lint,
+## scan, params, deploy with Stubber, and end-to-end against LocalStack, which the tests
+## start themselves)
+test: lint build $(LOCAL_VENV)/.installed
 	$(PY) -m pytest -n 2
 
 ## unit: the fast tests, without the end-to-end ones (no LocalStack needed)

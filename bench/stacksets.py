@@ -48,10 +48,10 @@ def measure(endpoint: str, accounts: int, workdir: Path) -> dict[str, collection
     import requests
     import yaml
 
-    from tests.stacksets.conftest import make_context
     from streamstack import params
     from streamstack.stacksets import commands
     from streamstack.stacksets.operations import Waiter
+    from tests.stacksets.conftest import make_context
 
     requests.post(f"{endpoint}/moto-api/reset", timeout=10)  # moto's state is per process
     os.environ.update(AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="testing",

@@ -3,7 +3,7 @@ traceback) with the error's exit code; Ctrl-C exits 130."""
 from __future__ import annotations
 
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from streamstack.errors import StreamstackError
 

@@ -15,9 +15,10 @@ and what is allowed.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -26,8 +27,17 @@ from streamstack.deploy import settings as deploy_settings
 from streamstack.errors import ParamsError
 from streamstack.stacksets import config as stackset_config
 from streamstack.validation import (
-    ACCOUNT_ID, ENV_NAME, STACK_NAME, TAG_KEY, TAG_VALUE, ParameterContext, Problems, display,
-    region_problem, validate_parameters, yaml_type,
+    ACCOUNT_ID,
+    ENV_NAME,
+    STACK_NAME,
+    TAG_KEY,
+    TAG_VALUE,
+    ParameterContext,
+    Problems,
+    display,
+    region_problem,
+    validate_parameters,
+    yaml_type,
 )
 from templates.base import DEPLOY_TIME_KEY, ENVIRONMENTS
 

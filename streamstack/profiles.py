@@ -25,7 +25,11 @@ import yaml
 from streamstack import PARAMS_DIR
 from streamstack.errors import ParamsError
 from streamstack.validation import (
-    Problems, check_network, check_value, display, validate_parameters,
+    Problems,
+    check_network,
+    check_value,
+    display,
+    validate_parameters,
 )
 from templates.base import DEPLOY_TIME_KEY
 

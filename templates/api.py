@@ -20,7 +20,18 @@ from awacs import kms as kms_actions
 from awacs.aws import Allow, Statement, StringEquals
 from awacs.aws import Condition as PolicyCondition
 from troposphere import (
-    And, Condition, Equals, GetAtt, If, Join, Not, Ref, Sub, apigatewayv2, awslambda, logs,
+    And,
+    Condition,
+    Equals,
+    GetAtt,
+    If,
+    Join,
+    Not,
+    Ref,
+    Sub,
+    apigatewayv2,
+    awslambda,
+    logs,
 )
 
 from templates.base import Tier

@@ -23,7 +23,15 @@ from awacs import kms as kms_actions
 from awacs import s3 as s3_actions
 from awacs import sts as sts_actions
 from awacs.aws import (
-    Allow, Bool, Condition, Deny, Null, Policy, Principal, Statement, StringEquals,
+    Allow,
+    Bool,
+    Condition,
+    Deny,
+    Null,
+    Policy,
+    Principal,
+    Statement,
+    StringEquals,
 )
 from troposphere import GetAtt, Join, Not, Ref, Sub, ecr, iam, s3
 

@@ -30,8 +30,17 @@ from awacs import sqs as sqs_actions
 from awacs import ssmmessages as ssmmessages_actions
 from awacs.aws import Allow, ArnEquals, Condition, Statement, StringEquals
 from troposphere import (
-    GetAtt, Join, Ref, Select, Split, Sub, applicationautoscaling as aas, ecs,
+    GetAtt,
+    Join,
+    Ref,
+    Select,
+    Split,
+    Sub,
+    ecs,
     scheduler,
+)
+from troposphere import (
+    applicationautoscaling as aas,
 )
 
 from templates.base import AWS_NO_VALUE, LOG_RETENTION_DAYS, Equals, If, Not, Tier

@@ -27,7 +27,10 @@ from troposphere import And, Equals, GetAtt, If, Not, Ref, Sub, iam
 
 from templates.base import DEPLOY_PATH, Tier, arn
 from templates.parts.deploy import (
-    PULL_REQUEST_PREFIX, TEMPLATES_PREFIX, DeployIdentity, deploy_permissions,
+    PULL_REQUEST_PREFIX,
+    TEMPLATES_PREFIX,
+    DeployIdentity,
+    deploy_permissions,
 )
 from templates.parts.iam import service_trust
 

@@ -19,7 +19,10 @@ from troposphere import And, Condition, GetAtt, Join, Ref, Sub, route53
 
 from templates.base import Equals, If, Tier
 from templates.parts.certificates import (
-    certificate, certificates_toggle, has_domain, optional_zone_id,
+    certificate,
+    certificates_toggle,
+    has_domain,
+    optional_zone_id,
 )
 
 

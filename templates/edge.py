@@ -26,7 +26,10 @@ from troposphere import Condition as IsTrue
 from templates.base import AWS_NO_VALUE, LOG_RETENTION_DAYS, Tier, arn
 from templates.parts.alarms import add_alarm, alarm_topic, cloudfront_5xx_alarm
 from templates.parts.certificates import (
-    certificate, certificates_toggle, has_domain, optional_zone_id,
+    certificate,
+    certificates_toggle,
+    has_domain,
+    optional_zone_id,
 )
 from templates.parts.keys import customer_key
 

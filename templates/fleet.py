@@ -15,10 +15,24 @@ from awacs import logs as logs_actions
 from awacs import s3 as s3_actions
 from awacs.aws import Allow, Condition, Statement, StringEquals
 from troposphere import (
-    Base64, GetAtt, Join, Ref, Select, Split, Sub, autoscaling, ec2, elasticloadbalancingv2 as elb,
+    Base64,
+    GetAtt,
+    Join,
+    Ref,
+    Select,
+    Split,
+    Sub,
+    autoscaling,
+    ec2,
+)
+from troposphere import (
+    elasticloadbalancingv2 as elb,
 )
 from troposphere.policies import (
-    AutoScalingRollingUpdate, CreationPolicy, ResourceSignal, UpdatePolicy,
+    AutoScalingRollingUpdate,
+    CreationPolicy,
+    ResourceSignal,
+    UpdatePolicy,
 )
 
 from templates.base import LOG_RETENTION_DAYS, Equals, If, Tier

@@ -20,7 +20,15 @@ from awacs import mediaconvert as mc_actions
 from awacs import s3 as s3_actions
 from awacs import sqs as sqs_actions
 from awacs.aws import (
-    Allow, ArnEquals, Bool, Condition, Deny, Policy, Principal, Statement, StringEquals,
+    Allow,
+    ArnEquals,
+    Bool,
+    Condition,
+    Deny,
+    Policy,
+    Principal,
+    Statement,
+    StringEquals,
 )
 from troposphere import GetAtt, If, Join, Ref, Sub, awslambda, events, mediaconvert, sqs
 

@@ -48,7 +48,7 @@ class NetworkTier(Tier):
 
     def subnets(self) -> None:
         for layer, (octets, purpose) in LAYERS.items():
-            for az, octet in zip(AZS, octets):
+            for az, octet in zip(AZS, octets, strict=True):
                 cidr = self.parameter(
                     f"{layer}Subnet{az}Cidr", "Network", Type="String",
                     Default=f"10.0.{octet}.0/24", AllowedPattern=CIDR_PATTERN,

@@ -21,7 +21,12 @@ from troposphere import Condition as IsTrue
 
 from templates.base import Tier
 from templates.parts.alarms import (
-    Alarm, Expression, Metric, add_alarm, alarm_topic, cloudfront_5xx_alarm,
+    Alarm,
+    Expression,
+    Metric,
+    add_alarm,
+    alarm_topic,
+    cloudfront_5xx_alarm,
 )
 
 # Redis (cluster mode off) names its nodes <group>-001..-003; the data tier allows up to
@@ -242,9 +247,9 @@ class ObservabilityTier(Tier):
         assert all(a.condition == "HasCloudFrontAlarm" for a in optional)
         self.add(cloudwatch.CompositeAlarm(
             "PlatformHealthAlarm", AlarmName=self.physical_name("alarm", "platform-health"),
-            AlarmDescription="platform-health: any user-facing symptom (5xx, unhealthy targets, "
-                             "latency, database or cache saturation). Rollback trigger of "
-                             "every deploy.",
+            AlarmDescription="platform-health: any user-facing symptom (5xx, unhealthy "
+                             "targets, latency, database or cache saturation). Rollback "
+                             "trigger of every deploy.",
             AlarmRule=If("HasCloudFrontAlarm", rule(always + optional), rule(always)),
             ActionsEnabled=True, AlarmActions=[Ref("AlarmTopic")],
             OKActions=[Ref("AlarmTopic")]))
@@ -313,9 +318,10 @@ class Dashboard:
                           stat="Maximum"), None),
             (self._widget("Redis hit rate (%)", [
                 *hits, *misses,
-                [{"expression": "100 * SUM([FILL(h1, 0), FILL(h2, 0), FILL(h3, 0)]) / "
-                                "(SUM([FILL(h1, 0), FILL(h2, 0), FILL(h3, 0)]) + "
-                                "SUM([FILL(m1, 0), FILL(m2, 0), FILL(m3, 0)]))",
+                [{"expression": "100 * SUM([FILL(h1, 0), FILL(h2, 0), "
+                                "FILL(h3, 0)]) / (SUM([FILL(h1, 0), FILL(h2, 0), "
+                                "FILL(h3, 0)]) + SUM([FILL(m1, 0), FILL(m2, 0), "
+                                "FILL(m3, 0)]))",
                   "label": "hit rate", "id": "rate"}]]), None),
             (self._widget("CloudFront requests", [["AWS/CloudFront", "Requests", *cf]],
                           region="us-east-1"), "HasDistribution"),

@@ -167,7 +167,7 @@ def build_root(children: list[Child]) -> Template:
                  + [{"Label": {"default": "Set by deploy.py"},
                      "Parameters": ["ArtifactBaseUrl"]}]}
     if labels:
-        interface["ParameterLabels"] = {n: l for n, l in sorted(labels.items())
+        interface["ParameterLabels"] = {n: label for n, label in sorted(labels.items())
                                         if n in root_params}
     root.set_metadata({"AWS::CloudFormation::Interface": interface,
                        DEPLOY_TIME_KEY: sorted(deploy_time)})

@@ -20,6 +20,7 @@ from templates.parts.buckets import secure_bucket_statements
 from templates.parts.iam import policy_dict
 from templates.parts.regions import ELB_LOG_ACCOUNTS
 
+
 @dataclass(frozen=True)
 class Lifecycle:
     """The bucket's one lifecycle rule. Every rule also aborts incomplete multipart
@@ -246,7 +247,7 @@ class StorageTier(Tier):
             ])),
             FileSystemTags=self.tags("efs", "shared"),
         )))
-        for az, subnet in zip((1, 2, 3), app_subnets):
+        for az, subnet in zip((1, 2, 3), app_subnets, strict=True):
             self.add(efs.MountTarget(f"MountTarget{az}", FileSystemId=Ref("FileSystem"),
                                      SubnetId=subnet, SecurityGroups=[efs_sg]))
         self.add(efs.AccessPoint(

@@ -23,7 +23,7 @@ MAX_DELAY = 15.0
 def new_name(now: dt.datetime | None = None, prefix: str = PREFIX) -> str:
     """deploy-<UTC timestamp> (pr-<...> for a pull request), unique to the second and
     sortable."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     return prefix + now.strftime("%Y%m%dT%H%M%SZ")
 
 

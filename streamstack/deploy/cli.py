@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from streamstack import BUILD_DIR, PARAMS_DIR, ROOT, params
 from streamstack.deploy import aws, local, local_profile

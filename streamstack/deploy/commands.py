@@ -17,8 +17,18 @@ from botocore.exceptions import ClientError
 
 from streamstack import ROOT
 from streamstack.deploy import (
-    artifacts, aws, bootstrap_stack, changeset, events, local, local_report, plans, safety,
-    stacks, stuck, validation,
+    artifacts,
+    aws,
+    bootstrap_stack,
+    changeset,
+    events,
+    local,
+    local_report,
+    plans,
+    safety,
+    stacks,
+    stuck,
+    validation,
 )
 from streamstack.deploy.exits import Blocked, Interrupted, Invalid, OperationFailed, Refused
 from streamstack.errors import StreamstackError
@@ -313,7 +323,7 @@ def plan(ctx) -> int:
         plans.STACK, ctx.env, params.region, blocked=blocked, allow_data_loss=allow, details={
             "stack_name": params.stack_name, "change_set_arn": created["Id"],
             "change_set_name": name, "change_set_type": kind, "stack_id": created["StackId"],
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "created": dt.datetime.now(dt.UTC).isoformat(),
             "commit": commit, "build_hash": root["sha256"],
             "template_hashes": {n: e["sha256"]
                                 for n, e in sorted(ctx.manifest["templates"].items())},

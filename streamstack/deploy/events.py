@@ -116,7 +116,7 @@ class TreeEvents:
         """A view that starts now: the existing events of the stack (and of the given
         nested stacks) from the last minutes are marked as seen. The margin absorbs clock
         skew between this machine and CloudFormation."""
-        view = cls(cfn, stack_id, dt.datetime.now(dt.timezone.utc) - SKEW,
+        view = cls(cfn, stack_id, dt.datetime.now(dt.UTC) - SKEW,
                    [nested_id for _, nested_id in nested])
         view.poll()
         view.events.clear()
@@ -171,7 +171,7 @@ class Progress:
             self.out(self.line(event))
 
     def line(self, event: dict) -> str:
-        stamp = event["Timestamp"].astimezone(dt.timezone.utc).strftime("%H:%M:%S")
+        stamp = event["Timestamp"].astimezone(dt.UTC).strftime("%H:%M:%S")
         where = event["LogicalResourceId"]
         reason = event.get("ResourceStatusReason") or ""
         counter = f"[{min(len(self.done), self.total)}/{self.total}]" if self.total else ""

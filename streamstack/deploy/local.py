@@ -17,7 +17,8 @@ import time
 import urllib.request
 
 from streamstack import ROOT
-from streamstack.deploy.aws import LOCAL_ENDPOINT as ENDPOINT, LOCAL_PORT as PORT
+from streamstack.deploy.aws import LOCAL_ENDPOINT as ENDPOINT
+from streamstack.deploy.aws import LOCAL_PORT as PORT
 
 HOST = "127.0.0.1"
 VENV = ROOT / ".venv-local"

@@ -127,7 +127,7 @@ def mark_false_replacements(rows: list[Row], changes, wiring: dict[str, dict[str
         c.resource["LogicalResourceId"] for c in changes
         if not c.path and c.resource.get("ResourceType") == NESTED_STACK
         and _has_static_cause(c.resource)}
-    for row, change in zip(rows, changes):
+    for row, change in zip(rows, changes, strict=True):
         res = change.resource
         if len(change.path) != 1 or res.get("Replacement") != "Conditional":
             continue
@@ -291,7 +291,7 @@ class PlanFile:
                 "blocked": self.blocked, "allow_data_loss": self.allow_data_loss}
 
     @classmethod
-    def from_json(cls, data, *, env: str, kind: str, path: Path | str = "the plan") -> "PlanFile":
+    def from_json(cls, data, *, env: str, kind: str, path: Path | str = "the plan") -> PlanFile:
         """A plan read back, checked: the version, environment and kind this command
         needs, and every field execute reads. Each problem says to plan again."""
         again = f"run `make deploy ENV={env}` to plan again"

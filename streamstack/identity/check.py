@@ -86,7 +86,7 @@ def summarize(name: str, role_template: dict) -> RoleSummary:
 
 def source_digest() -> str:
     """Of the proof code and the AWS data it reads: a change re-proves every build."""
-    from streamstack.lint import cfn_lint_version   # without importing cfn-lint
+    from streamstack.lint import cfn_lint_version  # without importing cfn-lint
 
     digest = hashlib.sha256(cfn_lint_version().encode())
     for path in sorted(Path(__file__).parent.glob("*.py")):

@@ -114,9 +114,9 @@ def needs(templates: dict[str, dict]) -> Needs:
                                          "that is not a literal or Fn::Sub ARN")
                     if text not in found.attached_policies:
                         found.attached_policies.append(text)
-        for name in ssm_parameters({name: template}):
-            if name not in found.ssm_parameters:
-                found.ssm_parameters.append(name)
+        for parameter in ssm_parameters({name: template}):
+            if parameter not in found.ssm_parameters:
+                found.ssm_parameters.append(parameter)
         if DYNAMIC_SECRET.search(json.dumps(template)):
             found.dynamic_secrets = True
         for transform in transforms({name: template}):
@@ -497,8 +497,8 @@ def _split(all_statements: list[dict], room: int) -> list[dict]:
 def execution_scope() -> Scope:
     """The CloudFormation execution role (templates/deploy_role.py): one account
     and region, the root stack named by PlatformStackName, passed as RoleARN."""
-    from templates.parts.deploy import PULL_REQUEST_PREFIX, TEMPLATES_PREFIX
     from templates.deploy_role import EXECUTION_PATH, NESTED_STACKS
+    from templates.parts.deploy import PULL_REQUEST_PREFIX, TEMPLATES_PREFIX
 
     bucket = "arn:${AWS::Partition}:s3:::${ArtifactBucketName}/"
     templates = [_sub(bucket + TEMPLATES_PREFIX + "*"),

@@ -364,7 +364,7 @@ class PolicySet:
                          for s in self.statements]
 
     @classmethod
-    def of(cls, documents, name: str = "policy") -> "PolicySet":
+    def of(cls, documents, name: str = "policy") -> PolicySet:
         statements = [s for doc in documents for s in _as_list(doc.get("Statement"))]
         for statement in statements:
             # What IAM refuses as a malformed policy document, the proof refuses too.
@@ -382,13 +382,13 @@ class PolicySet:
 
     def decide(self, request: Request) -> str:
         """"Deny" (explicit), "Allow", or "NotAllowed" (implicit deny)."""
-        matching = [s for s, actions in zip(self.statements, self._actions)
+        matching = [s for s, actions in zip(self.statements, self._actions, strict=True)
                     if statement_matches(s, request, actions)]
         if any(s["Effect"] == "Deny" for s in matching):
             return "Deny"
         return "Allow" if matching else "NotAllowed"
 
-    def allows(self, request: Request, boundary: "PolicySet | None" = None) -> bool:
+    def allows(self, request: Request, boundary: PolicySet | None = None) -> bool:
         if self.decide(request) != "Allow":
             return False
         return boundary is None or boundary.decide(request) == "Allow"

@@ -22,7 +22,11 @@ from dataclasses import dataclass, field
 
 from streamstack.identity import awsdata, derive, managed_policies
 from streamstack.identity.evaluate import (
-    SAMPLE_ACCOUNT, PolicySet, Request, Resolved, role_policies,
+    SAMPLE_ACCOUNT,
+    PolicySet,
+    Request,
+    Resolved,
+    role_policies,
 )
 
 SAMPLE_REGION = "us-west-2"

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from botocore.exceptions import ClientError
 
@@ -32,7 +32,7 @@ from streamstack.errors import StreamstackError
 from streamstack.identity.check import STACKSET_TARGET_BOOTSTRAP
 from streamstack.stacksets import deep_preview, drift_report, preview
 from streamstack.stacksets.config import StackSetConfig
-from streamstack.stacksets.operations import Operations, OperationResult, Waiter
+from streamstack.stacksets.operations import OperationResult, Operations, Waiter
 from streamstack.stacksets.state import OverrideState
 from streamstack.stacksets.targets import Group, Instance, desired_instances, group
 from templates import stackset_role

@@ -29,8 +29,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamstack.validation import (
-    ACCOUNT_ID, ParameterContext, Problems, parameter_map, region_problem,
-    validate_parameters, yaml_type,
+    ACCOUNT_ID,
+    ParameterContext,
+    Problems,
+    parameter_map,
+    region_problem,
+    validate_parameters,
+    yaml_type,
 )
 
 OU_ID = re.compile(r"^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$")

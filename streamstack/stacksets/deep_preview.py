@@ -12,7 +12,7 @@ reported as skipped, with the reason; the preview does not fail because of it.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import boto3
 from botocore.exceptions import ClientError

@@ -94,7 +94,7 @@ def read_current(ops: Operations, *, overrides: bool = True,
     if state is not None and overrides:
         present = {f"{s['Account']}/{s['Region']}" for s in summaries}
         state.entries = {k: v for k, v in state.entries.items() if k in present}
-    for summary, detail in zip(summaries, details):
+    for summary, detail in zip(summaries, details, strict=True):
         target = summary.get("OrganizationalUnitId") if not ops.config.self_managed \
             else summary["Account"]
         current.instances.setdefault(Instance(target, summary["Region"]), []).append(detail)
@@ -178,7 +178,7 @@ class Plan:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> "Plan":
+    def from_json(cls, data: dict) -> Plan:
         rows = [Row(Instance(r["target"], r["region"]), r["action"], r["template"],
                     r["parameters"], r["risk"]) for r in data["instances"]]
         return cls(data["stack_set"], data["exists"], data["template_sha256"],

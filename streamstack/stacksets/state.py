@@ -20,7 +20,7 @@ templates/*). An unreadable or unwritable entry file costs reads, never correctn
 from __future__ import annotations
 
 import json
-from typing import Callable
+from collections.abc import Callable
 
 from botocore.exceptions import ClientError
 
@@ -35,7 +35,7 @@ class OverrideState:
         self.key = f"stacksets/{stack_set}/overrides.json"
         self.entries: dict[str, dict] = {}
 
-    def load(self) -> "OverrideState":
+    def load(self) -> OverrideState:
         try:
             body = self.s3.get_object(Bucket=self.bucket, Key=self.key)["Body"].read()
         except ClientError as exc:

@@ -54,7 +54,7 @@ class Group:
                 "overrides": dict(self.overrides)}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Group":
+    def from_json(cls, data: dict) -> Group:
         return cls(tuple(data["targets"]), tuple(data["regions"]),
                    tuple(sorted(data["overrides"].items())))
 

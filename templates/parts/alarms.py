@@ -10,8 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from awacs import sns as sns_actions
-from awacs.aws import Allow, ArnLike, Bool, Condition, Deny, Policy, Principal, Statement
-from awacs.aws import StringEquals
+from awacs.aws import (
+    Allow,
+    ArnLike,
+    Bool,
+    Condition,
+    Deny,
+    Policy,
+    Principal,
+    Statement,
+    StringEquals,
+)
 from troposphere import And, Equals, If, Not, Ref, Sub, cloudwatch, sns
 from troposphere import Condition as IsTrue
 

@@ -3,7 +3,13 @@ from __future__ import annotations
 
 from awacs import s3 as s3_actions
 from awacs.aws import (
-    Allow, Bool, Condition, Deny, Principal, Statement, StringNotEqualsIfExists,
+    Allow,
+    Bool,
+    Condition,
+    Deny,
+    Principal,
+    Statement,
+    StringNotEqualsIfExists,
 )
 from troposphere import GetAtt, Join
 

@@ -53,9 +53,9 @@ def deploy_permissions(tier, identity, boundary_name: str, who: str) -> list[str
         if any(s.get("Resource") == ["*"] and s["Effect"] == "Allow" for s in statements):
             tier.suppress(policy, checkov={"CKV_AWS_111": (
                 "Holds the handler actions IAM authorizes only on * (no resource-level "
-                "permissions: kms:CreateKey, ec2:CreateVpc, ...), derived from the provider "
-                "schemas; every other action is scoped to this account or the platform's "
-                "names, and make build proves each.")})
+                "permissions: kms:CreateKey, ec2:CreateVpc, ...), derived from the "
+                "provider schemas; every other action is scoped to this account or the "
+                "platform's names, and make build proves each.")})
     tier.template.add_output(Output(
         "WorkloadBoundaryPolicy", Value=Sub(DEPLOY_PATH.strip("/") + "/" + boundary_name),
         Description="Path and name of the permissions boundary every platform role carries "

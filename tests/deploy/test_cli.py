@@ -10,10 +10,11 @@ import sys
 
 import pytest
 
-from tests.deploy.conftest import write_params
-from streamstack import ROOT, params as params_mod
+from streamstack import ROOT
+from streamstack import params as params_mod
 from streamstack.deploy import cli, local
 from streamstack.errors import StreamstackError
+from tests.deploy.conftest import write_params
 
 DEV = "stack_name: s\nregion: us-west-2\nparameters: {Environment: dev}\n"
 

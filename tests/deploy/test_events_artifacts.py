@@ -15,7 +15,7 @@ from botocore.stub import Stubber
 from streamstack.deploy import artifacts, events
 from streamstack.errors import StreamstackError
 
-T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 def ev(logical, status, seconds, reason=None, rtype="AWS::EC2::Subnet", stack="s-Network"):

@@ -10,8 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from streamstack import ROOT
-from streamstack.deploy import aws, commands, local, local_profile, local_report
-from streamstack.deploy import localstack_fixes
+from streamstack.deploy import aws, commands, local, local_profile, local_report, localstack_fixes
 from streamstack.errors import StreamstackError
 from tests.deploy.conftest import stubbed
 
@@ -26,7 +25,7 @@ EMULATED = {"ApiGateway": "apigateway", "CertificateManager": "acm",
 # their resources are skipped (reported CREATE_COMPLETE, nothing created).
 NOT_EMULATED = {"ApiGatewayV2", "ApplicationAutoScaling", "AutoScaling", "CloudFront", "ECS",
                 "EFS", "ElastiCache", "ElasticLoadBalancingV2", "MediaConvert", "RDS", "WAFv2"}
-T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 def test_every_service_the_templates_use_is_started(rendered):

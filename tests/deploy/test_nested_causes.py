@@ -10,7 +10,7 @@ import pytest
 from streamstack.deploy import events
 from tests.deploy.conftest import stubbed
 
-T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 ROOT_ID = "arn:aws:cloudformation:us-west-2:111111111111:stack/streamstack-dev/1"
 CHILD_ID = "arn:aws:cloudformation:us-west-2:111111111111:stack/streamstack-dev-NetworkStack-AB/2"
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.deploy.conftest import write_params
 from streamstack import params as params_mod
 from streamstack.deploy.settings import DeploySettings, settings_of
 from streamstack.errors import ParamsError
+from tests.deploy.conftest import write_params
 
 BASE = "stack_name: s\nregion: us-west-2\nparameters: {Environment: dev}\n"
 

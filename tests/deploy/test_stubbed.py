@@ -12,9 +12,8 @@ import json
 import pytest
 from botocore.stub import ANY
 
+from streamstack.deploy import commands, exits, plans
 from tests.deploy.conftest import REGION, make_context, write_params
-from streamstack.deploy import commands, exits
-from streamstack.deploy import plans
 
 ACCOUNT = "123456789012"
 STACK = "streamstack-prod"
@@ -28,7 +27,7 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/streamstack-prod-bootstrap-ExecutionRole-1"
 BUCKET = "streamstack-prod-bootstrap-artifactbucket-1"
 BASE_URL = f"https://{BUCKET}.s3.{REGION}.amazonaws.com"
 WEB_ACL = f"arn:aws:wafv2:us-east-1:{ACCOUNT}:global/webacl/waf-cdn-prod/abc"
-NOW = dt.datetime.now(dt.timezone.utc)
+NOW = dt.datetime.now(dt.UTC)
 BEFORE = NOW - dt.timedelta(days=3)
 
 PROD = f"""\
@@ -82,7 +81,7 @@ def stored(entry: dict) -> dict:
 
 
 def stub_templates_present(ctx, stubs, prefix=""):
-    for name, entry in sorted(ctx.manifest["templates"].items()):
+    for _, entry in sorted(ctx.manifest["templates"].items()):
         stubs["s3"].add_response("head_object", stored(entry), {
             "Bucket": BUCKET, "Key": prefix + entry["key"], "ChecksumMode": "ENABLED"})
 
@@ -529,8 +528,8 @@ def test_execute_protects_then_names_the_root_cause_inside_a_nested_stack(prod):
     assert (f"first root cause: {nested_name}/MediaBucket (AWS::S3::Bucket) UPDATE_FAILED: "
             "s3-media-prod already exists") in str(raised.value)
     assert "denies Replace/Delete" in ctx.out.text
-    lines = [l for l in ctx.out.lines if "UPDATE_" in l]
-    assert [l.split()[2] for l in lines[:3]] == ["UPDATE_IN_PROGRESS", "UPDATE_FAILED",
+    lines = [line for line in ctx.out.lines if "UPDATE_" in line]
+    assert [line.split()[2] for line in lines[:3]] == ["UPDATE_IN_PROGRESS", "UPDATE_FAILED",
                                                   "UPDATE_FAILED"]
 
 

@@ -15,9 +15,8 @@ from botocore.stub import ANY, Stubber
 from streamstack.deploy.settings import DeploySettings
 from streamstack.params import EnvParams
 from streamstack.stacksets import commands
-
 from tests.stacksets.conftest import StubSession, make_context, stub_state
-from tests.stacksets.test_stackset_stubbed import A, ADMIN, B, NAME, config
+from tests.stacksets.test_stackset_stubbed import ADMIN, NAME, A, B, config
 
 BOOTSTRAP_PARAMETERS = ["DirectDeploys", "Environment", "StackSetAdministration",
                         "TemplateReaderAccountIds", "EcrKeepImages"]

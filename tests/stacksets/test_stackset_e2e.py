@@ -20,7 +20,6 @@ from streamstack.deploy.settings import DeploySettings
 from streamstack.errors import StreamstackError
 from streamstack.stacksets import commands
 from streamstack.stacksets.operations import Waiter
-
 from tests.stacksets.conftest import make_context
 
 pytestmark = pytest.mark.e2e
@@ -226,7 +225,8 @@ def test_deep_preview_reaches_each_target_through_the_preview_role(stackset_env,
     assert commands.plan(ctx, waiter=FAST) == 0
     assert assigned == [f"arn:aws:iam::{A}:role/streamstack-deploy/stackset-preview-prod"]
     for region in ("us-east-1", "us-west-2"):
-        line = next(l for l in ctx.lines if l.startswith(f"deep preview {A}/{region}: "))
+        line = next(text for text in ctx.lines
+                    if text.startswith(f"deep preview {A}/{region}: "))
         assert "skipped: ValidationError: Stack with id arn:aws:cloudformation:" \
                f"{region}:{A}:stack/" in line
     written = json.loads((ctx.build_dir / "plans" / "global.json").read_text())

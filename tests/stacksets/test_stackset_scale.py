@@ -11,7 +11,6 @@ import pytest
 
 from streamstack.stacksets import preview
 from streamstack.stacksets.operations import Operations
-
 from tests.stacksets.conftest import StubSession
 from tests.stacksets.test_stackset_stubbed import NAME, config
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-
 import pytest
 
 from streamstack.stacksets import commands, preview
@@ -12,9 +11,8 @@ from streamstack.stacksets.config import Preferences
 from streamstack.stacksets.operations import Operations, Waiter
 from streamstack.stacksets.state import OverrideState
 from streamstack.stacksets.targets import Group, Instance
-
 from tests.stacksets.conftest import StubSession, stub_state
-from tests.stacksets.test_stackset_stubbed import A, ADMIN, B, C, NAME, config
+from tests.stacksets.test_stackset_stubbed import ADMIN, NAME, A, B, C, config
 
 KEY = f"stacksets/{NAME}/overrides.json"
 EAST = {"VpcCidr": "10.1.0.0/16"}

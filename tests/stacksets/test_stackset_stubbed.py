@@ -10,18 +10,17 @@ import json
 import pytest
 from botocore.stub import ANY
 
-from streamstack.deploy.plans import classify
 from streamstack.deploy import cli
+from streamstack.deploy.plans import classify
 from streamstack.stacksets import commands, deep_preview, preview
 from streamstack.stacksets.config import Preferences, StackSetConfig
 from streamstack.stacksets.operations import Operations, Waiter
 from streamstack.stacksets.targets import Group, Instance, desired_instances
-
 from tests.stacksets.conftest import StubSession, make_context, stub_state
 
 NAME = "streamstack-prod-global"
 ADMIN, A, B, C = "111111111111", "222222222222", "333333333333", "444444444444"
-NOW = datetime.datetime(2026, 11, 22, 4, 0, tzinfo=datetime.timezone.utc)
+NOW = datetime.datetime(2026, 11, 22, 4, 0, tzinfo=datetime.UTC)
 
 pytestmark = pytest.mark.usefixtures("sequential_reads")
 

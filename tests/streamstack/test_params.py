@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from streamstack import PARAMS_DIR, ROOT
-from streamstack.errors import ParamsError
 from streamstack import params as params_mod
+from streamstack.errors import ParamsError
 from streamstack.params import load, params_path
 from templates.base import DEPLOY_TIME_KEY
 
@@ -108,8 +108,8 @@ def test_stackset_bootstrap_parameters_are_checked_against_the_bootstrap_templat
                 "bootstrap_parameters": {"EcrUntaggedDays": 0}}
     lines = reject_maps(tmp_path, root_spec, standalone, "stackset.bootstrap_parameters",
                         {"EcrUntaggedDays": 0}, extra={"stackset": stackset})
-    assert any("stackset.bootstrap_parameters.EcrUntaggedDays: 0 is below the minimum 1" in l
-               for l in lines), lines
+    assert any("stackset.bootstrap_parameters.EcrUntaggedDays: 0 is below the minimum 1"
+               in line for line in lines), lines
 
 
 def test_repo_params_files_load(root_spec):

@@ -7,7 +7,8 @@ import shutil
 import pytest
 import yaml
 
-from streamstack import PARAMS_DIR, build, params as params_mod, profiles
+from streamstack import PARAMS_DIR, build, profiles
+from streamstack import params as params_mod
 from streamstack.errors import ParamsError
 from templates.base import DEPLOY_TIME_KEY
 

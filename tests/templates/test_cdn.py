@@ -5,7 +5,9 @@ import json
 import pytest
 
 from templates.cdn import (
-    ALL_VIEWER_EXCEPT_HOST_HEADER, CACHING_DISABLED, CACHING_OPTIMIZED,
+    ALL_VIEWER_EXCEPT_HOST_HEADER,
+    CACHING_DISABLED,
+    CACHING_OPTIMIZED,
 )
 from tests.cfn import evaluate, mappings, statements
 from tests.conftest import assert_snapshot

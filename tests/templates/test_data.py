@@ -7,7 +7,6 @@ from tests.cfn import evaluate
 from tests.conftest import assert_snapshot
 
 
-
 @pytest.fixture(scope="module")
 def data(rendered, env):
     return evaluate(rendered["data"], env)

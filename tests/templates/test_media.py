@@ -2,8 +2,8 @@
 least-privilege roles, dead letters and job events, in dev and prod, plus a snapshot."""
 import pytest
 
-from templates.parts.functions import INLINE_LIMIT, source
 from templates.media import LADDER
+from templates.parts.functions import INLINE_LIMIT, source
 from tests.cfn import dumps, evaluate, statements
 from tests.conftest import assert_snapshot
 

@@ -5,7 +5,6 @@ from tests.cfn import evaluate, statements
 from tests.conftest import assert_snapshot
 
 
-
 @pytest.fixture(scope="module")
 def msg(rendered, env):
     return evaluate(rendered["messaging"], env)
