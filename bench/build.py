@@ -12,8 +12,8 @@ Each is run --runs times; the best and median wall times are printed, and the me
 CPU time of build.py with every process it starts (less sensitive to other load).
 --before REF measures the same three on a git commit too (extracted with `git archive`,
 run with this checkout's venvs), alternating with this checkout run by run, so the
-numbers sit side by side under the same load on the same machine. Prints numbers; asserts nothing. Run with
-`make bench` (BEFORE=<commit> to compare).
+numbers sit side by side under the same load on the same machine. Prints numbers;
+asserts nothing. Run with `make bench` (BEFORE=<commit> to compare).
 """
 from __future__ import annotations
 
