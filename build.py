@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Render, lint and scan every template into build/ (make build)."""
+
 import argparse
 import sys
 from pathlib import Path
@@ -12,13 +13,23 @@ def main() -> int:
     parser.add_argument("--no-lint", action="store_true", help="skip cfn-lint")
     parser.add_argument("--no-scan", action="store_true", help="skip the checkov scan")
     parser.add_argument("--jobs", type=int, default=None, help="lint processes (default: cores)")
-    parser.add_argument("--params-dir", type=Path, default=PARAMS_DIR,
-                        help="params files to validate (default: params/)")
-    parser.add_argument("--build-dir", type=Path, default=BUILD_DIR,
-                        help="output directory (default: build/)")
+    parser.add_argument(
+        "--params-dir",
+        type=Path,
+        default=PARAMS_DIR,
+        help="params files to validate (default: params/)",
+    )
+    parser.add_argument(
+        "--build-dir", type=Path, default=BUILD_DIR, help="output directory (default: build/)"
+    )
     args = parser.parse_args()
-    build.run(build_dir=args.build_dir, params_dir=args.params_dir, lint=not args.no_lint,
-              scan=not args.no_scan, jobs=args.jobs)
+    build.run(
+        build_dir=args.build_dir,
+        params_dir=args.params_dir,
+        lint=not args.no_lint,
+        scan=not args.no_scan,
+        jobs=args.jobs,
+    )
     return 0
 
 

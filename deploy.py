@@ -13,6 +13,7 @@ nested tree, execute exactly that change set, and look after the stacks.
 Exit codes: see streamstack/deploy/exits.py (0 ok, 3 blocked by DATA-LOSS, 4 refused,
 5 the operation failed, 130 interrupted).
 """
+
 import sys
 
 from streamstack import cli

@@ -15,6 +15,7 @@ run with this checkout's venvs), alternating with this checkout run by run, so t
 numbers sit side by side under the same load on the same machine. Prints numbers;
 asserts nothing. Run with `make bench` (BEFORE=<commit> to compare).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,9 @@ def copy_tree(source: Path, dest: Path) -> None:
 
 
 def extract_commit(ref: str, dest: Path) -> str:
-    commit = subprocess.run(["git", "rev-parse", "--short", ref], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", ref], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.strip()
     archive = dest / "source.tar"
     with archive.open("wb") as out:
         subprocess.run(["git", "archive", commit, *SOURCES], cwd=ROOT, check=True, stdout=out)
@@ -67,9 +69,14 @@ def cpu_of_children() -> float:
 def run_build(tree: Path, build_dir: Path) -> tuple[float, float]:
     """(wall seconds, CPU seconds of build.py and every process it started)."""
     start, cpu = time.perf_counter(), cpu_of_children()
-    proc = subprocess.run([sys.executable, "build.py", "--build-dir", str(build_dir)],
-                          cwd=tree, capture_output=True, text=True, check=False,
-                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    proc = subprocess.run(
+        [sys.executable, "build.py", "--build-dir", str(build_dir)],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"build.py failed in {tree}:\n{proc.stdout}{proc.stderr}")
@@ -83,8 +90,17 @@ def measure_once(source: Path, n: int, times: dict[str, list[float]]) -> None:
         copy_tree(source, tree)
         build_dir = Path(tmp) / "build"
         # Warm the interpreter's byte-code cache of the copy, as a checkout has it.
-        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "templates"),
-                        str(tree / "streamstack")], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "compileall",
+                "-q",
+                str(tree / "templates"),
+                str(tree / "streamstack"),
+            ],
+            check=True,
+        )
         times["cold"].append(run_build(tree, build_dir))
         times["no change"].append(run_build(tree, build_dir))
         with (tree / EDITED_TIER).open("a") as tier:
@@ -105,18 +121,23 @@ def report(label: str, times: dict[str, list[tuple[float, float]]]) -> None:
     print(label)
     for what, values in times.items():
         walls, cpus = [w for w, _ in values], [c for _, c in values]
-        print(f"  {what:<10} best {min(walls):6.2f} s   median {statistics.median(walls):6.2f} s"
-              f"   CPU median {statistics.median(cpus):6.2f} s   ({len(values)} runs)")
+        print(
+            f"  {what:<10} best {min(walls):6.2f} s   median {statistics.median(walls):6.2f} s"
+            f"   CPU median {statistics.median(cpus):6.2f} s   ({len(values)} runs)"
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--before", metavar="REF", help="also measure this git commit")
     args = parser.parse_args()
-    print(f"{os.cpu_count()} cores; build.py as a process, timed from outside; load "
-          f"average {os.getloadavg()[0]:.1f} at the start")
+    print(
+        f"{os.cpu_count()} cores; build.py as a process, timed from outside; load "
+        f"average {os.getloadavg()[0]:.1f} at the start"
+    )
     with tempfile.TemporaryDirectory(prefix="streamstack-before-") as tmp:
         sources = {}
         if args.before:

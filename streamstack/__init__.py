@@ -1,4 +1,5 @@
 """streamstack: build, check and deploy the streaming platform's CloudFormation."""
+
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent

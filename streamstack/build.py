@@ -7,6 +7,7 @@ nothing is rendered or checked. Otherwise the checkers start first: checkov in i
 process and the cfn-lint workers import while the templates render, then both check
 at the same time, one per core.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,8 @@ class BuildResult:
     timings: dict[str, float] = field(default_factory=dict)
     linted: int = 0
     scanned: int = 0
-    up_to_date: bool = False       # nothing changed: nothing was rendered or checked
-    identity: str = ""             # the deploy identity proof's summary line
+    up_to_date: bool = False  # nothing changed: nothing was rendered or checked
+    identity: str = ""  # the deploy identity proof's summary line
 
 
 def lint_regions(params_dir: Path = PARAMS_DIR) -> list[str]:
@@ -91,8 +92,7 @@ def write_templates(templates: dict[str, str], build_dir: Path) -> None:
             path.write_text(text)
 
 
-def validate_params_files(templates: dict[str, str], params_dir: Path = PARAMS_DIR
-                          ) -> list[str]:
+def validate_params_files(templates: dict[str, str], params_dir: Path = PARAMS_DIR) -> list[str]:
     """Every params file against the rendered root (and bootstrap and edge templates), and
     every profile."""
     from streamstack import params, profiles
@@ -103,10 +103,13 @@ def validate_params_files(templates: dict[str, str], params_dir: Path = PARAMS_D
     problems = []
     for env in params.known_environments(params_dir):
         try:
-            params.load(env, params_dir=params_dir,
-                        template_parameters=root.get("Parameters", {}),
-                        deploy_time=set(root.get("Metadata", {}).get(DEPLOY_TIME_KEY, [])),
-                        standalone=standalone)
+            params.load(
+                env,
+                params_dir=params_dir,
+                template_parameters=root.get("Parameters", {}),
+                deploy_time=set(root.get("Metadata", {}).get(DEPLOY_TIME_KEY, [])),
+                standalone=standalone,
+            )
         except ParamsError as exc:
             problems.extend(exc.lines)
     problems += profiles.validate_all(root, params_dir)
@@ -135,18 +138,29 @@ def prove_identity(templates: dict[str, str], cache_dir: Path) -> str:
 def previous(build_dir: Path) -> BuildResult:
     """The last build, as it is in build_dir."""
     manifest = json.loads((build_dir / "manifest.json").read_text())
-    texts = {name: (build_dir / entry["file"]).read_text()
-             for name, entry in manifest["templates"].items()}
+    texts = {
+        name: (build_dir / entry["file"]).read_text()
+        for name, entry in manifest["templates"].items()
+    }
     return BuildResult(texts, manifest, up_to_date=True)
 
 
-def run(*, build_dir: Path = BUILD_DIR, params_dir: Path = PARAMS_DIR, lint: bool = True,
-        scan: bool = True, jobs: int | None = None, log=print) -> BuildResult:
+def run(
+    *,
+    build_dir: Path = BUILD_DIR,
+    params_dir: Path = PARAMS_DIR,
+    lint: bool = True,
+    scan: bool = True,
+    jobs: int | None = None,
+    log=print,
+) -> BuildResult:
     start = time.perf_counter()
     digest = inputs.digest(params_dir)
     if inputs.up_to_date(build_dir, digest, lint=lint, scan=scan):
-        log(f"build is up to date in {build_dir}: no template, build code, params file or "
-            "tool changed since the last build")
+        log(
+            f"build is up to date in {build_dir}: no template, build code, params file or "
+            "tool changed since the last build"
+        )
         return previous(build_dir)
     inputs.forget(build_dir)
     timings = {"inputs": time.perf_counter() - start}
@@ -154,7 +168,8 @@ def run(*, build_dir: Path = BUILD_DIR, params_dir: Path = PARAMS_DIR, lint: boo
     # Start the checkers first: their start-up overlaps the render below.
     from streamstack.lint import Lint
     from streamstack.scan import Scan
-    linter = Lint(regions, jobs) if lint else None     # forked before checkov's pipes exist
+
+    linter = Lint(regions, jobs) if lint else None  # forked before checkov's pipes exist
     scanner = Scan() if scan else None
     try:
         result = _render_and_check(build_dir, params_dir, regions, linter, scanner, timings)
@@ -166,14 +181,22 @@ def run(*, build_dir: Path = BUILD_DIR, params_dir: Path = PARAMS_DIR, lint: boo
     (build_dir / "manifest.json").write_text(_deterministic(result.manifest))
     inputs.record(build_dir, digest, lint=lint, scan=scan)
     log(result.identity)
-    log(f"built {len(result.templates)} templates into {build_dir / 'templates'} "
+    log(
+        f"built {len(result.templates)} templates into {build_dir / 'templates'} "
         f"(linted {result.linted}, scanned {result.scanned}, the rest unchanged since their "
-        f"last clean check; regions {', '.join(regions)})")
+        f"last clean check; regions {', '.join(regions)})"
+    )
     return result
 
 
-def _render_and_check(build_dir: Path, params_dir: Path, regions: list[str], linter, scanner,
-                      timings: dict[str, float]) -> BuildResult:
+def _render_and_check(
+    build_dir: Path,
+    params_dir: Path,
+    regions: list[str],
+    linter,
+    scanner,
+    timings: dict[str, float],
+) -> BuildResult:
     from streamstack import quotas, resolution
     from streamstack.render import render
 
@@ -193,8 +216,11 @@ def _render_and_check(build_dir: Path, params_dir: Path, regions: list[str], lin
     # cfn-lint in its workers, while this process validates the params files and proves
     # the deploy identity.
     with ThreadPoolExecutor(1) as background:
-        scanning = (background.submit(scanner.run, templates, build_dir / ".cache" / "scan")
-                    if scanner is not None else None)
+        scanning = (
+            background.submit(scanner.run, templates, build_dir / ".cache" / "scan")
+            if scanner is not None
+            else None
+        )
         if linter is not None:
             linter.submit(templates, build_dir / ".cache" / "lint")
         try:
@@ -213,12 +239,13 @@ def _render_and_check(build_dir: Path, params_dir: Path, regions: list[str], lin
                 _fail_on("checkov", findings)
         finally:
             if scanner is not None:
-                scanner.stop()     # a failure before leaves checkov nothing to report
+                scanner.stop()  # a failure before leaves checkov nothing to report
     return result
 
 
 def _deterministic(data: dict) -> str:
     from templates.base import deterministic_json
+
     return deterministic_json(data)
 
 

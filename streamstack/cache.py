@@ -1,5 +1,6 @@
 """A pass-cache under build/.cache: a template whose bytes (plus the checker's
 version and settings) already passed a check is not checked again."""
+
 from __future__ import annotations
 
 import hashlib

@@ -14,6 +14,7 @@ and answers one JSON object on stdout: {"failed": [...], "skipped": [...]}, each
 {"file", "resource", "check_id", "check_name", "comment"}. The results are the ones
 `checkov -d DIR --framework cloudformation --skip-download` reports.
 """
+
 import json
 import sys
 
@@ -30,17 +31,26 @@ def _reuse_jsonpath_parsers() -> None:
     def parse_token_stream(self, token_iterator, start_symbol="jsonpath"):
         key = (type(self), start_symbol, self.debug)
         if key not in parsers:
-            parsers[key] = ply.yacc.yacc(module=self, debug=self.debug, write_tables=0,
-                                         start=start_symbol, errorlog=jsonpath.logger)
+            parsers[key] = ply.yacc.yacc(
+                module=self,
+                debug=self.debug,
+                write_tables=0,
+                start=start_symbol,
+                errorlog=jsonpath.logger,
+            )
         return parsers[key].parse(lexer=jsonpath.IteratorToTokenStream(token_iterator))
 
     jsonpath.JsonPathParser.parse_token_stream = parse_token_stream
 
 
 def _entry(check) -> dict:
-    return {"file": check.file_path, "resource": check.resource, "check_id": check.check_id,
-            "check_name": check.check_name,
-            "comment": (check.check_result or {}).get("suppress_comment") or ""}
+    return {
+        "file": check.file_path,
+        "resource": check.resource,
+        "check_id": check.check_id,
+        "check_name": check.check_name,
+        "comment": (check.check_result or {}).get("suppress_comment") or "",
+    }
 
 
 def main() -> int:
@@ -51,11 +61,18 @@ def main() -> int:
     request = json.loads(sys.stdin.readline() or "{}")
     if not request.get("directory"):
         return 0
-    report = Runner().run(root_folder=request["directory"], runner_filter=RunnerFilter(
-        framework=["cloudformation"], download_external_modules=False))
-    json.dump({"failed": [_entry(c) for c in report.failed_checks],
-               "skipped": [_entry(c) for c in report.skipped_checks],
-               "parsing_errors": list(report.parsing_errors)}, sys.stdout)
+    report = Runner().run(
+        root_folder=request["directory"],
+        runner_filter=RunnerFilter(framework=["cloudformation"], download_external_modules=False),
+    )
+    json.dump(
+        {
+            "failed": [_entry(c) for c in report.failed_checks],
+            "skipped": [_entry(c) for c in report.skipped_checks],
+            "parsing_errors": list(report.parsing_errors),
+        },
+        sys.stdout,
+    )
     return 0
 
 

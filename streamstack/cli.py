@@ -1,5 +1,6 @@
 """What build.py and deploy.py share: user errors print as `error: ...` lines (no
 traceback) with the error's exit code; Ctrl-C exits 130."""
+
 from __future__ import annotations
 
 import sys

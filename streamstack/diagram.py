@@ -11,6 +11,7 @@ check; `source()` produces the Graphviz (dot) text with the diagrams package (th
 extra) and `render()` writes docs/architecture.png and .svg with Debian's graphviz
 (`dot`); `make diagram` installs both. The SVG embeds its icons, so it displays anywhere.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,34 +64,53 @@ SHOWN = {
     "AWS::CloudWatch::CompositeAlarm": ("management.CloudwatchAlarm", "platform-health"),
     "AWS::CloudWatch::Dashboard": ("management.Cloudwatch", "dashboard"),
     # Only the deploy roles' templates hold managed policies (the derived ones).
-    "AWS::IAM::ManagedPolicy": ("security.IdentityAndAccessManagementIamPermissions",
-                                "derived policies ({n})"),
+    "AWS::IAM::ManagedPolicy": (
+        "security.IdentityAndAccessManagementIamPermissions",
+        "derived policies ({n})",
+    ),
 }
 
 VIEWERS = "viewers"
 REQUEST, VIDEO, OPS = "request", "video", "events / alarms"
 COLOURS = {REQUEST: "#1f6feb", VIDEO: "#d1242f", OPS: "#8250df"}
-TITLE = ("streamstack: one cluster per template of the build. Arrows: blue = requests, "
-         "red = video (upload to HLS), purple = events and alarms")
+TITLE = (
+    "streamstack: one cluster per template of the build. Arrows: blue = requests, "
+    "red = video (upload to HLS), purple = events and alarms"
+)
 
 # Flows between resources, each end "type" or "type#LogicalId"; drawn when both exist.
 FLOWS = [
     (REQUEST, VIEWERS, "AWS::Route53::HostedZone", "DNS"),
     (REQUEST, VIEWERS, "AWS::CloudFront::Distribution", "HTTPS"),
     (REQUEST, "AWS::Route53::RecordSet", "AWS::CloudFront::Distribution", "cdn.<domain>"),
-    (REQUEST, "AWS::Route53::RecordSet", "AWS::ElasticLoadBalancingV2::LoadBalancer",
-     "api.<domain>"),
+    (
+        REQUEST,
+        "AWS::Route53::RecordSet",
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        "api.<domain>",
+    ),
     (REQUEST, "AWS::WAFv2::WebACL", "AWS::CloudFront::Distribution", "filters"),
-    (REQUEST, "AWS::CloudFront::Distribution", "AWS::ElasticLoadBalancingV2::LoadBalancer",
-     "dynamic"),
+    (
+        REQUEST,
+        "AWS::CloudFront::Distribution",
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        "dynamic",
+    ),
     (REQUEST, "AWS::CloudFront::Distribution", "AWS::S3::Bucket#StaticBucket", "/static/*"),
     (REQUEST, "AWS::CloudFront::Distribution", "AWS::S3::Bucket#MediaBucket", "/media/*"),
-    (REQUEST, "AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::ECS::Service#ApiService",
-     "/api/*"),
-    (REQUEST, "AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::ECS::Service#WebService",
-     ""),
-    (REQUEST, "AWS::ElasticLoadBalancingV2::LoadBalancer",
-     "AWS::AutoScaling::AutoScalingGroup", "fleet"),
+    (
+        REQUEST,
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        "AWS::ECS::Service#ApiService",
+        "/api/*",
+    ),
+    (REQUEST, "AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::ECS::Service#WebService", ""),
+    (
+        REQUEST,
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        "AWS::AutoScaling::AutoScalingGroup",
+        "fleet",
+    ),
     (REQUEST, "AWS::ECS::Service#ApiService", "AWS::RDS::DBCluster", "SQL"),
     (REQUEST, "AWS::ECS::Service#ApiService", "AWS::ElastiCache::ReplicationGroup", "cache"),
     (REQUEST, "AWS::ECS::Service#ApiService", "AWS::SQS::Queue#JobsQueue", "jobs"),
@@ -99,12 +119,19 @@ FLOWS = [
     (REQUEST, "AWS::ApiGatewayV2::Api", "AWS::Lambda::Function#MetadataFunction", ""),
     (REQUEST, "AWS::Lambda::Function#MetadataFunction", "AWS::DynamoDB::Table", "videos"),
     (VIDEO, VIEWERS, "AWS::S3::Bucket#UploadsBucket", "upload"),
-    (VIDEO, "AWS::S3::Bucket#UploadsBucket", "AWS::Events::Rule#UploadCreatedRule",
-     "Object Created"),
-    (VIDEO, "AWS::Events::Rule#UploadCreatedRule", "AWS::Lambda::Function#TranscodeFunction",
-     ""),
-    (VIDEO, "AWS::Lambda::Function#TranscodeFunction", "AWS::MediaConvert::JobTemplate",
-     "CreateJob"),
+    (
+        VIDEO,
+        "AWS::S3::Bucket#UploadsBucket",
+        "AWS::Events::Rule#UploadCreatedRule",
+        "Object Created",
+    ),
+    (VIDEO, "AWS::Events::Rule#UploadCreatedRule", "AWS::Lambda::Function#TranscodeFunction", ""),
+    (
+        VIDEO,
+        "AWS::Lambda::Function#TranscodeFunction",
+        "AWS::MediaConvert::JobTemplate",
+        "CreateJob",
+    ),
     (VIDEO, "AWS::MediaConvert::JobTemplate", "AWS::S3::Bucket#MediaBucket", "HLS"),
     (OPS, "AWS::MediaConvert::JobTemplate", "AWS::Events::Rule#JobStateRule", "job state"),
     (OPS, "AWS::Events::Rule#JobStateRule", "AWS::Events::EventBus", ""),
@@ -115,8 +142,8 @@ FLOWS = [
 
 @dataclass(frozen=True)
 class Shown:
-    node_id: str       # dot node id: <tier>.<logical or type>
-    icon: str          # diagrams "module.Class"
+    node_id: str  # dot node id: <tier>.<logical or type>
+    icon: str  # diagrams "module.Class"
     label: str
 
 
@@ -127,11 +154,16 @@ def load(build_dir: Path = BUILD_DIR) -> dict[str, dict]:
         raise SystemExit(f"{manifest_path} is missing: run `make build` first")
     manifest = json.loads(manifest_path.read_text())
     from templates import TIERS  # nesting order, for a stable left-to-right layout
+
     order = {tier.name: i for i, tier in enumerate(TIERS)}
-    names = sorted((n for n, e in manifest["templates"].items() if e["kind"] != "root"),
-                   key=lambda n: (order.get(n, len(order)), n))
-    return {name: json.loads((build_dir / manifest["templates"][name]["file"]).read_text())
-            for name in names}
+    names = sorted(
+        (n for n, e in manifest["templates"].items() if e["kind"] != "root"),
+        key=lambda n: (order.get(n, len(order)), n),
+    )
+    return {
+        name: json.loads((build_dir / manifest["templates"][name]["file"]).read_text())
+        for name in names
+    }
 
 
 def shown_resources(tier: str, template: dict) -> list[tuple[str, Shown]]:
@@ -147,8 +179,7 @@ def shown_resources(tier: str, template: dict) -> list[tuple[str, Shown]]:
             continue
         icon, label = SHOWN[rtype]
         if label and "{n}" in label or label and len(logicals) == 1:
-            node = Shown(f"{tier}.{rtype.split('::')[-1]}", icon,
-                         label.format(n=len(logicals)))
+            node = Shown(f"{tier}.{rtype.split('::')[-1]}", icon, label.format(n=len(logicals)))
             shown.append((rtype, node))
             shown.extend((f"{rtype}#{logical}", node) for logical in logicals)
         else:
@@ -176,7 +207,7 @@ class Picture:
     whose two ends both exist. Pure data (no diagrams or graphviz needed)."""
 
     clusters: dict[str, list[Shown]]
-    flows: list[tuple[str, str, str, str]]      # (flow, start node id, end node id, label)
+    flows: list[tuple[str, str, str, str]]  # (flow, start node id, end node id, label)
 
 
 def picture(templates: dict[str, dict]) -> Picture:
@@ -188,8 +219,11 @@ def picture(templates: dict[str, dict]) -> Picture:
             if shown not in nodes:
                 nodes.append(shown)
             ends.setdefault(key, shown.node_id)
-    flows = [(flow, ends[start], ends[end], label) for flow, start, end, label in FLOWS
-             if start in ends and end in ends]
+    flows = [
+        (flow, ends[start], ends[end], label)
+        for flow, start, end, label in FLOWS
+        if start in ends and end in ends
+    ]
     return Picture(clusters, flows)
 
 
@@ -200,21 +234,35 @@ def build_diagram(templates: dict[str, dict], filename: str):
     from diagrams.aws.general import Users
 
     drawing = picture(templates)
-    diagram = Diagram(TITLE, filename=filename, show=False, direction="TB",
-                      outformat=["png", "svg"],
-                      graph_attr={"pad": "0.5", "fontsize": "22", "splines": "spline",
-                                  "nodesep": "0.8", "ranksep": "1.0"})
+    diagram = Diagram(
+        TITLE,
+        filename=filename,
+        show=False,
+        direction="TB",
+        outformat=["png", "svg"],
+        graph_attr={
+            "pad": "0.5",
+            "fontsize": "22",
+            "splines": "spline",
+            "nodesep": "0.8",
+            "ranksep": "1.0",
+        },
+    )
     setdiagram(diagram)
     try:
         nodes: dict[str, object] = {VIEWERS: Users("viewers", nodeid=VIEWERS)}
         for tier, shown_nodes in drawing.clusters.items():
             with Cluster(tier):
                 for shown in shown_nodes:
-                    nodes[shown.node_id] = _node_class(shown.icon)(shown.label,
-                                                                   nodeid=shown.node_id)
+                    nodes[shown.node_id] = _node_class(shown.icon)(
+                        shown.label, nodeid=shown.node_id
+                    )
         for flow, start, end, label in drawing.flows:
-            nodes[start] >> Edge(label=label, color=COLOURS[flow], fontcolor=COLOURS[flow],
-                                 style="bold") >> nodes[end]
+            (
+                nodes[start]
+                >> Edge(label=label, color=COLOURS[flow], fontcolor=COLOURS[flow], style="bold")
+                >> nodes[end]
+            )
         return diagram
     finally:
         setdiagram(None)
@@ -227,24 +275,31 @@ def source(templates: dict[str, dict]) -> str:
 
 def inline_images(svg: str) -> str:
     """Embed the icon files an SVG refers to, so it does not point into a venv."""
+
     def embed(match: re.Match) -> str:
         path = Path(match.group(2))
         data = base64.b64encode(path.read_bytes()).decode()
         return f'{match.group(1)}="data:image/png;base64,{data}"'
+
     return re.sub(r'(xlink:href|href)="(/[^"]+\.png)"', embed, svg)
 
 
 def render(templates: dict[str, dict], out_dir: Path = DOCS) -> list[Path]:
     """Write <out_dir>/architecture.png and .svg (needs graphviz's `dot`)."""
     import shutil
+
     if shutil.which("dot") is None:
-        raise SystemExit("graphviz is not installed: `make diagram` installs it "
-                         "(apt-get install graphviz)")
+        raise SystemExit(
+            "graphviz is not installed: `make diagram` installs it (apt-get install graphviz)"
+        )
     diagram = build_diagram(templates, str(out_dir / BASENAME))
     written = []
     for fmt in ("png", "svg"):
-        path = Path(diagram.dot.render(filename=BASENAME, directory=str(out_dir), format=fmt,
-                                       cleanup=True, quiet=True))
+        path = Path(
+            diagram.dot.render(
+                filename=BASENAME, directory=str(out_dir), format=fmt, cleanup=True, quiet=True
+            )
+        )
         if fmt == "svg":
             path.write_text(inline_images(path.read_text()))
         written.append(path)
@@ -255,8 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build-dir", type=Path, default=BUILD_DIR)
     parser.add_argument("--out-dir", type=Path, default=DOCS)
-    parser.add_argument("--source", action="store_true",
-                        help="print the Graphviz source instead of rendering")
+    parser.add_argument(
+        "--source", action="store_true", help="print the Graphviz source instead of rendering"
+    )
     args = parser.parse_args(argv)
     templates = load(args.build_dir)
     if args.source:

@@ -6,6 +6,7 @@ the scan venv (troposphere, awacs, cfn-lint and checkov versions among them).
 is the same, the checks asked for were run then, and every template in build/ still has
 the bytes the manifest names, nothing is rendered or checked again.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,7 +37,7 @@ def digest(params_dir: Path, root: Path = ROOT) -> str:
     for folder in SOURCES:
         for path in sorted((root / folder).rglob("*.py")):
             add(str(path.relative_to(root)), path.read_bytes())
-    for path in sorted(params_dir.rglob("*.yaml")):     # profiles/ included
+    for path in sorted(params_dir.rglob("*.yaml")):  # profiles/ included
         add(f"params/{path.relative_to(params_dir)}", path.read_bytes())
     add("python", sys.version.encode())
     add("venv", "\n".join(installed(Path(sysconfig.get_paths()["purelib"]))).encode())
@@ -53,15 +54,20 @@ def up_to_date(build_dir: Path, inputs: str, *, lint: bool, scan: bool) -> bool:
         manifest = json.loads((build_dir / "manifest.json").read_text())
     except (OSError, ValueError):
         return False
-    if state.get("inputs") != inputs or (lint and not state.get("lint")) or (
-            scan and not state.get("scan")):
+    if (
+        state.get("inputs") != inputs
+        or (lint and not state.get("lint"))
+        or (scan and not state.get("scan"))
+    ):
         return False
     entries = manifest.get("templates", {}).values()
     files = {build_dir / entry["file"] for entry in entries}
     if set((build_dir / "templates").glob("*.json")) != files:
-        return False        # a template is missing, or one no build wrote is there
-    return all(hashlib.sha256((build_dir / entry["file"]).read_bytes()).hexdigest()
-               == entry["sha256"] for entry in entries)
+        return False  # a template is missing, or one no build wrote is there
+    return all(
+        hashlib.sha256((build_dir / entry["file"]).read_bytes()).hexdigest() == entry["sha256"]
+        for entry in entries
+    )
 
 
 def record(build_dir: Path, inputs: str, *, lint: bool, scan: bool) -> None:

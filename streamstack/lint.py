@@ -3,6 +3,7 @@ and builds the Runner (building the rules is the slow part), then forks the othe
 which inherit it. They take templates from one queue, largest first, so they finish
 together. The build starts the workers before it renders, so their start-up overlaps
 the render; a pass-cache keeps an unchanged template from being linted again."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -22,6 +23,7 @@ FASTER_EVOLVE_FOR = "1.58.0"
 def cfn_lint_version(site_packages: Path | None = None) -> str:
     """The installed cfn-lint's version, read without importing it (that takes a second)."""
     import sysconfig
+
     site = site_packages or Path(sysconfig.get_paths()["purelib"])
     dists = sorted(site.glob("cfn_lint-*.dist-info"))
     return dists[-1].name.split("-")[1].removesuffix(".dist-info") if dists else "unknown"
@@ -36,6 +38,7 @@ def _faster_evolve() -> None:
     from cfnlint.context import context
     from cfnlint.jsonschema import validators
     from cfnlint.version import __version__
+
     if __version__ != FASTER_EVOLVE_FOR:
         return
     context_fields = tuple(f.name for f in fields(context.Context) if f.init)
@@ -58,6 +61,7 @@ def _faster_evolve() -> None:
             for name in names:
                 kwargs.setdefault(name, getattr(self, name))
             return self.__class__(**kwargs)
+
         cls.evolve = evolve
         return cls
 
@@ -72,16 +76,19 @@ def _init(regions: list[str]) -> None:
     _faster_evolve()
     from cfnlint.config import ConfigMixIn
     from cfnlint.runner import Runner
+
     _runner = Runner(ConfigMixIn(regions=regions))
 
 
 def _lint_one(item: tuple[str, str]) -> tuple[str, list[str]]:
     from cfnlint.decode.decode import decode_str
+
     name, text = item
     template, errors = decode_str(text)
     matches = errors or list(_runner.validate_template(template))
-    return name, [f"{name}.json:{m.linenumber}:{m.columnnumber} {m.rule.id} {m.message}"
-                  for m in matches]
+    return name, [
+        f"{name}.json:{m.linenumber}:{m.columnnumber} {m.rule.id} {m.message}" for m in matches
+    ]
 
 
 def _work(tasks, results) -> None:
@@ -115,17 +122,21 @@ class Lint:
         self.jobs = max(1, jobs or os.cpu_count() or 1)
         self.tasks = _CONTEXT.Queue()
         self.results_queue = _CONTEXT.Queue()
-        self.first = _CONTEXT.Process(target=_serve,
-                                      args=(regions, self.jobs, self.tasks, self.results_queue))
+        self.first = _CONTEXT.Process(
+            target=_serve, args=(regions, self.jobs, self.tasks, self.results_queue)
+        )
         self.first.start()
 
     def submit(self, templates: dict[str, str], cache_dir: Path) -> None:
         """Hand the workers the templates (name -> text) not linted clean before; they
         start at once (results() waits for them)."""
-        self.cache = PassCache(cache_dir, f"cfn-lint {cfn_lint_version()} "
-                                          f"{','.join(sorted(self.regions))}")
-        self.todo = sorted(((n, t) for n, t in templates.items() if not self.cache.passed(t)),
-                           key=lambda item: -len(item[1]))
+        self.cache = PassCache(
+            cache_dir, f"cfn-lint {cfn_lint_version()} {','.join(sorted(self.regions))}"
+        )
+        self.todo = sorted(
+            ((n, t) for n, t in templates.items() if not self.cache.passed(t)),
+            key=lambda item: -len(item[1]),
+        )
         for item in self.todo:
             self.tasks.put(item)
 
@@ -142,6 +153,7 @@ class Lint:
                 continue
             if not name:
                 from streamstack.errors import BuildError
+
                 raise BuildError(lines[0])
             results.append((name, lines))
         self.close()
@@ -167,7 +179,8 @@ class Lint:
             self.first.join()
 
 
-def lint_templates(templates: dict[str, str], regions: list[str], cache_dir: Path,
-                   jobs: int | None = None) -> tuple[dict[str, list[str]], int]:
+def lint_templates(
+    templates: dict[str, str], regions: list[str], cache_dir: Path, jobs: int | None = None
+) -> tuple[dict[str, list[str]], int]:
     """Lint templates (name -> text) for regions; returns (findings by name, templates linted)."""
     return Lint(regions, jobs).run(templates, cache_dir)

@@ -12,6 +12,7 @@ and what is allowed.
     tags: {Project: video-streaming}  # stack-level tags, inherited by every resource
     parameters: {Environment: dev, NatLayout: single, ...}
 """
+
 from __future__ import annotations
 
 import json
@@ -52,7 +53,7 @@ class EnvParams:
     region: str
     account_id: str | None
     tags: dict[str, str]
-    parameters: dict[str, str]          # CloudFormation parameter values, as strings
+    parameters: dict[str, str]  # CloudFormation parameter values, as strings
     sections: dict[str, Any] = field(default_factory=dict)  # validated extra sections
 
     def cfn_parameters(self, extra: dict[str, str] | None = None) -> list[dict]:
@@ -79,12 +80,16 @@ def known_environments(params_dir: Path = PARAMS_DIR) -> list[str]:
 def params_path(env: str, params_dir: Path = PARAMS_DIR) -> Path:
     known = ", ".join(known_environments(params_dir)) or "none"
     if not ENV_NAME.match(env or ""):
-        raise ParamsError(f"environment name {env!r} is not valid: use lower-case letters, "
-                          f"digits and dashes (known: {known})")
+        raise ParamsError(
+            f"environment name {env!r} is not valid: use lower-case letters, "
+            f"digits and dashes (known: {known})"
+        )
     path = params_dir / f"{env}.yaml"
     if not path.is_file():
-        raise ParamsError(f"unknown environment {env!r}: there is no {display(path)} "
-                          f"(known: {known}); copy one of them to create it")
+        raise ParamsError(
+            f"unknown environment {env!r}: there is no {display(path)} "
+            f"(known: {known}); copy one of them to create it"
+        )
     return path
 
 
@@ -94,7 +99,9 @@ def root_parameters(build_dir: Path = BUILD_DIR) -> tuple[dict, set[str]]:
     if not root.is_file():
         raise ParamsError(f"{root} does not exist: run `make build` first")
     template = json.loads(root.read_text())
-    return template.get("Parameters", {}), set(template.get("Metadata", {}).get(DEPLOY_TIME_KEY, []))
+    return template.get("Parameters", {}), set(
+        template.get("Metadata", {}).get(DEPLOY_TIME_KEY, [])
+    )
 
 
 def standalone_parameters(build_dir: Path = BUILD_DIR) -> dict[str, dict]:
@@ -122,9 +129,15 @@ def standalone_declared(texts: dict[str, str]) -> dict[str, dict]:
     return found
 
 
-def load(env: str, *, params_dir: Path = PARAMS_DIR, build_dir: Path = BUILD_DIR,
-         template_parameters: dict | None = None, deploy_time: set[str] | None = None,
-         standalone: dict[str, dict] | None = None) -> EnvParams:
+def load(
+    env: str,
+    *,
+    params_dir: Path = PARAMS_DIR,
+    build_dir: Path = BUILD_DIR,
+    template_parameters: dict | None = None,
+    deploy_time: set[str] | None = None,
+    standalone: dict[str, dict] | None = None,
+) -> EnvParams:
     """Load and fully validate params/<env>.yaml against the root template's Parameters.
 
     template_parameters/deploy_time default to the built root (build/templates/root.json),
@@ -138,8 +151,13 @@ def load(env: str, *, params_dir: Path = PARAMS_DIR, build_dir: Path = BUILD_DIR
     return parse(path, env, template_parameters, deploy_time or set(), standalone)
 
 
-def parse(path: Path, env: str, template_parameters: dict, deploy_time: set[str],
-          standalone: dict[str, dict] | None = None) -> EnvParams:
+def parse(
+    path: Path,
+    env: str,
+    template_parameters: dict,
+    deploy_time: set[str],
+    standalone: dict[str, dict] | None = None,
+) -> EnvParams:
     problems = Problems(display(path))
     try:
         data = yaml.safe_load(path.read_text())
@@ -147,14 +165,16 @@ def parse(path: Path, env: str, template_parameters: dict, deploy_time: set[str]
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "somewhere"
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ParamsError(f"{display(path)}: is not valid YAML ({where}: {reason}); "
-                          "fix the syntax") from None
+        raise ParamsError(
+            f"{display(path)}: is not valid YAML ({where}: {reason}); fix the syntax"
+        ) from None
     if data is None:
-        raise ParamsError(f"{display(path)}: is empty; it needs at least stack_name, region "
-                          "and parameters (see params/dev.yaml)")
+        raise ParamsError(
+            f"{display(path)}: is empty; it needs at least stack_name, region "
+            "and parameters (see params/dev.yaml)"
+        )
     if not isinstance(data, dict):
-        raise ParamsError(f"{display(path)}: must be a mapping of settings, "
-                          f"not {yaml_type(data)}")
+        raise ParamsError(f"{display(path)}: must be a mapping of settings, not {yaml_type(data)}")
 
     allowed = {*SETTINGS, *SECTIONS}
     for key in data:
@@ -163,16 +183,22 @@ def parse(path: Path, env: str, template_parameters: dict, deploy_time: set[str]
 
     stack_name = _required_str(data, "stack_name", problems)
     if stack_name and not STACK_NAME.match(stack_name):
-        problems.add("stack_name", f"{stack_name!r} is not a valid stack name: start with a "
-                                   "letter, then letters, digits and dashes, at most 128")
+        problems.add(
+            "stack_name",
+            f"{stack_name!r} is not a valid stack name: start with a "
+            "letter, then letters, digits and dashes, at most 128",
+        )
     region = _required_str(data, "region", problems)
     if region and region_problem(region):
         problems.add("region", region_problem(region))
     account_id = data.get("account_id")
     if account_id is not None:
         if not isinstance(account_id, str) or not ACCOUNT_ID.match(account_id):
-            problems.add("account_id", f"{account_id!r} is not a 12-digit account id in quotes "
-                                       "(e.g. \"123456789012\"); leave it out to allow any")
+            problems.add(
+                "account_id",
+                f"{account_id!r} is not a 12-digit account id in quotes "
+                '(e.g. "123456789012"); leave it out to allow any',
+            )
             account_id = None
     tags = _tags(data.get("tags", {}), problems)
 
@@ -181,15 +207,19 @@ def parse(path: Path, env: str, template_parameters: dict, deploy_time: set[str]
         problems.add("parameters", "is missing; it holds the root template's parameter values")
         raw_parameters = {}
     elif not isinstance(raw_parameters, dict):
-        problems.add("parameters", f"must be a mapping of name: value, not "
-                                   f"{yaml_type(raw_parameters)}")
+        problems.add(
+            "parameters", f"must be a mapping of name: value, not {yaml_type(raw_parameters)}"
+        )
         raw_parameters = {}
-    parameters = validate_parameters(raw_parameters, template_parameters, deploy_time,
-                                     problems, "parameters")
+    parameters = validate_parameters(
+        raw_parameters, template_parameters, deploy_time, problems, "parameters"
+    )
     if env in ENVIRONMENTS and parameters.get("Environment") not in (None, env):
-        problems.add("parameters.Environment",
-                     f"is {parameters['Environment']!r} but this is the {env} params file; "
-                     f"set it to {env!r}")
+        problems.add(
+            "parameters.Environment",
+            f"is {parameters['Environment']!r} but this is the {env} params file; "
+            f"set it to {env!r}",
+        )
 
     context = ParameterContext(parameters, template_parameters, frozenset(deploy_time))
     sections = {}
@@ -198,24 +228,35 @@ def parse(path: Path, env: str, template_parameters: dict, deploy_time: set[str]
             sections[name] = validator(data[name], problems, name, context)
     _check_standalone_maps(data, standalone or {}, template_parameters, problems)
     problems.raise_if_any()
-    return EnvParams(environment=env, path=path, stack_name=stack_name, region=region,
-                     account_id=account_id, tags=tags, parameters=parameters, sections=sections)
+    return EnvParams(
+        environment=env,
+        path=path,
+        stack_name=stack_name,
+        region=region,
+        account_id=account_id,
+        tags=tags,
+        parameters=parameters,
+        sections=sections,
+    )
 
 
 # -- stand-alone templates' parameter maps ------------------------------------------------
 # Where a params file sets parameters of a stand-alone template: (section, key) -> template.
 # The stand-alone templates a params map's values go to.
 STANDALONE_TEMPLATES = {"bootstrap": ("bootstrap", "deploy-role"), "edge": ("edge",)}
-STANDALONE_MAPS = {("deploy", "bootstrap_parameters"): "bootstrap",
-                   ("deploy", "edge_parameters"): "edge",
-                   ("stackset", "bootstrap_parameters"): "bootstrap"}
+STANDALONE_MAPS = {
+    ("deploy", "bootstrap_parameters"): "bootstrap",
+    ("deploy", "edge_parameters"): "edge",
+    ("stackset", "bootstrap_parameters"): "bootstrap",
+}
 # Edge parameters deploy.py sets itself from the root stack (commands.edge): the zone it
 # created or uses, and the distribution the CloudFront alarm watches.
 EDGE_RESOLVED = {"HostedZoneId", "DistributionId"}
 
 
-def _check_standalone_maps(data: dict, standalone: dict[str, dict], root_parameters: dict,
-                           problems: Problems) -> None:
+def _check_standalone_maps(
+    data: dict, standalone: dict[str, dict], root_parameters: dict, problems: Problems
+) -> None:
     """deploy.bootstrap_parameters, deploy.edge_parameters, stackset.bootstrap_parameters:
     names, types and values against the built template they go to. An edge parameter
     the root declares too (Environment, DomainName, ...) comes from `parameters:`."""
@@ -223,16 +264,19 @@ def _check_standalone_maps(data: dict, standalone: dict[str, dict], root_paramet
         values = data.get(section, {}).get(key) if isinstance(data.get(section), dict) else None
         declared = standalone.get(template)
         if not isinstance(values, dict) or declared is None:
-            continue   # a wrong shape is the section validator's line; no build, no check
+            continue  # a wrong shape is the section validator's line; no build, no check
         prefix = f"{section}.{key}"
         resolved = EDGE_RESOLVED if template == "edge" else set()
         if template == "edge":
             for name in sorted(set(values) & set(root_parameters) & set(declared)):
-                problems.add(f"{prefix}.{name}", f"is shared with the root template: set "
-                                                 f"parameters.{name} instead")
+                problems.add(
+                    f"{prefix}.{name}",
+                    f"is shared with the root template: set parameters.{name} instead",
+                )
             values = {k: v for k, v in values.items() if k not in root_parameters}
-        validate_parameters(values, declared, resolved, problems, prefix, require_all=False,
-                            template=template)
+        validate_parameters(
+            values, declared, resolved, problems, prefix, require_all=False, template=template
+        )
 
 
 # -- helpers ----------------------------------------------------------------------
@@ -256,11 +300,14 @@ def _tags(tags, problems: Problems) -> dict[str, str]:
     result = {}
     for key, value in tags.items():
         if not isinstance(key, str) or not TAG_KEY.match(key):
-            problems.add(f"tags.{key}", "is not a valid tag key (1-128 characters, not "
-                                        "starting with aws:)")
+            problems.add(
+                f"tags.{key}", "is not a valid tag key (1-128 characters, not starting with aws:)"
+            )
         elif not isinstance(value, str) or not TAG_VALUE.match(value):
-            problems.add(f"tags.{key}", f"must be a string of at most 256 characters, got "
-                                        f"{yaml_type(value)} {value!r}")
+            problems.add(
+                f"tags.{key}",
+                f"must be a string of at most 256 characters, got {yaml_type(value)} {value!r}",
+            )
         else:
             result[key] = value
     return result

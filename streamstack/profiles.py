@@ -14,6 +14,7 @@ Values are validated against the built root like a params file (`make build` che
 every profile); a reason is required. Merging returns the changes, so deploy can print
 what the profile changed and why.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,14 +42,14 @@ LOCAL = "local"
 class Profile:
     name: str
     path: Path
-    values: dict[str, str]     # parameter -> value, as CloudFormation strings
-    reasons: dict[str, str]    # parameter -> why
+    values: dict[str, str]  # parameter -> value, as CloudFormation strings
+    reasons: dict[str, str]  # parameter -> why
 
 
 @dataclass(frozen=True)
 class Change:
     parameter: str
-    before: str | None         # the environment's value; None: the template default
+    before: str | None  # the environment's value; None: the template default
     after: str
     why: str
 
@@ -69,37 +70,46 @@ def known_profiles(params_dir: Path = PARAMS_DIR) -> list[str]:
     return sorted(p.stem for p in (params_dir / PROFILES).glob("*.yaml"))
 
 
-def load(name: str, template_parameters: dict, deploy_time: set[str],
-         params_dir: Path = PARAMS_DIR) -> Profile:
+def load(
+    name: str, template_parameters: dict, deploy_time: set[str], params_dir: Path = PARAMS_DIR
+) -> Profile:
     """Load and validate params/profiles/<name>.yaml against the root's parameters."""
     path = profile_path(name, params_dir)
     problems = Problems(display(path))
     if not path.is_file():
-        raise ParamsError(f"{display(path)} does not exist: the {name} profile "
-                          "lists the parameter values it changes, each with a reason")
+        raise ParamsError(
+            f"{display(path)} does not exist: the {name} profile "
+            "lists the parameter values it changes, each with a reason"
+        )
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise ParamsError(f"{display(path)}: is not valid YAML ({exc}); fix the "
-                          "syntax") from None
-    if not isinstance(data, dict) or set(data) != {"parameters"} or \
-            not isinstance(data["parameters"], dict):
-        raise ParamsError(f"{display(path)}: must hold one mapping, parameters: "
-                          "{Name: {value: ..., why: ...}}")
+        raise ParamsError(f"{display(path)}: is not valid YAML ({exc}); fix the syntax") from None
+    if (
+        not isinstance(data, dict)
+        or set(data) != {"parameters"}
+        or not isinstance(data["parameters"], dict)
+    ):
+        raise ParamsError(
+            f"{display(path)}: must hold one mapping, parameters: "
+            "{Name: {value: ..., why: ...}}"
+        )
     raw, reasons = {}, {}
     for name_, entry in data["parameters"].items():
         key = f"parameters.{name_}"
         if not isinstance(entry, dict) or set(entry) != {"value", "why"}:
-            problems.add(key, "must be a mapping with value and why (the reason this profile "
-                              "changes it)")
+            problems.add(
+                key, "must be a mapping with value and why (the reason this profile changes it)"
+            )
             continue
         why = entry["why"]
         if not isinstance(why, str) or len(why.strip()) < 15:
             problems.add(f"{key}.why", "must say in a sentence why the profile changes it")
             continue
         raw[name_], reasons[name_] = entry["value"], why.strip()
-    values = validate_parameters(raw, template_parameters, deploy_time, problems,
-                                 "parameters", require_all=False)
+    values = validate_parameters(
+        raw, template_parameters, deploy_time, problems, "parameters", require_all=False
+    )
     problems.raise_if_any()
     return Profile(name=name, path=path, values=values, reasons=reasons)
 
@@ -109,15 +119,23 @@ def validate_all(root: dict, params_dir: Path = PARAMS_DIR) -> list[str]:
     problems = []
     for name in known_profiles(params_dir):
         try:
-            load(name, root.get("Parameters", {}),
-                 set(root.get("Metadata", {}).get(DEPLOY_TIME_KEY, [])), params_dir)
+            load(
+                name,
+                root.get("Parameters", {}),
+                set(root.get("Metadata", {}).get(DEPLOY_TIME_KEY, [])),
+                params_dir,
+            )
         except ParamsError as exc:
             problems.extend(exc.lines)
     return problems
 
 
-def merge(env_params, profile: Profile, template_parameters: dict,
-          extra: dict[str, tuple[str, str]] | None = None):
+def merge(
+    env_params,
+    profile: Profile,
+    template_parameters: dict,
+    extra: dict[str, tuple[str, str]] | None = None,
+):
     """The environment's params with the profile (and extra values: name -> (value, why))
     merged over them, and the changes. The merged values are validated together (the
     network check, for one, looks at several parameters)."""
@@ -127,9 +145,11 @@ def merge(env_params, profile: Profile, template_parameters: dict,
     problems = Problems(display(profile.path))
     check_network(merged, template_parameters, problems, "parameters")
     problems.raise_if_any()
-    changes = [Change(n, env_params.parameters.get(n), v, why)
-               for n, (v, why) in sorted(entries.items())
-               if env_params.parameters.get(n, _default(template_parameters, n)) != v]
+    changes = [
+        Change(n, env_params.parameters.get(n), v, why)
+        for n, (v, why) in sorted(entries.items())
+        if env_params.parameters.get(n, _default(template_parameters, n)) != v
+    ]
     return dataclasses.replace(env_params, parameters=merged), changes
 
 

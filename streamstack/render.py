@@ -9,6 +9,7 @@ again. A tier module imports only templates.base and templates.parts
 handlers it embeds (templates/functions) and the installed troposphere and awacs: the
 cache key is their hash.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,9 +39,9 @@ def sha256(text: str) -> str:
 
 @dataclass(frozen=True)
 class Rendering:
-    texts: dict[str, str]       # name -> template JSON text, children before the root
-    children: list[Child]       # the nested tiers as the root sees them
-    rendered: tuple[str, ...] = ()   # the templates rendered now (not taken from the cache)
+    texts: dict[str, str]  # name -> template JSON text, children before the root
+    children: list[Child]  # the nested tiers as the root sees them
+    rendered: tuple[str, ...] = ()  # the templates rendered now (not taken from the cache)
 
 
 def render(cache_dir: Path | None = None) -> Rendering:
@@ -73,13 +74,19 @@ def render(cache_dir: Path | None = None) -> Rendering:
     # What the execution role deploys: the nested tree, and the edge stack.
     tree = {name: json.loads(text) for name, text in texts.items() if name != "bootstrap"}
     workloads = {child.name: child.template for child in children}
-    texts["deploy-role"] = _build(DeployRoleTier, _identity(
-        "deploy-role", tree, workloads, derive.execution_scope()))[1]
+    texts["deploy-role"] = _build(
+        DeployRoleTier, _identity("deploy-role", tree, workloads, derive.execution_scope())
+    )[1]
     target = Resolved(json.loads(texts["bootstrap"]), STACKSET_TARGET_BOOTSTRAP)
-    stackset_tree = {**workloads, "root": tree["root"],
-                     "bootstrap (StackSet target)": {"Resources": target.resources()}}
-    texts["stackset-role"] = _build(StackSetRoleTier, _identity(
-        "stackset-role", stackset_tree, workloads, derive.stackset_scope()))[1]
+    stackset_tree = {
+        **workloads,
+        "root": tree["root"],
+        "bootstrap (StackSet target)": {"Resources": target.resources()},
+    }
+    texts["stackset-role"] = _build(
+        StackSetRoleTier,
+        _identity("stackset-role", stackset_tree, workloads, derive.stackset_scope()),
+    )[1]
     return Rendering(texts, children, tuple(rendered))
 
 
@@ -120,8 +127,9 @@ class _Cache:
 
     def _path(self, tier) -> Path:
         module = Path(sys.modules[tier.__module__].__file__)
-        key = hashlib.sha256(f"{self.shared}\0{tier.__module__}.{tier.__qualname__}\0"
-                             .encode() + module.read_bytes()).hexdigest()
+        key = hashlib.sha256(
+            f"{self.shared}\0{tier.__module__}.{tier.__qualname__}\0".encode() + module.read_bytes()
+        ).hexdigest()
         return self.directory / f"{key}.json"
 
     def get(self, tier) -> tuple[str | None, dict | None]:

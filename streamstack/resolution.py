@@ -14,6 +14,7 @@ rendered tree the way CloudFormation resolves it:
 - Fn::Select [i, Fn::GetAZs ...] fails where the account sees i or fewer zones: every
   region an environment may use must offer more (streamstack.validation).
 """
+
 from __future__ import annotations
 
 import json
@@ -43,19 +44,23 @@ def nested_parameter_problems(parsed: dict[str, dict]) -> list[str]:
         for name, value in sorted(resource.get("Properties", {}).get("Parameters", {}).items()):
             declared = child.get("Parameters", {}).get(name)
             if declared is None:
-                continue   # tests/templates/test_root.py checks names
+                continue  # tests/templates/test_root.py checks names
             source = _source(value, root, by_logical_id)
             where = f"root: {stack_id} parameter {name} ({declared['Type']})"
             if declared["Type"].startswith(SSM_TYPE_PREFIX) and not source.is_ssm_name:
-                problems.append(f"{where} is SSM-typed but fed {source.what}, a value already "
-                                "resolved: CloudFormation would look it up as a parameter "
-                                "name. Declare the nested parameter with the resolved type "
-                                "(AWS::EC2::Image::Id, String, ...) and resolve once, at the "
-                                "root")
+                problems.append(
+                    f"{where} is SSM-typed but fed {source.what}, a value already "
+                    "resolved: CloudFormation would look it up as a parameter "
+                    "name. Declare the nested parameter with the resolved type "
+                    "(AWS::EC2::Image::Id, String, ...) and resolve once, at the "
+                    "root"
+                )
             elif _is_aws_specific(declared["Type"]) and source.may_be_empty:
-                problems.append(f"{where} is an AWS-specific type, which CloudFormation checks "
-                                f"against the account, but {source.what} can be empty: feed "
-                                "it a String parameter or an output that is never empty")
+                problems.append(
+                    f"{where} is an AWS-specific type, which CloudFormation checks "
+                    f"against the account, but {source.what} can be empty: feed "
+                    "it a String parameter or an output that is never empty"
+                )
     return problems
 
 
@@ -71,16 +76,20 @@ def _source(value, root: dict, by_logical_id: dict[str, dict]) -> _Source:
         declared = root.get("Parameters", {}).get(value["Ref"], {})
         kind = declared.get("Type", "")
         what = f"the root parameter {value['Ref']} ({kind or 'pseudo parameter'})"
-        return _Source(what, is_ssm_name=kind == "String",
-                       may_be_empty=kind == "String" and declared.get("Default") == "")
+        return _Source(
+            what,
+            is_ssm_name=kind == "String",
+            may_be_empty=kind == "String" and declared.get("Default") == "",
+        )
     if isinstance(value, dict) and "Fn::GetAtt" in value:
         stack_id, attribute = value["Fn::GetAtt"]
         output_name = attribute.split(".", 1)[1]
         tier = by_logical_id.get(stack_id, {})
         output = tier.get("Outputs", {}).get(output_name, {}).get("Value")
         what = f"{stack_id}'s output {output_name}"
-        return _Source(what, is_ssm_name=_names_ssm_parameter(output, tier),
-                       may_be_empty=_may_be_empty(output))
+        return _Source(
+            what, is_ssm_name=_names_ssm_parameter(output, tier), may_be_empty=_may_be_empty(output)
+        )
     return _Source(f"the expression {json.dumps(value)[:80]}", may_be_empty=True)
 
 
@@ -109,17 +118,19 @@ def _may_be_empty(value) -> bool:
 
 
 def _is_aws_specific(parameter_type: str) -> bool:
-    return (parameter_type.startswith(("AWS::", "List<AWS::"))
-            and not parameter_type.startswith(SSM_TYPE_PREFIX))
-
+    return parameter_type.startswith(("AWS::", "List<AWS::")) and not parameter_type.startswith(
+        SSM_TYPE_PREFIX
+    )
 
 
 # -- Availability Zones --------------------------------------------------------------------
 def availability_zone_problems(parsed: dict[str, dict]) -> list[str]:
     usable = validation.usable_regions()
     if not usable:
-        return ["no supported region offers the Availability Zones the network tier spreads "
-                "over (templates/parts/regions.py AZS, AZ_COUNTS)"]
+        return [
+            "no supported region offers the Availability Zones the network tier spreads "
+            "over (templates/parts/regions.py AZS, AZ_COUNTS)"
+        ]
     problems = []
     fewest = min((validation.az_count(r), r) for r in usable)
     for name, template in sorted(parsed.items()):
@@ -128,15 +139,20 @@ def availability_zone_problems(parsed: dict[str, dict]) -> list[str]:
                 problems.append(
                     f"{name}: Fn::Select [{index}, Fn::GetAZs] needs {index + 1} Availability "
                     f"Zones, but {fewest[1]} offers {fewest[0]}: refuse such regions "
-                    "(templates/parts/regions.py AZ_COUNTS) or select fewer zones")
+                    "(templates/parts/regions.py AZ_COUNTS) or select fewer zones"
+                )
     return problems
 
 
 def _get_azs_indexes(node):
     if isinstance(node, dict):
         select = node.get("Fn::Select")
-        if (isinstance(select, list) and len(select) == 2 and isinstance(select[1], dict)
-                and "Fn::GetAZs" in select[1]):
+        if (
+            isinstance(select, list)
+            and len(select) == 2
+            and isinstance(select[1], dict)
+            and "Fn::GetAZs" in select[1]
+        ):
             try:
                 yield int(select[0])
             except (TypeError, ValueError):

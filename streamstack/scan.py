@@ -7,6 +7,7 @@ the render and cfn-lint runs beside it; results are cached by template hash.
 A failed check fails the build. A check is only accepted as suppressed when the
 resource's Metadata skips it with a written reason (Tier.suppress writes both).
 """
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,9 @@ MIN_REASON = 15  # characters: a reason, not a placeholder
 def checkov_version(venv: Path = SCAN_VENV) -> str:
     dists = sorted(venv.glob("lib/python*/site-packages/checkov-*.dist-info"))
     if not dists:
-        raise BuildError(f"checkov is not installed in {venv.name}: run `make build` "
-                         "(the Makefile creates it)")
+        raise BuildError(
+            f"checkov is not installed in {venv.name}: run `make build` (the Makefile creates it)"
+        )
     return dists[-1].name.split("-")[1].removesuffix(".dist-info")
 
 
@@ -38,8 +40,12 @@ class Scan:
     def __init__(self, venv: Path = SCAN_VENV) -> None:
         self.version = checkov_version(venv)
         self.process = subprocess.Popen(
-            [str(venv / "bin" / "python"), str(RUNNER)], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [str(venv / "bin" / "python"), str(RUNNER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def run(self, templates: dict[str, str], cache_dir: Path) -> tuple[dict[str, list[str]], int]:
         """Scan templates (name -> text) not scanned clean before; returns (findings by
@@ -56,8 +62,7 @@ class Scan:
             stdout, stderr = self.process.communicate(json.dumps({"directory": tmp}) + "\n")
         if self.process.returncode != 0:
             last = (stderr or stdout).strip().splitlines()[-1:] or ["no output"]
-            raise BuildError(f"checkov failed to run (exit {self.process.returncode}): "
-                             f"{last[0]}")
+            raise BuildError(f"checkov failed to run (exit {self.process.returncode}): {last[0]}")
         findings = parse_report(stdout)
         for name, text in todo.items():
             if name not in findings:
@@ -76,8 +81,9 @@ class Scan:
             self.process.wait()
 
 
-def scan_templates(templates: dict[str, str], cache_dir: Path,
-                   venv: Path = SCAN_VENV) -> tuple[dict[str, list[str]], int]:
+def scan_templates(
+    templates: dict[str, str], cache_dir: Path, venv: Path = SCAN_VENV
+) -> tuple[dict[str, list[str]], int]:
     """Scan templates (name -> text); returns (findings by name, templates scanned)."""
     return Scan(venv).run(templates, cache_dir)
 
@@ -101,9 +107,11 @@ def parse_report(stdout: str) -> dict[str, list[str]]:
     try:
         report = json.loads(stdout)
     except json.JSONDecodeError:
-        raise BuildError("checkov printed no report; run it by hand to see why: "
-                         ".venv-scan/bin/checkov -d build/templates --framework cloudformation "
-                         "--skip-download") from None
+        raise BuildError(
+            "checkov printed no report; run it by hand to see why: "
+            ".venv-scan/bin/checkov -d build/templates --framework cloudformation "
+            "--skip-download"
+        ) from None
     findings: dict[str, list[str]] = {}
     for path in report.get("parsing_errors", []):
         name = Path(path).stem
@@ -111,11 +119,13 @@ def parse_report(stdout: str) -> dict[str, list[str]]:
     for check in report.get("failed", []):
         name = Path(check["file"]).stem
         findings.setdefault(name, []).append(
-            f"{name}.json {check['resource']} {check['check_id']} {check['check_name']}")
+            f"{name}.json {check['resource']} {check['check_id']} {check['check_name']}"
+        )
     for check in report.get("skipped", []):
         if len(check["comment"].strip()) < MIN_REASON:
             name = Path(check["file"]).stem
             findings.setdefault(name, []).append(
                 f"{name}.json {check['resource']} {check['check_id']} is suppressed "
-                "without a written reason; give one in the resource's Metadata")
+                "without a written reason; give one in the resource's Metadata"
+            )
     return findings

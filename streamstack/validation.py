@@ -5,6 +5,7 @@ CloudFormation Parameter declarations.
 A leaf: params.py, deploy/settings.py and stacksets/config.py import this module, and
 it imports nothing of theirs (only the error type and the region table).
 """
+
 from __future__ import annotations
 
 import difflib
@@ -34,10 +35,26 @@ AWS_ID_PATTERNS = {
     "AWS::Route53::HostedZone::Id": r"^Z[0-9A-Z]{1,32}$",
 }
 
-__all__ = ["ENV_NAME", "STACK_NAME", "ACCOUNT_ID", "TAG_KEY", "TAG_VALUE", "AWS_ID_PATTERNS",
-           "SUPPORTED_REGIONS", "Problems", "ParameterContext", "display", "yaml_type",
-           "parameter_map", "validate_parameters", "check_value", "check_network",
-           "region_problem", "usable_regions", "az_count"]
+__all__ = [
+    "ENV_NAME",
+    "STACK_NAME",
+    "ACCOUNT_ID",
+    "TAG_KEY",
+    "TAG_VALUE",
+    "AWS_ID_PATTERNS",
+    "SUPPORTED_REGIONS",
+    "Problems",
+    "ParameterContext",
+    "display",
+    "yaml_type",
+    "parameter_map",
+    "validate_parameters",
+    "check_value",
+    "check_network",
+    "region_problem",
+    "usable_regions",
+    "az_count",
+]
 
 
 # -- regions ---------------------------------------------------------------------------
@@ -57,12 +74,13 @@ def usable_regions() -> tuple[str, ...]:
 def region_problem(region) -> str | None:
     """One line saying why an environment cannot deploy to region, or None."""
     if region not in SUPPORTED_REGIONS:
-        return (f"{region!r} is not a supported region; allowed: "
-                f"{', '.join(usable_regions())}")
+        return f"{region!r} is not a supported region; allowed: {', '.join(usable_regions())}"
     if az_count(region) < len(AZS):
-        return (f"{region} offers only {az_count(region)} Availability Zones to most accounts "
-                f"and the network tier spreads over {len(AZS)} (its subnets select the "
-                f"third zone of Fn::GetAZs); choose another region, e.g. us-west-2")
+        return (
+            f"{region} offers only {az_count(region)} Availability Zones to most accounts "
+            f"and the network tier spreads over {len(AZS)} (its subnets select the "
+            f"third zone of Fn::GetAZs); choose another region, e.g. us-west-2"
+        )
     return None
 
 
@@ -111,9 +129,15 @@ def display(path: Path) -> str:
 
 def yaml_type(value) -> str:
     """What YAML made of a value, in words ("a number", "a list")."""
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
-            list: "a list", dict: "a mapping", type(None): "nothing"}.get(type(value),
-                                                                           type(value).__name__)
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a mapping",
+        type(None): "nothing",
+    }.get(type(value), type(value).__name__)
 
 
 def parameter_map(value: Any, problems: Problems, key: str) -> dict[str, str]:
@@ -126,16 +150,23 @@ def parameter_map(value: Any, problems: Problems, key: str) -> dict[str, str]:
     result = {}
     for name, item in value.items():
         if isinstance(item, bool) or not isinstance(item, (str, int)):
-            problems.add(f"{key}.{name}", f"must be a string or number, got "
-                                          f"{yaml_type(item)} {item!r}")
+            problems.add(
+                f"{key}.{name}", f"must be a string or number, got {yaml_type(item)} {item!r}"
+            )
         else:
             result[str(name)] = str(item)
     return result
 
 
-def validate_parameters(values: dict, template_parameters: dict, deploy_time: set[str],
-                        problems: Problems, prefix: str, require_all: bool = True,
-                        template: str = "root") -> dict[str, str]:
+def validate_parameters(
+    values: dict,
+    template_parameters: dict,
+    deploy_time: set[str],
+    problems: Problems,
+    prefix: str,
+    require_all: bool = True,
+    template: str = "root",
+) -> dict[str, str]:
     """Check values against CloudFormation Parameter declarations; return them as strings.
 
     require_all=False validates a partial set (e.g. StackSet overrides).
@@ -146,9 +177,15 @@ def validate_parameters(values: dict, template_parameters: dict, deploy_time: se
         spec = template_parameters.get(name)
         if spec is None:
             close = _close_names(str(name), template_parameters)
-            problems.add(key, f"is not a parameter of the {template} template"
-                              + (f"; did you mean {close}?" if close else
-                                 f"; see `make build` output build/templates/{template}.json"))
+            problems.add(
+                key,
+                f"is not a parameter of the {template} template"
+                + (
+                    f"; did you mean {close}?"
+                    if close
+                    else f"; see `make build` output build/templates/{template}.json"
+                ),
+            )
             continue
         if name in deploy_time:
             problems.add(key, "is resolved by deploy.py at deploy time; remove it from the file")
@@ -159,8 +196,7 @@ def validate_parameters(values: dict, template_parameters: dict, deploy_time: se
     if require_all:
         for name, spec in template_parameters.items():
             if name not in values and "Default" not in spec and name not in deploy_time:
-                problems.add(f"{prefix}.{name}", f"is required (no default): "
-                                                 f"{_allowed_text(spec)}")
+                problems.add(f"{prefix}.{name}", f"is required (no default): {_allowed_text(spec)}")
     check_network(result, template_parameters, problems, prefix)
     return result
 
@@ -183,12 +219,16 @@ def check_value(value, spec: dict, problems: Problems, key: str) -> str | None:
     if ptype.startswith(("List<", "CommaDelimitedList")):
         if isinstance(value, str):
             items = [v.strip() for v in value.split(",")] if value else []
-        elif isinstance(value, list) and all(isinstance(v, (str, int)) and not isinstance(v, bool)
-                                             for v in value):
+        elif isinstance(value, list) and all(
+            isinstance(v, (str, int)) and not isinstance(v, bool) for v in value
+        ):
             items = [str(v) for v in value]
         else:
-            problems.add(key, f"must be a list of strings (or one comma-separated string), "
-                              f"got {yaml_type(value)}")
+            problems.add(
+                key,
+                f"must be a list of strings (or one comma-separated string), "
+                f"got {yaml_type(value)}",
+            )
             return None
         inner = ptype[5:-1] if ptype.startswith("List<") else "String"
         for i, item in enumerate(items):
@@ -219,18 +259,24 @@ def _check_string(value: str, spec: dict, problems: Problems, key: str) -> None:
         problems.add(key, f"is {len(value)} characters, longer than {spec['MaxLength']}")
 
 
-def check_network(values: dict, template_parameters: dict, problems: Problems,
-                   prefix: str) -> None:
+def check_network(values: dict, template_parameters: dict, problems: Problems, prefix: str) -> None:
     """Subnet CIDRs must sit inside the VPC CIDR and must not overlap; without NAT the
     app subnets need the interface endpoints."""
+
     def value(name):
         return values.get(name, template_parameters.get(name, {}).get("Default"))
 
-    if "NatLayout" in values and value("NatLayout") == "none" and \
-            value("InterfaceEndpoints") != "enabled":
-        problems.add(f"{prefix}.NatLayout", "none leaves the app subnets no way to ECR, "
-                                            "CloudWatch Logs or Secrets Manager: set "
-                                            "InterfaceEndpoints: enabled too")
+    if (
+        "NatLayout" in values
+        and value("NatLayout") == "none"
+        and value("InterfaceEndpoints") != "enabled"
+    ):
+        problems.add(
+            f"{prefix}.NatLayout",
+            "none leaves the app subnets no way to ECR, "
+            "CloudWatch Logs or Secrets Manager: set "
+            "InterfaceEndpoints: enabled too",
+        )
 
     vpc_text = value("VpcCidr")
     subnet_names = [n for n in template_parameters if re.fullmatch(r"\w+Subnet\dCidr", n)]
@@ -241,18 +287,23 @@ def check_network(values: dict, template_parameters: dict, problems: Problems,
         subnets = {n: ipaddress.ip_network(value(n)) for n in subnet_names if value(n)}
     except ValueError as exc:  # pattern errors are already reported
         if "VpcCidr" in values or any(n in values for n in subnet_names):
-            problems.add(f"{prefix}.VpcCidr", f"CIDRs are not valid networks ({exc}); "
-                                               "use the network address, e.g. 10.0.0.0/16")
+            problems.add(
+                f"{prefix}.VpcCidr",
+                f"CIDRs are not valid networks ({exc}); use the network address, e.g. 10.0.0.0/16",
+            )
         return
     seen: list[tuple[str, ipaddress.IPv4Network]] = []
     for name, net in sorted(subnets.items()):
         if not net.subnet_of(vpc):
-            problems.add(f"{prefix}.{name}", f"{net} is outside VpcCidr {vpc}; choose a block "
-                                             "inside it")
+            problems.add(
+                f"{prefix}.{name}", f"{net} is outside VpcCidr {vpc}; choose a block inside it"
+            )
         for other, other_net in seen:
             if net.overlaps(other_net):
-                problems.add(f"{prefix}.{name}", f"{net} overlaps {other} ({other_net}); "
-                                                 "give each subnet its own block")
+                problems.add(
+                    f"{prefix}.{name}",
+                    f"{net} overlaps {other} ({other_net}); give each subnet its own block",
+                )
         seen.append((name, net))
 
 

@@ -3,6 +3,7 @@ stand-alone stacks. TIERS is the nesting order of the root (also the order of th
 console's parameter groups); STANDALONE templates are deployed on their own; DEPLOY_ROLES
 are stand-alone too, their policies derived from all the others (streamstack.render
 renders them last)."""
+
 from templates.api import ApiTier
 from templates.bootstrap import BootstrapTier
 from templates.cdn import CdnTier
@@ -22,8 +23,21 @@ from templates.security import SecurityTier
 from templates.stackset_role import StackSetRoleTier
 from templates.storage import StorageTier
 
-TIERS = [NetworkTier, SecurityTier, StorageTier, DnsTier, DataTier, MessagingTier,
-         LoadBalancerTier, ComputeTier, FleetTier, CdnTier, DnsRecordsTier, MediaTier, ApiTier,
-         ObservabilityTier]
+TIERS = [
+    NetworkTier,
+    SecurityTier,
+    StorageTier,
+    DnsTier,
+    DataTier,
+    MessagingTier,
+    LoadBalancerTier,
+    ComputeTier,
+    FleetTier,
+    CdnTier,
+    DnsRecordsTier,
+    MediaTier,
+    ApiTier,
+    ObservabilityTier,
+]
 STANDALONE = [EdgeTier, BootstrapTier]
 DEPLOY_ROLES = [DeployRoleTier, StackSetRoleTier]

@@ -6,6 +6,7 @@ A tier subclasses Tier, sets `name` and `description`, and builds its resources 
 to the resources that use them (self.parameter / self.wired / self.output); console
 groups and labels go through troposphere's own Template support.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,37 +19,68 @@ ENVIRONMENTS = ("dev", "staging", "prod")
 # The retention periods (days) CloudWatch Logs accepts, as troposphere knows them.
 LOG_RETENTION_DAYS = LOGS_ALLOWED_RETENTION_DAYS
 
-CIDR_PATTERN = (r"^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}"
-                r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(1[6-9]|2[0-8])$")
+CIDR_PATTERN = (
+    r"^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}"
+    r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(1[6-9]|2[0-8])$"
+)
 
 TOGGLE = ["enabled", "disabled"]
 
 # Parameters read by more than one tier are declared once, here, so the root sees one
 # declaration (it rejects two different ones). name -> (console group, declaration).
 SHARED_PARAMETERS = {
-    "DatabaseEngine": ("Data", dict(
-        Type="String", AllowedValues=["aurora-postgresql", "aurora-mysql"],
-        Default="aurora-postgresql",
-        Description="Aurora engine: aurora-postgresql (port 5432) or aurora-mysql (3306).")),
-    "AppPort": ("Compute", dict(
-        Type="Number", Default=8000, MinValue=1024, MaxValue=65535,
-        Description="Port the application containers listen on (behind the ALB).")),
-    "DomainName": ("DNS", dict(
-        Type="String", Default="",
-        AllowedPattern=r"^(([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})?$",
-        ConstraintDescription="empty, or a lower-case DNS name such as "
-                              "streaming-platform-dev.example.com",
-        Description="Domain of the platform (cdn.<domain>, api.<domain>). Empty: no DNS "
-                    "records or custom certificates; CloudFront and the ALB use their own "
-                    "names.")),
-    "LogRetentionDays": ("Observability", dict(
-        Type="Number", AllowedValues=LOG_RETENTION_DAYS, Default=30,
-        Description="Days to keep application, function and API access logs in CloudWatch "
-                    "Logs.")),
-    "WorkloadBoundaryPolicy": ("Wiring", dict(
-        Type="String", AllowedPattern=r"^[A-Za-z0-9+=,.@_/-]{1,512}$", deploy_time=True,
-        Description="Path and name of the managed policy every platform role carries as its "
-                    "permissions boundary (the bootstrap creates it; deploy.py sets this).")),
+    "DatabaseEngine": (
+        "Data",
+        dict(
+            Type="String",
+            AllowedValues=["aurora-postgresql", "aurora-mysql"],
+            Default="aurora-postgresql",
+            Description="Aurora engine: aurora-postgresql (port 5432) or aurora-mysql (3306).",
+        ),
+    ),
+    "AppPort": (
+        "Compute",
+        dict(
+            Type="Number",
+            Default=8000,
+            MinValue=1024,
+            MaxValue=65535,
+            Description="Port the application containers listen on (behind the ALB).",
+        ),
+    ),
+    "DomainName": (
+        "DNS",
+        dict(
+            Type="String",
+            Default="",
+            AllowedPattern=r"^(([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})?$",
+            ConstraintDescription="empty, or a lower-case DNS name such as "
+            "streaming-platform-dev.example.com",
+            Description="Domain of the platform (cdn.<domain>, api.<domain>). Empty: no DNS "
+            "records or custom certificates; CloudFront and the ALB use their own "
+            "names.",
+        ),
+    ),
+    "LogRetentionDays": (
+        "Observability",
+        dict(
+            Type="Number",
+            AllowedValues=LOG_RETENTION_DAYS,
+            Default=30,
+            Description="Days to keep application, function and API access logs in CloudWatch "
+            "Logs.",
+        ),
+    ),
+    "WorkloadBoundaryPolicy": (
+        "Wiring",
+        dict(
+            Type="String",
+            AllowedPattern=r"^[A-Za-z0-9+=,.@_/-]{1,512}$",
+            deploy_time=True,
+            Description="Path and name of the managed policy every platform role carries as its "
+            "permissions boundary (the bootstrap creates it; deploy.py sets this).",
+        ),
+    ),
 }
 
 # IAM paths. The deploy identity's own roles and policies live under DEPLOY_PATH; every
@@ -56,7 +88,9 @@ SHARED_PARAMETERS = {
 # workload permissions boundary (the execution role can create no other role).
 DEPLOY_PATH = "/streamstack-deploy/"
 WORKLOAD_PATH = "/streamstack/${Environment}/${AWS::Region}/"
-WORKLOAD_BOUNDARY_ARN = "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/${WorkloadBoundaryPolicy}"
+WORKLOAD_BOUNDARY_ARN = (
+    "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/${WorkloadBoundaryPolicy}"
+)
 
 # Template Metadata key for parameters that deploy.py resolves at deploy time
 # (bootstrap outputs, edge outputs, lookups); params files never set them.
@@ -73,9 +107,15 @@ def deterministic_json(template_dict: dict) -> str:
 
 def arn(service: str, resource: str, region: bool = True, account: bool = True) -> Sub:
     """An ARN in this stack's partition, region and account: arn("s3", "bucket")."""
-    return Sub("arn:${AWS::Partition}:%s:%s:%s:%s" % (
-        service, "${AWS::Region}" if region else "", "${AWS::AccountId}" if account else "",
-        resource))
+    return Sub(
+        "arn:${AWS::Partition}:%s:%s:%s:%s"
+        % (
+            service,
+            "${AWS::Region}" if region else "",
+            "${AWS::AccountId}" if account else "",
+            resource,
+        )
+    )
 
 
 def account_root() -> Sub:
@@ -98,10 +138,13 @@ class Tier:
         # Wired parameter -> the nested tier whose output of that name feeds it.
         self.wiring: dict[str, str] = {}
         self.environment = self.parameter(
-            "Environment", "Environment",
-            Type="String", AllowedValues=list(ENVIRONMENTS),
+            "Environment",
+            "Environment",
+            Type="String",
+            AllowedValues=list(ENVIRONMENTS),
             Description="Deployment environment. dev is cheap and deletable; staging and prod "
-                        "retain or snapshot stateful resources and turn on protections.")
+            "retain or snapshot stateful resources and turn on protections.",
+        )
         self.build()
 
     # -- to implement -------------------------------------------------------------
@@ -109,8 +152,15 @@ class Tier:
         raise NotImplementedError
 
     # -- parameters, conditions, outputs ------------------------------------------
-    def parameter(self, name: str, group: str, label: str | None = None,
-                  deploy_time: bool = False, root: dict | None = None, **kwargs) -> Ref:
+    def parameter(
+        self,
+        name: str,
+        group: str,
+        label: str | None = None,
+        deploy_time: bool = False,
+        root: dict | None = None,
+        **kwargs,
+    ) -> Ref:
         """Declare a parameter in a console group; returns Ref(name).
 
         deploy_time: deploy.py supplies the value (never a params file).
@@ -120,8 +170,10 @@ class Tier:
         if "Description" not in kwargs:
             raise ValueError(f"parameter {name} needs a Description")
         if group == "Wiring" and not deploy_time and name not in self.wiring:
-            raise ValueError(f"parameter {name} is in the Wiring group: declare it with "
-                             "self.wired(name, source=<tier>) (or deploy_time=True)")
+            raise ValueError(
+                f"parameter {name} is in the Wiring group: declare it with "
+                "self.wired(name, source=<tier>) (or deploy_time=True)"
+            )
         if name not in self.template.parameters:
             self.template.add_parameter(Parameter(name, **kwargs))
             self.template.add_parameter_to_group(name, group)
@@ -156,8 +208,14 @@ class Tier:
 
     def toggle(self, name: str, group: str, default: str, description: str) -> str:
         """An enabled/disabled parameter and its condition `<name>Enabled`; returns it."""
-        ref = self.parameter(name, group, Type="String", AllowedValues=TOGGLE,
-                             Default=default, Description=description)
+        ref = self.parameter(
+            name,
+            group,
+            Type="String",
+            AllowedValues=TOGGLE,
+            Default=default,
+            Description=description,
+        )
         return self.condition(f"{name}Enabled", Equals(ref, "enabled"))
 
     def output(self, name: str, value, description: str, condition: str | None = None) -> None:
@@ -195,16 +253,20 @@ class Tier:
 
     # -- suppressions ------------------------------------------------------------
     @staticmethod
-    def suppress(resource, checkov: dict[str, str] | None = None,
-                 cfn_lint: dict[str, str] | None = None):
+    def suppress(
+        resource, checkov: dict[str, str] | None = None, cfn_lint: dict[str, str] | None = None
+    ):
         """Suppress scanner/linter rules on one resource, each with a written reason."""
         metadata = dict(getattr(resource, "Metadata", None) or {})
         for rule, reason in {**(checkov or {}), **(cfn_lint or {})}.items():
             if not reason or len(reason.strip()) < 15:
                 raise ValueError(f"suppression of {rule} needs a written reason")
         if checkov:
-            metadata["checkov"] = {"skip": [{"id": rule, "comment": reason}
-                                            for rule, reason in sorted(checkov.items())]}
+            metadata["checkov"] = {
+                "skip": [
+                    {"id": rule, "comment": reason} for rule, reason in sorted(checkov.items())
+                ]
+            }
         if cfn_lint:
             metadata["cfn-lint"] = {"config": {"ignore_checks": sorted(cfn_lint)}}
             metadata["streamstack:LintReasons"] = dict(sorted(cfn_lint.items()))
@@ -219,7 +281,23 @@ class Tier:
         return deterministic_json(self.to_dict())
 
 
-__all__ = ["Tier", "ENVIRONMENTS", "DEPLOY_PATH", "WORKLOAD_PATH", "WORKLOAD_BOUNDARY_ARN",
-           "LOG_RETENTION_DAYS", "CIDR_PATTERN", "TOGGLE", "DEPLOY_TIME_KEY",
-           "ROOT_DECLARATIONS_KEY", "SHARED_PARAMETERS", "deterministic_json", "arn",
-           "account_root", "AWS_NO_VALUE", "Equals", "If", "Not"]
+__all__ = [
+    "Tier",
+    "ENVIRONMENTS",
+    "DEPLOY_PATH",
+    "WORKLOAD_PATH",
+    "WORKLOAD_BOUNDARY_ARN",
+    "LOG_RETENTION_DAYS",
+    "CIDR_PATTERN",
+    "TOGGLE",
+    "DEPLOY_TIME_KEY",
+    "ROOT_DECLARATIONS_KEY",
+    "SHARED_PARAMETERS",
+    "deterministic_json",
+    "arn",
+    "account_root",
+    "AWS_NO_VALUE",
+    "Equals",
+    "If",
+    "Not",
+]

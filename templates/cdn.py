@@ -18,6 +18,7 @@ and its listener rules answer only requests that carry it.
 Certificate, aliases and WAF come from the edge stack in us-east-1, through deploy-time
 parameters; without them the distribution uses *.cloudfront.net and no web ACL.
 """
+
 from __future__ import annotations
 
 from awacs import s3 as s3_actions
@@ -55,27 +56,46 @@ ERROR_CACHING_SECONDS = {403: 10, 404: 10, 500: 5, 502: 5, 503: 5}
 FAILOVER_STATUS_CODES = [403, 404, 500, 502, 503, 504]
 
 STATIC, STATIC_REPLICA, STATIC_FAILOVER, MEDIA, ALB = (
-    "static", "static-replica", "static-failover", "media", "alb")
+    "static",
+    "static-replica",
+    "static-failover",
+    "media",
+    "alb",
+)
 
 
 class CdnTier(Tier):
     name = "cdn"
-    description = ("CloudFront distribution with OAC bucket origins and the ALB origin, "
-                   "cache and security-header policies, and the bucket policies it needs")
+    description = (
+        "CloudFront distribution with OAC bucket origins and the ALB origin, "
+        "cache and security-header policies, and the bucket policies it needs"
+    )
 
     def build(self) -> None:
         self.domain = has_domain(self)
         self.storage_key = self.wired(
-            "StorageKeyArn", "security", Type="String",
+            "StorageKeyArn",
+            "security",
+            Type="String",
             Description="ARN of the storage KMS key the buckets are encrypted with "
-                        "(security tier).")
+            "(security tier).",
+        )
         self.bucket_params = {
-            logical: {attr: self.wired(
-                f"{logical}Bucket{attr}", "storage", Type="String",
-                Description=f"{what} of the {logical.lower()} bucket (storage tier).")
-                for attr, what in (("Name", "Name"), ("Arn", "ARN"),
-                                   ("DomainName", "Regional domain name"))}
-            for logical in ("Static", "Media")}
+            logical: {
+                attr: self.wired(
+                    f"{logical}Bucket{attr}",
+                    "storage",
+                    Type="String",
+                    Description=f"{what} of the {logical.lower()} bucket (storage tier).",
+                )
+                for attr, what in (
+                    ("Name", "Name"),
+                    ("Arn", "ARN"),
+                    ("DomainName", "Regional domain name"),
+                )
+            }
+            for logical in ("Static", "Media")
+        }
         self.origin_access_control()
         self.policies()
         self.distribution()
@@ -83,200 +103,311 @@ class CdnTier(Tier):
 
     # -- policies shared by the behaviours ------------------------------------------------
     def origin_access_control(self) -> None:
-        self.add(cloudfront.OriginAccessControl(
-            "BucketOriginAccessControl",
-            OriginAccessControlConfig=cloudfront.OriginAccessControlConfig(
-                # Names are unique per account: one per environment and region.
-                Name=Sub("oac-buckets-${Environment}-${AWS::Region}"),
-                Description="CloudFront signs every request to the static and media buckets",
-                OriginAccessControlOriginType="s3", SigningBehavior="always",
-                SigningProtocol="sigv4")))
+        self.add(
+            cloudfront.OriginAccessControl(
+                "BucketOriginAccessControl",
+                OriginAccessControlConfig=cloudfront.OriginAccessControlConfig(
+                    # Names are unique per account: one per environment and region.
+                    Name=Sub("oac-buckets-${Environment}-${AWS::Region}"),
+                    Description="CloudFront signs every request to the static and media buckets",
+                    OriginAccessControlOriginType="s3",
+                    SigningBehavior="always",
+                    SigningProtocol="sigv4",
+                ),
+            )
+        )
 
     def policies(self) -> None:
-        self.add(cloudfront.ResponseHeadersPolicy(
-            "SecurityHeadersPolicy",
-            ResponseHeadersPolicyConfig=cloudfront.ResponseHeadersPolicyConfig(
-                Name=Sub("security-headers-${Environment}-${AWS::Region}"),
-                Comment="HSTS, nosniff, frame denial and referrer policy on every response",
-                SecurityHeadersConfig=cloudfront.SecurityHeadersConfig(
-                    StrictTransportSecurity=cloudfront.StrictTransportSecurity(
-                        AccessControlMaxAgeSec=63072000, IncludeSubdomains=True,
-                        Preload=False, Override=True),
-                    ContentTypeOptions=cloudfront.ContentTypeOptions(Override=True),
-                    FrameOptions=cloudfront.FrameOptions(FrameOption="DENY", Override=True),
-                    ReferrerPolicy=cloudfront.ReferrerPolicy(
-                        ReferrerPolicy="strict-origin-when-cross-origin", Override=True)))))
+        self.add(
+            cloudfront.ResponseHeadersPolicy(
+                "SecurityHeadersPolicy",
+                ResponseHeadersPolicyConfig=cloudfront.ResponseHeadersPolicyConfig(
+                    Name=Sub("security-headers-${Environment}-${AWS::Region}"),
+                    Comment="HSTS, nosniff, frame denial and referrer policy on every response",
+                    SecurityHeadersConfig=cloudfront.SecurityHeadersConfig(
+                        StrictTransportSecurity=cloudfront.StrictTransportSecurity(
+                            AccessControlMaxAgeSec=63072000,
+                            IncludeSubdomains=True,
+                            Preload=False,
+                            Override=True,
+                        ),
+                        ContentTypeOptions=cloudfront.ContentTypeOptions(Override=True),
+                        FrameOptions=cloudfront.FrameOptions(FrameOption="DENY", Override=True),
+                        ReferrerPolicy=cloudfront.ReferrerPolicy(
+                            ReferrerPolicy="strict-origin-when-cross-origin", Override=True
+                        ),
+                    ),
+                ),
+            )
+        )
         for kind, ttls in HLS_TTLS.items():
             compressible = kind == "Manifest"  # segments and thumbnails are compressed media
-            self.add(cloudfront.CachePolicy(
-                f"Hls{kind}CachePolicy", CachePolicyConfig=cloudfront.CachePolicyConfig(
-                    Name=Sub(f"hls-{kind.lower()}s-${{Environment}}-${{AWS::Region}}"),
-                    Comment=f"HLS {kind.lower()}s under /media/: no cookies, headers or "
-                            "query strings in the cache key",
-                    ParametersInCacheKeyAndForwardedToOrigin=(
-                        cloudfront.ParametersInCacheKeyAndForwardedToOrigin(
-                            EnableAcceptEncodingGzip=compressible,
-                            EnableAcceptEncodingBrotli=compressible,
-                            CookiesConfig=cloudfront.CacheCookiesConfig(CookieBehavior="none"),
-                            HeadersConfig=cloudfront.CacheHeadersConfig(HeaderBehavior="none"),
-                            QueryStringsConfig=cloudfront.CacheQueryStringsConfig(
-                                QueryStringBehavior="none"))),
-                    **ttls)))
+            self.add(
+                cloudfront.CachePolicy(
+                    f"Hls{kind}CachePolicy",
+                    CachePolicyConfig=cloudfront.CachePolicyConfig(
+                        Name=Sub(f"hls-{kind.lower()}s-${{Environment}}-${{AWS::Region}}"),
+                        Comment=f"HLS {kind.lower()}s under /media/: no cookies, headers or "
+                        "query strings in the cache key",
+                        ParametersInCacheKeyAndForwardedToOrigin=(
+                            cloudfront.ParametersInCacheKeyAndForwardedToOrigin(
+                                EnableAcceptEncodingGzip=compressible,
+                                EnableAcceptEncodingBrotli=compressible,
+                                CookiesConfig=cloudfront.CacheCookiesConfig(CookieBehavior="none"),
+                                HeadersConfig=cloudfront.CacheHeadersConfig(HeaderBehavior="none"),
+                                QueryStringsConfig=cloudfront.CacheQueryStringsConfig(
+                                    QueryStringBehavior="none"
+                                ),
+                            )
+                        ),
+                        **ttls,
+                    ),
+                )
+            )
 
     # -- distribution -----------------------------------------------------------------------
     def distribution(self) -> None:
         price_class = self.parameter(
-            "PriceClass", "CDN", Type="String", Default="PriceClass_100",
+            "PriceClass",
+            "CDN",
+            Type="String",
+            Default="PriceClass_100",
             AllowedValues=["PriceClass_100", "PriceClass_200", "PriceClass_All"],
             Description="CloudFront edge locations: PriceClass_100 (North America, Europe), "
-                        "PriceClass_200 (adds Asia, Middle East, Africa), PriceClass_All.")
+            "PriceClass_200 (adds Asia, Middle East, Africa), PriceClass_All.",
+        )
         certificate = edge_output_parameter(self, "CdnCertificateArn")
         web_acl = edge_output_parameter(self, "CdnWebAclArn")
         self.wired(
-            "AccessLogsBucketName", "storage", Type="String",
+            "AccessLogsBucketName",
+            "storage",
+            Type="String",
             Description="Name of the access-logs bucket (storage tier); CloudFront writes "
-                        "its standard logs under cloudfront/.")
-        self.condition("CustomDomain", And(UseCondition("HasDomain"),
-                                           Not(Equals(certificate, ""))))
+            "its standard logs under cloudfront/.",
+        )
+        self.condition("CustomDomain", And(UseCondition("HasDomain"), Not(Equals(certificate, ""))))
         self.condition("HasWebAcl", Not(Equals(web_acl, "")))
 
-        distribution = self.add(cloudfront.Distribution(
-            "Distribution",
-            DistributionConfig=cloudfront.DistributionConfig(
-                Enabled=True,
-                Comment=Sub("streamstack ${Environment}: web, API, static assets and video"),
-                PriceClass=price_class, HttpVersion="http2and3", IPV6Enabled=True,
-                DefaultRootObject="index.html",
-                Aliases=If("CustomDomain", [Sub("cdn.${DomainName}")], Ref(AWS_NO_VALUE)),
-                ViewerCertificate=If(
-                    "CustomDomain",
-                    cloudfront.ViewerCertificate(
-                        AcmCertificateArn=certificate, SslSupportMethod="sni-only",
-                        MinimumProtocolVersion="TLSv1.2_2021"),
-                    cloudfront.ViewerCertificate(CloudFrontDefaultCertificate=True)),
-                WebACLId=If("HasWebAcl", web_acl, Ref(AWS_NO_VALUE)),
-                Logging=cloudfront.Logging(
-                    # CloudFront's documented form: <bucket>.s3.amazonaws.com
-                    Bucket=Sub("${AccessLogsBucketName}.s3.amazonaws.com"),
-                    IncludeCookies=False, Prefix="cloudfront/"),
-                Origins=[self._alb_origin(), *self._bucket_origins()],
-                OriginGroups=self._static_failover(),
-                DefaultCacheBehavior=cloudfront.DefaultCacheBehavior(
-                    TargetOriginId=ALB, ViewerProtocolPolicy="redirect-to-https",
-                    AllowedMethods=ALL_METHODS, CachedMethods=READ_METHODS,
-                    CachePolicyId=CACHING_DISABLED,
-                    OriginRequestPolicyId=ALL_VIEWER_EXCEPT_HOST_HEADER,
-                    ResponseHeadersPolicyId=Ref("SecurityHeadersPolicy")),
-                CacheBehaviors=[
-                    self._bucket_behavior("/static/*", If("HasStaticReplica", STATIC_FAILOVER,
-                                                          STATIC), CACHING_OPTIMIZED, True),
-                    # Before /media/*: CloudFront takes the first pattern that matches.
-                    self._bucket_behavior("/media/*.m3u8", MEDIA,
-                                          Ref("HlsManifestCachePolicy"), True),
-                    self._bucket_behavior("/media/*", MEDIA, Ref("HlsSegmentCachePolicy"),
-                                          False),
-                ],
-                CustomErrorResponses=[
-                    cloudfront.CustomErrorResponse(ErrorCode=code, ErrorCachingMinTTL=ttl)
-                    for code, ttl in ERROR_CACHING_SECONDS.items()],
-            ),
-            Tags=self.tags("cf", "cdn")))
-        self.suppress(distribution, checkov={
-            "CKV_AWS_174": "With the edge stack's certificate the distribution requires "
-                           "TLSv1.2_2021 (sni-only); only without one, on CloudFront's default "
-                           "*.cloudfront.net certificate, CloudFront fixes the minimum "
-                           "protocol itself and it cannot be set."})
+        distribution = self.add(
+            cloudfront.Distribution(
+                "Distribution",
+                DistributionConfig=cloudfront.DistributionConfig(
+                    Enabled=True,
+                    Comment=Sub("streamstack ${Environment}: web, API, static assets and video"),
+                    PriceClass=price_class,
+                    HttpVersion="http2and3",
+                    IPV6Enabled=True,
+                    DefaultRootObject="index.html",
+                    Aliases=If("CustomDomain", [Sub("cdn.${DomainName}")], Ref(AWS_NO_VALUE)),
+                    ViewerCertificate=If(
+                        "CustomDomain",
+                        cloudfront.ViewerCertificate(
+                            AcmCertificateArn=certificate,
+                            SslSupportMethod="sni-only",
+                            MinimumProtocolVersion="TLSv1.2_2021",
+                        ),
+                        cloudfront.ViewerCertificate(CloudFrontDefaultCertificate=True),
+                    ),
+                    WebACLId=If("HasWebAcl", web_acl, Ref(AWS_NO_VALUE)),
+                    Logging=cloudfront.Logging(
+                        # CloudFront's documented form: <bucket>.s3.amazonaws.com
+                        Bucket=Sub("${AccessLogsBucketName}.s3.amazonaws.com"),
+                        IncludeCookies=False,
+                        Prefix="cloudfront/",
+                    ),
+                    Origins=[self._alb_origin(), *self._bucket_origins()],
+                    OriginGroups=self._static_failover(),
+                    DefaultCacheBehavior=cloudfront.DefaultCacheBehavior(
+                        TargetOriginId=ALB,
+                        ViewerProtocolPolicy="redirect-to-https",
+                        AllowedMethods=ALL_METHODS,
+                        CachedMethods=READ_METHODS,
+                        CachePolicyId=CACHING_DISABLED,
+                        OriginRequestPolicyId=ALL_VIEWER_EXCEPT_HOST_HEADER,
+                        ResponseHeadersPolicyId=Ref("SecurityHeadersPolicy"),
+                    ),
+                    CacheBehaviors=[
+                        self._bucket_behavior(
+                            "/static/*",
+                            If("HasStaticReplica", STATIC_FAILOVER, STATIC),
+                            CACHING_OPTIMIZED,
+                            True,
+                        ),
+                        # Before /media/*: CloudFront takes the first pattern that matches.
+                        self._bucket_behavior(
+                            "/media/*.m3u8", MEDIA, Ref("HlsManifestCachePolicy"), True
+                        ),
+                        self._bucket_behavior(
+                            "/media/*", MEDIA, Ref("HlsSegmentCachePolicy"), False
+                        ),
+                    ],
+                    CustomErrorResponses=[
+                        cloudfront.CustomErrorResponse(ErrorCode=code, ErrorCachingMinTTL=ttl)
+                        for code, ttl in ERROR_CACHING_SECONDS.items()
+                    ],
+                ),
+                Tags=self.tags("cf", "cdn"),
+            )
+        )
+        self.suppress(
+            distribution,
+            checkov={
+                "CKV_AWS_174": "With the edge stack's certificate the distribution requires "
+                "TLSv1.2_2021 (sni-only); only without one, on CloudFront's default "
+                "*.cloudfront.net certificate, CloudFront fixes the minimum "
+                "protocol itself and it cannot be set."
+            },
+        )
         self.output("DistributionId", Ref("Distribution"), "ID of the CloudFront distribution")
-        self.output("DistributionDomainName", GetAtt("Distribution", "DomainName"),
-                    "Domain name of the distribution (*.cloudfront.net); cdn.<domain> is an "
-                    "alias of it")
-        self.output("DistributionArn", self.distribution_arn(),
-                    "ARN of the distribution (the AWS:SourceArn bucket policies name)")
+        self.output(
+            "DistributionDomainName",
+            GetAtt("Distribution", "DomainName"),
+            "Domain name of the distribution (*.cloudfront.net); cdn.<domain> is an alias of it",
+        )
+        self.output(
+            "DistributionArn",
+            self.distribution_arn(),
+            "ARN of the distribution (the AWS:SourceArn bucket policies name)",
+        )
 
     @staticmethod
     def distribution_arn() -> Sub:
-        return Sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:"
-                   "distribution/${Distribution}")
+        return Sub(
+            "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}"
+        )
 
     def _alb_origin(self) -> cloudfront.Origin:
-        alb_dns = self.wired("AlbDnsName", "load-balancer", Type="String",
-                                 Description="DNS name of the ALB (load-balancer tier).")
+        alb_dns = self.wired(
+            "AlbDnsName",
+            "load-balancer",
+            Type="String",
+            Description="DNS name of the ALB (load-balancer tier).",
+        )
         alb_certificate = self.wired(
-            "AlbCertificateArn", "dns", Type="String",
+            "AlbCertificateArn",
+            "dns",
+            Type="String",
             Description="Certificate of the ALB's HTTPS listener, empty without one (dns "
-                        "tier). With one, CloudFront reaches the ALB over HTTPS as "
-                        "api.<domain>, the name the certificate covers.")
-        self.wired("OriginVerifySecretArn", "load-balancer", Type="String",
-                       Description="Secret holding the X-Origin-Verify header value the ALB "
-                                   "requires (load-balancer tier).")
+            "tier). With one, CloudFront reaches the ALB over HTTPS as "
+            "api.<domain>, the name the certificate covers.",
+        )
+        self.wired(
+            "OriginVerifySecretArn",
+            "load-balancer",
+            Type="String",
+            Description="Secret holding the X-Origin-Verify header value the ALB "
+            "requires (load-balancer tier).",
+        )
         self.condition("AlbHttps", Not(Equals(alb_certificate, "")))
         return cloudfront.Origin(
-            Id=ALB, DomainName=If("AlbHttps", Sub("api.${DomainName}"), alb_dns),
+            Id=ALB,
+            DomainName=If("AlbHttps", Sub("api.${DomainName}"), alb_dns),
             CustomOriginConfig=cloudfront.CustomOriginConfig(
                 OriginProtocolPolicy=If("AlbHttps", "https-only", "http-only"),
-                HTTPPort=80, HTTPSPort=443, OriginSSLProtocols=["TLSv1.2"],
-                OriginReadTimeout=30, OriginKeepaliveTimeout=5),
-            OriginCustomHeaders=[cloudfront.OriginCustomHeader(
-                HeaderName=ORIGIN_HEADER,
-                # Resolved by CloudFormation at deploy time; never in the template. The
-                # secret is a plain generated string (no JSON key), resolved whole, exactly
-                # as the load balancer's listener rules resolve it.
-                HeaderValue=Sub("{{resolve:secretsmanager:${OriginVerifySecretArn}}}"))])
+                HTTPPort=80,
+                HTTPSPort=443,
+                OriginSSLProtocols=["TLSv1.2"],
+                OriginReadTimeout=30,
+                OriginKeepaliveTimeout=5,
+            ),
+            OriginCustomHeaders=[
+                cloudfront.OriginCustomHeader(
+                    HeaderName=ORIGIN_HEADER,
+                    # Resolved by CloudFormation at deploy time; never in the template. The
+                    # secret is a plain generated string (no JSON key), resolved whole, exactly
+                    # as the load balancer's listener rules resolve it.
+                    HeaderValue=Sub("{{resolve:secretsmanager:${OriginVerifySecretArn}}}"),
+                )
+            ],
+        )
 
     def _bucket_origins(self) -> list:
         replica = self.parameter(
-            "StaticReplicaBucketDomainName", "CDN", Type="String", Default="",
+            "StaticReplicaBucketDomainName",
+            "CDN",
+            Type="String",
+            Default="",
             AllowedPattern=r"^([a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\.s3\.[a-z0-9-]+\.amazonaws\.com)?$",
             ConstraintDescription="empty, or a regional bucket domain name such as "
-                                  "my-bucket.s3.us-east-2.amazonaws.com",
+            "my-bucket.s3.us-east-2.amazonaws.com",
             Description="Regional domain name of a replica of the static bucket (another "
-                        "region, S3 replication). Given: /static/* fails over to it. Its "
-                        "policy and key must let this distribution read (output "
-                        "DistributionArn).")
+            "region, S3 replication). Given: /static/* fails over to it. Its "
+            "policy and key must let this distribution read (output "
+            "DistributionArn).",
+        )
         self.condition("HasStaticReplica", Not(Equals(replica, "")))
 
         def origin(origin_id, domain):
             return cloudfront.Origin(
-                Id=origin_id, DomainName=domain,
+                Id=origin_id,
+                DomainName=domain,
                 OriginAccessControlId=GetAtt("BucketOriginAccessControl", "Id"),
                 # With OAC the legacy origin access identity stays empty.
-                S3OriginConfig=cloudfront.S3OriginConfig(OriginAccessIdentity=""))
-        return [origin(STATIC, self.bucket_params["Static"]["DomainName"]),
-                origin(MEDIA, self.bucket_params["Media"]["DomainName"]),
-                If("HasStaticReplica", origin(STATIC_REPLICA, replica), Ref(AWS_NO_VALUE))]
+                S3OriginConfig=cloudfront.S3OriginConfig(OriginAccessIdentity=""),
+            )
+
+        return [
+            origin(STATIC, self.bucket_params["Static"]["DomainName"]),
+            origin(MEDIA, self.bucket_params["Media"]["DomainName"]),
+            If("HasStaticReplica", origin(STATIC_REPLICA, replica), Ref(AWS_NO_VALUE)),
+        ]
 
     @staticmethod
     def _static_failover():
         group = cloudfront.OriginGroup(
             Id=STATIC_FAILOVER,
             FailoverCriteria=cloudfront.OriginGroupFailoverCriteria(
-                StatusCodes=cloudfront.StatusCodes(Quantity=len(FAILOVER_STATUS_CODES),
-                                                   Items=FAILOVER_STATUS_CODES)),
-            Members=cloudfront.OriginGroupMembers(Quantity=2, Items=[
-                cloudfront.OriginGroupMember(OriginId=STATIC),
-                cloudfront.OriginGroupMember(OriginId=STATIC_REPLICA)]))
-        return If("HasStaticReplica", cloudfront.OriginGroups(Quantity=1, Items=[group]),
-                  Ref(AWS_NO_VALUE))
+                StatusCodes=cloudfront.StatusCodes(
+                    Quantity=len(FAILOVER_STATUS_CODES), Items=FAILOVER_STATUS_CODES
+                )
+            ),
+            Members=cloudfront.OriginGroupMembers(
+                Quantity=2,
+                Items=[
+                    cloudfront.OriginGroupMember(OriginId=STATIC),
+                    cloudfront.OriginGroupMember(OriginId=STATIC_REPLICA),
+                ],
+            ),
+        )
+        return If(
+            "HasStaticReplica",
+            cloudfront.OriginGroups(Quantity=1, Items=[group]),
+            Ref(AWS_NO_VALUE),
+        )
 
     @staticmethod
     def _bucket_behavior(pattern: str, origin, cache_policy, compress: bool):
         return cloudfront.CacheBehavior(
-            PathPattern=pattern, TargetOriginId=origin, ViewerProtocolPolicy="redirect-to-https",
-            AllowedMethods=READ_METHODS, CachedMethods=READ_METHODS, Compress=compress,
-            CachePolicyId=cache_policy, ResponseHeadersPolicyId=Ref("SecurityHeadersPolicy"))
+            PathPattern=pattern,
+            TargetOriginId=origin,
+            ViewerProtocolPolicy="redirect-to-https",
+            AllowedMethods=READ_METHODS,
+            CachedMethods=READ_METHODS,
+            Compress=compress,
+            CachePolicyId=cache_policy,
+            ResponseHeadersPolicyId=Ref("SecurityHeadersPolicy"),
+        )
 
     # -- bucket policies -------------------------------------------------------------------
     def bucket_policies(self) -> None:
         for logical, params in self.bucket_params.items():
             statements = secure_bucket_statements(params["Arn"], "aws:kms", self.storage_key)
-            statements.append(Statement(
-                Sid="CloudFrontOacRead", Effect=Allow,
-                Principal=Principal("Service", "cloudfront.amazonaws.com"),
-                Action=[s3_actions.GetObject],
-                Resource=[Join("", [params["Arn"], "/*"])],
-                Condition=Condition(StringEquals("AWS:SourceArn", self.distribution_arn()))))
+            statements.append(
+                Statement(
+                    Sid="CloudFrontOacRead",
+                    Effect=Allow,
+                    Principal=Principal("Service", "cloudfront.amazonaws.com"),
+                    Action=[s3_actions.GetObject],
+                    Resource=[Join("", [params["Arn"], "/*"])],
+                    Condition=Condition(StringEquals("AWS:SourceArn", self.distribution_arn())),
+                )
+            )
             # <Name>BucketPolicy: the logical ids are a contract (a rename replaces the
             # policy), kept in the tier that names the distribution.
-            self.add(s3.BucketPolicy(
-                f"{logical}BucketPolicy", Bucket=params["Name"],
-                PolicyDocument=Policy(Version="2012-10-17", Statement=statements)))
+            self.add(
+                s3.BucketPolicy(
+                    f"{logical}BucketPolicy",
+                    Bucket=params["Name"],
+                    PolicyDocument=Policy(Version="2012-10-17", Statement=statements),
+                )
+            )

@@ -12,6 +12,7 @@ run behind no load balancer.
 Secrets reach containers only through the task definitions' `Secrets` (the execution
 role reads exactly those); endpoints and names are plain environment variables.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,16 +50,34 @@ from templates.parts.logs import log_group
 
 # Valid Fargate CPU/memory combinations (CPU units / MiB), as "cpu/memory".
 FARGATE_SIZES = [
-    "256/512", "256/1024", "256/2048",
-    "512/1024", "512/2048", "512/3072", "512/4096",
-    "1024/2048", "1024/3072", "1024/4096", "1024/6144", "1024/8192",
-    "2048/4096", "2048/6144", "2048/8192", "2048/12288", "2048/16384",
-    "4096/8192", "4096/12288", "4096/16384", "4096/30720",
+    "256/512",
+    "256/1024",
+    "256/2048",
+    "512/1024",
+    "512/2048",
+    "512/3072",
+    "512/4096",
+    "1024/2048",
+    "1024/3072",
+    "1024/4096",
+    "1024/6144",
+    "1024/8192",
+    "2048/4096",
+    "2048/6144",
+    "2048/8192",
+    "2048/12288",
+    "2048/16384",
+    "4096/8192",
+    "4096/12288",
+    "4096/16384",
+    "4096/30720",
 ]
 # A real public image that answers every path (and /health) with 200 on the port given
 # by WHOAMI_PORT_NUMBER, runs as any uid on a read-only root file system: a first
 # deploy with defaults passes its health checks. Replace it with the application's.
 PLACEHOLDER_IMAGE = "docker.io/traefik/whoami:v1.11.0"
+
+
 @dataclass(frozen=True)
 class ServiceSpec:
     """One ECS service, `<name>Service`, with its task definition, log group and
@@ -73,12 +92,12 @@ class ServiceSpec:
     """
 
     name: str
-    runs: str                         # what it runs, for descriptions
-    task_size: str                    # default CPU units/MiB
+    runs: str  # what it runs, for descriptions
+    task_size: str  # default CPU units/MiB
     image: str | None = None
     image_of: str | None = None
     command: str | None = None
-    behind_alb: bool = False          # in the load-balancer tier's <name>TargetGroupArn
+    behind_alb: bool = False  # in the load-balancer tier's <name>TargetGroupArn
     stop_timeout: int = 30
     # Exactly one task, on FARGATE: a deployment stops the old task before it starts the
     # new one (beat must never run twice).
@@ -88,30 +107,55 @@ class ServiceSpec:
 
 
 SERVICES = (
-    ServiceSpec("Api", "the HTTP API (/api/*)", "512/1024", behind_alb=True,
-                image="Image of the api containers; they listen on AppPort and answer "
-                      "/health. The default is a public placeholder that does.",
-                scaling=(2, 10), scale_on_cpu_and_memory=True),
-    ServiceSpec("Web", "the web front end (every other path)", "256/512", behind_alb=True,
-                image="Image of the web containers (AppPort, /health).",
-                scaling=(2, 6), scale_on_cpu_and_memory=True),
+    ServiceSpec(
+        "Api",
+        "the HTTP API (/api/*)",
+        "512/1024",
+        behind_alb=True,
+        image="Image of the api containers; they listen on AppPort and answer "
+        "/health. The default is a public placeholder that does.",
+        scaling=(2, 10),
+        scale_on_cpu_and_memory=True,
+    ),
+    ServiceSpec(
+        "Web",
+        "the web front end (every other path)",
+        "256/512",
+        behind_alb=True,
+        image="Image of the web containers (AppPort, /health).",
+        scaling=(2, 6),
+        scale_on_cpu_and_memory=True,
+    ),
     # Workers get two minutes to finish the job in hand.
-    ServiceSpec("Worker", "Celery-style workers consuming the jobs queue", "512/1024",
-                image="Image of the worker and scheduler containers and the scheduled jobs "
-                      "(the application image with Celery).",
-                command="celery -A app worker", stop_timeout=120, scaling=(1, 10)),
-    ServiceSpec("Scheduler", "the beat scheduler (exactly one task)", "256/512",
-                image_of="Worker", command="celery -A app beat", singleton=True),
+    ServiceSpec(
+        "Worker",
+        "Celery-style workers consuming the jobs queue",
+        "512/1024",
+        image="Image of the worker and scheduler containers and the scheduled jobs "
+        "(the application image with Celery).",
+        command="celery -A app worker",
+        stop_timeout=120,
+        scaling=(1, 10),
+    ),
+    ServiceSpec(
+        "Scheduler",
+        "the beat scheduler (exactly one task)",
+        "256/512",
+        image_of="Worker",
+        command="celery -A app beat",
+        singleton=True,
+    ),
 )
-MAX_TASKS = 100     # ceiling of every <name>MinTasks/<name>MaxTasks parameter
+MAX_TASKS = 100  # ceiling of every <name>MinTasks/<name>MaxTasks parameter
 # scheduled job -> (schedule, command run in the worker task definition)
 JOBS = {
-    "NightlyMaintenance": ("cron(0 3 * * ? *)",
-                           "celery,-A,app,call,app.tasks.nightly_maintenance"),
+    "NightlyMaintenance": ("cron(0 3 * * ? *)", "celery,-A,app,call,app.tasks.nightly_maintenance"),
     "Reports": ("cron(30 5 * * ? *)", "celery,-A,app,call,app.tasks.daily_reports"),
 }
-SPOT_WEIGHTED = [ecs.CapacityProviderStrategyItem(CapacityProvider="FARGATE", Base=1, Weight=1),
-                 ecs.CapacityProviderStrategyItem(CapacityProvider="FARGATE_SPOT", Weight=3)]
+SPOT_WEIGHTED = [
+    ecs.CapacityProviderStrategyItem(CapacityProvider="FARGATE", Base=1, Weight=1),
+    ecs.CapacityProviderStrategyItem(CapacityProvider="FARGATE_SPOT", Weight=3),
+]
 ON_DEMAND = [ecs.CapacityProviderStrategyItem(CapacityProvider="FARGATE", Weight=1)]
 
 
@@ -132,21 +176,40 @@ class ComputeTier(Tier):
     # -- inputs ------------------------------------------------------------------
     def inputs(self) -> None:
         w = self.wired
-        self.app_subnets = w("AppSubnetIds", "network", Type="List<AWS::EC2::Subnet::Id>",
-                             Description="App subnets of the tasks (network tier).")
-        self.app_sg = w("AppSecurityGroupId", "security", Type="AWS::EC2::SecurityGroup::Id",
-                        Description="Security group of the tasks (security tier).")
-        self.data_key = w("DataKeyArn", "security",
-                          Description="Data KMS key (security tier): secrets, DynamoDB.")
-        self.storage_key = w("StorageKeyArn", "security",
-                             Description="Storage KMS key (security tier): logs, S3, SQS, events.")
+        self.app_subnets = w(
+            "AppSubnetIds",
+            "network",
+            Type="List<AWS::EC2::Subnet::Id>",
+            Description="App subnets of the tasks (network tier).",
+        )
+        self.app_sg = w(
+            "AppSecurityGroupId",
+            "security",
+            Type="AWS::EC2::SecurityGroup::Id",
+            Description="Security group of the tasks (security tier).",
+        )
+        self.data_key = w(
+            "DataKeyArn", "security", Description="Data KMS key (security tier): secrets, DynamoDB."
+        )
+        self.storage_key = w(
+            "StorageKeyArn",
+            "security",
+            Description="Storage KMS key (security tier): logs, S3, SQS, events.",
+        )
         self.buckets = {}
         for bucket in ("Media", "Uploads", "Static"):
             self.buckets[bucket] = (
-                w(f"{bucket}BucketName", "storage",
-                  Description=f"{bucket} bucket name (storage tier)."),
-                w(f"{bucket}BucketArn", "storage",
-                  Description=f"{bucket} bucket ARN (storage tier)."))
+                w(
+                    f"{bucket}BucketName",
+                    "storage",
+                    Description=f"{bucket} bucket name (storage tier).",
+                ),
+                w(
+                    f"{bucket}BucketArn",
+                    "storage",
+                    Description=f"{bucket} bucket ARN (storage tier).",
+                ),
+            )
         # Container environment variable -> (wired input, its tier, what it is).
         inputs = {
             "DB_HOST": ("DbEndpoint", "data", "Aurora writer endpoint (data tier)."),
@@ -155,52 +218,79 @@ class ComputeTier(Tier):
             "DB_NAME": ("DbName", "data", "Application database name (data tier)."),
             "REDIS_HOST": ("RedisEndpoint", "data", "Redis primary endpoint (data tier)."),
             "REDIS_PORT": ("RedisPort", "data", "Redis port (data tier)."),
-            "VIDEOS_TABLE": ("VideosTableName", "data",
-                             "Videos table name, empty when off (data tier)."),
+            "VIDEOS_TABLE": (
+                "VideosTableName",
+                "data",
+                "Videos table name, empty when off (data tier).",
+            ),
             "JOBS_QUEUE_URL": ("JobsQueueUrl", "messaging", "Jobs queue URL (messaging tier)."),
-            "METADATA_API_URL": ("MetadataApiUrl", "api", "Base URL of the metadata API stage, "
-                                                          "empty when off (api tier)."),
-            "EVENT_BUS_NAME": ("EventBusName", "messaging",
-                               "Platform event bus (messaging tier)."),
+            "METADATA_API_URL": (
+                "MetadataApiUrl",
+                "api",
+                "Base URL of the metadata API stage, empty when off (api tier).",
+            ),
+            "EVENT_BUS_NAME": ("EventBusName", "messaging", "Platform event bus (messaging tier)."),
         }
         self.env_inputs = {
-            **{variable: w(name, source, Description=description)
-               for variable, (name, source, description) in inputs.items()},
+            **{
+                variable: w(name, source, Description=description)
+                for variable, (name, source, description) in inputs.items()
+            },
             "MEDIA_BUCKET": self.buckets["Media"][0],
             "UPLOADS_BUCKET": self.buckets["Uploads"][0],
             "STATIC_BUCKET": self.buckets["Static"][0],
         }
-        self.db_secret = w("DbMasterSecretArn", "data",
-                           Description="RDS-managed master secret (data tier).")
-        self.redis_secret = w("RedisAuthSecretArn", "data",
-                              Description="Redis AUTH token secret (data tier).")
+        self.db_secret = w(
+            "DbMasterSecretArn", "data", Description="RDS-managed master secret (data tier)."
+        )
+        self.redis_secret = w(
+            "RedisAuthSecretArn", "data", Description="Redis AUTH token secret (data tier)."
+        )
         self.app_secret = w("AppSecretArn", "data", Description="Application secret (data tier).")
-        self.videos_table_arn = w("VideosTableArn", "data",
-                                  Description="Videos table ARN, empty when off (data tier).")
-        self.jobs_queue_arn = w("JobsQueueArn", "messaging",
-                                Description="Jobs queue ARN (messaging tier).")
-        self.jobs_queue_name = w("JobsQueueName", "messaging",
-                                 Description="Jobs queue name (messaging tier).")
-        self.event_bus_arn = w("EventBusArn", "messaging",
-                               Description="Platform event bus ARN (messaging tier).")
+        self.videos_table_arn = w(
+            "VideosTableArn", "data", Description="Videos table ARN, empty when off (data tier)."
+        )
+        self.jobs_queue_arn = w(
+            "JobsQueueArn", "messaging", Description="Jobs queue ARN (messaging tier)."
+        )
+        self.jobs_queue_name = w(
+            "JobsQueueName", "messaging", Description="Jobs queue name (messaging tier)."
+        )
+        self.event_bus_arn = w(
+            "EventBusArn", "messaging", Description="Platform event bus ARN (messaging tier)."
+        )
         self.target_group_arns = {
-            spec.name: w(f"{spec.name}TargetGroupArn", "load-balancer",
-                         Description=f"Target group the {spec.name.lower()} service registers "
-                                     "in (load-balancer tier).")
-            for spec in SERVICES if spec.behind_alb}
-        self.alb_full_name = w("AlbFullName", "load-balancer",
-                               Description="app/<name>/<id> of the ALB (load-balancer tier): "
-                                           "the api's request-count scaling.")
+            spec.name: w(
+                f"{spec.name}TargetGroupArn",
+                "load-balancer",
+                Description=f"Target group the {spec.name.lower()} service registers "
+                "in (load-balancer tier).",
+            )
+            for spec in SERVICES
+            if spec.behind_alb
+        }
+        self.alb_full_name = w(
+            "AlbFullName",
+            "load-balancer",
+            Description="app/<name>/<id> of the ALB (load-balancer tier): "
+            "the api's request-count scaling.",
+        )
         self.api_target_group_full_name = w(
-            "ApiTargetGroupFullName", "load-balancer",
+            "ApiTargetGroupFullName",
+            "load-balancer",
             Description="targetgroup/<name>/<id> of the api target group (load-balancer "
-                        "tier): the api's request-count scaling.")
-        self.metadata_api_id = w("MetadataApiId", "api",
-                                 Description="ID of the metadata HTTP API, empty when off (api "
-                                             "tier).")
-        self.metadata_api_stage = w("MetadataApiStageName", "api",
-                                    Description="Stage of the metadata API, empty when off (api "
-                                                "tier).")
+            "tier): the api's request-count scaling.",
+        )
+        self.metadata_api_id = w(
+            "MetadataApiId",
+            "api",
+            Description="ID of the metadata HTTP API, empty when off (api tier).",
+        )
+        self.metadata_api_stage = w(
+            "MetadataApiStageName",
+            "api",
+            Description="Stage of the metadata API, empty when off (api tier).",
+        )
         self.condition("HasVideosTable", Not(Equals(self.videos_table_arn, "")))
         self.condition("HasMetadataApi", Not(Equals(self.metadata_api_id, "")))
         self.app_port = self.shared_parameter("AppPort")
@@ -208,31 +298,48 @@ class ComputeTier(Tier):
     # -- cluster -----------------------------------------------------------------
     def cluster(self) -> None:
         strategy = self.parameter(
-            "CapacityStrategy", "Compute", Type="String",
-            AllowedValues=["on-demand", "spot-weighted"], Default="on-demand",
+            "CapacityStrategy",
+            "Compute",
+            Type="String",
+            AllowedValues=["on-demand", "spot-weighted"],
+            Default="on-demand",
             Description="on-demand: every task on FARGATE. spot-weighted: one task per "
-                        "service on FARGATE, the rest 3:1 on FARGATE_SPOT (about 70% cheaper, "
-                        "tasks may be interrupted with 2 minutes' notice). The scheduler and "
-                        "scheduled jobs always run on FARGATE.")
+            "service on FARGATE, the rest 3:1 on FARGATE_SPOT (about 70% cheaper, "
+            "tasks may be interrupted with 2 minutes' notice). The scheduler and "
+            "scheduled jobs always run on FARGATE.",
+        )
         self.condition("SpotWeighted", Equals(strategy, "spot-weighted"))
         self.strategy = If("SpotWeighted", SPOT_WEIGHTED, ON_DEMAND)
-        self.add(ecs.Cluster(
-            "Cluster",
-            ClusterSettings=[ecs.ClusterSetting(Name="containerInsights", Value="enabled")],
-            CapacityProviders=["FARGATE", "FARGATE_SPOT"],
-            DefaultCapacityProviderStrategy=self.strategy,
-            Tags=self.tags("ecs", "cluster")))
+        self.add(
+            ecs.Cluster(
+                "Cluster",
+                ClusterSettings=[ecs.ClusterSetting(Name="containerInsights", Value="enabled")],
+                CapacityProviders=["FARGATE", "FARGATE_SPOT"],
+                DefaultCapacityProviderStrategy=self.strategy,
+                Tags=self.tags("ecs", "cluster"),
+            )
+        )
         self.output("ClusterName", Ref("Cluster"), "Name of the ECS cluster")
         self.output("ClusterArn", GetAtt("Cluster", "Arn"), "ARN of the ECS cluster")
 
     # -- logs and roles ----------------------------------------------------------
     def log_groups(self) -> None:
         retention = self.parameter(
-            "AppLogRetentionDays", "Compute", Type="Number", AllowedValues=LOG_RETENTION_DAYS,
-            Default=30, Description="Days to keep container logs.")
+            "AppLogRetentionDays",
+            "Compute",
+            Type="Number",
+            AllowedValues=LOG_RETENTION_DAYS,
+            Default=30,
+            Description="Days to keep container logs.",
+        )
         for spec in SERVICES:
-            log_group(self, f"{spec.name}LogGroup", f"ecs-{spec.name.lower()}", retention,
-                      self.storage_key)
+            log_group(
+                self,
+                f"{spec.name}LogGroup",
+                f"ecs-{spec.name.lower()}",
+                retention,
+                self.storage_key,
+            )
 
     def _secrets(self) -> dict[str, Sub]:
         """Container secret -> valueFrom (JSON keys of the managed and app secrets)."""
@@ -246,324 +353,628 @@ class ComputeTier(Tier):
 
     def _read_secrets(self, sid: str) -> list[Statement]:
         return [
-            Statement(Sid=sid, Effect=Allow, Action=[sm_actions.GetSecretValue],
-                      Resource=[self.db_secret, self.redis_secret, self.app_secret]),
-            Statement(Sid=f"{sid}Decrypt", Effect=Allow, Action=[kms_actions.Decrypt],
-                      Resource=[self.data_key],
-                      Condition=Condition(StringEquals(
-                          "kms:ViaService", Sub("secretsmanager.${AWS::Region}.amazonaws.com")))),
+            Statement(
+                Sid=sid,
+                Effect=Allow,
+                Action=[sm_actions.GetSecretValue],
+                Resource=[self.db_secret, self.redis_secret, self.app_secret],
+            ),
+            Statement(
+                Sid=f"{sid}Decrypt",
+                Effect=Allow,
+                Action=[kms_actions.Decrypt],
+                Resource=[self.data_key],
+                Condition=Condition(
+                    StringEquals(
+                        "kms:ViaService", Sub("secretsmanager.${AWS::Region}.amazonaws.com")
+                    )
+                ),
+            ),
         ]
 
     def roles(self) -> None:
         exec_enabled = self.toggle(
-            "EcsExec", "Compute", "disabled",
+            "EcsExec",
+            "Compute",
+            "disabled",
             "enabled: `aws ecs execute-command` into running tasks (their root file system "
-            "is then writable, which ECS Exec needs). disabled: no shell access.")
+            "is then writable, which ECS Exec needs). disabled: no shell access.",
+        )
         self.exec_enabled = exec_enabled
         log_arns = [GetAtt(f"{spec.name}LogGroup", "Arn") for spec in SERVICES]
-        execution = service_role(self, "ExecutionRole", "ecs-tasks.amazonaws.com",
-                                 "ecs-execution", [
-            *self._read_secrets("InjectedSecrets"),
-            Statement(Sid="ContainerLogs", Effect=Allow,
-                      Action=[logs_actions.CreateLogStream, logs_actions.PutLogEvents],
-                      Resource=log_arns),
-            Statement(Sid="PullFromThisAccountsEcr", Effect=Allow,
-                      Action=[ecr_actions.BatchCheckLayerAvailability,
-                              ecr_actions.GetDownloadUrlForLayer, ecr_actions.BatchGetImage],
-                      Resource=[Sub("arn:${AWS::Partition}:ecr:${AWS::Region}:"
-                                    "${AWS::AccountId}:repository/*")]),
-            Statement(Sid="EcrLogin", Effect=Allow,
-                      Action=[ecr_actions.GetAuthorizationToken], Resource=["*"]),
-        ], policy_name="start-tasks")
-        self.suppress(execution, checkov={
-            "CKV_AWS_111": "ecr:GetAuthorizationToken has no resource-level permissions; "
-                           "it must be granted on *."})
+        execution = service_role(
+            self,
+            "ExecutionRole",
+            "ecs-tasks.amazonaws.com",
+            "ecs-execution",
+            [
+                *self._read_secrets("InjectedSecrets"),
+                Statement(
+                    Sid="ContainerLogs",
+                    Effect=Allow,
+                    Action=[logs_actions.CreateLogStream, logs_actions.PutLogEvents],
+                    Resource=log_arns,
+                ),
+                Statement(
+                    Sid="PullFromThisAccountsEcr",
+                    Effect=Allow,
+                    Action=[
+                        ecr_actions.BatchCheckLayerAvailability,
+                        ecr_actions.GetDownloadUrlForLayer,
+                        ecr_actions.BatchGetImage,
+                    ],
+                    Resource=[
+                        Sub(
+                            "arn:${AWS::Partition}:ecr:${AWS::Region}:"
+                            "${AWS::AccountId}:repository/*"
+                        )
+                    ],
+                ),
+                Statement(
+                    Sid="EcrLogin",
+                    Effect=Allow,
+                    Action=[ecr_actions.GetAuthorizationToken],
+                    Resource=["*"],
+                ),
+            ],
+            policy_name="start-tasks",
+        )
+        self.suppress(
+            execution,
+            checkov={
+                "CKV_AWS_111": "ecr:GetAuthorizationToken has no resource-level permissions; "
+                "it must be granted on *."
+            },
+        )
 
         objects = [Join("", [arn, "/*"]) for _, arn in self.buckets.values()]
-        task = service_role(self, "TaskRole", "ecs-tasks.amazonaws.com", "ecs-task", [
-            Statement(Sid="BucketObjects", Effect=Allow,
-                      Action=[s3_actions.GetObject, s3_actions.PutObject,
-                              s3_actions.DeleteObject, s3_actions.AbortMultipartUpload],
-                      Resource=objects),
-            Statement(Sid="ListBuckets", Effect=Allow, Action=[s3_actions.ListBucket],
-                      Resource=[arn for _, arn in self.buckets.values()]),
-            Statement(Sid="JobsQueue", Effect=Allow,
-                      Action=[sqs_actions.SendMessage, sqs_actions.ReceiveMessage,
-                              sqs_actions.DeleteMessage,
-                              sqs_actions.ChangeMessageVisibility,
-                              sqs_actions.GetQueueAttributes, sqs_actions.GetQueueUrl],
-                      Resource=[self.jobs_queue_arn]),
-            Statement(Sid="PlatformEvents", Effect=Allow,
-                      Action=[events_actions.PutEvents], Resource=[self.event_bus_arn]),
-            Statement(Sid="KeysOfThoseResources", Effect=Allow,
-                      Action=[kms_actions.Decrypt, kms_actions.GenerateDataKey],
-                      Resource=[self.storage_key, self.data_key]),
-            *self._read_secrets("OwnSecrets"),
-            If("HasVideosTable", policy_dict(Statement(
-                Sid="VideosTable", Effect=Allow,
-                Action=[ddb_actions.GetItem, ddb_actions.BatchGetItem, ddb_actions.Query,
-                        ddb_actions.PutItem, ddb_actions.UpdateItem,
-                        ddb_actions.DeleteItem, ddb_actions.BatchWriteItem,
-                        ddb_actions.ConditionCheckItem, ddb_actions.DescribeTable],
-                Resource=[self.videos_table_arn,
-                          Join("", [self.videos_table_arn, "/index/*"])])),
-               Ref(AWS_NO_VALUE)),
-            # The metadata API's writes (and, by default, reads) need SigV4: the
-            # services call its /videos routes on this environment's stage only.
-            If("HasMetadataApi", policy_dict(Statement(
-                Sid="MetadataApi", Effect=Allow, Action=[execute_api_actions.Invoke],
-                Resource=[Sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:"
-                              "${AWS::AccountId}:${MetadataApiId}/"
-                              f"${{MetadataApiStageName}}/*/videos{suffix}")
-                          for suffix in ("", "/*")])),
-               Ref(AWS_NO_VALUE)),
-            If(exec_enabled, policy_dict(Statement(
-                Sid="EcsExecChannels", Effect=Allow,
-                Action=[ssmmessages_actions.CreateControlChannel,
-                        ssmmessages_actions.CreateDataChannel,
-                        ssmmessages_actions.OpenControlChannel,
-                        ssmmessages_actions.OpenDataChannel],
-                Resource=["*"])), Ref(AWS_NO_VALUE)),
-        ], policy_name="application")
-        self.suppress(task, checkov={
-            "CKV_AWS_111": "Only the ECS Exec ssmmessages channel actions (present when "
-                           "EcsExec is enabled) use *: they have no resource-level "
-                           "permissions."})
+        task = service_role(
+            self,
+            "TaskRole",
+            "ecs-tasks.amazonaws.com",
+            "ecs-task",
+            [
+                Statement(
+                    Sid="BucketObjects",
+                    Effect=Allow,
+                    Action=[
+                        s3_actions.GetObject,
+                        s3_actions.PutObject,
+                        s3_actions.DeleteObject,
+                        s3_actions.AbortMultipartUpload,
+                    ],
+                    Resource=objects,
+                ),
+                Statement(
+                    Sid="ListBuckets",
+                    Effect=Allow,
+                    Action=[s3_actions.ListBucket],
+                    Resource=[arn for _, arn in self.buckets.values()],
+                ),
+                Statement(
+                    Sid="JobsQueue",
+                    Effect=Allow,
+                    Action=[
+                        sqs_actions.SendMessage,
+                        sqs_actions.ReceiveMessage,
+                        sqs_actions.DeleteMessage,
+                        sqs_actions.ChangeMessageVisibility,
+                        sqs_actions.GetQueueAttributes,
+                        sqs_actions.GetQueueUrl,
+                    ],
+                    Resource=[self.jobs_queue_arn],
+                ),
+                Statement(
+                    Sid="PlatformEvents",
+                    Effect=Allow,
+                    Action=[events_actions.PutEvents],
+                    Resource=[self.event_bus_arn],
+                ),
+                Statement(
+                    Sid="KeysOfThoseResources",
+                    Effect=Allow,
+                    Action=[kms_actions.Decrypt, kms_actions.GenerateDataKey],
+                    Resource=[self.storage_key, self.data_key],
+                ),
+                *self._read_secrets("OwnSecrets"),
+                If(
+                    "HasVideosTable",
+                    policy_dict(
+                        Statement(
+                            Sid="VideosTable",
+                            Effect=Allow,
+                            Action=[
+                                ddb_actions.GetItem,
+                                ddb_actions.BatchGetItem,
+                                ddb_actions.Query,
+                                ddb_actions.PutItem,
+                                ddb_actions.UpdateItem,
+                                ddb_actions.DeleteItem,
+                                ddb_actions.BatchWriteItem,
+                                ddb_actions.ConditionCheckItem,
+                                ddb_actions.DescribeTable,
+                            ],
+                            Resource=[
+                                self.videos_table_arn,
+                                Join("", [self.videos_table_arn, "/index/*"]),
+                            ],
+                        )
+                    ),
+                    Ref(AWS_NO_VALUE),
+                ),
+                # The metadata API's writes (and, by default, reads) need SigV4: the
+                # services call its /videos routes on this environment's stage only.
+                If(
+                    "HasMetadataApi",
+                    policy_dict(
+                        Statement(
+                            Sid="MetadataApi",
+                            Effect=Allow,
+                            Action=[execute_api_actions.Invoke],
+                            Resource=[
+                                Sub(
+                                    "arn:${AWS::Partition}:execute-api:${AWS::Region}:"
+                                    "${AWS::AccountId}:${MetadataApiId}/"
+                                    f"${{MetadataApiStageName}}/*/videos{suffix}"
+                                )
+                                for suffix in ("", "/*")
+                            ],
+                        )
+                    ),
+                    Ref(AWS_NO_VALUE),
+                ),
+                If(
+                    exec_enabled,
+                    policy_dict(
+                        Statement(
+                            Sid="EcsExecChannels",
+                            Effect=Allow,
+                            Action=[
+                                ssmmessages_actions.CreateControlChannel,
+                                ssmmessages_actions.CreateDataChannel,
+                                ssmmessages_actions.OpenControlChannel,
+                                ssmmessages_actions.OpenDataChannel,
+                            ],
+                            Resource=["*"],
+                        )
+                    ),
+                    Ref(AWS_NO_VALUE),
+                ),
+            ],
+            policy_name="application",
+        )
+        self.suppress(
+            task,
+            checkov={
+                "CKV_AWS_111": "Only the ECS Exec ssmmessages channel actions (present when "
+                "EcsExec is enabled) use *: they have no resource-level "
+                "permissions."
+            },
+        )
         self.output("TaskRoleArn", GetAtt("TaskRole", "Arn"), "ARN of the tasks' IAM role")
-        self.output("ExecutionRoleArn", GetAtt("ExecutionRole", "Arn"),
-                    "ARN of the task execution role (image pulls, logs, injected secrets)")
+        self.output(
+            "ExecutionRoleArn",
+            GetAtt("ExecutionRole", "Arn"),
+            "ARN of the task execution role (image pulls, logs, injected secrets)",
+        )
 
     # -- task definitions ----------------------------------------------------------
     def task_definitions(self) -> None:
-        images = {spec.name: self.parameter(
-            f"{spec.name}Image", "Compute", Type="String", Default=PLACEHOLDER_IMAGE,
-            Description=spec.image) for spec in SERVICES if spec.image}
+        images = {
+            spec.name: self.parameter(
+                f"{spec.name}Image",
+                "Compute",
+                Type="String",
+                Default=PLACEHOLDER_IMAGE,
+                Description=spec.image,
+            )
+            for spec in SERVICES
+            if spec.image
+        }
         commands = {}
         for spec in (s for s in SERVICES if s.command):
             command = self.parameter(
-                f"{spec.name}Command", "Compute", Type="String", Default="",
+                f"{spec.name}Command",
+                "Compute",
+                Type="String",
+                Default="",
                 AllowedPattern=r'^[^"\\]*$',
                 Description=f"Comma-separated command of the {spec.name.lower()} container, "
-                            f"e.g. {','.join(spec.command.split())}. Empty: the image's own "
-                            "command (the placeholder image's server).")
+                f"e.g. {','.join(spec.command.split())}. Empty: the image's own "
+                "command (the placeholder image's server).",
+            )
             self.condition(f"Has{spec.name}Command", Not(Equals(command, "")))
-            commands[spec.name] = If(f"Has{spec.name}Command", Split(",", command),
-                                     Ref(AWS_NO_VALUE))
+            commands[spec.name] = If(
+                f"Has{spec.name}Command", Split(",", command), Ref(AWS_NO_VALUE)
+            )
         user = self.parameter(
-            "ContainerUser", "Compute", Type="String", Default="1000:1000",
+            "ContainerUser",
+            "Compute",
+            Type="String",
+            Default="1000:1000",
             AllowedPattern=r"^[1-9][0-9]*(:[0-9]+)?$",
             ConstraintDescription="a non-root uid[:gid], e.g. 1000:1000",
-            Description="Non-root uid:gid every container runs as.")
-        environment = [ecs.Environment(Name=k, Value=v) for k, v in sorted({
-            **self.env_inputs,
-            "APP_ENV": Ref("Environment"),
-            "PORT": self.app_port,
-            "WHOAMI_PORT_NUMBER": self.app_port,
-        }.items())]
+            Description="Non-root uid:gid every container runs as.",
+        )
+        environment = [
+            ecs.Environment(Name=k, Value=v)
+            for k, v in sorted(
+                {
+                    **self.env_inputs,
+                    "APP_ENV": Ref("Environment"),
+                    "PORT": self.app_port,
+                    "WHOAMI_PORT_NUMBER": self.app_port,
+                }.items()
+            )
+        ]
         secrets = [ecs.Secret(Name=k, ValueFrom=v) for k, v in sorted(self._secrets().items())]
         for spec in SERVICES:
             name = spec.name
             size = self.parameter(
-                f"{name}TaskSize", "Compute", Type="String", AllowedValues=FARGATE_SIZES,
+                f"{name}TaskSize",
+                "Compute",
+                Type="String",
+                AllowedValues=FARGATE_SIZES,
                 Default=spec.task_size,
                 Description=f"CPU units/memory MiB of one {name.lower()} task ({spec.runs}); "
-                            "only combinations Fargate accepts.")
+                "only combinations Fargate accepts.",
+            )
             container = ecs.ContainerDefinition(
-                Name=name.lower(), Image=images[spec.image_of or name], Essential=True,
-                User=user, ReadonlyRootFilesystem=If(self.exec_enabled, False, True),
-                MountPoints=[ecs.MountPoint(SourceVolume="tmp", ContainerPath="/tmp",
-                                            ReadOnly=False)],
-                Environment=environment, Secrets=secrets,
+                Name=name.lower(),
+                Image=images[spec.image_of or name],
+                Essential=True,
+                User=user,
+                ReadonlyRootFilesystem=If(self.exec_enabled, False, True),
+                MountPoints=[
+                    ecs.MountPoint(SourceVolume="tmp", ContainerPath="/tmp", ReadOnly=False)
+                ],
+                Environment=environment,
+                Secrets=secrets,
                 Command=commands.get(name, Ref(AWS_NO_VALUE)),
                 StopTimeout=spec.stop_timeout,
-                LogConfiguration=ecs.LogConfiguration(LogDriver="awslogs", Options={
-                    "awslogs-group": Ref(f"{name}LogGroup"),
-                    "awslogs-region": Ref("AWS::Region"),
-                    "awslogs-stream-prefix": name.lower(),
-                }))
+                LogConfiguration=ecs.LogConfiguration(
+                    LogDriver="awslogs",
+                    Options={
+                        "awslogs-group": Ref(f"{name}LogGroup"),
+                        "awslogs-region": Ref("AWS::Region"),
+                        "awslogs-stream-prefix": name.lower(),
+                    },
+                ),
+            )
             if spec.behind_alb:
-                container.PortMappings = [ecs.PortMapping(ContainerPort=self.app_port,
-                                                          Protocol="tcp", Name="http")]
-            self.add(ecs.TaskDefinition(
-                f"{name}TaskDefinition", Family=self.physical_name("task", name.lower()),
-                RequiresCompatibilities=["FARGATE"], NetworkMode="awsvpc",
-                Cpu=Select(0, Split("/", size)), Memory=Select(1, Split("/", size)),
-                RuntimePlatform=ecs.RuntimePlatform(OperatingSystemFamily="LINUX",
-                                                    CpuArchitecture="X86_64"),
-                ExecutionRoleArn=GetAtt("ExecutionRole", "Arn"),
-                TaskRoleArn=GetAtt("TaskRole", "Arn"),
-                # Writable scratch space for a read-only root file system.
-                Volumes=[ecs.Volume(Name="tmp")],
-                ContainerDefinitions=[container],
-                Tags=self.tags("task", name.lower())))
+                container.PortMappings = [
+                    ecs.PortMapping(ContainerPort=self.app_port, Protocol="tcp", Name="http")
+                ]
+            self.add(
+                ecs.TaskDefinition(
+                    f"{name}TaskDefinition",
+                    Family=self.physical_name("task", name.lower()),
+                    RequiresCompatibilities=["FARGATE"],
+                    NetworkMode="awsvpc",
+                    Cpu=Select(0, Split("/", size)),
+                    Memory=Select(1, Split("/", size)),
+                    RuntimePlatform=ecs.RuntimePlatform(
+                        OperatingSystemFamily="LINUX", CpuArchitecture="X86_64"
+                    ),
+                    ExecutionRoleArn=GetAtt("ExecutionRole", "Arn"),
+                    TaskRoleArn=GetAtt("TaskRole", "Arn"),
+                    # Writable scratch space for a read-only root file system.
+                    Volumes=[ecs.Volume(Name="tmp")],
+                    ContainerDefinitions=[container],
+                    Tags=self.tags("task", name.lower()),
+                )
+            )
 
     # -- services ------------------------------------------------------------------
     def services(self) -> None:
         min_healthy = self.parameter(
-            "ServiceMinHealthyPercent", "Compute", Type="Number", Default=100, MinValue=0,
+            "ServiceMinHealthyPercent",
+            "Compute",
+            Type="Number",
+            Default=100,
+            MinValue=0,
             MaxValue=100,
-            Description="Share of desired api/web/worker tasks kept running during a "
-                        "deployment.")
+            Description="Share of desired api/web/worker tasks kept running during a deployment.",
+        )
         max_percent = self.parameter(
-            "ServiceMaxPercent", "Compute", Type="Number", Default=200, MinValue=100,
+            "ServiceMaxPercent",
+            "Compute",
+            Type="Number",
+            Default=200,
+            MinValue=100,
             MaxValue=400,
-            Description="Upper limit of running tasks during a deployment, in percent of "
-                        "desired.")
+            Description="Upper limit of running tasks during a deployment, in percent of desired.",
+        )
         for spec in SERVICES:
             name, single = spec.name, spec.singleton
             props = dict(
-                Cluster=Ref("Cluster"), TaskDefinition=Ref(f"{name}TaskDefinition"),
+                Cluster=Ref("Cluster"),
+                TaskDefinition=Ref(f"{name}TaskDefinition"),
                 # Scaled services leave DesiredCount out: created at 1 and raised to the
                 # scalable target's minimum, a stack update then never resets a count
                 # autoscaling has raised.
                 DesiredCount=1 if single else Ref(AWS_NO_VALUE),
                 CapacityProviderStrategy=ON_DEMAND if single else self.strategy,
                 DeploymentConfiguration=ecs.DeploymentConfiguration(
-                    DeploymentCircuitBreaker=ecs.DeploymentCircuitBreaker(Enable=True,
-                                                                          Rollback=True),
+                    DeploymentCircuitBreaker=ecs.DeploymentCircuitBreaker(
+                        Enable=True, Rollback=True
+                    ),
                     MinimumHealthyPercent=0 if single else min_healthy,
-                    MaximumPercent=100 if single else max_percent),
+                    MaximumPercent=100 if single else max_percent,
+                ),
                 AvailabilityZoneRebalancing="DISABLED" if single else "ENABLED",
                 NetworkConfiguration=ecs.NetworkConfiguration(
                     AwsvpcConfiguration=ecs.AwsvpcConfiguration(
-                        AssignPublicIp="DISABLED", Subnets=self.app_subnets,
-                        SecurityGroups=[self.app_sg])),
+                        AssignPublicIp="DISABLED",
+                        Subnets=self.app_subnets,
+                        SecurityGroups=[self.app_sg],
+                    )
+                ),
                 EnableExecuteCommand=If(self.exec_enabled, True, False),
-                EnableECSManagedTags=True, PropagateTags="SERVICE",
-                Tags=self.tags("ecs-svc", name.lower()))
+                EnableECSManagedTags=True,
+                PropagateTags="SERVICE",
+                Tags=self.tags("ecs-svc", name.lower()),
+            )
             if spec.behind_alb:
                 props.update(
-                    LoadBalancers=[ecs.LoadBalancer(
-                        ContainerName=name.lower(), ContainerPort=self.app_port,
-                        TargetGroupArn=self.target_group_arns[name])],
+                    LoadBalancers=[
+                        ecs.LoadBalancer(
+                            ContainerName=name.lower(),
+                            ContainerPort=self.app_port,
+                            TargetGroupArn=self.target_group_arns[name],
+                        )
+                    ],
                     # The listener rules that attach the target group exist already: this
                     # stack waits for the whole load-balancer stack.
-                    HealthCheckGracePeriodSeconds=60)
+                    HealthCheckGracePeriodSeconds=60,
+                )
             self.add(ecs.Service(f"{name}Service", **props))
-            self.output(f"{name}ServiceName", GetAtt(f"{name}Service", "Name"),
-                        f"Name of the {name.lower()} service ({spec.runs})")
+            self.output(
+                f"{name}ServiceName",
+                GetAtt(f"{name}Service", "Name"),
+                f"Name of the {name.lower()} service ({spec.runs})",
+            )
 
     # -- autoscaling ----------------------------------------------------------------
     def _scalable(self, name: str, low: int, high: int, ceiling: int = MAX_TASKS) -> None:
         minimum = self.parameter(
-            f"{name}MinTasks", "Compute", Type="Number", Default=low, MinValue=1,
-            MaxValue=ceiling, Description=f"Fewest {name.lower()} tasks autoscaling keeps running.")
+            f"{name}MinTasks",
+            "Compute",
+            Type="Number",
+            Default=low,
+            MinValue=1,
+            MaxValue=ceiling,
+            Description=f"Fewest {name.lower()} tasks autoscaling keeps running.",
+        )
         maximum = self.parameter(
-            f"{name}MaxTasks", "Compute", Type="Number", Default=high, MinValue=1,
-            MaxValue=ceiling, Description=f"Most {name.lower()} tasks autoscaling may run.")
-        self.add(aas.ScalableTarget(
-            f"{name}ScalableTarget", ServiceNamespace="ecs",
-            ScalableDimension="ecs:service:DesiredCount",
-            ResourceId=Join("/", ["service", Ref("Cluster"), GetAtt(f"{name}Service", "Name")]),
-            MinCapacity=minimum, MaxCapacity=maximum))
+            f"{name}MaxTasks",
+            "Compute",
+            Type="Number",
+            Default=high,
+            MinValue=1,
+            MaxValue=ceiling,
+            Description=f"Most {name.lower()} tasks autoscaling may run.",
+        )
+        self.add(
+            aas.ScalableTarget(
+                f"{name}ScalableTarget",
+                ServiceNamespace="ecs",
+                ScalableDimension="ecs:service:DesiredCount",
+                ResourceId=Join("/", ["service", Ref("Cluster"), GetAtt(f"{name}Service", "Name")]),
+                MinCapacity=minimum,
+                MaxCapacity=maximum,
+            )
+        )
 
     def _target_tracking(self, logical: str, target: str, value, **spec) -> None:
         # Scale out within a minute, scale in slowly (5 minutes between steps).
-        self.add(aas.ScalingPolicy(
-            logical, PolicyName=logical, PolicyType="TargetTrackingScaling",
-            ScalingTargetId=Ref(f"{target}ScalableTarget"),
-            TargetTrackingScalingPolicyConfiguration=aas.TargetTrackingScalingPolicyConfiguration(
-                TargetValue=value, ScaleOutCooldown=60, ScaleInCooldown=300, **spec)))
+        self.add(
+            aas.ScalingPolicy(
+                logical,
+                PolicyName=logical,
+                PolicyType="TargetTrackingScaling",
+                ScalingTargetId=Ref(f"{target}ScalableTarget"),
+                TargetTrackingScalingPolicyConfiguration=aas.TargetTrackingScalingPolicyConfiguration(
+                    TargetValue=value, ScaleOutCooldown=60, ScaleInCooldown=300, **spec
+                ),
+            )
+        )
 
     def autoscaling(self) -> None:
         requests = self.parameter(
-            "ApiRequestsPerTarget", "Compute", Type="Number", Default=1000, MinValue=10,
+            "ApiRequestsPerTarget",
+            "Compute",
+            Type="Number",
+            Default=1000,
+            MinValue=10,
             MaxValue=100000,
-            Description="ALB requests per api task per minute the api scales to hold.")
+            Description="ALB requests per api task per minute the api scales to hold.",
+        )
         backlog = self.parameter(
-            "WorkerBacklogPerTask", "Compute", Type="Number", Default=20, MinValue=1,
+            "WorkerBacklogPerTask",
+            "Compute",
+            Type="Number",
+            Default=20,
+            MinValue=1,
             MaxValue=10000,
             Description="Visible jobs per worker task the workers scale to hold (queue "
-                        "backlog / running workers).")
+            "backlog / running workers).",
+        )
         scaled = [spec for spec in SERVICES if spec.scaling]
         for spec in scaled:
             self._scalable(spec.name, *spec.scaling)
         for name in (spec.name for spec in scaled if spec.scale_on_cpu_and_memory):
-            for metric, target in (("ECSServiceAverageCPUUtilization", 70),
-                                   ("ECSServiceAverageMemoryUtilization", 75)):
+            for metric, target in (
+                ("ECSServiceAverageCPUUtilization", 70),
+                ("ECSServiceAverageMemoryUtilization", 75),
+            ):
                 kind = "Cpu" if "CPU" in metric else "Memory"
                 self._target_tracking(
-                    f"{name}{kind}Scaling", name, target,
+                    f"{name}{kind}Scaling",
+                    name,
+                    target,
                     PredefinedMetricSpecification=aas.PredefinedMetricSpecification(
-                        PredefinedMetricType=metric))
+                        PredefinedMetricType=metric
+                    ),
+                )
         self._target_tracking(
-            "ApiRequestsScaling", "Api", requests,
+            "ApiRequestsScaling",
+            "Api",
+            requests,
             PredefinedMetricSpecification=aas.PredefinedMetricSpecification(
                 PredefinedMetricType="ALBRequestCountPerTarget",
-                ResourceLabel=Join("/", [self.alb_full_name,
-                                         self.api_target_group_full_name])))
+                ResourceLabel=Join("/", [self.alb_full_name, self.api_target_group_full_name]),
+            ),
+        )
         # Backlog per task = visible messages / running worker tasks (Container Insights).
         self._target_tracking(
-            "WorkerBacklogScaling", "Worker", backlog,
-            CustomizedMetricSpecification=aas.CustomizedMetricSpecification(Metrics=[
-                aas.TargetTrackingMetricDataQuery(
-                    Id="visible", ReturnData=False,
-                    MetricStat=aas.TargetTrackingMetricStat(Stat="Sum", Metric=aas.TargetTrackingMetric(
-                        Namespace="AWS/SQS", MetricName="ApproximateNumberOfMessagesVisible",
-                        Dimensions=[aas.TargetTrackingMetricDimension(
-                            Name="QueueName", Value=self.jobs_queue_name)]))),
-                aas.TargetTrackingMetricDataQuery(
-                    Id="running", ReturnData=False,
-                    MetricStat=aas.TargetTrackingMetricStat(Stat="Average", Metric=aas.TargetTrackingMetric(
-                        Namespace="ECS/ContainerInsights", MetricName="RunningTaskCount",
-                        Dimensions=[
-                            aas.TargetTrackingMetricDimension(Name="ClusterName",
-                                                              Value=Ref("Cluster")),
-                            aas.TargetTrackingMetricDimension(
-                                Name="ServiceName", Value=GetAtt("WorkerService", "Name"))]))),
-                aas.TargetTrackingMetricDataQuery(
-                    Id="backlog", Expression="visible / IF(running > 0, running, 1)",
-                    Label="Visible jobs per running worker", ReturnData=True),
-            ]))
+            "WorkerBacklogScaling",
+            "Worker",
+            backlog,
+            CustomizedMetricSpecification=aas.CustomizedMetricSpecification(
+                Metrics=[
+                    aas.TargetTrackingMetricDataQuery(
+                        Id="visible",
+                        ReturnData=False,
+                        MetricStat=aas.TargetTrackingMetricStat(
+                            Stat="Sum",
+                            Metric=aas.TargetTrackingMetric(
+                                Namespace="AWS/SQS",
+                                MetricName="ApproximateNumberOfMessagesVisible",
+                                Dimensions=[
+                                    aas.TargetTrackingMetricDimension(
+                                        Name="QueueName", Value=self.jobs_queue_name
+                                    )
+                                ],
+                            ),
+                        ),
+                    ),
+                    aas.TargetTrackingMetricDataQuery(
+                        Id="running",
+                        ReturnData=False,
+                        MetricStat=aas.TargetTrackingMetricStat(
+                            Stat="Average",
+                            Metric=aas.TargetTrackingMetric(
+                                Namespace="ECS/ContainerInsights",
+                                MetricName="RunningTaskCount",
+                                Dimensions=[
+                                    aas.TargetTrackingMetricDimension(
+                                        Name="ClusterName", Value=Ref("Cluster")
+                                    ),
+                                    aas.TargetTrackingMetricDimension(
+                                        Name="ServiceName", Value=GetAtt("WorkerService", "Name")
+                                    ),
+                                ],
+                            ),
+                        ),
+                    ),
+                    aas.TargetTrackingMetricDataQuery(
+                        Id="backlog",
+                        Expression="visible / IF(running > 0, running, 1)",
+                        Label="Visible jobs per running worker",
+                        ReturnData=True,
+                    ),
+                ]
+            ),
+        )
 
     # -- scheduled jobs -------------------------------------------------------------
     def scheduled_jobs(self) -> None:
         enabled = self.toggle(
-            "ScheduledJobs", "Compute", "enabled",
+            "ScheduledJobs",
+            "Compute",
+            "enabled",
             "enabled: nightly maintenance and reports run on their schedules (a worker task "
-            "each); disabled: the schedules exist but are paused.")
+            "each); disabled: the schedules exist but are paused.",
+        )
         timezone = self.parameter(
-            "ScheduleTimezone", "Compute", Type="String", Default="UTC",
+            "ScheduleTimezone",
+            "Compute",
+            Type="String",
+            Default="UTC",
             AllowedPattern=r"^[A-Za-z_]+(/[A-Za-z_+-]+)*$",
-            Description="IANA time zone of the job schedules, e.g. UTC or Europe/Paris.")
+            Description="IANA time zone of the job schedules, e.g. UTC or Europe/Paris.",
+        )
         task_definitions = [Ref("WorkerTaskDefinition")]
-        service_role(self, "SchedulerRole", "scheduler.amazonaws.com", "scheduler", [
-            Statement(Sid="RunWorkerTasks", Effect=Allow, Action=[ecs_actions.RunTask],
-                      Resource=task_definitions,
-                      Condition=Condition(ArnEquals("ecs:cluster", GetAtt("Cluster", "Arn")))),
-            Statement(Sid="PassTaskRoles", Effect=Allow, Action=[iam_actions.PassRole],
-                      Resource=[GetAtt("TaskRole", "Arn"), GetAtt("ExecutionRole", "Arn")],
-                      Condition=Condition(StringEquals(
-                          "iam:PassedToService", "ecs-tasks.amazonaws.com"))),
-        ], policy_name="run-worker-tasks")
+        service_role(
+            self,
+            "SchedulerRole",
+            "scheduler.amazonaws.com",
+            "scheduler",
+            [
+                Statement(
+                    Sid="RunWorkerTasks",
+                    Effect=Allow,
+                    Action=[ecs_actions.RunTask],
+                    Resource=task_definitions,
+                    Condition=Condition(ArnEquals("ecs:cluster", GetAtt("Cluster", "Arn"))),
+                ),
+                Statement(
+                    Sid="PassTaskRoles",
+                    Effect=Allow,
+                    Action=[iam_actions.PassRole],
+                    Resource=[GetAtt("TaskRole", "Arn"), GetAtt("ExecutionRole", "Arn")],
+                    Condition=Condition(
+                        StringEquals("iam:PassedToService", "ecs-tasks.amazonaws.com")
+                    ),
+                ),
+            ],
+            policy_name="run-worker-tasks",
+        )
         for job, (expression, command) in JOBS.items():
             schedule = self.parameter(
-                f"{job}Schedule", "Compute", Type="String", Default=expression,
+                f"{job}Schedule",
+                "Compute",
+                Type="String",
+                Default=expression,
                 AllowedPattern=r"^(cron|rate)\(.+\)$",
-                Description=f"When the {job} job runs (EventBridge Scheduler cron()/rate()).")
+                Description=f"When the {job} job runs (EventBridge Scheduler cron()/rate()).",
+            )
             job_command = self.parameter(
-                f"{job}Command", "Compute", Type="String", Default=command,
+                f"{job}Command",
+                "Compute",
+                Type="String",
+                Default=command,
                 AllowedPattern=r'^[^"\\]+$',
                 Description=f"Comma-separated command the {job} job runs in the worker "
-                            "container (it must exit when done).")
-            overrides = Join("", [
-                '{"containerOverrides":[{"name":"worker","command":["',
-                Join('","', Split(",", job_command)), '"]}]}'])
-            self.add(scheduler.Schedule(
-                f"{job}Job",
-                Description=f"streamstack scheduled job: {job}",
-                ScheduleExpression=schedule, ScheduleExpressionTimezone=timezone,
-                FlexibleTimeWindow=scheduler.FlexibleTimeWindow(Mode="OFF"),
-                State=If(enabled, "ENABLED", "DISABLED"),
-                Target=scheduler.Target(
-                    Arn=GetAtt("Cluster", "Arn"), RoleArn=GetAtt("SchedulerRole", "Arn"),
-                    Input=overrides,
-                    RetryPolicy=scheduler.RetryPolicy(MaximumRetryAttempts=2,
-                                                      MaximumEventAgeInSeconds=3600),
-                    EcsParameters=scheduler.EcsParameters(
-                        TaskDefinitionArn=Ref("WorkerTaskDefinition"), TaskCount=1,
-                        LaunchType="FARGATE", PlatformVersion="LATEST",
-                        NetworkConfiguration=scheduler.NetworkConfiguration(
-                            AwsvpcConfiguration=scheduler.AwsVpcConfiguration(
-                                AssignPublicIp="DISABLED", Subnets=self.app_subnets,
-                                SecurityGroups=[self.app_sg]))))))
+                "container (it must exit when done).",
+            )
+            overrides = Join(
+                "",
+                [
+                    '{"containerOverrides":[{"name":"worker","command":["',
+                    Join('","', Split(",", job_command)),
+                    '"]}]}',
+                ],
+            )
+            self.add(
+                scheduler.Schedule(
+                    f"{job}Job",
+                    Description=f"streamstack scheduled job: {job}",
+                    ScheduleExpression=schedule,
+                    ScheduleExpressionTimezone=timezone,
+                    FlexibleTimeWindow=scheduler.FlexibleTimeWindow(Mode="OFF"),
+                    State=If(enabled, "ENABLED", "DISABLED"),
+                    Target=scheduler.Target(
+                        Arn=GetAtt("Cluster", "Arn"),
+                        RoleArn=GetAtt("SchedulerRole", "Arn"),
+                        Input=overrides,
+                        RetryPolicy=scheduler.RetryPolicy(
+                            MaximumRetryAttempts=2, MaximumEventAgeInSeconds=3600
+                        ),
+                        EcsParameters=scheduler.EcsParameters(
+                            TaskDefinitionArn=Ref("WorkerTaskDefinition"),
+                            TaskCount=1,
+                            LaunchType="FARGATE",
+                            PlatformVersion="LATEST",
+                            NetworkConfiguration=scheduler.NetworkConfiguration(
+                                AwsvpcConfiguration=scheduler.AwsVpcConfiguration(
+                                    AssignPublicIp="DISABLED",
+                                    Subnets=self.app_subnets,
+                                    SecurityGroups=[self.app_sg],
+                                )
+                            ),
+                        ),
+                    ),
+                )
+            )

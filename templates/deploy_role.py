@@ -12,6 +12,7 @@
 `make bootstrap` deploys it right after the bootstrap stack, from the artifact bucket.
 deploy.py reads ExecutionRoleArn and WorkloadBoundaryPolicy.
 """
+
 from __future__ import annotations
 
 from awacs import cloudformation as cfn_actions
@@ -39,13 +40,25 @@ EXECUTION_PATH = DEPLOY_PATH + "execution/"
 BOUNDARY_NAME = "workload-boundary-${Environment}-${AWS::Region}"
 
 PLAN_ACTIONS = [
-    cfn_actions.CreateChangeSet, cfn_actions.DescribeChangeSet, cfn_actions.DeleteChangeSet,
-    cfn_actions.ListChangeSets, cfn_actions.DescribeStacks, cfn_actions.DescribeStackEvents,
-    cfn_actions.DescribeStackResources, cfn_actions.ListStackResources,
-    cfn_actions.GetTemplate, cfn_actions.GetTemplateSummary, cfn_actions.DetectStackDrift,
-    cfn_actions.DescribeStackResourceDrifts, cfn_actions.Action("DescribeEvents")]
-EXECUTE_ACTIONS = [cfn_actions.ExecuteChangeSet, cfn_actions.SetStackPolicy,
-                   cfn_actions.UpdateTerminationProtection]
+    cfn_actions.CreateChangeSet,
+    cfn_actions.DescribeChangeSet,
+    cfn_actions.DeleteChangeSet,
+    cfn_actions.ListChangeSets,
+    cfn_actions.DescribeStacks,
+    cfn_actions.DescribeStackEvents,
+    cfn_actions.DescribeStackResources,
+    cfn_actions.ListStackResources,
+    cfn_actions.GetTemplate,
+    cfn_actions.GetTemplateSummary,
+    cfn_actions.DetectStackDrift,
+    cfn_actions.DescribeStackResourceDrifts,
+    cfn_actions.Action("DescribeEvents"),
+]
+EXECUTE_ACTIONS = [
+    cfn_actions.ExecuteChangeSet,
+    cfn_actions.SetStackPolicy,
+    cfn_actions.UpdateTerminationProtection,
+]
 
 
 # Nested stacks are named <root>-<logical id>-<random>, and every tier's logical id ends
@@ -55,192 +68,355 @@ NESTED_STACKS = "${PlatformStackName}-*Stack-*"
 
 def stack_arns() -> list[Sub]:
     """The platform's root stack and its nested stacks."""
-    return [arn("cloudformation", "stack/${PlatformStackName}/*"),
-            arn("cloudformation", f"stack/{NESTED_STACKS}/*")]
+    return [
+        arn("cloudformation", "stack/${PlatformStackName}/*"),
+        arn("cloudformation", f"stack/{NESTED_STACKS}/*"),
+    ]
 
 
 def ssm_parameter_arns(names: list[str]) -> list[Sub]:
     # AWS's public parameters (/aws/service/...) belong to no account.
-    return [Sub("arn:${AWS::Partition}:ssm:${AWS::Region}:"
-                + ("" if name.startswith("/aws/") else "${AWS::AccountId}")
-                + f":parameter{name}") for name in names]
+    return [
+        Sub(
+            "arn:${AWS::Partition}:ssm:${AWS::Region}:"
+            + ("" if name.startswith("/aws/") else "${AWS::AccountId}")
+            + f":parameter{name}"
+        )
+        for name in names
+    ]
 
 
 class DeployRoleTier(Tier):
     name = "deploy-role"
-    description = ("CloudFormation execution role (derived policy), workload permissions "
-                   "boundary, GitHub OIDC roles")
+    description = (
+        "CloudFormation execution role (derived policy), workload permissions "
+        "boundary, GitHub OIDC roles"
+    )
     nested = False
 
     def __init__(self, identity: DeployIdentity | None = None) -> None:
         if identity is None:
-            raise ValueError("the execution role is derived from the other templates: render "
-                             "it with streamstack.render.render_all")
+            raise ValueError(
+                "the execution role is derived from the other templates: render "
+                "it with streamstack.render.render_all"
+            )
         self.identity = identity
         super().__init__()
 
     def build(self) -> None:
         self.parameter(
-            "PlatformStackName", "Deploys", "Root stack name", Type="String",
+            "PlatformStackName",
+            "Deploys",
+            "Root stack name",
+            Type="String",
             AllowedPattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$",
             ConstraintDescription="a CloudFormation stack name",
             Description="The platform's root stack (params stack_name; deploy.py sets it). The "
-                        "execution role and the CI roles may act on this stack and the stacks "
-                        "named after it only.")
+            "execution role and the CI roles may act on this stack and the stacks "
+            "named after it only.",
+        )
         self.parameter(
-            "BootstrapStackName", "Deploys", "Bootstrap stack name", Type="String",
+            "BootstrapStackName",
+            "Deploys",
+            "Bootstrap stack name",
+            Type="String",
             AllowedPattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$",
             ConstraintDescription="a CloudFormation stack name",
             Description="The bootstrap stack (deploy.py sets it); this stack is named after "
-                        "it with -role. The CI roles read both stacks' outputs.")
+            "it with -role. The CI roles read both stacks' outputs.",
+        )
         self.parameter(
-            "ArtifactBucketName", "Deploys", "Artifact bucket", Type="String",
+            "ArtifactBucketName",
+            "Deploys",
+            "Artifact bucket",
+            Type="String",
             AllowedPattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
-            Description="The bootstrap stack's artifact bucket (deploy.py sets it).")
+            Description="The bootstrap stack's artifact bucket (deploy.py sets it).",
+        )
         self.parameter(
-            "ArtifactKeyArn", "Deploys", "Artifact key", Type="String",
+            "ArtifactKeyArn",
+            "Deploys",
+            "Artifact key",
+            Type="String",
             AllowedPattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]+$",
-            Description="ARN of the bootstrap stack's artifact key (deploy.py sets it).")
+            Description="ARN of the bootstrap stack's artifact key (deploy.py sets it).",
+        )
         self.execution_role()
         self.github_roles()
 
     # -- CloudFormation execution role and the workload boundary ------------------------
     def execution_role(self) -> None:
         policies = deploy_permissions(self, self.identity, BOUNDARY_NAME, "CloudFormation")
-        self.add(iam.Role(
-            "ExecutionRole", Path=EXECUTION_PATH,
-            AssumeRolePolicyDocument=service_trust("cloudformation.amazonaws.com"),
-            Description="Role CloudFormation assumes for every streamstack deploy (RoleARN)",
-            ManagedPolicyArns=[Ref(p) for p in policies],
-            Tags=self.tags("role", "cfn-exec")))
-        self.output("ExecutionRoleArn", GetAtt("ExecutionRole", "Arn"),
-                    "ARN of the CloudFormation execution role every deploy passes as RoleARN")
+        self.add(
+            iam.Role(
+                "ExecutionRole",
+                Path=EXECUTION_PATH,
+                AssumeRolePolicyDocument=service_trust("cloudformation.amazonaws.com"),
+                Description="Role CloudFormation assumes for every streamstack deploy (RoleARN)",
+                ManagedPolicyArns=[Ref(p) for p in policies],
+                Tags=self.tags("role", "cfn-exec"),
+            )
+        )
+        self.output(
+            "ExecutionRoleArn",
+            GetAtt("ExecutionRole", "Arn"),
+            "ARN of the CloudFormation execution role every deploy passes as RoleARN",
+        )
 
     # -- GitHub Actions ------------------------------------------------------------------
     def github_roles(self) -> None:
         repo = self.parameter(
-            "GitHubRepository", "CI", "GitHub repository (owner/name)", Type="String",
-            Default="", AllowedPattern=r"^([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)?$",
+            "GitHubRepository",
+            "CI",
+            "GitHub repository (owner/name)",
+            Type="String",
+            Default="",
+            AllowedPattern=r"^([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)?$",
             ConstraintDescription="owner/name, e.g. example/streamstack, or empty",
-            Description="Repository whose workflows may deploy; empty: no CI roles.")
+            Description="Repository whose workflows may deploy; empty: no CI roles.",
+        )
         # Referenced by name in the trust policies' Sub strings.
         self.parameter(
-            "GitHubBranch", "CI", "Deploying branch", Type="String", Default="main",
+            "GitHubBranch",
+            "CI",
+            "Deploying branch",
+            Type="String",
+            Default="main",
             AllowedPattern=r"^[A-Za-z0-9_./-]+$",
             Description="Branch whose workflow runs may plan; pull requests plan with a role of "
-                        "their own; executing needs the GitHub environment of this stack.")
+            "their own; executing needs the GitHub environment of this stack.",
+        )
         provider = self.parameter(
-            "GitHubOidc", "CI", "GitHub OIDC provider", Type="String",
-            AllowedValues=["create", "existing"], Default="create",
+            "GitHubOidc",
+            "CI",
+            "GitHub OIDC provider",
+            Type="String",
+            AllowedValues=["create", "existing"],
+            Default="create",
             Description="create: this stack creates the account's GitHub OIDC provider; "
-                        "existing: another stack (or a person) already did.")
+            "existing: another stack (or a person) already did.",
+        )
         self.condition("HasGitHub", Not(Equals(repo, "")))
-        self.condition("CreateOidcProvider", And(Equals(provider, "create"),
-                                                  {"Condition": "HasGitHub"}))
-        self.add(iam.OIDCProvider(
-            "GitHubOidcProvider", Condition="CreateOidcProvider",
-            Url=f"https://{GITHUB_OIDC_HOST}", ClientIdList=["sts.amazonaws.com"],
-            Tags=self.tags("oidc", "github")))
-        self.provider_arn = If("CreateOidcProvider", Ref("GitHubOidcProvider"),
-                               arn("iam", f"oidc-provider/{GITHUB_OIDC_HOST}", region=False))
+        self.condition(
+            "CreateOidcProvider", And(Equals(provider, "create"), {"Condition": "HasGitHub"})
+        )
+        self.add(
+            iam.OIDCProvider(
+                "GitHubOidcProvider",
+                Condition="CreateOidcProvider",
+                Url=f"https://{GITHUB_OIDC_HOST}",
+                ClientIdList=["sts.amazonaws.com"],
+                Tags=self.tags("oidc", "github"),
+            )
+        )
+        self.provider_arn = If(
+            "CreateOidcProvider",
+            Ref("GitHubOidcProvider"),
+            arn("iam", f"oidc-provider/{GITHUB_OIDC_HOST}", region=False),
+        )
         # Planning on the branch writes templates/ and deploy-* change sets; a pull request
         # writes only under pull-requests/ and pr-* change sets, which no role can execute.
         # Executing needs the job's GitHub environment (its protection rules gate it).
         self._github_role(
-            "GitHubPlanRole", "github-plan", "plans the branch: creates and reviews change sets",
-            Sub("repo:${GitHubRepository}:ref:refs/heads/${GitHubBranch}"), PLAN_ACTIONS,
-            TEMPLATES_PREFIX, "deploy-*")
+            "GitHubPlanRole",
+            "github-plan",
+            "plans the branch: creates and reviews change sets",
+            Sub("repo:${GitHubRepository}:ref:refs/heads/${GitHubBranch}"),
+            PLAN_ACTIONS,
+            TEMPLATES_PREFIX,
+            "deploy-*",
+        )
         self._github_role(
-            "GitHubPullRequestRole", "github-pull-request",
+            "GitHubPullRequestRole",
+            "github-pull-request",
             "plans pull requests: change sets from their own template prefix, never executed",
-            Sub("repo:${GitHubRepository}:pull_request"), PLAN_ACTIONS,
-            PULL_REQUEST_PREFIX + TEMPLATES_PREFIX, "pr-*")
+            Sub("repo:${GitHubRepository}:pull_request"),
+            PLAN_ACTIONS,
+            PULL_REQUEST_PREFIX + TEMPLATES_PREFIX,
+            "pr-*",
+        )
         self._github_role(
-            "GitHubDeployRole", "github-deploy", "executes reviewed change sets",
+            "GitHubDeployRole",
+            "github-deploy",
+            "executes reviewed change sets",
             Sub("repo:${GitHubRepository}:environment:${Environment}"),
-            PLAN_ACTIONS + EXECUTE_ACTIONS, TEMPLATES_PREFIX, "deploy-*")
+            PLAN_ACTIONS + EXECUTE_ACTIONS,
+            TEMPLATES_PREFIX,
+            "deploy-*",
+        )
 
-    def _github_role(self, logical: str, purpose: str, what: str, subject, actions: list,
-                     prefix: str, change_sets: str) -> None:
-        trust = Policy(Version="2012-10-17", Statement=[Statement(
-            Effect=Allow, Principal=Principal("Federated", self.provider_arn),
-            Action=[sts_actions.AssumeRoleWithWebIdentity],
-            Condition=Condition([
-                StringEquals(f"{GITHUB_OIDC_HOST}:aud", "sts.amazonaws.com"),
-                StringLike(f"{GITHUB_OIDC_HOST}:sub", [subject])]))])
+    def _github_role(
+        self,
+        logical: str,
+        purpose: str,
+        what: str,
+        subject,
+        actions: list,
+        prefix: str,
+        change_sets: str,
+    ) -> None:
+        trust = Policy(
+            Version="2012-10-17",
+            Statement=[
+                Statement(
+                    Effect=Allow,
+                    Principal=Principal("Federated", self.provider_arn),
+                    Action=[sts_actions.AssumeRoleWithWebIdentity],
+                    Condition=Condition(
+                        [
+                            StringEquals(f"{GITHUB_OIDC_HOST}:aud", "sts.amazonaws.com"),
+                            StringLike(f"{GITHUB_OIDC_HOST}:sub", [subject]),
+                        ]
+                    ),
+                )
+            ],
+        )
         templates = Sub(f"arn:${{AWS::Partition}}:s3:::${{ArtifactBucketName}}/{prefix}*")
-        template_urls = Sub("https://${ArtifactBucketName}.s3.${AWS::Region}.${AWS::URLSuffix}/"
-                            f"{prefix}*")
+        template_urls = Sub(
+            f"https://${{ArtifactBucketName}}.s3.${{AWS::Region}}.${{AWS::URLSuffix}}/{prefix}*"
+        )
         create = [a for a in actions if a == cfn_actions.CreateChangeSet]
-        others = [a for a in actions if a != cfn_actions.CreateChangeSet
-                  and a != cfn_actions.ExecuteChangeSet]
+        others = [
+            a
+            for a in actions
+            if a != cfn_actions.CreateChangeSet and a != cfn_actions.ExecuteChangeSet
+        ]
         statements = [
             # Change sets only by this role's name prefix, from this role's templates.
-            Statement(Sid="CreateChangeSets", Effect=Allow, Action=create,
-                      Resource=stack_arns(),
-                      Condition=Condition(StringLike({
-                          "cloudformation:ChangeSetName": change_sets,
-                          "cloudformation:TemplateUrl": template_urls}))),
+            Statement(
+                Sid="CreateChangeSets",
+                Effect=Allow,
+                Action=create,
+                Resource=stack_arns(),
+                Condition=Condition(
+                    StringLike(
+                        {
+                            "cloudformation:ChangeSetName": change_sets,
+                            "cloudformation:TemplateUrl": template_urls,
+                        }
+                    )
+                ),
+            ),
             # Some reads (DescribeChangeSet, DescribeEvents) are authorized against the
             # change set's ARN too: this role's, nested ones included (named after it).
-            Statement(Sid="StreamstackStacks", Effect=Allow, Action=others,
-                      Resource=stack_arns() + [arn("cloudformation",
-                                                   f"changeSet/{change_sets}")]),
+            Statement(
+                Sid="StreamstackStacks",
+                Effect=Allow,
+                Action=others,
+                Resource=stack_arns() + [arn("cloudformation", f"changeSet/{change_sets}")],
+            ),
             # The templates use AWS::LanguageExtensions: a change set runs the transform.
-            Statement(Sid="RunTemplateTransforms", Effect=Allow, Action=create,
-                      Resource=[Sub("arn:${AWS::Partition}:cloudformation:${AWS::Region}:aws:"
-                                    "transform/LanguageExtensions")]),
+            Statement(
+                Sid="RunTemplateTransforms",
+                Effect=Allow,
+                Action=create,
+                Resource=[
+                    Sub(
+                        "arn:${AWS::Partition}:cloudformation:${AWS::Region}:aws:"
+                        "transform/LanguageExtensions"
+                    )
+                ],
+            ),
         ]
         if cfn_actions.ExecuteChangeSet in actions:
-            statements.append(Statement(
-                Sid="ExecuteReviewedChangeSets", Effect=Allow,
-                Action=[cfn_actions.ExecuteChangeSet], Resource=stack_arns(),
-                Condition=Condition(StringLike("cloudformation:ChangeSetName", change_sets))))
+            statements.append(
+                Statement(
+                    Sid="ExecuteReviewedChangeSets",
+                    Effect=Allow,
+                    Action=[cfn_actions.ExecuteChangeSet],
+                    Resource=stack_arns(),
+                    Condition=Condition(StringLike("cloudformation:ChangeSetName", change_sets)),
+                )
+            )
         statements += [
             # deploy.py reads the bootstrap's outputs, and the edge stack's in us-east-1.
-            Statement(Sid="ReadBootstrapAndEdge", Effect=Allow,
-                      Action=[cfn_actions.DescribeStacks],
-                      Resource=[arn("cloudformation", "stack/${BootstrapStackName}/*"),
-                                arn("cloudformation", "stack/${BootstrapStackName}-role/*"),
-                                Sub("arn:${AWS::Partition}:cloudformation:us-east-1:"
-                                    "${AWS::AccountId}:stack/${PlatformStackName}-edge/*")]),
-            Statement(Sid="DriftStatus", Effect=Allow,
-                      Action=[cfn_actions.DescribeStackDriftDetectionStatus],
-                      Resource=["*"]),
+            Statement(
+                Sid="ReadBootstrapAndEdge",
+                Effect=Allow,
+                Action=[cfn_actions.DescribeStacks],
+                Resource=[
+                    arn("cloudformation", "stack/${BootstrapStackName}/*"),
+                    arn("cloudformation", "stack/${BootstrapStackName}-role/*"),
+                    Sub(
+                        "arn:${AWS::Partition}:cloudformation:us-east-1:"
+                        "${AWS::AccountId}:stack/${PlatformStackName}-edge/*"
+                    ),
+                ],
+            ),
+            Statement(
+                Sid="DriftStatus",
+                Effect=Allow,
+                Action=[cfn_actions.DescribeStackDriftDetectionStatus],
+                Resource=["*"],
+            ),
             # CreateChangeSet with RoleARN passes the execution role.
-            Statement(Sid="PassExecutionRole", Effect=Allow, Action=[iam_actions.PassRole],
-                      Resource=[GetAtt("ExecutionRole", "Arn")],
-                      Condition=Condition(StringEquals("iam:PassedToService",
-                                                       "cloudformation.amazonaws.com"))),
+            Statement(
+                Sid="PassExecutionRole",
+                Effect=Allow,
+                Action=[iam_actions.PassRole],
+                Resource=[GetAtt("ExecutionRole", "Arn")],
+                Condition=Condition(
+                    StringEquals("iam:PassedToService", "cloudformation.amazonaws.com")
+                ),
+            ),
             # Writes can only create a template (the bucket policy refuses overwrites);
             # deploy.py reads each back and checks its hash before using it.
-            Statement(Sid="UploadTemplates", Effect=Allow,
-                      Action=[s3_actions.GetObject, s3_actions.PutObject],
-                      Resource=[templates]),
-            Statement(Sid="EncryptTemplates", Effect=Allow,
-                      Action=[kms_actions.GenerateDataKey, kms_actions.Decrypt],
-                      Resource=[Ref("ArtifactKeyArn")]),
-            Statement(Sid="DeployTimeLookups", Effect=Allow,
-                      Action=[ec2_actions.DescribeManagedPrefixLists,
-                              cw_actions.DescribeAlarms],
-                      Resource=["*"]),
+            Statement(
+                Sid="UploadTemplates",
+                Effect=Allow,
+                Action=[s3_actions.GetObject, s3_actions.PutObject],
+                Resource=[templates],
+            ),
+            Statement(
+                Sid="EncryptTemplates",
+                Effect=Allow,
+                Action=[kms_actions.GenerateDataKey, kms_actions.Decrypt],
+                Resource=[Ref("ArtifactKeyArn")],
+            ),
+            Statement(
+                Sid="DeployTimeLookups",
+                Effect=Allow,
+                Action=[ec2_actions.DescribeManagedPrefixLists, cw_actions.DescribeAlarms],
+                Resource=["*"],
+            ),
         ]
         if self.identity.ssm_parameters:
-            statements.append(Statement(
-                Sid="ResolveSsmParameterTypes", Effect=Allow,
-                Action=[ssm_actions.GetParameters],
-                Resource=ssm_parameter_arns(self.identity.ssm_parameters)))
-        role = self.add(iam.Role(
-            logical, Condition="HasGitHub", AssumeRolePolicyDocument=trust, Path=DEPLOY_PATH,
-            Description=f"GitHub Actions {what} for streamstack", MaxSessionDuration=3600,
-            Policies=[iam.Policy(PolicyName=purpose, PolicyDocument=Policy(
-                Version="2012-10-17", Statement=statements))],
-            Tags=self.tags("role", purpose)))
-        self.suppress(role, checkov={
-            "CKV_AWS_111": "Every write is scoped to the platform's stacks, change-set names "
-                           "and template prefix; only lookups without resource-level "
-                           "permissions use *."})
-        self.output(f"{logical}Arn", If("HasGitHub", GetAtt(logical, "Arn"), ""),
-                    f"ARN of the role GitHub Actions assumes when it {what.split(':')[0]} "
-                    "(empty without a repository)")
-
+            statements.append(
+                Statement(
+                    Sid="ResolveSsmParameterTypes",
+                    Effect=Allow,
+                    Action=[ssm_actions.GetParameters],
+                    Resource=ssm_parameter_arns(self.identity.ssm_parameters),
+                )
+            )
+        role = self.add(
+            iam.Role(
+                logical,
+                Condition="HasGitHub",
+                AssumeRolePolicyDocument=trust,
+                Path=DEPLOY_PATH,
+                Description=f"GitHub Actions {what} for streamstack",
+                MaxSessionDuration=3600,
+                Policies=[
+                    iam.Policy(
+                        PolicyName=purpose,
+                        PolicyDocument=Policy(Version="2012-10-17", Statement=statements),
+                    )
+                ],
+                Tags=self.tags("role", purpose),
+            )
+        )
+        self.suppress(
+            role,
+            checkov={
+                "CKV_AWS_111": "Every write is scoped to the platform's stacks, change-set names "
+                "and template prefix; only lookups without resource-level "
+                "permissions use *."
+            },
+        )
+        self.output(
+            f"{logical}Arn",
+            If("HasGitHub", GetAtt(logical, "Arn"), ""),
+            f"ARN of the role GitHub Actions assumes when it {what.split(':')[0]} "
+            "(empty without a repository)",
+        )

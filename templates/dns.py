@@ -13,6 +13,7 @@ Certificates are validated through DNS and are a toggle (`Certificates`) that th
 stack shares (its CloudFront certificate uses the same zone); why, in
 templates/parts/certificates.py.
 """
+
 from __future__ import annotations
 
 from troposphere import And, Condition, GetAtt, Join, Ref, Sub, route53
@@ -38,32 +39,50 @@ class DnsTier(Tier):
     # -- zone --------------------------------------------------------------------
     def zone(self) -> None:
         existing = optional_zone_id(
-            self, "ExistingHostedZoneId",
+            self,
+            "ExistingHostedZoneId",
             "Public hosted zone of DomainName that already exists (its records are added "
             "there). Empty: a new zone is created for DomainName. Ignored without a "
-            "DomainName.")
+            "DomainName.",
+        )
         self.condition("CreateZone", And(Condition("HasDomain"), Equals(existing, "")))
         # A zone holds records and is delegated from its parent by its name servers: a
         # replacement would break resolution, so it is kept outside dev.
-        self.add(self.stateful(route53.HostedZone(
-            "HostedZone", Condition="CreateZone", Name=self.domain,
-            HostedZoneConfig=route53.HostedZoneConfiguration(
-                Comment=Sub("streamstack ${Environment}: public zone of ${DomainName}")),
-            HostedZoneTags=self.tags("zone", "public"))))
+        self.add(
+            self.stateful(
+                route53.HostedZone(
+                    "HostedZone",
+                    Condition="CreateZone",
+                    Name=self.domain,
+                    HostedZoneConfig=route53.HostedZoneConfiguration(
+                        Comment=Sub("streamstack ${Environment}: public zone of ${DomainName}")
+                    ),
+                    HostedZoneTags=self.tags("zone", "public"),
+                )
+            )
+        )
         self.zone_id = If("CreateZone", Ref("HostedZone"), existing)
-        self.output("HostedZoneId", If("HasDomain", self.zone_id, ""),
-                    "ID of the public hosted zone of DomainName (created or existing); "
-                    "empty without a domain")
-        self.output("HostedZoneNameServers",
-                    If("CreateZone", Join(",", GetAtt("HostedZone", "NameServers")), ""),
-                    "Name servers of the created zone (comma-separated): add them as NS "
-                    "records at the parent domain; empty for an existing zone or no domain")
+        self.output(
+            "HostedZoneId",
+            If("HasDomain", self.zone_id, ""),
+            "ID of the public hosted zone of DomainName (created or existing); "
+            "empty without a domain",
+        )
+        self.output(
+            "HostedZoneNameServers",
+            If("CreateZone", Join(",", GetAtt("HostedZone", "NameServers")), ""),
+            "Name servers of the created zone (comma-separated): add them as NS "
+            "records at the parent domain; empty for an existing zone or no domain",
+        )
 
     # -- certificate ----------------------------------------------------------------
     def alb_certificate(self) -> None:
         enabled = certificates_toggle(self)
         self.condition("IssueCertificates", And(Condition("HasDomain"), Condition(enabled)))
         certificate(self, "AlbCertificate", "api", self.zone_id, "api", "IssueCertificates")
-        self.output("AlbCertificateArn", If("IssueCertificates", Ref("AlbCertificate"), ""),
-                    "ARN of the regional ACM certificate for api.<domain> (the ALB's HTTPS "
-                    "listener); empty without a domain or with Certificates disabled")
+        self.output(
+            "AlbCertificateArn",
+            If("IssueCertificates", Ref("AlbCertificate"), ""),
+            "ARN of the regional ACM certificate for api.<domain> (the ALB's HTTPS "
+            "listener); empty without a domain or with Certificates disabled",
+        )

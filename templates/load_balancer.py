@@ -12,6 +12,7 @@ enabled, the serving listener forwards only requests carrying the X-Origin-Verif
 header whose value CloudFront sends (a generated secret), and answers 403 to
 everything else.
 """
+
 from __future__ import annotations
 
 from troposphere import GetAtt, If, Ref
@@ -36,127 +37,246 @@ class LoadBalancerTier(Tier):
 
     # -- inputs (network, security, storage, dns only: no wait for the data tier) ----
     def inputs(self) -> None:
-        self.vpc = self.wired("VpcId", "network", Type="AWS::EC2::VPC::Id",
-                              Description="VPC of the target groups (network tier).")
-        self.public_subnets = self.wired("PublicSubnetIds", "network",
-                                         Type="List<AWS::EC2::Subnet::Id>",
-                                         Description="Public subnets of the ALB (network tier).")
-        self.alb_sg = self.wired("AlbSecurityGroupId", "security",
-                                 Type="AWS::EC2::SecurityGroup::Id",
-                                 Description="Security group of the ALB (security tier).")
-        self.data_key = self.wired("DataKeyArn", "security",
-                                   Description="Data KMS key (security tier): the origin-verify "
-                                               "secret.")
-        self.access_logs_bucket = self.wired("AccessLogsBucketName", "storage",
-                                             Description="Bucket receiving ALB access logs "
-                                                         "(storage tier).")
+        self.vpc = self.wired(
+            "VpcId",
+            "network",
+            Type="AWS::EC2::VPC::Id",
+            Description="VPC of the target groups (network tier).",
+        )
+        self.public_subnets = self.wired(
+            "PublicSubnetIds",
+            "network",
+            Type="List<AWS::EC2::Subnet::Id>",
+            Description="Public subnets of the ALB (network tier).",
+        )
+        self.alb_sg = self.wired(
+            "AlbSecurityGroupId",
+            "security",
+            Type="AWS::EC2::SecurityGroup::Id",
+            Description="Security group of the ALB (security tier).",
+        )
+        self.data_key = self.wired(
+            "DataKeyArn",
+            "security",
+            Description="Data KMS key (security tier): the origin-verify secret.",
+        )
+        self.access_logs_bucket = self.wired(
+            "AccessLogsBucketName",
+            "storage",
+            Description="Bucket receiving ALB access logs (storage tier).",
+        )
         self.app_port = self.shared_parameter("AppPort")
 
     # -- load balancer -----------------------------------------------------------
     def load_balancer(self) -> None:
         alb = elb.LoadBalancer(
-            "Alb", Type="application", Scheme="internet-facing", IpAddressType="ipv4",
-            Subnets=self.public_subnets, SecurityGroups=[self.alb_sg],
-            LoadBalancerAttributes=[elb.LoadBalancerAttributes(Key=k, Value=v) for k, v in (
-                ("access_logs.s3.enabled", "true"),
-                ("access_logs.s3.bucket", self.access_logs_bucket),
-                ("access_logs.s3.prefix", "alb"),
-                ("routing.http.drop_invalid_header_fields.enabled", "true"),
-                ("routing.http.desync_mitigation_mode", "defensive"),
-                ("deletion_protection.enabled", self.if_dev("false", "true")),
-            )],
-            Tags=self.tags("alb", "web"))
+            "Alb",
+            Type="application",
+            Scheme="internet-facing",
+            IpAddressType="ipv4",
+            Subnets=self.public_subnets,
+            SecurityGroups=[self.alb_sg],
+            LoadBalancerAttributes=[
+                elb.LoadBalancerAttributes(Key=k, Value=v)
+                for k, v in (
+                    ("access_logs.s3.enabled", "true"),
+                    ("access_logs.s3.bucket", self.access_logs_bucket),
+                    ("access_logs.s3.prefix", "alb"),
+                    ("routing.http.drop_invalid_header_fields.enabled", "true"),
+                    ("routing.http.desync_mitigation_mode", "defensive"),
+                    ("deletion_protection.enabled", self.if_dev("false", "true")),
+                )
+            ],
+            Tags=self.tags("alb", "web"),
+        )
         self.add(alb)
         self.output("AlbArn", Ref("Alb"), "ARN of the application load balancer")
         self.output("AlbDnsName", GetAtt("Alb", "DNSName"), "DNS name of the ALB")
-        self.output("AlbCanonicalHostedZoneId", GetAtt("Alb", "CanonicalHostedZoneID"),
-                    "Hosted zone of the ALB (Route 53 alias records)")
-        self.output("AlbFullName", GetAtt("Alb", "LoadBalancerFullName"),
-                    "app/<name>/<id> of the ALB (CloudWatch dimension LoadBalancer)")
+        self.output(
+            "AlbCanonicalHostedZoneId",
+            GetAtt("Alb", "CanonicalHostedZoneID"),
+            "Hosted zone of the ALB (Route 53 alias records)",
+        )
+        self.output(
+            "AlbFullName",
+            GetAtt("Alb", "LoadBalancerFullName"),
+            "app/<name>/<id> of the ALB (CloudWatch dimension LoadBalancer)",
+        )
 
     def target_groups(self) -> None:
         interval = self.parameter(
-            "HealthCheckIntervalSeconds", "Compute", Type="Number", Default=30, MinValue=5,
-            MaxValue=300, Description="Seconds between ALB health checks of a task (/health).")
+            "HealthCheckIntervalSeconds",
+            "Compute",
+            Type="Number",
+            Default=30,
+            MinValue=5,
+            MaxValue=300,
+            Description="Seconds between ALB health checks of a task (/health).",
+        )
         delay = self.parameter(
-            "DeregistrationDelaySeconds", "Compute", Type="Number", Default=60, MinValue=0,
+            "DeregistrationDelaySeconds",
+            "Compute",
+            Type="Number",
+            Default=60,
+            MinValue=0,
             MaxValue=3600,
-            Description="Seconds the ALB drains in-flight requests from a stopping task.")
+            Description="Seconds the ALB drains in-flight requests from a stopping task.",
+        )
         stickiness = self.toggle(
-            "TargetStickiness", "Compute", "disabled",
+            "TargetStickiness",
+            "Compute",
+            "disabled",
             "enabled: a viewer sticks to one web/api task for a day (lb_cookie); "
-            "disabled: every request is balanced.")
+            "disabled: every request is balanced.",
+        )
         for name in ("Api", "Web"):
-            self.add(elb.TargetGroup(
-                f"{name}TargetGroup", TargetType="ip", Protocol="HTTP", ProtocolVersion="HTTP1",
-                Port=self.app_port, VpcId=self.vpc,
-                HealthCheckEnabled=True, HealthCheckPath="/health", HealthCheckProtocol="HTTP",
-                HealthCheckIntervalSeconds=interval, HealthCheckTimeoutSeconds=5,
-                HealthyThresholdCount=2, UnhealthyThresholdCount=2,
-                Matcher=elb.Matcher(HttpCode="200"),
-                TargetGroupAttributes=[elb.TargetGroupAttribute(Key=k, Value=v) for k, v in (
-                    ("deregistration_delay.timeout_seconds", delay),
-                    ("stickiness.enabled", If(stickiness, "true", "false")),
-                    ("stickiness.type", "lb_cookie"),
-                    ("stickiness.lb_cookie.duration_seconds", "86400"),
-                )],
-                Tags=self.tags("tg", name.lower())))
-            self.output(f"{name}TargetGroupArn", Ref(f"{name}TargetGroup"),
-                        f"ARN of the {name.lower()} target group")
-            self.output(f"{name}TargetGroupFullName",
-                        GetAtt(f"{name}TargetGroup", "TargetGroupFullName"),
-                        f"targetgroup/<name>/<id> of the {name.lower()} target group "
-                        "(CloudWatch dimension TargetGroup)")
+            self.add(
+                elb.TargetGroup(
+                    f"{name}TargetGroup",
+                    TargetType="ip",
+                    Protocol="HTTP",
+                    ProtocolVersion="HTTP1",
+                    Port=self.app_port,
+                    VpcId=self.vpc,
+                    HealthCheckEnabled=True,
+                    HealthCheckPath="/health",
+                    HealthCheckProtocol="HTTP",
+                    HealthCheckIntervalSeconds=interval,
+                    HealthCheckTimeoutSeconds=5,
+                    HealthyThresholdCount=2,
+                    UnhealthyThresholdCount=2,
+                    Matcher=elb.Matcher(HttpCode="200"),
+                    TargetGroupAttributes=[
+                        elb.TargetGroupAttribute(Key=k, Value=v)
+                        for k, v in (
+                            ("deregistration_delay.timeout_seconds", delay),
+                            ("stickiness.enabled", If(stickiness, "true", "false")),
+                            ("stickiness.type", "lb_cookie"),
+                            ("stickiness.lb_cookie.duration_seconds", "86400"),
+                        )
+                    ],
+                    Tags=self.tags("tg", name.lower()),
+                )
+            )
+            self.output(
+                f"{name}TargetGroupArn",
+                Ref(f"{name}TargetGroup"),
+                f"ARN of the {name.lower()} target group",
+            )
+            self.output(
+                f"{name}TargetGroupFullName",
+                GetAtt(f"{name}TargetGroup", "TargetGroupFullName"),
+                f"targetgroup/<name>/<id> of the {name.lower()} target group "
+                "(CloudWatch dimension TargetGroup)",
+            )
 
     def listeners(self) -> None:
         certificate = self.wired(
-            "AlbCertificateArn", "dns", group="Compute", Default="",
+            "AlbCertificateArn",
+            "dns",
+            group="Compute",
+            Default="",
             AllowedPattern=r"^(arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+)?$",
             ConstraintDescription="empty, or an ACM certificate ARN in the ALB's region",
             Description="ACM certificate of the ALB (the dns tier issues it when a domain is "
-                        "set). Empty: HTTP on 80 forwards (test setup). Set: HTTP redirects to "
-                        "HTTPS on 443 (TLS 1.3/1.2).")
+            "set). Empty: HTTP on 80 forwards (test setup). Set: HTTP redirects to "
+            "HTTPS on 443 (TLS 1.3/1.2).",
+        )
         verify = self.toggle(
-            "AlbOriginVerify", "Compute", "disabled",
+            "AlbOriginVerify",
+            "Compute",
+            "disabled",
             f"enabled: the ALB forwards only requests carrying the {ORIGIN_HEADER} header "
             "with the generated secret CloudFront sends, and answers 403 to any other (use "
-            "with the cdn tier). disabled: the ALB serves anyone (direct tests).")
+            "with the cdn tier). disabled: the ALB serves anyone (direct tests).",
+        )
         self.condition("HasCertificate", Not(Equals(certificate, "")))
-        generated_secret(self, "OriginVerifySecret", "origin-verify",
-                         f"Value of the {ORIGIN_HEADER} header CloudFront sends to the ALB",
-                         self.data_key, length=48, retain=False)
-        self.output("OriginVerifySecretArn", Ref("OriginVerifySecret"),
-                    f"ARN of the secret whose value CloudFront sends as {ORIGIN_HEADER}")
-        self.output("OriginVerifyEnforced", If(verify, "true", "false"),
-                    f"true when the ALB's listener rules require {ORIGIN_HEADER} (the fleet "
-                    "tier adds the same condition to its rule)")
+        generated_secret(
+            self,
+            "OriginVerifySecret",
+            "origin-verify",
+            f"Value of the {ORIGIN_HEADER} header CloudFront sends to the ALB",
+            self.data_key,
+            length=48,
+            retain=False,
+        )
+        self.output(
+            "OriginVerifySecretArn",
+            Ref("OriginVerifySecret"),
+            f"ARN of the secret whose value CloudFront sends as {ORIGIN_HEADER}",
+        )
+        self.output(
+            "OriginVerifyEnforced",
+            If(verify, "true", "false"),
+            f"true when the ALB's listener rules require {ORIGIN_HEADER} (the fleet "
+            "tier adds the same condition to its rule)",
+        )
 
-        forbidden = elb.Action(Type="fixed-response", FixedResponseConfig=elb.FixedResponseConfig(
-            StatusCode="403", ContentType="text/plain", MessageBody="Forbidden"))
+        forbidden = elb.Action(
+            Type="fixed-response",
+            FixedResponseConfig=elb.FixedResponseConfig(
+                StatusCode="403", ContentType="text/plain", MessageBody="Forbidden"
+            ),
+        )
         forward_web = elb.Action(Type="forward", TargetGroupArn=Ref("WebTargetGroup"))
         serve = If(verify, [forbidden], [forward_web])
         http = elb.Listener(
-            "HttpListener", LoadBalancerArn=Ref("Alb"), Port=80, Protocol="HTTP",
-            DefaultActions=If("HasCertificate", [elb.Action(
-                Type="redirect", RedirectConfig=elb.RedirectConfig(
-                    Protocol="HTTPS", Port="443", Host="#{host}", Path="/#{path}",
-                    Query="#{query}", StatusCode="HTTP_301"))], serve))
+            "HttpListener",
+            LoadBalancerArn=Ref("Alb"),
+            Port=80,
+            Protocol="HTTP",
+            DefaultActions=If(
+                "HasCertificate",
+                [
+                    elb.Action(
+                        Type="redirect",
+                        RedirectConfig=elb.RedirectConfig(
+                            Protocol="HTTPS",
+                            Port="443",
+                            Host="#{host}",
+                            Path="/#{path}",
+                            Query="#{query}",
+                            StatusCode="HTTP_301",
+                        ),
+                    )
+                ],
+                serve,
+            ),
+        )
         # Port 80 stays plain HTTP only without a certificate (a test setup).
         self.add(http)
-        self.add(elb.Listener(
-            "HttpsListener", Condition="HasCertificate", LoadBalancerArn=Ref("Alb"), Port=443,
-            Protocol="HTTPS", SslPolicy=TLS_POLICY,
-            Certificates=[elb.Certificate(CertificateArn=certificate)],
-            DefaultActions=serve))
+        self.add(
+            elb.Listener(
+                "HttpsListener",
+                Condition="HasCertificate",
+                LoadBalancerArn=Ref("Alb"),
+                Port=443,
+                Protocol="HTTPS",
+                SslPolicy=TLS_POLICY,
+                Certificates=[elb.Certificate(CertificateArn=certificate)],
+                DefaultActions=serve,
+            )
+        )
         serving = If("HasCertificate", Ref("HttpsListener"), Ref("HttpListener"))
         origin = origin_condition("OriginVerifySecret")
         for name, priority, pattern in (("Api", 10, "/api/*"), ("Web", 20, "/*")):
             path = path_condition(pattern)
-            self.add(elb.ListenerRule(
-                f"{name}ListenerRule", ListenerArn=serving, Priority=priority,
-                Conditions=If(verify, [path, origin], [path]),
-                Actions=[elb.ListenerRuleAction(Type="forward",
-                                                TargetGroupArn=Ref(f"{name}TargetGroup"))]))
-        self.output("AlbListenerArn", serving,
-                    "ARN of the listener that serves traffic (HTTPS with a certificate, else "
-                    "HTTP); rules 10 (api) and 20 (web) are taken")
+            self.add(
+                elb.ListenerRule(
+                    f"{name}ListenerRule",
+                    ListenerArn=serving,
+                    Priority=priority,
+                    Conditions=If(verify, [path, origin], [path]),
+                    Actions=[
+                        elb.ListenerRuleAction(
+                            Type="forward", TargetGroupArn=Ref(f"{name}TargetGroup")
+                        )
+                    ],
+                )
+            )
+        self.output(
+            "AlbListenerArn",
+            serving,
+            "ARN of the listener that serves traffic (HTTPS with a certificate, else "
+            "HTTP); rules 10 (api) and 20 (web) are taken",
+        )

@@ -12,6 +12,7 @@ real egress rules are separate resources.
 Flow logs live here rather than in network: they are an audit control encrypted with
 the storage key, and this tier already reads the VPC from network.
 """
+
 from __future__ import annotations
 
 from awacs import kms as kms_actions
@@ -23,12 +24,23 @@ from templates.base import LOG_RETENTION_DAYS, Equals, If, Not, Tier, arn
 from templates.parts.iam import service_role
 from templates.parts.keys import customer_key
 
-KEY_USE = [kms_actions.Encrypt, kms_actions.Decrypt, kms_actions.ReEncryptFrom,
-           kms_actions.ReEncryptTo, kms_actions.GenerateDataKey,
-           kms_actions.GenerateDataKeyWithoutPlaintext, kms_actions.DescribeKey]
+KEY_USE = [
+    kms_actions.Encrypt,
+    kms_actions.Decrypt,
+    kms_actions.ReEncryptFrom,
+    kms_actions.ReEncryptTo,
+    kms_actions.GenerateDataKey,
+    kms_actions.GenerateDataKeyWithoutPlaintext,
+    kms_actions.DescribeKey,
+]
 # The placeholder rule CDK also uses: ICMP type 252 code 86 to a single host matches nothing.
-NO_EGRESS = ec2.SecurityGroupRule(IpProtocol="icmp", FromPort=252, ToPort=86,
-                                  CidrIp="255.255.255.255/32", Description="Disallow all egress")
+NO_EGRESS = ec2.SecurityGroupRule(
+    IpProtocol="icmp",
+    FromPort=252,
+    ToPort=86,
+    CidrIp="255.255.255.255/32",
+    Description="Disallow all egress",
+)
 
 
 def service(name: str) -> Principal:
@@ -40,75 +52,110 @@ class SecurityTier(Tier):
     description = "KMS keys, security groups and VPC flow logs"
 
     def build(self) -> None:
-        self.vpc_id = self.wired("VpcId", "network", Type="AWS::EC2::VPC::Id",
-                                     Description="VPC the security groups belong to (network tier).")
-        self.vpc_cidr = self.wired("VpcCidr", "network", group="Network",
-                                   Description="CIDR of the VPC (network tier).")
+        self.vpc_id = self.wired(
+            "VpcId",
+            "network",
+            Type="AWS::EC2::VPC::Id",
+            Description="VPC the security groups belong to (network tier).",
+        )
+        self.vpc_cidr = self.wired(
+            "VpcCidr", "network", group="Network", Description="CIDR of the VPC (network tier)."
+        )
         self.keys()
         self.security_groups()
         self.flow_logs()
 
     # -- KMS ---------------------------------------------------------------------
     def keys(self) -> None:
-        self._key("DataKey", "data",
-                  "Aurora, ElastiCache, DynamoDB and Secrets Manager data at rest",
-                  [self._service_statement("RdsUse", "rds.amazonaws.com")])
-        self._key("StorageKey", "storage",
-                  "S3 objects, SQS messages, SNS topics, CloudWatch log groups and EFS",
-                  [
-                      self._service_statement("S3Use", "s3.amazonaws.com"),
-                      Statement(
-                          Sid="CloudWatchLogsUse", Effect=Allow,
-                          Principal=service(Sub("logs.${AWS::Region}.amazonaws.com")),
-                          Action=KEY_USE, Resource=["*"],
-                          Condition=Condition(ArnLike(
-                              "kms:EncryptionContext:aws:logs:arn",
-                              arn("logs", "log-group:*")))),
-                      # Alarms publish to the encrypted SNS topic; EventBridge and SNS
-                      # deliver to encrypted queues and topics.
-                      self._service_statement("CloudWatchAlarmsUse", "cloudwatch.amazonaws.com"),
-                      # EventBridge also describes the key of an encrypted bus or archive.
-                      self._service_statement("EventBridgeUse", "events.amazonaws.com",
-                                              kms_actions.DescribeKey),
-                      self._service_statement("SnsUse", "sns.amazonaws.com"),
-                      self._service_statement("SqsUse", "sqs.amazonaws.com"),
-                      # CloudFront Origin Access Control reads KMS-encrypted objects of
-                      # this account's distributions only.
-                      Statement(
-                          Sid="CloudFrontOacDecrypt", Effect=Allow,
-                          Principal=service("cloudfront.amazonaws.com"),
-                          Action=[kms_actions.Decrypt, kms_actions.GenerateDataKey],
-                          Resource=["*"],
-                          Condition=Condition(ArnLike(
-                              "aws:SourceArn",
-                              Sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}"
-                                  ":distribution/*")))),
-                  ])
+        self._key(
+            "DataKey",
+            "data",
+            "Aurora, ElastiCache, DynamoDB and Secrets Manager data at rest",
+            [self._service_statement("RdsUse", "rds.amazonaws.com")],
+        )
+        self._key(
+            "StorageKey",
+            "storage",
+            "S3 objects, SQS messages, SNS topics, CloudWatch log groups and EFS",
+            [
+                self._service_statement("S3Use", "s3.amazonaws.com"),
+                Statement(
+                    Sid="CloudWatchLogsUse",
+                    Effect=Allow,
+                    Principal=service(Sub("logs.${AWS::Region}.amazonaws.com")),
+                    Action=KEY_USE,
+                    Resource=["*"],
+                    Condition=Condition(
+                        ArnLike("kms:EncryptionContext:aws:logs:arn", arn("logs", "log-group:*"))
+                    ),
+                ),
+                # Alarms publish to the encrypted SNS topic; EventBridge and SNS
+                # deliver to encrypted queues and topics.
+                self._service_statement("CloudWatchAlarmsUse", "cloudwatch.amazonaws.com"),
+                # EventBridge also describes the key of an encrypted bus or archive.
+                self._service_statement(
+                    "EventBridgeUse", "events.amazonaws.com", kms_actions.DescribeKey
+                ),
+                self._service_statement("SnsUse", "sns.amazonaws.com"),
+                self._service_statement("SqsUse", "sqs.amazonaws.com"),
+                # CloudFront Origin Access Control reads KMS-encrypted objects of
+                # this account's distributions only.
+                Statement(
+                    Sid="CloudFrontOacDecrypt",
+                    Effect=Allow,
+                    Principal=service("cloudfront.amazonaws.com"),
+                    Action=[kms_actions.Decrypt, kms_actions.GenerateDataKey],
+                    Resource=["*"],
+                    Condition=Condition(
+                        ArnLike(
+                            "aws:SourceArn",
+                            Sub(
+                                "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/*"
+                            ),
+                        )
+                    ),
+                ),
+            ],
+        )
 
     @staticmethod
     def _service_statement(sid: str, principal: str, *extra_actions) -> Statement:
         return Statement(
-            Sid=sid, Effect=Allow, Principal=service(principal),
+            Sid=sid,
+            Effect=Allow,
+            Principal=service(principal),
             Action=[kms_actions.Decrypt, kms_actions.GenerateDataKey, *extra_actions],
             Resource=["*"],
-            Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))
+            Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))),
+        )
 
     def _key(self, logical: str, purpose: str, use: str, statements: list) -> None:
-        customer_key(self, logical, purpose,
-                     f"streamstack {purpose} key (${{Environment}}): {use}", statements)
+        customer_key(
+            self,
+            logical,
+            purpose,
+            f"streamstack {purpose} key (${{Environment}}): {use}",
+            statements,
+        )
         self.output(f"{logical}Id", Ref(logical), f"ID of the {purpose} KMS key ({use})")
-        self.output(f"{logical}Arn", GetAtt(logical, "Arn"),
-                    f"ARN of the {purpose} KMS key ({use})")
+        self.output(
+            f"{logical}Arn", GetAtt(logical, "Arn"), f"ARN of the {purpose} KMS key ({use})"
+        )
 
     # -- security groups ----------------------------------------------------------
     def security_groups(self) -> None:
         prefix_list = self.parameter(
-            "CloudFrontPrefixListId", "Wiring", deploy_time=True, Type="String", Default="",
+            "CloudFrontPrefixListId",
+            "Wiring",
+            deploy_time=True,
+            Type="String",
+            Default="",
             AllowedPattern=r"^(pl-[0-9a-f]{8,17})?$",
             ConstraintDescription="empty, or a managed prefix list id such as pl-82a045eb",
             Description="CloudFront origin-facing managed prefix list. When set, the ALB "
-                        "accepts traffic only from CloudFront; empty: from anywhere. "
-                        "deploy.py looks it up.")
+            "accepts traffic only from CloudFront; empty: from anywhere. "
+            "deploy.py looks it up.",
+        )
         app_port = self.shared_parameter("AppPort")
         engine = self.shared_parameter("DatabaseEngine")
         self.condition("IsMySql", Equals(engine, "aurora-mysql"))
@@ -123,81 +170,180 @@ class SecurityTier(Tier):
             ("Efs", "efs", "EFS mount targets: NFS from the application"),
             ("Fleet", "fleet", "Optional EC2 fleet: HTTP from the ALB"),
         ):
-            self.add(ec2.SecurityGroup(
-                f"{logical}SecurityGroup", GroupDescription=text, VpcId=self.vpc_id,
-                SecurityGroupEgress=[NO_EGRESS], Tags=self.tags("sg", purpose)))
-            self.output(f"{logical}SecurityGroupId", Ref(f"{logical}SecurityGroup"),
-                        f"ID of the {purpose} security group ({text})")
+            self.add(
+                ec2.SecurityGroup(
+                    f"{logical}SecurityGroup",
+                    GroupDescription=text,
+                    VpcId=self.vpc_id,
+                    SecurityGroupEgress=[NO_EGRESS],
+                    Tags=self.tags("sg", purpose),
+                )
+            )
+            self.output(
+                f"{logical}SecurityGroupId",
+                Ref(f"{logical}SecurityGroup"),
+                f"ID of the {purpose} security group ({text})",
+            )
 
         self.condition("AlbFromAnywhere", Equals(prefix_list, ""))
         for port in (80, 443):
-            self.add(ec2.SecurityGroupIngress(
-                f"AlbIngress{port}FromCloudFront", Condition="AlbFromCloudFrontOnly",
-                GroupId=Ref("AlbSecurityGroup"), IpProtocol="tcp", FromPort=port, ToPort=port,
-                SourcePrefixListId=prefix_list,
-                Description=f"TCP {port} from CloudFront origin-facing servers only"))
-            rule = self.add(ec2.SecurityGroupIngress(
-                f"AlbIngress{port}FromAnywhere", Condition="AlbFromAnywhere",
-                GroupId=Ref("AlbSecurityGroup"), IpProtocol="tcp", FromPort=port, ToPort=port,
-                CidrIp="0.0.0.0/0", Description=f"TCP {port} from any viewer"))
+            self.add(
+                ec2.SecurityGroupIngress(
+                    f"AlbIngress{port}FromCloudFront",
+                    Condition="AlbFromCloudFrontOnly",
+                    GroupId=Ref("AlbSecurityGroup"),
+                    IpProtocol="tcp",
+                    FromPort=port,
+                    ToPort=port,
+                    SourcePrefixListId=prefix_list,
+                    Description=f"TCP {port} from CloudFront origin-facing servers only",
+                )
+            )
+            rule = self.add(
+                ec2.SecurityGroupIngress(
+                    f"AlbIngress{port}FromAnywhere",
+                    Condition="AlbFromAnywhere",
+                    GroupId=Ref("AlbSecurityGroup"),
+                    IpProtocol="tcp",
+                    FromPort=port,
+                    ToPort=port,
+                    CidrIp="0.0.0.0/0",
+                    Description=f"TCP {port} from any viewer",
+                )
+            )
             if port == 80:
-                self.suppress(rule, checkov={
-                    "CKV_AWS_260": "The internet-facing ALB must answer port 80 to redirect "
-                                   "viewers to HTTPS (or serve the no-certificate test setup); "
-                                   "set the CloudFront prefix list to close it to the internet."})
+                self.suppress(
+                    rule,
+                    checkov={
+                        "CKV_AWS_260": "The internet-facing ALB must answer port 80 to redirect "
+                        "viewers to HTTPS (or serve the no-certificate test setup); "
+                        "set the CloudFront prefix list to close it to the internet."
+                    },
+                )
         self._rule("AlbEgressToApp", "Alb", "App", app_port, "Forward to the application port")
-        self._rule("AppIngressFromAlb", "App", "Alb", app_port, "Application port from the ALB",
-                   ingress=True)
+        self._rule(
+            "AppIngressFromAlb",
+            "App",
+            "Alb",
+            app_port,
+            "Application port from the ALB",
+            ingress=True,
+        )
         self._rule("AppEgressToDatabase", "App", "Database", db_port, "Aurora")
-        self._rule("DatabaseIngressFromApp", "Database", "App", db_port,
-                   "Aurora from the application", ingress=True)
+        self._rule(
+            "DatabaseIngressFromApp",
+            "Database",
+            "App",
+            db_port,
+            "Aurora from the application",
+            ingress=True,
+        )
         self._rule("AppEgressToCache", "App", "Cache", 6379, "ElastiCache")
-        self._rule("CacheIngressFromApp", "Cache", "App", 6379,
-                   "ElastiCache from the application", ingress=True)
+        self._rule(
+            "CacheIngressFromApp",
+            "Cache",
+            "App",
+            6379,
+            "ElastiCache from the application",
+            ingress=True,
+        )
         self._rule("AppEgressToEfs", "App", "Efs", 2049, "EFS (NFS)")
-        self._rule("EfsIngressFromApp", "Efs", "App", 2049, "NFS from the application",
-                   ingress=True)
+        self._rule(
+            "EfsIngressFromApp", "Efs", "App", 2049, "NFS from the application", ingress=True
+        )
         self._rule("AlbEgressToFleet", "Alb", "Fleet", 80, "Forward to the EC2 fleet")
         self._rule("FleetIngressFromAlb", "Fleet", "Alb", 80, "HTTP from the ALB", ingress=True)
         for group in ("App", "Fleet"):
-            self.add(ec2.SecurityGroupEgress(
-                f"{group}EgressHttps", GroupId=Ref(f"{group}SecurityGroup"), IpProtocol="tcp",
-                FromPort=443, ToPort=443, CidrIp="0.0.0.0/0",
-                Description="HTTPS to AWS APIs and package/image registries (through NAT or "
-                            "endpoints)"))
+            self.add(
+                ec2.SecurityGroupEgress(
+                    f"{group}EgressHttps",
+                    GroupId=Ref(f"{group}SecurityGroup"),
+                    IpProtocol="tcp",
+                    FromPort=443,
+                    ToPort=443,
+                    CidrIp="0.0.0.0/0",
+                    Description="HTTPS to AWS APIs and package/image registries (through NAT or "
+                    "endpoints)",
+                )
+            )
 
-    def _rule(self, logical: str, group: str, peer: str, port, description: str,
-              ingress: bool = False) -> None:
+    def _rule(
+        self, logical: str, group: str, peer: str, port, description: str, ingress: bool = False
+    ) -> None:
         if ingress:
-            self.add(ec2.SecurityGroupIngress(
-                logical, GroupId=Ref(f"{group}SecurityGroup"), IpProtocol="tcp",
-                FromPort=port, ToPort=port, SourceSecurityGroupId=Ref(f"{peer}SecurityGroup"),
-                Description=description))
+            self.add(
+                ec2.SecurityGroupIngress(
+                    logical,
+                    GroupId=Ref(f"{group}SecurityGroup"),
+                    IpProtocol="tcp",
+                    FromPort=port,
+                    ToPort=port,
+                    SourceSecurityGroupId=Ref(f"{peer}SecurityGroup"),
+                    Description=description,
+                )
+            )
         else:
-            self.add(ec2.SecurityGroupEgress(
-                logical, GroupId=Ref(f"{group}SecurityGroup"), IpProtocol="tcp",
-                FromPort=port, ToPort=port,
-                DestinationSecurityGroupId=Ref(f"{peer}SecurityGroup"),
-                Description=description))
+            self.add(
+                ec2.SecurityGroupEgress(
+                    logical,
+                    GroupId=Ref(f"{group}SecurityGroup"),
+                    IpProtocol="tcp",
+                    FromPort=port,
+                    ToPort=port,
+                    DestinationSecurityGroupId=Ref(f"{peer}SecurityGroup"),
+                    Description=description,
+                )
+            )
 
     # -- flow logs ---------------------------------------------------------------
     def flow_logs(self) -> None:
         retention = self.parameter(
-            "FlowLogRetentionDays", "Observability", "Flow log retention (days)", Type="Number",
-            AllowedValues=LOG_RETENTION_DAYS, Default=30,
-            Description="Days to keep VPC flow logs in CloudWatch Logs.")
-        self.add(self.stateful(logs.LogGroup(
-            "FlowLogGroup", RetentionInDays=retention, KmsKeyId=GetAtt("StorageKey", "Arn"),
-            Tags=self.tags("logs", "flow"))))
-        service_role(self, "FlowLogRole", "vpc-flow-logs.amazonaws.com", "flow-logs", [
-            Statement(Effect=Allow,
-                      Action=[logs_actions.CreateLogStream, logs_actions.PutLogEvents,
-                              logs_actions.DescribeLogStreams],
-                      Resource=[GetAtt("FlowLogGroup", "Arn")]),
-        ], policy_name="deliver-flow-logs")
-        self.add(ec2.FlowLog(
-            "VpcFlowLog", ResourceId=self.vpc_id, ResourceType="VPC", TrafficType="ALL",
-            LogDestinationType="cloud-watch-logs", LogGroupName=Ref("FlowLogGroup"),
-            DeliverLogsPermissionArn=GetAtt("FlowLogRole", "Arn"),
-            Tags=self.tags("flowlog", "vpc")))
+            "FlowLogRetentionDays",
+            "Observability",
+            "Flow log retention (days)",
+            Type="Number",
+            AllowedValues=LOG_RETENTION_DAYS,
+            Default=30,
+            Description="Days to keep VPC flow logs in CloudWatch Logs.",
+        )
+        self.add(
+            self.stateful(
+                logs.LogGroup(
+                    "FlowLogGroup",
+                    RetentionInDays=retention,
+                    KmsKeyId=GetAtt("StorageKey", "Arn"),
+                    Tags=self.tags("logs", "flow"),
+                )
+            )
+        )
+        service_role(
+            self,
+            "FlowLogRole",
+            "vpc-flow-logs.amazonaws.com",
+            "flow-logs",
+            [
+                Statement(
+                    Effect=Allow,
+                    Action=[
+                        logs_actions.CreateLogStream,
+                        logs_actions.PutLogEvents,
+                        logs_actions.DescribeLogStreams,
+                    ],
+                    Resource=[GetAtt("FlowLogGroup", "Arn")],
+                ),
+            ],
+            policy_name="deliver-flow-logs",
+        )
+        self.add(
+            ec2.FlowLog(
+                "VpcFlowLog",
+                ResourceId=self.vpc_id,
+                ResourceType="VPC",
+                TrafficType="ALL",
+                LogDestinationType="cloud-watch-logs",
+                LogGroupName=Ref("FlowLogGroup"),
+                DeliverLogsPermissionArn=GetAtt("FlowLogRole", "Arn"),
+                Tags=self.tags("flowlog", "vpc"),
+            )
+        )
         self.output("FlowLogGroupName", Ref("FlowLogGroup"), "Log group holding VPC flow logs")

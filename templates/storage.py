@@ -6,6 +6,7 @@ blocks, server access logging into the access-logs bucket, lifecycle rules, and 
 policy that denies non-TLS requests and wrongly encrypted uploads while keeping the
 account root able to manage the policy.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -28,9 +29,9 @@ class Lifecycle:
     NoncurrentVersionExpirationDays. Default: nothing else."""
 
     rule_id: str = "expire-old-versions"
-    expire_days: int | None = None            # current objects expire after this
-    archive_class: str | None = None          # storage class objects move to ...
-    archive_days: int | str | None = None     # ... after these days (or this parameter)
+    expire_days: int | None = None  # current objects expire after this
+    archive_class: str | None = None  # storage class objects move to ...
+    archive_days: int | str | None = None  # ... after these days (or this parameter)
 
 
 @dataclass(frozen=True)
@@ -47,45 +48,67 @@ class BucketSpec:
 
     logical: str
     purpose: str
-    holds: str                                # what it holds, for output descriptions
+    holds: str  # what it holds, for output descriptions
     lifecycle: Lifecycle = Lifecycle()
-    sse_s3: bool = False                      # SSE-S3 (AES256) instead of the storage key
-    acls: bool = False                        # BucketOwnerPreferred: writers may use ACLs
+    sse_s3: bool = False  # SSE-S3 (AES256) instead of the storage key
+    acls: bool = False  # BucketOwnerPreferred: writers may use ACLs
     access_logged: bool = True
-    receives_logs: bool = False               # S3 server access and ALB log delivery
-    events: bool = False                      # object events to EventBridge
-    browser_uploads: bool = False             # CORS for presigned PUT/POST from browsers
+    receives_logs: bool = False  # S3 server access and ALB log delivery
+    events: bool = False  # object events to EventBridge
+    browser_uploads: bool = False  # CORS for presigned PUT/POST from browsers
     # The cdn tier writes the policy: it must name that tier's distribution
     # (AWS:SourceArn), and a bucket has exactly one policy.
     policy_in_cdn: bool = False
-    suppressions: dict = field(default_factory=dict)   # checkov rule -> reason
+    suppressions: dict = field(default_factory=dict)  # checkov rule -> reason
 
 
 BUCKETS = (
-    BucketSpec("Static", "static-assets", "static web assets served by CloudFront",
-               policy_in_cdn=True),
-    BucketSpec("Media", "media", "transcoded video (HLS) and thumbnails served by CloudFront",
-               policy_in_cdn=True,
-               # Glacier Instant Retrieval: still streamable, cheaper to store.
-               lifecycle=Lifecycle("archive-media", archive_class="GLACIER_IR",
-                                   archive_days="MediaArchiveDays")),
-    BucketSpec("Uploads", "uploads", "raw uploads from browsers, deleted after processing",
-               # S3 -> EventBridge: the media tier's rule starts a transcode per upload.
-               events=True, browser_uploads=True,
-               lifecycle=Lifecycle("expire-uploads", expire_days=7)),
-    BucketSpec("AppLogs", "app-logs", "application logs written by the EC2 fleet and tasks",
-               lifecycle=Lifecycle("archive-logs", archive_class="GLACIER_IR",
-                                   archive_days=30)),
+    BucketSpec(
+        "Static", "static-assets", "static web assets served by CloudFront", policy_in_cdn=True
+    ),
+    BucketSpec(
+        "Media",
+        "media",
+        "transcoded video (HLS) and thumbnails served by CloudFront",
+        policy_in_cdn=True,
+        # Glacier Instant Retrieval: still streamable, cheaper to store.
+        lifecycle=Lifecycle(
+            "archive-media", archive_class="GLACIER_IR", archive_days="MediaArchiveDays"
+        ),
+    ),
+    BucketSpec(
+        "Uploads",
+        "uploads",
+        "raw uploads from browsers, deleted after processing",
+        # S3 -> EventBridge: the media tier's rule starts a transcode per upload.
+        events=True,
+        browser_uploads=True,
+        lifecycle=Lifecycle("expire-uploads", expire_days=7),
+    ),
+    BucketSpec(
+        "AppLogs",
+        "app-logs",
+        "application logs written by the EC2 fleet and tasks",
+        lifecycle=Lifecycle("archive-logs", archive_class="GLACIER_IR", archive_days=30),
+    ),
     # ALB log delivery requires SSE-S3, and CloudFront standard logging writes with ACLs.
-    BucketSpec("AccessLogs", "access-logs", "S3, ALB and CloudFront access logs",
-               sse_s3=True, acls=True, access_logged=False, receives_logs=True,
-               lifecycle=Lifecycle("archive-then-expire", expire_days=30,
-                                   archive_class="GLACIER", archive_days=7),
-               suppressions={
-                   "CKV_AWS_18": "This is the access-logs bucket; logging it into itself "
-                                 "would loop.",
-                   "CKV_AWS_145": "ALB access-log delivery only supports SSE-S3 (AES256) "
-                                  "destination buckets."}),
+    BucketSpec(
+        "AccessLogs",
+        "access-logs",
+        "S3, ALB and CloudFront access logs",
+        sse_s3=True,
+        acls=True,
+        access_logged=False,
+        receives_logs=True,
+        lifecycle=Lifecycle(
+            "archive-then-expire", expire_days=30, archive_class="GLACIER", archive_days=7
+        ),
+        suppressions={
+            "CKV_AWS_18": "This is the access-logs bucket; logging it into itself would loop.",
+            "CKV_AWS_145": "ALB access-log delivery only supports SSE-S3 (AES256) "
+            "destination buckets.",
+        },
+    ),
 )
 
 
@@ -95,10 +118,15 @@ class StorageTier(Tier):
 
     def build(self) -> None:
         self.storage_key = self.wired(
-            "StorageKeyArn", "security", Type="String",
-            Description="ARN of the storage KMS key (security tier).")
-        self.template.add_mapping("ElbLogDelivery", {
-            region: {"AccountId": account} for region, account in ELB_LOG_ACCOUNTS.items()})
+            "StorageKeyArn",
+            "security",
+            Type="String",
+            Description="ARN of the storage KMS key (security tier).",
+        )
+        self.template.add_mapping(
+            "ElbLogDelivery",
+            {region: {"AccountId": account} for region, account in ELB_LOG_ACCOUNTS.items()},
+        )
         self.lifecycle_parameters()
         self.buckets()
         self.file_system()
@@ -106,35 +134,55 @@ class StorageTier(Tier):
     # -- buckets -----------------------------------------------------------------
     def lifecycle_parameters(self) -> None:
         self.noncurrent_days = self.parameter(
-            "NoncurrentVersionExpirationDays", "Storage", Type="Number", Default=30,
-            MinValue=1, MaxValue=3650,
+            "NoncurrentVersionExpirationDays",
+            "Storage",
+            Type="Number",
+            Default=30,
+            MinValue=1,
+            MaxValue=3650,
             Description="Days a replaced or deleted object version is kept before it expires "
-                        "(the undo window for overwrites).")
+            "(the undo window for overwrites).",
+        )
         self.parameter(
-            "MediaArchiveDays", "Storage", Type="Number", Default=90, MinValue=30,
+            "MediaArchiveDays",
+            "Storage",
+            Type="Number",
+            Default=90,
+            MinValue=30,
             MaxValue=3650,
             Description="Days after which media moves to Glacier Instant Retrieval (still "
-                        "streamable, cheaper to store).")
+            "streamable, cheaper to store).",
+        )
         self.upload_cors_origins = self.parameter(
-            "UploadCorsOrigins", "Storage", Type="CommaDelimitedList", Default="*",
+            "UploadCorsOrigins",
+            "Storage",
+            Type="CommaDelimitedList",
+            Default="*",
             Description="Origins allowed to upload from a browser (presigned PUT/POST), "
-                        "e.g. https://app.example.com; * allows any origin.")
+            "e.g. https://app.example.com; * allows any origin.",
+        )
 
     def _lifecycle(self, spec: BucketSpec) -> s3.LifecycleRule:
         rule = spec.lifecycle
         props = dict(
-            Id=rule.rule_id, Prefix="", Status="Enabled",
-            AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(
-                DaysAfterInitiation=7),
+            Id=rule.rule_id,
+            Prefix="",
+            Status="Enabled",
+            AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=7),
             NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(
-                NoncurrentDays=self.noncurrent_days))
+                NoncurrentDays=self.noncurrent_days
+            ),
+        )
         if rule.expire_days is not None:
             props["ExpirationInDays"] = rule.expire_days
         if rule.archive_class:
             days = rule.archive_days
-            props["Transitions"] = [s3.LifecycleRuleTransition(
-                StorageClass=rule.archive_class,
-                TransitionInDays=Ref(days) if isinstance(days, str) else days)]
+            props["Transitions"] = [
+                s3.LifecycleRuleTransition(
+                    StorageClass=rule.archive_class,
+                    TransitionInDays=Ref(days) if isinstance(days, str) else days,
+                )
+            ]
         return s3.LifecycleRule(**props)
 
     def buckets(self) -> None:
@@ -146,119 +194,215 @@ class StorageTier(Tier):
             encryption = s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256")
         else:
             encryption = s3.ServerSideEncryptionByDefault(
-                SSEAlgorithm="aws:kms", KMSMasterKeyID=self.storage_key)
+                SSEAlgorithm="aws:kms", KMSMasterKeyID=self.storage_key
+            )
         props = dict(
-            BucketName=Sub(f"s3-{spec.purpose}-${{Environment}}-${{AWS::AccountId}}"
-                           "-${AWS::Region}"),
+            BucketName=Sub(
+                f"s3-{spec.purpose}-${{Environment}}-${{AWS::AccountId}}-${{AWS::Region}}"
+            ),
             VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
             BucketEncryption=s3.BucketEncryption(
-                ServerSideEncryptionConfiguration=[s3.ServerSideEncryptionRule(
-                    ServerSideEncryptionByDefault=encryption,
-                    BucketKeyEnabled=not spec.sse_s3)]),
+                ServerSideEncryptionConfiguration=[
+                    s3.ServerSideEncryptionRule(
+                        ServerSideEncryptionByDefault=encryption, BucketKeyEnabled=not spec.sse_s3
+                    )
+                ]
+            ),
             PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
-                BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True,
-                RestrictPublicBuckets=True),
-            OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(
-                ObjectOwnership="BucketOwnerPreferred" if spec.acls
-                else "BucketOwnerEnforced")]),
+                BlockPublicAcls=True,
+                BlockPublicPolicy=True,
+                IgnorePublicAcls=True,
+                RestrictPublicBuckets=True,
+            ),
+            OwnershipControls=s3.OwnershipControls(
+                Rules=[
+                    s3.OwnershipControlsRule(
+                        ObjectOwnership="BucketOwnerPreferred"
+                        if spec.acls
+                        else "BucketOwnerEnforced"
+                    )
+                ]
+            ),
             LifecycleConfiguration=s3.LifecycleConfiguration(Rules=[self._lifecycle(spec)]),
             Tags=self.tags("s3", spec.purpose),
         )
         if spec.access_logged:
             props["LoggingConfiguration"] = s3.LoggingConfiguration(
-                DestinationBucketName=Ref("AccessLogsBucket"),
-                LogFilePrefix=f"s3/{spec.purpose}/")
+                DestinationBucketName=Ref("AccessLogsBucket"), LogFilePrefix=f"s3/{spec.purpose}/"
+            )
         if spec.events:
             props["NotificationConfiguration"] = s3.NotificationConfiguration(
-                EventBridgeConfiguration=s3.EventBridgeConfiguration(EventBridgeEnabled=True))
+                EventBridgeConfiguration=s3.EventBridgeConfiguration(EventBridgeEnabled=True)
+            )
         if spec.browser_uploads:
-            props["CorsConfiguration"] = s3.CorsConfiguration(CorsRules=[s3.CorsRules(
-                AllowedMethods=["GET", "PUT", "POST"], AllowedOrigins=self.upload_cors_origins,
-                AllowedHeaders=["*"], ExposedHeaders=["ETag"], MaxAge=3000)])
+            props["CorsConfiguration"] = s3.CorsConfiguration(
+                CorsRules=[
+                    s3.CorsRules(
+                        AllowedMethods=["GET", "PUT", "POST"],
+                        AllowedOrigins=self.upload_cors_origins,
+                        AllowedHeaders=["*"],
+                        ExposedHeaders=["ETag"],
+                        MaxAge=3000,
+                    )
+                ]
+            )
         logical = f"{spec.logical}Bucket"
         bucket = self.add(self.stateful(s3.Bucket(logical, **props)))
         if spec.suppressions:
             self.suppress(bucket, checkov=spec.suppressions)
-        self.output(f"{logical}Name", Ref(logical),
-                    f"Name of the {spec.purpose} bucket ({spec.holds})")
+        self.output(
+            f"{logical}Name", Ref(logical), f"Name of the {spec.purpose} bucket ({spec.holds})"
+        )
         self.output(f"{logical}Arn", GetAtt(logical, "Arn"), f"ARN of the {spec.purpose} bucket")
-        self.output(f"{logical}DomainName", GetAtt(logical, "RegionalDomainName"),
-                    f"Regional domain name of the {spec.purpose} bucket (CloudFront origins, "
-                    "log destinations)")
+        self.output(
+            f"{logical}DomainName",
+            GetAtt(logical, "RegionalDomainName"),
+            f"Regional domain name of the {spec.purpose} bucket (CloudFront origins, "
+            "log destinations)",
+        )
         if not spec.policy_in_cdn:
             statements = secure_bucket_statements(
-                logical, "AES256" if spec.sse_s3 else "aws:kms",
-                None if spec.sse_s3 else self.storage_key)
+                logical,
+                "AES256" if spec.sse_s3 else "aws:kms",
+                None if spec.sse_s3 else self.storage_key,
+            )
             if spec.receives_logs:
                 statements += self._log_delivery_statements(logical)
-            self.add(s3.BucketPolicy(f"{logical}Policy", Bucket=Ref(logical),
-                                     PolicyDocument=Policy(Version="2012-10-17",
-                                                           Statement=statements)))
+            self.add(
+                s3.BucketPolicy(
+                    f"{logical}Policy",
+                    Bucket=Ref(logical),
+                    PolicyDocument=Policy(Version="2012-10-17", Statement=statements),
+                )
+            )
 
     @staticmethod
     def _log_delivery_statements(logical: str) -> list[Statement]:
         objects = Join("", [GetAtt(logical, "Arn"), "/*"])
-        alb_prefix = Join("", [GetAtt(logical, "Arn"),
-                               Sub("/alb/AWSLogs/${AWS::AccountId}/*")])
+        alb_prefix = Join("", [GetAtt(logical, "Arn"), Sub("/alb/AWSLogs/${AWS::AccountId}/*")])
         same_account = Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId")))
         return [
-            Statement(Sid="S3ServerAccessLogs", Effect=Allow,
-                      Principal=Principal("Service", "logging.s3.amazonaws.com"),
-                      Action=[s3_actions.PutObject], Resource=[objects],
-                      Condition=same_account),
-            Statement(Sid="AlbLogsRegionalAccount", Effect=Allow,
-                      Principal=Principal("AWS", Sub(
-                          "arn:${AWS::Partition}:iam::${ElbAccount}:root",
-                          ElbAccount=FindInMap("ElbLogDelivery", Ref("AWS::Region"),
-                                               "AccountId"))),
-                      Action=[s3_actions.PutObject], Resource=[alb_prefix]),
-            Statement(Sid="AlbLogsDeliveryService", Effect=Allow,
-                      Principal=Principal("Service",
-                                          "logdelivery.elasticloadbalancing.amazonaws.com"),
-                      Action=[s3_actions.PutObject], Resource=[alb_prefix]),
+            Statement(
+                Sid="S3ServerAccessLogs",
+                Effect=Allow,
+                Principal=Principal("Service", "logging.s3.amazonaws.com"),
+                Action=[s3_actions.PutObject],
+                Resource=[objects],
+                Condition=same_account,
+            ),
+            Statement(
+                Sid="AlbLogsRegionalAccount",
+                Effect=Allow,
+                Principal=Principal(
+                    "AWS",
+                    Sub(
+                        "arn:${AWS::Partition}:iam::${ElbAccount}:root",
+                        ElbAccount=FindInMap("ElbLogDelivery", Ref("AWS::Region"), "AccountId"),
+                    ),
+                ),
+                Action=[s3_actions.PutObject],
+                Resource=[alb_prefix],
+            ),
+            Statement(
+                Sid="AlbLogsDeliveryService",
+                Effect=Allow,
+                Principal=Principal("Service", "logdelivery.elasticloadbalancing.amazonaws.com"),
+                Action=[s3_actions.PutObject],
+                Resource=[alb_prefix],
+            ),
         ]
 
     # -- EFS ---------------------------------------------------------------------
     def file_system(self) -> None:
-        app_subnets = [self.wired(
-            f"AppSubnet{az}Id", "network", Type="AWS::EC2::Subnet::Id",
-            Description=f"App subnet in AZ {az} for an EFS mount target (network tier).")
-            for az in (1, 2, 3)]
-        efs_sg = self.wired("EfsSecurityGroupId", "security", Type="AWS::EC2::SecurityGroup::Id",
-                                Description="Security group of the EFS mount targets "
-                                            "(security tier).")
-        self.add(self.stateful(efs.FileSystem(
-            "FileSystem", Encrypted=True, KmsKeyId=self.storage_key,
-            PerformanceMode="generalPurpose", ThroughputMode="elastic",
-            BackupPolicy=efs.BackupPolicy(Status=self.if_dev("DISABLED", "ENABLED")),
-            LifecyclePolicies=[efs.LifecyclePolicy(TransitionToIA="AFTER_30_DAYS"),
-                               efs.LifecyclePolicy(
-                                   TransitionToPrimaryStorageClass="AFTER_1_ACCESS")],
-            FileSystemPolicy=policy_dict(Policy(Version="2012-10-17", Statement=[
-                Statement(Sid="DenyInsecureTransport", Effect=Deny, Principal=Principal("*"),
-                          Action=[efs_actions.Action("*")], Resource=["*"],
-                          Condition=Condition(Bool("aws:SecureTransport", False))),
-                Statement(Sid="AccountClientsThroughMountTargets", Effect=Allow,
-                          Principal=Principal("AWS", account_root()),
-                          Action=[efs_actions.ClientMount, efs_actions.ClientWrite],
-                          Resource=["*"],
-                          Condition=Condition(Bool(
-                              "elasticfilesystem:AccessedViaMountTarget", True))),
-            ])),
-            FileSystemTags=self.tags("efs", "shared"),
-        )))
+        app_subnets = [
+            self.wired(
+                f"AppSubnet{az}Id",
+                "network",
+                Type="AWS::EC2::Subnet::Id",
+                Description=f"App subnet in AZ {az} for an EFS mount target (network tier).",
+            )
+            for az in (1, 2, 3)
+        ]
+        efs_sg = self.wired(
+            "EfsSecurityGroupId",
+            "security",
+            Type="AWS::EC2::SecurityGroup::Id",
+            Description="Security group of the EFS mount targets (security tier).",
+        )
+        self.add(
+            self.stateful(
+                efs.FileSystem(
+                    "FileSystem",
+                    Encrypted=True,
+                    KmsKeyId=self.storage_key,
+                    PerformanceMode="generalPurpose",
+                    ThroughputMode="elastic",
+                    BackupPolicy=efs.BackupPolicy(Status=self.if_dev("DISABLED", "ENABLED")),
+                    LifecyclePolicies=[
+                        efs.LifecyclePolicy(TransitionToIA="AFTER_30_DAYS"),
+                        efs.LifecyclePolicy(TransitionToPrimaryStorageClass="AFTER_1_ACCESS"),
+                    ],
+                    FileSystemPolicy=policy_dict(
+                        Policy(
+                            Version="2012-10-17",
+                            Statement=[
+                                Statement(
+                                    Sid="DenyInsecureTransport",
+                                    Effect=Deny,
+                                    Principal=Principal("*"),
+                                    Action=[efs_actions.Action("*")],
+                                    Resource=["*"],
+                                    Condition=Condition(Bool("aws:SecureTransport", False)),
+                                ),
+                                Statement(
+                                    Sid="AccountClientsThroughMountTargets",
+                                    Effect=Allow,
+                                    Principal=Principal("AWS", account_root()),
+                                    Action=[efs_actions.ClientMount, efs_actions.ClientWrite],
+                                    Resource=["*"],
+                                    Condition=Condition(
+                                        Bool("elasticfilesystem:AccessedViaMountTarget", True)
+                                    ),
+                                ),
+                            ],
+                        )
+                    ),
+                    FileSystemTags=self.tags("efs", "shared"),
+                )
+            )
+        )
         for az, subnet in zip((1, 2, 3), app_subnets, strict=True):
-            self.add(efs.MountTarget(f"MountTarget{az}", FileSystemId=Ref("FileSystem"),
-                                     SubnetId=subnet, SecurityGroups=[efs_sg]))
-        self.add(efs.AccessPoint(
-            "AppAccessPoint", FileSystemId=Ref("FileSystem"),
-            PosixUser=efs.PosixUser(Uid="1000", Gid="1000"),
-            RootDirectory=efs.RootDirectory(Path="/app", CreationInfo=efs.CreationInfo(
-                OwnerUid="1000", OwnerGid="1000", Permissions="750")),
-            AccessPointTags=self.tags("efsap", "app")))
+            self.add(
+                efs.MountTarget(
+                    f"MountTarget{az}",
+                    FileSystemId=Ref("FileSystem"),
+                    SubnetId=subnet,
+                    SecurityGroups=[efs_sg],
+                )
+            )
+        self.add(
+            efs.AccessPoint(
+                "AppAccessPoint",
+                FileSystemId=Ref("FileSystem"),
+                PosixUser=efs.PosixUser(Uid="1000", Gid="1000"),
+                RootDirectory=efs.RootDirectory(
+                    Path="/app",
+                    CreationInfo=efs.CreationInfo(
+                        OwnerUid="1000", OwnerGid="1000", Permissions="750"
+                    ),
+                ),
+                AccessPointTags=self.tags("efsap", "app"),
+            )
+        )
         self.output("FileSystemId", Ref("FileSystem"), "ID of the shared EFS file system")
         self.output("FileSystemArn", GetAtt("FileSystem", "Arn"), "ARN of the EFS file system")
-        self.output("AppAccessPointId", Ref("AppAccessPoint"),
-                    "EFS access point for the application (/app, uid 1000)")
-        self.output("AppAccessPointArn", GetAtt("AppAccessPoint", "Arn"),
-                    "ARN of the application's EFS access point")
+        self.output(
+            "AppAccessPointId",
+            Ref("AppAccessPoint"),
+            "EFS access point for the application (/app, uid 1000)",
+        )
+        self.output(
+            "AppAccessPointArn",
+            GetAtt("AppAccessPoint", "Arn"),
+            "ARN of the application's EFS access point",
+        )

@@ -4,6 +4,7 @@ resources whose condition is false are dropped, Fn::If picks its branch, Ref to 
 parameter becomes its value and AWS::NoValue properties disappear. Everything else
 (Ref to resources, GetAtt, Sub, Join) stays symbolic.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,9 @@ from streamstack.identity.evaluate import Resolved
 NO_VALUE = object()
 
 
-def env_values(env: str, template: dict, params_dir: Path = PARAMS_DIR,
-               overrides: dict | None = None) -> dict:
+def env_values(
+    env: str, template: dict, params_dir: Path = PARAMS_DIR, overrides: dict | None = None
+) -> dict:
     """Parameter values a tier (or the root) gets in env: params file, then defaults.
 
     Parameters fed by another tier's output are given as "<from:Name>" placeholders.
@@ -53,16 +55,17 @@ class Evaluated:
         self.raw = template
         # Conditions are decided as the deploy identity's proofs decide them.
         decided = Resolved(template, values, region=values.get("AWS::Region", "us-west-2"))
-        self.conditions = {name: decided.condition(name)
-                           for name in template.get("Conditions", {})}
+        self.conditions = {name: decided.condition(name) for name in template.get("Conditions", {})}
         self.resources = {
             logical: self._resolve(resource)
             for logical, resource in template.get("Resources", {}).items()
             if self.conditions.get(resource.get("Condition"), True)
         }
-        self.outputs = {name: self._resolve(output)
-                        for name, output in template.get("Outputs", {}).items()
-                        if self.conditions.get(output.get("Condition"), True)}
+        self.outputs = {
+            name: self._resolve(output)
+            for name, output in template.get("Outputs", {}).items()
+            if self.conditions.get(output.get("Condition"), True)
+        }
 
     # -- queries -----------------------------------------------------------------
     def of_type(self, rtype: str) -> dict[str, dict]:

@@ -1,6 +1,7 @@
 """Shared fixtures: every template rendered once per session, a build in a temporary
 directory (no test reads the checkout's build/), the environments tier tests run
 under, and snapshots."""
+
 from __future__ import annotations
 
 import json
@@ -59,7 +60,9 @@ def assert_snapshot(name: str, text: str) -> None:
         path.write_text(text)
         return
     if not path.exists():
-        pytest.fail(f"snapshot {path} is missing: run UPDATE_SNAPSHOTS=1 make test, review "
-                    "it and commit it")
+        pytest.fail(
+            f"snapshot {path} is missing: run UPDATE_SNAPSHOTS=1 make test, review it and commit it"
+        )
     assert path.read_text() == text, (
-        f"{name} template changed; review the diff, then UPDATE_SNAPSHOTS=1 make test")
+        f"{name} template changed; review the diff, then UPDATE_SNAPSHOTS=1 make test"
+    )

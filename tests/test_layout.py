@@ -1,6 +1,7 @@
 """The shape of the code: one tier, one module named after it; the import graph of
 streamstack/ and templates/ has no cycle; a tier module imports only templates.base and
 templates.parts, never another tier."""
+
 from __future__ import annotations
 
 import ast
@@ -30,10 +31,14 @@ def project_imports(path: Path, known: set[str]) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1]
-                                + ([node.module] if node.module else []))
-            names = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base
-                     for alias in node.names]
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1]
+                    + ([node.module] if node.module else [])
+                )
+            names = [
+                f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base
+                for alias in node.names
+            ]
         else:
             continue
         found.update(name for name in names if name in known)
@@ -90,8 +95,9 @@ def test_tier_modules_import_only_base_and_parts():
     graph = import_graph()
     tier_modules = {tier.__module__ for tier in TIERS + STANDALONE}
     for module in sorted(tier_modules):
-        allowed = {m for m in graph[module] if m == "templates.base"
-                   or m.startswith("templates.parts")}
+        allowed = {
+            m for m in graph[module] if m == "templates.base" or m.startswith("templates.parts")
+        }
         assert graph[module] - allowed == set(), module
 
 
@@ -100,4 +106,3 @@ def test_the_checker_sees_cycles_and_tier_edges():
     graph = import_graph()
     assert "templates.parts.iam" in graph["templates.compute"]
     assert cycles({**graph, "templates.base": graph["templates.base"] | {"templates.compute"}})
-

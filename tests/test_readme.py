@@ -1,6 +1,7 @@
 """The README is the short front door: under 300 lines, its make targets are the
 Makefile's, its params keys are the ones the code accepts, and its links reach every
 page of docs/ (and only pages that exist)."""
+
 from __future__ import annotations
 
 import re
@@ -16,14 +17,14 @@ README = (ROOT / "README.md").read_text()
 
 def table(heading: str) -> list[list[str]]:
     """The rows of the first table under `heading` (cells without their backticks)."""
-    section = README[README.index(heading):]
+    section = README[README.index(heading) :]
     rows = []
     for line in section.splitlines()[1:]:
         if line.startswith("## "):
             break
         if line.startswith("| ") and not line.startswith("| ---"):
             rows.append([cell.strip() for cell in line.strip("|").split(" | ")])
-    return rows[1:]     # without the header
+    return rows[1:]  # without the header
 
 
 def test_the_readme_is_short():
@@ -33,8 +34,11 @@ def test_the_readme_is_short():
 def test_make_targets_are_the_makefiles():
     makefile = (ROOT / "Makefile").read_text()
     targets = set(re.findall(r"^([a-z][a-z0-9-]*):", makefile, re.M))
-    listed = {name for row in table("## Make targets")
-              for name in re.findall(r"make ([a-z][a-z0-9-]*)", row[0])}
+    listed = {
+        name
+        for row in table("## Make targets")
+        for name in re.findall(r"make ([a-z][a-z0-9-]*)", row[0])
+    }
     assert listed == targets
 
 
@@ -57,8 +61,7 @@ def _slug(heading: str) -> str:
 
 def test_every_link_between_the_pages_resolves():
     pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-    anchors = {p: {_slug(h) for h in re.findall(r"^#+ (.*)$", p.read_text(), re.M)}
-               for p in pages}
+    anchors = {p: {_slug(h) for h in re.findall(r"^#+ (.*)$", p.read_text(), re.M)} for p in pages}
     broken = []
     for page in pages:
         for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):

@@ -1,5 +1,6 @@
 """Snapshots of the rendered templates (tests/templates) are reviewed like code: a
 template without a committed snapshot fails instead of writing one and passing."""
+
 import pytest
 
 from tests import conftest

@@ -12,6 +12,7 @@ A key whose bytes do not hash to its name is one error line, and nothing is depl
 An unchanged tier keeps its TemplateURL, so CloudFormation leaves that nested stack
 alone.
 """
+
 from __future__ import annotations
 
 import base64
@@ -31,8 +32,8 @@ MISSING = ("404", "NoSuchKey", "NotFound")
 @dataclass(frozen=True)
 class UploadResult:
     uploaded: int
-    skipped: int              # already present, and verified
-    base_url: str             # the root's ArtifactBaseUrl (prefix included)
+    skipped: int  # already present, and verified
+    base_url: str  # the root's ArtifactBaseUrl (prefix included)
 
 
 def checksum(data: bytes) -> str:
@@ -63,26 +64,39 @@ def _refuse_tampered(bucket: str, key: str, found: str, expected: str) -> None:
     raise StreamstackError(
         f"s3://{bucket}/{key} does not hash to its name (sha256 {found}, expected "
         f"{expected}): it was replaced outside deploy.py; nothing was deployed. Have an "
-        "account administrator delete that object (every version) and run the command again")
+        "account administrator delete that object (every version) and run the command again"
+    )
 
 
-def upload_templates(s3_client, bucket: str, manifest: dict, build_dir: Path,
-                     base_url: str | None = None, prefix: str = "",
-                     names: list[str] | None = None) -> UploadResult:
+def upload_templates(
+    s3_client,
+    bucket: str,
+    manifest: dict,
+    build_dir: Path,
+    base_url: str | None = None,
+    prefix: str = "",
+    names: list[str] | None = None,
+) -> UploadResult:
     """Verify every template of the manifest (or `names`) in the bucket, uploading the
     missing ones. base_url defaults to the bucket's virtual-hosted regional URL."""
     uploaded = skipped = 0
-    chosen = sorted(manifest["templates"].items()) if names is None else \
-        [(n, manifest["templates"][n]) for n in names]
+    chosen = (
+        sorted(manifest["templates"].items())
+        if names is None
+        else [(n, manifest["templates"][n]) for n in names]
+    )
     for name, entry in chosen:
         path = build_dir / entry["file"]
         if not path.is_file():
-            raise StreamstackError(f"{path} is missing although build/manifest.json lists "
-                                   f"{name}: run `make build`")
+            raise StreamstackError(
+                f"{path} is missing although build/manifest.json lists {name}: run `make build`"
+            )
         data = path.read_bytes()
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
-            raise StreamstackError(f"{path} does not match build/manifest.json (it changed "
-                                   "after the build): run `make build`")
+            raise StreamstackError(
+                f"{path} does not match build/manifest.json (it changed "
+                "after the build): run `make build`"
+            )
         key = prefix + entry["key"]
         expected = _expected(entry["sha256"])
         found = stored_checksum(s3_client, bucket, key)
@@ -91,7 +105,7 @@ def upload_templates(s3_client, bucket: str, manifest: dict, build_dir: Path,
             uploaded += found == "uploaded"
             if found == "uploaded":
                 continue
-            found = stored_checksum(s3_client, bucket, key)   # someone wrote it meanwhile
+            found = stored_checksum(s3_client, bucket, key)  # someone wrote it meanwhile
         else:
             skipped += 1
         if found != expected:
@@ -107,9 +121,15 @@ def upload_templates(s3_client, bucket: str, manifest: dict, build_dir: Path,
 def _put(s3_client, bucket: str, key: str, data: bytes, expected: str) -> str:
     """Create the object; "uploaded", or "exists" when another writer was first."""
     try:
-        s3_client.put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/json",
-                             IfNoneMatch="*", ChecksumAlgorithm="SHA256",
-                             ChecksumSHA256=expected)
+        s3_client.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=data,
+            ContentType="application/json",
+            IfNoneMatch="*",
+            ChecksumAlgorithm="SHA256",
+            ChecksumSHA256=expected,
+        )
         return "uploaded"
     except ClientError as exc:
         code = error_code(exc)
@@ -120,7 +140,8 @@ def _put(s3_client, bucket: str, key: str, data: bytes, expected: str) -> str:
             raise StreamstackError(
                 f"the artifact bucket {bucket} does not exist, although the bootstrap stack "
                 "names it: it was deleted outside CloudFormation; nothing was deployed. "
-                "Delete the bootstrap stack and run `make bootstrap` again") from None
+                "Delete the bootstrap stack and run `make bootstrap` again"
+            ) from None
         raise
 
 

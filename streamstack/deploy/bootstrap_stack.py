@@ -8,6 +8,7 @@
 
 Their names, their parameters, and the outputs every deploy reads.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,10 +20,17 @@ from streamstack.errors import StreamstackError
 
 TEMPLATE = "bootstrap"
 ROLE_TEMPLATE = "deploy-role"
-USABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE",
-          "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
-REQUIRED_OUTPUTS = {TEMPLATE: ("ArtifactBucketName", "ArtifactBaseUrl", "ArtifactKeyArn"),
-                    ROLE_TEMPLATE: ("ExecutionRoleArn", "WorkloadBoundaryPolicy")}
+USABLE = (
+    "CREATE_COMPLETE",
+    "UPDATE_COMPLETE",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+    "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+)
+REQUIRED_OUTPUTS = {
+    TEMPLATE: ("ArtifactBucketName", "ArtifactBaseUrl", "ArtifactKeyArn"),
+    ROLE_TEMPLATE: ("ExecutionRoleArn", "WorkloadBoundaryPolicy"),
+}
 TEMPLATE_BODY_LIMIT = 51_200  # bytes CloudFormation accepts inline
 
 
@@ -32,7 +40,7 @@ class Bootstrap:
     bucket: str
     base_url: str
     execution_role_arn: str
-    outputs: dict[str, str] = field(default_factory=dict)   # of both stacks
+    outputs: dict[str, str] = field(default_factory=dict)  # of both stacks
 
 
 def stack_name(params) -> str:
@@ -47,26 +55,39 @@ def _usable_outputs(cfn, params, name: str, template: str) -> dict[str, str]:
     env = params.environment
     stack = stacks.describe(cfn, name)
     if stack is None:
-        raise StreamstackError(f"the {template} stack {name} does not exist in {params.region}: "
-                               f"run `make bootstrap ENV={env}` first")
+        raise StreamstackError(
+            f"the {template} stack {name} does not exist in {params.region}: "
+            f"run `make bootstrap ENV={env}` first"
+        )
     if stack["StackStatus"] not in USABLE:
-        raise StreamstackError(f"the {template} stack {name} is {stack['StackStatus']}: run "
-                               f"`make bootstrap ENV={env}` (or `make doctor ENV={env}`)")
+        raise StreamstackError(
+            f"the {template} stack {name} is {stack['StackStatus']}: run "
+            f"`make bootstrap ENV={env}` (or `make doctor ENV={env}`)"
+        )
     outputs = stacks.outputs(stack)
     missing = [key for key in REQUIRED_OUTPUTS[template] if not outputs.get(key)]
     if missing:
-        raise StreamstackError(f"the {template} stack {name} has no output {', '.join(missing)}: "
-                               f"it is older than this code; run `make bootstrap ENV={env}`")
+        raise StreamstackError(
+            f"the {template} stack {name} has no output {', '.join(missing)}: "
+            f"it is older than this code; run `make bootstrap ENV={env}`"
+        )
     return outputs
 
 
 def lookup(cfn, params) -> Bootstrap:
     """Both stacks' outputs; refuses with the next step when one is not usable."""
     name = stack_name(params)
-    outputs = {**_usable_outputs(cfn, params, name, TEMPLATE),
-               **_usable_outputs(cfn, params, role_stack_name(params), ROLE_TEMPLATE)}
-    return Bootstrap(name, outputs["ArtifactBucketName"], outputs["ArtifactBaseUrl"],
-                     outputs["ExecutionRoleArn"], outputs)
+    outputs = {
+        **_usable_outputs(cfn, params, name, TEMPLATE),
+        **_usable_outputs(cfn, params, role_stack_name(params), ROLE_TEMPLATE),
+    }
+    return Bootstrap(
+        name,
+        outputs["ArtifactBucketName"],
+        outputs["ArtifactBaseUrl"],
+        outputs["ExecutionRoleArn"],
+        outputs,
+    )
 
 
 def parameters(params, template: dict, given: dict[str, str] | None = None) -> dict[str, str]:
@@ -75,9 +96,12 @@ def parameters(params, template: dict, given: dict[str, str] | None = None) -> d
     template declares is refused when the params file is loaded."""
     settings = settings_of(params)
     declared = template.get("Parameters", {})
-    values = {"Environment": params.parameters.get("Environment", params.environment),
-              "PlatformStackName": params.stack_name, "BootstrapStackName": stack_name(params),
-              "DirectDeploys": "enabled"}
+    values = {
+        "Environment": params.parameters.get("Environment", params.environment),
+        "PlatformStackName": params.stack_name,
+        "BootstrapStackName": stack_name(params),
+        "DirectDeploys": "enabled",
+    }
     if settings.github_repository:
         values["GitHubRepository"] = settings.github_repository
         values["GitHubBranch"] = settings.github_branch
@@ -89,9 +113,14 @@ def parameters(params, template: dict, given: dict[str, str] | None = None) -> d
 def role_parameters(params, template: dict, bootstrap_outputs: dict[str, str]) -> dict[str, str]:
     """The deploy-role stack's values: the bootstrap stack's bucket and key, and the rest
     as for the bootstrap."""
-    return parameters(params, template, {
-        "ArtifactBucketName": bootstrap_outputs["ArtifactBucketName"],
-        "ArtifactKeyArn": bootstrap_outputs["ArtifactKeyArn"]})
+    return parameters(
+        params,
+        template,
+        {
+            "ArtifactBucketName": bootstrap_outputs["ArtifactBucketName"],
+            "ArtifactKeyArn": bootstrap_outputs["ArtifactKeyArn"],
+        },
+    )
 
 
 def template_body(text: str) -> str:
@@ -100,7 +129,9 @@ def template_body(text: str) -> str:
         return text
     compact = json.dumps(json.loads(text), separators=(",", ":"), sort_keys=True)
     if len(compact.encode()) > TEMPLATE_BODY_LIMIT:
-        raise StreamstackError(f"the bootstrap template is {len(compact.encode())} bytes, more "
-                               f"than the {TEMPLATE_BODY_LIMIT} CloudFormation takes inline: "
-                               "make it smaller")
+        raise StreamstackError(
+            f"the bootstrap template is {len(compact.encode())} bytes, more "
+            f"than the {TEMPLATE_BODY_LIMIT} CloudFormation takes inline: "
+            "make it smaller"
+        )
     return compact

@@ -1,5 +1,6 @@
 """Change sets: create one for the whole nested tree, wait with backoff, walk every
 nested change set (paginated, with property values), clean up old ones."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,14 +28,31 @@ def new_name(now: dt.datetime | None = None, prefix: str = PREFIX) -> str:
     return prefix + now.strftime("%Y%m%dT%H%M%SZ")
 
 
-def create(cfn, *, stack_name: str, name: str, change_set_type: str, parameters: list[dict],
-           tags: dict[str, str], description: str, template_url: str | None = None,
-           template_body: str | None = None, role_arn: str | None = None,
-           nested: bool = True, rollback: dict | None = None) -> dict:
-    kwargs = dict(StackName=stack_name, ChangeSetName=name, ChangeSetType=change_set_type,
-                  Parameters=parameters, Capabilities=CAPABILITIES,
-                  Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
-                  Description=description[:1024], IncludeNestedStacks=nested)
+def create(
+    cfn,
+    *,
+    stack_name: str,
+    name: str,
+    change_set_type: str,
+    parameters: list[dict],
+    tags: dict[str, str],
+    description: str,
+    template_url: str | None = None,
+    template_body: str | None = None,
+    role_arn: str | None = None,
+    nested: bool = True,
+    rollback: dict | None = None,
+) -> dict:
+    kwargs = dict(
+        StackName=stack_name,
+        ChangeSetName=name,
+        ChangeSetType=change_set_type,
+        Parameters=parameters,
+        Capabilities=CAPABILITIES,
+        Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+        Description=description[:1024],
+        IncludeNestedStacks=nested,
+    )
     if template_url:
         kwargs["TemplateURL"] = template_url
     else:
@@ -46,8 +64,9 @@ def create(cfn, *, stack_name: str, name: str, change_set_type: str, parameters:
     try:
         return cfn.create_change_set(**kwargs)
     except ClientError as exc:
-        raise StreamstackError(f"CloudFormation refused the change set for {stack_name}: "
-                               f"{error_message(exc)}") from None
+        raise StreamstackError(
+            f"CloudFormation refused the change set for {stack_name}: {error_message(exc)}"
+        ) from None
 
 
 def wait(cfn, change_set_id: str, poll: float, sleep) -> dict:
@@ -69,8 +88,9 @@ def is_empty(desc: dict) -> bool:
 @dataclass(frozen=True)
 class Change:
     """One ResourceChange, located by the logical ids of the nested stacks above it."""
-    path: tuple[str, ...]          # () for the root, ("StorageStack",) for a tier
-    resource: dict                 # the ResourceChange as the API returns it
+
+    path: tuple[str, ...]  # () for the root, ("StorageStack",) for a tier
+    resource: dict  # the ResourceChange as the API returns it
 
 
 def walk(cfn, change_set_id: str, path: tuple[str, ...] = ()) -> list[Change]:
@@ -97,8 +117,12 @@ def walk(cfn, change_set_id: str, path: tuple[str, ...] = ()) -> list[Change]:
 
 def list_ours(cfn, stack_name: str) -> list[dict]:
     pages = cfn.get_paginator("list_change_sets").paginate(StackName=stack_name)
-    found = [s for page in pages for s in page["Summaries"]
-             if s["ChangeSetName"].startswith((PREFIX, PULL_REQUEST_PREFIX))]
+    found = [
+        s
+        for page in pages
+        for s in page["Summaries"]
+        if s["ChangeSetName"].startswith((PREFIX, PULL_REQUEST_PREFIX))
+    ]
     return sorted(found, key=lambda s: s["CreationTime"])
 
 

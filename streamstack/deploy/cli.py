@@ -1,6 +1,7 @@
 """deploy.py's argument parsing, the command table and the one dispatcher (deploy.py
 itself stays a few lines). An environment with a `stackset:` section runs the StackSet
 command where the table has one, every other environment the stack command."""
+
 from __future__ import annotations
 
 import argparse
@@ -24,16 +25,21 @@ BUILT_FROM = ("templates", "streamstack")
 @dataclass(frozen=True)
 class Command:
     help: str
-    stack: Callable[[Context], int] | None       # an environment that is one stack tree
-    stackset: Callable[[Context], int] | None    # an environment with a stackset: section
-    builds: bool = False                          # builds first when the build is stale
+    stack: Callable[[Context], int] | None  # an environment that is one stack tree
+    stackset: Callable[[Context], int] | None  # an environment with a stackset: section
+    builds: bool = False  # builds first when the build is stale
 
 
 COMMANDS = {
-    "bootstrap": Command("deploy the bootstrap stack", stack.bootstrap, stackset.bootstrap,
-                         builds=True),
-    "edge": Command("deploy the edge stack (CloudFront WAF and certificate) to us-east-1",
-                    stack.edge, None, builds=True),
+    "bootstrap": Command(
+        "deploy the bootstrap stack", stack.bootstrap, stackset.bootstrap, builds=True
+    ),
+    "edge": Command(
+        "deploy the edge stack (CloudFront WAF and certificate) to us-east-1",
+        stack.edge,
+        None,
+        builds=True,
+    ),
     "deploy": Command("build, upload and plan", stack.plan, stackset.plan, builds=True),
     "execute": Command("execute the reviewed plan", stack.execute, stackset.execute),
     "status": Command("tree, status, outputs, drift", stack.status, None),
@@ -44,32 +50,52 @@ COMMANDS = {
 
 
 def parser(doc: str | None = None) -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="deploy.py", description=doc,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    top = argparse.ArgumentParser(
+        prog="deploy.py", description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, command in COMMANDS.items():
         cmd = sub.add_parser(name, help=command.help)
         cmd.add_argument("env", nargs="?", metavar="ENV", help="environment (params/ENV.yaml)")
         cmd.add_argument("--env", dest="env_option", metavar="ENV", help="same as ENV")
-        cmd.add_argument("--yes", action="store_true",
-                         help="confirm deletions and rollbacks without asking")
-        cmd.add_argument("--allow-data-loss", action="store_true",
-                         help="let a plan replace or remove stateful resources")
-        cmd.add_argument("--prune", action="store_true",
-                         help="StackSets: remove instances no longer targeted")
-        cmd.add_argument("--deep-preview", action="store_true",
-                         help="StackSets: preview every instance before updating")
-        cmd.add_argument("--local", action="store_true",
-                         help=f"use the local endpoint ({aws.LOCAL_ENDPOINT}, make local)")
-        cmd.add_argument("--pull-request", action="store_true",
-                         help="deploy: plan for a pull request (templates under "
-                              "pull-requests/, a change set that can never be executed)")
-        cmd.add_argument("--wait", action="store_true",
-                         help="wait for a running operation instead of refusing")
+        cmd.add_argument(
+            "--yes", action="store_true", help="confirm deletions and rollbacks without asking"
+        )
+        cmd.add_argument(
+            "--allow-data-loss",
+            action="store_true",
+            help="let a plan replace or remove stateful resources",
+        )
+        cmd.add_argument(
+            "--prune", action="store_true", help="StackSets: remove instances no longer targeted"
+        )
+        cmd.add_argument(
+            "--deep-preview",
+            action="store_true",
+            help="StackSets: preview every instance before updating",
+        )
+        cmd.add_argument(
+            "--local",
+            action="store_true",
+            help=f"use the local endpoint ({aws.LOCAL_ENDPOINT}, make local)",
+        )
+        cmd.add_argument(
+            "--pull-request",
+            action="store_true",
+            help="deploy: plan for a pull request (templates under "
+            "pull-requests/, a change set that can never be executed)",
+        )
+        cmd.add_argument(
+            "--wait", action="store_true", help="wait for a running operation instead of refusing"
+        )
         cmd.add_argument("--no-build", action="store_true", help="use build/ as it is")
         cmd.add_argument("--no-drift", action="store_true", help="status: skip drift detection")
-        cmd.add_argument("--poll-seconds", type=float, default=None,
-                         help="seconds between polls (default 5, or 1 locally)")
+        cmd.add_argument(
+            "--poll-seconds",
+            type=float,
+            default=None,
+            help="seconds between polls (default 5, or 1 locally)",
+        )
         cmd.add_argument("--build-dir", type=Path, default=BUILD_DIR, help=argparse.SUPPRESS)
         cmd.add_argument("--params-dir", type=Path, default=PARAMS_DIR, help=argparse.SUPPRESS)
     return top
@@ -100,29 +126,43 @@ def main(argv: list[str], doc: str | None = None) -> int:
     args = parser(doc).parse_args(argv)
     env = args.env_option or args.env
     if not env:
-        raise StreamstackError(f"which environment? give ENV (e.g. `make {args.command} "
-                               f"ENV=dev`); known: "
-                               f"{', '.join(params.known_environments(args.params_dir))}")
+        raise StreamstackError(
+            f"which environment? give ENV (e.g. `make {args.command} "
+            f"ENV=dev`); known: "
+            f"{', '.join(params.known_environments(args.params_dir))}"
+        )
     if args.env and args.env_option and args.env != args.env_option:
         raise StreamstackError(f"ENV {args.env} and --env {args.env_option} disagree; give one")
     if args.local:
         aws.use_local_endpoint()
         if not local.answering():
-            raise StreamstackError(f"nothing answers on {local.ENDPOINT}: start LocalStack with "
-                                   "`make local` first")
-    params.params_path(env, args.params_dir)   # unknown environments fail first
+            raise StreamstackError(
+                f"nothing answers on {local.ENDPOINT}: start LocalStack with `make local` first"
+            )
+    params.params_path(env, args.params_dir)  # unknown environments fail first
     if COMMANDS[args.command].builds and not args.no_build and stale(args.build_dir):
         from streamstack import build
+
         build.run(build_dir=args.build_dir)
     manifest = load_manifest(args.build_dir)
     env_params = params.load(env, params_dir=args.params_dir, build_dir=args.build_dir)
-    poll = args.poll_seconds or float(os.environ.get("STREAMSTACK_POLL_SECONDS", 0)) or (
-        1.0 if aws.is_local() else 5.0)
-    ctx = Context(params=env_params, session=aws.session(env_params.region), manifest=manifest,
-                  build_dir=args.build_dir, args=args, poll_seconds=poll)
+    poll = (
+        args.poll_seconds
+        or float(os.environ.get("STREAMSTACK_POLL_SECONDS", 0))
+        or (1.0 if aws.is_local() else 5.0)
+    )
+    ctx = Context(
+        params=env_params,
+        session=aws.session(env_params.region),
+        manifest=manifest,
+        build_dir=args.build_dir,
+        args=args,
+        poll_seconds=poll,
+    )
     if args.local and ctx.stackset is None:
-        local_profile.apply(ctx, *params.root_parameters(args.build_dir),
-                            announce=args.command == "deploy")
+        local_profile.apply(
+            ctx, *params.root_parameters(args.build_dir), announce=args.command == "deploy"
+        )
     return dispatch(ctx, args.command)
 
 
@@ -132,14 +172,18 @@ def dispatch(ctx: Context, name: str) -> int:
     command = COMMANDS[name]
     run = command.stackset if ctx.stackset is not None and command.stackset else command.stack
     if run is None:
-        raise StreamstackError(f"{name} is for StackSet environments (a stackset: section); use "
-                               f"`make status ENV={ctx.env}` for the drift of a stack")
+        raise StreamstackError(
+            f"{name} is for StackSet environments (a stackset: section); use "
+            f"`make status ENV={ctx.env}` for the drift of a stack"
+        )
     try:
         return run(ctx)
     except KeyboardInterrupt:
         if ctx.stackset is not None:
-            raise    # the stack set operation already printed how to follow it
-        raise Interrupted(f"interrupted: a CloudFormation operation already started keeps "
-                          f"running; follow it with `make status ENV={ctx.env}`") from None
+            raise  # the stack set operation already printed how to follow it
+        raise Interrupted(
+            f"interrupted: a CloudFormation operation already started keeps "
+            f"running; follow it with `make status ENV={ctx.env}`"
+        ) from None
     except aws.FAILURES as exc:
         raise aws.as_error(exc) from None

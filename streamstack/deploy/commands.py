@@ -5,6 +5,7 @@ Each takes the Context and returns an exit code; failures raise StreamstackError
 subclasses whose exit codes are listed in exits.py. AWS errors are turned into one
 error line by the dispatcher (cli.dispatch), for these and the StackSet commands alike.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -50,10 +51,12 @@ def connect(ctx, need_bootstrap: bool = True):
 
 def git_commit() -> str:
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True,
-                               text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + ("-dirty" if dirty else "")
@@ -67,13 +70,16 @@ def fingerprint(cfn, stack: dict | None) -> dict:
     last = stack.get("LastUpdatedTime") or stack.get("CreationTime")
     deployed: list[str] = []
     if stack["StackStatus"] != "REVIEW_IN_PROGRESS":
-        body = cfn.get_template(StackName=stack["StackId"],
-                                TemplateStage="Original")["TemplateBody"]
+        body = cfn.get_template(StackName=stack["StackId"], TemplateStage="Original")[
+            "TemplateBody"
+        ]
         text = body if isinstance(body, str) else json.dumps(body, sort_keys=True)
         deployed = sorted(set(re.findall(r"[0-9a-f]{64}", text)))
         deployed.append("root:" + hashlib.sha256(text.encode()).hexdigest())
-    return {"stack_last_updated": last.isoformat() if last else None,
-            "deployed_templates": deployed}
+    return {
+        "stack_last_updated": last.isoformat() if last else None,
+        "deployed_templates": deployed,
+    }
 
 
 def resolve_deploy_time(ctx, boot) -> dict[str, str]:
@@ -95,26 +101,32 @@ def resolve_deploy_time(ctx, boot) -> dict[str, str]:
                 values[name] = found
         else:
             if edge is None:
-                stack = stacks.describe(ctx.client("cloudformation", EDGE_REGION),
-                                        edge_stack_name(ctx.params))
+                stack = stacks.describe(
+                    ctx.client("cloudformation", EDGE_REGION), edge_stack_name(ctx.params)
+                )
                 edge = stacks.outputs(stack) if stack else {}
                 if stack is None:
-                    ctx.out(f"no edge stack {edge_stack_name(ctx.params)} in {EDGE_REGION}: "
-                            f"`make edge ENV={ctx.env}` gives CloudFront its WAF and "
-                            "certificate")
+                    ctx.out(
+                        f"no edge stack {edge_stack_name(ctx.params)} in {EDGE_REGION}: "
+                        f"`make edge ENV={ctx.env}` gives CloudFront its WAF and "
+                        "certificate"
+                    )
             if name in edge:
                 values[name] = edge[name]
         if name not in values:
             if "Default" not in declared.get(name, {}):
-                raise StreamstackError(f"deploy-time parameter {name} has no value: no bootstrap "
-                                       f"or edge-stack output of that name; deploy the stack "
-                                       "that provides it first")
+                raise StreamstackError(
+                    f"deploy-time parameter {name} has no value: no bootstrap "
+                    f"or edge-stack output of that name; deploy the stack "
+                    "that provides it first"
+                )
             ctx.out(f"deploy-time {name}: not found, the template default applies")
     return values
 
 
-def execute_change_set(ctx, cfn, stack_id: str, change_set_id: str, total: int,
-                       nested: list | None = None) -> dict:
+def execute_change_set(
+    ctx, cfn, stack_id: str, change_set_id: str, total: int, nested: list | None = None
+) -> dict:
     """Execute and stream the tree's events; raises OperationFailed with the root cause."""
     tree = events.TreeEvents.primed(cfn, stack_id, nested or [])
     cfn.execute_change_set(ChangeSetName=change_set_id)
@@ -128,16 +140,24 @@ def follow(ctx, cfn, tree, total: int) -> dict:
         raise Interrupted(
             "interrupted: the CloudFormation operation keeps running. Follow it with "
             f"`make status ENV={ctx.env}` or in the console: "
-            f"{aws.console_url(ctx.params.region, tree.root_id)}") from None
+            f"{aws.console_url(ctx.params.region, tree.root_id)}"
+        ) from None
     status = final["StackStatus"]
-    cause = events.root_cause([e for e in seen if e["ResourceStatus"] != "DELETE_FAILED"
-                               or status not in SUCCESS])
+    cause = events.root_cause(
+        [e for e in seen if e["ResourceStatus"] != "DELETE_FAILED" or status not in SUCCESS]
+    )
     if status not in SUCCESS or cause is not None:
-        detail = events.explain(cfn, cause, lambda stack: where_to_look(ctx, stack)) \
-            if cause else (final.get("StackStatusReason")
-                           or f"no failed event found; {where_to_look(ctx, tree.root_id)}")
-        raise OperationFailed(f"{final.get('StackName', tree.root_id)} ended {status}; first "
-                              f"root cause: {detail}")
+        detail = (
+            events.explain(cfn, cause, lambda stack: where_to_look(ctx, stack))
+            if cause
+            else (
+                final.get("StackStatusReason")
+                or f"no failed event found; {where_to_look(ctx, tree.root_id)}"
+            )
+        )
+        raise OperationFailed(
+            f"{final.get('StackName', tree.root_id)} ended {status}; first root cause: {detail}"
+        )
     return final
 
 
@@ -156,26 +176,39 @@ def bootstrap(ctx) -> int:
     text = _built(ctx, bootstrap_stack.TEMPLATE)
     values = bootstrap_stack.parameters(ctx.params, json.loads(text))
     region = ctx.params.region
-    code = deploy_standalone(ctx, bootstrap_stack.stack_name(ctx.params), text, values, region,
-                             "bootstrap")
+    code = deploy_standalone(
+        ctx, bootstrap_stack.stack_name(ctx.params), text, values, region, "bootstrap"
+    )
     if code:
         return code
     cfn = ctx.client("cloudformation")
     outputs = stacks.outputs(stacks.describe(cfn, bootstrap_stack.stack_name(ctx.params)) or {})
     if not outputs.get("ArtifactBucketName"):
-        raise StreamstackError(f"the bootstrap stack {bootstrap_stack.stack_name(ctx.params)} has no "
-                               "artifact bucket (DirectDeploys is disabled there): it is a "
-                               "StackSet target, deployed by its stack set")
+        raise StreamstackError(
+            f"the bootstrap stack {bootstrap_stack.stack_name(ctx.params)} has no "
+            "artifact bucket (DirectDeploys is disabled there): it is a "
+            "StackSet target, deployed by its stack set"
+        )
     role_text = _built(ctx, bootstrap_stack.ROLE_TEMPLATE)
-    upload = artifacts.upload_templates(ctx.client("s3"), outputs["ArtifactBucketName"],
-                                        ctx.manifest, ctx.build_dir, outputs["ArtifactBaseUrl"],
-                                        names=[bootstrap_stack.ROLE_TEMPLATE])
+    upload = artifacts.upload_templates(
+        ctx.client("s3"),
+        outputs["ArtifactBucketName"],
+        ctx.manifest,
+        ctx.build_dir,
+        outputs["ArtifactBaseUrl"],
+        names=[bootstrap_stack.ROLE_TEMPLATE],
+    )
     return deploy_standalone(
-        ctx, bootstrap_stack.role_stack_name(ctx.params), role_text,
-        bootstrap_stack.role_parameters(ctx.params, json.loads(role_text), outputs), region,
+        ctx,
+        bootstrap_stack.role_stack_name(ctx.params),
+        role_text,
+        bootstrap_stack.role_parameters(ctx.params, json.loads(role_text), outputs),
+        region,
         "deploy role",
-        template_url=artifacts.template_url(upload.base_url, ctx.manifest,
-                                            bootstrap_stack.ROLE_TEMPLATE))
+        template_url=artifacts.template_url(
+            upload.base_url, ctx.manifest, bootstrap_stack.ROLE_TEMPLATE
+        ),
+    )
 
 
 def _built(ctx, name: str) -> str:
@@ -189,35 +222,45 @@ def edge(ctx) -> int:
     """The edge stack (CloudFront's WAF web ACL and certificate) in us-east-1. Run before
     the root's plan, which passes its outputs on (resolve_deploy_time)."""
     if "edge" not in ctx.manifest["templates"]:
-        raise StreamstackError("this build has no edge template (templates/edge.py): "
-                               "nothing to deploy to us-east-1")
+        raise StreamstackError(
+            "this build has no edge template (templates/edge.py): nothing to deploy to us-east-1"
+        )
     aws.check_account(ctx.params, ctx.client("sts"))
     text = (ctx.build_dir / ctx.manifest["templates"]["edge"]["file"]).read_text()
     declared = json.loads(text).get("Parameters", {})
     values = {k: v for k, v in ctx.params.parameters.items() if k in declared}
-    values.update(ctx.settings.edge_parameters)   # validated against edge.json at load
+    values.update(ctx.settings.edge_parameters)  # validated against edge.json at load
     root = stacks.describe(ctx.client("cloudformation"), ctx.params.stack_name)
     root_outputs = stacks.outputs(root) if root else {}
     if "HostedZoneId" in declared:
-        values["HostedZoneId"] = root_outputs.get("HostedZoneId") or \
-            ctx.params.parameters.get("ExistingHostedZoneId", "")
+        values["HostedZoneId"] = root_outputs.get("HostedZoneId") or ctx.params.parameters.get(
+            "ExistingHostedZoneId", ""
+        )
     # CloudFront's metrics exist only in us-east-1: the edge stack alarms on them unless
     # the root runs there (its observability tier has the alarm then).
     if "DistributionId" in declared and ctx.params.region != EDGE_REGION:
         values["DistributionId"] = root_outputs.get("DistributionId", "")
         if not values["DistributionId"]:
-            ctx.out(f"the root stack has no DistributionId yet: run `make edge ENV={ctx.env}` "
-                    "again after its first deploy to add the CloudFront 5xx alarm")
-    return deploy_standalone(ctx, edge_stack_name(ctx.params), text, values, EDGE_REGION,
-                             "edge")
+            ctx.out(
+                f"the root stack has no DistributionId yet: run `make edge ENV={ctx.env}` "
+                "again after its first deploy to add the CloudFront 5xx alarm"
+            )
+    return deploy_standalone(ctx, edge_stack_name(ctx.params), text, values, EDGE_REGION, "edge")
 
 
 def edge_stack_name(params) -> str:
     return f"{params.stack_name}-edge"
 
 
-def deploy_standalone(ctx, name: str, text: str, values: dict[str, str], region: str,
-                      what: str, template_url: str | None = None) -> int:
+def deploy_standalone(
+    ctx,
+    name: str,
+    text: str,
+    values: dict[str, str],
+    region: str,
+    what: str,
+    template_url: str | None = None,
+) -> int:
     """Create or update a stand-alone stack through a change set, with the template inline
     (bootstrap creates the artifact bucket; edge lives in another region) or from the
     artifact bucket (template_url, verified by upload_templates). It runs with the
@@ -226,11 +269,17 @@ def deploy_standalone(ctx, name: str, text: str, values: dict[str, str], region:
     stack = stuck.settle(ctx, cfn, stacks.describe(cfn, name))
     kind = "CREATE" if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
     created = changeset.create(
-        cfn, stack_name=name, name=changeset.new_name(), change_set_type=kind,
+        cfn,
+        stack_name=name,
+        name=changeset.new_name(),
+        change_set_type=kind,
         parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(values.items())],
-        tags=ctx.params.tags, nested=False, template_url=template_url,
+        tags=ctx.params.tags,
+        nested=False,
+        template_url=template_url,
         template_body=None if template_url else bootstrap_stack.template_body(text),
-        description=f"streamstack {what} {ctx.env} commit {git_commit()[:12]}")
+        description=f"streamstack {what} {ctx.env} commit {git_commit()[:12]}",
+    )
     desc = changeset.wait(cfn, created["Id"], ctx.poll_seconds, ctx.sleep)
     if changeset.is_empty(desc):
         cfn.delete_change_set(ChangeSetName=created["Id"])
@@ -241,17 +290,25 @@ def deploy_standalone(ctx, name: str, text: str, values: dict[str, str], region:
     for line in plans.render_text(rows):
         ctx.out(line)
     if plans.blocking(rows) and not ctx.flag("allow_data_loss"):
-        raise Blocked(f"the {what} change would replace or remove stateful resources; the "
-                      f"change set {created['Id']} is kept for review; rerun with "
-                      "--allow-data-loss only if that data may go")
-    if kind == "UPDATE" and ctx.settings.protected and not ctx.confirm(
-            f"Execute this change to {name}"):
-        raise Refused(f"{ctx.env} is protected: review the change set above, then rerun "
-                      f"`make {what} ENV={ctx.env} YES=1` to execute it")
+        raise Blocked(
+            f"the {what} change would replace or remove stateful resources; the "
+            f"change set {created['Id']} is kept for review; rerun with "
+            "--allow-data-loss only if that data may go"
+        )
+    if (
+        kind == "UPDATE"
+        and ctx.settings.protected
+        and not ctx.confirm(f"Execute this change to {name}")
+    ):
+        raise Refused(
+            f"{ctx.env} is protected: review the change set above, then rerun "
+            f"`make {what} ENV={ctx.env} YES=1` to execute it"
+        )
     final = execute_change_set(ctx, cfn, created["StackId"], created["Id"], len(rows))
     if ctx.settings.protected:
-        cfn.update_termination_protection(EnableTerminationProtection=True,
-                                          StackName=created["StackId"])
+        cfn.update_termination_protection(
+            EnableTerminationProtection=True, StackName=created["StackId"]
+        )
     ctx.out(f"{what} {name} ({region}): {final['StackStatus']}")
     for key, value in sorted(stacks.outputs(final).items()):
         ctx.out(f"  {key} = {value}")
@@ -260,8 +317,9 @@ def deploy_standalone(ctx, name: str, text: str, values: dict[str, str], region:
 
 def _refuse_failed(ctx, desc: dict) -> None:
     if desc["Status"] == "FAILED":
-        reason = desc.get("StatusReason") or \
-            f"no reason given; {where_to_look(ctx, desc['StackId'])}"
+        reason = (
+            desc.get("StatusReason") or f"no reason given; {where_to_look(ctx, desc['StackId'])}"
+        )
         raise StreamstackError(f"the change set {desc['ChangeSetName']} failed: {reason}")
 
 
@@ -272,68 +330,99 @@ def plan(ctx) -> int:
     stack = stuck.settle(ctx, cfn, stacks.describe(cfn, params.stack_name))
     pull_request = bool(ctx.flag("pull_request"))
     prefix = artifacts.PULL_REQUEST_PREFIX if pull_request else ""
-    upload = artifacts.upload_templates(ctx.client("s3"), boot.bucket, ctx.manifest,
-                                        ctx.build_dir, boot.base_url, prefix=prefix)
-    ctx.out(f"artifacts: uploaded {upload.uploaded}, already present and verified "
-            f"{upload.skipped} (s3://{boot.bucket}/{prefix})")
+    upload = artifacts.upload_templates(
+        ctx.client("s3"), boot.bucket, ctx.manifest, ctx.build_dir, boot.base_url, prefix=prefix
+    )
+    ctx.out(
+        f"artifacts: uploaded {upload.uploaded}, already present and verified "
+        f"{upload.skipped} (s3://{boot.bucket}/{prefix})"
+    )
     values = resolve_deploy_time(ctx, boot)
     values["ArtifactBaseUrl"] = upload.base_url
     kind = "CREATE" if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
     rollback = safety.rollback_configuration(
         ctx.client("cloudwatch"),
         ctx.settings.rollback_alarm or f"alarm-platform-health-{ctx.env}",
-        ctx.settings.rollback_minutes)
+        ctx.settings.rollback_minutes,
+    )
     root = ctx.manifest["templates"]["root"]
     commit = git_commit()
-    name = changeset.new_name(prefix=changeset.PULL_REQUEST_PREFIX if pull_request else
-                              changeset.PREFIX)
+    name = changeset.new_name(
+        prefix=changeset.PULL_REQUEST_PREFIX if pull_request else changeset.PREFIX
+    )
     created = changeset.create(
-        cfn, stack_name=params.stack_name, name=name, change_set_type=kind,
+        cfn,
+        stack_name=params.stack_name,
+        name=name,
+        change_set_type=kind,
         template_url=artifacts.template_url(upload.base_url, ctx.manifest, "root"),
-        parameters=params.cfn_parameters(values), tags=params.tags,
+        parameters=params.cfn_parameters(values),
+        tags=params.tags,
         description=f"streamstack {ctx.env} commit {commit[:12]} build {root['sha256'][:12]}",
-        role_arn=boot.execution_role_arn, rollback=rollback)
+        role_arn=boot.execution_role_arn,
+        rollback=rollback,
+    )
     desc = changeset.wait(cfn, created["Id"], ctx.poll_seconds, ctx.sleep)
     if changeset.is_empty(desc):
         cfn.delete_change_set(ChangeSetName=created["Id"])
         plans.discard(ctx.plans, ctx.env)
-        ctx.out(f"no changes: {params.stack_name} already matches this build and these "
-                "parameters (the empty change set was deleted)")
+        ctx.out(
+            f"no changes: {params.stack_name} already matches this build and these "
+            "parameters (the empty change set was deleted)"
+        )
         return 0
     _refuse_failed(ctx, desc)
 
     changes = changeset.walk(cfn, created["Id"])
     root_template = json.loads((ctx.build_dir / root["file"]).read_text())
-    by_sha = {e["sha256"]: json.loads((ctx.build_dir / e["file"]).read_text())
-              for e in ctx.manifest["templates"].values()}
+    by_sha = {
+        e["sha256"]: json.loads((ctx.build_dir / e["file"]).read_text())
+        for e in ctx.manifest["templates"].values()
+    }
     rows = plans.make_rows(changes, plans.stateful_stacks(root_template, by_sha))
     plans.mark_false_replacements(rows, changes, plans.wiring_of(root_template))
     checked = validation.read(cfn, validation.change_set_ids(created["Id"], changes), ctx.env)
     plans.apply_validation(rows, checked.results)
     notes = [checked.note] if checked.note else []
     if pull_request:
-        notes.append("pull-request plan: its templates are under pull-requests/ and its "
-                     "change set can never be executed; merging and planning the branch "
-                     "makes the one to execute")
+        notes.append(
+            "pull-request plan: its templates are under pull-requests/ and its "
+            "change set can never be executed; merging and planning the branch "
+            "makes the one to execute"
+        )
     allow = bool(ctx.flag("allow_data_loss"))
     blocked = bool(plans.blocking(rows)) and not allow
     invalid = bool(plans.invalid(rows))
     url = aws.console_url(params.region, created["StackId"], created["Id"])
     the_plan = plans.PlanFile(
-        plans.STACK, ctx.env, params.region, blocked=blocked, allow_data_loss=allow, details={
-            "stack_name": params.stack_name, "change_set_arn": created["Id"],
-            "change_set_name": name, "change_set_type": kind, "stack_id": created["StackId"],
+        plans.STACK,
+        ctx.env,
+        params.region,
+        blocked=blocked,
+        allow_data_loss=allow,
+        details={
+            "stack_name": params.stack_name,
+            "change_set_arn": created["Id"],
+            "change_set_name": name,
+            "change_set_type": kind,
+            "stack_id": created["StackId"],
             "created": dt.datetime.now(dt.UTC).isoformat(),
-            "commit": commit, "build_hash": root["sha256"],
-            "template_hashes": {n: e["sha256"]
-                                for n, e in sorted(ctx.manifest["templates"].items())},
+            "commit": commit,
+            "build_hash": root["sha256"],
+            "template_hashes": {
+                n: e["sha256"] for n, e in sorted(ctx.manifest["templates"].items())
+            },
             "parameters": dict(sorted({**params.parameters, **values}.items())),
             "rollback_triggers": (rollback or {}).get("RollbackTriggers", []),
-            "risk": plans.summary(rows), "rows": plans.rows_as_dicts(rows),
-            "console_url": url, "invalid": invalid, "pull_request": pull_request,
+            "risk": plans.summary(rows),
+            "rows": plans.rows_as_dicts(rows),
+            "console_url": url,
+            "invalid": invalid,
+            "pull_request": pull_request,
             "notes": notes,
             **fingerprint(cfn, stacks.describe(cfn, created["StackId"])),
-        })
+        },
+    )
     path = plans.write(ctx.plans, the_plan, plans.render_markdown(the_plan.to_json()))
 
     ctx.out(f"plan for {params.stack_name} ({kind}, change set {name}):")
@@ -346,14 +435,18 @@ def plan(ctx) -> int:
     ctx.out(f"review: {url}")
     changeset.prune(cfn, params.stack_name, ctx.settings.keep_change_sets, ctx.out)
     if invalid:
-        raise Invalid(f"CloudFormation's pre-deployment validation says executing this change "
-                      f"set would fail ({len(plans.invalid(rows))} INVALID row(s) above); "
-                      "fix the template or the parameter it names and plan again")
+        raise Invalid(
+            f"CloudFormation's pre-deployment validation says executing this change "
+            f"set would fail ({len(plans.invalid(rows))} INVALID row(s) above); "
+            "fix the template or the parameter it names and plan again"
+        )
     if blocked:
-        raise Blocked(f"the plan replaces or removes {len(plans.blocking(rows))} stateful "
-                      "resource(s) (DATA-LOSS above); the change set is kept for review. If "
-                      f"that data may go, plan again with `make deploy ENV={ctx.env} "
-                      "ALLOW_DATA_LOSS=1`")
+        raise Blocked(
+            f"the plan replaces or removes {len(plans.blocking(rows))} stateful "
+            "resource(s) (DATA-LOSS above); the change set is kept for review. If "
+            f"that data may go, plan again with `make deploy ENV={ctx.env} "
+            "ALLOW_DATA_LOSS=1`"
+        )
     if pull_request:
         ctx.out("pull-request plan: nothing can be executed from it")
         return 0
@@ -370,48 +463,68 @@ def execute(ctx) -> int:
     details = the_plan.details
     params = ctx.params
     if (details["stack_name"], the_plan.region) != (params.stack_name, params.region):
-        raise Refused(f"the plan is for {details['stack_name']} in {the_plan.region}, but "
-                      f"{params.path.name} now says {params.stack_name} in {params.region}: "
-                      f"run `make deploy ENV={ctx.env}` again")
+        raise Refused(
+            f"the plan is for {details['stack_name']} in {the_plan.region}, but "
+            f"{params.path.name} now says {params.stack_name} in {params.region}: "
+            f"run `make deploy ENV={ctx.env}` again"
+        )
     if details.get("pull_request"):
-        raise Refused("this plan was made for a pull request: its change set reads templates "
-                      "no deploy executes. Merge, then plan the branch with "
-                      f"`make deploy ENV={ctx.env}` and execute that")
+        raise Refused(
+            "this plan was made for a pull request: its change set reads templates "
+            "no deploy executes. Merge, then plan the branch with "
+            f"`make deploy ENV={ctx.env}` and execute that"
+        )
     if details.get("invalid"):
-        raise Invalid("the plan has INVALID rows (CloudFormation's pre-deployment validation "
-                      f"fails); fix them and plan again with `make deploy ENV={ctx.env}`")
+        raise Invalid(
+            "the plan has INVALID rows (CloudFormation's pre-deployment validation "
+            f"fails); fix them and plan again with `make deploy ENV={ctx.env}`"
+        )
     if the_plan.blocked:
-        raise Blocked("the plan is blocked by DATA-LOSS rows; plan again with "
-                      f"`make deploy ENV={ctx.env} ALLOW_DATA_LOSS=1` if that data may go")
+        raise Blocked(
+            "the plan is blocked by DATA-LOSS rows; plan again with "
+            f"`make deploy ENV={ctx.env} ALLOW_DATA_LOSS=1` if that data may go"
+        )
     cfn, _ = connect(ctx)
     try:
         desc = cfn.describe_change_set(ChangeSetName=details["change_set_arn"])
     except ClientError as exc:
-        if aws.error_code(exc) in ("ChangeSetNotFound", "ChangeSetNotFoundException",
-                                   "ValidationError"):
-            raise Refused(f"the change set {details['change_set_name']} of the plan no longer "
-                          f"exists: run `make deploy ENV={ctx.env}` again") from None
+        if aws.error_code(exc) in (
+            "ChangeSetNotFound",
+            "ChangeSetNotFoundException",
+            "ValidationError",
+        ):
+            raise Refused(
+                f"the change set {details['change_set_name']} of the plan no longer "
+                f"exists: run `make deploy ENV={ctx.env}` again"
+            ) from None
         raise
     if desc.get("ExecutionStatus") != "AVAILABLE":
-        raise Refused(f"the change set {details['change_set_name']} cannot be executed "
-                      f"({desc.get('ExecutionStatus')}: {desc.get('StatusReason') or 'no reason'})"
-                      f": run `make deploy ENV={ctx.env}` again")
+        raise Refused(
+            f"the change set {details['change_set_name']} cannot be executed "
+            f"({desc.get('ExecutionStatus')}: {desc.get('StatusReason') or 'no reason'})"
+            f": run `make deploy ENV={ctx.env}` again"
+        )
     stack = stacks.describe(cfn, details["stack_id"])
     now = fingerprint(cfn, stack)
-    for key, what in (("stack_last_updated", "last update time"),
-                      ("deployed_templates", "deployed template hashes")):
+    for key, what in (
+        ("stack_last_updated", "last update time"),
+        ("deployed_templates", "deployed template hashes"),
+    ):
         if now[key] != details[key]:
-            raise Refused(f"{params.stack_name} moved since the plan (its {what} changed): "
-                          f"someone deployed in between; run `make deploy ENV={ctx.env}` "
-                          "again and review the new plan")
+            raise Refused(
+                f"{params.stack_name} moved since the plan (its {what} changed): "
+                f"someone deployed in between; run `make deploy ENV={ctx.env}` "
+                "again and review the new plan"
+            )
     update = details["change_set_type"] == "UPDATE"
     tree = stacks.tree(cfn, details["stack_id"]) if update else []
     protected = ctx.settings.protected
     if protected and update:
         safety.protect(cfn, details["stack_id"], ctx.out, _allowed(the_plan), tree)
     ctx.out(f"executing {details['change_set_name']} on {params.stack_name}")
-    final = execute_change_set(ctx, cfn, details["stack_id"], details["change_set_arn"],
-                               len(details["rows"]), tree[1:])
+    final = execute_change_set(
+        ctx, cfn, details["stack_id"], details["change_set_arn"], len(details["rows"]), tree[1:]
+    )
     if protected and details["change_set_type"] == "CREATE":
         safety.protect(cfn, details["stack_id"], ctx.out)
     ctx.out(f"{params.stack_name}: {final['StackStatus']}")
@@ -438,8 +551,10 @@ def _allowed(the_plan: plans.PlanFile) -> dict[str, list[str]]:
 # -- status, doctor, destroy ---------------------------------------------------------------
 def status(ctx) -> int:
     cfn, _ = connect(ctx, need_bootstrap=False)
-    for what, name in (("bootstrap", bootstrap_stack.stack_name(ctx.params)),
-                       ("deploy role", bootstrap_stack.role_stack_name(ctx.params))):
+    for what, name in (
+        ("bootstrap", bootstrap_stack.stack_name(ctx.params)),
+        ("deploy role", bootstrap_stack.role_stack_name(ctx.params)),
+    ):
         found = stacks.describe(cfn, name)
         ctx.out(f"{what} {name}: {found['StackStatus'] if found else 'not deployed'}")
     name = ctx.params.stack_name
@@ -451,8 +566,10 @@ def status(ctx) -> int:
         current = stacks.describe(cfn, stack_id)
         label = "/".join(("root",) + path)
         updated = current.get("LastUpdatedTime") or current.get("CreationTime")
-        ctx.out(f"{label:<28} {current['StackStatus']:<24} {updated:%Y-%m-%d %H:%M:%S} UTC  "
-                f"drift: {drift(ctx, cfn, stack_id)}")
+        ctx.out(
+            f"{label:<28} {current['StackStatus']:<24} {updated:%Y-%m-%d %H:%M:%S} UTC  "
+            f"drift: {drift(ctx, cfn, stack_id)}"
+        )
     for key, value in sorted(stacks.outputs(stack).items()):
         ctx.out(f"  {key} = {value}")
     return 0
@@ -482,8 +599,11 @@ def doctor(ctx) -> int:
         ctx.execution_role_arn = bootstrap_stack.lookup(cfn, ctx.params).execution_role_arn
     except StreamstackError as exc:
         ctx.out(f"note: {exc}")
-    for name in (bootstrap_stack.stack_name(ctx.params), bootstrap_stack.role_stack_name(ctx.params),
-                 ctx.params.stack_name):
+    for name in (
+        bootstrap_stack.stack_name(ctx.params),
+        bootstrap_stack.role_stack_name(ctx.params),
+        ctx.params.stack_name,
+    ):
         stack = stuck.settle(ctx, cfn, stacks.describe(cfn, name))
         if stack is None:
             ctx.out(f"{name}: not deployed")
@@ -496,25 +616,31 @@ def doctor(ctx) -> int:
 def destroy(ctx) -> int:
     settings = ctx.settings
     if settings.protected or not settings.allow_destroy:
-        raise Refused(f"{ctx.env} does not allow destroy (params deploy: protected: "
-                      f"{str(settings.protected).lower()}, allow_destroy: "
-                      f"{str(settings.allow_destroy).lower()}); only throw-away environments "
-                      "may be destroyed")
+        raise Refused(
+            f"{ctx.env} does not allow destroy (params deploy: protected: "
+            f"{str(settings.protected).lower()}, allow_destroy: "
+            f"{str(settings.allow_destroy).lower()}); only throw-away environments "
+            "may be destroyed"
+        )
     cfn, _ = connect(ctx, need_bootstrap=False)
     try:
         ctx.execution_role_arn = bootstrap_stack.lookup(cfn, ctx.params).execution_role_arn
     except StreamstackError:
-        ctx.execution_role_arn = None   # the stack can still be deleted with the caller's rights
+        ctx.execution_role_arn = None  # the stack can still be deleted with the caller's rights
     stack = stacks.describe(cfn, ctx.params.stack_name)
     if stack is None:
         ctx.out(f"{ctx.params.stack_name}: nothing to destroy")
         return 0
     if stack.get("EnableTerminationProtection"):
-        raise Refused(f"{stack['StackName']} has termination protection on; turn it off in "
-                      "the console if this environment really is throw-away")
+        raise Refused(
+            f"{stack['StackName']} has termination protection on; turn it off in "
+            "the console if this environment really is throw-away"
+        )
     if not ctx.confirm(f"Delete {stack['StackName']} and every object version in its buckets"):
-        raise Refused(f"destroy deletes {stack['StackName']} and all its data: rerun with "
-                      f"--yes (make destroy ENV={ctx.env} YES=1)")
+        raise Refused(
+            f"destroy deletes {stack['StackName']} and all its data: rerun with "
+            f"--yes (make destroy ENV={ctx.env} YES=1)"
+        )
     s3 = ctx.client("s3")
     tree = stacks.tree(cfn, stack["StackId"])
     for _, stack_id in tree:
@@ -541,10 +667,12 @@ def empty_bucket(s3, bucket: str) -> int:
             return 0
         raise
     for page in pages:
-        keys = [{"Key": v["Key"], "VersionId": v["VersionId"]}
-                for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        keys = [
+            {"Key": v["Key"], "VersionId": v["VersionId"]}
+            for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+        ]
         for start in range(0, len(keys), 1000):
-            batch = keys[start:start + 1000]
+            batch = keys[start : start + 1000]
             s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
             deleted += len(batch)
     return deleted

@@ -1,4 +1,5 @@
 """What every deploy.py command receives."""
+
 from __future__ import annotations
 
 import argparse

@@ -1,5 +1,6 @@
 """One time-ordered view of the events of a stack and every nested stack, with
 progress, and the first root cause of a failure."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -10,13 +11,21 @@ from botocore.exceptions import ClientError
 
 from streamstack.deploy.stacks import NESTED_TYPE, describe, in_progress
 
-CANCELLED = ("Resource creation cancelled", "Resource update cancelled",
-             "Resource deletion cancelled")
+CANCELLED = (
+    "Resource creation cancelled",
+    "Resource update cancelled",
+    "Resource deletion cancelled",
+)
 # Parent-level summaries of a failure below them; the cause is the event they point to.
 SUMMARIES = ("Embedded stack", "The following resource(s) failed")
 SKEW = dt.timedelta(minutes=5)
-DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE", "IMPORT_COMPLETE",
-        "DELETE_SKIPPED")
+DONE = (
+    "CREATE_COMPLETE",
+    "UPDATE_COMPLETE",
+    "DELETE_COMPLETE",
+    "IMPORT_COMPLETE",
+    "DELETE_SKIPPED",
+)
 
 
 def is_failure(event: dict) -> bool:
@@ -32,7 +41,8 @@ def root_cause(events: list[dict]) -> dict | None:
         if any(text in reason for text in CANCELLED):
             continue
         if event.get("ResourceType") == NESTED_TYPE and (
-                reason.startswith(SUMMARIES) or not reason):
+            reason.startswith(SUMMARIES) or not reason
+        ):
             continue
         return event
     return failed[0] if failed else None
@@ -40,8 +50,10 @@ def root_cause(events: list[dict]) -> dict | None:
 
 def describe_cause(event: dict) -> str:
     reason = event.get("ResourceStatusReason") or "no reason given"
-    return (f"{event['StackName']}/{event['LogicalResourceId']} ({event['ResourceType']}) "
-            f"{event['ResourceStatus']}: {reason}")
+    return (
+        f"{event['StackName']}/{event['LogicalResourceId']} ({event['ResourceType']}) "
+        f"{event['ResourceStatus']}: {reason}"
+    )
 
 
 def explain(cfn, cause: dict, where_to_look, depth: int = 5) -> str:
@@ -63,33 +75,40 @@ def explain(cfn, cause: dict, where_to_look, depth: int = 5) -> str:
 
 def _points_below(event: dict) -> bool:
     reason = event.get("ResourceStatusReason") or ""
-    return (event.get("ResourceType") == NESTED_TYPE
-            and event.get("LogicalResourceId") != event.get("StackName")
-            and (not reason or reason.startswith(SUMMARIES)))
+    return (
+        event.get("ResourceType") == NESTED_TYPE
+        and event.get("LogicalResourceId") != event.get("StackName")
+        and (not reason or reason.startswith(SUMMARIES))
+    )
 
 
 def nested_stack_id(cfn, event: dict) -> str | None:
     """The stack a nested-stack resource event is about: its physical id, or the
     resource's, or (LocalStack gives neither) the live stack CloudFormation named
     <parent>-<logical id>-<suffix>."""
-    if event.get("ResourceType") != NESTED_TYPE or \
-            event.get("LogicalResourceId") == event.get("StackName"):
+    if event.get("ResourceType") != NESTED_TYPE or event.get("LogicalResourceId") == event.get(
+        "StackName"
+    ):
         return None
     physical = event.get("PhysicalResourceId") or ""
     if physical.startswith("arn:"):
         return physical
     try:
-        detail = cfn.describe_stack_resource(StackName=event["StackId"],
-                                             LogicalResourceId=event["LogicalResourceId"])
+        detail = cfn.describe_stack_resource(
+            StackName=event["StackId"], LogicalResourceId=event["LogicalResourceId"]
+        )
         physical = detail["StackResourceDetail"].get("PhysicalResourceId") or ""
     except ClientError:
         physical = ""
     if physical.startswith("arn:"):
         return physical
     prefix = f"{event['StackName']}-{event['LogicalResourceId']}-"
-    named = [s for page in cfn.get_paginator("list_stacks").paginate()
-             for s in page["StackSummaries"]
-             if s["StackName"].startswith(prefix) and s["StackStatus"] != "DELETE_COMPLETE"]
+    named = [
+        s
+        for page in cfn.get_paginator("list_stacks").paginate()
+        for s in page["StackSummaries"]
+        if s["StackName"].startswith(prefix) and s["StackStatus"] != "DELETE_COMPLETE"
+    ]
     return max(named, key=lambda s: s["CreationTime"])["StackId"] if named else None
 
 
@@ -101,10 +120,11 @@ def all_events(cfn, stack_id: str) -> list[dict]:
 @dataclass
 class TreeEvents:
     """Collects new events of a stack tree since a moment, discovering nested stacks."""
+
     cfn: object
     root_id: str
     since: dt.datetime
-    stacks: list[str] = field(default_factory=list)    # the root, then nested stack ids
+    stacks: list[str] = field(default_factory=list)  # the root, then nested stack ids
     seen: set[str] = field(default_factory=set)
     events: list[dict] = field(default_factory=list)
 
@@ -116,8 +136,9 @@ class TreeEvents:
         """A view that starts now: the existing events of the stack (and of the given
         nested stacks) from the last minutes are marked as seen. The margin absorbs clock
         skew between this machine and CloudFormation."""
-        view = cls(cfn, stack_id, dt.datetime.now(dt.UTC) - SKEW,
-                   [nested_id for _, nested_id in nested])
+        view = cls(
+            cfn, stack_id, dt.datetime.now(dt.UTC) - SKEW, [nested_id for _, nested_id in nested]
+        )
         view.poll()
         view.events.clear()
         return view
@@ -130,8 +151,11 @@ class TreeEvents:
             for event in self._new_events(stack_id):
                 new.append(event)
                 physical = event.get("PhysicalResourceId") or ""
-                if (event.get("ResourceType") == NESTED_TYPE and physical.startswith("arn:")
-                        and physical not in self.stacks):
+                if (
+                    event.get("ResourceType") == NESTED_TYPE
+                    and physical.startswith("arn:")
+                    and physical not in self.stacks
+                ):
                     self.stacks.append(physical)
                     queue.append(physical)
         new.sort(key=lambda e: e["Timestamp"])
@@ -142,7 +166,7 @@ class TreeEvents:
         found = []
         for page in self.cfn.get_paginator("describe_stack_events").paginate(StackName=stack_id):
             stop = False
-            for event in page["StackEvents"]:            # newest first
+            for event in page["StackEvents"]:  # newest first
                 if event["EventId"] in self.seen or event["Timestamp"] < self.since:
                     stop = True
                     break
@@ -175,8 +199,10 @@ class Progress:
         where = event["LogicalResourceId"]
         reason = event.get("ResourceStatusReason") or ""
         counter = f"[{min(len(self.done), self.total)}/{self.total}]" if self.total else ""
-        return (f"{stamp} {counter:>9} {event['ResourceStatus']:<32} {where:<34} "
-                f"{event['ResourceType']}  {reason}").rstrip()
+        return (
+            f"{stamp} {counter:>9} {event['ResourceStatus']:<32} {where:<34} "
+            f"{event['ResourceType']}  {reason}"
+        ).rstrip()
 
     def status(self, text: str) -> None:
         if self.tty:
@@ -188,8 +214,9 @@ class Progress:
             self.stream.write("\r\x1b[K")
 
 
-def follow(cfn, tree: TreeEvents, total: int, out, poll: float, sleep,
-           stream=None) -> tuple[dict, list[dict]]:
+def follow(
+    cfn, tree: TreeEvents, total: int, out, poll: float, sleep, stream=None
+) -> tuple[dict, list[dict]]:
     """Stream the tree's events until the root stack leaves *_IN_PROGRESS.
 
     Returns (the final stack, every event of this operation).

@@ -13,10 +13,20 @@
      change set would fail (INVALID rows name the resource and the reason)
 130  interrupted: the CloudFormation operation keeps running; follow it with make status
 """
+
 from streamstack.errors import StreamstackError
 
-OK, ERROR, PARAMS, BLOCKED, REFUSED, FAILED, DRIFTED, INVALID, INTERRUPTED = \
-    0, 1, 2, 3, 4, 5, 6, 7, 130
+OK, ERROR, PARAMS, BLOCKED, REFUSED, FAILED, DRIFTED, INVALID, INTERRUPTED = (
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    130,
+)
 
 
 class Blocked(StreamstackError):

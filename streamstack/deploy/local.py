@@ -6,6 +6,7 @@ The runtime lives in its own venv (.venv-local, Python 3.13, created by the Make
 starts through localstack_fixes.py (its corrections to the pinned version) and keeps
 its state and log under .local/localstack/.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,9 +29,11 @@ LOG_FILE = STATE / "localstack.log"
 FIXES = ROOT / "streamstack" / "deploy" / "localstack_fixes.py"
 # Every service the built templates use that LocalStack's community edition emulates
 # (tests/deploy/test_local.py checks the list against the templates' resource types).
-SERVICES = ("acm,apigateway,cloudformation,cloudwatch,dynamodb,ec2,ecr,events,iam,kms,lambda,"
-            "logs,route53,s3,scheduler,secretsmanager,sns,sqs,ssm,sts")
-_started: dict[int, subprocess.Popen] = {}   # pid -> process, to reap it on stop
+SERVICES = (
+    "acm,apigateway,cloudformation,cloudwatch,dynamodb,ec2,ecr,events,iam,kms,lambda,"
+    "logs,route53,s3,scheduler,secretsmanager,sns,sqs,ssm,sts"
+)
+_started: dict[int, subprocess.Popen] = {}  # pid -> process, to reap it on stop
 
 
 def answering(timeout: float = 1.0) -> bool:
@@ -50,15 +53,26 @@ def start(wait_seconds: float = 90.0, out=print) -> bool:
     if not python.exists():
         raise SystemExit(f"{python} is missing: run `make local` (it installs LocalStack)")
     STATE.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "GATEWAY_LISTEN": f"{HOST}:{PORT}", "SERVICES": SERVICES,
-           "SKIP_SSL_CERT_DOWNLOAD": "1", "DISABLE_EVENTS": "1",
-           "FILESYSTEM_ROOT": str(STATE / "fs"), "LOCALSTACK_VOLUME_DIR": str(STATE / "volume")}
+    env = {
+        **os.environ,
+        "GATEWAY_LISTEN": f"{HOST}:{PORT}",
+        "SERVICES": SERVICES,
+        "SKIP_SSL_CERT_DOWNLOAD": "1",
+        "DISABLE_EVENTS": "1",
+        "FILESYSTEM_ROOT": str(STATE / "fs"),
+        "LOCALSTACK_VOLUME_DIR": str(STATE / "volume"),
+    }
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         env.pop(name, None)
     with LOG_FILE.open("ab") as log:
-        process = subprocess.Popen([str(python), "-P", str(FIXES)], env=env,
-                                   stdout=log, stderr=subprocess.STDOUT, cwd=STATE,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            [str(python), "-P", str(FIXES)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=STATE,
+            start_new_session=True,
+        )
     PID_FILE.write_text(str(process.pid))
     _started[process.pid] = process
     deadline = time.monotonic() + wait_seconds
@@ -83,7 +97,7 @@ def stop(out=print) -> bool:
     process = _started.pop(pid, None)
     try:
         os.kill(pid, signal.SIGTERM)
-        if process is not None:      # our child: reap it
+        if process is not None:  # our child: reap it
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:

@@ -2,6 +2,7 @@
 types it skipped. LocalStack reports a resource of a type it does not model
 CREATE_COMPLETE without creating anything (its status reason says so), so a local
 CREATE_COMPLETE is never mistaken for a tested CloudFront or Aurora."""
+
 from __future__ import annotations
 
 import re
@@ -18,7 +19,7 @@ SKIPPED = re.compile(r"Resource type (\S+) is not supported but was deployed as 
 class TierCount:
     tier: str
     created: int = 0
-    skipped: Counter = field(default_factory=Counter)   # resource type -> count
+    skipped: Counter = field(default_factory=Counter)  # resource type -> count
 
 
 def count(cfn, root_id: str, tier_of: dict[str, str]) -> list[TierCount]:
@@ -45,18 +46,23 @@ def count(cfn, root_id: str, tier_of: dict[str, str]) -> list[TierCount]:
 
 
 def render(rows: list[TierCount]) -> list[str]:
-    lines = ["what LocalStack really did, per tier (a skipped type is reported "
-             "CREATE_COMPLETE but nothing exists):",
-             f"  {'tier':<16} {'created':>7} {'skipped':>7}  skipped types"]
+    lines = [
+        "what LocalStack really did, per tier (a skipped type is reported "
+        "CREATE_COMPLETE but nothing exists):",
+        f"  {'tier':<16} {'created':>7} {'skipped':>7}  skipped types",
+    ]
     for row in sorted(rows, key=lambda r: r.tier):
         types = ", ".join(f"{t} x{n}" if n > 1 else t for t, n in sorted(row.skipped.items()))
-        lines.append(f"  {row.tier:<16} {row.created:>7} {sum(row.skipped.values()):>7}  "
-                     f"{types}".rstrip())
+        lines.append(
+            f"  {row.tier:<16} {row.created:>7} {sum(row.skipped.values()):>7}  {types}".rstrip()
+        )
     created = sum(r.created for r in rows)
     skipped = sum(sum(r.skipped.values()) for r in rows)
     lines.append(f"  {'total':<16} {created:>7} {skipped:>7}")
-    lines.append("skipped types are checked by cfn-lint, checkov and the tests, not by an "
-                 "emulator: see docs/local.md")
+    lines.append(
+        "skipped types are checked by cfn-lint, checkov and the tests, not by an "
+        "emulator: see docs/local.md"
+    )
     return lines
 
 
@@ -65,8 +71,10 @@ def report(ctx, cfn) -> None:
     stack = stacks.describe(cfn, ctx.params.stack_name)
     if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS":
         return
-    tier_of = {stack_logical_id(name): name for name, entry in ctx.manifest["templates"].items()
-               if entry.get("kind") == "tier"}
+    tier_of = {
+        stack_logical_id(name): name
+        for name, entry in ctx.manifest["templates"].items()
+        if entry.get("kind") == "tier"
+    }
     for line in render(count(cfn, stack["StackId"], tier_of)):
         ctx.out(line)
-

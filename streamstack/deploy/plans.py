@@ -10,6 +10,7 @@ Risk labels (the first that applies):
   INTERRUPTION  replacement or removal of a stateless resource
   NORMAL        everything else
 """
+
 from __future__ import annotations
 
 import json
@@ -20,22 +21,44 @@ from pathlib import Path
 
 from streamstack.errors import StreamstackError
 
-STATEFUL_TYPES = frozenset({
-    "AWS::RDS::DBCluster", "AWS::RDS::DBInstance", "AWS::ElastiCache::ReplicationGroup",
-    "AWS::ElastiCache::CacheCluster", "AWS::ElastiCache::ServerlessCache",
-    "AWS::MemoryDB::Cluster", "AWS::S3::Bucket", "AWS::DynamoDB::Table",
-    "AWS::DynamoDB::GlobalTable", "AWS::EFS::FileSystem", "AWS::FSx::FileSystem",
-    "AWS::KMS::Key", "AWS::Logs::LogGroup", "AWS::SecretsManager::Secret",
-    "AWS::ECR::Repository", "AWS::Backup::BackupVault", "AWS::OpenSearchService::Domain",
-    "AWS::EC2::Volume", "AWS::Kinesis::Stream",
-})
+STATEFUL_TYPES = frozenset(
+    {
+        "AWS::RDS::DBCluster",
+        "AWS::RDS::DBInstance",
+        "AWS::ElastiCache::ReplicationGroup",
+        "AWS::ElastiCache::CacheCluster",
+        "AWS::ElastiCache::ServerlessCache",
+        "AWS::MemoryDB::Cluster",
+        "AWS::S3::Bucket",
+        "AWS::DynamoDB::Table",
+        "AWS::DynamoDB::GlobalTable",
+        "AWS::EFS::FileSystem",
+        "AWS::FSx::FileSystem",
+        "AWS::KMS::Key",
+        "AWS::Logs::LogGroup",
+        "AWS::SecretsManager::Secret",
+        "AWS::ECR::Repository",
+        "AWS::Backup::BackupVault",
+        "AWS::OpenSearchService::Domain",
+        "AWS::EC2::Volume",
+        "AWS::Kinesis::Stream",
+    }
+)
 NESTED_STACK = "AWS::CloudFormation::Stack"
-SECURITY_TYPES = frozenset({
-    "AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress",
-    "AWS::EC2::SecurityGroupEgress", "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy",
-    "AWS::SNS::TopicPolicy", "AWS::Lambda::Permission", "AWS::EC2::NetworkAclEntry",
-    "AWS::SecretsManager::ResourcePolicy", "AWS::EC2::NetworkAcl",
-})
+SECURITY_TYPES = frozenset(
+    {
+        "AWS::EC2::SecurityGroup",
+        "AWS::EC2::SecurityGroupIngress",
+        "AWS::EC2::SecurityGroupEgress",
+        "AWS::S3::BucketPolicy",
+        "AWS::SQS::QueuePolicy",
+        "AWS::SNS::TopicPolicy",
+        "AWS::Lambda::Permission",
+        "AWS::EC2::NetworkAclEntry",
+        "AWS::SecretsManager::ResourcePolicy",
+        "AWS::EC2::NetworkAcl",
+    }
+)
 REPLACING = ("True", "Conditional")
 RISKS = ("INVALID", "DATA-LOSS", "SECURITY", "INTERRUPTION", "NORMAL")
 
@@ -60,15 +83,19 @@ def classify(change: dict, holds_stateful: bool | None = None) -> str:
     """
     rtype = change.get("ResourceType", "")
     action = change.get("Action", "")
-    destructive = action == "Remove" or (action == "Modify"
-                                         and change.get("Replacement") in REPLACING)
+    destructive = action == "Remove" or (
+        action == "Modify" and change.get("Replacement") in REPLACING
+    )
     stateful = rtype in STATEFUL_TYPES or (rtype == NESTED_STACK and holds_stateful is not False)
     if destructive and stateful:
         return "DATA-LOSS"
     if rtype.startswith("AWS::IAM::") or rtype in SECURITY_TYPES:
         return "SECURITY"
-    if rtype == "AWS::KMS::Key" and action == "Modify" and (
-            "KeyPolicy" in changed_properties(change) or not change.get("Details")):
+    if (
+        rtype == "AWS::KMS::Key"
+        and action == "Modify"
+        and ("KeyPolicy" in changed_properties(change) or not change.get("Details"))
+    ):
         return "SECURITY"
     if destructive:
         return "INTERRUPTION"
@@ -77,11 +104,11 @@ def classify(change: dict, holds_stateful: bool | None = None) -> str:
 
 @dataclass
 class Row:
-    stack: str                  # "root" or "root/StorageStack"
+    stack: str  # "root" or "root/StorageStack"
     action: str
     logical_id: str
     resource_type: str
-    replacement: str            # True, Conditional, False, or "" (Add/Remove)
+    replacement: str  # True, Conditional, False, or "" (Add/Remove)
     properties: list[str]
     risk: str
     likely_false: bool = False
@@ -102,17 +129,27 @@ def make_rows(changes, stateful_stacks: dict[str, bool | None] | None = None) ->
         holds = None
         if res.get("ResourceType") == NESTED_STACK and stateful_stacks is not None:
             holds = stateful_stacks.get(res["LogicalResourceId"])
-        values = [{"property": t.get("Name") or t.get("Attribute"),
-                   "before": t.get("BeforeValue"), "after": t.get("AfterValue")}
-                  for t in (d.get("Target", {}) for d in res.get("Details", []))
-                  if "BeforeValue" in t or "AfterValue" in t]
-        rows.append(Row(stack=stack_label(change.path), action=res.get("Action", ""),
-                        logical_id=res["LogicalResourceId"],
-                        resource_type=res.get("ResourceType", ""),
-                        replacement=res.get("Replacement", "") if res.get("Action") == "Modify"
-                        else "",
-                        properties=changed_properties(res), risk=classify(res, holds),
-                        values=values))
+        values = [
+            {
+                "property": t.get("Name") or t.get("Attribute"),
+                "before": t.get("BeforeValue"),
+                "after": t.get("AfterValue"),
+            }
+            for t in (d.get("Target", {}) for d in res.get("Details", []))
+            if "BeforeValue" in t or "AfterValue" in t
+        ]
+        rows.append(
+            Row(
+                stack=stack_label(change.path),
+                action=res.get("Action", ""),
+                logical_id=res["LogicalResourceId"],
+                resource_type=res.get("ResourceType", ""),
+                replacement=res.get("Replacement", "") if res.get("Action") == "Modify" else "",
+                properties=changed_properties(res),
+                risk=classify(res, holds),
+                values=values,
+            )
+        )
     return rows
 
 
@@ -124,30 +161,42 @@ def mark_false_replacements(rows: list[Row], changes, wiring: dict[str, dict[str
     wiring: tier logical id -> {parameter: upstream tier logical id} (from the root).
     """
     touched = {c.path[0] for c in changes if c.path} | {
-        c.resource["LogicalResourceId"] for c in changes
-        if not c.path and c.resource.get("ResourceType") == NESTED_STACK
-        and _has_static_cause(c.resource)}
+        c.resource["LogicalResourceId"]
+        for c in changes
+        if not c.path
+        and c.resource.get("ResourceType") == NESTED_STACK
+        and _has_static_cause(c.resource)
+    }
     for row, change in zip(rows, changes, strict=True):
         res = change.resource
         if len(change.path) != 1 or res.get("Replacement") != "Conditional":
             continue
         feeds = wiring.get(change.path[0], {})
-        causes = [d for d in res.get("Details", [])
-                  if d.get("Target", {}).get("RequiresRecreation", "Never") != "Never"]
+        causes = [
+            d
+            for d in res.get("Details", [])
+            if d.get("Target", {}).get("RequiresRecreation", "Never") != "Never"
+        ]
         if not causes:
             continue
         upstream = set()
         for detail in causes:
             entity = detail.get("CausingEntity", "")
-            if (detail.get("ChangeSource") != "ParameterReference"
-                    or detail.get("Evaluation") != "Dynamic" or entity not in feeds):
+            if (
+                detail.get("ChangeSource") != "ParameterReference"
+                or detail.get("Evaluation") != "Dynamic"
+                or entity not in feeds
+            ):
                 break
             upstream.add(feeds[entity])
         else:
             if not upstream & touched:
                 row.likely_false = True
-                row.note = ("likely false: only from unchanged "
-                            + ", ".join(sorted(upstream)) + " output(s)")
+                row.note = (
+                    "likely false: only from unchanged "
+                    + ", ".join(sorted(upstream))
+                    + " output(s)"
+                )
 
 
 def _has_static_cause(resource: dict) -> bool:
@@ -176,8 +225,9 @@ def stateful_stacks(root_template: dict, templates_by_sha: dict[str, dict]) -> d
         match = re.search(r"([0-9a-f]{64})\.json", json.dumps(res["Properties"]["TemplateURL"]))
         template = templates_by_sha.get(match.group(1)) if match else None
         if template is not None:
-            result[logical] = any(r.get("Type") in STATEFUL_TYPES
-                                  for r in template.get("Resources", {}).values())
+            result[logical] = any(
+                r.get("Type") in STATEFUL_TYPES for r in template.get("Resources", {}).values()
+            )
     return result
 
 
@@ -199,25 +249,48 @@ def apply_validation(rows: list[Row], results) -> None:
     note on the row of the resource it concerns, a FAIL an INVALID row of its own."""
     for result in results:
         if result.mode == "WARN":
-            row = next((r for r in rows if r.stack == result.stack
-                        and r.logical_id == result.logical_id), None)
+            row = next(
+                (r for r in rows if r.stack == result.stack and r.logical_id == result.logical_id),
+                None,
+            )
             text = f"validation warning: {result.text()}"
             if row is not None:
                 row.note = f"{row.note}; {text}" if row.note else text
                 continue
-            rows.append(Row(result.stack, "-", result.logical_id or "-",
-                            result.resource_type, "", [], "NORMAL", note=text))
+            rows.append(
+                Row(
+                    result.stack,
+                    "-",
+                    result.logical_id or "-",
+                    result.resource_type,
+                    "",
+                    [],
+                    "NORMAL",
+                    note=text,
+                )
+            )
         else:
-            rows.append(Row(result.stack, "-", result.logical_id or "-", result.resource_type,
-                            "", [result.path] if result.path else [], "INVALID",
-                            note=f"fails validation: {result.text()}"))
+            rows.append(
+                Row(
+                    result.stack,
+                    "-",
+                    result.logical_id or "-",
+                    result.resource_type,
+                    "",
+                    [result.path] if result.path else [],
+                    "INVALID",
+                    note=f"fails validation: {result.text()}",
+                )
+            )
 
 
 # -- rendering -------------------------------------------------------------------------
 def render_text(rows: list[Row]) -> list[str]:
     if not rows:
-        return ["no resource changes: the change set only updates stack-level settings "
-                "(outputs, tags or parameter values no resource uses)"]
+        return [
+            "no resource changes: the change set only updates stack-level settings "
+            "(outputs, tags or parameter values no resource uses)"
+        ]
     lines = []
     for stack in sorted({row.stack for row in rows}, key=lambda s: (s.count("/"), s)):
         lines.append(f"{stack}:")
@@ -225,34 +298,47 @@ def render_text(rows: list[Row]) -> list[str]:
             replacement = f"replace={row.replacement}" if row.replacement else ""
             props = ",".join(row.properties)
             note = f"  ({row.note})" if row.note else ""
-            lines.append(f"  {row.risk:<12} {row.action:<7} {row.logical_id:<32} "
-                         f"{row.resource_type:<36} {replacement:<18} {props}{note}".rstrip())
+            lines.append(
+                f"  {row.risk:<12} {row.action:<7} {row.logical_id:<32} "
+                f"{row.resource_type:<36} {replacement:<18} {props}{note}".rstrip()
+            )
     return lines
 
 
 def render_markdown(plan: dict) -> str:
     risk = plan["risk"]
-    head = (f"### streamstack plan: {plan['environment']} ({plan['stack_name']})\n\n"
-            f"Change set `{plan['change_set_name']}` ({plan['change_set_type']}), "
-            f"build `{plan['build_hash'][:12]}`, commit `{plan['commit'][:12]}`.\n\n"
-            + " · ".join(f"**{k}** {v}" for k, v in risk.items()) + "\n\n")
+    head = (
+        f"### streamstack plan: {plan['environment']} ({plan['stack_name']})\n\n"
+        f"Change set `{plan['change_set_name']}` ({plan['change_set_type']}), "
+        f"build `{plan['build_hash'][:12]}`, commit `{plan['commit'][:12]}`.\n\n"
+        + " · ".join(f"**{k}** {v}" for k, v in risk.items())
+        + "\n\n"
+    )
     if plan.get("blocked"):
-        head += ("> **Blocked:** this plan replaces or removes stateful resources. Review "
-                 "them; re-plan with `--allow-data-loss` only if the data may go.\n\n")
+        head += (
+            "> **Blocked:** this plan replaces or removes stateful resources. Review "
+            "them; re-plan with `--allow-data-loss` only if the data may go.\n\n"
+        )
     if plan.get("invalid"):
-        head += ("> **Invalid:** CloudFormation's pre-deployment validation says executing "
-                 "this change set would fail (INVALID rows).\n\n")
+        head += (
+            "> **Invalid:** CloudFormation's pre-deployment validation says executing "
+            "this change set would fail (INVALID rows).\n\n"
+        )
     for note in plan.get("notes", []):
         head += f"> {note}\n\n"
     if not plan["rows"]:
         return head + "No changes.\n"
-    table = ["| stack | risk | action | logical id | type | replacement | properties |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    table = [
+        "| stack | risk | action | logical id | type | replacement | properties |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for row in plan["rows"]:
         note = f" ({row['note']})" if row.get("note") else ""
-        table.append(f"| {row['stack']} | {row['risk']} | {row['action']} | "
-                     f"`{row['logical_id']}` | {row['resource_type']} | "
-                     f"{row['replacement'] or '-'}{note} | {', '.join(row['properties'])} |")
+        table.append(
+            f"| {row['stack']} | {row['risk']} | {row['action']} | "
+            f"`{row['logical_id']}` | {row['resource_type']} | "
+            f"{row['replacement'] or '-'}{note} | {', '.join(row['properties'])} |"
+        )
     return head + "\n".join(table) + f"\n\n[Review in the console]({plan['console_url']})\n"
 
 
@@ -262,13 +348,28 @@ STACK, STACKSET = "stack", "stackset"
 KINDS = {STACK: "a stack", STACKSET: "a StackSet"}
 # What `make execute` reads from a plan file, per kind, beyond the common fields.
 REQUIRED = {
-    STACK: {"stack_name": str, "change_set_arn": str, "change_set_name": str,
-            "stack_id": str, "change_set_type": str, "stack_last_updated": (str, type(None)),
-            "deployed_templates": list, "template_hashes": dict, "parameters": dict,
-            "risk": dict, "rows": list},
-    STACKSET: {"stack_set": str, "template_url": str, "artifact_bucket": str,
-               "parameters": dict, "tags": dict, "current_fingerprint": str,
-               "delete_removed_stacks": bool},
+    STACK: {
+        "stack_name": str,
+        "change_set_arn": str,
+        "change_set_name": str,
+        "stack_id": str,
+        "change_set_type": str,
+        "stack_last_updated": (str, type(None)),
+        "deployed_templates": list,
+        "template_hashes": dict,
+        "parameters": dict,
+        "risk": dict,
+        "rows": list,
+    },
+    STACKSET: {
+        "stack_set": str,
+        "template_url": str,
+        "artifact_bucket": str,
+        "parameters": dict,
+        "tags": dict,
+        "current_fingerprint": str,
+        "delete_removed_stacks": bool,
+    },
 }
 
 
@@ -278,17 +379,23 @@ class PlanFile:
     environment of either kind. `details` holds what the kind needs (a stack's change set
     and rows, a stack set's per-instance plan); the rest is common."""
 
-    kind: str                   # STACK or STACKSET
+    kind: str  # STACK or STACKSET
     environment: str
     region: str
-    blocked: bool               # DATA-LOSS without --allow-data-loss: never executed
+    blocked: bool  # DATA-LOSS without --allow-data-loss: never executed
     allow_data_loss: bool
     details: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {**self.details, "version": PLAN_VERSION, "kind": self.kind,
-                "environment": self.environment, "region": self.region,
-                "blocked": self.blocked, "allow_data_loss": self.allow_data_loss}
+        return {
+            **self.details,
+            "version": PLAN_VERSION,
+            "kind": self.kind,
+            "environment": self.environment,
+            "region": self.region,
+            "blocked": self.blocked,
+            "allow_data_loss": self.allow_data_loss,
+        }
 
     @classmethod
     def from_json(cls, data, *, env: str, kind: str, path: Path | str = "the plan") -> PlanFile:
@@ -297,30 +404,47 @@ class PlanFile:
         again = f"run `make deploy ENV={env}` to plan again"
         if not isinstance(data, dict):
             raise StreamstackError(f"{path} is not a plan written by `make deploy`: {again}")
-        common = {"version": int, "environment": str, "kind": str, "region": str,
-                  "blocked": bool, "allow_data_loss": bool}
+        common = {
+            "version": int,
+            "environment": str,
+            "kind": str,
+            "region": str,
+            "blocked": bool,
+            "allow_data_loss": bool,
+        }
         for key, expected in common.items():
             if not isinstance(data.get(key), expected):
-                raise StreamstackError(f"{path} is not a plan written by `make deploy` ({key} "
-                                       f"is missing or malformed): {again}")
+                raise StreamstackError(
+                    f"{path} is not a plan written by `make deploy` ({key} "
+                    f"is missing or malformed): {again}"
+                )
         if data["version"] != PLAN_VERSION:
-            raise StreamstackError(f"{path} was written by another version of deploy.py: "
-                                   f"{again}")
+            raise StreamstackError(f"{path} was written by another version of deploy.py: {again}")
         if data["environment"] != env:
-            raise StreamstackError(f"{path} is a plan for {data['environment']}, not {env}: "
-                                   f"{again}")
+            raise StreamstackError(
+                f"{path} is a plan for {data['environment']}, not {env}: {again}"
+            )
         if data["kind"] != kind:
-            raise StreamstackError(f"{path} is a plan for {KINDS.get(data['kind'], 'another')} "
-                                   f"environment, but {env} is {KINDS[kind]} environment: "
-                                   f"{again}")
+            raise StreamstackError(
+                f"{path} is a plan for {KINDS.get(data['kind'], 'another')} "
+                f"environment, but {env} is {KINDS[kind]} environment: "
+                f"{again}"
+            )
         for key, expected in REQUIRED[kind].items():
             if not isinstance(data.get(key), expected):
-                raise StreamstackError(f"{path} is not a plan written by `make deploy` ({key} "
-                                       f"is missing or malformed): {again}")
+                raise StreamstackError(
+                    f"{path} is not a plan written by `make deploy` ({key} "
+                    f"is missing or malformed): {again}"
+                )
         details = {k: v for k, v in data.items() if k not in common}
-        return cls(kind=data["kind"], environment=data["environment"], region=data["region"],
-                   blocked=data["blocked"], allow_data_loss=data["allow_data_loss"],
-                   details=details)
+        return cls(
+            kind=data["kind"],
+            environment=data["environment"],
+            region=data["region"],
+            blocked=data["blocked"],
+            allow_data_loss=data["allow_data_loss"],
+            details=details,
+        )
 
 
 def plan_path(plans_dir: Path, env: str) -> Path:
@@ -339,13 +463,16 @@ def write(plans_dir: Path, plan: PlanFile, markdown: str) -> Path:
 def read(plans_dir: Path, env: str, kind: str) -> PlanFile:
     path = plan_path(plans_dir, env)
     if not path.is_file():
-        raise StreamstackError(f"there is no plan for {env} ({path}): run `make deploy "
-                               f"ENV={env}` to plan again")
+        raise StreamstackError(
+            f"there is no plan for {env} ({path}): run `make deploy ENV={env}` to plan again"
+        )
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
-        raise StreamstackError(f"{path} is not valid JSON ({exc.msg}, line {exc.lineno}): "
-                               f"run `make deploy ENV={env}` to plan again") from None
+        raise StreamstackError(
+            f"{path} is not valid JSON ({exc.msg}, line {exc.lineno}): "
+            f"run `make deploy ENV={env}` to plan again"
+        ) from None
     return PlanFile.from_json(data, env=env, kind=kind, path=path)
 
 

@@ -17,6 +17,7 @@
 Defaults are the safe choice: an environment is protected and reviewed unless its
 file says otherwise.
 """
+
 from __future__ import annotations
 
 import re
@@ -30,13 +31,29 @@ BRANCH = re.compile(r"^[A-Za-z0-9_./-]{1,200}$")
 ALARM_NAME = re.compile(r"^[^\s][\x20-\x7e]{0,254}$")
 EXECUTE_MODES = ("auto", "review")
 # The settings of the `deploy:` section.
-KEYS = ("execute", "protected", "allow_destroy", "keep_change_sets", "bootstrap_stack",
-        "rollback_alarm", "rollback_minutes", "github", "bootstrap_parameters",
-        "edge_parameters")
+KEYS = (
+    "execute",
+    "protected",
+    "allow_destroy",
+    "keep_change_sets",
+    "bootstrap_stack",
+    "rollback_alarm",
+    "rollback_minutes",
+    "github",
+    "bootstrap_parameters",
+    "edge_parameters",
+)
 # Bootstrap and deploy-role parameters deploy.py sets itself.
-BOOTSTRAP_SET_BY_DEPLOY = ("Environment", "GitHubRepository", "GitHubBranch",
-                           "PlatformStackName", "BootstrapStackName", "ArtifactBucketName",
-                           "ArtifactKeyArn", "DirectDeploys")
+BOOTSTRAP_SET_BY_DEPLOY = (
+    "Environment",
+    "GitHubRepository",
+    "GitHubBranch",
+    "PlatformStackName",
+    "BootstrapStackName",
+    "ArtifactBucketName",
+    "ArtifactKeyArn",
+    "DirectDeploys",
+)
 
 
 @dataclass(frozen=True)
@@ -59,8 +76,9 @@ def settings_of(params) -> DeploySettings:
     return params.sections.get("deploy") or DeploySettings()
 
 
-def validate(value: Any, problems: Problems, key: str,
-             context: ParameterContext | None = None) -> DeploySettings:
+def validate(
+    value: Any, problems: Problems, key: str, context: ParameterContext | None = None
+) -> DeploySettings:
     """SECTIONS validator for `deploy:`; reports one line per problem."""
     if not isinstance(value, dict):
         problems.add(key, "must be a mapping (execute, protected, allow_destroy, ...)")
@@ -82,18 +100,27 @@ def validate(value: Any, problems: Problems, key: str,
             flag = default
         out[name] = flag
     if out["protected"] and out["allow_destroy"]:
-        problems.add(f"{key}.allow_destroy", "cannot be true in a protected environment; set "
-                                             "protected: false first (only for throw-away "
-                                             "environments such as dev)")
+        problems.add(
+            f"{key}.allow_destroy",
+            "cannot be true in a protected environment; set "
+            "protected: false first (only for throw-away "
+            "environments such as dev)",
+        )
     if out["protected"] and execute == "auto":
-        problems.add(f"{key}.execute", "auto is not allowed in a protected environment: its "
-                                       "change sets are reviewed before `make execute`")
-    for name, low, high, default in (("keep_change_sets", 1, 50, 3),
-                                     ("rollback_minutes", 0, 180, 10)):
+        problems.add(
+            f"{key}.execute",
+            "auto is not allowed in a protected environment: its "
+            "change sets are reviewed before `make execute`",
+        )
+    for name, low, high, default in (
+        ("keep_change_sets", 1, 50, 3),
+        ("rollback_minutes", 0, 180, 10),
+    ):
         number = value.get(name, default)
         if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
-            problems.add(f"{key}.{name}", f"must be a whole number from {low} to {high}, "
-                                          f"got {number!r}")
+            problems.add(
+                f"{key}.{name}", f"must be a whole number from {low} to {high}, got {number!r}"
+            )
             number = default
         out[name] = number
     stack = value.get("bootstrap_stack")
@@ -129,8 +156,10 @@ def validate(value: Any, problems: Problems, key: str,
         out[name] = parameter_map(value.get(name, {}), problems, f"{key}.{name}")
     reserved = set(BOOTSTRAP_SET_BY_DEPLOY) & set(out["bootstrap_parameters"])
     for name in sorted(reserved):
-        problems.add(f"{key}.bootstrap_parameters.{name}",
-                     "is set by deploy.py (from the environment, stack_name, deploy.github "
-                     "and the bootstrap stack); remove it")
+        problems.add(
+            f"{key}.bootstrap_parameters.{name}",
+            "is set by deploy.py (from the environment, stack_name, deploy.github "
+            "and the bootstrap stack); remove it",
+        )
         del out["bootstrap_parameters"][name]
     return DeploySettings(**out)

@@ -1,4 +1,5 @@
 """Small, shared stack queries: describe (None when absent), outputs, the nested tree."""
+
 from __future__ import annotations
 
 from botocore.exceptions import ClientError

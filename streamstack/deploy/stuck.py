@@ -8,6 +8,7 @@ UPDATE_ROLLBACK_FAILED  continue the rollback, skipping the resources that canno
                         (listed first; confirmation or --yes)
 *_IN_PROGRESS           another operation runs: wait (--wait) or refuse with the reason
 """
+
 from __future__ import annotations
 
 from streamstack.deploy import stacks
@@ -43,8 +44,10 @@ def settle(ctx, cfn, stack: dict | None) -> dict | None:
     env = ctx.env
     if in_progress(status) and status != "REVIEW_IN_PROGRESS":
         if not ctx.flag("wait"):
-            raise Refused(f"{name} is {status}: another operation is running. Wait for it "
-                          f"(`make status ENV={env}`), or rerun with --wait")
+            raise Refused(
+                f"{name} is {status}: another operation is running. Wait for it "
+                f"(`make status ENV={env}`), or rerun with --wait"
+            )
         ctx.out(f"{name} is {status}; waiting for it to finish")
         while in_progress(stack["StackStatus"]):
             ctx.sleep(ctx.poll_seconds)
@@ -54,20 +57,26 @@ def settle(ctx, cfn, stack: dict | None) -> dict | None:
     if status == "REVIEW_IN_PROGRESS":
         if has_change_sets(cfn, stack["StackId"]):
             return stack
-        ctx.out(f"{name} is REVIEW_IN_PROGRESS with no change set (a plan that was deleted): "
-                "deleting the empty stack")
+        ctx.out(
+            f"{name} is REVIEW_IN_PROGRESS with no change set (a plan that was deleted): "
+            "deleting the empty stack"
+        )
         cfn.delete_stack(StackName=stack["StackId"])
         return _wait_gone(ctx, cfn, stack)
 
     if status == "ROLLBACK_COMPLETE":
         if ctx.settings.protected:
-            raise Refused(f"{name} is ROLLBACK_COMPLETE (its first create failed) and {env} is "
-                          "protected, so deploy.py will not delete it: check what it retained, "
-                          "then delete it in the console and plan again")
+            raise Refused(
+                f"{name} is ROLLBACK_COMPLETE (its first create failed) and {env} is "
+                "protected, so deploy.py will not delete it: check what it retained, "
+                "then delete it in the console and plan again"
+            )
         if not ctx.confirm(f"{name} is ROLLBACK_COMPLETE (its first create failed). Delete it"):
-            raise Refused(f"{name} is ROLLBACK_COMPLETE (its first create failed) and must be "
-                          f"deleted before a new plan: rerun with --yes, or `make doctor "
-                          f"ENV={env}`")
+            raise Refused(
+                f"{name} is ROLLBACK_COMPLETE (its first create failed) and must be "
+                f"deleted before a new plan: rerun with --yes, or `make doctor "
+                f"ENV={env}`"
+            )
         ctx.out(f"deleting {name} (ROLLBACK_COMPLETE)")
         cfn.delete_stack(StackName=stack["StackId"], **_role(ctx))
         return _wait_gone(ctx, cfn, stack)
@@ -75,12 +84,13 @@ def settle(ctx, cfn, stack: dict | None) -> dict | None:
     if status == "UPDATE_ROLLBACK_FAILED":
         skipped = skip_candidates(cfn, stack["StackId"])
         listing = ", ".join(skipped) or "none"
-        ctx.out(f"{name} is UPDATE_ROLLBACK_FAILED; continuing the rollback would skip: "
-                f"{listing}")
+        ctx.out(f"{name} is UPDATE_ROLLBACK_FAILED; continuing the rollback would skip: {listing}")
         if not ctx.confirm("Continue the rollback, skipping those resources"):
-            raise Refused(f"{name} is UPDATE_ROLLBACK_FAILED: rerun with --yes (or `make doctor "
-                          f"ENV={env} YES=1`) to continue the rollback skipping {listing}; "
-                          "skipped resources keep their current state")
+            raise Refused(
+                f"{name} is UPDATE_ROLLBACK_FAILED: rerun with --yes (or `make doctor "
+                f"ENV={env} YES=1`) to continue the rollback skipping {listing}; "
+                "skipped resources keep their current state"
+            )
         kwargs = {"ResourcesToSkip": skipped} if skipped else {}
         cfn.continue_update_rollback(StackName=stack["StackId"], **_role(ctx), **kwargs)
         stack = stacks.describe(cfn, stack["StackId"])
@@ -91,8 +101,10 @@ def settle(ctx, cfn, stack: dict | None) -> dict | None:
         return stack
 
     if status in UNRECOVERABLE:
-        raise Refused(f"{name} is {status}: {stack.get('StackStatusReason') or 'no reason'}; "
-                      "deploy.py cannot repair this state, see the stack's events in the console")
+        raise Refused(
+            f"{name} is {status}: {stack.get('StackStatusReason') or 'no reason'}; "
+            "deploy.py cannot repair this state, see the stack's events in the console"
+        )
     return stack
 
 
@@ -111,7 +123,9 @@ def _wait_gone(ctx, cfn, stack: dict) -> None:
         ctx.sleep(ctx.poll_seconds)
         current = stacks.describe(cfn, stack["StackId"])
     if current and current["StackStatus"] != "DELETE_COMPLETE":
-        raise Refused(f"{stack['StackName']} could not be deleted ({current['StackStatus']}: "
-                      f"{current.get('StackStatusReason') or 'no reason'})")
+        raise Refused(
+            f"{stack['StackName']} could not be deleted ({current['StackStatus']}: "
+            f"{current.get('StackStatusReason') or 'no reason'})"
+        )
     ctx.out(f"deleted {stack['StackName']}")
     return None

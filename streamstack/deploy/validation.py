@@ -7,6 +7,7 @@ for the root change set and for each nested one: ValidationFailureMode FAIL mean
 execution would fail (a blocking plan row, exit 7); WARN is a note on the row of the
 resource it concerns.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,12 +23,12 @@ UNAVAILABLE = ("InternalFailure", "NotImplemented", "InvalidAction", "UnknownOpe
 
 @dataclass(frozen=True)
 class Result:
-    stack: str              # "root" or "root/StorageStack"
+    stack: str  # "root" or "root/StorageStack"
     logical_id: str
     resource_type: str
-    mode: str               # FAIL or WARN
-    name: str               # the validation's name
-    path: str               # where in the resource (a property path), may be empty
+    mode: str  # FAIL or WARN
+    name: str  # the validation's name
+    path: str  # where in the resource (a property path), may be empty
     reason: str
 
     def text(self) -> str:
@@ -38,7 +39,7 @@ class Result:
 @dataclass(frozen=True)
 class Outcome:
     results: list[Result]
-    note: str = ""          # why the results could not be read, with the fix
+    note: str = ""  # why the results could not be read, with the fix
 
 
 def change_set_ids(root_id: str, changes) -> list[tuple[str, str]]:
@@ -47,8 +48,12 @@ def change_set_ids(root_id: str, changes) -> list[tuple[str, str]]:
     for change in changes:
         nested = change.resource.get("ChangeSetId")
         if nested:
-            ids.append(("/".join(("root",) + change.path + (change.resource["LogicalResourceId"],)),
-                        nested))
+            ids.append(
+                (
+                    "/".join(("root",) + change.path + (change.resource["LogicalResourceId"],)),
+                    nested,
+                )
+            )
     return ids
 
 
@@ -63,17 +68,26 @@ def read(cfn, ids: list[tuple[str, str]], env: str) -> Outcome:
             try:
                 page = cfn.describe_events(**kwargs)
             except ClientError as exc:
-                if error_code(exc) in ("AccessDenied", "AccessDeniedException",
-                                       "UnauthorizedOperation"):
-                    return Outcome(results, "CloudFormation's pre-deployment validation "
-                                   "could not be read (cloudformation:DescribeEvents is "
-                                   f"denied: {error_message(exc)}); update the CI roles with "
-                                   f"`make bootstrap ENV={env}`, or review the validation "
-                                   "in the console")
+                if error_code(exc) in (
+                    "AccessDenied",
+                    "AccessDeniedException",
+                    "UnauthorizedOperation",
+                ):
+                    return Outcome(
+                        results,
+                        "CloudFormation's pre-deployment validation "
+                        "could not be read (cloudformation:DescribeEvents is "
+                        f"denied: {error_message(exc)}); update the CI roles with "
+                        f"`make bootstrap ENV={env}`, or review the validation "
+                        "in the console",
+                    )
                 if error_code(exc) in UNAVAILABLE:
-                    return Outcome(results, "this endpoint has no pre-deployment validation "
-                                   f"(DescribeEvents: {error_message(exc)}); AWS validates "
-                                   "when the change set is created there")
+                    return Outcome(
+                        results,
+                        "this endpoint has no pre-deployment validation "
+                        f"(DescribeEvents: {error_message(exc)}); AWS validates "
+                        "when the change set is created there",
+                    )
                 raise
             for event in page.get("OperationEvents", []):
                 result = _result(stack, event)
@@ -89,8 +103,12 @@ def _result(stack: str, event: dict) -> Result | None:
     mode = event.get("ValidationFailureMode")
     if event.get("ValidationStatus") != "FAILED" or mode not in (FAIL, WARN):
         return None
-    return Result(stack=stack, logical_id=event.get("LogicalResourceId", ""),
-                  resource_type=event.get("ResourceType", ""), mode=mode,
-                  name=event.get("ValidationName", "validation"),
-                  path=event.get("ValidationPath", ""),
-                  reason=event.get("ValidationStatusReason", "no reason given"))
+    return Result(
+        stack=stack,
+        logical_id=event.get("LogicalResourceId", ""),
+        resource_type=event.get("ResourceType", ""),
+        mode=mode,
+        name=event.get("ValidationName", "validation"),
+        path=event.get("ValidationPath", ""),
+        reason=event.get("ValidationStatusReason", "no reason given"),
+    )

@@ -7,6 +7,7 @@
   can be scoped to, and each resource type's ARN formats. An action that lists no
   resource type has no resource-level permissions: AWS authorizes it against "*".
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -63,16 +64,18 @@ def handler_permissions(resource_type: str) -> dict[str, tuple[str, ...]]:
 
 def write_only_properties(resource_type: str) -> tuple[str, ...]:
     """Property paths the provider never returns (secrets among them)."""
-    return tuple(p.removeprefix("/properties/")
-                 for p in _schema(resource_type).get("writeOnlyProperties", ()))
+    return tuple(
+        p.removeprefix("/properties/")
+        for p in _schema(resource_type).get("writeOnlyProperties", ())
+    )
 
 
 @dataclass(frozen=True)
 class ActionInfo:
     """What IAM's data says of one action."""
 
-    action: str                  # as written, e.g. "ec2:CreateVpc"
-    known: bool                  # IAM's data lists the action
+    action: str  # as written, e.g. "ec2:CreateVpc"
+    known: bool  # IAM's data lists the action
     arn_patterns: tuple[str, ...]  # ARN formats of its resource types; () = "*" only
 
     @property
@@ -133,6 +136,7 @@ def _operations(service: str) -> dict[str, str]:
 def _botocore():
     """One botocore session for every service model it is asked for."""
     import botocore.session
+
     return botocore.session.get_session()
 
 
@@ -144,5 +148,9 @@ def spelled(service: str, name: str) -> str:
 def arn_pattern(arn_format: str, *, partition: str, region: str, account: str) -> str:
     """An ARN format of IAM's data (arn:${Partition}:ec2:${Region}:${Account}:vpc/.*) as an
     IAM resource pattern for one partition, region and account."""
-    return (arn_format.replace("${Partition}", partition).replace("${Region}", region)
-            .replace("${Account}", account).replace(".*", "*"))
+    return (
+        arn_format.replace("${Partition}", partition)
+        .replace("${Region}", region)
+        .replace("${Account}", account)
+        .replace(".*", "*")
+    )

@@ -4,6 +4,7 @@ Both deploy roles are checked: the CloudFormation execution role (deploy-role) a
 the nested tree and the edge stack, and the StackSet execution role (stackset-role)
 against the nested tree and what a target's bootstrap instance holds.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,11 +27,13 @@ class RoleSummary:
     template: str
     actions: int
     policies: int
-    largest: int                    # characters IAM counts, worst case
+    largest: int  # characters IAM counts, worst case
 
     def line(self) -> str:
-        return (f"{self.template}: {self.actions} actions in {self.policies} managed policies "
-                f"(largest {self.largest} of {derive.MANAGED_POLICY_CHARS} characters)")
+        return (
+            f"{self.template}: {self.actions} actions in {self.policies} managed policies "
+            f"(largest {self.largest} of {derive.MANAGED_POLICY_CHARS} characters)"
+        )
 
 
 @dataclass
@@ -41,9 +44,11 @@ class Report:
     roles: list[RoleSummary] = field(default_factory=list)
 
     def line(self) -> str:
-        return (f"deploy identity: {self.requests} handler permissions proven, "
-                f"{self.escalations_denied} escalation paths denied; "
-                + "; ".join(r.line() for r in self.roles))
+        return (
+            f"deploy identity: {self.requests} handler permissions proven, "
+            f"{self.escalations_denied} escalation paths denied; "
+            + "; ".join(r.line() for r in self.roles)
+        )
 
 
 def trees(templates: dict[str, dict]) -> tuple[dict[str, dict], dict[str, dict]]:
@@ -60,28 +65,32 @@ def run(texts: dict[str, str]) -> Report:
     report = Report()
     env = PROOF_ENVIRONMENT
     for mode, deployed, fixed in (
-            (proof.execution_mode(env), tree, {}),
-            (proof.stackset_mode(env), stackset_tree,
-             {"bootstrap": STACKSET_TARGET_BOOTSTRAP})):
+        (proof.execution_mode(env), tree, {}),
+        (proof.stackset_mode(env), stackset_tree, {"bootstrap": STACKSET_TARGET_BOOTSTRAP}),
+    ):
         role_template = templates[mode.template]
         permissions = proof.permissions(deployed, role_template, mode, env, fixed)
         escalations, paths = proof.escalation(role_template, mode)
         report.findings += permissions.findings + escalations
         report.findings += proof.boundary(tree, role_template, mode, env)
         report.requests += permissions.checked
-        report.escalations_denied += sum(1 for p, answer in paths
-                                         if not p.allowed and answer != "Allow")
+        report.escalations_denied += sum(
+            1 for p, answer in paths if not p.allowed and answer != "Allow"
+        )
         report.roles.append(summarize(mode.template, role_template))
     return report
 
 
 def summarize(name: str, role_template: dict) -> RoleSummary:
-    documents = [r["Properties"]["PolicyDocument"]
-                 for logical, r in role_template["Resources"].items()
-                 if r["Type"] == "AWS::IAM::ManagedPolicy" and logical != "WorkloadBoundary"]
+    documents = [
+        r["Properties"]["PolicyDocument"]
+        for logical, r in role_template["Resources"].items()
+        if r["Type"] == "AWS::IAM::ManagedPolicy" and logical != "WorkloadBoundary"
+    ]
     actions = {a for d in documents for s in d["Statement"] for a in s.get("Action", [])}
-    return RoleSummary(name, len(actions), len(documents),
-                       max(derive.resolved_size(d) for d in documents))
+    return RoleSummary(
+        name, len(actions), len(documents), max(derive.resolved_size(d) for d in documents)
+    )
 
 
 def source_digest() -> str:

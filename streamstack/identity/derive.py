@@ -19,6 +19,7 @@ provider schemas, and IAM's policy data for how each action can be scoped:
 The workload boundary is derived the same way from the platform's own roles: exactly
 the actions their policies grant.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,15 +34,27 @@ from templates.base import DEPLOY_PATH, WORKLOAD_PATH
 MANAGED_POLICY_CHARS = 6144
 MANAGED_POLICIES_PER_ROLE = 10
 # The longest values the ARNs take when IAM receives the policy (for the size check).
-LONGEST = {"${AWS::Partition}": "aws-us-gov", "${AWS::Region}": "ap-southeast-7x",
-           "${AWS::AccountId}": "123456789012", "${Environment}": "staging",
-           "${PlatformStackName}": "x" * 64, "${StackSetName}": "x" * 64}
+LONGEST = {
+    "${AWS::Partition}": "aws-us-gov",
+    "${AWS::Region}": "ap-southeast-7x",
+    "${AWS::AccountId}": "123456789012",
+    "${Environment}": "staging",
+    "${PlatformStackName}": "x" * 64,
+    "${StackSetName}": "x" * 64,
+}
 
 # IAM actions that accept the iam:PermissionsBoundary condition key (IAM's Service
 # Authorization Reference): each is allowed only with the workload boundary in place.
-BOUNDARY_CONDITIONED = frozenset({
-    "iam:createrole", "iam:putrolepolicy", "iam:attachrolepolicy", "iam:detachrolepolicy",
-    "iam:deleterolepolicy", "iam:putrolepermissionsboundary"})
+BOUNDARY_CONDITIONED = frozenset(
+    {
+        "iam:createrole",
+        "iam:putrolepolicy",
+        "iam:attachrolepolicy",
+        "iam:detachrolepolicy",
+        "iam:deleterolepolicy",
+        "iam:putrolepermissionsboundary",
+    }
+)
 # Never granted, although a handler lists it: removing a boundary (the Role update
 # handler, when a boundary is dropped) and reading Windows instances' administrator
 # passwords (part of the AutoScalingGroup handler's ec2:Get*; the platform's instances
@@ -49,8 +62,10 @@ BOUNDARY_CONDITIONED = frozenset({
 NEVER = frozenset({"iam:deleterolepermissionsboundary", "ec2:getpassworddata"})
 # PassRole is checked against the service that receives the role; for these trust
 # principals the receiving service answers with its own name as well.
-PASSED_TO_ALSO = {"monitoring.rds.amazonaws.com": ("rds.amazonaws.com",),
-                  "vpc-flow-logs.amazonaws.com": ("ec2.amazonaws.com",)}
+PASSED_TO_ALSO = {
+    "monitoring.rds.amazonaws.com": ("rds.amazonaws.com",),
+    "vpc-flow-logs.amazonaws.com": ("ec2.amazonaws.com",),
+}
 SERVICE_LINKED_ROLES = "role/aws-service-role/*"
 # Services whose resources are scoped by the platform's names rather than the account.
 NAMED_SERVICES = frozenset({"s3", "iam", "cloudformation", "ssm"})
@@ -64,28 +79,28 @@ DYNAMIC_SECRET = re.compile(r"\{\{resolve:secretsmanager:")
 class Scope:
     """Where a deploy identity works, as Fn::Sub fragments of its own template."""
 
-    region: str                       # "${AWS::Region}", or "*" for a StackSet role
-    stacks: tuple[str, ...]           # stack name patterns (after "stack/")
-    workload_path: str                # Path of the roles it creates, as a pattern
-    boundary: dict                    # the workload boundary's ARN (an intrinsic)
-    protected: tuple[str, ...]        # IAM ARN patterns it must never change
-    passes_itself_to_cloudformation: bool = False   # RoleARN: nested stacks pass it on
-    own_role: dict | None = None      # its own ARN, when it passes itself
-    extra: tuple[dict, ...] = ()      # statements the deploy mode needs besides handlers
+    region: str  # "${AWS::Region}", or "*" for a StackSet role
+    stacks: tuple[str, ...]  # stack name patterns (after "stack/")
+    workload_path: str  # Path of the roles it creates, as a pattern
+    boundary: dict  # the workload boundary's ARN (an intrinsic)
+    protected: tuple[str, ...]  # IAM ARN patterns it must never change
+    passes_itself_to_cloudformation: bool = False  # RoleARN: nested stacks pass it on
+    own_role: dict | None = None  # its own ARN, when it passes itself
+    extra: tuple[dict, ...] = ()  # statements the deploy mode needs besides handlers
 
 
 @dataclass
 class Needs:
     """What the built templates ask of a deploy identity."""
 
-    types: dict[str, list[str]] = field(default_factory=dict)   # type -> templates
+    types: dict[str, list[str]] = field(default_factory=dict)  # type -> templates
     actions: dict[str, set[str]] = field(default_factory=dict)  # action -> types
-    buckets: list[str] = field(default_factory=list)            # bucket name Subs
-    passed_to: set[str] = field(default_factory=set)            # services roles go to
+    buckets: list[str] = field(default_factory=list)  # bucket name Subs
+    passed_to: set[str] = field(default_factory=set)  # services roles go to
     attached_policies: list[str] = field(default_factory=list)  # managed policy ARN Subs
-    ssm_parameters: list[str] = field(default_factory=list)     # parameter names
+    ssm_parameters: list[str] = field(default_factory=list)  # parameter names
     dynamic_secrets: bool = False
-    transforms: list[str] = field(default_factory=list)         # e.g. AWS::LanguageExtensions
+    transforms: list[str] = field(default_factory=list)  # e.g. AWS::LanguageExtensions
 
 
 def needs(templates: dict[str, dict]) -> Needs:
@@ -101,8 +116,10 @@ def needs(templates: dict[str, dict]) -> Needs:
             if rtype == "AWS::S3::Bucket":
                 bucket = _sub_text(props.get("BucketName"))
                 if bucket is None:
-                    raise ValueError(f"{name}: bucket {logical} has no BucketName; the deploy "
-                                     "identity is scoped to named buckets: name it")
+                    raise ValueError(
+                        f"{name}: bucket {logical} has no BucketName; the deploy "
+                        "identity is scoped to named buckets: name it"
+                    )
                 if bucket not in found.buckets:
                     found.buckets.append(bucket)
             if rtype == "AWS::IAM::Role":
@@ -110,8 +127,10 @@ def needs(templates: dict[str, dict]) -> Needs:
                 for arn in props.get("ManagedPolicyArns", []):
                     text = _sub_text(arn)
                     if text is None:
-                        raise ValueError(f"{name}: role {logical} attaches a managed policy "
-                                         "that is not a literal or Fn::Sub ARN")
+                        raise ValueError(
+                            f"{name}: role {logical} attaches a managed policy "
+                            "that is not a literal or Fn::Sub ARN"
+                        )
                     if text not in found.attached_policies:
                         found.attached_policies.append(text)
         for parameter in ssm_parameters({name: template}):
@@ -152,8 +171,16 @@ def _granted(action: str) -> tuple[str, ...]:
 def unknown_actions(templates: dict[str, dict]) -> list[str]:
     """Handler actions of the templates' types that are no IAM action (see _granted)."""
     types = {r["Type"] for t in templates.values() for r in t.get("Resources", {}).values()}
-    return sorted({a for t in types for names in awsdata.handler_permissions(t).values()
-                   for a in names if not _granted(a)}, key=str.lower)
+    return sorted(
+        {
+            a
+            for t in types
+            for names in awsdata.handler_permissions(t).values()
+            for a in names
+            if not _granted(a)
+        },
+        key=str.lower,
+    )
 
 
 def transforms(templates: dict[str, dict]) -> list[str]:
@@ -176,8 +203,11 @@ def ssm_parameters(templates: dict[str, dict]) -> list[str]:
     names: list[str] = []
     for template in templates.values():
         for param in template.get("Parameters", {}).values():
-            if param.get("Type", "").startswith(SSM_PARAMETER_TYPE) and "Default" in param \
-                    and param["Default"] not in names:
+            if (
+                param.get("Type", "").startswith(SSM_PARAMETER_TYPE)
+                and "Default" in param
+                and param["Default"] not in names
+            ):
                 names.append(param["Default"])
     return names
 
@@ -223,8 +253,12 @@ def _resources(action: str, info: awsdata.ActionInfo, need: Needs, scope: Scope)
             patterns.append(pattern)
 
     for arn_format in info.arn_patterns:
-        pattern = awsdata.arn_pattern(arn_format, partition="${AWS::Partition}",
-                                      region=scope.region, account="${AWS::AccountId}")
+        pattern = awsdata.arn_pattern(
+            arn_format,
+            partition="${AWS::Partition}",
+            region=scope.region,
+            account="${AWS::AccountId}",
+        )
         pattern = re.sub(r"\$\{(?!AWS::)[^}]+\}", "*", pattern)
         if service == "s3":
             for bucket in need.buckets:
@@ -252,8 +286,13 @@ def _resources(action: str, info: awsdata.ActionInfo, need: Needs, scope: Scope)
             # (IAM allows no wildcard in the service segment.)
             parts = arn_format.split(":", 5)
             region = scope.region if parts[3] else ""
-            account = "" if not parts[4] else "${AWS::AccountId}" \
-                if parts[4] in ("${Account}", "${AccountId}") else "*"
+            account = (
+                ""
+                if not parts[4]
+                else "${AWS::AccountId}"
+                if parts[4] in ("${Account}", "${AccountId}")
+                else "*"
+            )
             add(f"arn:${{AWS::Partition}}:{parts[2]}:{region}:{account}:*")
     return [_sub(p) for p in patterns]
 
@@ -294,24 +333,46 @@ def statements(need: Needs, scope: Scope) -> list[dict]:
         resources = _resources(action, info, need, scope)
         condition = _conditions(action, need, scope)
         if service in NAMED_SERVICES or condition:
-            key = (service, json.dumps(resources, sort_keys=True),
-                   json.dumps(condition, sort_keys=True))
+            key = (
+                service,
+                json.dumps(resources, sort_keys=True),
+                json.dumps(condition, sort_keys=True),
+            )
             named.setdefault(key, []).append(action)
         else:
             account[action] = resources
-    out = [{"Sid": "NoResourceLevelPermissions", "Effect": "Allow", "Action": unscoped,
-            "Resource": ["*"]}] if unscoped else []
+    out = (
+        [
+            {
+                "Sid": "NoResourceLevelPermissions",
+                "Effect": "Allow",
+                "Action": unscoped,
+                "Resource": ["*"],
+            }
+        ]
+        if unscoped
+        else []
+    )
     by_scope: dict[str, list[str]] = {}
     for action, resources in account.items():
         by_scope.setdefault(json.dumps(resources, sort_keys=True), []).append(action)
     for resources, actions in sorted(by_scope.items()):
         services = sorted({a.split(":")[0].lower() for a in actions})
-        out.append({"Sid": "".join(_sid(s) for s in services) + "InThisAccount",
-                    "Effect": "Allow", "Action": sorted(actions, key=str.lower),
-                    "Resource": json.loads(resources)})
+        out.append(
+            {
+                "Sid": "".join(_sid(s) for s in services) + "InThisAccount",
+                "Effect": "Allow",
+                "Action": sorted(actions, key=str.lower),
+                "Resource": json.loads(resources),
+            }
+        )
     for (service, resources, condition), actions in sorted(named.items()):
-        statement = {"Sid": _sid(service) + _named_scope(resources), "Effect": "Allow",
-                     "Action": sorted(actions, key=str.lower), "Resource": json.loads(resources)}
+        statement = {
+            "Sid": _sid(service) + _named_scope(resources),
+            "Effect": "Allow",
+            "Action": sorted(actions, key=str.lower),
+            "Resource": json.loads(resources),
+        }
         if condition != "{}":
             statement["Condition"] = json.loads(condition)
         out.append(statement)
@@ -322,11 +383,15 @@ def statements(need: Needs, scope: Scope) -> list[dict]:
 
 
 def _named_scope(resources: str) -> str:
-    for marker, name in ((":role/aws-service-role", "ServiceLinkedRoles"),
-                         (":role/", "WorkloadRoles"), (":policy/", "WorkloadPolicies"),
-                         (":instance-profile/", "InstanceProfiles"),
-                         (":stack/", "PlatformStacks"), (":s3:::", "PlatformBuckets"),
-                         (":parameter/", "PlatformParameters")):
+    for marker, name in (
+        (":role/aws-service-role", "ServiceLinkedRoles"),
+        (":role/", "WorkloadRoles"),
+        (":policy/", "WorkloadPolicies"),
+        (":instance-profile/", "InstanceProfiles"),
+        (":stack/", "PlatformStacks"),
+        (":s3:::", "PlatformBuckets"),
+        (":parameter/", "PlatformParameters"),
+    ):
         if marker in resources:
             return name
     return "Named"
@@ -355,23 +420,50 @@ def _mode_statements(need: Needs, scope: Scope) -> list[dict]:
     secret dynamic references, and pass itself on to nested stacks."""
     out = list(scope.extra)
     if need.ssm_parameters:
-        out.append({"Sid": "ResolveSsmParameterTypes", "Effect": "Allow",
-                    "Action": ["ssm:GetParameters"],
-                    "Resource": [_sub(_ssm_arn(name, scope)) for name in need.ssm_parameters]})
+        out.append(
+            {
+                "Sid": "ResolveSsmParameterTypes",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameters"],
+                "Resource": [_sub(_ssm_arn(name, scope)) for name in need.ssm_parameters],
+            }
+        )
     if need.dynamic_secrets:
-        out.append({"Sid": "ResolveSecretReferences", "Effect": "Allow",
-                    "Action": ["secretsmanager:GetSecretValue"],
-                    "Resource": [_sub("arn:${AWS::Partition}:secretsmanager:" + scope.region
-                                      + ":${AWS::AccountId}:secret:*")]})
+        out.append(
+            {
+                "Sid": "ResolveSecretReferences",
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue"],
+                "Resource": [
+                    _sub(
+                        "arn:${AWS::Partition}:secretsmanager:"
+                        + scope.region
+                        + ":${AWS::AccountId}:secret:*"
+                    )
+                ],
+            }
+        )
     if need.transforms:
-        out.append({"Sid": "RunTemplateTransforms", "Effect": "Allow",
-                    "Action": ["cloudformation:CreateChangeSet"],
-                    "Resource": [_sub(transform_arn(t, scope.region)) for t in need.transforms]})
+        out.append(
+            {
+                "Sid": "RunTemplateTransforms",
+                "Effect": "Allow",
+                "Action": ["cloudformation:CreateChangeSet"],
+                "Resource": [_sub(transform_arn(t, scope.region)) for t in need.transforms],
+            }
+        )
     if scope.passes_itself_to_cloudformation:
-        out.append({"Sid": "PassItselfToNestedStacks", "Effect": "Allow",
-                    "Action": ["iam:PassRole"], "Resource": [scope.own_role],
-                    "Condition": {"StringEquals": {
-                        "iam:PassedToService": "cloudformation.amazonaws.com"}}})
+        out.append(
+            {
+                "Sid": "PassItselfToNestedStacks",
+                "Effect": "Allow",
+                "Action": ["iam:PassRole"],
+                "Resource": [scope.own_role],
+                "Condition": {
+                    "StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}
+                },
+            }
+        )
     return out
 
 
@@ -384,15 +476,27 @@ def _ssm_arn(name: str, scope: Scope) -> str:
 def _denies(scope: Scope) -> list[dict]:
     protected = [_sub(p) for p in scope.protected]
     return [
-        {"Sid": "DenyChangingTheDeployIdentity", "Effect": "Deny",
-         "NotAction": ["iam:Get*", "iam:List*", "iam:PassRole"], "Resource": protected},
-        {"Sid": "DenyPassingTheDeployIdentity", "Effect": "Deny", "Action": ["iam:PassRole"],
-         "Resource": protected,
-         "Condition": {"StringNotEquals": {
-             "iam:PassedToService": "cloudformation.amazonaws.com"}}},
-        {"Sid": "DenyRemovingBoundaries", "Effect": "Deny",
-         "Action": ["iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissionsBoundary"],
-         "Resource": ["*"]},
+        {
+            "Sid": "DenyChangingTheDeployIdentity",
+            "Effect": "Deny",
+            "NotAction": ["iam:Get*", "iam:List*", "iam:PassRole"],
+            "Resource": protected,
+        },
+        {
+            "Sid": "DenyPassingTheDeployIdentity",
+            "Effect": "Deny",
+            "Action": ["iam:PassRole"],
+            "Resource": protected,
+            "Condition": {
+                "StringNotEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}
+            },
+        },
+        {
+            "Sid": "DenyRemovingBoundaries",
+            "Effect": "Deny",
+            "Action": ["iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissionsBoundary"],
+            "Resource": ["*"],
+        },
     ]
 
 
@@ -409,8 +513,9 @@ def workload_actions(templates: dict[str, dict]) -> list[str]:
                 continue
             props = resource.get("Properties", {})
             documents = [p["PolicyDocument"] for p in props.get("Policies", [])]
-            documents += [managed_policies.document(_sub_text(a))
-                          for a in props.get("ManagedPolicyArns", [])]
+            documents += [
+                managed_policies.document(_sub_text(a)) for a in props.get("ManagedPolicyArns", [])
+            ]
             for document in documents:
                 for statement in _statements_of(document):
                     if statement.get("Effect") != "Allow":
@@ -441,11 +546,14 @@ def boundary_statements(templates: dict[str, dict]) -> list[dict]:
     by_service: dict[str, list[str]] = {}
     for action in actions:
         by_service.setdefault(action.split(":")[0].lower(), []).append(action)
-    statements = [{"Sid": "Workload" + _sid(service), "Effect": "Allow", "Action": names,
-                   "Resource": "*"} for service, names in sorted(by_service.items())]
+    statements = [
+        {"Sid": "Workload" + _sid(service), "Effect": "Allow", "Action": names, "Resource": "*"}
+        for service, names in sorted(by_service.items())
+    ]
     # No workload role: the boundary allows nothing (IAM refuses an empty policy).
-    return statements or [{"Sid": "NoWorkloadRoles", "Effect": "Deny", "Action": "*",
-                           "Resource": "*"}]
+    return statements or [
+        {"Sid": "NoWorkloadRoles", "Effect": "Deny", "Action": "*", "Resource": "*"}
+    ]
 
 
 # -- packing into managed policies ----------------------------------------------------------
@@ -501,62 +609,112 @@ def execution_scope() -> Scope:
     from templates.parts.deploy import PULL_REQUEST_PREFIX, TEMPLATES_PREFIX
 
     bucket = "arn:${AWS::Partition}:s3:::${ArtifactBucketName}/"
-    templates = [_sub(bucket + TEMPLATES_PREFIX + "*"),
-                 _sub(bucket + PULL_REQUEST_PREFIX + TEMPLATES_PREFIX + "*")]
+    templates = [
+        _sub(bucket + TEMPLATES_PREFIX + "*"),
+        _sub(bucket + PULL_REQUEST_PREFIX + TEMPLATES_PREFIX + "*"),
+    ]
     return Scope(
         region="${AWS::Region}",
         stacks=("${PlatformStackName}", NESTED_STACKS),
-        workload_path=WORKLOAD_PATH, boundary={"Ref": "WorkloadBoundary"},
-        protected=(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{DEPLOY_PATH}*",
-                   f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy{DEPLOY_PATH}*",
-                   "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/AWSCloudFormationStackSet*"),
+        workload_path=WORKLOAD_PATH,
+        boundary={"Ref": "WorkloadBoundary"},
+        protected=(
+            f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{DEPLOY_PATH}*",
+            f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy{DEPLOY_PATH}*",
+            "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/AWSCloudFormationStackSet*",
+        ),
         passes_itself_to_cloudformation=True,
         own_role=_sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{EXECUTION_PATH}*"),
         extra=(
-            {"Sid": "ReadNestedTemplates", "Effect": "Allow",
-             "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": templates},
-            {"Sid": "DecryptNestedTemplates", "Effect": "Allow", "Action": ["kms:Decrypt"],
-             "Resource": [{"Ref": "ArtifactKeyArn"}]},
-        ))
+            {
+                "Sid": "ReadNestedTemplates",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+                "Resource": templates,
+            },
+            {
+                "Sid": "DecryptNestedTemplates",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt"],
+                "Resource": [{"Ref": "ArtifactKeyArn"}],
+            },
+        ),
+    )
 
 
 # What StackSets does on an instance stack in a target account, with the execution role.
 STACKSET_STACK_ACTIONS = (
-    "cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DeleteStack",
-    "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents",
-    "cloudformation:DescribeStackResource", "cloudformation:DescribeStackResources",
-    "cloudformation:ListStackResources", "cloudformation:GetTemplate",
-    "cloudformation:GetTemplateSummary", "cloudformation:DetectStackDrift",
-    "cloudformation:DetectStackResourceDrift", "cloudformation:DescribeStackResourceDrifts",
-    "cloudformation:CreateChangeSet", "cloudformation:DescribeChangeSet",
-    "cloudformation:ExecuteChangeSet", "cloudformation:DeleteChangeSet",
-    "cloudformation:TagResource", "cloudformation:UntagResource")
-STACKSET_ANY_ACTIONS = ("cloudformation:DescribeStackDriftDetectionStatus",
-                        "cloudformation:ValidateTemplate")
+    "cloudformation:CreateStack",
+    "cloudformation:UpdateStack",
+    "cloudformation:DeleteStack",
+    "cloudformation:DescribeStacks",
+    "cloudformation:DescribeStackEvents",
+    "cloudformation:DescribeStackResource",
+    "cloudformation:DescribeStackResources",
+    "cloudformation:ListStackResources",
+    "cloudformation:GetTemplate",
+    "cloudformation:GetTemplateSummary",
+    "cloudformation:DetectStackDrift",
+    "cloudformation:DetectStackResourceDrift",
+    "cloudformation:DescribeStackResourceDrifts",
+    "cloudformation:CreateChangeSet",
+    "cloudformation:DescribeChangeSet",
+    "cloudformation:ExecuteChangeSet",
+    "cloudformation:DeleteChangeSet",
+    "cloudformation:TagResource",
+    "cloudformation:UntagResource",
+)
+STACKSET_ANY_ACTIONS = (
+    "cloudformation:DescribeStackDriftDetectionStatus",
+    "cloudformation:ValidateTemplate",
+)
 
 
 def stackset_scope() -> Scope:
     """The StackSet execution role of a target account (templates/stackset_role.py): any
     region of its account, the stack set's instance stacks, no RoleARN."""
     workload = WORKLOAD_PATH.replace("${AWS::Region}", "*")
-    stacks = _sub("arn:${AWS::Partition}:cloudformation:*:${AWS::AccountId}:"
-                  "stack/StackSet-${StackSetName}-*/*")
+    stacks = _sub(
+        "arn:${AWS::Partition}:cloudformation:*:${AWS::AccountId}:"
+        "stack/StackSet-${StackSetName}-*/*"
+    )
     return Scope(
-        region="*", stacks=("StackSet-${StackSetName}-*",), workload_path=workload,
+        region="*",
+        stacks=("StackSet-${StackSetName}-*",),
+        workload_path=workload,
         boundary={"Ref": "WorkloadBoundary"},
-        protected=("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ExecutionRoleName}",
-                   f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{DEPLOY_PATH}*",
-                   f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy{DEPLOY_PATH}*"),
+        protected=(
+            "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ExecutionRoleName}",
+            f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{DEPLOY_PATH}*",
+            f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy{DEPLOY_PATH}*",
+        ),
         extra=(
-            {"Sid": "InstanceStacks", "Effect": "Allow", "Action": list(STACKSET_STACK_ACTIONS),
-             "Resource": [stacks]},
-            {"Sid": "StackReads", "Effect": "Allow", "Action": list(STACKSET_ANY_ACTIONS),
-             "Resource": "*"},
-            {"Sid": "ReadCentralTemplates", "Effect": "Allow", "Action": ["s3:GetObject"],
-             "Resource": [_sub("arn:${AWS::Partition}:s3:::${ArtifactBucketName}/templates/*")]},
-            {"Sid": "DecryptCentralTemplates", "Effect": "Allow", "Action": ["kms:Decrypt"],
-             "Resource": [_sub("${ArtifactKeyArn}")]},
-        ))
+            {
+                "Sid": "InstanceStacks",
+                "Effect": "Allow",
+                "Action": list(STACKSET_STACK_ACTIONS),
+                "Resource": [stacks],
+            },
+            {
+                "Sid": "StackReads",
+                "Effect": "Allow",
+                "Action": list(STACKSET_ANY_ACTIONS),
+                "Resource": "*",
+            },
+            {
+                "Sid": "ReadCentralTemplates",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [_sub("arn:${AWS::Partition}:s3:::${ArtifactBucketName}/templates/*")],
+            },
+            {
+                "Sid": "DecryptCentralTemplates",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt"],
+                "Resource": [_sub("${ArtifactKeyArn}")],
+            },
+        ),
+    )
 
 
 def digest(policies: list[list[dict]], boundary: list[dict]) -> str:
@@ -575,12 +733,19 @@ def identity(deployed: dict[str, dict], workloads: dict[str, dict], scope: Scope
     need = needs(deployed)
     policies = pack(statements(need, scope))
     if len(policies) > MANAGED_POLICIES_PER_ROLE:
-        raise ValueError(f"the derived deploy policy needs {len(policies)} managed policies, "
-                         f"more than the {MANAGED_POLICIES_PER_ROLE} a role may carry")
+        raise ValueError(
+            f"the derived deploy policy needs {len(policies)} managed policies, "
+            f"more than the {MANAGED_POLICIES_PER_ROLE} a role may carry"
+        )
     boundary = boundary_statements(workloads)
     if len(pack(boundary)) > 1:
-        raise ValueError(f"the workload boundary is {resolved_size(boundary)} characters, more "
-                         f"than one managed policy holds ({MANAGED_POLICY_CHARS})")
-    return DeployIdentity(policies=policies, boundary=boundary,
-                          digest=digest(policies, boundary),
-                          ssm_parameters=list(need.ssm_parameters))
+        raise ValueError(
+            f"the workload boundary is {resolved_size(boundary)} characters, more "
+            f"than one managed policy holds ({MANAGED_POLICY_CHARS})"
+        )
+    return DeployIdentity(
+        policies=policies,
+        boundary=boundary,
+        digest=digest(policies, boundary),
+        ssm_parameters=list(need.ssm_parameters),
+    )

@@ -12,6 +12,7 @@ operators the platform's policies use are implemented, and an operator this modu
 not know is an error, never a silent match. A permissions boundary is a second
 PolicySet that must allow the request too.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -33,16 +34,26 @@ class EvaluationError(ValueError):
 class Resolved:
     """A template resolved for one set of parameter values (see the module docstring)."""
 
-    def __init__(self, template: dict, parameters: dict[str, str] | None = None, *,
-                 region: str = "us-west-2", account: str = SAMPLE_ACCOUNT,
-                 stack_name: str = "streamstack-sample") -> None:
+    def __init__(
+        self,
+        template: dict,
+        parameters: dict[str, str] | None = None,
+        *,
+        region: str = "us-west-2",
+        account: str = SAMPLE_ACCOUNT,
+        stack_name: str = "streamstack-sample",
+    ) -> None:
         self.raw = template
         self.region, self.account = region, account
-        self.pseudo = {"AWS::Region": region, "AWS::AccountId": account,
-                       "AWS::Partition": SAMPLE_PARTITION, "AWS::URLSuffix": "amazonaws.com",
-                       "AWS::StackName": stack_name,
-                       "AWS::StackId": f"arn:aws:cloudformation:{region}:{account}:stack/"
-                                       f"{stack_name}/00000000-0000-0000-0000-000000000000"}
+        self.pseudo = {
+            "AWS::Region": region,
+            "AWS::AccountId": account,
+            "AWS::Partition": SAMPLE_PARTITION,
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": stack_name,
+            "AWS::StackId": f"arn:aws:cloudformation:{region}:{account}:stack/"
+            f"{stack_name}/00000000-0000-0000-0000-000000000000",
+        }
         self.parameters: dict[str, object] = {}
         for name, spec in template.get("Parameters", {}).items():
             given = (parameters or {}).get(name, spec.get("Default"))
@@ -50,8 +61,9 @@ class Resolved:
                 given = f"{name}-{SAMPLE_SUFFIX}"
             value = str(given).lower() if isinstance(given, bool) else str(given)
             is_list = spec.get("Type", "").startswith(("CommaDelimitedList", "List<"))
-            self.parameters[name] = ([v.strip() for v in value.split(",")] if value else []) \
-                if is_list else value
+            self.parameters[name] = (
+                ([v.strip() for v in value.split(",")] if value else []) if is_list else value
+            )
         self.conditions: dict[str, bool] = {}
         for name in template.get("Conditions", {}):
             self.condition(name)
@@ -64,7 +76,7 @@ class Resolved:
         return self.conditions[name]
 
     def _decide(self, node) -> bool:
-        (fn, arg), = node.items()
+        ((fn, arg),) = node.items()
         if fn == "Fn::Equals":
             left, right = (self.value(a) for a in arg)
             return _text(left) == _text(right)
@@ -85,22 +97,23 @@ class Resolved:
 
     def resources(self, resource_type: str | None = None) -> dict[str, dict]:
         """Resources that exist under these parameters, resolved."""
-        return {logical: self.value(res) for logical, res in self.raw.get("Resources", {}).items()
-                if (resource_type is None or res["Type"] == resource_type)
-                and self.exists(logical)}
+        return {
+            logical: self.value(res)
+            for logical, res in self.raw.get("Resources", {}).items()
+            if (resource_type is None or res["Type"] == resource_type) and self.exists(logical)
+        }
 
     def physical(self, logical: str) -> dict[str, str]:
         """Sample Ref and attribute values of one of this template's resources."""
         if logical not in self._physical:
-            self._physical[logical] = {}      # guards against self-reference
+            self._physical[logical] = {}  # guards against self-reference
             self._physical[logical] = self._sample(logical)
         return self._physical[logical]
 
     def _sample(self, logical: str) -> dict[str, str]:
         resource = self.raw["Resources"].get(logical)
         if resource is None:
-            raise EvaluationError(f"Ref/GetAtt to {logical}, which the template does not "
-                                  "declare")
+            raise EvaluationError(f"Ref/GetAtt to {logical}, which the template does not declare")
         rtype = resource["Type"]
         props = resource.get("Properties", {})
         region, account = self.region, self.account
@@ -109,23 +122,29 @@ class Resolved:
         if rtype == "AWS::IAM::Role":
             path = self.value(props.get("Path", "/"))
             role = self.value(props["RoleName"]) if "RoleName" in props else name
-            return {"Ref": role, "Arn": f"arn:aws:iam::{account}:role{path}{role}",
-                    "RoleId": f"AROA{SAMPLE_SUFFIX}"}
+            return {
+                "Ref": role,
+                "Arn": f"arn:aws:iam::{account}:role{path}{role}",
+                "RoleId": f"AROA{SAMPLE_SUFFIX}",
+            }
         if rtype == "AWS::IAM::ManagedPolicy":
             path = self.value(props.get("Path", "/"))
-            policy = self.value(props["ManagedPolicyName"]) if "ManagedPolicyName" in props \
-                else name
+            policy = (
+                self.value(props["ManagedPolicyName"]) if "ManagedPolicyName" in props else name
+            )
             arn = f"arn:aws:iam::{account}:policy{path}{policy}"
             return {"Ref": arn, "PolicyArn": arn}
         if rtype == "AWS::IAM::InstanceProfile":
             path = self.value(props.get("Path", "/"))
             return {"Ref": name, "Arn": f"arn:aws:iam::{account}:instance-profile{path}{name}"}
         if rtype == "AWS::S3::Bucket":
-            bucket = self.value(props["BucketName"]) if "BucketName" in props \
-                else name.lower()
-            return {"Ref": bucket, "Arn": f"arn:aws:s3:::{bucket}",
-                    "DomainName": f"{bucket}.s3.amazonaws.com",
-                    "RegionalDomainName": f"{bucket}.s3.{region}.amazonaws.com"}
+            bucket = self.value(props["BucketName"]) if "BucketName" in props else name.lower()
+            return {
+                "Ref": bucket,
+                "Arn": f"arn:aws:s3:::{bucket}",
+                "DomainName": f"{bucket}.s3.amazonaws.com",
+                "RegionalDomainName": f"{bucket}.s3.{region}.amazonaws.com",
+            }
         if rtype == "AWS::KMS::Key":
             arn = f"arn:aws:kms:{region}:{account}:key/{name}"
             return {"Ref": name, "Arn": arn, "KeyId": name}
@@ -140,7 +159,7 @@ class Resolved:
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
-            (fn, arg), = node.items()
+            ((fn, arg),) = node.items()
             if fn == "Ref":
                 return self._ref(arg)
             if fn == "Fn::GetAtt":
@@ -159,15 +178,16 @@ class Resolved:
                 index, items = self.value(arg)
                 items = items if isinstance(items, list) else [items]
                 # A sample list may be shorter than the real one (subnet ids, AZs).
-                return items[int(index)] if int(index) < len(items) \
-                    else f"item{index}-{SAMPLE_SUFFIX}"
+                return (
+                    items[int(index)] if int(index) < len(items) else f"item{index}-{SAMPLE_SUFFIX}"
+                )
             if fn == "Fn::Split":
                 separator, text = self.value(arg)
                 return text.split(separator)
             if fn == "Fn::GetAZs":
                 return [f"{self.region}{z}" for z in "abc"]
             if fn == "Fn::Base64":
-                return self.value(arg)      # the text is what a policy could contain
+                return self.value(arg)  # the text is what a policy could contain
             if fn == "Fn::FindInMap":
                 name, top, second = self.value(arg)[:3]
                 return self.raw["Mappings"][name][top][second]
@@ -248,8 +268,9 @@ def _arn_pattern(pattern: str) -> re.Pattern:
         return re.compile(r".*", re.DOTALL)
     segments = pattern.split(":", 5)
     if len(segments) > 2 and any(c in segments[2] for c in "*?"):
-        raise EvaluationError(f"resource {pattern} has a wildcard in its service segment, "
-                              "which IAM does not allow")
+        raise EvaluationError(
+            f"resource {pattern} has a wildcard in its service segment, which IAM does not allow"
+        )
     out = []
     for index, char in enumerate(pattern):
         if char == "*":
@@ -280,9 +301,13 @@ _STRING_OPERATORS = {
     "ArnLike": lambda have, want: bool(_arn_pattern(want).match(have)),
     "Bool": lambda have, want: have.lower() == want.lower(),
 }
-_NEGATED = {"StringNotEquals": "StringEquals", "StringNotEqualsIgnoreCase":
-            "StringEqualsIgnoreCase", "StringNotLike": "StringLike",
-            "ArnNotEquals": "ArnEquals", "ArnNotLike": "ArnLike"}
+_NEGATED = {
+    "StringNotEquals": "StringEquals",
+    "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
+    "StringNotLike": "StringLike",
+    "ArnNotEquals": "ArnEquals",
+    "ArnNotLike": "ArnLike",
+}
 
 
 def _condition_holds(operator: str, key: str, wanted, context: dict) -> bool:
@@ -312,8 +337,9 @@ def _condition_holds(operator: str, key: str, wanted, context: dict) -> bool:
     if not qualifier:
         # A single-valued operator on a multivalued key: AWS documents this as unsafe;
         # the platform never does it, so refuse to guess.
-        raise EvaluationError(f"{operator} on the multivalued key {key} needs "
-                              "ForAnyValue/ForAllValues")
+        raise EvaluationError(
+            f"{operator} on the multivalued key {key} needs ForAnyValue/ForAllValues"
+        )
     raise EvaluationError(f"condition qualifier {qualifier} is not supported")
 
 
@@ -331,8 +357,7 @@ class _Actions:
         return lowered in self.exact or any(p.match(lowered) for p in self.wild)
 
 
-def statement_matches(statement: dict, request: Request,
-                      actions: _Actions | None = None) -> bool:
+def statement_matches(statement: dict, request: Request, actions: _Actions | None = None) -> bool:
     """Whether one statement applies to the request (actions: its Action or NotAction,
     compiled; PolicySet passes them)."""
     kind = "Action" if "Action" in statement else "NotAction"
@@ -360,8 +385,9 @@ class PolicySet:
     name: str = "policy"
 
     def __post_init__(self) -> None:
-        self._actions = [_Actions(s.get("Action" if "Action" in s else "NotAction"))
-                         for s in self.statements]
+        self._actions = [
+            _Actions(s.get("Action" if "Action" in s else "NotAction")) for s in self.statements
+        ]
 
     @classmethod
     def of(cls, documents, name: str = "policy") -> PolicySet:
@@ -369,21 +395,29 @@ class PolicySet:
         for statement in statements:
             # What IAM refuses as a malformed policy document, the proof refuses too.
             if statement.get("Effect") not in ("Allow", "Deny"):
-                raise EvaluationError(f"{name}: a statement has Effect "
-                                      f"{statement.get('Effect')!r}")
+                raise EvaluationError(f"{name}: a statement has Effect {statement.get('Effect')!r}")
             if not (statement.get("Action") or statement.get("NotAction")):
-                raise EvaluationError(f"{name}: statement {statement.get('Sid', '')} has no "
-                                      "actions (IAM refuses the policy)")
-            if not (statement.get("Resource") or statement.get("NotResource")) \
-                    and "Principal" not in statement:
-                raise EvaluationError(f"{name}: statement {statement.get('Sid', '')} has no "
-                                      "resources (IAM refuses the policy)")
+                raise EvaluationError(
+                    f"{name}: statement {statement.get('Sid', '')} has no "
+                    "actions (IAM refuses the policy)"
+                )
+            if (
+                not (statement.get("Resource") or statement.get("NotResource"))
+                and "Principal" not in statement
+            ):
+                raise EvaluationError(
+                    f"{name}: statement {statement.get('Sid', '')} has no "
+                    "resources (IAM refuses the policy)"
+                )
         return cls(statements, name)
 
     def decide(self, request: Request) -> str:
-        """"Deny" (explicit), "Allow", or "NotAllowed" (implicit deny)."""
-        matching = [s for s, actions in zip(self.statements, self._actions, strict=True)
-                    if statement_matches(s, request, actions)]
+        """ "Deny" (explicit), "Allow", or "NotAllowed" (implicit deny)."""
+        matching = [
+            s
+            for s, actions in zip(self.statements, self._actions, strict=True)
+            if statement_matches(s, request, actions)
+        ]
         if any(s["Effect"] == "Deny" for s in matching):
             return "Deny"
         return "Allow" if matching else "NotAllowed"
@@ -402,8 +436,10 @@ def role_policies(resolved: Resolved, role_logical: str) -> PolicySet:
     attached = set(role.get("ManagedPolicyArns", []))
     for logical, policy in resolved.resources("AWS::IAM::ManagedPolicy").items():
         props = policy["Properties"]
-        if resolved.physical(logical)["Ref"] in attached or role_logical in [
-                r for r in props.get("Roles", [])] or resolved.physical(role_logical)["Ref"] \
-                in props.get("Roles", []):
+        if (
+            resolved.physical(logical)["Ref"] in attached
+            or role_logical in [r for r in props.get("Roles", [])]
+            or resolved.physical(role_logical)["Ref"] in props.get("Roles", [])
+        ):
             documents.append(props["PolicyDocument"])
     return PolicySet.of(documents, role_logical)

@@ -8,6 +8,7 @@ the build until its document is added here.
 Source: the IAM console's "Policy versions" of each policy (AWS managed policies change
 rarely and keep their name; compare the default version when AWS announces an update).
 """
+
 from __future__ import annotations
 
 import re
@@ -18,14 +19,23 @@ DOCUMENTS = {
     "service-role/AmazonRDSEnhancedMonitoringRole": {
         "Version": "2012-10-17",
         "Statement": [
-            {"Sid": "EnableCreationAndManagementOfRDSCloudwatchLogGroups",
-             "Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:PutRetentionPolicy"],
-             "Resource": ["arn:aws:logs:*:*:log-group:RDS*"]},
-            {"Sid": "EnableCreationAndManagementOfRDSCloudwatchLogStreams",
-             "Effect": "Allow",
-             "Action": ["logs:CreateLogStream", "logs:PutLogEvents",
-                        "logs:DescribeLogStreams", "logs:GetLogEvents"],
-             "Resource": ["arn:aws:logs:*:*:log-group:RDS*:log-stream:*"]},
+            {
+                "Sid": "EnableCreationAndManagementOfRDSCloudwatchLogGroups",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogGroup", "logs:PutRetentionPolicy"],
+                "Resource": ["arn:aws:logs:*:*:log-group:RDS*"],
+            },
+            {
+                "Sid": "EnableCreationAndManagementOfRDSCloudwatchLogStreams",
+                "Effect": "Allow",
+                "Action": [
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                    "logs:GetLogEvents",
+                ],
+                "Resource": ["arn:aws:logs:*:*:log-group:RDS*:log-stream:*"],
+            },
         ],
     },
 }
@@ -36,7 +46,9 @@ def document(arn: str | None) -> dict:
     """The policy document of an AWS managed policy ARN (literal or Fn::Sub text)."""
     match = _AWS_MANAGED.match(arn or "")
     if match is None or match.group(1) not in DOCUMENTS:
-        raise ValueError(f"managed policy {arn} has no document in "
-                         "streamstack/identity/managed_policies.py: add it, so the workload "
-                         "boundary allows what it grants")
+        raise ValueError(
+            f"managed policy {arn} has no document in "
+            "streamstack/identity/managed_policies.py: add it, so the workload "
+            "boundary allows what it grants"
+        )
     return DOCUMENTS[match.group(1)]

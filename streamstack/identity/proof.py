@@ -15,6 +15,7 @@ boundary    Every role of the platform carries the workload boundary under the w
 
 Each finding is one line naming the template, the resource, the action and the fix.
 """
+
 from __future__ import annotations
 
 import re
@@ -34,26 +35,28 @@ ADMIN_POLICY = "arn:aws:iam::aws:policy/AdministratorAccess"
 FOREIGN_ROLE = f"arn:aws:iam::{SAMPLE_ACCOUNT}:role/someone-elses-admin-role"
 STACKSET_UUID = "11111111-2222-3333-4444-555555555555"
 # Roles a resource passes: the properties that name one (by type), for iam:PassRole.
-FIX = ("re-derive it with `make build`; if the gap stays, streamstack/identity/derive.py "
-       "does not cover this case")
+FIX = (
+    "re-derive it with `make build`; if the gap stays, streamstack/identity/derive.py "
+    "does not cover this case"
+)
 
 
 @dataclass
 class Mode:
     """How a deploy role deploys, with the sample values the proof resolves it with."""
 
-    name: str                   # "execution role" or "StackSet execution role"
-    template: str               # its template's name ("deploy-role", "stackset-role")
-    role_stack: str             # the stack its template is deployed as
-    role: str                   # its logical id
+    name: str  # "execution role" or "StackSet execution role"
+    template: str  # its template's name ("deploy-role", "stackset-role")
+    role_stack: str  # the stack its template is deployed as
+    role: str  # its logical id
     parameters: dict[str, str]  # for its own template
-    stack_name: str             # the root stack's sample name
-    nested_prefix: str          # what nested stack names start with
-    passes_itself: bool         # RoleARN: nested stacks pass it on
-    templates_arn: str          # where nested templates are read
-    key_arn: str                # the key that encrypts them
+    stack_name: str  # the root stack's sample name
+    nested_prefix: str  # what nested stack names start with
+    passes_itself: bool  # RoleARN: nested stacks pass it on
+    templates_arn: str  # where nested templates are read
+    key_arn: str  # the key that encrypts them
     regions: tuple[str, ...] = (SAMPLE_REGION,)
-    buckets: list[str] = field(default_factory=list)   # the tree's bucket names, per region
+    buckets: list[str] = field(default_factory=list)  # the tree's bucket names, per region
     ssm_parameters: list[str] = field(default_factory=list)  # the parameters it resolves
 
 
@@ -61,16 +64,24 @@ def execution_mode(environment: str, role_template: str = "deploy-role") -> Mode
     bucket = "s3-sample-artifacts"
     stack = f"streamstack-{environment}"
     return Mode(
-        name="execution role", template=role_template, role="ExecutionRole",
+        name="execution role",
+        template=role_template,
+        role="ExecutionRole",
         role_stack=f"{stack}-{role_template}",
-        parameters={"Environment": environment, "PlatformStackName": stack,
-                    "ArtifactBucketName": bucket,
-                    "ArtifactKeyArn": f"arn:aws:kms:{SAMPLE_REGION}:{SAMPLE_ACCOUNT}:key/"
-                                      "00000000-0000-0000-0000-00000000000a"},
-        stack_name=stack, nested_prefix=f"{stack}-", passes_itself=True,
+        parameters={
+            "Environment": environment,
+            "PlatformStackName": stack,
+            "ArtifactBucketName": bucket,
+            "ArtifactKeyArn": f"arn:aws:kms:{SAMPLE_REGION}:{SAMPLE_ACCOUNT}:key/"
+            "00000000-0000-0000-0000-00000000000a",
+        },
+        stack_name=stack,
+        nested_prefix=f"{stack}-",
+        passes_itself=True,
         templates_arn=f"arn:aws:s3:::{bucket}/templates/" + "0" * 64 + ".json",
         key_arn=f"arn:aws:kms:{SAMPLE_REGION}:{SAMPLE_ACCOUNT}:key/"
-                "00000000-0000-0000-0000-00000000000a")
+        "00000000-0000-0000-0000-00000000000a",
+    )
 
 
 def stackset_mode(environment: str) -> Mode:
@@ -79,26 +90,41 @@ def stackset_mode(environment: str) -> Mode:
     key = "arn:aws:kms:us-west-2:999999999999:key/00000000-0000-0000-0000-00000000000b"
     instance = f"StackSet-{name}-{STACKSET_UUID}"
     return Mode(
-        name="StackSet execution role", template="stackset-role", role="StackSetExecutionRole",
+        name="StackSet execution role",
+        template="stackset-role",
+        role="StackSetExecutionRole",
         role_stack=f"{name}-stackset-role",
-        parameters={"Environment": environment, "StackSetName": name,
-                    "AdministratorAccountId": "999999999999",
-                    "ArtifactBucketName": central, "ArtifactKeyArn": key},
-        stack_name=instance, nested_prefix=f"{instance}-", passes_itself=False,
-        templates_arn=f"arn:aws:s3:::{central}/templates/" + "0" * 64 + ".json", key_arn=key,
-        regions=("us-west-2", "us-east-1"))
+        parameters={
+            "Environment": environment,
+            "StackSetName": name,
+            "AdministratorAccountId": "999999999999",
+            "ArtifactBucketName": central,
+            "ArtifactKeyArn": key,
+        },
+        stack_name=instance,
+        nested_prefix=f"{instance}-",
+        passes_itself=False,
+        templates_arn=f"arn:aws:s3:::{central}/templates/" + "0" * 64 + ".json",
+        key_arn=key,
+        regions=("us-west-2", "us-east-1"),
+    )
 
 
 @dataclass
 class Proof:
     findings: list[str] = field(default_factory=list)
-    checked: int = 0            # requests evaluated
+    checked: int = 0  # requests evaluated
     denied_by_design: set[str] = field(default_factory=set)
 
 
 # -- permission proof ---------------------------------------------------------------------
-def permissions(tree: dict[str, dict], role_template: dict, mode: Mode, environment: str,
-                fixed: dict[str, dict] | None = None) -> Proof:
+def permissions(
+    tree: dict[str, dict],
+    role_template: dict,
+    mode: Mode,
+    environment: str,
+    fixed: dict[str, dict] | None = None,
+) -> Proof:
     """Every handler action of every resource in `tree` is allowed (see module doc).
 
     Every resource counts, whatever its condition (some environment enables it), except
@@ -116,10 +142,16 @@ def permissions(tree: dict[str, dict], role_template: dict, mode: Mode, environm
         role_here = _role(role_template, mode, region)
         policies = role_policies(role_here, mode.role)
         for name, template in sorted(tree.items()):
-            resolved = Resolved(template, {"Environment": environment,
-                                           "WorkloadBoundaryPolicy": boundary_name,
-                                           **fixed.get(name, {})},
-                                region=region, stack_name=f"{mode.nested_prefix}X")
+            resolved = Resolved(
+                template,
+                {
+                    "Environment": environment,
+                    "WorkloadBoundaryPolicy": boundary_name,
+                    **fixed.get(name, {}),
+                },
+                region=region,
+                stack_name=f"{mode.nested_prefix}X",
+            )
             for logical, raw in sorted(template.get("Resources", {}).items()):
                 if name in fixed and not resolved.exists(logical):
                     continue
@@ -128,17 +160,22 @@ def permissions(tree: dict[str, dict], role_template: dict, mode: Mode, environm
                     if action.lower() in derive.NEVER:
                         proof.denied_by_design.add(action)
                         continue
-                    for request in _requests(action, raw["Type"], logical, resource,
-                                             resolved, mode, own_arn):
-                        key = (request.action, request.resource,
-                               tuple(sorted((k, str(v)) for k, v in request.context.items())))
+                    for request in _requests(
+                        action, raw["Type"], logical, resource, resolved, mode, own_arn
+                    ):
+                        key = (
+                            request.action,
+                            request.resource,
+                            tuple(sorted((k, str(v)) for k, v in request.context.items())),
+                        )
                         if key in seen:
                             continue
                         seen.add(key)
                         proof.checked += 1
                         if not policies.allows(request):
-                            proof.findings.append(_missing(mode, request, name, raw["Type"],
-                                                           logical))
+                            proof.findings.append(
+                                _missing(mode, request, name, raw["Type"], logical)
+                            )
             for request in _template_requests(template, resolved, mode, own_arn):
                 proof.checked += 1
                 if not policies.allows(request):
@@ -175,10 +212,15 @@ def _handler_actions(resource_type: str) -> list[str]:
 
 
 def _missing(mode: Mode, request: Request, template: str, rtype: str, logical: str) -> str:
-    need = (' (it has no resource-level permissions, so it must be granted on "*")'
-            if request.resource == "*" else "")
-    return (f"{mode.template}: the {mode.name} may not {request.describe()}{need}, which "
-            f"{rtype} {logical} in {template} needs: {FIX}")
+    need = (
+        ' (it has no resource-level permissions, so it must be granted on "*")'
+        if request.resource == "*"
+        else ""
+    )
+    return (
+        f"{mode.template}: the {mode.name} may not {request.describe()}{need}, which "
+        f"{rtype} {logical} in {template} needs: {FIX}"
+    )
 
 
 def _first_per_action(findings: list[str]) -> list[str]:
@@ -193,8 +235,15 @@ def _first_per_action(findings: list[str]) -> list[str]:
     return out
 
 
-def _requests(action: str, rtype: str, logical: str, resource: dict, resolved: Resolved,
-              mode: Mode, own_arn: str) -> list[Request]:
+def _requests(
+    action: str,
+    rtype: str,
+    logical: str,
+    resource: dict,
+    resolved: Resolved,
+    mode: Mode,
+    own_arn: str,
+) -> list[Request]:
     info = awsdata.action_info(action)
     lowered = action.lower()
     if not info.resource_level:
@@ -204,16 +253,25 @@ def _requests(action: str, rtype: str, logical: str, resource: dict, resolved: R
         return _pass_role_requests(action, rtype, logical, resource, resolved, mode, own_arn)
     context: dict = {}
     if lowered in derive.BOUNDARY_CONDITIONED:
-        boundary = props.get("PermissionsBoundary") if rtype == "AWS::IAM::Role" \
+        boundary = (
+            props.get("PermissionsBoundary")
+            if rtype == "AWS::IAM::Role"
             else _workload_boundary(resolved)
-        if boundary:         # a role without one asks without the key
+        )
+        if boundary:  # a role without one asks without the key
             context["iam:PermissionsBoundary"] = boundary
     if lowered == "iam:attachrolepolicy":
         arns = props.get("ManagedPolicyArns", []) if rtype == "AWS::IAM::Role" else []
         if not arns:
-            return []      # the handler attaches nothing
-        return [Request(action, _own_or_sample_role(rtype, logical, resolved),
-                        {**context, "iam:PolicyARN": a}) for a in arns]
+            return []  # the handler attaches nothing
+        return [
+            Request(
+                action,
+                _own_or_sample_role(rtype, logical, resolved),
+                {**context, "iam:PolicyARN": a},
+            )
+            for a in arns
+        ]
     requests = []
     for arn_format in info.arn_patterns:
         for arn in _sample_arns(action, arn_format, rtype, logical, resolved, mode):
@@ -222,8 +280,9 @@ def _requests(action: str, rtype: str, logical: str, resource: dict, resolved: R
 
 
 def _workload_boundary(resolved: Resolved) -> str:
-    return resolved.value({"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/"
-                                      "${WorkloadBoundaryPolicy}"})
+    return resolved.value(
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/${WorkloadBoundaryPolicy}"}
+    )
 
 
 def _own_or_sample_role(rtype: str, logical: str, resolved: Resolved) -> str:
@@ -233,22 +292,30 @@ def _own_or_sample_role(rtype: str, logical: str, resolved: Resolved) -> str:
     return f"arn:aws:iam::{resolved.account}:role{path}SampleRole"
 
 
-def _sample_arns(action: str, arn_format: str, rtype: str, logical: str,
-                 resolved: Resolved, mode: Mode) -> list[str]:
+def _sample_arns(
+    action: str, arn_format: str, rtype: str, logical: str, resolved: Resolved, mode: Mode
+) -> list[str]:
     """The ARNs one action is authorized against, as the platform's resources have them."""
     service = action.split(":")[0].lower()
     region, account = resolved.region, resolved.account
-    base = (arn_format.replace("${Partition}", "aws").replace("${Region}", region)
-            .replace("${Account}", account).replace("${AccountId}", account))
+    base = (
+        arn_format.replace("${Partition}", "aws")
+        .replace("${Region}", region)
+        .replace("${Account}", account)
+        .replace("${AccountId}", account)
+    )
     base = re.sub(r"\$\{[^}]+\}", "sample", base)
     if service == "s3":
         buckets = mode.buckets or ["s3-sample"]
-        return [f"arn:aws:s3:::{b}" for b in buckets] + [f"arn:aws:s3:::{b}/sample-key"
-                                                          for b in buckets]
+        return [f"arn:aws:s3:::{b}" for b in buckets] + [
+            f"arn:aws:s3:::{b}/sample-key" for b in buckets
+        ]
     if service == "iam" and ":role/" in base:
         if action.lower() == "iam:createservicelinkedrole":
-            return [f"arn:aws:iam::{account}:role/aws-service-role/ecs.amazonaws.com/"
-                    "AWSServiceRoleForECS"]
+            return [
+                f"arn:aws:iam::{account}:role/aws-service-role/ecs.amazonaws.com/"
+                "AWSServiceRoleForECS"
+            ]
         return [_own_or_sample_role(rtype, logical, resolved)]
     if service == "iam" and ":instance-profile/" in base:
         if rtype == "AWS::IAM::InstanceProfile":
@@ -259,11 +326,15 @@ def _sample_arns(action: str, arn_format: str, rtype: str, logical: str,
         path = resolved.value({"Fn::Sub": derive.WORKLOAD_PATH})
         return [f"arn:aws:iam::{account}:policy{path}SamplePolicy"]
     if service == "ssm" and ":parameter/" in base:
-        return [f"arn:aws:ssm:{region}:{'' if n.startswith('/aws/') else account}:parameter{n}"
-                for n in mode.ssm_parameters] or [base.replace(".*", "sample")]
+        return [
+            f"arn:aws:ssm:{region}:{'' if n.startswith('/aws/') else account}:parameter{n}"
+            for n in mode.ssm_parameters
+        ] or [base.replace(".*", "sample")]
     if service == "cloudformation" and ":stack/" in base:
-        return [f"arn:aws:cloudformation:{region}:{account}:stack/"
-                f"{mode.nested_prefix}{logical}-SAMPLE/{STACKSET_UUID}"]
+        return [
+            f"arn:aws:cloudformation:{region}:{account}:stack/"
+            f"{mode.nested_prefix}{logical}-SAMPLE/{STACKSET_UUID}"
+        ]
     return [base.replace(".*", "sample")]
 
 
@@ -278,52 +349,79 @@ def bucket_names(tree: dict[str, dict], environment: str, region: str) -> list[s
     return sorted(set(names))
 
 
-def _pass_role_requests(action: str, rtype: str, logical: str, resource: dict,
-                        resolved: Resolved, mode: Mode, own_arn: str) -> list[Request]:
+def _pass_role_requests(
+    action: str,
+    rtype: str,
+    logical: str,
+    resource: dict,
+    resolved: Resolved,
+    mode: Mode,
+    own_arn: str,
+) -> list[Request]:
     """PassRole of each role the resource names, to each service that role trusts; a
     nested stack passes the deploy role itself to CloudFormation (RoleARN)."""
     if rtype == "AWS::CloudFormation::Stack":
         if not mode.passes_itself:
             return []
-        return [Request(action, own_arn,
-                        {"iam:PassedToService": "cloudformation.amazonaws.com"})]
+        return [Request(action, own_arn, {"iam:PassedToService": "cloudformation.amazonaws.com"})]
     roles = _roles_named_in(resource, resolved)
     requests = []
     for role_logical in roles:
         role = resolved.raw["Resources"][role_logical]
         trust = resolved.value(role["Properties"].get("AssumeRolePolicyDocument", {}))
         for service in sorted(derive._trusted_services(trust)):
-            requests.append(Request(action, resolved.physical(role_logical)["Arn"],
-                                    {"iam:PassedToService": service}))
+            requests.append(
+                Request(
+                    action, resolved.physical(role_logical)["Arn"], {"iam:PassedToService": service}
+                )
+            )
     return requests
 
 
 def _roles_named_in(node, resolved: Resolved) -> list[str]:
     """Logical ids of the template's IAM roles whose ARN the (resolved) node contains."""
     text = repr(node)
-    return [logical for logical, res in resolved.raw.get("Resources", {}).items()
-            if res["Type"] == "AWS::IAM::Role" and resolved.physical(logical)["Arn"] in text]
+    return [
+        logical
+        for logical, res in resolved.raw.get("Resources", {}).items()
+        if res["Type"] == "AWS::IAM::Role" and resolved.physical(logical)["Arn"] in text
+    ]
 
 
-def _template_requests(template: dict, resolved: Resolved, mode: Mode,
-                       own_arn: str) -> list[Request]:
+def _template_requests(
+    template: dict, resolved: Resolved, mode: Mode, own_arn: str
+) -> list[Request]:
     """What CloudFormation does for the template itself, as the deploy role."""
-    requests = [Request("s3:GetObject", mode.templates_arn),
-                Request("kms:Decrypt", mode.key_arn,
-                        {"kms:ViaService": f"s3.{resolved.region}.amazonaws.com"})]
+    requests = [
+        Request("s3:GetObject", mode.templates_arn),
+        Request(
+            "kms:Decrypt", mode.key_arn, {"kms:ViaService": f"s3.{resolved.region}.amazonaws.com"}
+        ),
+    ]
     for param in template.get("Parameters", {}).values():
         if param.get("Type", "").startswith(derive.SSM_PARAMETER_TYPE) and "Default" in param:
             name = param["Default"]
             account = "" if name.startswith("/aws/") else resolved.account
-            requests.append(Request("ssm:GetParameters",
-                                    f"arn:aws:ssm:{resolved.region}:{account}:parameter{name}"))
+            requests.append(
+                Request(
+                    "ssm:GetParameters", f"arn:aws:ssm:{resolved.region}:{account}:parameter{name}"
+                )
+            )
     for transform in derive.transforms({"t": template}):
-        requests.append(Request("cloudformation:CreateChangeSet",
-                                derive.transform_arn(transform, resolved.region, "aws")))
+        requests.append(
+            Request(
+                "cloudformation:CreateChangeSet",
+                derive.transform_arn(transform, resolved.region, "aws"),
+            )
+        )
     if derive.DYNAMIC_SECRET.search(repr(template)):
-        requests.append(Request("secretsmanager:GetSecretValue",
-                                f"arn:aws:secretsmanager:{resolved.region}:{resolved.account}:"
-                                "secret:SampleSecret-AbCdEf"))
+        requests.append(
+            Request(
+                "secretsmanager:GetSecretValue",
+                f"arn:aws:secretsmanager:{resolved.region}:{resolved.account}:"
+                "secret:SampleSecret-AbCdEf",
+            )
+        )
     return requests
 
 
@@ -334,83 +432,142 @@ class Path:
 
     what: str
     request: Request
-    allowed: bool = False       # a control case: the legitimate action that must work
+    allowed: bool = False  # a control case: the legitimate action that must work
 
 
 def escalation_paths(role: Resolved, mode: Mode) -> list[Path]:
     account = role.account
     own = role.physical(mode.role)["Arn"]
-    policies = [role.physical(p)["Ref"] for p in role.raw["Resources"]
-                if role.raw["Resources"][p]["Type"] == "AWS::IAM::ManagedPolicy"
-                and p != "WorkloadBoundary"]
-    boundary = role.physical("WorkloadBoundary")["Ref"] \
-        if "WorkloadBoundary" in role.raw["Resources"] \
+    policies = [
+        role.physical(p)["Ref"]
+        for p in role.raw["Resources"]
+        if role.raw["Resources"][p]["Type"] == "AWS::IAM::ManagedPolicy" and p != "WorkloadBoundary"
+    ]
+    boundary = (
+        role.physical("WorkloadBoundary")["Ref"]
+        if "WorkloadBoundary" in role.raw["Resources"]
         else f"arn:aws:iam::{account}:policy/no-workload-boundary-exists"
-    workload_path = Resolved({"Parameters": {"Environment": {"Type": "String"}}},
-                             {"Environment": mode.parameters["Environment"]},
-                             region=role.region).value({"Fn::Sub": derive.WORKLOAD_PATH})
+    )
+    workload_path = Resolved(
+        {"Parameters": {"Environment": {"Type": "String"}}},
+        {"Environment": mode.parameters["Environment"]},
+        region=role.region,
+    ).value({"Fn::Sub": derive.WORKLOAD_PATH})
     workload_role = f"arn:aws:iam::{account}:role{workload_path}TaskRole-SAMPLE"
     bounded = {"iam:PermissionsBoundary": boundary}
     paths = [
-        Path("attach AdministratorAccess to its own role",
-             Request("iam:AttachRolePolicy", own, {"iam:PolicyARN": ADMIN_POLICY})),
+        Path(
+            "attach AdministratorAccess to its own role",
+            Request("iam:AttachRolePolicy", own, {"iam:PolicyARN": ADMIN_POLICY}),
+        ),
         Path("put an inline policy on its own role", Request("iam:PutRolePolicy", own)),
         Path("change its own trust policy", Request("iam:UpdateAssumeRolePolicy", own)),
-        Path("give its own role the boundary's place",
-             Request("iam:PutRolePermissionsBoundary", own, bounded)),
-        Path("create a role without the boundary",
-             Request("iam:CreateRole", workload_role)),
-        Path("create a role with another boundary",
-             Request("iam:CreateRole", workload_role, {"iam:PermissionsBoundary": ADMIN_POLICY})),
-        Path("create a bounded role outside the workload path",
-             Request("iam:CreateRole", f"arn:aws:iam::{account}:role/admin", bounded)),
-        Path("attach AdministratorAccess to a workload role",
-             Request("iam:AttachRolePolicy", workload_role,
-                     {**bounded, "iam:PolicyARN": ADMIN_POLICY})),
-        Path("remove a workload role's boundary",
-             Request("iam:DeleteRolePermissionsBoundary", workload_role, bounded)),
-        Path("replace a workload role's boundary",
-             Request("iam:PutRolePermissionsBoundary", workload_role,
-                     {"iam:PermissionsBoundary": ADMIN_POLICY})),
-        Path("change the boundary (a new default version)",
-             Request("iam:CreatePolicyVersion", boundary)),
-        Path("switch the boundary to another version",
-             Request("iam:SetDefaultPolicyVersion", boundary)),
+        Path(
+            "give its own role the boundary's place",
+            Request("iam:PutRolePermissionsBoundary", own, bounded),
+        ),
+        Path("create a role without the boundary", Request("iam:CreateRole", workload_role)),
+        Path(
+            "create a role with another boundary",
+            Request("iam:CreateRole", workload_role, {"iam:PermissionsBoundary": ADMIN_POLICY}),
+        ),
+        Path(
+            "create a bounded role outside the workload path",
+            Request("iam:CreateRole", f"arn:aws:iam::{account}:role/admin", bounded),
+        ),
+        Path(
+            "attach AdministratorAccess to a workload role",
+            Request(
+                "iam:AttachRolePolicy", workload_role, {**bounded, "iam:PolicyARN": ADMIN_POLICY}
+            ),
+        ),
+        Path(
+            "remove a workload role's boundary",
+            Request("iam:DeleteRolePermissionsBoundary", workload_role, bounded),
+        ),
+        Path(
+            "replace a workload role's boundary",
+            Request(
+                "iam:PutRolePermissionsBoundary",
+                workload_role,
+                {"iam:PermissionsBoundary": ADMIN_POLICY},
+            ),
+        ),
+        Path(
+            "change the boundary (a new default version)",
+            Request("iam:CreatePolicyVersion", boundary),
+        ),
+        Path(
+            "switch the boundary to another version",
+            Request("iam:SetDefaultPolicyVersion", boundary),
+        ),
         Path("delete the boundary", Request("iam:DeletePolicy", boundary)),
-        Path("pass an unbounded role to Lambda",
-             Request("iam:PassRole", FOREIGN_ROLE, {"iam:PassedToService": "lambda.amazonaws.com"})),
-        Path("pass an unbounded role to ECS",
-             Request("iam:PassRole", FOREIGN_ROLE,
-                     {"iam:PassedToService": "ecs-tasks.amazonaws.com"})),
-        Path("pass itself to ECS",
-             Request("iam:PassRole", own, {"iam:PassedToService": "ecs-tasks.amazonaws.com"})),
-        Path("pass a workload role to a service that uses none",
-             Request("iam:PassRole", workload_role,
-                     {"iam:PassedToService": "glue.amazonaws.com"})),
-        Path("create an IAM user", Request("iam:CreateUser",
-                                           f"arn:aws:iam::{account}:user/backdoor")),
-        Path("create an access key", Request("iam:CreateAccessKey",
-                                             f"arn:aws:iam::{account}:user/backdoor")),
+        Path(
+            "pass an unbounded role to Lambda",
+            Request("iam:PassRole", FOREIGN_ROLE, {"iam:PassedToService": "lambda.amazonaws.com"}),
+        ),
+        Path(
+            "pass an unbounded role to ECS",
+            Request(
+                "iam:PassRole", FOREIGN_ROLE, {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+            ),
+        ),
+        Path(
+            "pass itself to ECS",
+            Request("iam:PassRole", own, {"iam:PassedToService": "ecs-tasks.amazonaws.com"}),
+        ),
+        Path(
+            "pass a workload role to a service that uses none",
+            Request("iam:PassRole", workload_role, {"iam:PassedToService": "glue.amazonaws.com"}),
+        ),
+        Path(
+            "create an IAM user", Request("iam:CreateUser", f"arn:aws:iam::{account}:user/backdoor")
+        ),
+        Path(
+            "create an access key",
+            Request("iam:CreateAccessKey", f"arn:aws:iam::{account}:user/backdoor"),
+        ),
         Path("assume another role", Request("sts:AssumeRole", FOREIGN_ROLE)),
         # Control cases: what the deploy role must still do.
-        Path("create a workload role with the boundary",
-             Request("iam:CreateRole", workload_role, bounded), allowed=True),
-        Path("put an inline policy on a bounded workload role",
-             Request("iam:PutRolePolicy", workload_role, bounded), allowed=True),
-        Path("pass a workload role to ECS tasks",
-             Request("iam:PassRole", workload_role,
-                     {"iam:PassedToService": "ecs-tasks.amazonaws.com"}), allowed=True),
+        Path(
+            "create a workload role with the boundary",
+            Request("iam:CreateRole", workload_role, bounded),
+            allowed=True,
+        ),
+        Path(
+            "put an inline policy on a bounded workload role",
+            Request("iam:PutRolePolicy", workload_role, bounded),
+            allowed=True,
+        ),
+        Path(
+            "pass a workload role to ECS tasks",
+            Request(
+                "iam:PassRole", workload_role, {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+            ),
+            allowed=True,
+        ),
     ]
     for policy in policies:
-        paths += [Path(f"create a policy version of its own policy {policy.rsplit('/', 1)[-1]}",
-                       Request("iam:CreatePolicyVersion", policy)),
-                  Path(f"detach its own policy {policy.rsplit('/', 1)[-1]}",
-                       Request("iam:DetachRolePolicy", own, {"iam:PolicyARN": policy}))]
+        paths += [
+            Path(
+                f"create a policy version of its own policy {policy.rsplit('/', 1)[-1]}",
+                Request("iam:CreatePolicyVersion", policy),
+            ),
+            Path(
+                f"detach its own policy {policy.rsplit('/', 1)[-1]}",
+                Request("iam:DetachRolePolicy", own, {"iam:PolicyARN": policy}),
+            ),
+        ]
     if mode.passes_itself:
-        paths.append(Path("pass itself to CloudFormation for nested stacks",
-                          Request("iam:PassRole", own,
-                                  {"iam:PassedToService": "cloudformation.amazonaws.com"}),
-                          allowed=True))
+        paths.append(
+            Path(
+                "pass itself to CloudFormation for nested stacks",
+                Request(
+                    "iam:PassRole", own, {"iam:PassedToService": "cloudformation.amazonaws.com"}
+                ),
+                allowed=True,
+            )
+        )
     return paths
 
 
@@ -424,31 +581,39 @@ def escalation(role_template: dict, mode: Mode) -> tuple[list[str], list[tuple[P
         results.append((path, answer))
         if (answer == "Allow") != path.allowed:
             verb = "denied" if path.allowed else "allowed"
-            findings.append(f"{mode.template}: the {mode.name} is {verb} to {path.what} "
-                            f"({path.request.describe()}); "
-                            + ("it needs this to deploy the platform" if path.allowed else
-                               "that is a way to more power: deny it in "
-                               "streamstack/identity/derive.py"))
+            findings.append(
+                f"{mode.template}: the {mode.name} is {verb} to {path.what} "
+                f"({path.request.describe()}); "
+                + (
+                    "it needs this to deploy the platform"
+                    if path.allowed
+                    else "that is a way to more power: deny it in streamstack/identity/derive.py"
+                )
+            )
     return findings, results
 
 
 # -- boundary proof ------------------------------------------------------------------------
-def boundary(tree: dict[str, dict], role_template: dict, mode: Mode,
-             environment: str) -> list[str]:
+def boundary(tree: dict[str, dict], role_template: dict, mode: Mode, environment: str) -> list[str]:
     """Every workload role carries the boundary under the workload path, and the boundary
     allows what the role's policies grant."""
     role = _role(role_template, mode, mode.regions[0])
     boundary_policy = role.resources("AWS::IAM::ManagedPolicy").get("WorkloadBoundary")
     if boundary_policy is None:
-        return [f"{mode.template}: there is no WorkloadBoundary policy; workload roles would "
-                "be unbounded: create it"]
+        return [
+            f"{mode.template}: there is no WorkloadBoundary policy; workload roles would "
+            "be unbounded: create it"
+        ]
     bounds = PolicySet.of([boundary_policy["Properties"]["PolicyDocument"]], "boundary")
     expected = role.physical("WorkloadBoundary")["Ref"]
     name = _boundary_output(role)
     findings = []
     for template_name, template in sorted(tree.items()):
-        resolved = Resolved(template, {"Environment": environment,
-                                       "WorkloadBoundaryPolicy": name}, region=role.region)
+        resolved = Resolved(
+            template,
+            {"Environment": environment, "WorkloadBoundaryPolicy": name},
+            region=role.region,
+        )
         path = resolved.value({"Fn::Sub": derive.WORKLOAD_PATH})
         for logical, raw in sorted(template.get("Resources", {}).items()):
             if raw["Type"] != "AWS::IAM::Role":
@@ -456,11 +621,15 @@ def boundary(tree: dict[str, dict], role_template: dict, mode: Mode,
             props = resolved.value(raw).get("Properties", {})
             where = f"{template_name}: role {logical}"
             if props.get("PermissionsBoundary") != expected:
-                findings.append(f"{where} has no workload boundary ({expected}): build it "
-                                "with templates.parts.workload_role")
+                findings.append(
+                    f"{where} has no workload boundary ({expected}): build it "
+                    "with templates.parts.workload_role"
+                )
             if props.get("Path") != path:
-                findings.append(f"{where} is not under the workload path {path}: build it "
-                                "with templates.parts.workload_role")
+                findings.append(
+                    f"{where} is not under the workload path {path}: build it "
+                    "with templates.parts.workload_role"
+                )
             documents = [p["PolicyDocument"] for p in props.get("Policies", [])]
             documents += [managed_policies.document(a) for a in props.get("ManagedPolicyArns", [])]
             for document in documents:
@@ -474,5 +643,6 @@ def boundary(tree: dict[str, dict], role_template: dict, mode: Mode,
                                     findings.append(
                                         f"{where}: the workload boundary does not allow "
                                         f"{concrete} on {resource}, which its policy grants: "
-                                        f"{FIX}")
+                                        f"{FIX}"
+                                    )
     return findings

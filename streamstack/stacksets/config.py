@@ -22,6 +22,7 @@ Override values are checked against the root template's parameter declarations, 
 top of the environment's `parameters` (so a region's VpcCidr is checked against the
 subnets that region really gets).
 """
+
 from __future__ import annotations
 
 import re
@@ -55,18 +56,37 @@ DEFAULT_EXECUTION_ROLE = "AWSCloudFormationStackSetExecutionRole"
 
 # permission model -> (the targets it needs, what they are, settings of the other model)
 MODEL_SETTINGS = {
-    SELF_MANAGED: ("accounts", "target account ids", ("organizational_units",
-                                                      "auto_deployment")),
-    SERVICE_MANAGED: ("organizational_units", "target OU ids (Organizations manages the "
-                      "roles)", ("accounts", "administration_role_name", "execution_role_name")),
+    SELF_MANAGED: ("accounts", "target account ids", ("organizational_units", "auto_deployment")),
+    SERVICE_MANAGED: (
+        "organizational_units",
+        "target OU ids (Organizations manages the roles)",
+        ("accounts", "administration_role_name", "execution_role_name"),
+    ),
 }
 
-TOP_KEYS = ("name", "permission_model", "call_as", "accounts", "organizational_units",
-            "auto_deployment", "regions", "overrides", "preferences",
-            "administration_role_name", "execution_role_name", "bootstrap_parameters")
-PREFERENCE_KEYS = ("region_order", "region_concurrency", "max_concurrent_count",
-                   "max_concurrent_percentage", "failure_tolerance_count",
-                   "failure_tolerance_percentage", "concurrency_mode")
+TOP_KEYS = (
+    "name",
+    "permission_model",
+    "call_as",
+    "accounts",
+    "organizational_units",
+    "auto_deployment",
+    "regions",
+    "overrides",
+    "preferences",
+    "administration_role_name",
+    "execution_role_name",
+    "bootstrap_parameters",
+)
+PREFERENCE_KEYS = (
+    "region_order",
+    "region_concurrency",
+    "max_concurrent_count",
+    "max_concurrent_percentage",
+    "failure_tolerance_count",
+    "failure_tolerance_percentage",
+    "concurrency_mode",
+)
 AUTO_DEPLOYMENT_KEYS = ("enabled", "retain_stacks_on_account_removal")
 
 
@@ -74,7 +94,7 @@ AUTO_DEPLOYMENT_KEYS = ("enabled", "retain_stacks_on_account_removal")
 class Preferences:
     region_order: tuple[str, ...]
     region_concurrency: str = "sequential"
-    max_concurrent: tuple[str, int] = ("count", 1)        # ("count"|"percentage", n)
+    max_concurrent: tuple[str, int] = ("count", 1)  # ("count"|"percentage", n)
     failure_tolerance: tuple[str, int] = ("count", 0)
     concurrency_mode: str = "strict"
 
@@ -89,8 +109,11 @@ class Preferences:
             "RegionOrder": order,
             "RegionConcurrencyType": REGION_CONCURRENCY[self.region_concurrency],
             ("MaxConcurrentCount" if kind == "count" else "MaxConcurrentPercentage"): value,
-            ("FailureToleranceCount" if tolerance_kind == "count"
-             else "FailureTolerancePercentage"): tolerance,
+            (
+                "FailureToleranceCount"
+                if tolerance_kind == "count"
+                else "FailureTolerancePercentage"
+            ): tolerance,
             "ConcurrencyMode": CONCURRENCY_MODES[self.concurrency_mode],
         }
 
@@ -102,7 +125,7 @@ class Preferences:
 
 @dataclass(frozen=True)
 class StackSetConfig:
-    name: str | None                      # None: the params stack_name
+    name: str | None  # None: the params stack_name
     permission_model: str
     call_as: str
     accounts: tuple[str, ...]
@@ -111,7 +134,7 @@ class StackSetConfig:
     preferences: Preferences
     region_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
     account_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
-    auto_deployment: tuple[bool, bool] = (True, True)   # enabled, retain on removal
+    auto_deployment: tuple[bool, bool] = (True, True)  # enabled, retain on removal
     administration_role_name: str = DEFAULT_ADMINISTRATION_ROLE
     execution_role_name: str = DEFAULT_EXECUTION_ROLE
     bootstrap_parameters: dict[str, str] = field(default_factory=dict)
@@ -126,12 +149,15 @@ class StackSetConfig:
 
     def overrides_for(self, account: str | None, region: str) -> dict[str, str]:
         """Parameter overrides of one instance: region first, then account."""
-        return {**self.region_overrides.get(region, {}),
-                **(self.account_overrides.get(account, {}) if account else {})}
+        return {
+            **self.region_overrides.get(region, {}),
+            **(self.account_overrides.get(account, {}) if account else {}),
+        }
 
 
-def validate_section(value: Any, problems: Problems, key: str,
-                     context: ParameterContext) -> StackSetConfig | None:
+def validate_section(
+    value: Any, problems: Problems, key: str, context: ParameterContext
+) -> StackSetConfig | None:
     """SECTIONS validator for `stackset:`; reports every problem, returns None if any.
     Override values are checked on top of context.values against context.declarations."""
     before = len(problems)
@@ -142,53 +168,83 @@ def validate_section(value: Any, problems: Problems, key: str,
 
     name = value.get("name")
     if name is not None and (not isinstance(name, str) or not STACK_SET_NAME.match(name)):
-        problems.add(f"{key}.name", f"{name!r} is not a valid stack set name: start with a "
-                                    "letter, then letters, digits and dashes, at most 128")
+        problems.add(
+            f"{key}.name",
+            f"{name!r} is not a valid stack set name: start with a "
+            "letter, then letters, digits and dashes, at most 128",
+        )
     model = _choice(value, "permission_model", PERMISSION_MODELS, SELF_MANAGED, problems, key)
     call_as = _choice(value, "call_as", CALL_AS, "self", problems, key)
     if call_as == "delegated-admin" and model == SELF_MANAGED:
-        problems.add(f"{key}.call_as", "delegated-admin works only with permission_model: "
-                                       "service-managed; use self, or switch the model")
+        problems.add(
+            f"{key}.call_as",
+            "delegated-admin works only with permission_model: "
+            "service-managed; use self, or switch the model",
+        )
 
-    accounts = _id_list(value, "accounts", ACCOUNT_ID, "a 12-digit account id in quotes "
-                        "(e.g. \"123456789012\")", problems, key)
-    ous = _id_list(value, "organizational_units", OU_ID, "an OU id like ou-ab12-cd345678 "
-                   "or a root id like r-ab12", problems, key)
+    accounts = _id_list(
+        value,
+        "accounts",
+        ACCOUNT_ID,
+        'a 12-digit account id in quotes (e.g. "123456789012")',
+        problems,
+        key,
+    )
+    ous = _id_list(
+        value,
+        "organizational_units",
+        OU_ID,
+        "an OU id like ou-ab12-cd345678 or a root id like r-ab12",
+        problems,
+        key,
+    )
     needed, what, foreign = MODEL_SETTINGS[model]
     other = SERVICE_MANAGED if model == SELF_MANAGED else SELF_MANAGED
     if needed not in value:
         problems.add(f"{key}.{needed}", f"is missing; {model} stack sets need the {what}")
     for setting in foreign:
         if setting in value:
-            problems.add(f"{key}.{setting}", f"applies only to {other} stack sets; remove "
-                                             f"it, or set permission_model: {other}")
+            problems.add(
+                f"{key}.{setting}",
+                f"applies only to {other} stack sets; remove it, or set permission_model: {other}",
+            )
     for role_key in ("administration_role_name", "execution_role_name"):
         role = value.get(role_key)
         if role is not None and (not isinstance(role, str) or not ROLE_NAME.match(role)):
-            problems.add(f"{key}.{role_key}", f"{role!r} is not an IAM role name "
-                                               "(1-64 of letters, digits and +=,.@_-)")
+            problems.add(
+                f"{key}.{role_key}",
+                f"{role!r} is not an IAM role name (1-64 of letters, digits and +=,.@_-)",
+            )
     auto = _auto_deployment(value.get("auto_deployment", {}), problems, f"{key}.auto_deployment")
 
     regions = _regions(value.get("regions"), problems, f"{key}.regions")
-    preferences = _preferences(value.get("preferences", {}), regions, problems,
-                               f"{key}.preferences")
+    preferences = _preferences(
+        value.get("preferences", {}), regions, problems, f"{key}.preferences"
+    )
     region_overrides, account_overrides = _overrides(
-        value.get("overrides", {}), regions, accounts, model, context, problems,
-        f"{key}.overrides")
-    bootstrap_parameters = parameter_map(value.get("bootstrap_parameters", {}), problems,
-                                       f"{key}.bootstrap_parameters")
+        value.get("overrides", {}), regions, accounts, model, context, problems, f"{key}.overrides"
+    )
+    bootstrap_parameters = parameter_map(
+        value.get("bootstrap_parameters", {}), problems, f"{key}.bootstrap_parameters"
+    )
 
     if len(problems) > before:
         return None
     return StackSetConfig(
-        name=name, permission_model=model, call_as=call_as, accounts=tuple(accounts),
-        organizational_units=tuple(ous), regions=tuple(regions), preferences=preferences,
-        region_overrides=region_overrides, account_overrides=account_overrides,
+        name=name,
+        permission_model=model,
+        call_as=call_as,
+        accounts=tuple(accounts),
+        organizational_units=tuple(ous),
+        regions=tuple(regions),
+        preferences=preferences,
+        region_overrides=region_overrides,
+        account_overrides=account_overrides,
         auto_deployment=auto,
-        administration_role_name=value.get("administration_role_name",
-                                           DEFAULT_ADMINISTRATION_ROLE),
+        administration_role_name=value.get("administration_role_name", DEFAULT_ADMINISTRATION_ROLE),
         execution_role_name=value.get("execution_role_name", DEFAULT_EXECUTION_ROLE),
-        bootstrap_parameters=bootstrap_parameters)
+        bootstrap_parameters=bootstrap_parameters,
+    )
 
 
 # -- pieces ------------------------------------------------------------------------
@@ -201,14 +257,14 @@ def _unknown(value: dict, allowed, problems, key: str) -> None:
 def _choice(value: dict, name: str, choices: dict, default: str, problems, key: str) -> str:
     chosen = value.get(name, default)
     if chosen not in choices:
-        problems.add(f"{key}.{name}", f"{chosen!r} is not allowed; allowed: "
-                                      f"{', '.join(choices)}")
+        problems.add(f"{key}.{name}", f"{chosen!r} is not allowed; allowed: {', '.join(choices)}")
         return default
     return chosen
 
 
-def _id_list(value: dict, name: str, pattern: re.Pattern, what: str, problems,
-             key: str) -> list[str]:
+def _id_list(
+    value: dict, name: str, pattern: re.Pattern, what: str, problems, key: str
+) -> list[str]:
     items = value.get(name, [])
     if not isinstance(items, list):
         problems.add(f"{key}.{name}", f"must be a list, got {yaml_type(items)}")
@@ -216,8 +272,11 @@ def _id_list(value: dict, name: str, pattern: re.Pattern, what: str, problems,
     result = []
     for i, item in enumerate(items):
         if not isinstance(item, str) or not pattern.match(item):
-            hint = " (quote it: YAML reads bare digits as a number)" \
-                if isinstance(item, int) and not isinstance(item, bool) else ""
+            hint = (
+                " (quote it: YAML reads bare digits as a number)"
+                if isinstance(item, int) and not isinstance(item, bool)
+                else ""
+            )
             problems.add(f"{key}.{name}[{i}]", f"{item!r} is not {what}{hint}")
         elif item in result:
             problems.add(f"{key}.{name}[{i}]", f"{item} is listed twice; list it once")
@@ -248,8 +307,11 @@ def _regions(regions, problems, key: str) -> list[str]:
 
 def _auto_deployment(value, problems, key: str) -> tuple[bool, bool]:
     if not isinstance(value, dict):
-        problems.add(key, f"must be a mapping (enabled, retain_stacks_on_account_removal), "
-                          f"not {yaml_type(value)}")
+        problems.add(
+            key,
+            f"must be a mapping (enabled, retain_stacks_on_account_removal), "
+            f"not {yaml_type(value)}",
+        )
         return True, True
     _unknown(value, AUTO_DEPLOYMENT_KEYS, problems, key)
     flags = []
@@ -269,63 +331,93 @@ def _preferences(value, regions: list[str], problems, key: str) -> Preferences:
     _unknown(value, PREFERENCE_KEYS, problems, key)
     order = value.get("region_order", regions)
     if not isinstance(order, list) or sorted(map(str, order)) != sorted(regions):
-        problems.add(f"{key}.region_order", f"must list each of the regions exactly once, "
-                                            f"the canary first: {', '.join(regions)}")
+        problems.add(
+            f"{key}.region_order",
+            f"must list each of the regions exactly once, the canary first: {', '.join(regions)}",
+        )
         order = regions
-    concurrency = _choice(value, "region_concurrency", REGION_CONCURRENCY, "sequential",
-                          problems, key)
+    concurrency = _choice(
+        value, "region_concurrency", REGION_CONCURRENCY, "sequential", problems, key
+    )
     mode = _choice(value, "concurrency_mode", CONCURRENCY_MODES, "strict", problems, key)
     max_concurrent = _count_or_percentage(value, "max_concurrent", 1, ("count", 1), problems, key)
     tolerance = _count_or_percentage(value, "failure_tolerance", 0, ("count", 0), problems, key)
-    return Preferences(region_order=tuple(order), region_concurrency=concurrency,
-                       max_concurrent=max_concurrent, failure_tolerance=tolerance,
-                       concurrency_mode=mode)
+    return Preferences(
+        region_order=tuple(order),
+        region_concurrency=concurrency,
+        max_concurrent=max_concurrent,
+        failure_tolerance=tolerance,
+        concurrency_mode=mode,
+    )
 
 
-def _count_or_percentage(value: dict, stem: str, minimum: int, default: tuple[str, int],
-                         problems, key: str) -> tuple[str, int]:
+def _count_or_percentage(
+    value: dict, stem: str, minimum: int, default: tuple[str, int], problems, key: str
+) -> tuple[str, int]:
     count_key, percent_key = f"{stem}_count", f"{stem}_percentage"
     if count_key in value and percent_key in value:
         problems.add(f"{key}.{stem}_*", f"set either {count_key} or {percent_key}, not both")
         return default
-    for kind, name, low, high in (("count", count_key, minimum, None),
-                                  ("percentage", percent_key, minimum, 100)):
+    for kind, name, low, high in (
+        ("count", count_key, minimum, None),
+        ("percentage", percent_key, minimum, 100),
+    ):
         if name not in value:
             continue
         number = value[name]
         if isinstance(number, bool) or not isinstance(number, int):
-            problems.add(f"{key}.{name}", f"must be a whole number, got {yaml_type(number)} "
-                                          f"{number!r}")
+            problems.add(
+                f"{key}.{name}", f"must be a whole number, got {yaml_type(number)} {number!r}"
+            )
         elif number < low or (high is not None and number > high):
-            problems.add(f"{key}.{name}", f"{number} is out of range; allowed: {low}"
-                                          + (f" to {high}" if high else " or more"))
+            problems.add(
+                f"{key}.{name}",
+                f"{number} is out of range; allowed: {low}"
+                + (f" to {high}" if high else " or more"),
+            )
         else:
             return kind, number
         return default
     return default
 
 
-def _overrides(value, regions: list[str], accounts: list[str], model: str,
-               context: ParameterContext, problems, key: str) -> tuple[dict, dict]:
+def _overrides(
+    value,
+    regions: list[str],
+    accounts: list[str],
+    model: str,
+    context: ParameterContext,
+    problems,
+    key: str,
+) -> tuple[dict, dict]:
     if not isinstance(value, dict):
         problems.add(key, f"must be a mapping with regions and/or accounts, not {yaml_type(value)}")
         return {}, {}
     _unknown(value, ("regions", "accounts"), problems, key)
-    base, template_parameters, deploy_time = (context.values, context.declarations,
-                                              context.deploy_time)
+    base, template_parameters, deploy_time = (
+        context.values,
+        context.declarations,
+        context.deploy_time,
+    )
     by_region: dict[str, dict[str, str]] = {}
     for region, raw in _mapping(value.get("regions", {}), problems, f"{key}.regions").items():
         if region not in regions:
-            problems.add(f"{key}.regions.{region}", f"is not one of the stack set's regions "
-                                                    f"({', '.join(regions) or 'none'})")
+            problems.add(
+                f"{key}.regions.{region}",
+                f"is not one of the stack set's regions ({', '.join(regions) or 'none'})",
+            )
             continue
-        by_region[region] = _parameter_values(raw, base, template_parameters, deploy_time,
-                                              problems, f"{key}.regions.{region}")
+        by_region[region] = _parameter_values(
+            raw, base, template_parameters, deploy_time, problems, f"{key}.regions.{region}"
+        )
     by_account: dict[str, dict[str, str]] = {}
     raw_accounts = _mapping(value.get("accounts", {}), problems, f"{key}.accounts")
     if raw_accounts and model != SELF_MANAGED:
-        problems.add(f"{key}.accounts", "per-account overrides need self-managed account "
-                                        "targets; OU members are not known in advance")
+        problems.add(
+            f"{key}.accounts",
+            "per-account overrides need self-managed account "
+            "targets; OU members are not known in advance",
+        )
         return by_region, {}
     for account, raw in raw_accounts.items():
         if not isinstance(account, str) or not ACCOUNT_ID.match(account):
@@ -339,24 +431,32 @@ def _overrides(value, regions: list[str], accounts: list[str], model: str,
         collected = Problems(problems.where)
         for region in regions or [None]:
             layered = {**base, **by_region.get(region, {})}
-            by_account[account] = _parameter_values(raw, layered, template_parameters,
-                                                    deploy_time, collected,
-                                                    f"{key}.accounts.{account}")
+            by_account[account] = _parameter_values(
+                raw,
+                layered,
+                template_parameters,
+                deploy_time,
+                collected,
+                f"{key}.accounts.{account}",
+            )
         for line_key, message in dict.fromkeys(collected.items):
             problems.add(line_key, message)
     return by_region, by_account
 
 
-def _parameter_values(raw, base: dict, template_parameters: dict, deploy_time: set,
-                      problems, key: str) -> dict[str, str]:
+def _parameter_values(
+    raw, base: dict, template_parameters: dict, deploy_time: set, problems, key: str
+) -> dict[str, str]:
     """Validate a partial set of overrides; defaults are the values underneath them."""
     if not isinstance(raw, dict):
         problems.add(key, f"must be a mapping of parameter: value, not {yaml_type(raw)}")
         return {}
     # The network check falls back to Default for what is not overridden: make that the
     # value the instance really gets, not the template's default.
-    layered = {name: ({**spec, "Default": base[name]} if name in base else spec)
-               for name, spec in template_parameters.items()}
+    layered = {
+        name: ({**spec, "Default": base[name]} if name in base else spec)
+        for name, spec in template_parameters.items()
+    }
     return validate_parameters(raw, layered, deploy_time, problems, key, require_all=False)
 
 

@@ -17,6 +17,7 @@ The entries live next to the templates in the administrator account's artifact
 bucket (stacksets/<stack set>/overrides.json; the target accounts may read only
 templates/*). An unreadable or unwritable entry file costs reads, never correctness.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,15 +42,20 @@ class OverrideState:
         except ClientError as exc:
             code = exc.response["Error"]["Code"]
             if code not in MISSING:
-                self.out(f"note: cannot read s3://{self.bucket}/{self.key} ({code}); every "
-                         "instance's overrides are read instead")
+                self.out(
+                    f"note: cannot read s3://{self.bucket}/{self.key} ({code}); every "
+                    "instance's overrides are read instead"
+                )
             return self
         try:
             entries = json.loads(body)["instances"]
-            self.entries = {str(k): {"operation": str(v["operation"]),
-                                     "overrides": {str(n): str(x)
-                                                   for n, x in v["overrides"].items()}}
-                            for k, v in entries.items()}
+            self.entries = {
+                str(k): {
+                    "operation": str(v["operation"]),
+                    "overrides": {str(n): str(x) for n, x in v["overrides"].items()},
+                }
+                for k, v in entries.items()
+            }
         except (ValueError, KeyError, TypeError, AttributeError):
             self.out(f"note: s3://{self.bucket}/{self.key} is not valid; ignored")
         return self
@@ -60,11 +66,14 @@ class OverrideState:
             return freeze(entry["overrides"])
         return None
 
-    def remember(self, account: str, region: str, operation: str,
-                 overrides: Overrides | None) -> None:
+    def remember(
+        self, account: str, region: str, operation: str, overrides: Overrides | None
+    ) -> None:
         if operation and overrides is not None:
-            self.entries[f"{account}/{region}"] = {"operation": operation,
-                                                   "overrides": dict(overrides)}
+            self.entries[f"{account}/{region}"] = {
+                "operation": operation,
+                "overrides": dict(overrides),
+            }
         else:
             self.forget(account, region)
 
@@ -78,9 +87,12 @@ class OverrideState:
     def save(self) -> None:
         body = json.dumps({"instances": self.entries}, indent=1, sort_keys=True) + "\n"
         try:
-            self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=body.encode(),
-                               ContentType="application/json")
+            self.s3.put_object(
+                Bucket=self.bucket, Key=self.key, Body=body.encode(), ContentType="application/json"
+            )
         except ClientError as exc:
-            self.out(f"note: cannot write s3://{self.bucket}/{self.key} "
-                     f"({exc.response['Error']['Code']}); the next plan reads every "
-                     "instance's overrides")
+            self.out(
+                f"note: cannot write s3://{self.bucket}/{self.key} "
+                f"({exc.response['Error']['Code']}); the next plan reads every "
+                "instance's overrides"
+            )

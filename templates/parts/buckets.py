@@ -1,4 +1,5 @@
 """What every bucket policy starts with, in whichever tier writes the policy."""
+
 from __future__ import annotations
 
 from awacs import s3 as s3_actions
@@ -27,23 +28,49 @@ def secure_bucket_statements(bucket, encryption: str, key_arn=None) -> list[Stat
     bucket_arn = GetAtt(bucket, "Arn") if isinstance(bucket, str) else bucket
     objects = Join("", [bucket_arn, "/*"])
     statements = [
-        Statement(Sid="AccountRootManagesPolicy", Effect=Allow,
-                  Principal=Principal("AWS", account_root()),
-                  Action=[s3_actions.GetBucketPolicy, s3_actions.PutBucketPolicy,
-                          s3_actions.DeleteBucketPolicy],
-                  Resource=[bucket_arn]),
-        Statement(Sid="DenyInsecureTransport", Effect=Deny, Principal=Principal("*"),
-                  Action=[s3_actions.Action("*")], Resource=[bucket_arn, objects],
-                  Condition=Condition(Bool("aws:SecureTransport", False))),
-        Statement(Sid="DenyWrongEncryption", Effect=Deny, Principal=Principal("*"),
-                  Action=[s3_actions.PutObject], Resource=[objects],
-                  Condition=Condition(StringNotEqualsIfExists(
-                      "s3:x-amz-server-side-encryption", encryption))),
+        Statement(
+            Sid="AccountRootManagesPolicy",
+            Effect=Allow,
+            Principal=Principal("AWS", account_root()),
+            Action=[
+                s3_actions.GetBucketPolicy,
+                s3_actions.PutBucketPolicy,
+                s3_actions.DeleteBucketPolicy,
+            ],
+            Resource=[bucket_arn],
+        ),
+        Statement(
+            Sid="DenyInsecureTransport",
+            Effect=Deny,
+            Principal=Principal("*"),
+            Action=[s3_actions.Action("*")],
+            Resource=[bucket_arn, objects],
+            Condition=Condition(Bool("aws:SecureTransport", False)),
+        ),
+        Statement(
+            Sid="DenyWrongEncryption",
+            Effect=Deny,
+            Principal=Principal("*"),
+            Action=[s3_actions.PutObject],
+            Resource=[objects],
+            Condition=Condition(
+                StringNotEqualsIfExists("s3:x-amz-server-side-encryption", encryption)
+            ),
+        ),
     ]
     if key_arn is not None:
-        statements.append(Statement(
-            Sid="DenyOtherKmsKeys", Effect=Deny, Principal=Principal("*"),
-            Action=[s3_actions.PutObject], Resource=[objects],
-            Condition=Condition(StringNotEqualsIfExists(
-                "s3:x-amz-server-side-encryption-aws-kms-key-id", key_arn))))
+        statements.append(
+            Statement(
+                Sid="DenyOtherKmsKeys",
+                Effect=Deny,
+                Principal=Principal("*"),
+                Action=[s3_actions.PutObject],
+                Resource=[objects],
+                Condition=Condition(
+                    StringNotEqualsIfExists(
+                        "s3:x-amz-server-side-encryption-aws-kms-key-id", key_arn
+                    )
+                ),
+            )
+        )
     return statements

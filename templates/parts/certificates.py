@@ -5,6 +5,7 @@ delegated zone, or a new zone after its name servers were added at the parent do
 Until then CloudFormation would wait for hours and fail, so certificates are a toggle
 (`Certificates`) that the dns tier and the edge stack declare identically.
 """
+
 from __future__ import annotations
 
 from troposphere import Ref, Sub, certificatemanager
@@ -16,7 +17,8 @@ CERTIFICATES_DESCRIPTION = (
     "the edge stack), validated through the Route 53 zone. Enable once the zone answers "
     "publicly: an existing delegated zone, or a new zone after its name servers "
     "(output HostedZoneNameServers) were added at the parent domain. Disabled: the ALB "
-    "serves HTTP to CloudFront and CloudFront uses its default certificate.")
+    "serves HTTP to CloudFront and CloudFront uses its default certificate."
+)
 
 
 def has_domain(tier):
@@ -34,21 +36,40 @@ def certificates_toggle(tier) -> str:
 def optional_zone_id(tier, name: str, description: str):
     """A hosted zone id parameter that may be empty."""
     return tier.parameter(
-        name, "DNS", Type="String", Default="", AllowedPattern=r"^(Z[0-9A-Z]{1,32})?$",
+        name,
+        "DNS",
+        Type="String",
+        Default="",
+        AllowedPattern=r"^(Z[0-9A-Z]{1,32})?$",
         ConstraintDescription="empty, or a hosted zone id such as Z0123456789ABCDEFGHIJ",
-        Description=description)
+        Description=description,
+    )
 
 
-def certificate(tier, logical: str, host: str, zone_id, purpose: str, condition: str,
-                zone_condition: str | None = None) -> certificatemanager.Certificate:
+def certificate(
+    tier,
+    logical: str,
+    host: str,
+    zone_id,
+    purpose: str,
+    condition: str,
+    zone_condition: str | None = None,
+) -> certificatemanager.Certificate:
     """An ACM certificate for <host>.<domain>, validated by a CNAME that CloudFormation
     creates in zone_id (only while zone_condition holds, when one is given; otherwise
     the stack waits for the CNAME to be created by hand)."""
     name = Sub(f"{host}.${{DomainName}}")
     options = [certificatemanager.DomainValidationOption(DomainName=name, HostedZoneId=zone_id)]
-    return tier.add(certificatemanager.Certificate(
-        logical, Condition=condition, DomainName=name, ValidationMethod="DNS",
-        DomainValidationOptions=If(zone_condition, options, Ref(AWS_NO_VALUE))
-        if zone_condition else options,
-        CertificateTransparencyLoggingPreference="ENABLED",
-        Tags=tier.tags("acm", purpose)))
+    return tier.add(
+        certificatemanager.Certificate(
+            logical,
+            Condition=condition,
+            DomainName=name,
+            ValidationMethod="DNS",
+            DomainValidationOptions=If(zone_condition, options, Ref(AWS_NO_VALUE))
+            if zone_condition
+            else options,
+            CertificateTransparencyLoggingPreference="ENABLED",
+            Tags=tier.tags("acm", purpose),
+        )
+    )

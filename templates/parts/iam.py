@@ -6,6 +6,7 @@ policy scoped to the ARNs the service needs, under the workload path and with th
 workload permissions boundary. The execution role may create, change and pass only such
 roles, so a role without them fails to deploy.
 """
+
 from __future__ import annotations
 
 from awacs.aws import Allow, Condition, Policy, Principal, Statement, StringEquals
@@ -23,42 +24,70 @@ def policy_dict(policy) -> dict:
 def policy_document(*statements) -> dict:
     """A policy document whose statements may be Fn::If (awacs' Policy only takes
     Statement objects)."""
-    return {"Version": "2012-10-17",
-            "Statement": [policy_dict(s) if isinstance(s, Statement) else s
-                          for s in statements]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [policy_dict(s) if isinstance(s, Statement) else s for s in statements],
+    }
 
 
 def service_trust(service) -> Policy:
     """AssumeRolePolicyDocument letting one AWS service assume a role for this account
     only."""
-    return Policy(Version="2012-10-17", Statement=[Statement(
-        Effect=Allow, Principal=Principal("Service", service), Action=[AssumeRole],
-        Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))])
+    return Policy(
+        Version="2012-10-17",
+        Statement=[
+            Statement(
+                Effect=Allow,
+                Principal=Principal("Service", service),
+                Action=[AssumeRole],
+                Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))),
+            )
+        ],
+    )
 
 
-def service_role(tier, logical: str, service: str, purpose: str, statements=(), *,
-                 policy_name: str | None = None, condition: str | None = None,
-                 **properties) -> iam.Role:
+def service_role(
+    tier,
+    logical: str,
+    service: str,
+    purpose: str,
+    statements=(),
+    *,
+    policy_name: str | None = None,
+    condition: str | None = None,
+    **properties,
+) -> iam.Role:
     """Workload role `logical` that `service` assumes, tagged role-<purpose>-<env>, with
     one inline policy `policy_name` holding `statements` (Statement objects or Fn::If of
     them); no inline policy without statements. Added to the tier; returned for
     suppressions."""
     if statements:
-        properties["Policies"] = [iam.Policy(PolicyName=policy_name or purpose,
-                                             PolicyDocument=policy_document(*statements))]
+        properties["Policies"] = [
+            iam.Policy(
+                PolicyName=policy_name or purpose, PolicyDocument=policy_document(*statements)
+            )
+        ]
     if condition:
         properties["Condition"] = condition
     tier.shared_parameter("WorkloadBoundaryPolicy")
-    return tier.add(iam.Role(logical, AssumeRolePolicyDocument=service_trust(service),
-                             Path=Sub(WORKLOAD_PATH),
-                             PermissionsBoundary=Sub(WORKLOAD_BOUNDARY_ARN),
-                             Tags=tier.tags("role", purpose), **properties))
+    return tier.add(
+        iam.Role(
+            logical,
+            AssumeRolePolicyDocument=service_trust(service),
+            Path=Sub(WORKLOAD_PATH),
+            PermissionsBoundary=Sub(WORKLOAD_BOUNDARY_ARN),
+            Tags=tier.tags("role", purpose),
+            **properties,
+        )
+    )
 
 
-def instance_profile(tier, logical: str, role: str, condition: str | None = None
-                     ) -> iam.InstanceProfile:
+def instance_profile(
+    tier, logical: str, role: str, condition: str | None = None
+) -> iam.InstanceProfile:
     """An instance profile of workload role `role`, under the workload path (where the
     execution role may create instance profiles)."""
     extra = {"Condition": condition} if condition else {}
-    return tier.add(iam.InstanceProfile(logical, Path=Sub(WORKLOAD_PATH), Roles=[Ref(role)],
-                                        **extra))
+    return tier.add(
+        iam.InstanceProfile(logical, Path=Sub(WORKLOAD_PATH), Roles=[Ref(role)], **extra)
+    )

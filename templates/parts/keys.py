@@ -1,6 +1,7 @@
 """Customer-managed KMS keys: rotation on, a deletion window of 7 days in dev and 30
 elsewhere, kept outside dev, and a key policy that keeps the account root in control
 (IAM policies apply, nobody is locked out) before it grants the services that use it."""
+
 from __future__ import annotations
 
 from awacs import kms as kms_actions
@@ -12,20 +13,46 @@ from templates.parts.iam import policy_document
 
 
 def account_root_statement(sid: str = "AccountRootFullAccess") -> Statement:
-    return Statement(Sid=sid, Effect=Allow, Principal=Principal("AWS", account_root()),
-                     Action=[kms_actions.Action("*")], Resource=["*"])
+    return Statement(
+        Sid=sid,
+        Effect=Allow,
+        Principal=Principal("AWS", account_root()),
+        Action=[kms_actions.Action("*")],
+        Resource=["*"],
+    )
 
 
-def customer_key(tier, logical: str, purpose: str, description: str, statements=(), *,
-                 root_sid: str = "AccountRootFullAccess", alias: bool = True) -> kms.Key:
+def customer_key(
+    tier,
+    logical: str,
+    purpose: str,
+    description: str,
+    statements=(),
+    *,
+    root_sid: str = "AccountRootFullAccess",
+    alias: bool = True,
+) -> kms.Key:
     """Key `logical` (tags kms-<purpose>-<env>) whose policy is the account-root statement
     and `statements` (which may be Fn::If); with `alias`, alias/<purpose>-<env> as
     `<logical>Alias`. `description` may use ${Environment}."""
-    key = tier.add(tier.stateful(kms.Key(
-        logical, Description=Sub(description), EnableKeyRotation=True,
-        KeyPolicy=policy_document(account_root_statement(root_sid), *statements),
-        PendingWindowInDays=tier.if_dev(7, 30), Tags=tier.tags("kms", purpose))))
+    key = tier.add(
+        tier.stateful(
+            kms.Key(
+                logical,
+                Description=Sub(description),
+                EnableKeyRotation=True,
+                KeyPolicy=policy_document(account_root_statement(root_sid), *statements),
+                PendingWindowInDays=tier.if_dev(7, 30),
+                Tags=tier.tags("kms", purpose),
+            )
+        )
+    )
     if alias:
-        tier.add(kms.Alias(f"{logical}Alias", AliasName=Sub(f"alias/{purpose}-${{Environment}}"),
-                           TargetKeyId=Ref(logical)))
+        tier.add(
+            kms.Alias(
+                f"{logical}Alias",
+                AliasName=Sub(f"alias/{purpose}-${{Environment}}"),
+                TargetKeyId=Ref(logical),
+            )
+        )
     return key

@@ -1,5 +1,6 @@
 """ALB listener-rule conditions shared by the load-balancer and fleet tiers: a path, and
 the origin-verify header CloudFront sends (its value is a generated secret)."""
+
 from __future__ import annotations
 
 from troposphere import Sub
@@ -9,13 +10,17 @@ ORIGIN_HEADER = "X-Origin-Verify"
 
 
 def path_condition(pattern) -> elb.Condition:
-    return elb.Condition(Field="path-pattern",
-                         PathPatternConfig=elb.PathPatternConfig(Values=[pattern]))
+    return elb.Condition(
+        Field="path-pattern", PathPatternConfig=elb.PathPatternConfig(Values=[pattern])
+    )
 
 
 def origin_condition(secret: str) -> elb.Condition:
     """Requests carrying the origin-verify header; `secret` names the parameter or
     resource whose value is the secret's ARN (read by dynamic reference)."""
-    return elb.Condition(Field="http-header", HttpHeaderConfig=elb.HttpHeaderConfig(
-        HttpHeaderName=ORIGIN_HEADER,
-        Values=[Sub("{{resolve:secretsmanager:${%s}}}" % secret)]))
+    return elb.Condition(
+        Field="http-header",
+        HttpHeaderConfig=elb.HttpHeaderConfig(
+            HttpHeaderName=ORIGIN_HEADER, Values=[Sub("{{resolve:secretsmanager:${%s}}}" % secret)]
+        ),
+    )

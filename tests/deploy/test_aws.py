@@ -1,4 +1,5 @@
 """Clients: adaptive retries survive throttling; AWS_ENDPOINT_URL redirects them."""
+
 from __future__ import annotations
 
 import boto3
@@ -6,10 +7,14 @@ from botocore.awsrequest import AWSResponse
 
 from streamstack.deploy import aws
 
-THROTTLED = (b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
-             b"<Message>Rate exceeded</Message></Error></ErrorResponse>")
-OK = (b'<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/">'
-      b"<DescribeStacksResult><Stacks/></DescribeStacksResult></DescribeStacksResponse>")
+THROTTLED = (
+    b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+    b"<Message>Rate exceeded</Message></Error></ErrorResponse>"
+)
+OK = (
+    b'<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/">'
+    b"<DescribeStacksResult><Stacks/></DescribeStacksResult></DescribeStacksResponse>"
+)
 
 
 class Raw:
@@ -51,8 +56,11 @@ def test_endpoint_url_redirects_every_client(monkeypatch):
 
 
 def test_console_url_quotes_the_arns():
-    url = aws.console_url("eu-west-1", "arn:aws:cloudformation:eu-west-1:1:stack/s/i",
-                          "arn:aws:cloudformation:eu-west-1:1:changeSet/c/i")
+    url = aws.console_url(
+        "eu-west-1",
+        "arn:aws:cloudformation:eu-west-1:1:stack/s/i",
+        "arn:aws:cloudformation:eu-west-1:1:changeSet/c/i",
+    )
     assert url.startswith("https://eu-west-1.console.aws.amazon.com/cloudformation/home?")
     assert "stackId=arn%3Aaws%3Acloudformation%3Aeu-west-1%3A1%3Astack%2Fs%2Fi" in url
     assert "changeSetId=arn%3A" in url

@@ -2,6 +2,7 @@
 role), deploy-role (execution role, workload boundary, CI roles) and stackset-role (a
 target's StackSet execution role). cfn-lint, checkov and the identity proofs run on them
 in `make build`; these tests pin what the proofs do not: names, trust and toggles."""
+
 from __future__ import annotations
 
 import json
@@ -59,15 +60,20 @@ def test_the_bucket_refuses_plain_http_and_any_write_that_could_replace_a_templa
     planned = f"{bucket}/pull-requests/templates/{'a' * 64}.json"
     for key in (template, planned):
         assert policy.decide(Request("s3:PutObject", key)) == "Deny"
-        assert policy.decide(Request("s3:PutObject", key,
-                                     {"s3:if-none-match": "*",
-                                      "aws:SecureTransport": "true"})) != "Deny"
-    assert policy.decide(Request("s3:GetObject", template,
-                                 {"aws:SecureTransport": "false"})) == "Deny"
+        assert (
+            policy.decide(
+                Request(
+                    "s3:PutObject", key, {"s3:if-none-match": "*", "aws:SecureTransport": "true"}
+                )
+            )
+            != "Deny"
+        )
+    assert (
+        policy.decide(Request("s3:GetObject", template, {"aws:SecureTransport": "false"})) == "Deny"
+    )
     # Other keys (the StackSet override state) may be rewritten.
     state = f"{bucket}/stacksets/streamstack-prod-global/overrides.json"
-    assert policy.decide(Request("s3:PutObject", state, {"aws:SecureTransport": "true"})) \
-        != "Deny"
+    assert policy.decide(Request("s3:PutObject", state, {"aws:SecureTransport": "true"})) != "Deny"
 
 
 def test_template_readers_get_templates_only(bootstrap):
@@ -81,8 +87,10 @@ def test_template_readers_get_templates_only(bootstrap):
 
 def test_a_stackset_target_gets_only_ecr_and_its_key(bootstrap):
     target = Resolved(bootstrap, {"Environment": "prod", **STACKSET_TARGET_BOOTSTRAP})
-    assert {r["Type"] for r in target.resources().values()} == {"AWS::KMS::Key",
-                                                                "AWS::ECR::Repository"}
+    assert {r["Type"] for r in target.resources().values()} == {
+        "AWS::KMS::Key",
+        "AWS::ECR::Repository",
+    }
     direct = Resolved(bootstrap, {"Environment": "prod"})
     assert "ArtifactBucket" in direct.resources()
 
@@ -113,22 +121,24 @@ def test_the_bootstrap_fits_inline(rendered_text):
 
 
 # -- deploy-role -----------------------------------------------------------------------------
-def test_execution_role_trusts_cloudformation_of_this_account_and_carries_every_policy(
-        deploy_role):
+def test_execution_role_trusts_cloudformation_of_this_account_and_carries_every_policy(deploy_role):
     role = deploy_role["Resources"]["ExecutionRole"]["Properties"]
     statement = role["AssumeRolePolicyDocument"]["Statement"][0]
     assert statement["Principal"] == {"Service": "cloudformation.amazonaws.com"}
-    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount":
-                                                       {"Ref": "AWS::AccountId"}}}
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    }
     assert role["Path"] == "/streamstack-deploy/execution/"
-    policies = [k for k in resources(deploy_role, "AWS::IAM::ManagedPolicy")
-                if k != "WorkloadBoundary"]
+    policies = [
+        k for k in resources(deploy_role, "AWS::IAM::ManagedPolicy") if k != "WorkloadBoundary"
+    ]
     assert sorted(r["Ref"] for r in role["ManagedPolicyArns"]) == sorted(policies)
     assert len(policies) <= derive.MANAGED_POLICIES_PER_ROLE
 
 
 def test_every_managed_policy_fits_iams_size_limit_and_grants_no_action_wildcard(
-        deploy_role, stackset_role):
+    deploy_role, stackset_role
+):
     for template in (deploy_role, stackset_role):
         for name, policy in resources(template, "AWS::IAM::ManagedPolicy").items():
             document = policy["Properties"]["PolicyDocument"]
@@ -145,9 +155,11 @@ def test_the_workload_boundary_is_named_for_the_environment_and_region(deploy_ro
     boundary = deploy_role["Resources"]["WorkloadBoundary"]["Properties"]
     assert boundary["Path"] == "/streamstack-deploy/"
     assert boundary["ManagedPolicyName"] == {
-        "Fn::Sub": "workload-boundary-${Environment}-${AWS::Region}"}
+        "Fn::Sub": "workload-boundary-${Environment}-${AWS::Region}"
+    }
     assert deploy_role["Outputs"]["WorkloadBoundaryPolicy"]["Value"] == {
-        "Fn::Sub": "streamstack-deploy/workload-boundary-${Environment}-${AWS::Region}"}
+        "Fn::Sub": "streamstack-deploy/workload-boundary-${Environment}-${AWS::Region}"
+    }
 
 
 def github_role(template, logical):
@@ -155,13 +167,21 @@ def github_role(template, logical):
     assert role["Condition"] == "HasGitHub"
     condition = role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]
     assert condition["StringEquals"] == {
-        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}
-    subjects = [s["Fn::Sub"] for s in
-                condition["StringLike"]["token.actions.githubusercontent.com:sub"]]
-    resolved = Resolved(template, {"Environment": "prod", "GitHubRepository": "o/r",
-                                   "PlatformStackName": "streamstack-prod",
-                                   "BootstrapStackName": "streamstack-prod-bootstrap",
-                                   "ArtifactBucketName": "artifacts"})
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com"
+    }
+    subjects = [
+        s["Fn::Sub"] for s in condition["StringLike"]["token.actions.githubusercontent.com:sub"]
+    ]
+    resolved = Resolved(
+        template,
+        {
+            "Environment": "prod",
+            "GitHubRepository": "o/r",
+            "PlatformStackName": "streamstack-prod",
+            "BootstrapStackName": "streamstack-prod-bootstrap",
+            "ArtifactBucketName": "artifacts",
+        },
+    )
     document = resolved.resources()[logical]["Properties"]["Policies"][0]["PolicyDocument"]
     return subjects, PolicySet.of([document])
 
@@ -170,13 +190,17 @@ STACK = f"arn:aws:cloudformation:us-west-2:{ACCOUNT}:stack/streamstack-prod/1"
 
 
 def create(name, url):
-    return Request("cloudformation:CreateChangeSet", STACK,
-                   {"cloudformation:ChangeSetName": name, "cloudformation:TemplateUrl": url})
+    return Request(
+        "cloudformation:CreateChangeSet",
+        STACK,
+        {"cloudformation:ChangeSetName": name, "cloudformation:TemplateUrl": url},
+    )
 
 
 MAIN_URL = "https://artifacts.s3.us-west-2.amazonaws.com/templates/" + "a" * 64 + ".json"
-PR_URL = "https://artifacts.s3.us-west-2.amazonaws.com/pull-requests/templates/" + "a" * 64 \
-    + ".json"
+PR_URL = (
+    "https://artifacts.s3.us-west-2.amazonaws.com/pull-requests/templates/" + "a" * 64 + ".json"
+)
 
 
 def test_the_plan_role_runs_on_the_branch_only_and_cannot_execute(deploy_role):
@@ -184,44 +208,66 @@ def test_the_plan_role_runs_on_the_branch_only_and_cannot_execute(deploy_role):
     assert subjects == ["repo:${GitHubRepository}:ref:refs/heads/${GitHubBranch}"]
     assert policy.allows(create("deploy-20261201T000000Z", MAIN_URL))
     assert not policy.allows(create("deploy-20261201T000000Z", PR_URL))
-    assert not policy.allows(Request("cloudformation:ExecuteChangeSet", STACK,
-                                     {"cloudformation:ChangeSetName": "deploy-1"}))
+    assert not policy.allows(
+        Request(
+            "cloudformation:ExecuteChangeSet", STACK, {"cloudformation:ChangeSetName": "deploy-1"}
+        )
+    )
 
 
 def test_a_pull_request_plans_from_its_own_prefix_and_nothing_it_makes_runs(deploy_role):
     subjects, policy = github_role(deploy_role, "GitHubPullRequestRole")
     assert subjects == ["repo:${GitHubRepository}:pull_request"]
-    assert policy.allows(Request("s3:PutObject", "arn:aws:s3:::artifacts/pull-requests/"
-                                                 "templates/" + "a" * 64 + ".json"))
+    assert policy.allows(
+        Request(
+            "s3:PutObject", "arn:aws:s3:::artifacts/pull-requests/templates/" + "a" * 64 + ".json"
+        )
+    )
     # It cannot write where deploys from main read, nor plan from there.
-    assert not policy.allows(Request("s3:PutObject",
-                                     "arn:aws:s3:::artifacts/templates/" + "a" * 64 + ".json"))
+    assert not policy.allows(
+        Request("s3:PutObject", "arn:aws:s3:::artifacts/templates/" + "a" * 64 + ".json")
+    )
     assert policy.allows(create("pr-20261201T000000Z", PR_URL))
     assert not policy.allows(create("deploy-20261201T000000Z", PR_URL))
     assert not policy.allows(create("pr-20261201T000000Z", MAIN_URL))
-    assert not policy.allows(Request("cloudformation:ExecuteChangeSet", STACK,
-                                     {"cloudformation:ChangeSetName": "pr-1"}))
+    assert not policy.allows(
+        Request("cloudformation:ExecuteChangeSet", STACK, {"cloudformation:ChangeSetName": "pr-1"})
+    )
 
 
 def test_the_deploy_role_needs_the_environment_and_executes_deploy_change_sets_only(deploy_role):
     subjects, policy = github_role(deploy_role, "GitHubDeployRole")
     assert subjects == ["repo:${GitHubRepository}:environment:${Environment}"]
-    assert policy.allows(Request("cloudformation:ExecuteChangeSet", STACK,
-                                 {"cloudformation:ChangeSetName": "deploy-20261201T000000Z"}))
-    assert not policy.allows(Request("cloudformation:ExecuteChangeSet", STACK,
-                                     {"cloudformation:ChangeSetName": "pr-20261201T000000Z"}))
+    assert policy.allows(
+        Request(
+            "cloudformation:ExecuteChangeSet",
+            STACK,
+            {"cloudformation:ChangeSetName": "deploy-20261201T000000Z"},
+        )
+    )
+    assert not policy.allows(
+        Request(
+            "cloudformation:ExecuteChangeSet",
+            STACK,
+            {"cloudformation:ChangeSetName": "pr-20261201T000000Z"},
+        )
+    )
 
 
 def test_ci_roles_read_the_bootstrap_and_edge_stacks_and_run_the_transform(deploy_role):
     for logical in ("GitHubPlanRole", "GitHubPullRequestRole", "GitHubDeployRole"):
         _, policy = github_role(deploy_role, logical)
-        for stack in (f"arn:aws:cloudformation:us-west-2:{ACCOUNT}:stack/"
-                      "streamstack-prod-bootstrap-role/1",
-                      f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/streamstack-prod-edge/1"):
+        for stack in (
+            f"arn:aws:cloudformation:us-west-2:{ACCOUNT}:stack/streamstack-prod-bootstrap-role/1",
+            f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/streamstack-prod-edge/1",
+        ):
             assert policy.allows(Request("cloudformation:DescribeStacks", stack)), logical
-        assert policy.allows(Request(
-            "cloudformation:CreateChangeSet",
-            "arn:aws:cloudformation:us-west-2:aws:transform/LanguageExtensions")), logical
+        assert policy.allows(
+            Request(
+                "cloudformation:CreateChangeSet",
+                "arn:aws:cloudformation:us-west-2:aws:transform/LanguageExtensions",
+            )
+        ), logical
         assert policy.allows(Request("cloudformation:DescribeEvents", STACK)), logical
 
 
@@ -229,11 +275,19 @@ def test_ci_roles_read_the_bootstrap_and_edge_stacks_and_run_the_transform(deplo
 def test_the_stackset_execution_role_trusts_only_the_administration_role(stackset_role):
     role = stackset_role["Resources"]["StackSetExecutionRole"]["Properties"]
     statement = role["AssumeRolePolicyDocument"]["Statement"][0]
-    assert statement["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::"
-                                                         "${AdministratorAccountId}:root"}}
-    assert statement["Condition"] == {"ArnEquals": {"aws:PrincipalArn": {"Fn::Sub": (
-        "arn:${AWS::Partition}:iam::${AdministratorAccountId}:role/"
-        "${AdministrationRoleName}")}}}
+    assert statement["Principal"] == {
+        "AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AdministratorAccountId}:root"}
+    }
+    assert statement["Condition"] == {
+        "ArnEquals": {
+            "aws:PrincipalArn": {
+                "Fn::Sub": (
+                    "arn:${AWS::Partition}:iam::${AdministratorAccountId}:role/"
+                    "${AdministrationRoleName}"
+                )
+            }
+        }
+    }
     assert role["RoleName"] == {"Fn::Sub": "${ExecutionRoleName}"}
 
 
@@ -243,15 +297,25 @@ def test_no_administrator_access_anywhere(rendered_text):
 
 
 def test_the_preview_role_can_change_nothing(stackset_role):
-    resolved = Resolved(stackset_role, {"Environment": "prod", "StackSetName": "s",
-                                        "AdministratorAccountId": "999999999999",
-                                        "ArtifactBucketName": "central",
-                                        "ArtifactKeyArn": "arn:aws:kms:us-west-2:999999999999:"
-                                                          "key/1"})
+    resolved = Resolved(
+        stackset_role,
+        {
+            "Environment": "prod",
+            "StackSetName": "s",
+            "AdministratorAccountId": "999999999999",
+            "ArtifactBucketName": "central",
+            "ArtifactKeyArn": "arn:aws:kms:us-west-2:999999999999:key/1",
+        },
+    )
     role = resolved.resources()["StackSetPreviewRole"]["Properties"]
     policy = PolicySet.of([p["PolicyDocument"] for p in role["Policies"]])
     instance = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/StackSet-s-1234/5"
     assert policy.allows(Request("cloudformation:CreateChangeSet", instance))
-    for action in ("cloudformation:ExecuteChangeSet", "cloudformation:UpdateStack",
-                   "cloudformation:DeleteStack", "iam:PassRole", "s3:PutObject"):
+    for action in (
+        "cloudformation:ExecuteChangeSet",
+        "cloudformation:UpdateStack",
+        "cloudformation:DeleteStack",
+        "iam:PassRole",
+        "s3:PutObject",
+    ):
         assert not policy.allows(Request(action, instance)), action

@@ -7,6 +7,7 @@ deploy.py runs as a subprocess, exactly as `make deploy ENV=dev LOCAL=1` runs it
 copy of params/dev.yaml under its own stack name. LocalStack is started if it is not
 answering (with the project's fixes), and stopped again if this test started it.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,13 @@ def endpoint():
 
 
 def aws_client(service: str):
-    return boto3.client(service, endpoint_url=local.ENDPOINT, region_name=REGION,
-                        aws_access_key_id="test", aws_secret_access_key="test")
+    return boto3.client(
+        service,
+        endpoint_url=local.ENDPOINT,
+        region_name=REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
 
 
 class Deploy:
@@ -53,7 +59,7 @@ class Deploy:
         shutil.copytree(PARAMS_DIR / "profiles", self.params_dir / "profiles")
         self.dev = yaml.safe_load((PARAMS_DIR / "dev.yaml").read_text())
         self.dev["stack_name"] = name
-        self.dev["deploy"]["execute"] = "review"     # plan and execute as separate steps
+        self.dev["deploy"]["execute"] = "review"  # plan and execute as separate steps
         self.write()
 
     def write(self, **parameters) -> None:
@@ -63,10 +69,26 @@ class Deploy:
     def __call__(self, command: str, *extra: str) -> subprocess.CompletedProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         return subprocess.run(
-            [sys.executable, str(ROOT / "deploy.py"), command, "dev", "--local", "--no-build",
-             "--build-dir", str(self.build_dir), "--params-dir", str(self.params_dir),
-             "--poll-seconds", "0.5", *extra],
-            env=env, capture_output=True, text=True, timeout=600)
+            [
+                sys.executable,
+                str(ROOT / "deploy.py"),
+                command,
+                "dev",
+                "--local",
+                "--no-build",
+                "--build-dir",
+                str(self.build_dir),
+                "--params-dir",
+                str(self.params_dir),
+                "--poll-seconds",
+                "0.5",
+                *extra,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
 
 
 def ok(result: subprocess.CompletedProcess) -> str:
@@ -77,16 +99,23 @@ def ok(result: subprocess.CompletedProcess) -> str:
 def refuse_shared_names(cfn) -> None:
     """The dev templates name their buckets and aliases by environment, so a dev tree
     someone deployed on this LocalStack would collide with the test's."""
-    live = [s["StackName"] for s in cfn.list_stacks()["StackSummaries"]
-            if s["StackStatus"] != "DELETE_COMPLETE" and not s.get("ParentId")
-            and not s["StackName"].endswith(("-bootstrap", "-bootstrap-role"))]
+    live = [
+        s["StackName"]
+        for s in cfn.list_stacks()["StackSummaries"]
+        if s["StackStatus"] != "DELETE_COMPLETE"
+        and not s.get("ParentId")
+        and not s["StackName"].endswith(("-bootstrap", "-bootstrap-role"))
+    ]
     for name in live:
         parameters = cfn.describe_stacks(StackName=name)["Stacks"][0].get("Parameters", [])
         if {"ParameterKey": "Environment", "ParameterValue": "dev"} in [
-                {k: p[k] for k in ("ParameterKey", "ParameterValue")} for p in parameters]:
-            pytest.fail(f"LocalStack on {local.ENDPOINT} already holds the dev tree {name}, "
-                        f"whose names the test's would collide with: `make destroy ENV=dev "
-                        f"LOCAL=1 YES=1`, or `make local-stop` and let the test start one")
+            {k: p[k] for k in ("ParameterKey", "ParameterValue")} for p in parameters
+        ]:
+            pytest.fail(
+                f"LocalStack on {local.ENDPOINT} already holds the dev tree {name}, "
+                f"whose names the test's would collide with: `make destroy ENV=dev "
+                f"LOCAL=1 YES=1`, or `make local-stop` and let the test start one"
+            )
 
 
 def test_real_tree_bootstrap_plan_execute_replan_change_destroy(endpoint, built, tmp_path):
@@ -101,8 +130,7 @@ def test_real_tree_bootstrap_plan_execute_replan_change_destroy(endpoint, built,
         assert boot["StackStatus"] == "CREATE_COMPLETE"
         role = stacks.describe(cfn, f"{name}-bootstrap-role")
         assert role["StackStatus"] == "CREATE_COMPLETE"
-        assert ":role/streamstack-deploy/execution/" in \
-            stacks.outputs(role)["ExecutionRoleArn"]
+        assert ":role/streamstack-deploy/execution/" in stacks.outputs(role)["ExecutionRoleArn"]
 
         # 2. plan (CREATE): the profile's changes printed, nothing executed
         out = ok(deploy("deploy"))
@@ -123,18 +151,22 @@ def test_real_tree_bootstrap_plan_execute_replan_change_destroy(endpoint, built,
         assert len(tree) == TIERS + 1
         assert {stacks.describe(cfn, i)["StackStatus"] for _, i in tree} == {"CREATE_COMPLETE"}
         assert "what LocalStack really did, per tier" in out
-        report = {line.split()[0]: line.split()[1:] for line in out.splitlines()
-                  if line.startswith("  ") and len(line.split()) >= 3
-                  and line.split()[1].isdigit()}
-        assert int(report["network"][0]) > 30                  # VPC, subnets, routes, ...
+        report = {
+            line.split()[0]: line.split()[1:]
+            for line in out.splitlines()
+            if line.startswith("  ") and len(line.split()) >= 3 and line.split()[1].isdigit()
+        }
+        assert int(report["network"][0]) > 30  # VPC, subnets, routes, ...
         assert report["network"][2:] == ["AWS::EC2::SecurityGroupIngress"]
         assert "AWS::RDS::DBCluster" in " ".join(report["data"][2:])
         nested = {path[-1]: i for path, i in tree[1:]}
         outputs = stacks.outputs(root)
-        fleet = {p["ParameterKey"]: p["ParameterValue"] for p in
-                 cfn.describe_stacks(StackName=nested["FleetStack"])["Stacks"][0]["Parameters"]}
-        assert fleet["FleetAmiId"].startswith("ami-")        # resolved once, at the root
-        assert fleet["VpcId"] == outputs["VpcId"]    # wired from the network tier
+        fleet = {
+            p["ParameterKey"]: p["ParameterValue"]
+            for p in cfn.describe_stacks(StackName=nested["FleetStack"])["Stacks"][0]["Parameters"]
+        }
+        assert fleet["FleetAmiId"].startswith("ami-")  # resolved once, at the root
+        assert fleet["VpcId"] == outputs["VpcId"]  # wired from the network tier
         again = deploy("execute")
         assert again.returncode == 1 and "there is no plan for dev" in again.stderr
 
@@ -150,12 +182,14 @@ def test_real_tree_bootstrap_plan_execute_replan_change_destroy(endpoint, built,
         assert plan["change_set_type"] == "UPDATE"
         assert plan["parameters"]["JobsVisibilityTimeout"] == "600"
         assert [(r["action"], r["logical_id"]) for r in plan["rows"]] == [
-            ("Modify", "MessagingStack")], plan["rows"]
+            ("Modify", "MessagingStack")
+        ], plan["rows"]
         ok(deploy("execute"))
         assert stacks.describe(cfn, name)["StackStatus"] == "UPDATE_COMPLETE"
         assert stacks.describe(cfn, nested["MessagingStack"])["StackStatus"] == "UPDATE_COMPLETE"
         queue = aws_client("sqs").get_queue_attributes(
-            QueueUrl=outputs["JobsQueueUrl"], AttributeNames=["VisibilityTimeout"])
+            QueueUrl=outputs["JobsQueueUrl"], AttributeNames=["VisibilityTimeout"]
+        )
         assert queue["Attributes"]["VisibilityTimeout"] == "600"
 
         # 6. destroy: every object version goes, then the tree
@@ -186,4 +220,5 @@ def _cleanup(cfn, name: str) -> None:
             empty_bucket(aws_client("s3"), outputs["ArtifactBucketName"])
         cfn.delete_stack(StackName=stack_name)
         cfn.get_waiter("stack_delete_complete").wait(
-            StackName=stack_name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+            StackName=stack_name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+        )

@@ -1,6 +1,7 @@
 """Each fix of streamstack/deploy/localstack_fixes.py: the bug shows with LocalStack's
 function as shipped, and is gone with the fix (tests/deploy/localstack_fix_cases.py runs
 both inside .venv-local, LocalStack's own Python)."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,9 @@ def results() -> dict:
     python = local.VENV / "bin" / "python"
     if not python.exists():
         pytest.fail(f"{python} is missing: `make test` installs LocalStack's venv")
-    done = subprocess.run([str(python), "-P", str(CASES)], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [str(python), "-P", str(CASES)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout)
 
@@ -46,8 +48,8 @@ def test_empty_nested_output_stays_empty(results):
 
 def test_explicit_empty_parameter_and_lists_on_delete(results):
     unfixed, fixed = case(results, "parameter-values")
-    assert unfixed["explicit_empty"] == "Z0DEFAULT"            # the Default, not ""
-    assert unfixed["delete_with_list"].startswith("RuntimeError")   # Join over 'a,b'
+    assert unfixed["explicit_empty"] == "Z0DEFAULT"  # the Default, not ""
+    assert unfixed["delete_with_list"].startswith("RuntimeError")  # Join over 'a,b'
     assert fixed == {"explicit_empty": "", "delete_with_list": "planned"}
 
 
@@ -67,10 +69,12 @@ def test_delete_skips_what_was_never_created(results):
 
 def test_nested_stack_update_passes_new_parameters(results):
     unfixed, fixed = case(results, "nested-stack-updates")
-    assert unfixed == "NotImplementedError"   # the engine then reports the old state a success
-    assert fixed == {"statuses": ["IN_PROGRESS", "SUCCESS"],
-                     "passed": [{"ParameterKey": "Retention", "ParameterValue": "7"}],
-                     "outputs": {"X": "new"}}
+    assert unfixed == "NotImplementedError"  # the engine then reports the old state a success
+    assert fixed == {
+        "statuses": ["IN_PROGRESS", "SUCCESS"],
+        "passed": [{"ParameterKey": "Retention", "ParameterValue": "7"}],
+        "outputs": {"X": "new"},
+    }
 
 
 def test_hosted_zone_ids_start_with_z(results):
@@ -80,11 +84,17 @@ def test_hosted_zone_ids_start_with_z(results):
 
 
 def test_placeholder_arns_name_service_kind_and_resource():
-    arn = localstack_fixes.placeholder_arn("AWS::RDS::DBCluster", "DatabaseCluster",
-                                           "us-west-2", "000000000000",
-                                           "MasterUserSecret.SecretArn")
-    assert arn == ("arn:aws:rds:us-west-2:000000000000:dbcluster/localstack-skipped/"
-                   "DatabaseCluster/MasterUserSecret.SecretArn")
+    arn = localstack_fixes.placeholder_arn(
+        "AWS::RDS::DBCluster",
+        "DatabaseCluster",
+        "us-west-2",
+        "000000000000",
+        "MasterUserSecret.SecretArn",
+    )
+    assert arn == (
+        "arn:aws:rds:us-west-2:000000000000:dbcluster/localstack-skipped/"
+        "DatabaseCluster/MasterUserSecret.SecretArn"
+    )
     assert not localstack_fixes.is_placeholder("arn:aws:rds:us-west-2:0:cluster:real")
 
 

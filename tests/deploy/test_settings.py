@@ -1,4 +1,5 @@
 """The deploy: section of params files."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,7 +24,11 @@ def test_defaults_are_the_safe_choice(tmp_path, built):
 
 
 def test_a_full_section(tmp_path, built):
-    settings = settings_of(load(tmp_path, built, """\
+    settings = settings_of(
+        load(
+            tmp_path,
+            built,
+            """\
 deploy:
   execute: auto
   protected: false
@@ -31,7 +36,9 @@ deploy:
   keep_change_sets: 7
   github: {repository: acme/streamstack, branch: release}
   bootstrap_parameters: {GitHubOidc: existing, EcrKeepImages: 20}
-"""))
+""",
+        )
+    )
     assert settings.execute == "auto" and settings.keep_change_sets == 7
     assert (settings.github_repository, settings.github_branch) == ("acme/streamstack", "release")
     assert settings.bootstrap_parameters == {"GitHubOidc": "existing", "EcrKeepImages": "20"}
@@ -39,7 +46,10 @@ deploy:
 
 def test_every_problem_is_reported_on_its_own_line(tmp_path, built):
     with pytest.raises(ParamsError) as raised:
-        load(tmp_path, built, """\
+        load(
+            tmp_path,
+            built,
+            """\
 deploy:
   execute: sometimes
   protected: "yes"
@@ -47,25 +57,32 @@ deploy:
   github: {repository: not-a-repo}
   colour: blue
   bootstrap_parameters: {Environment: prod}
-""")
+""",
+        )
     text = "\n".join(raised.value.lines)
-    for expected in ("deploy.execute: 'sometimes' is not allowed",
-                     "deploy.protected: must be true or false",
-                     "deploy.keep_change_sets: must be a whole number from 1 to 50",
-                     "deploy.github.repository: 'not-a-repo' is not owner/name",
-                     "deploy.colour: unknown setting",
-                     "deploy.bootstrap_parameters.Environment: is set by deploy.py"):
+    for expected in (
+        "deploy.execute: 'sometimes' is not allowed",
+        "deploy.protected: must be true or false",
+        "deploy.keep_change_sets: must be a whole number from 1 to 50",
+        "deploy.github.repository: 'not-a-repo' is not owner/name",
+        "deploy.colour: unknown setting",
+        "deploy.bootstrap_parameters.Environment: is set by deploy.py",
+    ):
         assert expected in text
     assert all(line.startswith(str(tmp_path)) for line in raised.value.lines)
 
 
-@pytest.mark.parametrize("deploy,message", [
-    ("deploy: {allow_destroy: true}", "cannot be true in a protected environment"),
-    ("deploy: {execute: auto}", "auto is not allowed in a protected environment"),
-    ("deploy: [1]", "must be a mapping"),
-])
-def test_protected_environments_cannot_auto_execute_or_be_destroyed(tmp_path, built, deploy,
-                                                                     message):
+@pytest.mark.parametrize(
+    "deploy,message",
+    [
+        ("deploy: {allow_destroy: true}", "cannot be true in a protected environment"),
+        ("deploy: {execute: auto}", "auto is not allowed in a protected environment"),
+        ("deploy: [1]", "must be a mapping"),
+    ],
+)
+def test_protected_environments_cannot_auto_execute_or_be_destroyed(
+    tmp_path, built, deploy, message
+):
     with pytest.raises(ParamsError, match=message):
         load(tmp_path, built, deploy)
 

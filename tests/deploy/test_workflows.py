@@ -1,5 +1,6 @@
 """The GitHub workflows, checked by actionlint (a real workflow linter, from PyPI) and
 for the properties the deploy flow relies on."""
+
 from __future__ import annotations
 
 import shutil
@@ -17,13 +18,18 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 
 def actionlint() -> str:
     found = Path(sys.executable).parent / "actionlint"
-    return str(found) if found.exists() else shutil.which("actionlint") or pytest.fail(
-        "actionlint is not installed: `make test` installs it with the test extras")
+    return (
+        str(found)
+        if found.exists()
+        else shutil.which("actionlint")
+        or pytest.fail("actionlint is not installed: `make test` installs it with the test extras")
+    )
 
 
 def lint(*paths: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([actionlint(), "-no-color", *map(str, paths)], capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [actionlint(), "-no-color", *map(str, paths)], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_workflows_pass_actionlint():
@@ -35,8 +41,10 @@ def test_workflows_pass_actionlint():
 
 def test_actionlint_does_catch_a_broken_workflow(tmp_path):
     broken = tmp_path / "broken.yml"
-    broken.write_text("on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n"
-                      "      - run: echo ${{ github.evnt.number }}\n")
+    broken.write_text(
+        "on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n"
+        "      - run: echo ${{ github.evnt.number }}\n"
+    )
     result = lint(broken)
     assert result.returncode != 0 and "evnt" in result.stdout
 

@@ -1,5 +1,6 @@
 """The deploy identity's proofs on the real build, and on policies broken on purpose:
 each must find what AWS would deny (or allow) and name it in one line."""
+
 from __future__ import annotations
 
 import copy
@@ -42,30 +43,40 @@ def test_the_execution_role_may_do_everything_the_tree_needs(trees, rendered):
     assert result.findings == []
     assert result.checked > 2000
     # Refused although a handler lists them: removing a boundary, Windows passwords.
-    assert result.denied_by_design == {"iam:DeleteRolePermissionsBoundary",
-                                       "ec2:GetPasswordData"}
+    assert result.denied_by_design == {"iam:DeleteRolePermissionsBoundary", "ec2:GetPasswordData"}
 
 
 def test_the_stackset_execution_role_may_do_everything_a_target_needs(trees, rendered):
     _, stackset_tree = trees
-    result = proof.permissions(stackset_tree, rendered["stackset-role"],
-                               proof.stackset_mode(ENV), ENV,
-                               {"bootstrap": STACKSET_TARGET_BOOTSTRAP})
+    result = proof.permissions(
+        stackset_tree,
+        rendered["stackset-role"],
+        proof.stackset_mode(ENV),
+        ENV,
+        {"bootstrap": STACKSET_TARGET_BOOTSTRAP},
+    )
     assert result.findings == [] and result.checked > 2000
 
 
-@pytest.mark.parametrize("template,mode", [("deploy-role", proof.execution_mode),
-                                           ("stackset-role", proof.stackset_mode)])
+@pytest.mark.parametrize(
+    "template,mode", [("deploy-role", proof.execution_mode), ("stackset-role", proof.stackset_mode)]
+)
 def test_every_escalation_path_is_denied(rendered, template, mode):
     findings, results = proof.escalation(rendered[template], mode(ENV))
     assert findings == []
     answers = {path.what: answer for path, answer in results}
-    for what in ("attach AdministratorAccess to its own role", "change its own trust policy",
-                 "create a role without the boundary", "attach AdministratorAccess to a "
-                 "workload role", "remove a workload role's boundary", "delete the boundary",
-                 "change the boundary (a new default version)",
-                 "pass an unbounded role to Lambda", "pass an unbounded role to ECS",
-                 "create an IAM user"):
+    for what in (
+        "attach AdministratorAccess to its own role",
+        "change its own trust policy",
+        "create a role without the boundary",
+        "attach AdministratorAccess to a workload role",
+        "remove a workload role's boundary",
+        "delete the boundary",
+        "change the boundary (a new default version)",
+        "pass an unbounded role to Lambda",
+        "pass an unbounded role to ECS",
+        "create an IAM user",
+    ):
         assert answers[what] != "Allow", what
     assert any(a == "Deny" for w, a in answers.items() if "its own policy" in w)
     assert answers["create a workload role with the boundary"] == "Allow"
@@ -79,8 +90,11 @@ def test_every_platform_role_is_bounded_and_the_boundary_covers_its_policies(tre
 
 def test_the_build_runs_the_proofs_and_reports_the_identity(rendered_text, tmp_path):
     line = build.prove_identity(rendered_text, tmp_path)
-    assert re.match(r"deploy identity: \d+ handler permissions proven, \d+ escalation paths "
-                    r"denied; deploy-role: \d+ actions in \d+ managed policies", line)
+    assert re.match(
+        r"deploy identity: \d+ handler permissions proven, \d+ escalation paths "
+        r"denied; deploy-role: \d+ actions in \d+ managed policies",
+        line,
+    )
     assert build.prove_identity(rendered_text, tmp_path).endswith("(unchanged since it was proven)")
 
 
@@ -92,42 +106,53 @@ def test_the_hand_written_verb_list_policy_fails_the_proof(trees):
     old = json.loads(HAND_WRITTEN.read_text())
     findings = execution_findings(trees, old)
     text = "\n".join(findings)
-    assert "may not lambda:CreateFunction on arn:aws:lambda:us-west-2:123456789012:function:" \
-           in text
-    assert 'may not kms:CreateKey on * (it has no resource-level permissions, so it must be ' \
-           'granted on "*"), which AWS::KMS::Key' in text
+    assert (
+        "may not lambda:CreateFunction on arn:aws:lambda:us-west-2:123456789012:function:" in text
+    )
+    assert (
+        "may not kms:CreateKey on * (it has no resource-level permissions, so it must be "
+        'granted on "*"), which AWS::KMS::Key' in text
+    )
     assert "may not scheduler:CreateSchedule" in text
     assert "may not kms:ScheduleKeyDeletion" in text
     assert len(findings) > 100
     escalations, _ = proof.escalation(old, proof.execution_mode(ENV, "bootstrap"))
     assert any("is allowed to put an inline policy on its own role" in f for f in escalations)
-    assert any("is allowed to create a policy version of its own policy" in f
-               for f in escalations)
+    assert any("is allowed to create a policy version of its own policy" in f for f in escalations)
 
 
 def test_a_missing_action_is_one_line_naming_the_type_the_action_and_the_fix(trees, rendered):
     broken = copy.deepcopy(rendered["deploy-role"])
     for statement in statements_of(broken):
-        statement["Action"] = [a for a in statement.get("Action", [])
-                               if a != "lambda:CreateFunction"]
+        statement["Action"] = [
+            a for a in statement.get("Action", []) if a != "lambda:CreateFunction"
+        ]
     findings = execution_findings(trees, broken)
     assert len(findings) == 1
-    assert re.match(r"deploy-role: the execution role may not lambda:CreateFunction on "
-                    r"arn:aws:lambda:us-west-2:123456789012:function:\S+, which "
-                    r"AWS::Lambda::Function \w+ in (api|media) needs: re-derive it with "
-                    r"`make build`", findings[0])
+    assert re.match(
+        r"deploy-role: the execution role may not lambda:CreateFunction on "
+        r"arn:aws:lambda:us-west-2:123456789012:function:\S+, which "
+        r"AWS::Lambda::Function \w+ in (api|media) needs: re-derive it with "
+        r"`make build`",
+        findings[0],
+    )
 
 
 def test_an_action_without_resource_level_permissions_must_be_on_star(trees, rendered):
     broken = copy.deepcopy(rendered["deploy-role"])
     for statement in statements_of(broken):
         if statement.get("Resource") == ["*"] and "kms:CreateKey" in statement["Action"]:
-            statement["Resource"] = [{"Fn::Sub": "arn:${AWS::Partition}:kms:${AWS::Region}:"
-                                                 "${AWS::AccountId}:*"}]
+            statement["Resource"] = [
+                {"Fn::Sub": "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:*"}
+            ]
     findings = execution_findings(trees, broken)
-    assert any(f.startswith('deploy-role: the execution role may not kms:CreateKey on * (it '
-                            'has no resource-level permissions, so it must be granted on "*")')
-               for f in findings)
+    assert any(
+        f.startswith(
+            "deploy-role: the execution role may not kms:CreateKey on * (it "
+            'has no resource-level permissions, so it must be granted on "*")'
+        )
+        for f in findings
+    )
 
 
 def test_a_statement_behind_a_false_condition_grants_nothing(trees, rendered):
@@ -137,9 +162,12 @@ def test_a_statement_behind_a_false_condition_grants_nothing(trees, rendered):
     for logical, resource in broken["Resources"].items():
         if resource["Type"] == "AWS::IAM::ManagedPolicy" and logical != "WorkloadBoundary":
             document = resource["Properties"]["PolicyDocument"]
-            document["Statement"] = [{"Fn::If": ["Never", s, {"Ref": "AWS::NoValue"}]}
-                                     if "lambda:CreateFunction" in s.get("Action", []) else s
-                                     for s in document["Statement"]]
+            document["Statement"] = [
+                {"Fn::If": ["Never", s, {"Ref": "AWS::NoValue"}]}
+                if "lambda:CreateFunction" in s.get("Action", [])
+                else s
+                for s in document["Statement"]
+            ]
     assert any("lambda:CreateFunction" in f for f in execution_findings(trees, broken))
 
 
@@ -152,12 +180,17 @@ def test_an_allow_everything_statement_opens_every_escalation_path(rendered):
         if resource["Type"] == "AWS::IAM::ManagedPolicy":
             doc = resource["Properties"]["PolicyDocument"]
             doc["Statement"] = [s for s in doc["Statement"] if s["Effect"] == "Allow"]
-    document["Statement"].append({"Sid": "Everything", "Effect": "Allow", "Action": "iam:*",
-                                  "Resource": "*"})
+    document["Statement"].append(
+        {"Sid": "Everything", "Effect": "Allow", "Action": "iam:*", "Resource": "*"}
+    )
     findings, _ = proof.escalation(broken, proof.execution_mode(ENV))
-    for what in ("attach AdministratorAccess to its own role", "create a role without the "
-                 "boundary", "delete the boundary", "pass an unbounded role to Lambda",
-                 "create an IAM user"):
+    for what in (
+        "attach AdministratorAccess to its own role",
+        "create a role without the boundary",
+        "delete the boundary",
+        "pass an unbounded role to Lambda",
+        "create an IAM user",
+    ):
         assert any(f"is allowed to {what}" in f for f in findings), what
 
 
@@ -166,25 +199,32 @@ def test_an_unbounded_workload_role_is_named(trees, rendered):
     broken = copy.deepcopy(tree)
     del broken["media"]["Resources"]["MediaConvertRole"]["Properties"]["PermissionsBoundary"]
     findings = proof.boundary(broken, rendered["deploy-role"], proof.execution_mode(ENV), ENV)
-    assert findings == ["media: role MediaConvertRole has no workload boundary (arn:aws:iam::"
-                        "123456789012:policy/streamstack-deploy/workload-boundary-prod-us-west-2"
-                        "): build it with templates.parts.workload_role"]
+    assert findings == [
+        "media: role MediaConvertRole has no workload boundary (arn:aws:iam::"
+        "123456789012:policy/streamstack-deploy/workload-boundary-prod-us-west-2"
+        "): build it with templates.parts.workload_role"
+    ]
     # And the execution role could not even create it.
-    assert any("iam:CreateRole" in f and "MediaConvertRole" in f
-               for f in execution_findings((broken, None), rendered["deploy-role"]))
+    assert any(
+        "iam:CreateRole" in f and "MediaConvertRole" in f
+        for f in execution_findings((broken, None), rendered["deploy-role"])
+    )
 
 
 def test_a_boundary_that_misses_what_a_role_uses_is_named(trees, rendered):
     tree, _ = trees
     broken = copy.deepcopy(rendered["deploy-role"])
     statements = broken["Resources"]["WorkloadBoundary"]["Properties"]["PolicyDocument"][
-        "Statement"]
+        "Statement"
+    ]
     for statement in statements:
         statement["Action"] = [a for a in statement["Action"] if a != "mediaconvert:CreateJob"]
     findings = proof.boundary(tree, broken, proof.execution_mode(ENV), ENV)
     assert findings and all("mediaconvert:CreateJob" in f for f in findings)
-    assert findings[0].startswith("media: role TranscodeFunctionRole: the workload boundary "
-                                  "does not allow mediaconvert:CreateJob")
+    assert findings[0].startswith(
+        "media: role TranscodeFunctionRole: the workload boundary "
+        "does not allow mediaconvert:CreateJob"
+    )
 
 
 def test_a_gap_fails_the_build_with_the_first_finding(rendered_text, tmp_path):
@@ -195,33 +235,55 @@ def test_a_gap_fails_the_build_with_the_first_finding(rendered_text, tmp_path):
     broken["deploy-role"] = json.dumps(template)
     with pytest.raises(BuildError) as raised:
         build.prove_identity(broken, tmp_path)
-    assert raised.value.lines[0].startswith("deploy-role: the execution role may not "
-                                            "kms:CreateKey on *")
+    assert raised.value.lines[0].startswith(
+        "deploy-role: the execution role may not kms:CreateKey on *"
+    )
 
 
 # -- derivation ------------------------------------------------------------------------------------
 def test_a_new_resource_type_changes_the_derived_policy(trees):
     tree, _ = trees
-    grown = {**tree, "backup": {"Resources": {"Vault": {
-        "Type": "AWS::Backup::BackupVault", "Properties": {"BackupVaultName": "v"}}}}}
-    before = {a for s in derive.statements(derive.needs(tree), derive.execution_scope())
-              for a in s.get("Action", [])}
-    after = {a for s in derive.statements(derive.needs(grown), derive.execution_scope())
-             for a in s.get("Action", [])}
+    grown = {
+        **tree,
+        "backup": {
+            "Resources": {
+                "Vault": {
+                    "Type": "AWS::Backup::BackupVault",
+                    "Properties": {"BackupVaultName": "v"},
+                }
+            }
+        },
+    }
+    before = {
+        a
+        for s in derive.statements(derive.needs(tree), derive.execution_scope())
+        for a in s.get("Action", [])
+    }
+    after = {
+        a
+        for s in derive.statements(derive.needs(grown), derive.execution_scope())
+        for a in s.get("Action", [])
+    }
     assert "backup:CreateBackupVault" in after - before
 
 
 def test_the_deploy_role_template_change_is_a_security_change_in_the_plan():
     from streamstack.deploy.plans import classify
-    assert classify({"ResourceType": "AWS::IAM::ManagedPolicy", "Action": "Modify",
-                     "Replacement": "False"}) == "SECURITY"
+
+    assert (
+        classify(
+            {"ResourceType": "AWS::IAM::ManagedPolicy", "Action": "Modify", "Replacement": "False"}
+        )
+        == "SECURITY"
+    )
 
 
 def test_api_names_that_are_no_iam_action_are_left_out(rendered):
     unknown = derive.unknown_actions(rendered)
     assert "s3:REST.PUT.OBJECT" in unknown and "s3:DeleteBucketCors" in unknown
-    granted = {a.lower() for s in statements_of(rendered["deploy-role"])
-               for a in s.get("Action", [])}
+    granted = {
+        a.lower() for s in statements_of(rendered["deploy-role"]) for a in s.get("Action", [])
+    }
     assert not {a.lower() for a in unknown} & granted
     # A stem of real actions is granted as those actions.
     assert {"kms:reencryptfrom", "kms:reencryptto"} <= granted

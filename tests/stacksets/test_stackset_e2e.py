@@ -3,6 +3,7 @@ instances, keep then prune removed instances, refuse a moved stack set, destroy.
 
 moto models stack sets, instances and operations (not nested stacks, drift, or a
 FAILED instance), so the template is a small one; the rest is covered with Stubber."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -27,13 +28,18 @@ pytestmark = pytest.mark.e2e
 TEMPLATE = {
     "AWSTemplateFormatVersion": "2010-09-09",
     "Parameters": {
-        "Environment": {"Type": "String", "AllowedValues": ["dev", "staging", "prod"],
-                        "Default": "dev", "Description": "environment"},
+        "Environment": {
+            "Type": "String",
+            "AllowedValues": ["dev", "staging", "prod"],
+            "Default": "dev",
+            "Description": "environment",
+        },
         "VpcCidr": {"Type": "String", "Default": "10.0.0.0/16", "Description": "VPC CIDR"},
         "ArtifactBaseUrl": {"Type": "String", "Default": "", "Description": "set by deploy"},
     },
-    "Resources": {"Vpc": {"Type": "AWS::EC2::VPC",
-                          "Properties": {"CidrBlock": {"Ref": "VpcCidr"}}}},
+    "Resources": {
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": {"Ref": "VpcCidr"}}}
+    },
 }
 ADMIN = "123456789012"
 A, B, C = "111111111111", "222222222222", "333333333333"
@@ -53,19 +59,27 @@ def moto_url():
 @pytest.fixture()
 def aws(moto_url, monkeypatch):
     requests.post(f"{moto_url}/moto-api/reset", timeout=10)
-    for name, value in (("AWS_ENDPOINT_URL", moto_url), ("AWS_ACCESS_KEY_ID", "testing"),
-                        ("AWS_SECRET_ACCESS_KEY", "testing"), ("AWS_DEFAULT_REGION", "us-west-2")):
+    for name, value in (
+        ("AWS_ENDPOINT_URL", moto_url),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_DEFAULT_REGION", "us-west-2"),
+    ):
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 
     def publish(ctx):  # the artifact upload has its own tests; here: straight into moto's S3
         s3 = ctx.session.client("s3", region_name="us-west-2")
         if not s3.list_buckets()["Buckets"]:
-            s3.create_bucket(Bucket="artifacts",
-                             CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+            s3.create_bucket(
+                Bucket="artifacts", CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
+            )
         for entry in ctx.manifest["templates"].values():
-            s3.put_object(Bucket="artifacts", Key=entry["key"],
-                          Body=(ctx.build_dir / entry["file"]).read_bytes())
+            s3.put_object(
+                Bucket="artifacts",
+                Key=entry["key"],
+                Body=(ctx.build_dir / entry["file"]).read_bytes(),
+            )
         return "artifacts", f"{moto_url}/artifacts"
 
     monkeypatch.setattr(commands, "publish", publish)
@@ -80,22 +94,43 @@ def stackset_env(tmp_path, aws):
     text = json.dumps(TEMPLATE, indent=1, sort_keys=True) + "\n"
     (build / "templates" / "root.json").write_text(text)
     sha = hashlib.sha256(text.encode()).hexdigest()
-    manifest = {"templates": {"root": {
-        "file": "templates/root.json", "sha256": sha, "key": f"templates/{sha}.json",
-        "parameters": sorted(TEMPLATE["Parameters"]),
-        "deploy_time_parameters": ["ArtifactBaseUrl"], "kind": "root"}}}
+    manifest = {
+        "templates": {
+            "root": {
+                "file": "templates/root.json",
+                "sha256": sha,
+                "key": f"templates/{sha}.json",
+                "parameters": sorted(TEMPLATE["Parameters"]),
+                "deploy_time_parameters": ["ArtifactBaseUrl"],
+                "kind": "root",
+            }
+        }
+    }
 
     def make(accounts, **flags):
         path = tmp_path / "global.yaml"
-        path.write_text(yaml.safe_dump({
-            "stack_name": "streamstack-e2e", "region": "us-west-2",
-            "tags": {"Project": "video-streaming"}, "parameters": {"Environment": "prod"},
-            "stackset": {"accounts": accounts, "regions": ["us-east-1", "us-west-2"],
-                         "overrides": {"regions": {"us-east-1": {"VpcCidr": "10.1.0.0/16"}}},
-                         "preferences": {"max_concurrent_percentage": 100,
-                                         "failure_tolerance_count": 0}}}))
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "stack_name": "streamstack-e2e",
+                    "region": "us-west-2",
+                    "tags": {"Project": "video-streaming"},
+                    "parameters": {"Environment": "prod"},
+                    "stackset": {
+                        "accounts": accounts,
+                        "regions": ["us-east-1", "us-west-2"],
+                        "overrides": {"regions": {"us-east-1": {"VpcCidr": "10.1.0.0/16"}}},
+                        "preferences": {
+                            "max_concurrent_percentage": 100,
+                            "failure_tolerance_count": 0,
+                        },
+                    },
+                }
+            )
+        )
         parsed = params_mod.parse(path, "global", TEMPLATE["Parameters"], {"ArtifactBaseUrl"})
         return make_context(parsed, aws, manifest, build, **flags)
+
     return make
 
 
@@ -104,10 +139,13 @@ def instances(session) -> dict[tuple[str, str], dict]:
     found = {}
     for summary in cfn.list_stack_instances(StackSetName="streamstack-e2e")["Summaries"]:
         detail = cfn.describe_stack_instance(
-            StackSetName="streamstack-e2e", StackInstanceAccount=summary["Account"],
-            StackInstanceRegion=summary["Region"])["StackInstance"]
+            StackSetName="streamstack-e2e",
+            StackInstanceAccount=summary["Account"],
+            StackInstanceRegion=summary["Region"],
+        )["StackInstance"]
         found[(summary["Account"], summary["Region"])] = {
-            p["ParameterKey"]: p["ParameterValue"] for p in detail.get("ParameterOverrides", [])}
+            p["ParameterKey"]: p["ParameterValue"] for p in detail.get("ParameterOverrides", [])
+        }
     return found
 
 
@@ -115,10 +153,14 @@ def vpc_cidrs(session, account: str, region: str) -> list[str]:
     """The VPCs an instance created in its target account (through an assumed role)."""
     creds = session.client("sts").assume_role(
         RoleArn=f"arn:aws:iam::{account}:role/AWSCloudFormationStackSetExecutionRole",
-        RoleSessionName="e2e-check")["Credentials"]
+        RoleSessionName="e2e-check",
+    )["Credentials"]
     ec2 = boto3.session.Session(
-        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"], region_name=region).client("ec2")
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=region,
+    ).client("ec2")
     return sorted(v["CidrBlock"] for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"])
 
 
@@ -132,14 +174,23 @@ def test_create_add_remove_and_destroy(stackset_env, aws, moto_url):
     assert (ctx.build_dir / "plans" / "global.md").read_text().startswith("### StackSet plan")
 
     assert commands.execute(ctx, waiter=FAST) == 0
-    assert instances(aws) == {(A, "us-east-1"): {"VpcCidr": "10.1.0.0/16"}, (A, "us-west-2"): {},
-                              (B, "us-east-1"): {"VpcCidr": "10.1.0.0/16"}, (B, "us-west-2"): {}}
-    stack_set = aws.client("cloudformation").describe_stack_set(
-        StackSetName="streamstack-e2e")["StackSet"]
-    assert stack_set["AdministrationRoleARN"] == \
-        f"arn:aws:iam::{ADMIN}:role/AWSCloudFormationStackSetAdministrationRole"
+    assert instances(aws) == {
+        (A, "us-east-1"): {"VpcCidr": "10.1.0.0/16"},
+        (A, "us-west-2"): {},
+        (B, "us-east-1"): {"VpcCidr": "10.1.0.0/16"},
+        (B, "us-west-2"): {},
+    }
+    stack_set = aws.client("cloudformation").describe_stack_set(StackSetName="streamstack-e2e")[
+        "StackSet"
+    ]
+    assert (
+        stack_set["AdministrationRoleARN"]
+        == f"arn:aws:iam::{ADMIN}:role/AWSCloudFormationStackSetAdministrationRole"
+    )
     assert {p["ParameterKey"]: p["ParameterValue"] for p in stack_set["Parameters"]} == {
-        "Environment": "prod", "ArtifactBaseUrl": f"{moto_url}/artifacts"}
+        "Environment": "prod",
+        "ArtifactBaseUrl": f"{moto_url}/artifacts",
+    }
     assert any("CREATE SUCCEEDED: 2/2 instances succeeded" in line for line in ctx.lines)
     # each instance's stack really ran in its account and region, with its overrides
     assert vpc_cidrs(aws, B, "us-east-1") == ["10.1.0.0/16"]
@@ -150,13 +201,13 @@ def test_create_add_remove_and_destroy(stackset_env, aws, moto_url):
     assert "stack set streamstack-e2e: no changes" in ctx.lines
     assert commands.execute(ctx, waiter=FAST) == 0
 
-    ctx = stackset_env([A, B, C])                                   # add an account
+    ctx = stackset_env([A, B, C])  # add an account
     commands.plan(ctx, waiter=FAST)
     assert any(line.startswith("  add") and C in line for line in ctx.lines), ctx.lines
     assert commands.execute(ctx, waiter=FAST) == 0
     assert len(instances(aws)) == 6
 
-    ctx = stackset_env([A])                                         # B and C leave the targets
+    ctx = stackset_env([A])  # B and C leave the targets
     commands.plan(ctx, waiter=FAST)
     assert any("remove (skipped without --prune)" in line for line in ctx.lines), ctx.lines
     assert commands.execute(ctx, waiter=FAST) == 0
@@ -164,10 +215,12 @@ def test_create_add_remove_and_destroy(stackset_env, aws, moto_url):
     assert any("4 instance(s) no longer targeted are kept" in line for line in ctx.lines)
 
     commands.plan(stackset_env([A], prune=True), waiter=FAST)
-    ctx = stackset_env([A], prune=True, allow_data_loss=True)     # not reviewed as DATA-LOSS
+    ctx = stackset_env([A], prune=True, allow_data_loss=True)  # not reviewed as DATA-LOSS
     sent = []
-    aws.events.register("provide-client-params.cloudformation.DeleteStackInstances",
-                        lambda params, **_: sent.append(params["RetainStacks"]))
+    aws.events.register(
+        "provide-client-params.cloudformation.DeleteStackInstances",
+        lambda params, **_: sent.append(params["RetainStacks"]),
+    )
     assert commands.execute(ctx, waiter=FAST) == 0
     assert sent == [True], "one call for 2 accounts x 2 regions, stacks kept"
     assert "removed instances keep their stacks" in ctx.lines[0]
@@ -175,11 +228,15 @@ def test_create_add_remove_and_destroy(stackset_env, aws, moto_url):
     assert set(instances(aws)) == {(A, "us-east-1"), (A, "us-west-2")}
 
     ctx = stackset_env([A])
-    ctx.params = dataclasses.replace(ctx.params, sections={
-        **ctx.params.sections,
-        "deploy": DeploySettings(allow_destroy=True, protected=False)})
+    ctx.params = dataclasses.replace(
+        ctx.params,
+        sections={
+            **ctx.params.sections,
+            "deploy": DeploySettings(allow_destroy=True, protected=False),
+        },
+    )
     assert commands.destroy(ctx, waiter=FAST) == 0
-    assert commands.plan(stackset_env([A]), waiter=FAST) == 0       # gone: the plan creates it again
+    assert commands.plan(stackset_env([A]), waiter=FAST) == 0  # gone: the plan creates it again
     assert not json.loads((ctx.build_dir / "plans" / "global.json").read_text())["exists"]
 
 
@@ -189,8 +246,9 @@ def test_execute_refuses_a_stack_set_that_moved_since_the_plan(stackset_env, aws
     commands.execute(ctx, waiter=FAST)
     ctx = stackset_env([A, B])
     commands.plan(ctx, waiter=FAST)
-    aws.client("cloudformation").create_stack_instances(     # someone else, meanwhile
-        StackSetName="streamstack-e2e", Accounts=[C], Regions=["us-west-2"])
+    aws.client("cloudformation").create_stack_instances(  # someone else, meanwhile
+        StackSetName="streamstack-e2e", Accounts=[C], Regions=["us-west-2"]
+    )
     with pytest.raises(StreamstackError, match="changed since the plan") as refused:
         commands.execute(ctx, waiter=FAST)
     assert refused.value.exit_code == commands.EXIT_REFUSED
@@ -220,15 +278,18 @@ def test_deep_preview_reaches_each_target_through_the_preview_role(stackset_env,
     ctx = stackset_env([A], deep_preview=True)
     ctx.manifest["templates"]["root"].update(sha256=sha, key=f"templates/{sha}.json")
     assigned = []
-    aws.events.register("provide-client-params.sts.AssumeRole",
-                        lambda params, **_: assigned.append(params["RoleArn"]))
+    aws.events.register(
+        "provide-client-params.sts.AssumeRole",
+        lambda params, **_: assigned.append(params["RoleArn"]),
+    )
     assert commands.plan(ctx, waiter=FAST) == 0
     assert assigned == [f"arn:aws:iam::{A}:role/streamstack-deploy/stackset-preview-prod"]
     for region in ("us-east-1", "us-west-2"):
-        line = next(text for text in ctx.lines
-                    if text.startswith(f"deep preview {A}/{region}: "))
-        assert "skipped: ValidationError: Stack with id arn:aws:cloudformation:" \
-               f"{region}:{A}:stack/" in line
+        line = next(text for text in ctx.lines if text.startswith(f"deep preview {A}/{region}: "))
+        assert (
+            "skipped: ValidationError: Stack with id arn:aws:cloudformation:"
+            f"{region}:{A}:stack/" in line
+        )
     written = json.loads((ctx.build_dir / "plans" / "global.json").read_text())
     assert set(written["deep_preview"]) == {f"{A}/us-east-1", f"{A}/us-west-2"}
 

@@ -2,6 +2,7 @@
 and the API calls grow with operations and pages, not with instances. The numbers are
 bench/stacksets.py's (moto's server); page growth is shown with Stubber, since moto
 returns every instance in one page."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -27,9 +28,13 @@ def bench():
 
 @pytest.fixture(scope="module")
 def measured(bench, monkeypatch_module):
-    for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                 "AWS_DEFAULT_REGION"):
-        monkeypatch_module.delenv(name, raising=False)   # restored after the module
+    for name in (
+        "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_DEFAULT_REGION",
+    ):
+        monkeypatch_module.delenv(name, raising=False)  # restored after the module
     return {n: bench.run(n) for n in (2, 50)}
 
 
@@ -48,8 +53,9 @@ def test_fifty_accounts_by_four_regions_go_out_in_one_operation(measured):
     assert not any("StackInstances" in name and "List" not in name for name in update)
 
 
-@pytest.mark.parametrize("phase", ["plan (create)", "execute (create)",
-                                   "execute (template change)"])
+@pytest.mark.parametrize(
+    "phase", ["plan (create)", "execute (create)", "execute (template change)"]
+)
 def test_calls_do_not_grow_with_instances(measured, phase):
     assert measured[2][phase] == measured[50][phase], (8, 200)
 
@@ -67,14 +73,33 @@ def test_a_first_plan_reads_overrides_once_per_existing_instance_and_nothing_els
 def test_list_calls_grow_with_pages():
     session = StubSession()
     stub = session.stub("cloudformation")
-    stub.add_response("describe_stack_set", {"StackSet": {
-        "StackSetName": NAME, "Status": "ACTIVE", "TemplateBody": "{}", "Parameters": []}})
+    stub.add_response(
+        "describe_stack_set",
+        {
+            "StackSet": {
+                "StackSetName": NAME,
+                "Status": "ACTIVE",
+                "TemplateBody": "{}",
+                "Parameters": [],
+            }
+        },
+    )
     for page in range(3):
-        summaries = [{"Account": f"{100000000000 + page * 100 + i}", "Region": "us-east-1",
-                      "Status": "CURRENT", "LastOperationId": "op-1"} for i in range(100)]
+        summaries = [
+            {
+                "Account": f"{100000000000 + page * 100 + i}",
+                "Region": "us-east-1",
+                "Status": "CURRENT",
+                "LastOperationId": "op-1",
+            }
+            for i in range(100)
+        ]
         response = {"Summaries": summaries, **({"NextToken": f"t{page + 1}"} if page < 2 else {})}
-        stub.add_response("list_stack_instances", response, {
-            "StackSetName": NAME, **({"NextToken": f"t{page}"} if page else {})})
+        stub.add_response(
+            "list_stack_instances",
+            response,
+            {"StackSetName": NAME, **({"NextToken": f"t{page}"} if page else {})},
+        )
     ops = Operations(session.client("cloudformation"), NAME, config(), out=lambda _: None)
     current = preview.read_current(ops, overrides=False)
     session.assert_done()

@@ -1,5 +1,6 @@
 """Known overrides (state.py): a plan reads only the instances whose LastOperationId
 moved since streamstack last saw them; execute records what its operations left."""
+
 from __future__ import annotations
 
 import json
@@ -36,42 +37,76 @@ class Saved:
 
 
 def summaries(*rows):
-    return {"Summaries": [{"Account": a, "Region": r, "Status": "CURRENT",
-                           "LastOperationId": op} for a, r, op in rows]}
+    return {
+        "Summaries": [
+            {"Account": a, "Region": r, "Status": "CURRENT", "LastOperationId": op}
+            for a, r, op in rows
+        ]
+    }
 
 
 def test_plan_describes_only_instances_whose_last_operation_moved():
     session = StubSession()
-    stub_state(session, key=KEY, save=False, body=state_body({
-        f"{A}/us-east-1": {"operation": "op-1", "overrides": EAST},
-        f"{B}/us-east-1": {"operation": "op-1", "overrides": EAST},
-        f"{C}/us-east-1": {"operation": "op-1", "overrides": {}}}))   # C is gone since
+    stub_state(
+        session,
+        key=KEY,
+        save=False,
+        body=state_body(
+            {
+                f"{A}/us-east-1": {"operation": "op-1", "overrides": EAST},
+                f"{B}/us-east-1": {"operation": "op-1", "overrides": EAST},
+                f"{C}/us-east-1": {"operation": "op-1", "overrides": {}},
+            }
+        ),
+    )  # C is gone since
     cfn = session.stub("cloudformation")
-    cfn.add_response("describe_stack_set", {"StackSet": {
-        "StackSetName": NAME, "Status": "ACTIVE", "TemplateBody": "{}", "Parameters": []}})
-    cfn.add_response("list_stack_instances", summaries(
-        (A, "us-east-1", "op-1"),               # unchanged since: known
-        (B, "us-east-1", "op-2"),               # someone else's operation: read again
-        (A, "us-west-2", "op-1")))              # never seen: read
-    for account, region, overrides in ((B, "us-east-1", {"VpcCidr": "10.9.0.0/16"}),
-                                       (A, "us-west-2", {})):
-        cfn.add_response("describe_stack_instance", {"StackInstance": {
-            "Account": account, "Region": region, "ParameterOverrides": [
-                {"ParameterKey": k, "ParameterValue": v} for k, v in overrides.items()]}},
-            {"StackSetName": NAME, "StackInstanceAccount": account,
-             "StackInstanceRegion": region})
+    cfn.add_response(
+        "describe_stack_set",
+        {
+            "StackSet": {
+                "StackSetName": NAME,
+                "Status": "ACTIVE",
+                "TemplateBody": "{}",
+                "Parameters": [],
+            }
+        },
+    )
+    cfn.add_response(
+        "list_stack_instances",
+        summaries(
+            (A, "us-east-1", "op-1"),  # unchanged since: known
+            (B, "us-east-1", "op-2"),  # someone else's operation: read again
+            (A, "us-west-2", "op-1"),
+        ),
+    )  # never seen: read
+    for account, region, overrides in (
+        (B, "us-east-1", {"VpcCidr": "10.9.0.0/16"}),
+        (A, "us-west-2", {}),
+    ):
+        cfn.add_response(
+            "describe_stack_instance",
+            {
+                "StackInstance": {
+                    "Account": account,
+                    "Region": region,
+                    "ParameterOverrides": [
+                        {"ParameterKey": k, "ParameterValue": v} for k, v in overrides.items()
+                    ],
+                }
+            },
+            {"StackSetName": NAME, "StackInstanceAccount": account, "StackInstanceRegion": region},
+        )
     state = OverrideState(session.client("s3"), "artifacts", NAME, print).load()
     ops = Operations(session.client("cloudformation"), NAME, config(), out=print)
     current = preview.read_current(ops, state=state)
     session.assert_done()
-    assert current.instances[Instance(A, "us-east-1")][0].overrides == (("VpcCidr",
-                                                                          "10.1.0.0/16"),)
-    assert current.instances[Instance(B, "us-east-1")][0].overrides == (("VpcCidr",
-                                                                          "10.9.0.0/16"),)
+    assert current.instances[Instance(A, "us-east-1")][0].overrides == (("VpcCidr", "10.1.0.0/16"),)
+    assert current.instances[Instance(B, "us-east-1")][0].overrides == (("VpcCidr", "10.9.0.0/16"),)
     assert state.entries == {
         f"{A}/us-east-1": {"operation": "op-1", "overrides": EAST},
         f"{B}/us-east-1": {"operation": "op-2", "overrides": {"VpcCidr": "10.9.0.0/16"}},
-        f"{A}/us-west-2": {"operation": "op-1", "overrides": {}}}
+        f"{A}/us-west-2": {"operation": "op-1", "overrides": {}},
+    }
 
 
 def test_a_steady_state_plan_of_200_instances_reads_pages_not_instances():
@@ -81,91 +116,189 @@ def test_a_steady_state_plan_of_200_instances_reads_pages_not_instances():
     accounts = [f"{100000000000 + i}" for i in range(50)]
     regions = ["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2"]
     rows = [(a, r, "op-rollout") for r in regions for a in accounts]
-    stub_state(session, key=KEY, save=False, body=state_body({
-        f"{a}/{r}": {"operation": op, "overrides": {}} for a, r, op in rows}))
+    stub_state(
+        session,
+        key=KEY,
+        save=False,
+        body=state_body({f"{a}/{r}": {"operation": op, "overrides": {}} for a, r, op in rows}),
+    )
     cfn = session.stub("cloudformation")
-    cfn.add_response("describe_stack_set", {"StackSet": {
-        "StackSetName": NAME, "Status": "ACTIVE", "TemplateBody": "{}", "Parameters": []}})
-    cfn.add_response("list_stack_instances", {**summaries(*rows[:100]), "NextToken": "t1"},
-                     {"StackSetName": NAME})
-    cfn.add_response("list_stack_instances", summaries(*rows[100:]),
-                     {"StackSetName": NAME, "NextToken": "t1"})
+    cfn.add_response(
+        "describe_stack_set",
+        {
+            "StackSet": {
+                "StackSetName": NAME,
+                "Status": "ACTIVE",
+                "TemplateBody": "{}",
+                "Parameters": [],
+            }
+        },
+    )
+    cfn.add_response(
+        "list_stack_instances",
+        {**summaries(*rows[:100]), "NextToken": "t1"},
+        {"StackSetName": NAME},
+    )
+    cfn.add_response(
+        "list_stack_instances", summaries(*rows[100:]), {"StackSetName": NAME, "NextToken": "t1"}
+    )
     state = OverrideState(session.client("s3"), "artifacts", NAME, print).load()
     ops = Operations(session.client("cloudformation"), NAME, config(), out=print)
     current = preview.read_current(ops, state=state)
-    session.assert_done()   # nothing else was called
+    session.assert_done()  # nothing else was called
     assert sum(len(v) for v in current.instances.values()) == 200
 
 
 def test_execute_records_what_its_operations_left():
     session, lines = StubSession(), []
     saved = Saved()
-    stub_state(session, key=KEY, save=False, body=state_body({
-        f"{A}/us-east-1": {"operation": "op-0", "overrides": EAST},
-        f"{A}/us-west-2": {"operation": "op-0", "overrides": {}}}))
-    session.stub("s3").add_response("put_object", {}, {
-        "Bucket": "artifacts", "Key": KEY, "Body": saved, "ContentType": "application/json"})
+    stub_state(
+        session,
+        key=KEY,
+        save=False,
+        body=state_body(
+            {
+                f"{A}/us-east-1": {"operation": "op-0", "overrides": EAST},
+                f"{A}/us-west-2": {"operation": "op-0", "overrides": {}},
+            }
+        ),
+    )
+    session.stub("s3").add_response(
+        "put_object",
+        {},
+        {"Bucket": "artifacts", "Key": KEY, "Body": saved, "ContentType": "application/json"},
+    )
     cfn = session.stub("cloudformation")
-    for op, rows in (("op-update", [(A, "us-east-1"), (A, "us-west-2")]),
-                     ("op-overrides", [(A, "us-west-2")]),
-                     ("op-create", [(B, "us-east-1")])):
-        method = {"op-update": "update_stack_set", "op-overrides": "update_stack_instances",
-                  "op-create": "create_stack_instances"}[op]
+    for op, rows in (
+        ("op-update", [(A, "us-east-1"), (A, "us-west-2")]),
+        ("op-overrides", [(A, "us-west-2")]),
+        ("op-create", [(B, "us-east-1")]),
+    ):
+        method = {
+            "op-update": "update_stack_set",
+            "op-overrides": "update_stack_instances",
+            "op-create": "create_stack_instances",
+        }[op]
         cfn.add_response(method, {"OperationId": op})
-        cfn.add_response("describe_stack_set_operation", {"StackSetOperation": {
-            "OperationId": op, "Status": "SUCCEEDED"}}, {"StackSetName": NAME, "OperationId": op})
-        cfn.add_response("list_stack_set_operation_results", {"Summaries": [
-            {"Account": a, "Region": r, "Status": "SUCCEEDED"} for a, r in rows]},
-            {"StackSetName": NAME, "OperationId": op})
-    cfg = config(accounts=(A, B), preferences=Preferences(region_order=("us-east-1",
-                                                                        "us-west-2")))
+        cfn.add_response(
+            "describe_stack_set_operation",
+            {"StackSetOperation": {"OperationId": op, "Status": "SUCCEEDED"}},
+            {"StackSetName": NAME, "OperationId": op},
+        )
+        cfn.add_response(
+            "list_stack_set_operation_results",
+            {"Summaries": [{"Account": a, "Region": r, "Status": "SUCCEEDED"} for a, r in rows]},
+            {"StackSetName": NAME, "OperationId": op},
+        )
+    cfg = config(accounts=(A, B), preferences=Preferences(region_order=("us-east-1", "us-west-2")))
     plan = preview.Plan(
-        stack_set=NAME, exists=True, template_sha="a" * 64, template_changed=True,
-        parameter_changes={}, update_stack_set=True,
+        stack_set=NAME,
+        exists=True,
+        template_sha="a" * 64,
+        template_changed=True,
+        parameter_changes={},
+        update_stack_set=True,
         creates=[Group((B,), ("us-east-1",), (("VpcCidr", "10.1.0.0/16"),))],
         override_updates=[Group((A,), ("us-west-2",), (("NatLayout", "single"),))],
-        removals=[], rows=[preview.Row(Instance(A, "us-east-1"), "update", "x", {}),
-                           preview.Row(Instance(A, "us-west-2"), "update", "x", {})],
-        fingerprint="f")
-    ops = Operations(session.client("cloudformation"), NAME, cfg,
-                     waiter=Waiter(sleep=lambda _: None), out=lines.append)
+        removals=[],
+        rows=[
+            preview.Row(Instance(A, "us-east-1"), "update", "x", {}),
+            preview.Row(Instance(A, "us-west-2"), "update", "x", {}),
+        ],
+        fingerprint="f",
+    )
+    ops = Operations(
+        session.client("cloudformation"),
+        NAME,
+        cfg,
+        waiter=Waiter(sleep=lambda _: None),
+        out=lines.append,
+    )
     state = OverrideState(session.client("s3"), "artifacts", NAME, lines.append).load()
-    code = commands.apply(commands.Target(cfg, NAME, ops, ADMIN, "root"), plan,
-                          template_url="https://b/t.json", parameters={}, tags={},
-                          description="d", prune=False, delete_stacks=False,
-                          out=lines.append, state=state)
+    code = commands.apply(
+        commands.Target(cfg, NAME, ops, ADMIN, "root"),
+        plan,
+        template_url="https://b/t.json",
+        parameters={},
+        tags={},
+        description="d",
+        prune=False,
+        delete_stacks=False,
+        out=lines.append,
+        state=state,
+    )
     assert code == commands.EXIT_OK
     session.assert_done()
-    assert saved.body == {"instances": {
-        f"{A}/us-east-1": {"operation": "op-update", "overrides": EAST},   # kept by the update
-        f"{A}/us-west-2": {"operation": "op-overrides", "overrides": {"NatLayout": "single"}},
-        f"{B}/us-east-1": {"operation": "op-create", "overrides": EAST}}}
+    assert saved.body == {
+        "instances": {
+            f"{A}/us-east-1": {"operation": "op-update", "overrides": EAST},  # kept by the update
+            f"{A}/us-west-2": {"operation": "op-overrides", "overrides": {"NatLayout": "single"}},
+            f"{B}/us-east-1": {"operation": "op-create", "overrides": EAST},
+        }
+    }
 
 
 def test_an_update_that_waited_for_someone_else_forgets_what_it_touched():
     session, lines = StubSession(), []
     saved = Saved()
-    stub_state(session, key=KEY, save=False, body=state_body({
-        f"{A}/us-east-1": {"operation": "op-0", "overrides": EAST}}))
-    session.stub("s3").add_response("put_object", {}, {
-        "Bucket": "artifacts", "Key": KEY, "Body": saved, "ContentType": "application/json"})
+    stub_state(
+        session,
+        key=KEY,
+        save=False,
+        body=state_body({f"{A}/us-east-1": {"operation": "op-0", "overrides": EAST}}),
+    )
+    session.stub("s3").add_response(
+        "put_object",
+        {},
+        {"Bucket": "artifacts", "Key": KEY, "Body": saved, "ContentType": "application/json"},
+    )
     cfn = session.stub("cloudformation")
     cfn.add_client_error("update_stack_set", "OperationInProgressException", "busy")
     cfn.add_response("update_stack_set", {"OperationId": "op-u"})
-    cfn.add_response("describe_stack_set_operation", {"StackSetOperation": {
-        "OperationId": "op-u", "Status": "SUCCEEDED"}})
-    cfn.add_response("list_stack_set_operation_results", {"Summaries": [
-        {"Account": A, "Region": "us-east-1", "Status": "SUCCEEDED"}]})
-    cfg = config(accounts=(A,), regions=("us-east-1",),
-                 preferences=Preferences(region_order=("us-east-1",)))
-    plan = preview.Plan(NAME, True, "a" * 64, True, {}, True, [], [], [],
-                        [preview.Row(Instance(A, "us-east-1"), "update", "x", {})], "f")
-    ops = Operations(session.client("cloudformation"), NAME, cfg,
-                     waiter=Waiter(sleep=lambda _: None), out=lines.append)
+    cfn.add_response(
+        "describe_stack_set_operation",
+        {"StackSetOperation": {"OperationId": "op-u", "Status": "SUCCEEDED"}},
+    )
+    cfn.add_response(
+        "list_stack_set_operation_results",
+        {"Summaries": [{"Account": A, "Region": "us-east-1", "Status": "SUCCEEDED"}]},
+    )
+    cfg = config(
+        accounts=(A,), regions=("us-east-1",), preferences=Preferences(region_order=("us-east-1",))
+    )
+    plan = preview.Plan(
+        NAME,
+        True,
+        "a" * 64,
+        True,
+        {},
+        True,
+        [],
+        [],
+        [],
+        [preview.Row(Instance(A, "us-east-1"), "update", "x", {})],
+        "f",
+    )
+    ops = Operations(
+        session.client("cloudformation"),
+        NAME,
+        cfg,
+        waiter=Waiter(sleep=lambda _: None),
+        out=lines.append,
+    )
     state = OverrideState(session.client("s3"), "artifacts", NAME, lines.append).load()
-    commands.apply(commands.Target(cfg, NAME, ops, ADMIN, "root"), plan,
-                   template_url="https://b/t.json", parameters={}, tags={}, description="d",
-                   prune=False, delete_stacks=False, out=lines.append, state=state)
+    commands.apply(
+        commands.Target(cfg, NAME, ops, ADMIN, "root"),
+        plan,
+        template_url="https://b/t.json",
+        parameters={},
+        tags={},
+        description="d",
+        prune=False,
+        delete_stacks=False,
+        out=lines.append,
+        state=state,
+    )
     session.assert_done()
     assert saved.body == {"instances": {}}
 

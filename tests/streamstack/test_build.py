@@ -1,4 +1,5 @@
 """The build: deterministic bytes, manifest, quotas, and lint/scan that really fail."""
+
 import json
 
 import pytest
@@ -24,7 +25,12 @@ def built(tmp_path_factory):
 
 def test_every_template_lints_and_scans_clean(built):
     _, result, _ = built
-    names = {t.name for t in TIERS} | {t.name for t in STANDALONE} | {t.name for t in DEPLOY_ROLES} | {"root"}
+    names = (
+        {t.name for t in TIERS}
+        | {t.name for t in STANDALONE}
+        | {t.name for t in DEPLOY_ROLES}
+        | {"root"}
+    )
     assert set(result.templates) == names
     assert result.linted == result.scanned == len(names)
 
@@ -69,12 +75,15 @@ def test_stale_templates_are_removed(built):
 
 
 def test_quotas():
-    big = {"Resources": {f"R{i}": {"Type": "AWS::SNS::Topic"} for i in range(501)},
-           "Parameters": {f"P{i}": {"Type": "String"} for i in range(201)}}
+    big = {
+        "Resources": {f"R{i}": {"Type": "AWS::SNS::Topic"} for i in range(501)},
+        "Parameters": {f"P{i}": {"Type": "String"} for i in range(201)},
+    }
     findings = quotas.check("big", json.dumps(big))
     assert findings == [
         "big: 501 resources, over CloudFormation's limit of 500; split the tier",
-        "big: 201 parameters, over CloudFormation's limit of 200; split the tier"]
+        "big: 201 parameters, over CloudFormation's limit of 200; split the tier",
+    ]
     assert quotas.check("small", json.dumps({"Resources": {}})) == []
 
 
@@ -96,7 +105,9 @@ def test_lint_reports_errors_and_warnings(tmp_path):
     template = json.loads(_BadBucketTier().to_json())
     template["Resources"]["Plain"]["Properties"] = {"VersioningConfiguration": {"Status": "On"}}
     template["Conditions"] = {"Unused": {"Fn::Equals": ["a", "b"]}}
-    findings, linted = lint_templates({"bad": json.dumps(template)}, ["us-east-1"], tmp_path, jobs=1)
+    findings, linted = lint_templates(
+        {"bad": json.dumps(template)}, ["us-east-1"], tmp_path, jobs=1
+    )
     assert linted == 1
     rules = {line.split()[1] for line in findings["bad"]}
     assert {"E3030", "W8001"} <= rules, findings  # bad enum value; unused condition
@@ -107,13 +118,17 @@ def test_scan_reports_failures_and_reasonless_suppressions(tmp_path):
     clean_enough = _BadBucketTier().to_json()
     reasonless = json.loads(clean_enough)
     reasonless["Resources"]["Plain"]["Metadata"] = {
-        "checkov": {"skip": [{"id": "CKV_AWS_18", "comment": ""}]}}
-    findings, scanned = scan_templates({"bad": clean_enough, "reasonless": json.dumps(reasonless)},
-                             tmp_path)
+        "checkov": {"skip": [{"id": "CKV_AWS_18", "comment": ""}]}
+    }
+    findings, scanned = scan_templates(
+        {"bad": clean_enough, "reasonless": json.dumps(reasonless)}, tmp_path
+    )
     assert scanned == 2
     assert any("CKV_AWS_18" in line for line in findings["bad"])
-    assert any("CKV_AWS_18 is suppressed without a written reason" in line
-               for line in findings["reasonless"])
+    assert any(
+        "CKV_AWS_18 is suppressed without a written reason" in line
+        for line in findings["reasonless"]
+    )
 
 
 def test_suppressions_need_a_reason():
@@ -161,11 +176,10 @@ def test_nothing_is_redone_when_no_input_changed(built):
 def test_a_build_without_checks_does_not_stand_for_one_with_them(tmp_path):
     unchecked = build.run(build_dir=tmp_path, lint=False, scan=False, log=lambda *_: None)
     assert not unchecked.up_to_date
-    assert build.run(build_dir=tmp_path, lint=False, scan=False,
-                     log=lambda *_: None).up_to_date
+    assert build.run(build_dir=tmp_path, lint=False, scan=False, log=lambda *_: None).up_to_date
     from streamstack import inputs
-    assert not inputs.up_to_date(tmp_path, inputs.digest(build.PARAMS_DIR), lint=True,
-                                 scan=False)
+
+    assert not inputs.up_to_date(tmp_path, inputs.digest(build.PARAMS_DIR), lint=True, scan=False)
 
 
 def test_the_faster_cfn_lint_finds_what_cfn_lint_finds(tmp_path):
@@ -182,4 +196,5 @@ def test_the_faster_cfn_lint_finds_what_cfn_lint_finds(tmp_path):
     findings, _ = lint_templates({"bad": text}, ["us-east-1"], tmp_path, jobs=1)
     plain = Runner(ConfigMixIn(regions=["us-east-1"])).validate_template(decode_str(text)[0])
     assert sorted(findings["bad"]) == sorted(
-        f"bad.json:{m.linenumber}:{m.columnnumber} {m.rule.id} {m.message}" for m in plain)
+        f"bad.json:{m.linenumber}:{m.columnnumber} {m.rule.id} {m.message}" for m in plain
+    )

@@ -3,6 +3,7 @@ diagrams package or graphviz needed), every tier and stand-alone stack of the bu
 a cluster in it, flows are drawn only between resources that exist, and the committed
 picture is current and self-contained. With the docs extra installed, the Graphviz
 source is checked too."""
+
 import html
 import json
 import re
@@ -30,13 +31,22 @@ def source(templates):
 
 
 def test_every_template_of_the_build_is_a_cluster_of_the_picture(picture):
-    assert set(picture.clusters) == ({t.name for t in TIERS}
-                                     | {s.name for s in STANDALONE + DEPLOY_ROLES})
+    assert set(picture.clusters) == (
+        {t.name for t in TIERS} | {s.name for s in STANDALONE + DEPLOY_ROLES}
+    )
 
 
 def test_main_resources_have_aws_icons_and_every_tier_shows_one(picture, templates):
-    modules = {"network", "security", "storage", "database", "integration", "compute",
-               "media", "management"}
+    modules = {
+        "network",
+        "security",
+        "storage",
+        "database",
+        "integration",
+        "compute",
+        "media",
+        "management",
+    }
     nodes = [node for shown in picture.clusters.values() for node in shown]
     assert nodes and all(node.icon.split(".")[0] in modules for node in nodes)
     assert {tier for tier, shown in picture.clusters.items() if shown} == set(templates)
@@ -70,8 +80,11 @@ def test_every_template_of_the_build_is_a_cluster(source):
 def test_main_resources_drawn_with_aws_icons(source, templates):
     nodes = re.findall(r'^\s*"?([\w.-]+)"? \[label=.*image="([^"]+)"', source, re.M)
     assert nodes, source[:500]
-    assert all(path.endswith(".png") and "/resources/aws/" in path
-               for node, path in nodes if node != "viewers")
+    assert all(
+        path.endswith(".png") and "/resources/aws/" in path
+        for node, path in nodes
+        if node != "viewers"
+    )
     # Every tier shows at least one resource.
     tiers_with_nodes = {node.split(".")[0] for node, _ in nodes if "." in node}
     assert tiers_with_nodes == set(templates)
@@ -116,11 +129,13 @@ def test_load_reads_the_build_in_nesting_order(tmp_path, templates):
     entries = {}
     for name, template in {**templates, "root": {}}.items():
         (tmp_path / "templates" / f"{name}.json").write_text(json.dumps(template))
-        entries[name] = {"file": f"templates/{name}.json",
-                         "kind": "root" if name == "root" else "tier"}
+        entries[name] = {
+            "file": f"templates/{name}.json",
+            "kind": "root" if name == "root" else "tier",
+        }
     (tmp_path / "manifest.json").write_text(json.dumps({"templates": entries}))
     loaded = diagram.load(tmp_path)
-    assert list(loaded)[:len(TIERS)] == [t.name for t in TIERS]
+    assert list(loaded)[: len(TIERS)] == [t.name for t in TIERS]
     assert "root" not in loaded
 
 

@@ -1,5 +1,6 @@
 """params files: every kind of bad input is rejected with a line naming the file, the
 key, what is wrong and what is allowed; good files load with string values."""
+
 import subprocess
 import sys
 import textwrap
@@ -57,59 +58,113 @@ def standalone(rendered_text):
     return params_mod.standalone_declared(rendered_text)
 
 
-def reject_maps(tmp_path, root_spec, standalone, section: str, values: dict,
-                extra: dict | None = None) -> list[str]:
+def reject_maps(
+    tmp_path, root_spec, standalone, section: str, values: dict, extra: dict | None = None
+) -> list[str]:
     """A dev file whose `section` holds these values; the lines of the error."""
     data = dict(GOOD, **(extra or {}))
-    data[section.split(".")[0]] = {**data.get(section.split(".")[0], {}),
-                                   section.split(".")[1]: values}
+    data[section.split(".")[0]] = {
+        **data.get(section.split(".")[0], {}),
+        section.split(".")[1]: values,
+    }
     write(tmp_path, "dev", yaml.safe_dump(data))
     params, deploy_time = root_spec
     with pytest.raises(ParamsError) as err:
-        load("dev", params_dir=tmp_path, template_parameters=params, deploy_time=deploy_time,
-             standalone=standalone)
+        load(
+            "dev",
+            params_dir=tmp_path,
+            template_parameters=params,
+            deploy_time=deploy_time,
+            standalone=standalone,
+        )
     return err.value.lines
 
 
-@pytest.mark.parametrize("section,values,expected", [
-    ("deploy.edge_parameters", {"WafRateLimit": "2000"},
-     "deploy.edge_parameters.WafRateLimit: must be a number, got a string '2000'"),
-    ("deploy.edge_parameters", {"WafRateLimit": 5},
-     "deploy.edge_parameters.WafRateLimit: 5 is below the minimum 10"),
-    ("deploy.edge_parameters", {"WafLogRetentionDays": 2},
-     "deploy.edge_parameters.WafLogRetentionDays: 2 is not allowed; allowed: 1, 3, 5"),
-    ("deploy.edge_parameters", {"WafRateLimt": 100},
-     "deploy.edge_parameters.WafRateLimt: is not a parameter of the edge template; did you "
-     "mean WafRateLimit"),
-    ("deploy.edge_parameters", {"DomainName": "example.com"},
-     "deploy.edge_parameters.DomainName: is shared with the root template: set "
-     "parameters.DomainName instead"),
-    ("deploy.edge_parameters", {"HostedZoneId": "Z0123456789"},
-     "deploy.edge_parameters.HostedZoneId: is resolved by deploy.py at deploy time"),
-    ("deploy.edge_parameters", {"DistributionId": "E2QWRUHAPOMQZL"},
-     "deploy.edge_parameters.DistributionId: is resolved by deploy.py at deploy time"),
-    ("deploy.edge_parameters", ["WafRateLimit"],
-     "deploy.edge_parameters: must be a mapping of parameter: value, not a list"),
-    ("deploy.bootstrap_parameters", {"GitHubOidc": "maybe"},
-     "deploy.bootstrap_parameters.GitHubOidc: 'maybe' is not allowed; allowed: create, "
-     "existing"),
-    ("deploy.bootstrap_parameters", {"EcrKeepImages": 1},
-     "deploy.bootstrap_parameters.EcrKeepImages: 1 is below the minimum 5"),
-])
+@pytest.mark.parametrize(
+    "section,values,expected",
+    [
+        (
+            "deploy.edge_parameters",
+            {"WafRateLimit": "2000"},
+            "deploy.edge_parameters.WafRateLimit: must be a number, got a string '2000'",
+        ),
+        (
+            "deploy.edge_parameters",
+            {"WafRateLimit": 5},
+            "deploy.edge_parameters.WafRateLimit: 5 is below the minimum 10",
+        ),
+        (
+            "deploy.edge_parameters",
+            {"WafLogRetentionDays": 2},
+            "deploy.edge_parameters.WafLogRetentionDays: 2 is not allowed; allowed: 1, 3, 5",
+        ),
+        (
+            "deploy.edge_parameters",
+            {"WafRateLimt": 100},
+            "deploy.edge_parameters.WafRateLimt: is not a parameter of the edge template; did you "
+            "mean WafRateLimit",
+        ),
+        (
+            "deploy.edge_parameters",
+            {"DomainName": "example.com"},
+            "deploy.edge_parameters.DomainName: is shared with the root template: set "
+            "parameters.DomainName instead",
+        ),
+        (
+            "deploy.edge_parameters",
+            {"HostedZoneId": "Z0123456789"},
+            "deploy.edge_parameters.HostedZoneId: is resolved by deploy.py at deploy time",
+        ),
+        (
+            "deploy.edge_parameters",
+            {"DistributionId": "E2QWRUHAPOMQZL"},
+            "deploy.edge_parameters.DistributionId: is resolved by deploy.py at deploy time",
+        ),
+        (
+            "deploy.edge_parameters",
+            ["WafRateLimit"],
+            "deploy.edge_parameters: must be a mapping of parameter: value, not a list",
+        ),
+        (
+            "deploy.bootstrap_parameters",
+            {"GitHubOidc": "maybe"},
+            "deploy.bootstrap_parameters.GitHubOidc: 'maybe' is not allowed; allowed: create, "
+            "existing",
+        ),
+        (
+            "deploy.bootstrap_parameters",
+            {"EcrKeepImages": 1},
+            "deploy.bootstrap_parameters.EcrKeepImages: 1 is below the minimum 5",
+        ),
+    ],
+)
 def test_stand_alone_template_parameters_are_checked_against_their_template(
-        tmp_path, root_spec, standalone, section, values, expected):
+    tmp_path, root_spec, standalone, section, values, expected
+):
     lines = reject_maps(tmp_path, root_spec, standalone, section, values)
     assert len(lines) == 1 and expected in lines[0], lines
 
 
 def test_stackset_bootstrap_parameters_are_checked_against_the_bootstrap_template(
-        tmp_path, root_spec, standalone):
-    stackset = {"accounts": ["222222222222"], "regions": ["us-west-2"],
-                "bootstrap_parameters": {"EcrUntaggedDays": 0}}
-    lines = reject_maps(tmp_path, root_spec, standalone, "stackset.bootstrap_parameters",
-                        {"EcrUntaggedDays": 0}, extra={"stackset": stackset})
-    assert any("stackset.bootstrap_parameters.EcrUntaggedDays: 0 is below the minimum 1"
-               in line for line in lines), lines
+    tmp_path, root_spec, standalone
+):
+    stackset = {
+        "accounts": ["222222222222"],
+        "regions": ["us-west-2"],
+        "bootstrap_parameters": {"EcrUntaggedDays": 0},
+    }
+    lines = reject_maps(
+        tmp_path,
+        root_spec,
+        standalone,
+        "stackset.bootstrap_parameters",
+        {"EcrUntaggedDays": 0},
+        extra={"stackset": stackset},
+    )
+    assert any(
+        "stackset.bootstrap_parameters.EcrUntaggedDays: 0 is below the minimum 1" in line
+        for line in lines
+    ), lines
 
 
 def test_repo_params_files_load(root_spec):
@@ -131,27 +186,37 @@ def test_repo_params_files_load(root_spec):
 ONE_PROBLEM = {
     "wrong type, number": (
         {"FlowLogRetentionDays": "thirty"},
-        "parameters.FlowLogRetentionDays: must be a number, got a string 'thirty'"),
+        "parameters.FlowLogRetentionDays: must be a number, got a string 'thirty'",
+    ),
     "number given for a string": (
-        {"NatLayout": 3}, "parameters.NatLayout: must be a string (quote it), got a number 3"),
+        {"NatLayout": 3},
+        "parameters.NatLayout: must be a string (quote it), got a number 3",
+    ),
     "outside AllowedValues": (
         {"NatLayout": "three"},
-        "parameters.NatLayout: 'three' is not allowed; allowed: single, per-az, none"),
+        "parameters.NatLayout: 'three' is not allowed; allowed: single, per-az, none",
+    ),
     "no NAT without interface endpoints": (
         {"NatLayout": "none"},
         "parameters.NatLayout: none leaves the app subnets no way to ECR, CloudWatch Logs or "
-        "Secrets Manager: set InterfaceEndpoints: enabled too"),
+        "Secrets Manager: set InterfaceEndpoints: enabled too",
+    ),
     "number outside AllowedValues": (
-        {"FlowLogRetentionDays": 2}, "2 is not allowed; allowed: 1, 3, 5, 7, 14"),
+        {"FlowLogRetentionDays": 2},
+        "2 is not allowed; allowed: 1, 3, 5, 7, 14",
+    ),
     "below MinValue": (
         {"NoncurrentVersionExpirationDays": 0},
-        "parameters.NoncurrentVersionExpirationDays: 0 is below the minimum 1"),
+        "parameters.NoncurrentVersionExpirationDays: 0 is below the minimum 1",
+    ),
     "unknown parameter": (
         {"NatLayuot": "single"},
-        "parameters.NatLayuot: is not a parameter of the root template; did you mean "
-        "NatLayout?"),
+        "parameters.NatLayuot: is not a parameter of the root template; did you mean NatLayout?",
+    ),
     "deploy-time parameter": (
-        {"CloudFrontPrefixListId": "pl-82a045eb"}, "is resolved by deploy.py at deploy time"),
+        {"CloudFrontPrefixListId": "pl-82a045eb"},
+        "is resolved by deploy.py at deploy time",
+    ),
 }
 
 
@@ -166,8 +231,10 @@ def test_one_bad_parameter_one_line(tmp_path, root_spec, case):
 def test_missing_required_parameter(tmp_path, root_spec):
     variant(tmp_path, parameters={"Environment": None})
     lines = reject(tmp_path, root_spec)
-    assert any("parameters.Environment: is required (no default): one of dev, staging, prod"
-               in line for line in lines)
+    assert any(
+        "parameters.Environment: is required (no default): one of dev, staging, prod" in line
+        for line in lines
+    )
 
 
 def test_missing_setting(tmp_path, root_spec):
@@ -185,8 +252,11 @@ def test_malformed_yaml(tmp_path, root_spec):
 def test_bad_cidr(tmp_path, root_spec):
     variant(tmp_path, parameters={"VpcCidr": "10.0.0.0/33"})
     lines = reject(tmp_path, root_spec)
-    assert any("parameters.VpcCidr: '10.0.0.0/33' is not valid; expected an IPv4 CIDR block "
-               "between /16 and /28" in line for line in lines)
+    assert any(
+        "parameters.VpcCidr: '10.0.0.0/33' is not valid; expected an IPv4 CIDR block "
+        "between /16 and /28" in line
+        for line in lines
+    )
 
 
 def test_subnet_outside_the_vpc(tmp_path, root_spec):
@@ -216,8 +286,11 @@ def test_not_a_mapping(tmp_path, root_spec):
 
 def test_unknown_environment(tmp_path):
     write(tmp_path, "dev", "x: 1\n")
-    with pytest.raises(ParamsError, match=r"unknown environment 'qa': there is no .*qa.yaml "
-                                          r"\(known: dev\)"):
+    with pytest.raises(
+        ParamsError,
+        match=r"unknown environment 'qa': there is no .*qa.yaml "
+        r"\(known: dev\)",
+    ):
         params_path("qa", tmp_path)
     with pytest.raises(ParamsError, match="environment name '../dev' is not valid"):
         params_path("../dev", tmp_path)
@@ -246,9 +319,11 @@ def test_two_zone_region_is_refused_with_the_reason(tmp_path, root_spec):
     the third of Fn::GetAZs, so a stack there would fail."""
     variant(tmp_path, region="us-west-1")
     (line,) = reject(tmp_path, root_spec)
-    assert line.endswith("region: us-west-1 offers only 2 Availability Zones to most accounts "
-                         "and the network tier spreads over 3 (its subnets select the third "
-                         "zone of Fn::GetAZs); choose another region, e.g. us-west-2")
+    assert line.endswith(
+        "region: us-west-1 offers only 2 Availability Zones to most accounts "
+        "and the network tier spreads over 3 (its subnets select the third "
+        "zone of Fn::GetAZs); choose another region, e.g. us-west-2"
+    )
     variant(tmp_path, region="us-west-9")
     (line,) = reject(tmp_path, root_spec)
     assert "us-west-1" not in line.split("allowed:")[1]
@@ -278,11 +353,24 @@ def test_cli_prints_one_line_errors_without_traceback(tmp_path):
     params_dir.mkdir()
     variant(params_dir, parameters={"NatLayout": "three"})
     proc = subprocess.run(
-        [sys.executable, "build.py", "--no-lint", "--no-scan", "--params-dir", str(params_dir),
-         "--build-dir", str(tmp_path / "build")],
-        cwd=ROOT, capture_output=True, text=True, check=False)
+        [
+            sys.executable,
+            "build.py",
+            "--no-lint",
+            "--no-scan",
+            "--params-dir",
+            str(params_dir),
+            "--build-dir",
+            str(tmp_path / "build"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip() == (
         f"error: {params_dir}/dev.yaml: parameters.NatLayout: 'three' is not allowed; "
-        "allowed: single, per-az, none")
+        "allowed: single, per-az, none"
+    )

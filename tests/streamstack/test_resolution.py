@@ -1,5 +1,6 @@
 """Build checks for what CloudFormation resolves in ways cfn-lint does not model: the
 real tree passes them, and each class of mistake is caught."""
+
 import copy
 import json
 
@@ -31,17 +32,22 @@ def test_ssm_typed_nested_parameter_fed_the_roots_resolved_value(tree):
     broken["fleet"]["Parameters"]["FleetAmiId"]["Type"] = SSM_AMI
     assert broken["root"]["Parameters"]["FleetAmiId"]["Type"] == SSM_AMI
     (line,) = check(broken)
-    assert line.startswith(f"root: FleetStack parameter FleetAmiId ({SSM_AMI}) is SSM-typed but "
-                           f"fed the root parameter FleetAmiId ({SSM_AMI}), a value already "
-                           "resolved")
+    assert line.startswith(
+        f"root: FleetStack parameter FleetAmiId ({SSM_AMI}) is SSM-typed but "
+        f"fed the root parameter FleetAmiId ({SSM_AMI}), a value already "
+        "resolved"
+    )
 
 
 def test_ssm_typed_nested_parameter_fed_an_output(tree):
     broken = copy.deepcopy(tree)
-    broken["compute"]["Parameters"]["VpcId"] = {"Type": "AWS::SSM::Parameter::Value<String>",
-                                                "Description": "x"}
+    broken["compute"]["Parameters"]["VpcId"] = {
+        "Type": "AWS::SSM::Parameter::Value<String>",
+        "Description": "x",
+    }
     broken["root"]["Resources"]["ComputeStack"]["Properties"]["Parameters"]["VpcId"] = {
-        "Fn::GetAtt": ["NetworkStack", "Outputs.VpcId"]}
+        "Fn::GetAtt": ["NetworkStack", "Outputs.VpcId"]
+    }
     (line,) = check(broken)
     assert "ComputeStack parameter VpcId" in line and "NetworkStack's output VpcId" in line
 
@@ -56,17 +62,21 @@ def test_ssm_typed_nested_parameter_may_take_a_name(tree):
 def test_aws_typed_parameter_fed_an_output_that_can_be_empty(tree):
     broken = copy.deepcopy(tree)
     broken["security"]["Outputs"]["FleetSecurityGroupId"]["Value"] = {
-        "Fn::If": ["FleetOn", {"Ref": "FleetSecurityGroup"}, ""]}
+        "Fn::If": ["FleetOn", {"Ref": "FleetSecurityGroup"}, ""]
+    }
     (line,) = check(broken)
-    assert line.startswith("root: FleetStack parameter FleetSecurityGroupId "
-                           "(AWS::EC2::SecurityGroup::Id) is an AWS-specific type")
+    assert line.startswith(
+        "root: FleetStack parameter FleetSecurityGroupId "
+        "(AWS::EC2::SecurityGroup::Id) is an AWS-specific type"
+    )
     assert "SecurityStack's output FleetSecurityGroupId can be empty" in line
 
 
 def test_availability_zone_beyond_what_regions_offer(tree):
     broken = copy.deepcopy(tree)
     broken["network"]["Resources"]["AppSubnet3"]["Properties"]["AvailabilityZone"] = {
-        "Fn::Select": [3, {"Fn::GetAZs": ""}]}
+        "Fn::Select": [3, {"Fn::GetAZs": ""}]
+    }
     (line,) = check(broken)
     assert line.startswith("network: Fn::Select [3, Fn::GetAZs] needs 4 Availability Zones")
 

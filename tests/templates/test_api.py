@@ -1,5 +1,6 @@
 """api tier: HTTP API routes, authorization, throttling, access logs, a stage per
 environment, the table toggle, and the function's least privilege; plus a snapshot."""
+
 import json
 
 import pytest
@@ -13,7 +14,6 @@ from tests.conftest import assert_snapshot
 @pytest.fixture(scope="module")
 def template(rendered):
     return rendered["api"]
-
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +33,17 @@ def test_off_when_disabled_or_without_the_table(template, env, overrides):
 
 
 def test_three_routes_proxied_to_the_function(api):
-    routes = {r["Properties"]["RouteKey"]: r["Properties"]
-              for r in api.of_type("AWS::ApiGatewayV2::Route").values()}
-    assert set(routes) == {"GET /videos", "GET /videos/{id}", "POST /videos"} == set(
-        ROUTES.values())
-    assert all(r["Target"] == {"Fn::Join": ["/", ["integrations",
-                                                  {"Ref": "MetadataIntegration"}]]}
-               for r in routes.values())
+    routes = {
+        r["Properties"]["RouteKey"]: r["Properties"]
+        for r in api.of_type("AWS::ApiGatewayV2::Route").values()
+    }
+    assert (
+        set(routes) == {"GET /videos", "GET /videos/{id}", "POST /videos"} == set(ROUTES.values())
+    )
+    assert all(
+        r["Target"] == {"Fn::Join": ["/", ["integrations", {"Ref": "MetadataIntegration"}]]}
+        for r in routes.values()
+    )
     integration = api.props("MetadataIntegration")
     assert integration["IntegrationType"] == "AWS_PROXY"
     assert integration["PayloadFormatVersion"] == "2.0"
@@ -48,14 +52,22 @@ def test_three_routes_proxied_to_the_function(api):
 
 
 def test_writes_always_signed_reads_signed_by_default(template, api, env):
-    auth = {r["Properties"]["RouteKey"]: r["Properties"]["AuthorizationType"]
-            for r in api.of_type("AWS::ApiGatewayV2::Route").values()}
-    assert auth == {"GET /videos": "AWS_IAM", "GET /videos/{id}": "AWS_IAM",
-                    "POST /videos": "AWS_IAM"}
-    public = evaluate(template, env, {"VideosTableName": "t",
-                                      "MetadataApiReadAuthorization": "NONE"})
-    auth = {r["Properties"]["RouteKey"]: r["Properties"]["AuthorizationType"]
-            for r in public.of_type("AWS::ApiGatewayV2::Route").values()}
+    auth = {
+        r["Properties"]["RouteKey"]: r["Properties"]["AuthorizationType"]
+        for r in api.of_type("AWS::ApiGatewayV2::Route").values()
+    }
+    assert auth == {
+        "GET /videos": "AWS_IAM",
+        "GET /videos/{id}": "AWS_IAM",
+        "POST /videos": "AWS_IAM",
+    }
+    public = evaluate(
+        template, env, {"VideosTableName": "t", "MetadataApiReadAuthorization": "NONE"}
+    )
+    auth = {
+        r["Properties"]["RouteKey"]: r["Properties"]["AuthorizationType"]
+        for r in public.of_type("AWS::ApiGatewayV2::Route").values()
+    }
     assert auth["POST /videos"] == "AWS_IAM" and auth["GET /videos"] == "NONE"
 
 
@@ -94,10 +106,16 @@ def test_function_inline_traced_and_reserved(api, env):
 def test_function_role_touches_only_the_videos_table(api):
     st = statements(api.props("MetadataFunctionRole")["Policies"][0]["PolicyDocument"])
     table = st["VideosTable"]
-    assert sorted(table["Action"]) == ["dynamodb:GetItem", "dynamodb:PutItem",
-                                       "dynamodb:Query", "dynamodb:Scan"]
-    assert table["Resource"] == ["<from:VideosTableArn>", {"Fn::Join": [
-        "", ["<from:VideosTableArn>", "/index/by-owner"]]}]
+    assert sorted(table["Action"]) == [
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "dynamodb:Scan",
+    ]
+    assert table["Resource"] == [
+        "<from:VideosTableArn>",
+        {"Fn::Join": ["", ["<from:VideosTableArn>", "/index/by-owner"]]},
+    ]
     key = st["TableKeyThroughDynamoDb"]
     assert key["Resource"] == ["<from:DataKeyArn>"]
     assert "kms:ViaService" in key["Condition"]["StringEquals"]
@@ -105,8 +123,8 @@ def test_function_role_touches_only_the_videos_table(api):
 
 
 def test_outputs(template, api, env):
-    assert set(template["Outputs"]) == {"MetadataApiId", "MetadataApiUrl",
-                                        "MetadataApiStageName"}
+    assert set(template["Outputs"]) == {"MetadataApiId", "MetadataApiUrl", "MetadataApiStageName"}
     url = api.outputs["MetadataApiUrl"]["Value"]["Fn::Sub"]
     assert url.startswith("https://${MetadataHttpApi}.execute-api.") and url.endswith(
-        "/${Environment}")
+        "/${Environment}"
+    )

@@ -1,5 +1,6 @@
 """The application tiers against docs/wiring.md, and their place in the nested-stack
 dependency graph (a tier waits only for what it reads)."""
+
 import re
 from pathlib import Path
 
@@ -42,7 +43,9 @@ def test_tier_reads_its_inputs_under_the_contract_names(rendered, tier):
 def test_load_balancer_reads_the_certificate_as_a_plain_compute_parameter(rendered):
     spec = rendered["load-balancer"]["Parameters"]["AlbCertificateArn"]
     assert spec["Default"] == ""
-    groups = rendered["load-balancer"]["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    groups = rendered["load-balancer"]["Metadata"]["AWS::CloudFormation::Interface"][
+        "ParameterGroups"
+    ]
     group = next(g["Label"]["default"] for g in groups if "AlbCertificateArn" in g["Parameters"])
     assert group == "Compute"
 
@@ -63,8 +66,15 @@ def test_load_balancer_waits_only_for_network_security_storage_and_dns(graph):
 
 
 def test_compute_waits_only_for_what_it_reads(graph):
-    assert set(graph["compute"]) <= {"network", "security", "storage", "data", "messaging",
-                                     "load-balancer", "api"}
+    assert set(graph["compute"]) <= {
+        "network",
+        "security",
+        "storage",
+        "data",
+        "messaging",
+        "load-balancer",
+        "api",
+    }
     assert {"load-balancer", "data", "messaging", "api"} <= set(graph["compute"])
     # The metadata API (the task role may invoke it) waits for nothing compute does not
     # already wait for, so it only adds its own short creation to compute's start.
@@ -85,6 +95,10 @@ def test_fleet_waits_for_the_listener_not_for_data(graph):
 def test_every_parameter_is_documented(rendered, tier):
     text = (WIRING.parent / "tiers.md").read_text()
     groups = rendered[tier]["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
-    documented = [p for g in groups if g["Label"]["default"] not in ("Wiring", "Environment")
-                  for p in g["Parameters"]]
+    documented = [
+        p
+        for g in groups
+        if g["Label"]["default"] not in ("Wiring", "Environment")
+        for p in g["Parameters"]
+    ]
     assert [p for p in documented if f"`{p}`" not in text] == []

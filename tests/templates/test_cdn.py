@@ -1,5 +1,6 @@
 """cdn tier: origins, behaviours, policies, certificate/WAF/failover when given, and the
 bucket policies, in dev and prod."""
+
 import json
 
 import pytest
@@ -23,7 +24,6 @@ def template(rendered):
     return rendered["cdn"]
 
 
-
 def _cdn(template, env, **overrides):
     return evaluate(template, env, {"AlbCertificateArn": "", **overrides})
 
@@ -39,8 +39,10 @@ def _config(ev):
 
 def _behaviours(ev):
     config = _config(ev)
-    return {"default": config["DefaultCacheBehavior"],
-            **{b["PathPattern"]: b for b in config["CacheBehaviors"]}}
+    return {
+        "default": config["DefaultCacheBehavior"],
+        **{b["PathPattern"]: b for b in config["CacheBehaviors"]},
+    }
 
 
 def _origins(ev):
@@ -56,9 +58,15 @@ def test_reads_exactly_the_contracted_inputs(template):
     groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
     wiring = {p for g in groups if g["Label"]["default"] == "Wiring" for p in g["Parameters"]}
     assert wiring == {
-        "StorageKeyArn", "AlbDnsName", "AlbCertificateArn", "OriginVerifySecretArn",
-        "AccessLogsBucketName", "CdnCertificateArn", "CdnWebAclArn",
-        *[f"{b}Bucket{a}" for b in ("Static", "Media") for a in ("Name", "Arn", "DomainName")]}
+        "StorageKeyArn",
+        "AlbDnsName",
+        "AlbCertificateArn",
+        "OriginVerifySecretArn",
+        "AccessLogsBucketName",
+        "CdnCertificateArn",
+        "CdnWebAclArn",
+        *[f"{b}Bucket{a}" for b in ("Static", "Media") for a in ("Name", "Arn", "DomainName")],
+    }
     deploy_time = template["Metadata"]["streamstack:DeployTimeParameters"]
     assert deploy_time == ["CdnCertificateArn", "CdnWebAclArn"]
     assert all(params[p]["Default"] == "" for p in deploy_time)
@@ -91,8 +99,10 @@ def test_certificate_and_alias_when_given(template, env):
     config = _config(_cdn(template, env, CdnCertificateArn=CERT, DomainName="example.org"))
     assert config["Aliases"] == [{"Fn::Sub": "cdn.${DomainName}"}]
     assert config["ViewerCertificate"] == {
-        "AcmCertificateArn": CERT, "SslSupportMethod": "sni-only",
-        "MinimumProtocolVersion": "TLSv1.2_2021"}
+        "AcmCertificateArn": CERT,
+        "SslSupportMethod": "sni-only",
+        "MinimumProtocolVersion": "TLSv1.2_2021",
+    }
 
 
 def test_certificate_without_domain_is_not_used(template):
@@ -106,6 +116,7 @@ def test_waf_attached_when_given(template, env):
 
 def test_edge_parameters_accept_only_us_east_1_arns(template):
     import re
+
     cert = re.compile(template["Parameters"]["CdnCertificateArn"]["AllowedPattern"])
     acl = re.compile(template["Parameters"]["CdnWebAclArn"]["AllowedPattern"])
     assert cert.match(CERT) and cert.match("") and not cert.match(ALB_CERT)
@@ -130,19 +141,27 @@ def test_alb_origin_sends_the_secret_header_by_dynamic_reference(cdn):
     (header,) = _origins(cdn)["alb"]["OriginCustomHeaders"]
     assert header["HeaderName"] == "X-Origin-Verify"
     assert header["HeaderValue"] == {
-        "Fn::Sub": "{{resolve:secretsmanager:${OriginVerifySecretArn}}}"}
+        "Fn::Sub": "{{resolve:secretsmanager:${OriginVerifySecretArn}}}"
+    }
 
 
 def test_header_value_is_what_the_alb_listener_rules_require(rendered, cdn):
     """The same secret, resolved the same way, as the load balancer's listener-rule
     condition."""
     (header,) = _origins(cdn)["alb"]["OriginCustomHeaders"]
-    rules = [r for r in rendered["load-balancer"]["Resources"].values()
-             if r["Type"] == "AWS::ElasticLoadBalancingV2::ListenerRule"]
-    required = {json.dumps(c).replace("${OriginVerifySecret}", "${OriginVerifySecretArn}")
-                for rule in rules for c in _header_conditions(rule)}
-    assert required == {json.dumps({"HttpHeaderName": header["HeaderName"],
-                                    "Values": [header["HeaderValue"]]})}
+    rules = [
+        r
+        for r in rendered["load-balancer"]["Resources"].values()
+        if r["Type"] == "AWS::ElasticLoadBalancingV2::ListenerRule"
+    ]
+    required = {
+        json.dumps(c).replace("${OriginVerifySecret}", "${OriginVerifySecretArn}")
+        for rule in rules
+        for c in _header_conditions(rule)
+    }
+    assert required == {
+        json.dumps({"HttpHeaderName": header["HeaderName"], "Values": [header["HeaderValue"]]})
+    }
 
 
 def _header_conditions(node):
@@ -151,14 +170,18 @@ def _header_conditions(node):
 
 def test_buckets_through_oac_signing_always(cdn):
     oac = cdn.props("BucketOriginAccessControl")["OriginAccessControlConfig"]
-    assert (oac["OriginAccessControlOriginType"], oac["SigningBehavior"],
-            oac["SigningProtocol"]) == ("s3", "always", "sigv4")
+    assert (
+        oac["OriginAccessControlOriginType"],
+        oac["SigningBehavior"],
+        oac["SigningProtocol"],
+    ) == ("s3", "always", "sigv4")
     origins = _origins(cdn)
     assert set(origins) == {"alb", "static", "media"}
     for origin_id in ("static", "media"):
         origin = origins[origin_id]
         assert origin["OriginAccessControlId"] == {
-            "Fn::GetAtt": ["BucketOriginAccessControl", "Id"]}
+            "Fn::GetAtt": ["BucketOriginAccessControl", "Id"]
+        }
         assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}
     assert origins["static"]["DomainName"] == "<from:StaticBucketDomainName>"
     assert origins["media"]["DomainName"] == "<from:MediaBucketDomainName>"
@@ -168,10 +191,20 @@ def test_default_behaviour_is_the_uncached_alb(cdn):
     default = _behaviours(cdn)["default"]
     assert default["TargetOriginId"] == "alb"
     assert set(default["AllowedMethods"]) == {
-        "GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"}
+        "GET",
+        "HEAD",
+        "OPTIONS",
+        "PUT",
+        "POST",
+        "PATCH",
+        "DELETE",
+    }
     assert default["CachePolicyId"] == CACHING_DISABLED == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
-    assert default["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST_HEADER == (
-        "b689b0a8-53d0-40ab-baf2-68738e2966ac")
+    assert (
+        default["OriginRequestPolicyId"]
+        == ALL_VIEWER_EXCEPT_HOST_HEADER
+        == ("b689b0a8-53d0-40ab-baf2-68738e2966ac")
+    )
 
 
 def test_static_behaviour_cached_and_compressed(cdn):
@@ -204,7 +237,8 @@ def test_https_and_security_headers_everywhere(cdn):
         assert behaviour["ViewerProtocolPolicy"] == "redirect-to-https"
         assert behaviour["ResponseHeadersPolicyId"] == {"Ref": "SecurityHeadersPolicy"}
     headers = cdn.props("SecurityHeadersPolicy")["ResponseHeadersPolicyConfig"][
-        "SecurityHeadersConfig"]
+        "SecurityHeadersConfig"
+    ]
     hsts = headers["StrictTransportSecurity"]
     assert hsts["AccessControlMaxAgeSec"] >= 31536000 and hsts["Override"] is True
     assert headers["ContentTypeOptions"] == {"Override": True}
@@ -222,7 +256,9 @@ def test_error_responses_cached_briefly(cdn):
 def test_access_logging_into_the_access_logs_bucket(cdn):
     assert _config(cdn)["Logging"] == {
         "Bucket": {"Fn::Sub": "${AccessLogsBucketName}.s3.amazonaws.com"},
-        "IncludeCookies": False, "Prefix": "cloudfront/"}
+        "IncludeCookies": False,
+        "Prefix": "cloudfront/",
+    }
 
 
 def test_no_origin_group_without_replica(cdn):
@@ -255,20 +291,35 @@ def test_bucket_policy_lets_only_this_distribution_read(cdn, bucket):
     assert read["Principal"] == {"Service": "cloudfront.amazonaws.com"}
     assert read["Action"] == ["s3:GetObject"]
     assert read["Resource"] == [{"Fn::Join": ["", [f"<from:{bucket}BucketArn>", "/*"]]}]
-    assert read["Condition"] == {"StringEquals": {"AWS:SourceArn": {"Fn::Sub": (
-        "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}")}}}
+    assert read["Condition"] == {
+        "StringEquals": {
+            "AWS:SourceArn": {
+                "Fn::Sub": (
+                    "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}"
+                )
+            }
+        }
+    }
     # the storage tier's secure defaults still apply
     assert st["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": False}}
-    assert st["DenyOtherKmsKeys"]["Condition"]["StringNotEqualsIfExists"][
-        "s3:x-amz-server-side-encryption-aws-kms-key-id"] == "<from:StorageKeyArn>"
+    assert (
+        st["DenyOtherKmsKeys"]["Condition"]["StringNotEqualsIfExists"][
+            "s3:x-amz-server-side-encryption-aws-kms-key-id"
+        ]
+        == "<from:StorageKeyArn>"
+    )
 
 
 def test_outputs(cdn):
     assert cdn.outputs["DistributionId"]["Value"] == {"Ref": "Distribution"}
     assert cdn.outputs["DistributionDomainName"]["Value"] == {
-        "Fn::GetAtt": ["Distribution", "DomainName"]}
-    assert cdn.outputs["DistributionArn"]["Value"] == {"Fn::Sub": (
-        "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}")}
+        "Fn::GetAtt": ["Distribution", "DomainName"]
+    }
+    assert cdn.outputs["DistributionArn"]["Value"] == {
+        "Fn::Sub": (
+            "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}"
+        )
+    }
 
 
 def test_tls_suppression_has_a_reason(template):

@@ -1,5 +1,6 @@
 """compute tier: cluster, task definitions, services (in the load-balancer tier's
 target groups), autoscaling, scheduled jobs and roles, in dev and prod."""
+
 import json
 
 import pytest
@@ -17,7 +18,6 @@ FARGATE = {
     2048: set(range(4096, 16385, 1024)),
     4096: set(range(8192, 30721, 1024)),
 }
-
 
 
 @pytest.fixture(scope="module")
@@ -40,11 +40,14 @@ def test_cluster_insights_and_capacity_strategy(comp, env):
     else:
         assert set(providers) == {"FARGATE"}
     for name in ("Api", "Web", "Worker"):
-        assert comp.props(f"{name}Service")["CapacityProviderStrategy"] == props[
-            "DefaultCapacityProviderStrategy"]
+        assert (
+            comp.props(f"{name}Service")["CapacityProviderStrategy"]
+            == props["DefaultCapacityProviderStrategy"]
+        )
     # Beat is never interrupted by Spot.
-    assert [s["CapacityProvider"] for s in comp.props("SchedulerService")[
-        "CapacityProviderStrategy"]] == ["FARGATE"]
+    assert [
+        s["CapacityProvider"] for s in comp.props("SchedulerService")["CapacityProviderStrategy"]
+    ] == ["FARGATE"]
 
 
 def test_fargate_sizes_are_all_valid_combinations():
@@ -55,10 +58,15 @@ def test_fargate_sizes_are_all_valid_combinations():
 
 def test_task_definitions(comp, env):
     # Every service's size in each environment: params file, else the template default.
-    sizes = {"dev": {"Api": "512/1024", "Web": "256/512", "Worker": "256/512",
-                     "Scheduler": "256/512"},
-             "prod": {"Api": "2048/4096", "Web": "256/512", "Worker": "1024/2048",
-                      "Scheduler": "512/1024"}}
+    sizes = {
+        "dev": {"Api": "512/1024", "Web": "256/512", "Worker": "256/512", "Scheduler": "256/512"},
+        "prod": {
+            "Api": "2048/4096",
+            "Web": "256/512",
+            "Worker": "1024/2048",
+            "Scheduler": "512/1024",
+        },
+    }
     for name in SERVICES:
         props = comp.props(f"{name}TaskDefinition")
         assert props["RequiresCompatibilities"] == ["FARGATE"]
@@ -74,15 +82,22 @@ def test_task_definitions(comp, env):
         assert container["User"] == "1000:1000"
         # ECS Exec (dev) needs a writable root file system.
         assert container["ReadonlyRootFilesystem"] is (env != "dev")
-        assert container["MountPoints"] == [{"ContainerPath": "/tmp", "ReadOnly": False,
-                                             "SourceVolume": "tmp"}]
+        assert container["MountPoints"] == [
+            {"ContainerPath": "/tmp", "ReadOnly": False, "SourceVolume": "tmp"}
+        ]
         assert container["LogConfiguration"]["Options"]["awslogs-group"] == {
-            "Ref": f"{name}LogGroup"}
+            "Ref": f"{name}LogGroup"
+        }
         env_names = {e["Name"] for e in container["Environment"]}
         secret_names = {s["Name"] for s in container["Secrets"]}
         assert {"DB_HOST", "DB_PORT", "REDIS_HOST", "JOBS_QUEUE_URL"} <= env_names
-        assert secret_names == {"DB_USER", "DB_PASSWORD", "REDIS_AUTH_TOKEN", "SECRET_KEY",
-                                "JWT_SECRET"}
+        assert secret_names == {
+            "DB_USER",
+            "DB_PASSWORD",
+            "REDIS_AUTH_TOKEN",
+            "SECRET_KEY",
+            "JWT_SECRET",
+        }
         assert not env_names & secret_names
         assert not any("PASSWORD" in n or "SECRET" in n or "TOKEN" in n for n in env_names)
         assert ("PortMappings" in container) is (name in ("Api", "Web"))
@@ -133,27 +148,37 @@ def test_services_private_with_circuit_breaker_and_az_spread(comp, env):
             assert deployment["MinimumHealthyPercent"] == "100"
             assert deployment["MaximumPercent"] == "200"
     api = comp.props("ApiService")
-    assert api["LoadBalancers"] == [{"ContainerName": "api", "ContainerPort": "8000",
-                                     "TargetGroupArn": "<from:ApiTargetGroupArn>"}]
+    assert api["LoadBalancers"] == [
+        {
+            "ContainerName": "api",
+            "ContainerPort": "8000",
+            "TargetGroupArn": "<from:ApiTargetGroupArn>",
+        }
+    ]
 
 
 def test_api_autoscaling(comp, env):
     target = comp.props("ApiScalableTarget")
     assert (target["MinCapacity"], target["MaxCapacity"]) == (
-        ("1", "2") if env == "dev" else ("3", "10"))
+        ("1", "2") if env == "dev" else ("3", "10")
+    )
     # A deploy must not reset a count autoscaling raised: no DesiredCount on scaled services.
     for name in ("Api", "Web", "Worker"):
         assert "DesiredCount" not in comp.props(f"{name}Service")
-    policies = {k: v["Properties"]["TargetTrackingScalingPolicyConfiguration"]
-                for k, v in comp.of_type("AWS::ApplicationAutoScaling::ScalingPolicy").items()
-                if v["Properties"]["ScalingTargetId"] == {"Ref": "ApiScalableTarget"}}
-    by_metric = {p["PredefinedMetricSpecification"]["PredefinedMetricType"]: p
-                 for p in policies.values()}
+    policies = {
+        k: v["Properties"]["TargetTrackingScalingPolicyConfiguration"]
+        for k, v in comp.of_type("AWS::ApplicationAutoScaling::ScalingPolicy").items()
+        if v["Properties"]["ScalingTargetId"] == {"Ref": "ApiScalableTarget"}
+    }
+    by_metric = {
+        p["PredefinedMetricSpecification"]["PredefinedMetricType"]: p for p in policies.values()
+    }
     assert by_metric["ECSServiceAverageCPUUtilization"]["TargetValue"] == 70
     assert by_metric["ECSServiceAverageMemoryUtilization"]["TargetValue"] == 75
     requests = by_metric["ALBRequestCountPerTarget"]
-    assert requests["PredefinedMetricSpecification"]["ResourceLabel"] == {"Fn::Join": ["/", [
-        "<from:AlbFullName>", "<from:ApiTargetGroupFullName>"]]}
+    assert requests["PredefinedMetricSpecification"]["ResourceLabel"] == {
+        "Fn::Join": ["/", ["<from:AlbFullName>", "<from:ApiTargetGroupFullName>"]]
+    }
     for policy in policies.values():
         assert policy["ScaleOutCooldown"] < policy["ScaleInCooldown"]
 
@@ -186,8 +211,7 @@ def test_job_command_override_is_valid_json(comp):
     head, _, tail = input_["Fn::Join"][1]
     command = comp.values["ReportsCommand"].split(",")
     text = head + '","'.join(command) + tail
-    assert json.loads(text) == {"containerOverrides": [{"name": "worker",
-                                                         "command": command}]}
+    assert json.loads(text) == {"containerOverrides": [{"name": "worker", "command": command}]}
 
 
 def test_scheduler_role_runs_only_worker_tasks_and_passes_only_ecs_roles(comp):
@@ -196,8 +220,10 @@ def test_scheduler_role_runs_only_worker_tasks_and_passes_only_ecs_roles(comp):
     assert set(st) == {"RunWorkerTasks", "PassTaskRoles"}
     assert st["RunWorkerTasks"]["Action"] == ["ecs:RunTask"]
     assert st["RunWorkerTasks"]["Resource"] == [{"Ref": "WorkerTaskDefinition"}]
-    assert st["PassTaskRoles"]["Resource"] == [{"Fn::GetAtt": ["TaskRole", "Arn"]},
-                                               {"Fn::GetAtt": ["ExecutionRole", "Arn"]}]
+    assert st["PassTaskRoles"]["Resource"] == [
+        {"Fn::GetAtt": ["TaskRole", "Arn"]},
+        {"Fn::GetAtt": ["ExecutionRole", "Arn"]},
+    ]
 
 
 def test_execution_role_reads_exactly_the_injected_secrets(comp):
@@ -205,7 +231,10 @@ def test_execution_role_reads_exactly_the_injected_secrets(comp):
     st = statements(policy["PolicyDocument"])
     assert st["InjectedSecrets"]["Action"] == ["secretsmanager:GetSecretValue"]
     assert st["InjectedSecrets"]["Resource"] == [
-        "<from:DbMasterSecretArn>", "<from:RedisAuthSecretArn>", "<from:AppSecretArn>"]
+        "<from:DbMasterSecretArn>",
+        "<from:RedisAuthSecretArn>",
+        "<from:AppSecretArn>",
+    ]
     stars = [sid for sid, s in st.items() if "*" in s["Resource"]]
     assert stars == ["EcrLogin"]
     assert st["EcrLogin"]["Action"] == ["ecr:GetAuthorizationToken"]
@@ -216,10 +245,12 @@ def test_task_role_is_scoped_to_arns(comp, env):
     st = statements(policy["PolicyDocument"])
     assert st["JobsQueue"]["Resource"] == ["<from:JobsQueueArn>"]
     assert st["VideosTable"]["Resource"][0] == "<from:VideosTableArn>"
-    assert st["KeysOfThoseResources"]["Resource"] == ["<from:StorageKeyArn>",
-                                                      "<from:DataKeyArn>"]
-    assert st["OwnSecrets"]["Resource"] == ["<from:DbMasterSecretArn>",
-                                            "<from:RedisAuthSecretArn>", "<from:AppSecretArn>"]
+    assert st["KeysOfThoseResources"]["Resource"] == ["<from:StorageKeyArn>", "<from:DataKeyArn>"]
+    assert st["OwnSecrets"]["Resource"] == [
+        "<from:DbMasterSecretArn>",
+        "<from:RedisAuthSecretArn>",
+        "<from:AppSecretArn>",
+    ]
     assert len(st["BucketObjects"]["Resource"]) == 3
     stars = [sid for sid, s in st.items() if "*" in s["Resource"]]
     assert stars == (["EcsExecChannels"] if env == "dev" else [])
@@ -240,9 +271,12 @@ def test_task_role_invokes_only_the_metadata_apis_video_routes(comp):
     assert len(st["Resource"]) == 2
     assert [r["Fn::Sub"] for r in st["Resource"]] == [
         "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${MetadataApiId}/"
-        f"${{MetadataApiStageName}}/*/{path}" for path in ("videos", "videos/*")]
-    env_names = {e["Name"] for e in comp.props("ApiTaskDefinition")["ContainerDefinitions"][0]
-                 ["Environment"]}
+        f"${{MetadataApiStageName}}/*/{path}"
+        for path in ("videos", "videos/*")
+    ]
+    env_names = {
+        e["Name"] for e in comp.props("ApiTaskDefinition")["ContainerDefinitions"][0]["Environment"]
+    }
     assert "METADATA_API_URL" in env_names
 
 
@@ -253,9 +287,16 @@ def test_task_role_without_metadata_api(rendered):
 
 
 def test_contract_outputs(rendered):
-    assert {"ClusterName", "ClusterArn", "ApiServiceName", "WebServiceName",
-            "WorkerServiceName", "SchedulerServiceName", "TaskRoleArn",
-            "ExecutionRoleArn"} <= set(rendered["compute"]["Outputs"])
+    assert {
+        "ClusterName",
+        "ClusterArn",
+        "ApiServiceName",
+        "WebServiceName",
+        "WorkerServiceName",
+        "SchedulerServiceName",
+        "TaskRoleArn",
+        "ExecutionRoleArn",
+    } <= set(rendered["compute"]["Outputs"])
 
 
 def test_services_are_attached_to_the_load_balancer_tiers_target_groups(rendered):

@@ -1,4 +1,5 @@
 """data tier: Aurora, Redis/Valkey, DynamoDB and app secrets, in dev and prod."""
+
 import json
 
 import pytest
@@ -36,8 +37,9 @@ def test_cluster_is_encrypted_with_a_managed_master_secret(data):
 def test_no_password_parameter_or_secret_output_anywhere(rendered):
     for name in ("data", "root"):
         template = rendered[name]
-        assert not [p for p in template["Parameters"] if "password" in p.lower()
-                    or "token" in p.lower()]
+        assert not [
+            p for p in template["Parameters"] if "password" in p.lower() or "token" in p.lower()
+        ]
         for output in template.get("Outputs", {}).values():
             assert "resolve:secretsmanager" not in json.dumps(output)
 
@@ -76,8 +78,10 @@ def test_reader_count_is_a_parameter(rendered, readers, count):
 def test_serverless_scaling_only_for_db_serverless(rendered, data, env):
     props = data.props("DbCluster")
     if env == "dev":
-        assert props["ServerlessV2ScalingConfiguration"] == {"MinCapacity": "0.5",
-                                                             "MaxCapacity": "2"}
+        assert props["ServerlessV2ScalingConfiguration"] == {
+            "MinCapacity": "0.5",
+            "MaxCapacity": "2",
+        }
     else:
         assert "ServerlessV2ScalingConfiguration" not in props
 
@@ -89,10 +93,13 @@ def test_smallest_class_is_medium_and_db_t3_small_is_not_offered(rendered):
     assert "db.t3.small" in rendered["data"]["Parameters"]["DatabaseInstanceClass"]["Description"]
 
 
-@pytest.mark.parametrize("engine,port,family,logs", [
-    ("aurora-postgresql", 5432, "aurora-postgresql16", ["postgresql"]),
-    ("aurora-mysql", 3306, "aurora-mysql8.0", ["error", "slowquery"]),
-])
+@pytest.mark.parametrize(
+    "engine,port,family,logs",
+    [
+        ("aurora-postgresql", 5432, "aurora-postgresql16", ["postgresql"]),
+        ("aurora-mysql", 3306, "aurora-mysql8.0", ["error", "slowquery"]),
+    ],
+)
 def test_engine_family_port_logs_and_parameter_groups(rendered, engine, port, family, logs):
     data = evaluate(rendered["data"], "prod", {"DatabaseEngine": engine})
     cluster = data.props("DbCluster")
@@ -112,8 +119,11 @@ def test_engine_family_port_logs_and_parameter_groups(rendered, engine, port, fa
 
 
 def test_mysql_on_db_t3_runs_without_performance_insights(rendered):
-    data = evaluate(rendered["data"], "prod", {"DatabaseEngine": "aurora-mysql",
-                                               "DatabaseInstanceClass": "db.t3.medium"})
+    data = evaluate(
+        rendered["data"],
+        "prod",
+        {"DatabaseEngine": "aurora-mysql", "DatabaseInstanceClass": "db.t3.medium"},
+    )
     props = data.props("DbInstance1")
     assert props["EnablePerformanceInsights"] is False
     assert "PerformanceInsightsKMSKeyId" not in props
@@ -150,7 +160,8 @@ def test_cache_replicas_failover_and_encryption(data, env):
 
 def test_one_cache_replica(rendered):
     props = evaluate(rendered["data"], "prod", {"CacheReplicas": "1"}).props(
-        "CacheReplicationGroup")
+        "CacheReplicationGroup"
+    )
     assert props["NumCacheClusters"] == 2 and props["MultiAZEnabled"] is True
 
 
@@ -159,16 +170,20 @@ def test_cache_parameter_group(rendered, engine, family):
     data = evaluate(rendered["data"], "prod", {"CacheEngine": engine})
     group = data.props("CacheParameterGroup")
     assert group["CacheParameterGroupFamily"] == family
-    assert group["Properties"] == {"maxmemory-policy": "allkeys-lru", "timeout": "300",
-                                   "tcp-keepalive": "300"}
+    assert group["Properties"] == {
+        "maxmemory-policy": "allkeys-lru",
+        "timeout": "300",
+        "tcp-keepalive": "300",
+    }
     assert data.props("CacheReplicationGroup")["Engine"] == engine
 
 
 def test_cache_logs_to_encrypted_log_groups(data, env):
     deliveries = data.props("CacheReplicationGroup")["LogDeliveryConfigurations"]
-    assert {d["LogType"]: d["DestinationDetails"]["CloudWatchLogsDetails"]["LogGroup"]["Ref"]
-            for d in deliveries} == {"slow-log": "CacheSlowLogGroup",
-                                     "engine-log": "CacheEngineLogGroup"}
+    assert {
+        d["LogType"]: d["DestinationDetails"]["CloudWatchLogsDetails"]["LogGroup"]["Ref"]
+        for d in deliveries
+    } == {"slow-log": "CacheSlowLogGroup", "engine-log": "CacheEngineLogGroup"}
     for group in ("CacheSlowLogGroup", "CacheEngineLogGroup"):
         props = data.props(group)
         assert props["KmsKeyId"] == "<from:StorageKeyArn>"
@@ -180,8 +195,11 @@ def test_videos_table(data, env):
     props = table["Properties"]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    assert props["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS",
-                                         "KMSMasterKeyId": "<from:DataKeyArn>"}
+    assert props["SSESpecification"] == {
+        "SSEEnabled": True,
+        "SSEType": "KMS",
+        "KMSMasterKeyId": "<from:DataKeyArn>",
+    }
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     (index,) = props["GlobalSecondaryIndexes"]
     assert index["KeySchema"][0] == {"AttributeName": "owner_id", "KeyType": "HASH"}
@@ -209,7 +227,19 @@ def test_app_secret_generates_both_keys_encrypted(data):
 
 def test_contract_outputs(rendered):
     outputs = set(rendered["data"]["Outputs"])
-    assert {"DbClusterIdentifier", "DbClusterArn", "DbEndpoint", "DbReaderEndpoint", "DbPort",
-            "DbMasterSecretArn", "RedisReplicationGroupId", "RedisEndpoint",
-            "RedisReaderEndpoint", "RedisPort", "RedisAuthSecretArn", "VideosTableName",
-            "VideosTableArn", "AppSecretArn"} <= outputs
+    assert {
+        "DbClusterIdentifier",
+        "DbClusterArn",
+        "DbEndpoint",
+        "DbReaderEndpoint",
+        "DbPort",
+        "DbMasterSecretArn",
+        "RedisReplicationGroupId",
+        "RedisEndpoint",
+        "RedisReaderEndpoint",
+        "RedisPort",
+        "RedisAuthSecretArn",
+        "VideosTableName",
+        "VideosTableArn",
+        "AppSecretArn",
+    } <= outputs

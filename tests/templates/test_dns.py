@@ -1,12 +1,12 @@
 """dns tier: the zone (created or existing) and the ALB certificate, in dev and prod,
 and with an existing zone and certificates turned on."""
+
 import pytest
 
 from tests.cfn import evaluate
 from tests.conftest import assert_snapshot
 
 DEV_DOMAIN = "streaming-platform-dev.example.com"
-
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +28,7 @@ def test_certificate_before_load_balancer_records_after_cdn(children):
     """dns waits for nothing; the load balancer waits for its certificate; the records wait for
     the ALB and the distribution they point at."""
     from templates.root import dependencies
+
     graph = dependencies(children)
     assert graph["dns"] == []
     assert "dns" in graph["load-balancer"]
@@ -37,6 +38,7 @@ def test_certificate_before_load_balancer_records_after_cdn(children):
 
 def test_edge_values_reach_the_root_as_deploy_time_parameters(rendered):
     from templates.base import DEPLOY_TIME_KEY
+
     root = rendered["root"]
     for name in ("CdnCertificateArn", "CdnWebAclArn"):
         assert name in root["Metadata"][DEPLOY_TIME_KEY]
@@ -44,7 +46,8 @@ def test_edge_values_reach_the_root_as_deploy_time_parameters(rendered):
     # one root parameter feeds both readers of the certificate
     for stack in ("CdnStack", "DnsRecordsStack"):
         assert root["Resources"][stack]["Properties"]["Parameters"]["CdnCertificateArn"] == {
-            "Ref": "CdnCertificateArn"}
+            "Ref": "CdnCertificateArn"
+        }
 
 
 def test_dev_creates_its_test_zone_kept_only_outside_dev(dns, env):
@@ -58,7 +61,8 @@ def test_dev_creates_its_test_zone_kept_only_outside_dev(dns, env):
     assert zone["DeletionPolicy"] == zone["UpdateReplacePolicy"] == "Delete"
     assert dns.outputs["HostedZoneId"]["Value"] == {"Ref": "HostedZone"}
     assert dns.outputs["HostedZoneNameServers"]["Value"] == {
-        "Fn::Join": [",", {"Fn::GetAtt": ["HostedZone", "NameServers"]}]}
+        "Fn::Join": [",", {"Fn::GetAtt": ["HostedZone", "NameServers"]}]
+    }
 
 
 def test_zone_retained_outside_dev(rendered):
@@ -72,15 +76,22 @@ def test_no_certificate_until_enabled(dns):
 
 
 def test_existing_zone_is_used_not_created(rendered, env):
-    ev = evaluate(rendered["dns"], env, {"DomainName": "example.org",
-                                         "ExistingHostedZoneId": "Z0123456789ABC",
-                                         "Certificates": "enabled"})
+    ev = evaluate(
+        rendered["dns"],
+        env,
+        {
+            "DomainName": "example.org",
+            "ExistingHostedZoneId": "Z0123456789ABC",
+            "Certificates": "enabled",
+        },
+    )
     assert "HostedZone" not in ev.resources
     assert ev.outputs["HostedZoneId"]["Value"] == "Z0123456789ABC"
     assert ev.outputs["HostedZoneNameServers"]["Value"] == ""
     cert = ev.props("AlbCertificate")
-    assert cert["DomainValidationOptions"] == [{
-        "DomainName": {"Fn::Sub": "api.${DomainName}"}, "HostedZoneId": "Z0123456789ABC"}]
+    assert cert["DomainValidationOptions"] == [
+        {"DomainName": {"Fn::Sub": "api.${DomainName}"}, "HostedZoneId": "Z0123456789ABC"}
+    ]
 
 
 def test_certificate_for_api_validated_through_the_new_zone(rendered, env):
@@ -101,6 +112,7 @@ def test_certificates_toggle_without_domain_creates_nothing(rendered, env):
 
 def test_domain_pattern_rejects_upper_case_and_trailing_dot(rendered):
     import re
+
     pattern = re.compile(rendered["dns"]["Parameters"]["DomainName"]["AllowedPattern"])
     assert pattern.match(DEV_DOMAIN) and pattern.match("")
     assert not pattern.match("Example.com") and not pattern.match("example.com.")
@@ -110,10 +122,15 @@ def test_domain_pattern_rejects_upper_case_and_trailing_dot(rendered):
 def test_delivery_tiers_keep_the_wiring_contract(rendered, tier):
     """Every input and output docs/wiring.md names for the tier, under that name."""
     from tests.templates.test_app_wiring import WIRING, _names
-    (reads, outputs), = [
-        (_names(cells[1]), _names(cells[2])) for cells in (
+
+    ((reads, outputs),) = [
+        (_names(cells[1]), _names(cells[2]))
+        for cells in (
             [c.strip() for c in line.strip().strip("|").split("|")]
-            for line in WIRING.read_text().splitlines()) if cells[0] == tier]
+            for line in WIRING.read_text().splitlines()
+        )
+        if cells[0] == tier
+    ]
     assert reads and outputs
     assert sorted(set(reads) - set(rendered[tier]["Parameters"])) == []
     assert sorted(set(outputs) - set(rendered[tier]["Outputs"])) == []

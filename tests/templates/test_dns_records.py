@@ -1,4 +1,5 @@
 """dns-records tier: alias records for cdn.<domain> and api.<domain>, in dev and prod."""
+
 import pytest
 
 from tests.cfn import evaluate
@@ -12,7 +13,6 @@ def template(rendered):
     return rendered["dns-records"]
 
 
-
 def test_snapshot(rendered_text):
     assert_snapshot("dns-records", rendered_text["dns-records"])
 
@@ -20,8 +20,13 @@ def test_snapshot(rendered_text):
 def test_reads_exactly_the_contracted_inputs(template):
     groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
     wiring = {p for g in groups if g["Label"]["default"] == "Wiring" for p in g["Parameters"]}
-    assert wiring == {"HostedZoneId", "DistributionDomainName", "AlbDnsName",
-                      "AlbCanonicalHostedZoneId", "CdnCertificateArn"}
+    assert wiring == {
+        "HostedZoneId",
+        "DistributionDomainName",
+        "AlbDnsName",
+        "AlbCanonicalHostedZoneId",
+        "CdnCertificateArn",
+    }
     assert template["Metadata"]["streamstack:DeployTimeParameters"] == ["CdnCertificateArn"]
 
 
@@ -38,9 +43,11 @@ def test_api_alias_a_and_aaaa_to_the_alb_with_target_health(template, env):
         assert props["Type"] == record_type
         assert props["Name"] == {"Fn::Sub": "api.${DomainName}"}
         assert props["HostedZoneId"] == "<from:HostedZoneId>"
-        assert props["AliasTarget"] == {"DNSName": "<from:AlbDnsName>",
-                                        "HostedZoneId": "<from:AlbCanonicalHostedZoneId>",
-                                        "EvaluateTargetHealth": True}
+        assert props["AliasTarget"] == {
+            "DNSName": "<from:AlbDnsName>",
+            "HostedZoneId": "<from:AlbCanonicalHostedZoneId>",
+            "EvaluateTargetHealth": True,
+        }
     assert ev.outputs["ApiRecordName"]["Value"] == {"Fn::Sub": "api.${DomainName}"}
 
 
@@ -56,9 +63,11 @@ def test_cdn_alias_a_and_aaaa_to_cloudfront(template, env):
         props = ev.props(f"CdnRecord{record_type}")
         assert props["Type"] == record_type
         assert props["Name"] == {"Fn::Sub": "cdn.${DomainName}"}
-        assert props["AliasTarget"] == {"DNSName": "<from:DistributionDomainName>",
-                                        "HostedZoneId": "Z2FDTNDATAQYW2",
-                                        "EvaluateTargetHealth": False}
+        assert props["AliasTarget"] == {
+            "DNSName": "<from:DistributionDomainName>",
+            "HostedZoneId": "Z2FDTNDATAQYW2",
+            "EvaluateTargetHealth": False,
+        }
     assert ev.outputs["CdnRecordName"]["Value"] == {"Fn::Sub": "cdn.${DomainName}"}
 
 

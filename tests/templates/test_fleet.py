@@ -8,7 +8,6 @@ from tests.conftest import assert_snapshot
 ON = {"Fleet": "enabled"}
 
 
-
 @pytest.fixture(scope="module")
 def fleet(rendered, env):
     return evaluate(rendered["fleet"], env, ON)
@@ -23,9 +22,13 @@ def test_off_by_default_with_empty_outputs(rendered, env):
     off = evaluate(rendered["fleet"], env)
     assert off.resources == {}
     assert {o["Value"] for o in off.outputs.values()} == {""}
-    assert set(off.outputs) == {"FleetAutoScalingGroupName", "FleetAutoScalingGroupArn",
-                                "FleetTargetGroupArn", "FleetTargetGroupFullName",
-                                "FleetRoleArn"}
+    assert set(off.outputs) == {
+        "FleetAutoScalingGroupName",
+        "FleetAutoScalingGroupArn",
+        "FleetTargetGroupArn",
+        "FleetTargetGroupFullName",
+        "FleetRoleArn",
+    }
 
 
 def test_ami_resolved_once_at_the_root_and_passed_as_an_id(rendered):
@@ -34,14 +37,17 @@ def test_ami_resolved_once_at_the_root_and_passed_as_an_id(rendered):
     parameter SSM-typed too, the id would be looked up as a parameter name."""
     root_ami = rendered["root"]["Parameters"]["FleetAmiId"]
     assert root_ami["Type"] == "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"
-    assert root_ami["Default"] == \
-        "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+    assert (
+        root_ami["Default"]
+        == "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+    )
     assert rendered["fleet"]["Parameters"]["FleetAmiId"]["Type"] == "AWS::EC2::Image::Id"
     assert "Default" not in rendered["fleet"]["Parameters"]["FleetAmiId"]
     passed = rendered["root"]["Resources"]["FleetStack"]["Properties"]["Parameters"]
     assert passed["FleetAmiId"] == {"Ref": "FleetAmiId"}
     image = rendered["fleet"]["Resources"]["FleetLaunchTemplate"]["Properties"][
-        "LaunchTemplateData"]["ImageId"]
+        "LaunchTemplateData"
+    ]["ImageId"]
     assert image == {"Ref": "FleetAmiId"}
     assert rendered["fleet"]["Parameters"]["FleetInstanceType"]["Default"] == "t3.micro"
 
@@ -53,15 +59,15 @@ def test_launch_template_imdsv2_and_encrypted_gp3(fleet):
     (device,) = data["BlockDeviceMappings"]
     assert device["Ebs"]["VolumeType"] == "gp3" and device["Ebs"]["Encrypted"] is True
     assert data["SecurityGroupIds"] == ["<from:FleetSecurityGroupId>"]
-    assert data["IamInstanceProfile"] == {"Arn": {"Fn::GetAtt": ["FleetInstanceProfile",
-                                                                 "Arn"]}}
+    assert data["IamInstanceProfile"] == {"Arn": {"Fn::GetAtt": ["FleetInstanceProfile", "Arn"]}}
 
 
 def test_user_data_serves_health_and_signals(fleet):
-    script, variables = fleet.props("FleetLaunchTemplate")["LaunchTemplateData"][
-        "UserData"]["Fn::Base64"]["Fn::Sub"]
+    script, variables = fleet.props("FleetLaunchTemplate")["LaunchTemplateData"]["UserData"][
+        "Fn::Base64"
+    ]["Fn::Sub"]
     assert "dnf install -y nginx" in script
-    assert 'location = /health' in script and 'return 200 "ok\\n"' in script
+    assert "location = /health" in script and 'return 200 "ok\\n"' in script
     assert "systemctl enable --now nginx" in script
     assert "/opt/aws/bin/cfn-signal" in script and "signal 0" in script
     assert "${FleetLogGroup}" in script
@@ -74,14 +80,17 @@ def test_instance_role_least_privilege(fleet):
     (policy,) = role["Policies"]
     st = statements(policy["PolicyDocument"])
     assert st["WriteAppLogs"]["Action"] == ["s3:PutObject"]
-    assert st["WriteAppLogs"]["Resource"] == [{"Fn::Join": ["", [
-        "<from:AppLogsBucketArn>", "/fleet/*"]]}]
+    assert st["WriteAppLogs"]["Resource"] == [
+        {"Fn::Join": ["", ["<from:AppLogsBucketArn>", "/fleet/*"]]}
+    ]
     assert st["OwnLogGroup"]["Resource"] == [{"Fn::GetAtt": ["FleetLogGroup", "Arn"]}]
     assert {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"} <= set(
-        st["OwnLogGroup"]["Action"])
+        st["OwnLogGroup"]["Action"]
+    )
     assert st["OwnMetrics"]["Action"] == ["cloudwatch:PutMetricData"]
     assert st["OwnMetrics"]["Condition"] == {
-        "StringEquals": {"cloudwatch:namespace": "StreamStack/Fleet"}}
+        "StringEquals": {"cloudwatch:namespace": "StreamStack/Fleet"}
+    }
     assert st["StorageKey"]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
     assert st["StorageKey"]["Resource"] == ["<from:StorageKeyArn>"]
 
@@ -94,7 +103,8 @@ def test_group_sizes_health_checks_and_rolling_refresh(fleet):
     assert props["HealthCheckType"] == "ELB"
     assert props["TargetGroupARNs"] == [{"Ref": "FleetTargetGroup"}]
     assert props["LaunchTemplate"]["Version"] == {
-        "Fn::GetAtt": ["FleetLaunchTemplate", "LatestVersionNumber"]}
+        "Fn::GetAtt": ["FleetLaunchTemplate", "LatestVersionNumber"]
+    }
     rolling = group["UpdatePolicy"]["AutoScalingRollingUpdate"]
     assert rolling["WaitOnResourceSignals"] is True and rolling["MaxBatchSize"] == 1
     assert rolling["MinInstancesInService"] == "3"
@@ -104,7 +114,8 @@ def test_group_sizes_health_checks_and_rolling_refresh(fleet):
 def test_cpu_target_tracking(fleet):
     config = fleet.props("FleetCpuScaling")["TargetTrackingConfiguration"]
     assert config["PredefinedMetricSpecification"]["PredefinedMetricType"] == (
-        "ASGAverageCPUUtilization")
+        "ASGAverageCPUUtilization"
+    )
     assert config["TargetValue"] == 70
 
 
@@ -126,7 +137,8 @@ def test_rule_requires_origin_header_when_the_alb_does(rendered, enforced, condi
     assert len(rule["Conditions"]) == conditions
     if conditions == 2:
         assert rule["Conditions"][1]["HttpHeaderConfig"]["Values"] == [
-            {"Fn::Sub": "{{resolve:secretsmanager:${OriginVerifySecretArn}}}"}]
+            {"Fn::Sub": "{{resolve:secretsmanager:${OriginVerifySecretArn}}}"}
+        ]
 
 
 def test_log_group_encrypted_and_kept_outside_dev(fleet, env):

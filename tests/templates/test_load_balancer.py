@@ -1,5 +1,6 @@
 """load-balancer tier: the ALB and its listeners, listener rules, origin verification
 and the api/web target groups, in dev and prod."""
+
 import pytest
 
 from tests.cfn import evaluate
@@ -59,15 +60,20 @@ def test_rules_route_api_and_web(lb):
     api, web = lb.props("ApiListenerRule"), lb.props("WebListenerRule")
     assert api["Priority"] == 10 and web["Priority"] < 50000 and web["Priority"] > 10
     assert {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/api/*"]}} in api[
-        "Conditions"]
+        "Conditions"
+    ]
     assert api["Actions"] == [{"Type": "forward", "TargetGroupArn": {"Ref": "ApiTargetGroup"}}]
     assert web["Actions"] == [{"Type": "forward", "TargetGroupArn": {"Ref": "WebTargetGroup"}}]
 
 
 def test_origin_verify_header_required_in_prod_only(lb, env):
-    header = {"Field": "http-header", "HttpHeaderConfig": {
-        "HttpHeaderName": "X-Origin-Verify",
-        "Values": [{"Fn::Sub": "{{resolve:secretsmanager:${OriginVerifySecret}}}"}]}}
+    header = {
+        "Field": "http-header",
+        "HttpHeaderConfig": {
+            "HttpHeaderName": "X-Origin-Verify",
+            "Values": [{"Fn::Sub": "{{resolve:secretsmanager:${OriginVerifySecret}}}"}],
+        },
+    }
     (default,) = lb.props("HttpListener")["DefaultActions"]
     for rule in ("ApiListenerRule", "WebListenerRule"):
         assert (header in lb.props(rule)["Conditions"]) is (env == "prod")
@@ -92,21 +98,37 @@ def test_target_groups(lb, env):
         assert props["HealthCheckIntervalSeconds"] == ("15" if env == "dev" else "30")
         attributes = {a["Key"]: a["Value"] for a in props["TargetGroupAttributes"]}
         assert attributes["deregistration_delay.timeout_seconds"] == (
-            "10" if env == "dev" else "300")
+            "10" if env == "dev" else "300"
+        )
         assert attributes["stickiness.enabled"] == ("false" if env == "dev" else "true")
 
 
 def test_contract_outputs(rendered):
-    assert {"AlbArn", "AlbDnsName", "AlbCanonicalHostedZoneId", "AlbFullName",
-            "AlbListenerArn", "ApiTargetGroupArn", "ApiTargetGroupFullName",
-            "WebTargetGroupArn", "WebTargetGroupFullName", "OriginVerifySecretArn",
-            "OriginVerifyEnforced"} == set(rendered["load-balancer"]["Outputs"])
+    assert {
+        "AlbArn",
+        "AlbDnsName",
+        "AlbCanonicalHostedZoneId",
+        "AlbFullName",
+        "AlbListenerArn",
+        "ApiTargetGroupArn",
+        "ApiTargetGroupFullName",
+        "WebTargetGroupArn",
+        "WebTargetGroupFullName",
+        "OriginVerifySecretArn",
+        "OriginVerifyEnforced",
+    } == set(rendered["load-balancer"]["Outputs"])
 
 
 def test_reads_nothing_of_the_data_tier(rendered):
     """Only network, security, storage and dns outputs: CloudFront need not wait for Aurora."""
     groups = rendered["load-balancer"]["Metadata"]["AWS::CloudFormation::Interface"][
-        "ParameterGroups"]
+        "ParameterGroups"
+    ]
     wiring = next(g["Parameters"] for g in groups if g["Label"]["default"] == "Wiring")
-    assert sorted(wiring) == ["AccessLogsBucketName", "AlbSecurityGroupId", "DataKeyArn",
-                              "PublicSubnetIds", "VpcId"]
+    assert sorted(wiring) == [
+        "AccessLogsBucketName",
+        "AlbSecurityGroupId",
+        "DataKeyArn",
+        "PublicSubnetIds",
+        "VpcId",
+    ]

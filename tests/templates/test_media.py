@@ -1,5 +1,6 @@
 """media tier: the upload -> EventBridge -> Lambda -> MediaConvert -> media pipeline, its
 least-privilege roles, dead letters and job events, in dev and prod, plus a snapshot."""
+
 import pytest
 
 from templates.media import LADDER
@@ -13,7 +14,6 @@ KEY = "<from:StorageKeyArn>"
 @pytest.fixture(scope="module")
 def template(rendered):
     return rendered["media"]
-
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +32,12 @@ def test_disabled_creates_nothing_and_outputs_empty(template, env):
 
 
 def test_outputs_have_descriptions(template):
-    assert {"TranscodeFunctionArn", "MediaConvertRoleArn", "MediaConvertJobTemplateName",
-            "TranscodeDeadLetterQueueName"} <= set(template["Outputs"])
+    assert {
+        "TranscodeFunctionArn",
+        "MediaConvertRoleArn",
+        "MediaConvertJobTemplateName",
+        "TranscodeDeadLetterQueueName",
+    } <= set(template["Outputs"])
     assert all(o["Description"] for o in template["Outputs"].values())
 
 
@@ -41,13 +45,16 @@ def test_upload_rule_matches_created_objects_under_uploads(med):
     rule = med.props("UploadCreatedRule")
     assert rule["State"] == "ENABLED"
     assert rule["EventPattern"] == {
-        "source": ["aws.s3"], "detail-type": ["Object Created"],
-        "detail": {"bucket": {"name": ["<from:UploadsBucketName>"]},
-                   "object": {"key": [{"prefix": "uploads/"}]}}}
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {
+            "bucket": {"name": ["<from:UploadsBucketName>"]},
+            "object": {"key": [{"prefix": "uploads/"}]},
+        },
+    }
     (target,) = rule["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": ["TranscodeFunction", "Arn"]}
-    assert target["DeadLetterConfig"]["Arn"] == {
-        "Fn::GetAtt": ["TranscodeDeadLetterQueue", "Arn"]}
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["TranscodeDeadLetterQueue", "Arn"]}
     assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
     permission = med.props("TranscodeFunctionInvokeFromRule")
     assert permission["Principal"] == "events.amazonaws.com"
@@ -61,8 +68,9 @@ def test_function_inline_traced_reserved_with_dead_letters(med, env):
     assert fn["Handler"] == "index.handler" and fn["Runtime"].startswith("python3.")
     assert fn["TracingConfig"] == {"Mode": "Active"}
     assert fn["ReservedConcurrentExecutions"] == ("2" if env == "dev" else "20")
-    assert fn["DeadLetterConfig"] == {"TargetArn": {
-        "Fn::GetAtt": ["TranscodeDeadLetterQueue", "Arn"]}}
+    assert fn["DeadLetterConfig"] == {
+        "TargetArn": {"Fn::GetAtt": ["TranscodeDeadLetterQueue", "Arn"]}
+    }
     assert fn["LoggingConfig"] == {"LogGroup": {"Ref": "TranscodeFunctionLogGroup"}}
     variables = fn["Environment"]["Variables"]
     assert variables["JOB_TEMPLATE"] == {"Ref": "HlsJobTemplate"}
@@ -84,12 +92,11 @@ def test_function_role_least_privilege(med):
     assert st["ReadJobTemplate"]["Resource"] == [template_arn]
     assert st["SubmitJobs"]["Action"] == ["mediaconvert:CreateJob"]
     assert template_arn in st["SubmitJobs"]["Resource"]
-    assert st["PassMediaConvertRole"]["Resource"] == [
-        {"Fn::GetAtt": ["MediaConvertRole", "Arn"]}]
+    assert st["PassMediaConvertRole"]["Resource"] == [{"Fn::GetAtt": ["MediaConvertRole", "Arn"]}]
     assert st["PassMediaConvertRole"]["Condition"] == {
-        "StringEquals": {"iam:PassedToService": "mediaconvert.amazonaws.com"}}
-    assert st["OwnLogGroup"]["Resource"] == [
-        {"Fn::GetAtt": ["TranscodeFunctionLogGroup", "Arn"]}]
+        "StringEquals": {"iam:PassedToService": "mediaconvert.amazonaws.com"}
+    }
+    assert st["OwnLogGroup"]["Resource"] == [{"Fn::GetAtt": ["TranscodeFunctionLogGroup", "Arn"]}]
     # Only X-Ray, which has no resource-level permissions, is granted on "*".
     wildcard = [sid for sid, s in st.items() if "*" in s["Resource"]]
     assert wildcard == ["Tracing"]
@@ -104,10 +111,12 @@ def test_mediaconvert_role_reads_uploads_and_writes_media_only(med):
     st = statements(role["Policies"][0]["PolicyDocument"])
     assert st["ReadUploads"]["Action"] == ["s3:GetObject"]
     assert st["ReadUploads"]["Resource"] == [
-        {"Fn::Join": ["", ["<from:UploadsBucketArn>", "/uploads/*"]]}]
+        {"Fn::Join": ["", ["<from:UploadsBucketArn>", "/uploads/*"]]}
+    ]
     assert st["WriteMedia"]["Action"] == ["s3:PutObject"]
     assert st["WriteMedia"]["Resource"] == [
-        {"Fn::Join": ["", ["<from:MediaBucketArn>", "/media/*"]]}]
+        {"Fn::Join": ["", ["<from:MediaBucketArn>", "/media/*"]]}
+    ]
     assert st["StorageKey"]["Resource"] == [KEY]
     assert set(st) == {"ReadUploads", "WriteMedia", "StorageKey"}
 
@@ -128,7 +137,9 @@ def test_job_template_is_an_hls_ladder_plus_thumbnails(med):
         group_settings = group["OutputGroupSettings"][field]
         assert "Destination" not in group_settings  # set per job: media/<id>/
         assert group_settings["DestinationSettings"]["S3Settings"]["Encryption"] == {
-            "EncryptionType": "SERVER_SIDE_ENCRYPTION_KMS", "KmsKeyArn": KEY}
+            "EncryptionType": "SERVER_SIDE_ENCRYPTION_KMS",
+            "KmsKeyArn": KEY,
+        }
 
 
 def test_job_state_changes_go_to_the_platform_bus(med):
@@ -139,13 +150,15 @@ def test_job_state_changes_go_to_the_platform_bus(med):
     assert pattern["detail"]["status"] == ["COMPLETE", "ERROR"]
     # Only this stack's jobs: the function tags them with the same application value.
     assert pattern["detail"]["userMetadata"]["application"] == [
-        med.props("TranscodeFunction")["Environment"]["Variables"]["APPLICATION"]]
+        med.props("TranscodeFunction")["Environment"]["Variables"]["APPLICATION"]
+    ]
     (target,) = rule["Targets"]
     assert target["Arn"] == "<from:EventBusArn>"
     assert target["RoleArn"] == {"Fn::GetAtt": ["JobEventsRole", "Arn"]}
     st = statements(med.props("JobEventsRole")["Policies"][0]["PolicyDocument"])
     assert [(s["Action"], s["Resource"]) for s in st.values()] == [
-        (["events:PutEvents"], ["<from:EventBusArn>"])]
+        (["events:PutEvents"], ["<from:EventBusArn>"])
+    ]
 
 
 def test_dead_letter_queue_encrypted_and_only_our_rules_write(med):
@@ -157,13 +170,21 @@ def test_dead_letter_queue_encrypted_and_only_our_rules_write(med):
     allowed = st["EventBridgeRulesOfThisStack"]
     assert allowed["Principal"] == {"Service": "events.amazonaws.com"}
     assert allowed["Condition"]["ArnEquals"]["aws:SourceArn"] == [
-        {"Fn::GetAtt": ["UploadCreatedRule", "Arn"]}, {"Fn::GetAtt": ["JobStateRule", "Arn"]}]
+        {"Fn::GetAtt": ["UploadCreatedRule", "Arn"]},
+        {"Fn::GetAtt": ["JobStateRule", "Arn"]},
+    ]
 
 
 def test_wiring_parameters_have_no_default(template):
     groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
     wiring = next(g["Parameters"] for g in groups if g["Label"]["default"] == "Wiring")
-    assert set(wiring) == {"UploadsBucketName", "UploadsBucketArn", "MediaBucketName",
-                           "MediaBucketArn", "StorageKeyArn", "EventBusArn",
-                           "WorkloadBoundaryPolicy"}
+    assert set(wiring) == {
+        "UploadsBucketName",
+        "UploadsBucketArn",
+        "MediaBucketName",
+        "MediaBucketArn",
+        "StorageKeyArn",
+        "EventBusArn",
+        "WorkloadBoundaryPolicy",
+    }
     assert all("Default" not in template["Parameters"][p] for p in wiring)

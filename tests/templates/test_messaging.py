@@ -1,4 +1,5 @@
 """messaging tier: jobs queue + DLQ, TLS-only policy, event bus + archive."""
+
 import pytest
 
 from tests.cfn import evaluate, statements
@@ -18,7 +19,8 @@ def test_jobs_queue_redrives_to_dlq_after_five_receives(msg):
     jobs = msg.props("JobsQueue")
     assert jobs["RedrivePolicy"] == {
         "deadLetterTargetArn": {"Fn::GetAtt": ["JobsDeadLetterQueue", "Arn"]},
-        "maxReceiveCount": 5}
+        "maxReceiveCount": 5,
+    }
     assert msg.props("JobsDeadLetterQueue")["MessageRetentionPeriod"] == 14 * 24 * 3600
 
 
@@ -47,14 +49,21 @@ def test_bus_and_archive(msg, env):
 
 
 def test_contract_outputs(rendered):
-    assert {"JobsQueueUrl", "JobsQueueArn", "JobsQueueName", "JobsDeadLetterQueueArn",
-            "JobsDeadLetterQueueName", "EventBusName", "EventBusArn"} <= set(
-        rendered["messaging"]["Outputs"])
+    assert {
+        "JobsQueueUrl",
+        "JobsQueueArn",
+        "JobsQueueName",
+        "JobsDeadLetterQueueArn",
+        "JobsDeadLetterQueueName",
+        "EventBusName",
+        "EventBusArn",
+    } <= set(rendered["messaging"]["Outputs"])
 
 
 def test_bus_failures_go_to_an_encrypted_dead_letter_queue(msg):
     assert msg.props("EventBus")["DeadLetterConfig"] == {
-        "Arn": {"Fn::GetAtt": ["EventBusDeadLetterQueue", "Arn"]}}
+        "Arn": {"Fn::GetAtt": ["EventBusDeadLetterQueue", "Arn"]}
+    }
     assert msg.props("EventBusDeadLetterQueue")["KmsMasterKeyId"] == "<from:StorageKeyArn>"
     policy = msg.props("EventBusDeadLetterQueuePolicy")
     st = statements(policy["PolicyDocument"])
@@ -62,5 +71,6 @@ def test_bus_failures_go_to_an_encrypted_dead_letter_queue(msg):
     grant = st["EventBridgeDeliversFailures"]
     assert grant["Principal"] == {"Service": "events.amazonaws.com"}
     assert grant["Action"] == ["sqs:SendMessage"]
-    assert grant["Condition"] == {"ArnEquals": {
-        "aws:SourceArn": {"Fn::GetAtt": ["EventBus", "Arn"]}}}
+    assert grant["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["EventBus", "Arn"]}}
+    }

@@ -1,4 +1,5 @@
 """network tier: properties that matter, in dev and prod, plus a snapshot."""
+
 import pytest
 
 from tests.cfn import evaluate
@@ -23,8 +24,11 @@ def test_vpc_has_dns_and_default_cidr(net):
 def test_three_layers_of_three_subnets_in_distinct_azs(net):
     subnets = net.of_type("AWS::EC2::Subnet")
     assert len(subnets) == 9
-    expected = {f"{layer}Subnet{az}": f"10.0.{base + az - 1}.0/24"
-                for layer, base in (("Public", 1), ("App", 11), ("Data", 21)) for az in (1, 2, 3)}
+    expected = {
+        f"{layer}Subnet{az}": f"10.0.{base + az - 1}.0/24"
+        for layer, base in (("Public", 1), ("App", 11), ("Data", 21))
+        for az in (1, 2, 3)
+    }
     assert {k: v["Properties"]["CidrBlock"] for k, v in subnets.items()} == expected
     for layer in ("Public", "App", "Data"):
         azs = [net.props(f"{layer}Subnet{az}")["AvailabilityZone"] for az in (1, 2, 3)]
@@ -33,8 +37,10 @@ def test_three_layers_of_three_subnets_in_distinct_azs(net):
 
 
 def test_no_subnet_maps_public_ips(net):
-    assert all(s["Properties"]["MapPublicIpOnLaunch"] is False
-               for s in net.of_type("AWS::EC2::Subnet").values())
+    assert all(
+        s["Properties"]["MapPublicIpOnLaunch"] is False
+        for s in net.of_type("AWS::EC2::Subnet").values()
+    )
 
 
 def test_nat_one_in_dev_one_per_az_in_prod(net, env):
@@ -43,7 +49,8 @@ def test_nat_one_in_dev_one_per_az_in_prod(net, env):
     count = 1 if env == "dev" else 3
     assert len(nats) == count and len(eips) == count
     assert {n["Properties"]["SubnetId"]["Ref"] for n in nats.values()} == {
-        f"PublicSubnet{az}" for az in range(1, count + 1)}
+        f"PublicSubnet{az}" for az in range(1, count + 1)
+    }
 
 
 def test_private_route_per_az_points_at_the_right_nat(net, env):
@@ -64,20 +71,27 @@ def test_public_route_through_internet_gateway(net):
     assert route["DependsOn"] == "InternetGatewayAttachment"
     for az in (1, 2, 3):
         assert net.props(f"PublicSubnet{az}RouteTableAssociation")["RouteTableId"] == {
-            "Ref": "PublicRouteTable"}
+            "Ref": "PublicRouteTable"
+        }
 
 
 def test_gateway_endpoints_on_every_private_route_table(net):
-    gateways = {k: v["Properties"] for k, v in net.of_type("AWS::EC2::VPCEndpoint").items()
-                if v["Properties"]["VpcEndpointType"] == "Gateway"}
+    gateways = {
+        k: v["Properties"]
+        for k, v in net.of_type("AWS::EC2::VPCEndpoint").items()
+        if v["Properties"]["VpcEndpointType"] == "Gateway"
+    }
     assert set(gateways) == {"S3GatewayEndpoint", "DynamodbGatewayEndpoint"}
     for props in gateways.values():
         assert props["RouteTableIds"] == [{"Ref": f"PrivateRouteTable{az}"} for az in (1, 2, 3)]
 
 
 def test_interface_endpoints_only_when_enabled(net, env):
-    interfaces = {k: v["Properties"] for k, v in net.of_type("AWS::EC2::VPCEndpoint").items()
-                  if v["Properties"]["VpcEndpointType"] == "Interface"}
+    interfaces = {
+        k: v["Properties"]
+        for k, v in net.of_type("AWS::EC2::VPCEndpoint").items()
+        if v["Properties"]["VpcEndpointType"] == "Interface"
+    }
     if env == "dev":
         assert interfaces == {} and "EndpointsSecurityGroup" not in net.resources
         return
@@ -93,11 +107,21 @@ def test_interface_endpoints_only_when_enabled(net, env):
 
 
 def test_outputs_expose_every_id(net):
-    for name in ["VpcId", "VpcCidr", "InternetGatewayId", "NatGatewayIds", "PublicRouteTableId",
-                 "PrivateRouteTableIds", "PublicSubnetIds", "AppSubnetIds", "DataSubnetIds",
-                 "S3GatewayEndpointId", "DynamodbGatewayEndpointId", "EndpointsSecurityGroupId",
-                 *[f"{layer}Subnet{az}Id" for layer in ("Public", "App", "Data")
-                   for az in (1, 2, 3)]]:
+    for name in [
+        "VpcId",
+        "VpcCidr",
+        "InternetGatewayId",
+        "NatGatewayIds",
+        "PublicRouteTableId",
+        "PrivateRouteTableIds",
+        "PublicSubnetIds",
+        "AppSubnetIds",
+        "DataSubnetIds",
+        "S3GatewayEndpointId",
+        "DynamodbGatewayEndpointId",
+        "EndpointsSecurityGroupId",
+        *[f"{layer}Subnet{az}Id" for layer in ("Public", "App", "Data") for az in (1, 2, 3)],
+    ]:
         assert net.outputs[name]["Description"], name
 
 
@@ -117,9 +141,12 @@ def test_nat_layout_none_has_no_nat_and_no_default_route(rendered, env):
     assert len(net.of_type("AWS::EC2::RouteTable")) == 4
     for az in (1, 2, 3):
         assert net.props(f"AppSubnet{az}RouteTableAssociation")["RouteTableId"] == {
-            "Ref": f"PrivateRouteTable{az}"}
+            "Ref": f"PrivateRouteTable{az}"
+        }
     assert net.outputs["NatGatewayIds"]["Value"] == ""
     assert net.outputs["NatPublicIps"]["Value"] == ""
-    assert {k for k, v in net.of_type("AWS::EC2::VPCEndpoint").items()
-            if v["Properties"]["VpcEndpointType"] == "Gateway"} == {
-        "S3GatewayEndpoint", "DynamodbGatewayEndpoint"}
+    assert {
+        k
+        for k, v in net.of_type("AWS::EC2::VPCEndpoint").items()
+        if v["Properties"]["VpcEndpointType"] == "Gateway"
+    } == {"S3GatewayEndpoint", "DynamodbGatewayEndpoint"}

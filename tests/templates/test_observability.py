@@ -1,6 +1,7 @@
 """observability tier: topic encryption and policy, every alarm's metric, threshold,
 periods, missing-data treatment and actions, the platform-health rule, and the
 dashboard's widgets, in dev and prod and with the optional parts on and off."""
+
 import json
 import re
 
@@ -10,23 +11,44 @@ from tests.cfn import Evaluated, env_values, evaluate, statements
 from tests.conftest import assert_snapshot
 
 TOPIC = {"Ref": "AlarmTopic"}
-OPTIONAL_ON = {"FleetAutoScalingGroupName": "asg-fleet", "FleetTargetGroupFullName": "tg/fleet",
-               "MediaConvertJobTemplateName": "HlsJobTemplate-1",
-               "TranscodeDeadLetterQueueName": "transcode-dlq", "DistributionId": "E123",
-               "MetadataApiId": "a1b2c3", "MetadataApiStageName": "dev"}
+OPTIONAL_ON = {
+    "FleetAutoScalingGroupName": "asg-fleet",
+    "FleetTargetGroupFullName": "tg/fleet",
+    "MediaConvertJobTemplateName": "HlsJobTemplate-1",
+    "TranscodeDeadLetterQueueName": "transcode-dlq",
+    "DistributionId": "E123",
+    "MetadataApiId": "a1b2c3",
+    "MetadataApiStageName": "dev",
+}
 OPTIONAL_OFF = {k: "" for k in OPTIONAL_ON}
-ALWAYS = {"Alb5xxRate", "AlbUnhealthyTargets", "AlbTargetResponseTimeP99", "EcsApiCpu",
-          "EcsApiMemory", "AuroraCpu", "AuroraConnections", "AuroraFreeableMemory",
-          "AuroraReplicaLag", "RedisEngineCpu", "RedisCpu", "RedisMemory", "RedisEvictions",
-          "JobsDlqDepth"}
-OPTIONAL = {"FleetCpu": "fleet", "TranscodeDlqDepth": "media", "MediaConvertErrors": "media",
-            "CloudFront5xxRate": "cdn", "MetadataApi5xxRate": "api"}
+ALWAYS = {
+    "Alb5xxRate",
+    "AlbUnhealthyTargets",
+    "AlbTargetResponseTimeP99",
+    "EcsApiCpu",
+    "EcsApiMemory",
+    "AuroraCpu",
+    "AuroraConnections",
+    "AuroraFreeableMemory",
+    "AuroraReplicaLag",
+    "RedisEngineCpu",
+    "RedisCpu",
+    "RedisMemory",
+    "RedisEvictions",
+    "JobsDlqDepth",
+}
+OPTIONAL = {
+    "FleetCpu": "fleet",
+    "TranscodeDlqDepth": "media",
+    "MediaConvertErrors": "media",
+    "CloudFront5xxRate": "cdn",
+    "MetadataApi5xxRate": "api",
+}
 
 
 @pytest.fixture(scope="module")
 def template(rendered):
     return rendered["observability"]
-
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +92,10 @@ def test_no_email_subscription_unless_given(template, obs):
     given = evaluate(template, "prod", {"AlarmEmail": "oncall@example.com"})
     sub = given.props("AlarmEmailSubscription")
     assert (sub["Protocol"], sub["Endpoint"], sub["TopicArn"]) == (
-        "email", "oncall@example.com", TOPIC)
+        "email",
+        "oncall@example.com",
+        TOPIC,
+    )
     assert re.match(template["Parameters"]["AlarmEmail"]["AllowedPattern"], "")
     assert not re.match(template["Parameters"]["AlarmEmail"]["AllowedPattern"], "not-an-email")
 
@@ -79,7 +104,8 @@ def test_no_email_subscription_unless_given(template, obs):
 def test_every_alarm_notifies_the_topic_on_alarm_and_ok(obs):
     alarms = obs.of_type("AWS::CloudWatch::Alarm")
     assert {k.removesuffix("Alarm") for k in alarms} == ALWAYS | set(OPTIONAL) - {
-        "CloudFront5xxRate"}  # CloudFront alarms only exist in us-east-1
+        "CloudFront5xxRate"
+    }  # CloudFront alarms only exist in us-east-1
     for props in (a["Properties"] for a in alarms.values()):
         assert props["AlarmActions"] == [TOPIC] and props["OKActions"] == [TOPIC]
         assert props["TreatMissingData"] in ("notBreaching", "missing", "ignore", "breaching")
@@ -115,14 +141,24 @@ def test_alb_5xx_rate_is_metric_math_over_requests(obs, env):
     props = alarm(obs, "Alb5xxRate")
     rate = metric_of(props, "rate")
     assert rate["ReturnData"] is True
-    assert rate["Expression"] == ("IF(requests > 0, 100 * (FILL(elb, 0) + FILL(target, 0)) / "
-                                  "requests, 0)")
-    names = {m["Id"]: m["MetricStat"]["Metric"]["MetricName"]
-             for m in props["Metrics"] if "MetricStat" in m}
-    assert names == {"elb": "HTTPCode_ELB_5XX_Count", "target": "HTTPCode_Target_5XX_Count",
-                     "requests": "RequestCount"}
-    assert all(dims(m) == {"LoadBalancer": "<from:AlbFullName>"}
-               for m in props["Metrics"] if "MetricStat" in m)
+    assert rate["Expression"] == (
+        "IF(requests > 0, 100 * (FILL(elb, 0) + FILL(target, 0)) / requests, 0)"
+    )
+    names = {
+        m["Id"]: m["MetricStat"]["Metric"]["MetricName"]
+        for m in props["Metrics"]
+        if "MetricStat" in m
+    }
+    assert names == {
+        "elb": "HTTPCode_ELB_5XX_Count",
+        "target": "HTTPCode_Target_5XX_Count",
+        "requests": "RequestCount",
+    }
+    assert all(
+        dims(m) == {"LoadBalancer": "<from:AlbFullName>"}
+        for m in props["Metrics"]
+        if "MetricStat" in m
+    )
     assert props["Threshold"] == "5"
     assert (props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (5, 3)
     assert props["TreatMissingData"] == "notBreaching"
@@ -134,8 +170,11 @@ def test_unhealthy_targets_one_for_two_periods_over_every_target_group(obs):
     assert props["Threshold"] == 1
     assert (props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (2, 2)
     groups = {m["Id"]: dims(m)["TargetGroup"] for m in props["Metrics"] if "MetricStat" in m}
-    assert groups == {"api": "<from:ApiTargetGroupFullName>",
-                      "web": "<from:WebTargetGroupFullName>", "fleet": "tg/fleet"}
+    assert groups == {
+        "api": "<from:ApiTargetGroupFullName>",
+        "web": "<from:WebTargetGroupFullName>",
+        "fleet": "tg/fleet",
+    }
     assert metric_of(props, "unhealthy")["Expression"] == "MAX([api, web, fleet])"
 
 
@@ -147,14 +186,18 @@ def test_p99_latency(obs):
     assert props["Threshold"] == "2" and props["TreatMissingData"] == "notBreaching"
 
 
-@pytest.mark.parametrize("name, namespace, metric, dimension, threshold", [
-    ("EcsApiCpu", "AWS/ECS", "CPUUtilization", "ServiceName", 80),
-    ("EcsApiMemory", "AWS/ECS", "MemoryUtilization", "ServiceName", 80),
-    ("FleetCpu", "AWS/EC2", "CPUUtilization", "AutoScalingGroupName", 80),
-    ("AuroraCpu", "AWS/RDS", "CPUUtilization", "DBClusterIdentifier", 75),
-])
-def test_utilization_alarms_two_five_minute_periods(obs, name, namespace, metric, dimension,
-                                                    threshold):
+@pytest.mark.parametrize(
+    "name, namespace, metric, dimension, threshold",
+    [
+        ("EcsApiCpu", "AWS/ECS", "CPUUtilization", "ServiceName", 80),
+        ("EcsApiMemory", "AWS/ECS", "MemoryUtilization", "ServiceName", 80),
+        ("FleetCpu", "AWS/EC2", "CPUUtilization", "AutoScalingGroupName", 80),
+        ("AuroraCpu", "AWS/RDS", "CPUUtilization", "DBClusterIdentifier", 75),
+    ],
+)
+def test_utilization_alarms_two_five_minute_periods(
+    obs, name, namespace, metric, dimension, threshold
+):
     props = alarm(obs, name)
     (query,) = props["Metrics"]
     assert query["MetricStat"]["Metric"]["Namespace"] == namespace
@@ -173,27 +216,37 @@ def test_aurora_alarms(obs, env):
     assert memory["ComparisonOperator"] == "LessThanThreshold"
     assert memory["Metrics"][0]["MetricStat"]["Stat"] == "Minimum"
     lag = alarm(obs, "AuroraReplicaLag")
-    assert dims(lag["Metrics"][0]) == {"DBClusterIdentifier": "<from:DbClusterIdentifier>",
-                                       "Role": "READER"}
+    assert dims(lag["Metrics"][0]) == {
+        "DBClusterIdentifier": "<from:DbClusterIdentifier>",
+        "Role": "READER",
+    }
     # dev has no readers: no data must not alarm.
     assert lag["TreatMissingData"] == "notBreaching"
 
 
-@pytest.mark.parametrize("name, metric, threshold", [
-    ("RedisEngineCpu", "EngineCPUUtilization", 80), ("RedisCpu", "CPUUtilization", 90),
-    ("RedisMemory", "DatabaseMemoryUsagePercentage", 80), ("RedisEvictions", "Evictions", "1000"),
-])
+@pytest.mark.parametrize(
+    "name, metric, threshold",
+    [
+        ("RedisEngineCpu", "EngineCPUUtilization", 80),
+        ("RedisCpu", "CPUUtilization", 90),
+        ("RedisMemory", "DatabaseMemoryUsagePercentage", 80),
+        ("RedisEvictions", "Evictions", "1000"),
+    ],
+)
 def test_redis_alarms_take_every_node(obs, name, metric, threshold):
     props = alarm(obs, name)
     nodes = [m for m in props["Metrics"] if "MetricStat" in m]
     assert [m["MetricStat"]["Metric"]["MetricName"] for m in nodes] == [metric] * 3
     assert [dims(m)["CacheClusterId"] for m in nodes] == [
-        {"Fn::Join": ["-", ["<from:RedisReplicationGroupId>", n]]} for n in ("001", "002", "003")]
+        {"Fn::Join": ["-", ["<from:RedisReplicationGroupId>", n]]} for n in ("001", "002", "003")
+    ]
     assert props["Threshold"] == threshold
 
 
-@pytest.mark.parametrize("name, queue", [("JobsDlqDepth", "<from:JobsDeadLetterQueueName>"),
-                                         ("TranscodeDlqDepth", "transcode-dlq")])
+@pytest.mark.parametrize(
+    "name, queue",
+    [("JobsDlqDepth", "<from:JobsDeadLetterQueueName>"), ("TranscodeDlqDepth", "transcode-dlq")],
+)
 def test_dead_letter_queues_alarm_on_any_message(obs, name, queue):
     props = alarm(obs, name)
     (query,) = props["Metrics"]
@@ -210,8 +263,7 @@ def test_metadata_api_5xx_rate(obs):
     errors = metric_of(props, "errors")
     assert errors["MetricStat"]["Metric"]["MetricName"] == "5xx"
     assert dims(errors) == {"ApiId": "a1b2c3", "Stage": "dev"}
-    assert (props["Threshold"], props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (
-        5, 5, 3)
+    assert (props["Threshold"], props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (5, 5, 3)
 
 
 def test_mediaconvert_errors(obs):
@@ -225,8 +277,13 @@ def test_mediaconvert_errors(obs):
 def test_nothing_in_platform_health_breaches_on_missing_data(obs):
     rule = obs.props("PlatformHealthAlarm")["AlarmRule"]["Fn::Sub"]
     members = re.findall(r'ALARM\("\$\{(\w+)Alarm\.Arn\}"\)', rule)
-    assert set(members) == {"Alb5xxRate", "AlbUnhealthyTargets", "AlbTargetResponseTimeP99",
-                            "AuroraCpu", "RedisMemory"}
+    assert set(members) == {
+        "Alb5xxRate",
+        "AlbUnhealthyTargets",
+        "AlbTargetResponseTimeP99",
+        "AuroraCpu",
+        "RedisMemory",
+    }
     assert rule.count(" OR ") == len(members) - 1
     assert all(alarm(obs, m)["TreatMissingData"] != "breaching" for m in members)
 
@@ -236,12 +293,14 @@ def test_platform_health_composite(obs):
     assert props["AlarmName"] == {"Fn::Sub": "alarm-platform-health-${Environment}"}
     assert props["AlarmActions"] == [TOPIC] and props["OKActions"] == [TOPIC]
     assert obs.outputs["PlatformHealthAlarmArn"]["Value"] == {
-        "Fn::GetAtt": ["PlatformHealthAlarm", "Arn"]}
+        "Fn::GetAtt": ["PlatformHealthAlarm", "Arn"]
+    }
 
 
 # -- dashboard ---------------------------------------------------------------------
 def dashboard(evaluated) -> dict:
     """The body as CloudWatch receives it, with parameters and ARNs filled in."""
+
     def resolve(node):
         if isinstance(node, str):
             return node
@@ -249,9 +308,13 @@ def dashboard(evaluated) -> dict:
             sep, parts = node["Fn::Join"]
             return sep.join(resolve(p) for p in parts)
         if "Fn::Sub" in node:
-            return re.sub(r"\$\{([\w:]+)(\.Arn)?\}",
-                          lambda m: evaluated.values.get(m[1], f"arn:{m[1]}"), node["Fn::Sub"])
+            return re.sub(
+                r"\$\{([\w:]+)(\.Arn)?\}",
+                lambda m: evaluated.values.get(m[1], f"arn:{m[1]}"),
+                node["Fn::Sub"],
+            )
         raise AssertionError(node)
+
     return json.loads(resolve(evaluated.props("PlatformDashboard")["DashboardBody"]))
 
 
@@ -262,12 +325,23 @@ def titles(body):
 def test_dashboard_widgets(obs):
     body = dashboard(obs)
     assert titles(body) == [
-        "Alarms", "ALB requests", "ALB target response time (s)", "ECS CPU (%)",
-        "EC2 fleet CPU (%)", "Aurora connections", "Aurora CPU (%)", "Redis hit rate (%)",
-        "CloudFront requests", "CloudFront error rate (%)", "Queue depth", "Transcoding"]
+        "Alarms",
+        "ALB requests",
+        "ALB target response time (s)",
+        "ECS CPU (%)",
+        "EC2 fleet CPU (%)",
+        "Aurora connections",
+        "Aurora CPU (%)",
+        "Redis hit rate (%)",
+        "CloudFront requests",
+        "CloudFront error rate (%)",
+        "Queue depth",
+        "Transcoding",
+    ]
     by_title = {w["properties"]["title"]: w["properties"] for w in body["widgets"]}
     assert by_title["ALB requests"]["metrics"] == [
-        ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", "<from:AlbFullName>"]]
+        ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", "<from:AlbFullName>"]
+    ]
     assert by_title["CloudFront requests"]["region"] == "us-east-1"
     assert by_title["Redis hit rate (%)"]["metrics"][-1][0]["expression"].startswith("100 * ")
     assert "arn:PlatformHealthAlarm" in by_title["Alarms"]["alarms"]
@@ -277,14 +351,25 @@ def test_dashboard_widgets(obs):
 def test_dashboard_without_optional_parts_is_still_valid_json(template, env):
     body = dashboard(evaluate(template, env, OPTIONAL_OFF))
     assert titles(body) == [
-        "Alarms", "ALB requests", "ALB target response time (s)", "ECS CPU (%)",
-        "Aurora connections", "Aurora CPU (%)", "Redis hit rate (%)", "Queue depth"]
+        "Alarms",
+        "ALB requests",
+        "ALB target response time (s)",
+        "ECS CPU (%)",
+        "Aurora connections",
+        "Aurora CPU (%)",
+        "Redis hit rate (%)",
+        "Queue depth",
+    ]
 
 
 def test_outputs_name_every_alarm(template):
     outputs = template["Outputs"]
     for name in ALWAYS | set(OPTIONAL):
         assert f"{name}AlarmName" in outputs
-    assert {"AlarmTopicArn", "PlatformHealthAlarmName", "PlatformHealthAlarmArn",
-            "DashboardName"} <= set(outputs)
+    assert {
+        "AlarmTopicArn",
+        "PlatformHealthAlarmName",
+        "PlatformHealthAlarmArn",
+        "DashboardName",
+    } <= set(outputs)
     assert all(o["Description"] for o in outputs.values())

@@ -1,5 +1,6 @@
 """root: every nested parameter supplied, every GetAtt Outputs.X exists in the child,
 content-addressed TemplateURLs, and a wide dependency graph."""
+
 import re
 from pathlib import Path
 
@@ -20,8 +21,7 @@ def root(rendered):
 
 @pytest.fixture(scope="module")
 def stacks(root):
-    return {k: v for k, v in root["Resources"].items()
-            if v["Type"] == "AWS::CloudFormation::Stack"}
+    return {k: v for k, v in root["Resources"].items() if v["Type"] == "AWS::CloudFormation::Stack"}
 
 
 def _child_of(logical):
@@ -49,14 +49,17 @@ def test_every_child_parameter_is_supplied_as_the_tier_declares_it(children, roo
             if source is not None:
                 producer = by_name[source]
                 assert value == {"Fn::GetAtt": [_logical_of(source), f"Outputs.{name}"]}, (
-                    logical, name)
+                    logical,
+                    name,
+                )
                 assert name in producer.template["Outputs"], (logical, name)
                 continue
             # The tier's declaration, or the one it gives the root (a value the root
             # resolves, such as an SSM parameter name, before passing it on).
             at_root = child.template.get("Metadata", {}).get(ROOT_DECLARATIONS_KEY, {})
             assert root["Parameters"][name] == at_root.get(
-                name, child.template["Parameters"][name]), name
+                name, child.template["Parameters"][name]
+            ), name
             (ref,) = _refs(value)
             assert ref == name, (logical, name)
 
@@ -68,25 +71,32 @@ def _logical_of(tier_name):
 def test_a_misspelled_wired_input_is_refused():
     producer = {"Outputs": {"VpcId": {"Value": "vpc", "Description": "x"}}}
     consumer = {"Parameters": {"VpcID": {"Type": "String", "Description": "x"}}}
-    with pytest.raises(WiringError, match="consumer: input VpcID is wired from network, which "
-                                          "has no output VpcID"):
-        build_root([Child("network", producer, "0"),
-                    Child("consumer", consumer, "1", {"VpcID": "network"})])
+    with pytest.raises(
+        WiringError, match="consumer: input VpcID is wired from network, which has no output VpcID"
+    ):
+        build_root(
+            [
+                Child("network", producer, "0"),
+                Child("consumer", consumer, "1", {"VpcID": "network"}),
+            ]
+        )
 
 
 def test_an_input_from_a_tier_that_is_not_nested_is_refused():
     consumer = {"Parameters": {"VpcId": {"Type": "String", "Description": "x"}}}
     with pytest.raises(WiringError, match="wired from 'netwrok', which is not another nested"):
-        build_root([Child("network", {}, "0"), Child("consumer", consumer, "1",
-                                                     {"VpcId": "netwrok"})])
+        build_root(
+            [Child("network", {}, "0"), Child("consumer", consumer, "1", {"VpcId": "netwrok"})]
+        )
 
 
 def test_a_plain_parameter_named_like_an_output_is_refused():
     """It would silently become a root parameter instead of reading the output."""
     producer = {"Outputs": {"VpcId": {"Value": "vpc", "Description": "x"}}}
     consumer = {"Parameters": {"VpcId": {"Type": "String", "Description": "x"}}}
-    with pytest.raises(WiringError, match="parameter VpcId has the name of an output of "
-                                          "network but is not wired"):
+    with pytest.raises(
+        WiringError, match="parameter VpcId has the name of an output of network but is not wired"
+    ):
         build_root([Child("network", producer, "0"), Child("consumer", consumer, "1")])
 
 
@@ -105,8 +115,9 @@ def test_wiring_parameters_come_from_tiers_or_deploy(root):
 def test_template_urls_are_content_addressed(rendered_text, stacks):
     for logical, stack in stacks.items():
         digest = sha256(rendered_text[_child_of(logical)])
-        assert stack["Properties"]["TemplateURL"] == {"Fn::Join": ["", [
-            {"Ref": "ArtifactBaseUrl"}, "/", f"templates/{digest}.json"]]}
+        assert stack["Properties"]["TemplateURL"] == {
+            "Fn::Join": ["", [{"Ref": "ArtifactBaseUrl"}, "/", f"templates/{digest}.json"]]
+        }
 
 
 def test_outputs_reexported_with_descriptions(rendered, root):
@@ -128,6 +139,7 @@ def test_dependency_graph_is_acyclic_and_network_waits_for_nothing(children):
                 visit(dep, stack + (node,))
             seen.add(node)
             order.append(node)
+
     for node in graph:
         visit(node)
 
@@ -169,14 +181,20 @@ def test_conflicting_declarations_are_rejected():
 def test_a_tier_may_give_the_root_its_own_declaration():
     """The root resolves an SSM parameter name once and passes the value on; a list value
     is joined, since nested stack parameters are strings."""
-    ssm = {"Type": "AWS::SSM::Parameter::Value<List<String>>", "Default": "/names",
-           "Description": "SSM parameter naming the list"}
-    a = {"Parameters": {"Names": {"Type": "CommaDelimitedList", "Description": "x"}},
-         "Metadata": {ROOT_DECLARATIONS_KEY: {"Names": ssm}}}
+    ssm = {
+        "Type": "AWS::SSM::Parameter::Value<List<String>>",
+        "Default": "/names",
+        "Description": "SSM parameter naming the list",
+    }
+    a = {
+        "Parameters": {"Names": {"Type": "CommaDelimitedList", "Description": "x"}},
+        "Metadata": {ROOT_DECLARATIONS_KEY: {"Names": ssm}},
+    }
     root = build_root([Child("a", a, "0")]).to_dict()
     assert root["Parameters"]["Names"] == ssm
     assert root["Resources"]["AStack"]["Properties"]["Parameters"]["Names"] == {
-        "Fn::Join": [",", {"Ref": "Names"}]}
+        "Fn::Join": [",", {"Ref": "Names"}]
+    }
     other = {"Parameters": {"Names": {"Type": "CommaDelimitedList", "Description": "x"}}}
     with pytest.raises(WiringError, match="declared differently"):
         build_root([Child("a", a, "0"), Child("b", other, "1")])
@@ -191,5 +209,6 @@ def test_duplicate_outputs_are_rejected():
 def test_every_root_parameter_is_documented_in_the_tier_reference(root):
     readme = (Path(__file__).resolve().parents[2] / "docs" / "tiers.md").read_text()
     deploy_time = set(root["Metadata"][DEPLOY_TIME_KEY])
-    assert [p for p in root["Parameters"] if p not in deploy_time
-            and not re.search(rf"\b{p}\b", readme)] == []
+    assert [
+        p for p in root["Parameters"] if p not in deploy_time and not re.search(rf"\b{p}\b", readme)
+    ] == []

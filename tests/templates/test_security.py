@@ -1,4 +1,5 @@
 """security tier: KMS keys, security groups, flow logs, in dev and prod."""
+
 import pytest
 
 from tests.cfn import dumps, evaluate, statements
@@ -38,13 +39,22 @@ def test_key_policies_keep_root_and_grant_exact_services(sec):
     storage = principals("StorageKey")
     for found in (data, storage):
         assert found["AccountRootFullAccess"] == {
-            "AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+            "AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+        }
     assert data["RdsUse"] == {"Service": "rds.amazonaws.com"}
     services = {dumps(p["Service"]) for sid, p in storage.items() if "Service" in p}
-    assert services == {dumps(s) for s in [
-        "s3.amazonaws.com", {"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"},
-        "cloudwatch.amazonaws.com", "events.amazonaws.com", "sns.amazonaws.com",
-        "sqs.amazonaws.com", "cloudfront.amazonaws.com"]}
+    assert services == {
+        dumps(s)
+        for s in [
+            "s3.amazonaws.com",
+            {"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"},
+            "cloudwatch.amazonaws.com",
+            "events.amazonaws.com",
+            "sns.amazonaws.com",
+            "sqs.amazonaws.com",
+            "cloudfront.amazonaws.com",
+        ]
+    }
     # EventBridge must describe the key of an encrypted bus (messaging tier).
     event_bridge = statements(sec.props("StorageKey")["KeyPolicy"])["EventBridgeUse"]
     assert "kms:DescribeKey" in event_bridge["Action"]
@@ -56,46 +66,67 @@ def test_key_policies_keep_root_and_grant_exact_services(sec):
 
 def test_groups_have_no_inline_ingress_and_no_default_egress(sec):
     groups = sec.of_type("AWS::EC2::SecurityGroup")
-    assert set(groups) == {f"{g}SecurityGroup" for g in
-                           ("Alb", "App", "Database", "Cache", "Efs", "Fleet")}
+    assert set(groups) == {
+        f"{g}SecurityGroup" for g in ("Alb", "App", "Database", "Cache", "Efs", "Fleet")
+    }
     for props in (g["Properties"] for g in groups.values()):
         assert "SecurityGroupIngress" not in props
-        assert props["SecurityGroupEgress"] == [{
-            "CidrIp": "255.255.255.255/32", "Description": "Disallow all egress",
-            "FromPort": 252, "IpProtocol": "icmp", "ToPort": 86}]
+        assert props["SecurityGroupEgress"] == [
+            {
+                "CidrIp": "255.255.255.255/32",
+                "Description": "Disallow all egress",
+                "FromPort": 252,
+                "IpProtocol": "icmp",
+                "ToPort": 86,
+            }
+        ]
 
 
 def test_every_rule_is_a_described_resource(sec):
-    rules = {**sec.of_type("AWS::EC2::SecurityGroupIngress"),
-             **sec.of_type("AWS::EC2::SecurityGroupEgress")}
+    rules = {
+        **sec.of_type("AWS::EC2::SecurityGroupIngress"),
+        **sec.of_type("AWS::EC2::SecurityGroupEgress"),
+    }
     assert len(rules) >= 12
     assert all(r["Properties"]["Description"] for r in rules.values())
 
 
 def _ingress(sec, group):
-    return {k: v["Properties"] for k, v in sec.of_type("AWS::EC2::SecurityGroupIngress").items()
-            if v["Properties"]["GroupId"] == {"Ref": f"{group}SecurityGroup"}}
+    return {
+        k: v["Properties"]
+        for k, v in sec.of_type("AWS::EC2::SecurityGroupIngress").items()
+        if v["Properties"]["GroupId"] == {"Ref": f"{group}SecurityGroup"}
+    }
 
 
 def test_alb_open_to_viewers_without_prefix_list(sec):
     rules = _ingress(sec, "Alb")
     assert sorted((r["FromPort"], r["CidrIp"]) for r in rules.values()) == [
-        (80, "0.0.0.0/0"), (443, "0.0.0.0/0")]
+        (80, "0.0.0.0/0"),
+        (443, "0.0.0.0/0"),
+    ]
 
 
 def test_alb_only_from_cloudfront_with_prefix_list(rendered):
     sec = evaluate(rendered["security"], "prod", {"CloudFrontPrefixListId": "pl-82a045eb"})
     rules = _ingress(sec, "Alb")
     assert sorted((r["FromPort"], r["SourcePrefixListId"]) for r in rules.values()) == [
-        (80, "pl-82a045eb"), (443, "pl-82a045eb")]
+        (80, "pl-82a045eb"),
+        (443, "pl-82a045eb"),
+    ]
     assert not any("CidrIp" in r for r in rules.values())
 
 
 @pytest.mark.parametrize("engine,port", [("aurora-postgresql", 5432), ("aurora-mysql", 3306)])
 def test_tiers_reach_each_other_only_on_their_ports(rendered, engine, port):
     sec = evaluate(rendered["security"], "prod", {"DatabaseEngine": engine})
-    expect = {"App": ("Alb", "8000"), "Database": ("App", port), "Cache": ("App", 6379),
-              "Efs": ("App", 2049), "Fleet": ("Alb", 80)}
+    expect = {
+        "App": ("Alb", "8000"),
+        "Database": ("App", port),
+        "Cache": ("App", 6379),
+        "Efs": ("App", 2049),
+        "Fleet": ("Alb", 80),
+    }
     for group, (source, p) in expect.items():
         (rule,) = _ingress(sec, group).values()
         assert rule["SourceSecurityGroupId"] == {"Ref": f"{source}SecurityGroup"}
@@ -109,7 +140,9 @@ def test_egress_is_explicit(sec):
         by_group.setdefault(props["GroupId"]["Ref"], []).append(props)
     assert set(by_group) == {"AlbSecurityGroup", "AppSecurityGroup", "FleetSecurityGroup"}
     assert {p["DestinationSecurityGroupId"]["Ref"] for p in by_group["AlbSecurityGroup"]} == {
-        "AppSecurityGroup", "FleetSecurityGroup"}
+        "AppSecurityGroup",
+        "FleetSecurityGroup",
+    }
 
 
 def test_flow_logs_all_traffic_to_encrypted_group_with_env_retention(sec, env):

@@ -1,4 +1,5 @@
 """storage tier: buckets, their policies and lifecycle, and EFS, in dev and prod."""
+
 import pytest
 
 from tests.cfn import evaluate, statements
@@ -32,8 +33,11 @@ def test_versioned_private_and_encrypted(sto, bucket):
     props = sto.props(bucket)
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     assert props["PublicAccessBlockConfiguration"] == {
-        "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
-        "RestrictPublicBuckets": True}
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
     (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     default = rule["ServerSideEncryptionByDefault"]
     if bucket == "AccessLogsBucket":
@@ -44,8 +48,7 @@ def test_versioned_private_and_encrypted(sto, bucket):
         assert default == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "<from:StorageKeyArn>"}
         assert rule["BucketKeyEnabled"] is True
         assert props["OwnershipControls"]["Rules"][0]["ObjectOwnership"] == "BucketOwnerEnforced"
-        assert props["LoggingConfiguration"]["DestinationBucketName"] == {
-            "Ref": "AccessLogsBucket"}
+        assert props["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": "AccessLogsBucket"}
 
 
 @pytest.mark.parametrize("bucket", POLICY_BUCKETS)
@@ -56,14 +59,16 @@ def test_policy_denies_plain_http_and_wrong_encryption(sto, bucket):
     assert st["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": False}}
     wrong = st["DenyWrongEncryption"]["Condition"]["StringNotEqualsIfExists"]
     assert wrong["s3:x-amz-server-side-encryption"] == (
-        "AES256" if bucket == "AccessLogsBucket" else "aws:kms")
+        "AES256" if bucket == "AccessLogsBucket" else "aws:kms"
+    )
     assert st["AccountRootManagesPolicy"]["Effect"] == "Allow"
     assert ("DenyOtherKmsKeys" in st) == (bucket != "AccessLogsBucket")
 
 
 def test_static_and_media_policies_are_left_to_the_cdn_tier(sto):
-    policies = {p["Properties"]["Bucket"]["Ref"]
-                for p in sto.of_type("AWS::S3::BucketPolicy").values()}
+    policies = {
+        p["Properties"]["Bucket"]["Ref"] for p in sto.of_type("AWS::S3::BucketPolicy").values()
+    }
     assert policies == set(POLICY_BUCKETS)
 
 
@@ -71,7 +76,8 @@ def test_access_logs_bucket_accepts_log_deliveries(sto):
     st = statements(sto.props("AccessLogsBucketPolicy")["PolicyDocument"])
     assert st["S3ServerAccessLogs"]["Principal"] == {"Service": "logging.s3.amazonaws.com"}
     assert st["AlbLogsDeliveryService"]["Principal"] == {
-        "Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
+        "Service": "logdelivery.elasticloadbalancing.amazonaws.com"
+    }
     assert "AlbLogsRegionalAccount" in st
 
 
@@ -85,13 +91,15 @@ def test_lifecycle_rules(sto, env):
     assert logs["ExpirationInDays"] == 30
     assert logs["Transitions"] == [{"StorageClass": "GLACIER", "TransitionInDays": 7}]
     assert _rule(sto, "MediaBucket")["Transitions"] == [
-        {"StorageClass": "GLACIER_IR", "TransitionInDays": "90"}]
+        {"StorageClass": "GLACIER_IR", "TransitionInDays": "90"}
+    ]
     assert _rule(sto, "UploadsBucket")["ExpirationInDays"] == 7
     for bucket in BUCKETS:
         rule = _rule(sto, bucket)
         assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
         assert rule["NoncurrentVersionExpiration"] == {
-            "NoncurrentDays": "7" if env == "dev" else "90"}
+            "NoncurrentDays": "7" if env == "dev" else "90"
+        }
 
 
 def test_only_uploads_send_events_to_eventbridge(sto):
@@ -115,11 +123,15 @@ def test_efs_encrypted_with_mount_targets_in_app_subnets(sto, env):
     assert fs["Properties"]["KmsKeyId"] == "<from:StorageKeyArn>"
     assert fs["DeletionPolicy"] == ("Delete" if env == "dev" else "Retain")
     assert fs["Properties"]["LifecyclePolicies"][0] == {"TransitionToIA": "AFTER_30_DAYS"}
-    assert statements(fs["Properties"]["FileSystemPolicy"])["DenyInsecureTransport"][
-        "Effect"] == "Deny"
+    assert (
+        statements(fs["Properties"]["FileSystemPolicy"])["DenyInsecureTransport"]["Effect"]
+        == "Deny"
+    )
     targets = sto.of_type("AWS::EFS::MountTarget")
     assert sorted(t["Properties"]["SubnetId"] for t in targets.values()) == [
-        f"<from:AppSubnet{az}Id>" for az in (1, 2, 3)]
-    assert all(t["Properties"]["SecurityGroups"] == ["<from:EfsSecurityGroupId>"]
-               for t in targets.values())
+        f"<from:AppSubnet{az}Id>" for az in (1, 2, 3)
+    ]
+    assert all(
+        t["Properties"]["SecurityGroups"] == ["<from:EfsSecurityGroupId>"] for t in targets.values()
+    )
     assert sto.props("AppAccessPoint")["RootDirectory"]["Path"] == "/app"
