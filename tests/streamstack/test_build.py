@@ -198,3 +198,38 @@ def test_the_faster_cfn_lint_finds_what_cfn_lint_finds(tmp_path):
     assert sorted(findings["bad"]) == sorted(
         f"bad.json:{m.linenumber}:{m.columnnumber} {m.rule.id} {m.message}" for m in plain
     )
+
+
+def test_the_checkov_runner_finds_what_the_checkov_command_finds(tmp_path):
+    """The build runs checkov's CloudFormation runner through its API, with its jsonpath
+    parsers built once; the `checkov` command must report the same failures."""
+    import subprocess
+
+    from streamstack.scan import SCAN_VENV, scan_view
+
+    text = _BadBucketTier().to_json()
+    findings, _ = scan_templates({"bad": text}, tmp_path / "cache")
+    (tmp_path / "view").mkdir()
+    (tmp_path / "view" / "bad.json").write_text(scan_view(text))
+    command = subprocess.run(
+        [
+            str(SCAN_VENV / "bin" / "checkov"),
+            "-d",
+            str(tmp_path / "view"),
+            "--framework",
+            "cloudformation",
+            "--skip-download",
+            "-o",
+            "json",
+            "--compact",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    report = json.loads(command.stdout)
+    failed = [
+        f"bad.json {c['resource']} {c['check_id']} {c['check_name']}"
+        for c in report["results"]["failed_checks"]
+    ]
+    assert failed and sorted(findings["bad"]) == sorted(failed)
