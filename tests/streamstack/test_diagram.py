@@ -102,7 +102,7 @@ def test_flows_only_between_existing_resources(source):
     assert ("media.JobTemplate", "storage.MediaBucket") in edges
 
 
-def test_a_flow_to_a_missing_tier_is_left_out(templates):
+def test_a_flow_to_a_missing_tier_is_left_out(source, templates):
     without_media = {k: v for k, v in templates.items() if k != "media"}
     text = diagram.source(without_media)
     assert "cluster_media" not in text and "UploadCreatedRule" not in text
