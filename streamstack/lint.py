@@ -30,10 +30,14 @@ def cfn_lint_version(site_packages: Path | None = None) -> str:
 
 
 def _faster_evolve() -> None:
-    """cfn-lint's Context.evolve and Validator.evolve call dataclasses.fields() on every
-    call, hundreds of thousands of times per build; look the field names up once. Only
-    for the release it was checked against: another one lints unchanged."""
-    from dataclasses import fields
+    """cfn-lint's Path.descend/evolve, Context.evolve and Validator.evolve call
+    dataclasses.fields() and the dataclass __init__ on every call, hundreds of thousands
+    of times per build. Here each looks its field names up once and fills the new
+    object's __dict__ directly, as __init__ would: the fields given, the others copied,
+    fields __init__ does not take reset to their defaults, __post_init__ run. Only for
+    the release it was checked against: another one lints unchanged."""
+    from collections import deque
+    from dataclasses import MISSING, fields
 
     from cfnlint.context import context
     from cfnlint.jsonschema import validators
@@ -41,28 +45,72 @@ def _faster_evolve() -> None:
 
     if __version__ != FASTER_EVOLVE_FOR:
         return
-    context_fields = tuple(f.name for f in fields(context.Context) if f.init)
+
+    def plan(cls):
+        """(names __init__ takes, {name: default} of the fields it does not take)."""
+        taken = tuple(f.name for f in fields(cls) if f.init)
+        fixed = {
+            f.name: f.default if f.default_factory is MISSING else f.default_factory()
+            for f in fields(cls)
+            if not f.init
+        }
+        return taken, fixed
+
+    def builder(cls):
+        taken, fixed = plan(cls)
+        post_init = getattr(cls, "__post_init__", None)
+
+        def build(self, kwargs):
+            if type(self) is not cls:  # a subclass: its own fields, the slow way
+                for name in taken:
+                    kwargs.setdefault(name, getattr(self, name))
+                return type(self)(**kwargs)
+            own = self.__dict__
+            state = dict(fixed)
+            for name in taken:
+                state[name] = kwargs.pop(name) if name in kwargs else own[name]
+            if kwargs:
+                raise TypeError(f"unexpected fields {sorted(kwargs)}")
+            new = object.__new__(cls)
+            object.__setattr__(new, "__dict__", state)
+            if post_init is not None:
+                post_init(new)
+            return new
+
+        return build
+
+    new_path = builder(context.Path)
+    path_functions = context.FUNCTIONS
+
+    def path_descend(self, **kwargs):
+        step = kwargs.get("cfn_path")
+        if step in path_functions:
+            raise ValueError(f"{step!r} cannot be in 'cfn_path'")
+        if isinstance(step, int):
+            raise ValueError(f"{step!r} cannot be an integer")
+        own = self.__dict__
+        for name in ("path", "value_path", "cfn_path"):
+            value = kwargs.get(name)
+            kwargs[name] = own[name] if value is None else own[name] + deque([value])
+        return new_path(self, kwargs)
+
+    context.Path.descend = path_descend
+    context.Path.evolve = lambda self, **kwargs: new_path(self, kwargs)
+
+    new_context = builder(context.Context)
 
     def context_evolve(self, **kwargs):
         if "ref_values" in kwargs:
             ref_values = self.ref_values.copy()
             ref_values.update(kwargs["ref_values"])
             kwargs["ref_values"] = ref_values
-        for name in context_fields:
-            kwargs.setdefault(name, getattr(self, name))
-        return self.__class__(**kwargs)
+        return new_context(self, kwargs)
 
     context.Context.evolve = context_evolve
 
     def faster(cls):
-        names = tuple(f.name for f in fields(cls) if f.init)
-
-        def evolve(self, **kwargs):
-            for name in names:
-                kwargs.setdefault(name, getattr(self, name))
-            return self.__class__(**kwargs)
-
-        cls.evolve = evolve
+        new_validator = builder(cls)
+        cls.evolve = lambda self, **kwargs: new_validator(self, kwargs)
         return cls
 
     create = validators.create

@@ -105,6 +105,10 @@ def test_lint_reports_errors_and_warnings(tmp_path):
     template = json.loads(_BadBucketTier().to_json())
     template["Resources"]["Plain"]["Properties"] = {"VersioningConfiguration": {"Status": "On"}}
     template["Conditions"] = {"Unused": {"Fn::Equals": ["a", "b"]}}
+    # A GetAtt of an attribute the type lacks and a Ref to nothing: the rules that evolve
+    # validators with their own keyword sets, and paths that descend into functions.
+    template.setdefault("Outputs", {})["Odd"] = {"Value": {"Fn::GetAtt": ["Plain", "NoSuch"]}}
+    template["Resources"]["Plain"]["Properties"]["BucketName"] = {"Ref": "Nowhere"}
     findings, linted = lint_templates(
         {"bad": json.dumps(template)}, ["us-east-1"], tmp_path, jobs=1
     )
@@ -192,6 +196,10 @@ def test_the_faster_cfn_lint_finds_what_cfn_lint_finds(tmp_path):
     template = json.loads(_BadBucketTier().to_json())
     template["Resources"]["Plain"]["Properties"] = {"VersioningConfiguration": {"Status": "On"}}
     template["Conditions"] = {"Unused": {"Fn::Equals": ["a", "b"]}}
+    # A GetAtt of an attribute the type lacks and a Ref to nothing: the rules that evolve
+    # validators with their own keyword sets, and paths that descend into functions.
+    template.setdefault("Outputs", {})["Odd"] = {"Value": {"Fn::GetAtt": ["Plain", "NoSuch"]}}
+    template["Resources"]["Plain"]["Properties"]["BucketName"] = {"Ref": "Nowhere"}
     text = json.dumps(template)
     findings, _ = lint_templates({"bad": text}, ["us-east-1"], tmp_path, jobs=1)
     plain = Runner(ConfigMixIn(regions=["us-east-1"])).validate_template(decode_str(text)[0])
