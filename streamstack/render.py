@@ -7,7 +7,8 @@ With a cache directory (the build's), a tier whose code did not change is not re
 again. A tier module imports only templates.base and templates.parts
 (tests/test_layout.py), so its template is decided by its own module, those two, the
 handlers it embeds (templates/functions) and the installed troposphere and awacs: the
-cache key is their hash.
+cache key is their hash. The directory also keeps botocore's operation names for the
+deploy roles' derivation (awsdata.remember_operations).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamstack.errors import BuildError
-from streamstack.identity import derive
+from streamstack.identity import awsdata, derive
 from streamstack.identity.check import STACKSET_TARGET_BOOTSTRAP
 from streamstack.identity.evaluate import Resolved
 from templates import STANDALONE, TIERS
@@ -45,7 +46,16 @@ class Rendering:
 
 
 def render(cache_dir: Path | None = None) -> Rendering:
-    cache = _Cache(cache_dir) if cache_dir is not None else None
+    if cache_dir is None:
+        return _render(None)
+    awsdata.remember_operations(cache_dir / "awsdata")
+    try:
+        return _render(_Cache(cache_dir))
+    finally:
+        awsdata.remember_operations(None)
+
+
+def _render(cache: _Cache | None) -> Rendering:
     texts: dict[str, str] = {}
     children = []
     rendered = []

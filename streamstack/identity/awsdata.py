@@ -119,17 +119,50 @@ def expand(action: str) -> tuple[str, ...]:
     return tuple(f"{service}:{spelled(service, n)}" for n in names) or (action,)
 
 
+_remembered: dict = {"file": None, "services": {}}
+
+
+def remember_operations(directory: Path | None) -> None:
+    """Keep the operation names of every service looked up (below) in a file of
+    directory, one per botocore release, and read them from there: a build then loads
+    no botocore model (most of half a second) for a service it has seen. None: no file
+    (what this process looked up already stays known: the names are the same)."""
+    from importlib.metadata import version
+
+    file = services = None
+    if directory is not None:
+        file = directory / f"botocore-{version('botocore')}-operations.json"
+        try:
+            services = json.loads(file.read_text())
+        except (OSError, ValueError):
+            services = None
+    _remembered.update(file=file, services=services if isinstance(services, dict) else {})
+
+
 @functools.cache
 def _operations(service: str) -> dict[str, str]:
     """lower case -> API operation name, from botocore's model of the service (IAM's data
     spells actions in lower case; most actions are named after an operation)."""
+    services, file = _remembered["services"], _remembered["file"]
+    if service in services:
+        names = services[service]
+    else:
+        names = _operation_names(service)
+        if file is not None:
+            services[service] = names
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_text(json.dumps(services, sort_keys=True))
+    return {name.lower(): name for name in names}
+
+
+def _operation_names(service: str) -> list[str]:
     import botocore.exceptions
 
     try:
         model = _botocore().get_service_model(service)
     except botocore.exceptions.UnknownServiceError:
-        return {}
-    return {name.lower(): name for name in model.operation_names}
+        return []
+    return list(model.operation_names)
 
 
 @functools.cache

@@ -388,6 +388,18 @@ class PolicySet:
         self._actions = [
             _Actions(s.get("Action" if "Action" in s else "NotAction")) for s in self.statements
         ]
+        # A statement that names its actions exactly can apply only to those: decide()
+        # looks at it only for them. The others (wildcards, NotAction) it always tries.
+        self._by_action: dict[str, list[int]] = {}
+        self._always: list[int] = []
+        for index, (statement, actions) in enumerate(
+            zip(self.statements, self._actions, strict=True)
+        ):
+            if "Action" in statement and not actions.wild:
+                for name in actions.exact:
+                    self._by_action.setdefault(name, []).append(index)
+            else:
+                self._always.append(index)
 
     @classmethod
     def of(cls, documents, name: str = "policy") -> PolicySet:
@@ -413,10 +425,11 @@ class PolicySet:
 
     def decide(self, request: Request) -> str:
         """ "Deny" (explicit), "Allow", or "NotAllowed" (implicit deny)."""
+        candidates = self._by_action.get(request.action.lower(), []) + self._always
         matching = [
-            s
-            for s, actions in zip(self.statements, self._actions, strict=True)
-            if statement_matches(s, request, actions)
+            self.statements[i]
+            for i in candidates
+            if statement_matches(self.statements[i], request, self._actions[i])
         ]
         if any(s["Effect"] == "Deny" for s in matching):
             return "Deny"

@@ -31,6 +31,39 @@ def test_actions_match_case_insensitively_with_wildcards_and_not_action():
     assert q.allows(Request("ec2:CreateVpc")) and not q.allows(Request("iam:CreateRole"))
 
 
+def test_statements_looked_up_by_action_decide_as_trying_every_statement():
+    """decide() tries a statement that names its actions exactly only for those actions;
+    the answer must be the one of trying every statement in turn."""
+    from streamstack.identity.evaluate import statement_matches
+
+    p = policy(
+        allow(["s3:GetObject", "S3:PutObject"], "arn:aws:s3:::b/*"),
+        allow("s3:Get*", "arn:aws:s3:::c/*"),
+        {"Effect": "Deny", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::b/secret"},
+        {"Effect": "Deny", "NotAction": ["s3:*", "sqs:*"], "Resource": "*"},
+        allow("sqs:SendMessage", "*", Condition={"Bool": {"aws:SecureTransport": "true"}}),
+    )
+    requests = [
+        Request(action, resource, context)
+        for action in ("s3:GetObject", "s3:putobject", "s3:GetBucketPolicy", "sqs:SendMessage")
+        for resource in ("arn:aws:s3:::b/k", "arn:aws:s3:::b/secret", "arn:aws:s3:::c/k", "*")
+        for context in ({}, {"aws:SecureTransport": "true"})
+    ] + [Request("ec2:CreateVpc")]
+    answers = set()
+    for request in requests:
+        matching = [s for s in p.statements if statement_matches(s, request)]
+        every = (
+            "Deny"
+            if any(s["Effect"] == "Deny" for s in matching)
+            else "Allow"
+            if matching
+            else "NotAllowed"
+        )
+        assert p.decide(request) == every, request
+        answers.add(every)
+    assert answers == {"Allow", "Deny", "NotAllowed"}
+
+
 def test_resource_wildcards_stay_in_their_arn_segment_unless_they_end_it():
     p = policy(allow("ec2:CreateTags", "arn:aws:ec2:us-*-2:123456789012:*"))
     assert p.allows(Request("ec2:CreateTags", "arn:aws:ec2:us-west-2:123456789012:vpc/vpc-1"))
