@@ -1,5 +1,10 @@
 """network: VPC, three AZs x public/app/data subnets, IGW, NAT, routes, VPC endpoints.
 
+The data subnets are isolated: their route tables have no route out of the VPC (no NAT,
+no internet gateway). Aurora and ElastiCache answer only clients inside the VPC and
+need nothing outside it; what else reaches AWS from there goes through the S3 and
+DynamoDB gateway endpoints on those tables.
+
 Flow logs live in the security tier (they need the logs key, and security already
 reads this tier's VPC; the reverse dependency would be a cycle). The endpoints
 security group lives here beside the interface endpoints for the same reason.
@@ -15,7 +20,7 @@ from templates.parts.regions import AZS
 LAYERS = {  # layer -> (default third octets, purpose)
     "Public": ((1, 2, 3), "load balancers and NAT gateways"),
     "App": ((11, 12, 13), "ECS tasks, EC2 fleet, EFS mount targets, interface endpoints"),
-    "Data": ((21, 22, 23), "Aurora, ElastiCache"),
+    "Data": ((21, 22, 23), "Aurora, ElastiCache; isolated, no route out of the VPC"),
 }
 GATEWAY_ENDPOINTS = ("s3", "dynamodb")
 INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "sts")
@@ -31,6 +36,7 @@ class NetworkTier(Tier):
         self.internet_gateway()
         self.nat_gateways()
         self.private_routes()
+        self.isolated_routes()
         self.gateway_endpoints()
         self.interface_endpoints()
 
@@ -199,8 +205,8 @@ class NetworkTier(Tier):
         )
 
     def private_routes(self) -> None:
-        """One private route table per AZ, shared by that AZ's app and data subnets; its
-        default route goes to the AZ's NAT gateway (or the only one), none without NAT."""
+        """One private route table per AZ for that AZ's app subnet; its default route goes
+        to the AZ's NAT gateway (or the only one), none without NAT."""
         for az in AZS:
             self.add(
                 ec2.RouteTable(
@@ -223,18 +229,38 @@ class NetworkTier(Tier):
                     NatGatewayId=nat,
                 )
             )
-            for layer in ("App", "Data"):
-                self.add(
-                    ec2.SubnetRouteTableAssociation(
-                        f"{layer}Subnet{az}RouteTableAssociation",
-                        SubnetId=Ref(f"{layer}Subnet{az}"),
-                        RouteTableId=Ref(f"PrivateRouteTable{az}"),
-                    )
-                )
+            self._associate("App", az, f"PrivateRouteTable{az}")
         self.output(
             "PrivateRouteTableIds",
             Join(",", [Ref(f"PrivateRouteTable{az}") for az in AZS]),
-            "Comma-separated IDs of the per-AZ private route tables",
+            "Comma-separated IDs of the per-AZ private route tables (app subnets)",
+        )
+
+    def isolated_routes(self) -> None:
+        """One route table per AZ for that AZ's data subnet, with no route out of the VPC:
+        only the local route and the gateway endpoints."""
+        for az in AZS:
+            self.add(
+                ec2.RouteTable(
+                    f"DataRouteTable{az}",
+                    VpcId=Ref("Vpc"),
+                    Tags=self.tags("rtb", f"data-{az}", Isolation="no-internet-route"),
+                )
+            )
+            self._associate("Data", az, f"DataRouteTable{az}")
+        self.output(
+            "DataRouteTableIds",
+            Join(",", [Ref(f"DataRouteTable{az}") for az in AZS]),
+            "Comma-separated IDs of the per-AZ route tables of the isolated data subnets",
+        )
+
+    def _associate(self, layer: str, az: int, table: str) -> None:
+        self.add(
+            ec2.SubnetRouteTableAssociation(
+                f"{layer}Subnet{az}RouteTableAssociation",
+                SubnetId=Ref(f"{layer}Subnet{az}"),
+                RouteTableId=Ref(table),
+            )
         )
 
     # -- endpoints ---------------------------------------------------------------
@@ -247,7 +273,9 @@ class NetworkTier(Tier):
                     VpcId=Ref("Vpc"),
                     VpcEndpointType="Gateway",
                     ServiceName=Sub(f"com.amazonaws.${{AWS::Region}}.{service}"),
-                    RouteTableIds=[Ref(f"PrivateRouteTable{az}") for az in AZS],
+                    RouteTableIds=[
+                        Ref(f"{table}RouteTable{az}") for table in ("Private", "Data") for az in AZS
+                    ],
                 )
             )
             self.output(f"{logical}Id", Ref(logical), f"ID of the {service} gateway endpoint")

@@ -60,9 +60,32 @@ def test_private_route_per_az_points_at_the_right_nat(net, env):
         assert route["DestinationCidrBlock"] == "0.0.0.0/0"
         expected = "NatGateway1" if env == "dev" else f"NatGateway{az}"
         assert route["NatGatewayId"] == {"Ref": expected}
-        for layer in ("App", "Data"):
-            assoc = net.props(f"{layer}Subnet{az}RouteTableAssociation")
-            assert assoc["RouteTableId"] == {"Ref": f"PrivateRouteTable{az}"}
+        assoc = net.props(f"AppSubnet{az}RouteTableAssociation")
+        assert assoc["RouteTableId"] == {"Ref": f"PrivateRouteTable{az}"}
+
+
+@pytest.mark.parametrize("layout", ["single", "per-az", "none"])
+def test_data_subnets_have_no_route_out_of_the_vpc(rendered, env, layout):
+    """Seed 004's isolated layer: whatever the NAT layout, no route of a data subnet's
+    route table leaves the VPC except through the gateway endpoints."""
+    ev = evaluate(rendered["network"], env, {"NatLayout": layout})
+    for az in (1, 2, 3):
+        table = ev.props(f"DataSubnet{az}RouteTableAssociation")["RouteTableId"]["Ref"]
+        assert table == f"DataRouteTable{az}"
+        routes = [
+            r["Properties"]
+            for r in ev.of_type("AWS::EC2::Route").values()
+            if r["Properties"]["RouteTableId"] == {"Ref": table}
+        ]
+        assert routes == [], f"{table} has routes {routes}"
+        assert {ev.props(f"AppSubnet{az}RouteTableAssociation")["RouteTableId"]["Ref"]} != {table}
+    endpoints = [
+        e["Properties"]
+        for e in ev.of_type("AWS::EC2::VPCEndpoint").values()
+        if e["Properties"]["VpcEndpointType"] == "Gateway"
+    ]
+    for props in endpoints:
+        assert {"Ref": "DataRouteTable1"} in props["RouteTableIds"]
 
 
 def test_public_route_through_internet_gateway(net):
@@ -83,7 +106,9 @@ def test_gateway_endpoints_on_every_private_route_table(net):
     }
     assert set(gateways) == {"S3GatewayEndpoint", "DynamodbGatewayEndpoint"}
     for props in gateways.values():
-        assert props["RouteTableIds"] == [{"Ref": f"PrivateRouteTable{az}"} for az in (1, 2, 3)]
+        assert props["RouteTableIds"] == [
+            {"Ref": f"{table}RouteTable{az}"} for table in ("Private", "Data") for az in (1, 2, 3)
+        ]
 
 
 def test_interface_endpoints_only_when_enabled(net, env):
@@ -114,6 +139,7 @@ def test_outputs_expose_every_id(net):
         "NatGatewayIds",
         "PublicRouteTableId",
         "PrivateRouteTableIds",
+        "DataRouteTableIds",
         "PublicSubnetIds",
         "AppSubnetIds",
         "DataSubnetIds",
@@ -138,7 +164,7 @@ def test_nat_layout_none_has_no_nat_and_no_default_route(rendered, env):
     assert net.of_type("AWS::EC2::NatGateway") == {}
     assert net.of_type("AWS::EC2::EIP") == {}
     assert not [k for k in net.resources if k.startswith("PrivateDefaultRoute")]
-    assert len(net.of_type("AWS::EC2::RouteTable")) == 4
+    assert len(net.of_type("AWS::EC2::RouteTable")) == 7
     for az in (1, 2, 3):
         assert net.props(f"AppSubnet{az}RouteTableAssociation")["RouteTableId"] == {
             "Ref": f"PrivateRouteTable{az}"
