@@ -16,10 +16,10 @@ from awacs import s3 as s3_actions
 from awacs.aws import Allow, Bool, Condition, Deny, Policy, Principal, Statement, StringEquals
 from troposphere import FindInMap, GetAtt, Join, Ref, Sub, efs, s3
 
-from templates.base import Tier, account_root
+from templates.base import AWS_NO_VALUE, Equals, If, Not, Tier, account_root
 from templates.parts.buckets import secure_bucket_statements
-from templates.parts.iam import policy_dict
-from templates.parts.regions import ELB_LOG_ACCOUNTS
+from templates.parts.iam import policy_dict, policy_document
+from templates.parts.regions import ELB_LOG_ACCOUNTS, SUPPORTED_REGIONS
 
 
 @dataclass(frozen=True)
@@ -123,9 +123,17 @@ class StorageTier(Tier):
             Type="String",
             Description="ARN of the storage KMS key (security tier).",
         )
+        # "" where ALB logs come from the log-delivery service principal only.
         self.template.add_mapping(
             "ElbLogDelivery",
-            {region: {"AccountId": account} for region, account in ELB_LOG_ACCOUNTS.items()},
+            {
+                region: {"AccountId": ELB_LOG_ACCOUNTS.get(region, "")}
+                for region in SUPPORTED_REGIONS
+            },
+        )
+        self.condition(
+            "HasElbLogAccount",
+            Not(Equals(FindInMap("ElbLogDelivery", Ref("AWS::Region"), "AccountId"), "")),
         )
         self.lifecycle_parameters()
         self.buckets()
@@ -272,7 +280,7 @@ class StorageTier(Tier):
                 s3.BucketPolicy(
                     f"{logical}Policy",
                     Bucket=Ref(logical),
-                    PolicyDocument=Policy(Version="2012-10-17", Statement=statements),
+                    PolicyDocument=policy_document(*statements),
                 )
             )
 
@@ -290,18 +298,26 @@ class StorageTier(Tier):
                 Resource=[objects],
                 Condition=same_account,
             ),
-            Statement(
-                Sid="AlbLogsRegionalAccount",
-                Effect=Allow,
-                Principal=Principal(
-                    "AWS",
-                    Sub(
-                        "arn:${AWS::Partition}:iam::${ElbAccount}:root",
-                        ElbAccount=FindInMap("ElbLogDelivery", Ref("AWS::Region"), "AccountId"),
-                    ),
+            If(
+                "HasElbLogAccount",
+                policy_dict(
+                    Statement(
+                        Sid="AlbLogsRegionalAccount",
+                        Effect=Allow,
+                        Principal=Principal(
+                            "AWS",
+                            Sub(
+                                "arn:${AWS::Partition}:iam::${ElbAccount}:root",
+                                ElbAccount=FindInMap(
+                                    "ElbLogDelivery", Ref("AWS::Region"), "AccountId"
+                                ),
+                            ),
+                        ),
+                        Action=[s3_actions.PutObject],
+                        Resource=[alb_prefix],
+                    )
                 ),
-                Action=[s3_actions.PutObject],
-                Resource=[alb_prefix],
+                Ref(AWS_NO_VALUE),
             ),
             Statement(
                 Sid="AlbLogsDeliveryService",

@@ -23,7 +23,8 @@ def env_values(
 ) -> dict:
     """Parameter values a tier (or the root) gets in env: params file, then defaults.
 
-    Parameters fed by another tier's output are given as "<from:Name>" placeholders.
+    Parameters fed by another tier's output are given as "<from:Name>" placeholders;
+    an AWS::Region override decides region-dependent conditions (default us-west-2).
     """
     data = yaml.safe_load((params_dir / f"{env}.yaml").read_text())
     given = {k: _text(v) for k, v in data.get("parameters", {}).items()}
@@ -36,6 +37,8 @@ def env_values(
             values[name] = _text(spec["Default"])
         else:
             values[name] = f"<from:{name}>"
+    if "AWS::Region" in (overrides or {}):
+        values["AWS::Region"] = overrides["AWS::Region"]
     return values
 
 

@@ -39,5 +39,21 @@ ELB_LOG_ACCOUNTS = {
     "me-south-1": "076674570225",
     "sa-east-1": "507241528517",
 }
+# Regions opened since August 2022: ALB logs arrive from the log-delivery service
+# principal (logdelivery.elasticloadbalancing.amazonaws.com) only; there is no account.
+LOG_DELIVERY_SERVICE_REGIONS = (
+    "ap-east-2",
+    "ap-south-2",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ca-west-1",
+    "eu-central-2",
+    "eu-south-2",
+    "il-central-1",
+    "me-central-1",
+    "mx-central-1",
+)
 # Every region the templates can serve (the storage tier maps each one).
-SUPPORTED_REGIONS = tuple(sorted(ELB_LOG_ACCOUNTS))
+SUPPORTED_REGIONS = tuple(sorted({*ELB_LOG_ACCOUNTS, *LOG_DELIVERY_SERVICE_REGIONS}))

@@ -79,6 +79,29 @@ def test_access_logs_bucket_accepts_log_deliveries(sto):
         "Service": "logdelivery.elasticloadbalancing.amazonaws.com"
     }
     assert "AlbLogsRegionalAccount" in st
+    principal = st["AlbLogsRegionalAccount"]["Principal"]["AWS"]["Fn::Sub"]
+    assert principal[1]["ElbAccount"]["Fn::FindInMap"][0] == "ElbLogDelivery"
+
+
+@pytest.mark.parametrize("region", ["ap-south-2", "eu-central-2", "me-central-1"])
+def test_newer_regions_take_alb_logs_from_the_delivery_service_only(rendered, region):
+    """Regions opened since August 2022 have no Elastic Load Balancing account: the
+    policy grants the log-delivery service principal alone, and the mapping has the
+    region (a missing key would fail the deploy there)."""
+    ev = evaluate(rendered["storage"], "prod", {"AWS::Region": region})
+    st = statements(ev.props("AccessLogsBucketPolicy")["PolicyDocument"])
+    assert "AlbLogsRegionalAccount" not in st
+    assert st["AlbLogsDeliveryService"]["Principal"] == {
+        "Service": "logdelivery.elasticloadbalancing.amazonaws.com"
+    }
+    assert rendered["storage"]["Mappings"]["ElbLogDelivery"][region] == {"AccountId": ""}
+
+
+def test_every_supported_region_is_mapped(rendered):
+    from templates.parts.regions import SUPPORTED_REGIONS
+
+    assert set(rendered["storage"]["Mappings"]["ElbLogDelivery"]) == set(SUPPORTED_REGIONS)
+    assert {"ap-south-1", "ap-south-2"} <= set(SUPPORTED_REGIONS)
 
 
 def _rule(sto, bucket):
