@@ -5,6 +5,7 @@ are stand-alone too, their policies derived from all the others (streamstack.ren
 renders them last)."""
 
 from templates.api import ApiTier
+from templates.backup import BackupTier
 from templates.bootstrap import BootstrapTier
 from templates.cdn import CdnTier
 from templates.compute import ComputeTier
@@ -29,6 +30,7 @@ TIERS = [
     StorageTier,
     DnsTier,
     DataTier,
+    BackupTier,
     MessagingTier,
     LoadBalancerTier,
     ComputeTier,

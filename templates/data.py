@@ -14,6 +14,7 @@ from troposphere import Condition as TCondition
 from troposphere import GetAtt, GetAZs, Or, Ref, Select, Sub, dynamodb, elasticache, rds
 
 from templates.base import AWS_NO_VALUE, LOG_RETENTION_DAYS, Equals, If, Not, Tier
+from templates.parts.backups import backup_tags
 from templates.parts.iam import service_role
 from templates.parts.logs import log_group
 from templates.parts.secrets import generated_secret
@@ -280,7 +281,7 @@ class DataTier(Tier):
                 rds.ServerlessV2ScalingConfiguration(MinCapacity=min_acu, MaxCapacity=max_acu),
                 Ref(AWS_NO_VALUE),
             ),
-            Tags=self.tags("aurora", "cluster"),
+            Tags=backup_tags(self, "aurora", "cluster"),
         )
         self.add(self.stateful(cluster, outside_dev="Snapshot"))
 
@@ -567,7 +568,7 @@ class DataTier(Tier):
                         SSEEnabled=True, SSEType="KMS", KMSMasterKeyId=self.data_key
                     ),
                     DeletionProtectionEnabled=self.if_dev(False, True),
-                    Tags=self.tags("ddb", "videos"),
+                    Tags=backup_tags(self, "ddb", "videos"),
                 )
             )
         )

@@ -16,6 +16,7 @@ The dashboard shows CloudFront from us-east-1 wherever the stack runs.
 from __future__ import annotations
 
 import json
+import re
 
 from troposphere import And, Equals, GetAtt, If, Join, Not, Ref, Sub, cloudwatch
 from troposphere import Condition as IsTrue
@@ -57,6 +58,7 @@ WIRING = {
     "TranscodeDeadLetterQueueName": ("media", 'Transcode dead-letter queue; "" when off (media)'),
     "MetadataApiId": ("api", 'Metadata HTTP API; "" when off (api)'),
     "MetadataApiStageName": ("api", 'Stage of the metadata API; "" when off (api)'),
+    "BackupVaultName": ("backup", "Backup vault (backup)"),
 }
 
 
@@ -444,6 +446,54 @@ class ObservabilityTier(Tier):
                 ),
             ),
             cloudfront_5xx_alarm("HasCloudFrontAlarm", critical=True),
+            *self.backup_alarms(),
+        ]
+
+    @staticmethod
+    def backup_alarms() -> list[Alarm]:
+        """A failed backup, copy or restore job alarms at once. AWS Backup publishes these
+        counts per resource type (and vault); a Metrics Insights query sums them. Restore
+        jobs (the restore tests among them) carry no vault: any failed restore of this
+        account and region alarms."""
+
+        def failed(logical, description, metric, vault=True):
+            where = " WHERE BackupVaultName = '${BackupVaultName}'" if vault else ""
+            return Alarm(
+                logical,
+                "-".join(part.lower() for part in re.findall(r"[A-Z][a-z]+", logical)),
+                f"{description} (within 5 min)",
+                threshold=0,
+                period=300,
+                evaluation_periods=1,
+                datapoints=1,
+                metrics=(
+                    Expression(
+                        "failed",
+                        Sub(f'SELECT SUM({metric}) FROM "AWS/Backup"{where}'),
+                        metric,
+                        insights=True,
+                    ),
+                ),
+            )
+
+        return [
+            failed("BackupJobsFailed", "A backup job failed", "NumberOfBackupJobsFailed"),
+            failed(
+                "BackupJobsExpired",
+                "A backup job did not start in its window",
+                "NumberOfBackupJobsExpired",
+            ),
+            failed(
+                "CopyJobsFailed",
+                "A copy to the standby region's vault failed",
+                "NumberOfCopyJobsFailed",
+            ),
+            failed(
+                "RestoreJobsFailed",
+                "A restore job (a restore test among them) failed",
+                "NumberOfRestoreJobsFailed",
+                vault=False,
+            ),
         ]
 
     # -- composite ---------------------------------------------------------------------

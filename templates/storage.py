@@ -14,12 +14,17 @@ from dataclasses import dataclass, field
 from awacs import elasticfilesystem as efs_actions
 from awacs import s3 as s3_actions
 from awacs.aws import Allow, Bool, Condition, Deny, Policy, Principal, Statement, StringEquals
-from troposphere import FindInMap, GetAtt, Join, Ref, Sub, efs, s3
+from troposphere import FindInMap, GetAtt, Join, Or, Ref, Sub, efs, s3
 
 from templates.base import AWS_NO_VALUE, Equals, If, Not, Tier, account_root
+from templates.parts.backups import backup_tags, no_backup
 from templates.parts.buckets import secure_bucket_statements
 from templates.parts.iam import policy_dict, policy_document
-from templates.parts.regions import ELB_LOG_ACCOUNTS, SUPPORTED_REGIONS
+from templates.parts.regions import (
+    ELB_LOG_ACCOUNTS,
+    LOG_DELIVERY_SERVICE_REGIONS,
+    SUPPORTED_REGIONS,
+)
 
 
 @dataclass(frozen=True)
@@ -60,11 +65,19 @@ class BucketSpec:
     # (AWS:SourceArn), and a bucket has exactly one policy.
     policy_in_cdn: bool = False
     suppressions: dict = field(default_factory=dict)  # checkov rule -> reason
+    # AWS Backup: backed up (the selection's tag), or the reason it is not.
+    backed_up: bool = False
+    no_backup: str = ""
 
 
 BUCKETS = (
     BucketSpec(
-        "Static", "static-assets", "static web assets served by CloudFront", policy_in_cdn=True
+        "Static",
+        "static-assets",
+        "static web assets served by CloudFront",
+        policy_in_cdn=True,
+        no_backup="The application's build output, published again by every release and "
+        "replicated to the standby region.",
     ),
     BucketSpec(
         "Media",
@@ -75,6 +88,7 @@ BUCKETS = (
         lifecycle=Lifecycle(
             "archive-media", archive_class="GLACIER_IR", archive_days="MediaArchiveDays"
         ),
+        backed_up=True,
     ),
     BucketSpec(
         "Uploads",
@@ -84,12 +98,15 @@ BUCKETS = (
         events=True,
         browser_uploads=True,
         lifecycle=Lifecycle("expire-uploads", expire_days=7),
+        no_backup="Raw uploads live at most 7 days, until transcoded; the transcoded media "
+        "is backed up.",
     ),
     BucketSpec(
         "AppLogs",
         "app-logs",
         "application logs written by the EC2 fleet and tasks",
         lifecycle=Lifecycle("archive-logs", archive_class="GLACIER_IR", archive_days=30),
+        no_backup="Logs, kept and archived by their lifecycle rule; nothing is restored from them.",
     ),
     # ALB log delivery requires SSE-S3, and CloudFront standard logging writes with ACLs.
     BucketSpec(
@@ -108,6 +125,7 @@ BUCKETS = (
             "CKV_AWS_145": "ALB access-log delivery only supports SSE-S3 (AES256) "
             "destination buckets.",
         },
+        no_backup="Access logs expire after 30 days; nothing is restored from them.",
     ),
 )
 
@@ -131,10 +149,10 @@ class StorageTier(Tier):
                 for region in SUPPORTED_REGIONS
             },
         )
-        self.condition(
-            "HasElbLogAccount",
-            Not(Equals(FindInMap("ElbLogDelivery", Ref("AWS::Region"), "AccountId"), "")),
-        )
+        # Fn::Or takes at most 10 conditions: the regions in groups of up to ten.
+        regions = [Equals(Ref("AWS::Region"), r) for r in LOG_DELIVERY_SERVICE_REGIONS]
+        groups = [Or(*regions[i : i + 10]) for i in range(0, len(regions), 10)]
+        self.condition("HasElbLogAccount", Not(groups[0] if len(groups) == 1 else Or(*groups)))
         self.lifecycle_parameters()
         self.buckets()
         self.file_system()
@@ -232,7 +250,9 @@ class StorageTier(Tier):
                 ]
             ),
             LifecycleConfiguration=s3.LifecycleConfiguration(Rules=[self._lifecycle(spec)]),
-            Tags=self.tags("s3", spec.purpose),
+            Tags=backup_tags(self, "s3", spec.purpose)
+            if spec.backed_up
+            else self.tags("s3", spec.purpose),
         )
         if spec.access_logged:
             props["LoggingConfiguration"] = s3.LoggingConfiguration(
@@ -258,6 +278,8 @@ class StorageTier(Tier):
         bucket = self.add(self.stateful(s3.Bucket(logical, **props)))
         if spec.suppressions:
             self.suppress(bucket, checkov=spec.suppressions)
+        if not spec.backed_up:
+            no_backup(bucket, spec.no_backup)
         self.output(
             f"{logical}Name", Ref(logical), f"Name of the {spec.purpose} bucket ({spec.holds})"
         )
@@ -353,7 +375,9 @@ class StorageTier(Tier):
                     KmsKeyId=self.storage_key,
                     PerformanceMode="generalPurpose",
                     ThroughputMode="elastic",
-                    BackupPolicy=efs.BackupPolicy(Status=self.if_dev("DISABLED", "ENABLED")),
+                    # The backup tier's plan selects it by tag; EFS's own automatic backups
+                    # into the default vault would copy it twice.
+                    BackupPolicy=efs.BackupPolicy(Status="DISABLED"),
                     LifecyclePolicies=[
                         efs.LifecyclePolicy(TransitionToIA="AFTER_30_DAYS"),
                         efs.LifecyclePolicy(TransitionToPrimaryStorageClass="AFTER_1_ACCESS"),
@@ -383,7 +407,7 @@ class StorageTier(Tier):
                             ],
                         )
                     ),
-                    FileSystemTags=self.tags("efs", "shared"),
+                    FileSystemTags=backup_tags(self, "efs", "shared"),
                 )
             )
         )

@@ -285,6 +285,10 @@ def _resources(action: str, info: awsdata.ActionInfo, need: Needs, scope: Scope)
             # resource type would only repeat that scope (ec2:CreateTags lists 106).
             # (IAM allows no wildcard in the service segment.)
             parts = arn_format.split(":", 5)
+            if parts[2].startswith("${"):
+                # A resource type living in other services' namespaces (backup's recovery
+                # points: arn:${Partition}:${Vendor}:...): CloudFormation creates none.
+                continue
             region = scope.region if parts[3] else ""
             account = (
                 ""
@@ -592,11 +596,13 @@ def _split(all_statements: list[dict], room: int) -> list[dict]:
         actions, part = list(statement["Action"]), 1
         while actions:
             chunk: list[str] = []
-            while actions and resolved_size({**statement, "Action": chunk + actions[:1]}) <= room:
+            # Measured with the Sid it gets, which is longer than the statement's own.
+            sized = {**statement, "Sid": f"{statement['Sid']}Part{part}"}
+            while actions and resolved_size({**sized, "Action": chunk + actions[:1]}) <= room:
                 chunk.append(actions.pop(0))
             if not chunk:
                 raise ValueError(f"statement {statement.get('Sid')} does not fit a managed policy")
-            out.append({**statement, "Sid": f"{statement['Sid']}Part{part}", "Action": chunk})
+            out.append({**sized, "Action": chunk})
             part += 1
     return out
 

@@ -274,6 +274,8 @@ def _requests(
         ]
     requests = []
     for arn_format in info.arn_patterns:
+        if arn_format.split(":")[2].startswith("${"):
+            continue  # other services' namespaces (backup recovery points): none created
         for arn in _sample_arns(action, arn_format, rtype, logical, resolved, mode):
             requests.append(Request(action, arn, dict(context)))
     return requests

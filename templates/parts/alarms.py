@@ -44,11 +44,14 @@ class Metric:
 
 @dataclass(frozen=True)
 class Expression:
-    """A metric math expression over the alarm's Metric ids; its value is compared."""
+    """A metric math expression over the alarm's Metric ids, or (insights) a Metrics
+    Insights query that aggregates a metric over all its dimensions; its value is
+    compared."""
 
     id: str
     text: object  # the expression, or Fn::If of two
     label: str
+    insights: bool = False  # a SELECT query: it takes the alarm's period
 
 
 @dataclass(frozen=True)
@@ -78,8 +81,9 @@ class Alarm:
 
 def _query(query, period: int):
     if isinstance(query, Expression):
+        extra = {"Period": period} if query.insights else {}
         return cloudwatch.MetricDataQuery(
-            Id=query.id, Expression=query.text, Label=query.label, ReturnData=True
+            Id=query.id, Expression=query.text, Label=query.label, ReturnData=True, **extra
         )
     built = cloudwatch.MetricDataQuery(
         Id=query.id,

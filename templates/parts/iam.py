@@ -30,17 +30,20 @@ def policy_document(*statements) -> dict:
     }
 
 
-def service_trust(service) -> Policy:
+def service_trust(service, source_account: bool = True) -> Policy:
     """AssumeRolePolicyDocument letting one AWS service assume a role for this account
-    only."""
+    only (aws:SourceAccount), or, with source_account=False, for a service that assumes
+    only roles it was passed and sends no source account."""
+    guard = (
+        {"Condition": Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId")))}
+        if source_account
+        else {}
+    )
     return Policy(
         Version="2012-10-17",
         Statement=[
             Statement(
-                Effect=Allow,
-                Principal=Principal("Service", service),
-                Action=[AssumeRole],
-                Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))),
+                Effect=Allow, Principal=Principal("Service", service), Action=[AssumeRole], **guard
             )
         ],
     )
@@ -55,6 +58,7 @@ def service_role(
     *,
     policy_name: str | None = None,
     condition: str | None = None,
+    source_account: bool = True,
     **properties,
 ) -> iam.Role:
     """Workload role `logical` that `service` assumes, tagged role-<purpose>-<env>, with
@@ -73,7 +77,7 @@ def service_role(
     return tier.add(
         iam.Role(
             logical,
-            AssumeRolePolicyDocument=service_trust(service),
+            AssumeRolePolicyDocument=service_trust(service, source_account),
             Path=Sub(WORKLOAD_PATH),
             PermissionsBoundary=Sub(WORKLOAD_BOUNDARY_ARN),
             Tags=tier.tags("role", purpose),

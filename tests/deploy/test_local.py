@@ -41,6 +41,7 @@ EMULATED = {
 # their resources are skipped (reported CREATE_COMPLETE, nothing created).
 NOT_EMULATED = {
     "ApiGatewayV2",
+    "Backup",
     "ApplicationAutoScaling",
     "AutoScaling",
     "CloudFront",

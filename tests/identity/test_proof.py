@@ -245,11 +245,11 @@ def test_a_new_resource_type_changes_the_derived_policy(trees):
     tree, _ = trees
     grown = {
         **tree,
-        "backup": {
+        "extra": {
             "Resources": {
-                "Vault": {
-                    "Type": "AWS::Backup::BackupVault",
-                    "Properties": {"BackupVaultName": "v"},
+                "Stream": {
+                    "Type": "AWS::Kinesis::Stream",
+                    "Properties": {"ShardCount": 1},
                 }
             }
         },
@@ -264,7 +264,40 @@ def test_a_new_resource_type_changes_the_derived_policy(trees):
         for s in derive.statements(derive.needs(grown), derive.execution_scope())
         for a in s.get("Action", [])
     }
-    assert "backup:CreateBackupVault" in after - before
+    assert "kinesis:CreateStream" in after - before
+
+
+@pytest.mark.parametrize("template", ["deploy-role", "stackset-role"])
+def test_every_derived_managed_policy_fits_iam_size_limit(rendered, template):
+    """Counted as IAM counts (whitespace aside), with the longest pseudo values and the
+    Sid a split statement gets (PartN)."""
+    for logical, resource in rendered[template]["Resources"].items():
+        if resource["Type"] == "AWS::IAM::ManagedPolicy":
+            size = derive.resolved_size(resource["Properties"]["PolicyDocument"])
+            assert size <= derive.MANAGED_POLICY_CHARS, (logical, size)
+
+
+def test_a_split_statement_counts_the_sid_it_gets():
+    actions = [f"ec2:Describe{'X' * 40}{i}" for i in range(400)]
+    big = {"Sid": "Big", "Effect": "Allow", "Action": actions, "Resource": "*"}
+    policies = derive.pack([big])
+    assert len(policies) > 1
+    for statements in policies:
+        document = {"Version": "2012-10-17", "Statement": statements}
+        assert derive.resolved_size(document) <= derive.MANAGED_POLICY_CHARS
+    assert [s["Sid"] for p in policies for s in p][:2] == ["BigPart1", "BigPart2"]
+
+
+def test_resource_types_of_other_namespaces_are_not_derived(rendered):
+    """backup:TagResource may name a recovery point in another service's namespace
+    (arn:${Partition}:${Vendor}:...); IAM takes no wildcard there and CloudFormation
+    creates no recovery point, so no such Resource is derived."""
+    resources = [
+        r
+        for s in statements_of(rendered["deploy-role"])
+        for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+    ]
+    assert not [r for r in resources if "${Vendor}" in json.dumps(r)]
 
 
 def test_the_deploy_role_template_change_is_a_security_change_in_the_plan():

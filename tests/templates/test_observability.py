@@ -22,6 +22,10 @@ OPTIONAL_ON = {
 }
 OPTIONAL_OFF = {k: "" for k in OPTIONAL_ON}
 ALWAYS = {
+    "BackupJobsFailed",
+    "BackupJobsExpired",
+    "CopyJobsFailed",
+    "RestoreJobsFailed",
     "Alb5xxRate",
     "AlbUnhealthyTargets",
     "AlbTargetResponseTimeP99",
