@@ -19,7 +19,7 @@ DEPLOY_FLAGS := $(if $(LOCAL),--local) $(if $(YES),--yes) \
                 $(if $(PR),--pull-request)
 DEPLOY := $(PY) deploy.py
 
-.PHONY: build test unit lint bench diagram clean bootstrap deploy execute status doctor destroy local local-stop e2e edge
+.PHONY: build test unit lint bench diagram clean bootstrap deploy execute status doctor destroy local local-stop e2e edge rollback release-continue
 
 ## build: render every template into build/, validate params, cfn-lint and checkov (cached)
 build: $(VENV)/.installed $(SCAN_VENV)/.installed
@@ -75,6 +75,14 @@ status: $(VENV)/.installed
 ## doctor ENV=x: repair stuck stacks (YES=1 confirms), delete old change sets
 doctor: $(VENV)/.installed
 	$(DEPLOY) doctor $(ENV) $(DEPLOY_FLAGS)
+
+## rollback ENV=x: roll back the api/web release in progress (YES=1 confirms)
+rollback: $(VENV)/.installed
+	$(DEPLOY) rollback $(ENV) $(DEPLOY_FLAGS)
+
+## release-continue ENV=x: let a release paused for approval move production traffic (YES=1)
+release-continue: $(VENV)/.installed
+	$(DEPLOY) release-continue $(ENV) $(DEPLOY_FLAGS)
 
 ## destroy ENV=x: delete a throw-away environment (its params must allow it)
 destroy: $(VENV)/.installed

@@ -11,6 +11,14 @@ run behind no load balancer.
 
 Secrets reach containers only through the task definitions' `Secrets` (the execution
 role reads exactly those); endpoints and names are plain environment variables.
+
+Releases (ReleaseStrategy): `rolling` replaces tasks in place behind the blue target
+group; `blue-green` uses ECS's own blue/green strategy: the new revision starts in the
+other target group, answers the test rule (header X-Release-Stage: test) first, then
+takes the production traffic, and the old revision keeps running for ReleaseBakeMinutes
+so a rollback is a weight change. Either way a release rolls back by itself when its
+tasks do not become healthy (circuit breaker) or its release alarm (the service's 5xx
+rate over both target groups) goes off.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from dataclasses import dataclass
 from awacs import dynamodb as ddb_actions
 from awacs import ecr as ecr_actions
 from awacs import ecs as ecs_actions
+from awacs import elasticloadbalancing as elb_actions
 from awacs import events as events_actions
 from awacs import execute_api as execute_api_actions
 from awacs import iam as iam_actions
@@ -31,15 +40,18 @@ from awacs import sqs as sqs_actions
 from awacs import ssmmessages as ssmmessages_actions
 from awacs.aws import Allow, ArnEquals, Condition, Statement, StringEquals
 from troposphere import (
+    And,
     GetAtt,
     Join,
     Ref,
     Select,
     Split,
     Sub,
+    cloudwatch,
     ecs,
     scheduler,
 )
+from troposphere import Condition as TCondition
 from troposphere import (
     applicationautoscaling as aas,
 )
@@ -169,6 +181,7 @@ class ComputeTier(Tier):
         self.log_groups()
         self.roles()
         self.task_definitions()
+        self.releases()
         self.services()
         self.autoscaling()
         self.scheduled_jobs()
@@ -269,17 +282,49 @@ class ComputeTier(Tier):
             for spec in SERVICES
             if spec.behind_alb
         }
+        self.alternate_arns = {
+            name: w(
+                f"{name}AlternateTargetGroupArn",
+                "load-balancer",
+                Description=f"The {name.lower()} service's second target group, for blue/green "
+                "releases (load-balancer tier).",
+            )
+            for name in self.target_group_arns
+        }
+        self.rule_arns = {
+            name: {
+                kind: w(
+                    f"{name}{prefix}ListenerRuleArn",
+                    "load-balancer",
+                    Description=f"The {name.lower()} {kind} listener rule whose weights a "
+                    "blue/green release moves (load-balancer tier).",
+                )
+                for kind, prefix in (("production", ""), ("test", "Test"))
+            }
+            for name in self.target_group_arns
+        }
+        self.listener_arn = w(
+            "AlbListenerArn",
+            "load-balancer",
+            Description="Listener serving traffic (load-balancer tier): blue/green releases.",
+        )
+        self.full_names = {
+            name: [
+                w(
+                    f"{name}{variant}TargetGroupFullName",
+                    "load-balancer",
+                    Description=f"targetgroup/<name>/<id> of the {name.lower()} {colour} target "
+                    "group (load-balancer tier): scaling and release alarms.",
+                )
+                for variant, colour in (("", "blue"), ("Alternate", "green"))
+            ]
+            for name in self.target_group_arns
+        }
         self.alb_full_name = w(
             "AlbFullName",
             "load-balancer",
             Description="app/<name>/<id> of the ALB (load-balancer tier): "
             "the api's request-count scaling.",
-        )
-        self.api_target_group_full_name = w(
-            "ApiTargetGroupFullName",
-            "load-balancer",
-            Description="targetgroup/<name>/<id> of the api target group (load-balancer "
-            "tier): the api's request-count scaling.",
         )
         self.metadata_api_id = w(
             "MetadataApiId",
@@ -665,6 +710,177 @@ class ComputeTier(Tier):
                 )
             )
 
+    # -- releases ------------------------------------------------------------------
+    def releases(self) -> None:
+        """Release settings, the role ECS moves the listener weights with (blue/green),
+        and one release alarm per service behind the ALB."""
+        strategy = self.parameter(
+            "ReleaseStrategy",
+            "Compute",
+            Type="String",
+            AllowedValues=["rolling", "blue-green"],
+            Default="rolling",
+            Description="How the api and web services release a new task definition. rolling: "
+            "tasks are replaced in place. blue-green: the new revision starts beside the old "
+            "one in the other target group, gets the test rule's traffic, then all "
+            "production traffic; the old one stays ReleaseBakeMinutes for an instant "
+            "rollback. Both roll back on their own when the release alarm goes off.",
+        )
+        self.blue_green = self.condition("BlueGreen", Equals(strategy, "blue-green"))
+        self.bake_minutes = self.parameter(
+            "ReleaseBakeMinutes",
+            "Compute",
+            Type="Number",
+            Default=10,
+            MinValue=0,
+            MaxValue=1440,
+            Description="blue-green: minutes the old revision keeps running after production "
+            "traffic moved, watched by the release alarm (a rollback is a weight change).",
+        )
+        rate = self.parameter(
+            "ReleaseRollback5xxRate",
+            "Compute",
+            Type="Number",
+            Default=5,
+            MinValue=1,
+            MaxValue=100,
+            Description="Percent of a service's requests answered 5xx, in 3 consecutive "
+            "minutes, that rolls its release back.",
+        )
+        approval = self.toggle(
+            "ReleaseApproval",
+            "Compute",
+            "disabled",
+            "blue-green: enabled pauses each release after the test traffic, before "
+            "production traffic moves, until someone continues it (make release-continue) "
+            "or it times out after ReleaseApprovalMinutes and rolls back.",
+        )
+        timeout = self.parameter(
+            "ReleaseApprovalMinutes",
+            "Compute",
+            Type="Number",
+            Default=60,
+            MinValue=1,
+            MaxValue=1440,
+            Description="ReleaseApproval: minutes a paused release waits before it rolls back.",
+        )
+        self.approval = self.condition(
+            "ReleaseApprovalHook", And(TCondition(self.blue_green), TCondition(approval))
+        )
+        self.approval_hook = ecs.DeploymentLifecycleHook(
+            TargetType="PAUSE",
+            LifecycleStages=["PRE_PRODUCTION_TRAFFIC_SHIFT"],
+            TimeoutConfiguration=ecs.HookTimeoutConfig(TimeoutInMinutes=timeout, Action="ROLLBACK"),
+        )
+        names = [spec.name for spec in SERVICES if spec.behind_alb]
+        rules = [self.rule_arns[n][kind] for n in names for kind in ("production", "test")]
+        groups = [arn for n in names for arn in (self.target_group_arns[n], self.alternate_arns[n])]
+        role = service_role(
+            self,
+            "ReleaseTrafficRole",
+            "ecs.amazonaws.com",
+            "ecs-release-traffic",
+            [
+                Statement(
+                    Sid="ReadLoadBalancer",
+                    Effect=Allow,
+                    Action=[
+                        elb_actions.DescribeListeners,
+                        elb_actions.DescribeRules,
+                        elb_actions.DescribeTargetGroups,
+                        elb_actions.DescribeTargetHealth,
+                    ],
+                    Resource=["*"],
+                ),
+                Statement(
+                    Sid="MoveWeights",
+                    Effect=Allow,
+                    Action=[elb_actions.ModifyRule],
+                    Resource=rules,
+                ),
+                Statement(
+                    Sid="ModifyServingListener",
+                    Effect=Allow,
+                    Action=[elb_actions.ModifyListener],
+                    Resource=[self.listener_arn],
+                ),
+                Statement(
+                    Sid="RegisterTasks",
+                    Effect=Allow,
+                    Action=[elb_actions.RegisterTargets, elb_actions.DeregisterTargets],
+                    Resource=groups,
+                ),
+            ],
+            condition=self.blue_green,
+            policy_name="move-release-traffic",
+            # ECS assumes the role it is passed in the service's load balancer settings
+            # (AWS's documented trust for this role has no condition).
+            source_account=False,
+        )
+        self.suppress(
+            role,
+            checkov={
+                "CKV_AWS_111": "Only the Describe* reads of Elastic Load Balancing use *: they "
+                "have no resource-level permissions; the writes name this ALB's rules, "
+                "listener and target groups."
+            },
+        )
+        alb = {"LoadBalancer": self.alb_full_name}
+        for name in names:
+
+            def count(id_, metric, group, name=name):
+                return cloudwatch.MetricDataQuery(
+                    Id=id_,
+                    ReturnData=False,
+                    MetricStat=cloudwatch.MetricStat(
+                        Metric=cloudwatch.Metric(
+                            Namespace="AWS/ApplicationELB",
+                            MetricName=metric,
+                            Dimensions=[
+                                cloudwatch.MetricDimension(Name=k, Value=v)
+                                for k, v in {
+                                    **alb,
+                                    "TargetGroup": self.full_names[name][group],
+                                }.items()
+                            ],
+                        ),
+                        Period=60,
+                        Stat="Sum",
+                    ),
+                )
+
+            self.add(
+                cloudwatch.Alarm(
+                    f"{name}ReleaseAlarm",
+                    AlarmName=self.physical_name("alarm", f"{name.lower()}-release"),
+                    AlarmDescription=f"{name} release: more than ReleaseRollback5xxRate % of its "
+                    "requests answered 5xx for 3 minutes (ECS rolls the release back)",
+                    ComparisonOperator="GreaterThanThreshold",
+                    Threshold=rate,
+                    EvaluationPeriods=3,
+                    DatapointsToAlarm=3,
+                    TreatMissingData="notBreaching",
+                    Metrics=[
+                        count("e1", "HTTPCode_Target_5XX_Count", 0),
+                        count("e2", "HTTPCode_Target_5XX_Count", 1),
+                        count("r1", "RequestCount", 0),
+                        count("r2", "RequestCount", 1),
+                        cloudwatch.MetricDataQuery(
+                            Id="rate",
+                            Expression="IF((FILL(r1, 0) + FILL(r2, 0)) > 0, 100 * (FILL(e1, 0) "
+                            "+ FILL(e2, 0)) / (FILL(r1, 0) + FILL(r2, 0)), 0)",
+                            Label="5xx rate (%) over both target groups",
+                            ReturnData=True,
+                        ),
+                    ],
+                )
+            )
+            self.output(
+                f"{name}ReleaseAlarmName",
+                Ref(f"{name}ReleaseAlarm"),
+                f"Alarm that rolls a {name.lower()} release back",
+            )
+
     # -- services ------------------------------------------------------------------
     def services(self) -> None:
         min_healthy = self.parameter(
@@ -695,13 +911,7 @@ class ComputeTier(Tier):
                 # autoscaling has raised.
                 DesiredCount=1 if single else Ref(AWS_NO_VALUE),
                 CapacityProviderStrategy=ON_DEMAND if single else self.strategy,
-                DeploymentConfiguration=ecs.DeploymentConfiguration(
-                    DeploymentCircuitBreaker=ecs.DeploymentCircuitBreaker(
-                        Enable=True, Rollback=True
-                    ),
-                    MinimumHealthyPercent=0 if single else min_healthy,
-                    MaximumPercent=100 if single else max_percent,
-                ),
+                DeploymentConfiguration=self._deployment(spec, min_healthy, max_percent),
                 AvailabilityZoneRebalancing="DISABLED" if single else "ENABLED",
                 NetworkConfiguration=ecs.NetworkConfiguration(
                     AwsvpcConfiguration=ecs.AwsvpcConfiguration(
@@ -722,6 +932,16 @@ class ComputeTier(Tier):
                             ContainerName=name.lower(),
                             ContainerPort=self.app_port,
                             TargetGroupArn=self.target_group_arns[name],
+                            AdvancedConfiguration=If(
+                                self.blue_green,
+                                ecs.AdvancedConfiguration(
+                                    AlternateTargetGroupArn=self.alternate_arns[name],
+                                    ProductionListenerRule=self.rule_arns[name]["production"],
+                                    TestListenerRule=self.rule_arns[name]["test"],
+                                    RoleArn=GetAtt("ReleaseTrafficRole", "Arn"),
+                                ),
+                                Ref(AWS_NO_VALUE),
+                            ),
                         )
                     ],
                     # The listener rules that attach the target group exist already: this
@@ -734,6 +954,29 @@ class ComputeTier(Tier):
                 GetAtt(f"{name}Service", "Name"),
                 f"Name of the {name.lower()} service ({spec.runs})",
             )
+
+    def _deployment(self, spec: ServiceSpec, min_healthy, max_percent):
+        """Every service rolls back when its tasks do not get healthy (circuit breaker);
+        one behind the ALB also on its release alarm, and releases blue/green where
+        ReleaseStrategy says so."""
+        single = spec.singleton
+        extra = {}
+        if spec.behind_alb:
+            blue_green = self.blue_green
+            extra = dict(
+                Strategy=If(blue_green, "BLUE_GREEN", "ROLLING"),
+                BakeTimeInMinutes=If(blue_green, self.bake_minutes, Ref(AWS_NO_VALUE)),
+                LifecycleHooks=If(self.approval, [self.approval_hook], Ref(AWS_NO_VALUE)),
+                Alarms=ecs.DeploymentAlarms(
+                    AlarmNames=[Ref(f"{spec.name}ReleaseAlarm")], Enable=True, Rollback=True
+                ),
+            )
+        return ecs.DeploymentConfiguration(
+            DeploymentCircuitBreaker=ecs.DeploymentCircuitBreaker(Enable=True, Rollback=True),
+            MinimumHealthyPercent=0 if single else min_healthy,
+            MaximumPercent=100 if single else max_percent,
+            **extra,
+        )
 
     # -- autoscaling ----------------------------------------------------------------
     def _scalable(self, name: str, low: int, high: int, ceiling: int = MAX_TASKS) -> None:
@@ -780,6 +1023,27 @@ class ComputeTier(Tier):
             )
         )
 
+    @staticmethod
+    def _running(name: str) -> aas.TargetTrackingMetricDataQuery:
+        """The service's running tasks (Container Insights), query id `running`."""
+        return aas.TargetTrackingMetricDataQuery(
+            Id="running",
+            ReturnData=False,
+            MetricStat=aas.TargetTrackingMetricStat(
+                Stat="Average",
+                Metric=aas.TargetTrackingMetric(
+                    Namespace="ECS/ContainerInsights",
+                    MetricName="RunningTaskCount",
+                    Dimensions=[
+                        aas.TargetTrackingMetricDimension(Name="ClusterName", Value=Ref("Cluster")),
+                        aas.TargetTrackingMetricDimension(
+                            Name="ServiceName", Value=GetAtt(f"{name}Service", "Name")
+                        ),
+                    ],
+                ),
+            ),
+        )
+
     def autoscaling(self) -> None:
         requests = self.parameter(
             "ApiRequestsPerTarget",
@@ -817,13 +1081,42 @@ class ComputeTier(Tier):
                         PredefinedMetricType=metric
                     ),
                 )
+        # Requests per task over both target groups: after a blue/green release the
+        # production traffic is in the other group.
+        alb = {"LoadBalancer": self.alb_full_name}
         self._target_tracking(
             "ApiRequestsScaling",
             "Api",
             requests,
-            PredefinedMetricSpecification=aas.PredefinedMetricSpecification(
-                PredefinedMetricType="ALBRequestCountPerTarget",
-                ResourceLabel=Join("/", [self.alb_full_name, self.api_target_group_full_name]),
+            CustomizedMetricSpecification=aas.CustomizedMetricSpecification(
+                Metrics=[
+                    *(
+                        aas.TargetTrackingMetricDataQuery(
+                            Id=f"requests{i}",
+                            ReturnData=False,
+                            MetricStat=aas.TargetTrackingMetricStat(
+                                Stat="Sum",
+                                Metric=aas.TargetTrackingMetric(
+                                    Namespace="AWS/ApplicationELB",
+                                    MetricName="RequestCount",
+                                    Dimensions=[
+                                        aas.TargetTrackingMetricDimension(Name=k, Value=v)
+                                        for k, v in {**alb, "TargetGroup": group}.items()
+                                    ],
+                                ),
+                            ),
+                        )
+                        for i, group in enumerate(self.full_names["Api"], 1)
+                    ),
+                    self._running("Api"),
+                    aas.TargetTrackingMetricDataQuery(
+                        Id="per_task",
+                        Expression="(FILL(requests1, 0) + FILL(requests2, 0)) / "
+                        "IF(running > 0, running, 1)",
+                        Label="ALB requests per running api task",
+                        ReturnData=True,
+                    ),
+                ]
             ),
         )
         # Backlog per task = visible messages / running worker tasks (Container Insights).
@@ -849,25 +1142,7 @@ class ComputeTier(Tier):
                             ),
                         ),
                     ),
-                    aas.TargetTrackingMetricDataQuery(
-                        Id="running",
-                        ReturnData=False,
-                        MetricStat=aas.TargetTrackingMetricStat(
-                            Stat="Average",
-                            Metric=aas.TargetTrackingMetric(
-                                Namespace="ECS/ContainerInsights",
-                                MetricName="RunningTaskCount",
-                                Dimensions=[
-                                    aas.TargetTrackingMetricDimension(
-                                        Name="ClusterName", Value=Ref("Cluster")
-                                    ),
-                                    aas.TargetTrackingMetricDimension(
-                                        Name="ServiceName", Value=GetAtt("WorkerService", "Name")
-                                    ),
-                                ],
-                            ),
-                        ),
-                    ),
+                    self._running("Worker"),
                     aas.TargetTrackingMetricDataQuery(
                         Id="backlog",
                         Expression="visible / IF(running > 0, running, 1)",

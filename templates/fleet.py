@@ -370,8 +370,9 @@ class FleetTier(Tier):
             Type="Number",
             Default=5,
             MinValue=1,
-            MaxValue=9,
-            Description="Priority of the fleet's listener rule; 1-9 stay ahead of api and web.",
+            MaxValue=8,
+            Description="Priority of the fleet's listener rule; 1-8 stay ahead of api and web "
+            "(9 is the api's release-test rule).",
         )
         self.condition("FleetOriginVerify", Equals(enforced, "true"))
         self.add(

@@ -6,7 +6,13 @@ OriginVerifySecretArn) is created in parallel with Aurora and Redis:
     network, security, storage, dns -> load-balancer -> cdn, fleet, dns-records, compute
 
 Traffic: viewers (or CloudFront) -> ALB in the public subnets -> api (/api/*) and web
-(everything else) tasks on AppPort in the app subnets. With a certificate, HTTP
+(everything else) tasks on AppPort in the app subnets. Each of api and web has two
+target groups, blue (<Name>TargetGroup) and green (<Name>AlternateTargetGroup): its
+production rule forwards to both by weight (100/0 to start) and a test rule, ahead of
+it, does the same for requests carrying the release-test header. A blue/green release
+(compute tier, ReleaseStrategy) starts the new revision in the other group, sends the
+test rule there first and then moves the production weights over; a rolling release
+uses the blue group alone. With a certificate, HTTP
 redirects to HTTPS; without one, HTTP forwards (a test setup). With AlbOriginVerify
 enabled, the serving listener forwards only requests carrying the X-Origin-Verify
 header whose value CloudFront sends (a generated secret), and answers 403 to
@@ -23,6 +29,14 @@ from templates.parts.listeners import ORIGIN_HEADER, origin_condition, path_cond
 from templates.parts.secrets import generated_secret
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# Requests with this header reach the new revision during a blue/green release, before
+# production traffic does (test rules).
+RELEASE_TEST_HEADER = "X-Release-Stage"
+RELEASE_TEST_VALUE = "test"
+# Metadata of the rules whose forward weights ECS owns during blue/green releases: a
+# stack update of such a rule writes the template's weights back (the deploy plan marks
+# it, streamstack/deploy/plans.py TRAFFIC_KEY).
+TRAFFIC_KEY = "streamstack:TrafficManagedBy"
 
 
 class LoadBalancerTier(Tier):
@@ -130,45 +144,47 @@ class LoadBalancerTier(Tier):
             "disabled: every request is balanced.",
         )
         for name in ("Api", "Web"):
-            self.add(
-                elb.TargetGroup(
-                    f"{name}TargetGroup",
-                    TargetType="ip",
-                    Protocol="HTTP",
-                    ProtocolVersion="HTTP1",
-                    Port=self.app_port,
-                    VpcId=self.vpc,
-                    HealthCheckEnabled=True,
-                    HealthCheckPath="/health",
-                    HealthCheckProtocol="HTTP",
-                    HealthCheckIntervalSeconds=interval,
-                    HealthCheckTimeoutSeconds=5,
-                    HealthyThresholdCount=2,
-                    UnhealthyThresholdCount=2,
-                    Matcher=elb.Matcher(HttpCode="200"),
-                    TargetGroupAttributes=[
-                        elb.TargetGroupAttribute(Key=k, Value=v)
-                        for k, v in (
-                            ("deregistration_delay.timeout_seconds", delay),
-                            ("stickiness.enabled", If(stickiness, "true", "false")),
-                            ("stickiness.type", "lb_cookie"),
-                            ("stickiness.lb_cookie.duration_seconds", "86400"),
-                        )
-                    ],
-                    Tags=self.tags("tg", name.lower()),
+            for variant, colour in (("", "blue"), ("Alternate", "green")):
+                logical = f"{name}{variant}TargetGroup"
+                self.add(
+                    elb.TargetGroup(
+                        logical,
+                        TargetType="ip",
+                        Protocol="HTTP",
+                        ProtocolVersion="HTTP1",
+                        Port=self.app_port,
+                        VpcId=self.vpc,
+                        HealthCheckEnabled=True,
+                        HealthCheckPath="/health",
+                        HealthCheckProtocol="HTTP",
+                        HealthCheckIntervalSeconds=interval,
+                        HealthCheckTimeoutSeconds=5,
+                        HealthyThresholdCount=2,
+                        UnhealthyThresholdCount=2,
+                        Matcher=elb.Matcher(HttpCode="200"),
+                        TargetGroupAttributes=[
+                            elb.TargetGroupAttribute(Key=k, Value=v)
+                            for k, v in (
+                                ("deregistration_delay.timeout_seconds", delay),
+                                ("stickiness.enabled", If(stickiness, "true", "false")),
+                                ("stickiness.type", "lb_cookie"),
+                                ("stickiness.lb_cookie.duration_seconds", "86400"),
+                            )
+                        ],
+                        Tags=self.tags("tg", name.lower() + ("-green" if variant else "")),
+                    )
                 )
-            )
-            self.output(
-                f"{name}TargetGroupArn",
-                Ref(f"{name}TargetGroup"),
-                f"ARN of the {name.lower()} target group",
-            )
-            self.output(
-                f"{name}TargetGroupFullName",
-                GetAtt(f"{name}TargetGroup", "TargetGroupFullName"),
-                f"targetgroup/<name>/<id> of the {name.lower()} target group "
-                "(CloudWatch dimension TargetGroup)",
-            )
+                self.output(
+                    f"{logical}Arn",
+                    Ref(logical),
+                    f"ARN of the {name.lower()} target group ({colour})",
+                )
+                self.output(
+                    f"{logical}FullName",
+                    GetAtt(logical, "TargetGroupFullName"),
+                    f"targetgroup/<name>/<id> of the {name.lower()} target group ({colour}; "
+                    "CloudWatch dimension TargetGroup)",
+                )
 
     def listeners(self) -> None:
         certificate = self.wired(
@@ -259,24 +275,55 @@ class LoadBalancerTier(Tier):
         )
         serving = If("HasCertificate", Ref("HttpsListener"), Ref("HttpListener"))
         origin = origin_condition("OriginVerifySecret")
+        test = elb.Condition(
+            Field="http-header",
+            HttpHeaderConfig=elb.HttpHeaderConfig(
+                HttpHeaderName=RELEASE_TEST_HEADER, Values=[RELEASE_TEST_VALUE]
+            ),
+        )
         for name, priority, pattern in (("Api", 10, "/api/*"), ("Web", 20, "/*")):
             path = path_condition(pattern)
-            self.add(
-                elb.ListenerRule(
-                    f"{name}ListenerRule",
-                    ListenerArn=serving,
-                    Priority=priority,
-                    Conditions=If(verify, [path, origin], [path]),
-                    Actions=[
-                        elb.ListenerRuleAction(
-                            Type="forward", TargetGroupArn=Ref(f"{name}TargetGroup")
-                        )
-                    ],
+            # ECS moves these weights during a blue/green release; they start on blue.
+            forward = [
+                elb.ListenerRuleAction(
+                    Type="forward",
+                    ForwardConfig=elb.ForwardConfig(
+                        TargetGroups=[
+                            elb.TargetGroupTuple(
+                                TargetGroupArn=Ref(f"{name}TargetGroup"), Weight=100
+                            ),
+                            elb.TargetGroupTuple(
+                                TargetGroupArn=Ref(f"{name}AlternateTargetGroup"), Weight=0
+                            ),
+                        ]
+                    ),
                 )
-            )
+            ]
+            for kind, rule_priority, conditions in (
+                ("", priority, [path]),
+                ("Test", priority - 1, [path, test]),
+            ):
+                logical = f"{name}{kind}ListenerRule"
+                self.add(
+                    elb.ListenerRule(
+                        logical,
+                        ListenerArn=serving,
+                        Priority=rule_priority,
+                        Conditions=If(verify, [*conditions, origin], conditions),
+                        Actions=forward,
+                        Metadata={TRAFFIC_KEY: "ecs-blue-green"},
+                    )
+                )
+                self.output(
+                    f"{logical}Arn",
+                    Ref(logical),
+                    f"ARN of the {name.lower()} "
+                    + ("test rule (requests with the release-test header)" if kind else "rule")
+                    + "; ECS moves its weights during a blue/green release",
+                )
         self.output(
             "AlbListenerArn",
             serving,
             "ARN of the listener that serves traffic (HTTPS with a certificate, else "
-            "HTTP); rules 10 (api) and 20 (web) are taken",
+            "HTTP); rules 9 and 10 (api), 19 and 20 (web) are taken",
         )

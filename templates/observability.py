@@ -41,6 +41,14 @@ WIRING = {
     "AlbFullName": ("load-balancer", "ALB full name for metrics, app/<name>/<id> (load-balancer)"),
     "ApiTargetGroupFullName": ("load-balancer", "API target group full name (load-balancer)"),
     "WebTargetGroupFullName": ("load-balancer", "Web target group full name (load-balancer)"),
+    "ApiAlternateTargetGroupFullName": (
+        "load-balancer",
+        "API second (blue/green) target group full name (load-balancer)",
+    ),
+    "WebAlternateTargetGroupFullName": (
+        "load-balancer",
+        "Web second (blue/green) target group full name (load-balancer)",
+    ),
     "ClusterName": ("compute", "ECS cluster (compute)"),
     "ApiServiceName": ("compute", "ECS api service (compute)"),
     "WebServiceName": ("compute", "ECS web service (compute)"),
@@ -237,10 +245,17 @@ class ObservabilityTier(Tier):
                 metrics=(
                     unhealthy("api", "ApiTargetGroupFullName"),
                     unhealthy("web", "WebTargetGroupFullName"),
+                    # A blue/green release serves from either group of api and web.
+                    unhealthy("api2", "ApiAlternateTargetGroupFullName"),
+                    unhealthy("web2", "WebAlternateTargetGroupFullName"),
                     unhealthy("fleet", "FleetTargetGroupFullName"),
                     Expression(
                         "unhealthy",
-                        If("HasFleet", "MAX([api, web, fleet])", "MAX([api, web])"),
+                        If(
+                            "HasFleet",
+                            "MAX([api, web, api2, web2, fleet])",
+                            "MAX([api, web, api2, web2])",
+                        ),
                         "unhealthy targets (worst target group)",
                     ),
                 ),

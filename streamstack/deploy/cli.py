@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamstack import BUILD_DIR, PARAMS_DIR, ROOT, params
-from streamstack.deploy import aws, local, local_profile
+from streamstack.deploy import aws, local, local_profile, releases
 from streamstack.deploy import commands as stack
 from streamstack.deploy.context import Context
 from streamstack.deploy.exits import Interrupted
@@ -46,6 +46,12 @@ COMMANDS = {
     "doctor": Command("repair stuck stacks", stack.doctor, None),
     "destroy": Command("delete a throw-away environment", stack.destroy, stackset.destroy),
     "drift": Command("StackSet drift (StackSet environments)", None, stackset.drift),
+    "rollback": Command("roll back the api/web release in progress", releases.rollback, None),
+    "release-continue": Command(
+        "continue an api/web release paused before its production traffic",
+        releases.continue_release,
+        None,
+    ),
 }
 
 
@@ -171,6 +177,11 @@ def dispatch(ctx: Context, name: str) -> int:
     call becomes an error line, for both kinds of environment."""
     command = COMMANDS[name]
     run = command.stackset if ctx.stackset is not None and command.stackset else command.stack
+    if run is None and ctx.stackset is not None:
+        raise StreamstackError(
+            f"{name} acts on an environment that is one stack tree; {ctx.env} is a StackSet "
+            "environment (a stackset: section), whose instances its stack set deploys"
+        )
     if run is None:
         raise StreamstackError(
             f"{name} is for StackSet environments (a stackset: section); use "

@@ -381,6 +381,7 @@ def plan(ctx) -> int:
     }
     rows = plans.make_rows(changes, plans.stateful_stacks(root_template, by_sha))
     plans.mark_false_replacements(rows, changes, plans.wiring_of(root_template))
+    plans.mark_managed_traffic(rows, root_template, by_sha)
     checked = validation.read(cfn, validation.change_set_ids(created["Id"], changes), ctx.env)
     plans.apply_validation(rows, checked.results)
     notes = [checked.note] if checked.note else []

@@ -216,19 +216,52 @@ def wiring_of(root_template: dict) -> dict[str, dict[str, str]]:
     return result
 
 
-def stateful_stacks(root_template: dict, templates_by_sha: dict[str, dict]) -> dict[str, bool]:
-    """Nested stack logical id -> whether its (built) template holds a stateful type."""
-    result = {}
+def nested_templates(root_template: dict, templates_by_sha: dict[str, dict]):
+    """(nested stack logical id, its built template) for the tiers the build has."""
     for logical, res in root_template.get("Resources", {}).items():
         if res.get("Type") != NESTED_STACK:
             continue
         match = re.search(r"([0-9a-f]{64})\.json", json.dumps(res["Properties"]["TemplateURL"]))
         template = templates_by_sha.get(match.group(1)) if match else None
         if template is not None:
-            result[logical] = any(
-                r.get("Type") in STATEFUL_TYPES for r in template.get("Resources", {}).values()
+            yield logical, template
+
+
+def stateful_stacks(root_template: dict, templates_by_sha: dict[str, dict]) -> dict[str, bool]:
+    """Nested stack logical id -> whether its (built) template holds a stateful type."""
+    return {
+        logical: any(
+            r.get("Type") in STATEFUL_TYPES for r in template.get("Resources", {}).values()
+        )
+        for logical, template in nested_templates(root_template, templates_by_sha)
+    }
+
+
+# Template Metadata of resources a service changes at run time (ECS moves the weights of
+# the listener rules of a blue/green release); templates/load_balancer.py sets it.
+TRAFFIC_KEY = "streamstack:TrafficManagedBy"
+
+
+def mark_managed_traffic(
+    rows: list[Row], root_template: dict, templates_by_sha: dict[str, dict]
+) -> None:
+    """An update of a resource whose live settings a service moves (ECS's blue/green
+    weights) writes the template's settings back: at least INTERRUPTION, with the why."""
+    managed: dict[str, set[str]] = {}
+    for logical, template in nested_templates(root_template, templates_by_sha):
+        for child, resource in template.get("Resources", {}).items():
+            if TRAFFIC_KEY in (resource.get("Metadata") or {}):
+                managed.setdefault(stack_label((logical,)), set()).add(child)
+    for row in rows:
+        if row.action == "Modify" and row.logical_id in managed.get(row.stack, ()):
+            if row.risk == "NORMAL":
+                row.risk = "INTERRUPTION"
+            text = (
+                "ECS moves this rule's weights in blue/green releases; the update sets them "
+                "back to the template's (blue 100): execute when blue serves "
+                "(docs/runbooks/roll-back-a-release.md)"
             )
-    return result
+            row.note = f"{row.note}; {text}" if row.note else text
 
 
 def summary(rows: list[Row]) -> dict[str, int]:

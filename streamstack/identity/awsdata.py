@@ -62,6 +62,16 @@ def handler_permissions(resource_type: str) -> dict[str, tuple[str, ...]]:
     return {name: tuple(handlers.get(name, {}).get("permissions", ())) for name in HANDLERS}
 
 
+def create_only_properties(resource_type: str) -> tuple[str, ...]:
+    """Top-level properties a change of which replaces the resource."""
+    return tuple(
+        dict.fromkeys(
+            p.removeprefix("/properties/").split("/")[0]
+            for p in _schema(resource_type).get("createOnlyProperties", ())
+        )
+    )
+
+
 def write_only_properties(resource_type: str) -> tuple[str, ...]:
     """Property paths the provider never returns (secrets among them)."""
     return tuple(

@@ -147,14 +147,98 @@ def test_services_private_with_circuit_breaker_and_az_spread(comp, env):
             assert props["AvailabilityZoneRebalancing"] == "ENABLED"
             assert deployment["MinimumHealthyPercent"] == "100"
             assert deployment["MaximumPercent"] == "200"
-    api = comp.props("ApiService")
-    assert api["LoadBalancers"] == [
-        {
-            "ContainerName": "api",
-            "ContainerPort": "8000",
-            "TargetGroupArn": "<from:ApiTargetGroupArn>",
+    (attached,) = comp.props("ApiService")["LoadBalancers"]
+    assert {k: attached[k] for k in ("ContainerName", "ContainerPort", "TargetGroupArn")} == {
+        "ContainerName": "api",
+        "ContainerPort": "8000",
+        "TargetGroupArn": "<from:ApiTargetGroupArn>",
+    }
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_releases_blue_green_outside_dev_rolling_in_dev(rendered, env):
+    """ECS's own blue/green strategy for the services behind the ALB where the params say
+    so (staging, prod): the second target group, the production and test rules and the
+    role ECS moves the weights with; rolling in dev. Both roll back on their alarm."""
+    comp = evaluate(rendered["compute"], env)
+    blue_green = env != "dev"
+    assert ("ReleaseTrafficRole" in comp.resources) is blue_green
+    for name in ("Api", "Web"):
+        props = comp.props(f"{name}Service")
+        deployment = props["DeploymentConfiguration"]
+        assert deployment["Strategy"] == ("BLUE_GREEN" if blue_green else "ROLLING")
+        assert deployment["Alarms"] == {
+            "AlarmNames": [{"Ref": f"{name}ReleaseAlarm"}],
+            "Enable": True,
+            "Rollback": True,
         }
-    ]
+        assert deployment["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+        (attached,) = props["LoadBalancers"]
+        if not blue_green:
+            assert "AdvancedConfiguration" not in attached and "BakeTimeInMinutes" not in deployment
+            continue
+        assert deployment["BakeTimeInMinutes"] == "10"
+        assert attached["AdvancedConfiguration"] == {
+            "AlternateTargetGroupArn": f"<from:{name}AlternateTargetGroupArn>",
+            "ProductionListenerRule": f"<from:{name}ListenerRuleArn>",
+            "TestListenerRule": f"<from:{name}TestListenerRuleArn>",
+            "RoleArn": {"Fn::GetAtt": ["ReleaseTrafficRole", "Arn"]},
+        }
+        assert "LifecycleHooks" not in deployment  # approval is optional, off by default
+    for name in ("Worker", "Scheduler"):
+        assert "Strategy" not in comp.props(f"{name}Service")["DeploymentConfiguration"]
+
+
+def test_release_approval_pauses_before_production_traffic(rendered):
+    comp = evaluate(rendered["compute"], "prod", {"ReleaseApproval": "enabled"})
+    (hook,) = comp.props("ApiService")["DeploymentConfiguration"]["LifecycleHooks"]
+    assert hook["TargetType"] == "PAUSE"
+    assert hook["LifecycleStages"] == ["PRE_PRODUCTION_TRAFFIC_SHIFT"]
+    assert hook["TimeoutConfiguration"] == {"TimeoutInMinutes": "60", "Action": "ROLLBACK"}
+    # Without blue/green there is no traffic shift to pause before.
+    rolling = evaluate(
+        rendered["compute"], "prod", {"ReleaseApproval": "enabled", "ReleaseStrategy": "rolling"}
+    )
+    assert "LifecycleHooks" not in rolling.props("ApiService")["DeploymentConfiguration"]
+
+
+def test_release_alarm_watches_both_target_groups(comp):
+    for name in ("Api", "Web"):
+        alarm = comp.props(f"{name}ReleaseAlarm")
+        queries = {q["Id"]: q for q in alarm["Metrics"]}
+        groups = {
+            d["Value"]
+            for q in queries.values()
+            if "MetricStat" in q
+            for d in q["MetricStat"]["Metric"]["Dimensions"]
+            if d["Name"] == "TargetGroup"
+        }
+        assert groups == {
+            f"<from:{name}TargetGroupFullName>",
+            f"<from:{name}AlternateTargetGroupFullName>",
+        }
+        assert [q["Id"] for q in queries.values() if q["ReturnData"]] == ["rate"]
+        assert alarm["Threshold"] == "5" and alarm["DatapointsToAlarm"] == 3
+
+
+def test_release_traffic_role_moves_only_this_albs_rules_and_groups(rendered):
+    comp = evaluate(rendered["compute"], "prod")
+    role = comp.props("ReleaseTrafficRole")
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "ecs.amazonaws.com"}
+    (policy,) = role["Policies"]
+    st = statements(policy["PolicyDocument"])
+    assert set(st["MoveWeights"]["Resource"]) == {
+        f"<from:{n}{k}ListenerRuleArn>" for n in ("Api", "Web") for k in ("", "Test")
+    }
+    assert set(st["RegisterTasks"]["Resource"]) == {
+        f"<from:{n}{v}TargetGroupArn>" for n in ("Api", "Web") for v in ("", "Alternate")
+    }
+    assert st["ModifyServingListener"]["Resource"] == ["<from:AlbListenerArn>"]
+    assert st["ReadLoadBalancer"]["Resource"] == ["*"]
+    assert all(
+        a.startswith("elasticloadbalancing:Describe") for a in st["ReadLoadBalancer"]["Action"]
+    )
 
 
 def test_api_autoscaling(comp, env):
@@ -171,14 +255,24 @@ def test_api_autoscaling(comp, env):
         if v["Properties"]["ScalingTargetId"] == {"Ref": "ApiScalableTarget"}
     }
     by_metric = {
-        p["PredefinedMetricSpecification"]["PredefinedMetricType"]: p for p in policies.values()
+        p["PredefinedMetricSpecification"]["PredefinedMetricType"]: p
+        for p in policies.values()
+        if "PredefinedMetricSpecification" in p
     }
     assert by_metric["ECSServiceAverageCPUUtilization"]["TargetValue"] == 70
     assert by_metric["ECSServiceAverageMemoryUtilization"]["TargetValue"] == 75
-    requests = by_metric["ALBRequestCountPerTarget"]
-    assert requests["PredefinedMetricSpecification"]["ResourceLabel"] == {
-        "Fn::Join": ["/", ["<from:AlbFullName>", "<from:ApiTargetGroupFullName>"]]
-    }
+    # Requests per task over both target groups: after a blue/green release the traffic
+    # is in the other one.
+    requests = comp.props("ApiRequestsScaling")["TargetTrackingScalingPolicyConfiguration"]
+    queries = {q["Id"]: q for q in requests["CustomizedMetricSpecification"]["Metrics"]}
+    assert {
+        d["Value"]
+        for q in ("requests1", "requests2")
+        for d in queries[q]["MetricStat"]["Metric"]["Dimensions"]
+        if d["Name"] == "TargetGroup"
+    } == {"<from:ApiTargetGroupFullName>", "<from:ApiAlternateTargetGroupFullName>"}
+    assert queries["running"]["MetricStat"]["Metric"]["MetricName"] == "RunningTaskCount"
+    assert [q["Id"] for q in queries.values() if q["ReturnData"]] == ["per_task"]
     for policy in policies.values():
         assert policy["ScaleOutCooldown"] < policy["ScaleInCooldown"]
 

@@ -62,8 +62,51 @@ def test_rules_route_api_and_web(lb):
     assert {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/api/*"]}} in api[
         "Conditions"
     ]
-    assert api["Actions"] == [{"Type": "forward", "TargetGroupArn": {"Ref": "ApiTargetGroup"}}]
-    assert web["Actions"] == [{"Type": "forward", "TargetGroupArn": {"Ref": "WebTargetGroup"}}]
+    for name, rule in (("Api", api), ("Web", web)):
+        assert rule["Actions"] == [_weighted(name)]
+
+
+def _weighted(name):
+    """Both of the service's target groups, by weight: blue takes everything at first."""
+    return {
+        "Type": "forward",
+        "ForwardConfig": {
+            "TargetGroups": [
+                {"TargetGroupArn": {"Ref": f"{name}TargetGroup"}, "Weight": 100},
+                {"TargetGroupArn": {"Ref": f"{name}AlternateTargetGroup"}, "Weight": 0},
+            ]
+        },
+    }
+
+
+def test_blue_green_pairs_of_target_groups_and_test_rules(lb, env):
+    """The resources ECS's blue/green strategy needs exist in every environment (the
+    compute tier decides whether releases use them): a second target group exactly like
+    the first, and a test rule ahead of each production rule for the release-test header."""
+    test_header = {
+        "Field": "http-header",
+        "HttpHeaderConfig": {"HttpHeaderName": "X-Release-Stage", "Values": ["test"]},
+    }
+    for name, priority in (("Api", 10), ("Web", 20)):
+        blue, green = lb.props(f"{name}TargetGroup"), lb.props(f"{name}AlternateTargetGroup")
+        assert {k: v for k, v in blue.items() if k != "Tags"} == {
+            k: v for k, v in green.items() if k != "Tags"
+        }
+        production, test = lb.props(f"{name}ListenerRule"), lb.props(f"{name}TestListenerRule")
+        assert test["Priority"] == priority - 1 == production["Priority"] - 1
+        assert test["Actions"] == production["Actions"] == [_weighted(name)]
+        assert test_header in test["Conditions"] and test_header not in production["Conditions"]
+        assert [c for c in test["Conditions"] if c != test_header] == production["Conditions"]
+        for rule in (f"{name}ListenerRule", f"{name}TestListenerRule"):
+            metadata = rendered_metadata(lb, rule)
+            assert metadata["streamstack:TrafficManagedBy"] == "ecs-blue-green"
+            assert lb.outputs[f"{rule}Arn"]["Value"] == {"Ref": rule}
+        for group in (f"{name}AlternateTargetGroupArn", f"{name}AlternateTargetGroupFullName"):
+            assert group in lb.outputs
+
+
+def rendered_metadata(lb, logical):
+    return lb.raw["Resources"][logical]["Metadata"]
 
 
 def test_origin_verify_header_required_in_prod_only(lb, env):
@@ -75,7 +118,12 @@ def test_origin_verify_header_required_in_prod_only(lb, env):
         },
     }
     (default,) = lb.props("HttpListener")["DefaultActions"]
-    for rule in ("ApiListenerRule", "WebListenerRule"):
+    for rule in (
+        "ApiListenerRule",
+        "WebListenerRule",
+        "ApiTestListenerRule",
+        "WebTestListenerRule",
+    ):
         assert (header in lb.props(rule)["Conditions"]) is (env == "prod")
     if env == "prod":
         assert default["Type"] == "fixed-response"
@@ -89,7 +137,7 @@ def test_origin_verify_header_required_in_prod_only(lb, env):
 
 
 def test_target_groups(lb, env):
-    for name in ("Api", "Web"):
+    for name in ("Api", "Web", "ApiAlternate", "WebAlternate"):
         props = lb.props(f"{name}TargetGroup")
         assert props["TargetType"] == "ip"
         assert props["Port"] == "8000"
@@ -114,6 +162,16 @@ def test_contract_outputs(rendered):
         "ApiTargetGroupFullName",
         "WebTargetGroupArn",
         "WebTargetGroupFullName",
+        *(
+            f"{name}{suffix}"
+            for name in ("Api", "Web")
+            for suffix in (
+                "AlternateTargetGroupArn",
+                "AlternateTargetGroupFullName",
+                "ListenerRuleArn",
+                "TestListenerRuleArn",
+            )
+        ),
         "OriginVerifySecretArn",
         "OriginVerifyEnforced",
     } == set(rendered["load-balancer"]["Outputs"])

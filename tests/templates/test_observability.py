@@ -125,8 +125,8 @@ def test_optional_alarms_follow_their_producers(template, env):
     for name in OPTIONAL:
         assert off.outputs[f"{name}AlarmName"]["Value"] == ""
     unhealthy = alarm(off, "AlbUnhealthyTargets")
-    assert [m["Id"] for m in unhealthy["Metrics"]] == ["api", "web", "unhealthy"]
-    assert metric_of(unhealthy, "unhealthy")["Expression"] == "MAX([api, web])"
+    assert [m["Id"] for m in unhealthy["Metrics"]] == ["api", "web", "api2", "web2", "unhealthy"]
+    assert metric_of(unhealthy, "unhealthy")["Expression"] == "MAX([api, web, api2, web2])"
 
 
 def test_cloudfront_alarm_only_in_us_east_1(template):
@@ -177,9 +177,12 @@ def test_unhealthy_targets_one_for_two_periods_over_every_target_group(obs):
     assert groups == {
         "api": "<from:ApiTargetGroupFullName>",
         "web": "<from:WebTargetGroupFullName>",
+        # A blue/green release serves from the second group of each.
+        "api2": "<from:ApiAlternateTargetGroupFullName>",
+        "web2": "<from:WebAlternateTargetGroupFullName>",
         "fleet": "tg/fleet",
     }
-    assert metric_of(props, "unhealthy")["Expression"] == "MAX([api, web, fleet])"
+    assert metric_of(props, "unhealthy")["Expression"] == "MAX([api, web, api2, web2, fleet])"
 
 
 def test_p99_latency(obs):
