@@ -305,6 +305,16 @@ class DataTier(Tier):
         )
         self.output("DbName", database_name, "Name of the application database")
         self.output(
+            "DbInstanceClass",
+            instance_class,
+            "Instance class of the Aurora instances (db.serverless: Serverless v2)",
+        )
+        self.output(
+            "DbMaxCapacity",
+            max_acu,
+            "Serverless v2 maximum capacity in ACUs (used with db.serverless)",
+        )
+        self.output(
             "DbMasterSecretArn",
             GetAtt("DbCluster", "MasterUserSecret.SecretArn"),
             "ARN of the RDS-managed master user secret (JSON keys username and "
