@@ -19,7 +19,7 @@ DEPLOY_FLAGS := $(if $(LOCAL),--local) $(if $(YES),--yes) \
                 $(if $(PR),--pull-request)
 DEPLOY := $(PY) deploy.py
 
-.PHONY: build test unit lint bench diagram clean bootstrap deploy execute status doctor destroy local local-stop e2e edge
+.PHONY: build test unit lint bench diagram clean bootstrap deploy execute status doctor destroy local local-stop e2e edge cost
 
 ## build: render every template into build/, validate params, cfn-lint and checkov (cached)
 build: $(VENV)/.installed $(SCAN_VENV)/.installed
@@ -50,6 +50,11 @@ diagram: build $(VENV)/.docs-installed
 ## bench: cold, no-change and one-tier-changed build times (BEFORE=<commit> measures it too)
 bench: $(VENV)/.installed $(SCAN_VENV)/.installed
 	$(PY) bench/build.py $(if $(BEFORE),--before $(BEFORE))
+
+## cost ENV=x: monthly cost estimate of an environment from its params and the built templates
+## (a table, and build/cost/ENV.md for the pull-request comment)
+cost: build
+	$(PY) -m streamstack.cost $(ENV)
 
 ## bootstrap ENV=x: artifact bucket, ECR, then the execution role, workload boundary and
 ## CI roles (deploy-role stack) for the account/region

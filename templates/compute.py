@@ -25,9 +25,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from awacs import cloudwatch as cw_actions
 from awacs import dynamodb as ddb_actions
 from awacs import ecr as ecr_actions
-from awacs import cloudwatch as cw_actions
 from awacs import ecs as ecs_actions
 from awacs import elasticfilesystem as efs_actions
 from awacs import events as events_actions

@@ -99,8 +99,11 @@ DB_CLASS_MEMORY_GIB = {
     "db.t3.medium": 4,
     "db.t4g.medium": 4,
     "db.t4g.large": 8,
-    **{f"db.{family}.{size}": gib for family in ("r6g", "r7g") for size, gib in (
-        ("large", 16), ("xlarge", 32), ("2xlarge", 64), ("4xlarge", 128))},
+    **{
+        f"db.{family}.{size}": gib
+        for family in ("r6g", "r7g")
+        for size, gib in (("large", 16), ("xlarge", 32), ("2xlarge", 64), ("4xlarge", 128))
+    },
 }
 GIB = 1024**3
 SERVERLESS_GIB_PER_ACU = 2  # Aurora Serverless v2: one ACU is about 2 GiB of memory
@@ -148,6 +151,7 @@ def serverless_max_connections(engine: str) -> str:
     small = _chords(lambda acu: 45 * math.log2(acu * gib / 805306368), SMALL_ACU_POINTS)
     large = _chords(lambda acu: 1000 * math.log2(acu * gib / 8187281408), LARGE_ACU_POINTS)
     return f"MAX([{_min_of_lines(small)}, {_min_of_lines(large)}])"
+
 
 # Wiring parameters: name -> (the tier that outputs it, what it is); docs/wiring.md.
 WIRING = {
@@ -643,7 +647,12 @@ class ObservabilityTier(Tier):
                 )
                 for logical, purpose, threshold, critical in (
                     ("AppErrors", "app-errors", "AppErrorsWarningThreshold", False),
-                    ("AppErrorsCritical", "app-errors-critical", "AppErrorsCriticalThreshold", True),
+                    (
+                        "AppErrorsCritical",
+                        "app-errors-critical",
+                        "AppErrorsCriticalThreshold",
+                        True,
+                    ),
                 )
             ),
             Alarm(

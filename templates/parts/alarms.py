@@ -341,9 +341,7 @@ def notification_topic(
     for kind, protocol in (("email", "email"), ("https", "https")):
         if kind not in params:
             continue
-        given = tier.condition(
-            f"Has{spec.logical}{names[kind]}", Not(Equals(params[kind], ""))
-        )
+        given = tier.condition(f"Has{spec.logical}{names[kind]}", Not(Equals(params[kind], "")))
         if condition:
             given = tier.condition(
                 f"Has{spec.logical}{names[kind]}Subscription",

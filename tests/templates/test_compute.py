@@ -260,7 +260,9 @@ def test_task_role_is_scoped_to_arns(comp, env):
     stars = [sid for sid, s in st.items() if "*" in s["Resource"]]
     # Only actions without resource-level permissions: metrics (namespace condition),
     # X-Ray with tracing (not in dev), ECS Exec (dev).
-    assert stars == (["OwnMetrics", "EcsExecChannels"] if env == "dev" else ["OwnMetrics", "Tracing"])
+    assert stars == (
+        ["OwnMetrics", "EcsExecChannels"] if env == "dev" else ["OwnMetrics", "Tracing"]
+    )
     for s in st.values():
         assert not any(a.endswith(":*") or a == "*" for a in s["Action"])
 
@@ -390,9 +392,11 @@ def test_worker_mounts_the_access_point_with_tls_and_iam(comp):
         "AuthorizationConfig": {"AccessPointId": "<from:AppAccessPointId>", "IAM": "ENABLED"},
     }
     container = props["ContainerDefinitions"][0]
-    assert {"ContainerPath": "/mnt/processing", "ReadOnly": False, "SourceVolume": "processing"} in (
-        container["MountPoints"]
-    )
+    assert {
+        "ContainerPath": "/mnt/processing",
+        "ReadOnly": False,
+        "SourceVolume": "processing",
+    } in (container["MountPoints"])
     environment = {e["Name"]: e["Value"] for e in container["Environment"]}
     assert environment["PROCESSING_DIR"] == "/mnt/processing"
     for other in ("Api", "Web", "Scheduler"):

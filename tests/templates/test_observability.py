@@ -426,7 +426,10 @@ def test_outputs_name_every_alarm(template):
     [
         ("AlarmTopic", {"cloudwatch.amazonaws.com"}),
         ("WarningTopic", {"cloudwatch.amazonaws.com", "events.amazonaws.com"}),
-        ("InfoTopic", {"events.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com"}),
+        (
+            "InfoTopic",
+            {"events.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com"},
+        ),
     ],
 )
 def test_three_encrypted_topics_each_with_only_its_publishers(obs, topic, publishers):
@@ -489,14 +492,15 @@ def test_every_task_of_a_service_stopped_pages(obs, service):
 def test_no_healthy_target_in_a_target_group_pages(obs):
     props = alarm(obs, "AlbNoHealthyTargets")
     groups = {m["Id"]: dims(m)["TargetGroup"] for m in props["Metrics"] if "MetricStat" in m}
-    assert groups == {"api": "<from:ApiTargetGroupFullName>", "web": "<from:WebTargetGroupFullName>"}
+    assert groups == {
+        "api": "<from:ApiTargetGroupFullName>",
+        "web": "<from:WebTargetGroupFullName>",
+    }
     assert metric_of(props, "healthy")["Expression"] == "MIN([api, web])"
     assert (props["ComparisonOperator"], props["Threshold"]) == ("LessThanThreshold", 1)
 
 
-@pytest.mark.parametrize(
-    "name, threshold", [("AppErrors", "100"), ("AppErrorsCritical", "500")]
-)
+@pytest.mark.parametrize("name, threshold", [("AppErrors", "100"), ("AppErrorsCritical", "500")])
 def test_application_errors_from_the_log_metric(obs, name, threshold):
     props = alarm(obs, name)
     (query,) = props["Metrics"]
@@ -599,13 +603,19 @@ def test_budget_per_environment_forecast_alerts_to_info(template, env, amount):
     props = evaluate(template, env).props("EnvironmentBudget")
     budget = props["Budget"]
     assert budget["BudgetLimit"] == {"Amount": amount, "Unit": "USD"}
-    assert budget["CostFilters"] == {"TagKeyValue": [{"Fn::Sub": "user:Environment$${Environment}"}]}
+    assert budget["CostFilters"] == {
+        "TagKeyValue": [{"Fn::Sub": "user:Environment$${Environment}"}]
+    }
     notes = props["NotificationsWithSubscribers"]
-    assert [(n["Notification"]["NotificationType"], n["Notification"]["Threshold"]) for n in notes] == [
+    assert [
+        (n["Notification"]["NotificationType"], n["Notification"]["Threshold"]) for n in notes
+    ] == [
         ("FORECASTED", 80),
         ("FORECASTED", 100),
     ]
-    assert all(n["Subscribers"] == [{"Address": INFO_TOPIC, "SubscriptionType": "SNS"}] for n in notes)
+    assert all(
+        n["Subscribers"] == [{"Address": INFO_TOPIC, "SubscriptionType": "SNS"}] for n in notes
+    )
 
 
 def test_no_budget_at_zero(template):
