@@ -12,11 +12,12 @@ LOCALSTACK   := 'localstack-core[runtime]==2026.3.0' 'cbor2<6' 'pyopenssl<25' \
                 'cryptography<45' service_identity 'joserfc==1.0.4'
 
 # deploy.py options from make variables: make deploy ENV=prod, LOCAL=1, YES=1,
-# ALLOW_DATA_LOSS=1, WAIT=1, PR=1 (a pull request's plan: never executable)
+# ALLOW_DATA_LOSS=1, WAIT=1, PR=1 (a pull request's plan: never executable),
+# IMAGES=Api=<ecr image>@sha256:<digest>,... (a plan with new images; image delivery)
 ENV ?=
 DEPLOY_FLAGS := $(if $(LOCAL),--local) $(if $(YES),--yes) \
                 $(if $(ALLOW_DATA_LOSS),--allow-data-loss) $(if $(WAIT),--wait) \
-                $(if $(PR),--pull-request)
+                $(if $(PR),--pull-request) $(if $(IMAGES),--images '$(IMAGES)')
 DEPLOY := $(PY) deploy.py
 
 .PHONY: build test unit lint bench diagram clean bootstrap deploy execute status doctor destroy local local-stop e2e edge cost
