@@ -417,7 +417,8 @@ class ObservabilityTier(Tier):
             "ALB 5xx rate (%)",
             5,
             "Percent of ALB requests answered 5xx (by the ALB or the targets) that alarms, "
-            "in 3 of 5 minutes.",
+            "in 3 of 5 minutes. A rate rather than a count per minute: a count pages a busy "
+            "environment for a normal error rate and never a quiet one for a broken release.",
             MinValue=1,
             MaxValue=100,
         )
