@@ -44,6 +44,8 @@ NOT_EMULATED = {
     "Backup",
     "ApplicationAutoScaling",
     "AutoScaling",
+    "Budgets",
+    "CE",
     "CloudFront",
     "ECS",
     "EFS",
