@@ -600,7 +600,7 @@ class ObservabilityTier(Tier):
             Alarm(
                 "AlbNoHealthyTargets",
                 "alb-no-healthy-targets",
-                "No healthy target left in the api or the web target group for 2 minutes",
+                "No healthy target left in the api or the web target groups for 2 minutes",
                 comparison="LessThanThreshold",
                 threshold=1,
                 period=60,
@@ -608,8 +608,13 @@ class ObservabilityTier(Tier):
                 metrics=(
                     healthy("api", "ApiTargetGroupFullName"),
                     healthy("web", "WebTargetGroupFullName"),
+                    # After a blue/green release a service serves from its other group.
+                    healthy("api2", "ApiAlternateTargetGroupFullName"),
+                    healthy("web2", "WebAlternateTargetGroupFullName"),
                     Expression(
-                        "healthy", "MIN([api, web])", "healthy targets (emptiest target group)"
+                        "healthy",
+                        "MIN([MAX([api, api2]), MAX([web, web2])])",
+                        "healthy targets (emptiest service)",
                     ),
                 ),
             ),

@@ -502,8 +502,11 @@ def test_no_healthy_target_in_a_target_group_pages(obs):
     assert groups == {
         "api": "<from:ApiTargetGroupFullName>",
         "web": "<from:WebTargetGroupFullName>",
+        # Each service serves from either of its groups (blue/green releases).
+        "api2": "<from:ApiAlternateTargetGroupFullName>",
+        "web2": "<from:WebAlternateTargetGroupFullName>",
     }
-    assert metric_of(props, "healthy")["Expression"] == "MIN([api, web])"
+    assert metric_of(props, "healthy")["Expression"] == "MIN([MAX([api, api2]), MAX([web, web2])])"
     assert (props["ComparisonOperator"], props["Threshold"]) == ("LessThanThreshold", 1)
 
 
