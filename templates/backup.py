@@ -33,22 +33,23 @@ from awacs import kms as kms_actions
 from awacs import rds as rds_actions
 from awacs import s3 as s3_actions
 from awacs import tag as tag_actions
-from awacs.aws import Allow, Bool, Condition, Deny, Principal, Statement, StringLike
+from awacs.aws import Allow, Bool, Condition, Statement, StringLike
 from troposphere import And, GetAtt, Ref, Sub, backup
 from troposphere import Condition as IsTrue
 
 from templates.base import AWS_NO_VALUE, Equals, If, Not, Tier
-from templates.parts.backups import BACKED_UP_TYPES, BACKUP_TAG, RESTORE_TESTED
-from templates.parts.iam import policy_document, service_role
+from templates.parts.backups import (
+    BACKED_UP_TYPES,
+    BACKUP_TAG,
+    RESTORE_TESTED,
+    SCHEDULES,
+    backup_vault,
+    retention_parameters,
+)
+from templates.parts.iam import service_role
 from templates.parts.keys import customer_key
 from templates.parts.standby import standby_parameter
 
-SCHEDULES = {  # rule -> (cron in UTC, retention parameter)
-    "daily": ("cron(0 5 * * ? *)", "BackupDailyRetentionDays"),
-    "weekly": ("cron(0 5 ? * SUN *)", "BackupWeeklyRetentionDays"),
-    "monthly": ("cron(0 5 1 * ? *)", "BackupMonthlyRetentionDays"),
-}
-LOCK_MODES = ["none", "governance", "compliance"]
 # Services that use the platform's keys on the backup role's behalf.
 KEY_SERVICES = ("rds", "dynamodb", "elasticfilesystem", "s3", "backup")
 
@@ -85,22 +86,7 @@ class BackupTier(Tier):
         self.condition("CopyToStandby", And(Not(IsTrue(self.is_dev())), IsTrue("HasStandbyVault")))
 
     def retention_parameters(self) -> None:
-        for rule, (default, low) in {
-            "daily": (35, 1),
-            "weekly": (90, 7),
-            "monthly": (365, 30),
-        }.items():
-            self.parameter(
-                SCHEDULES[rule][1],
-                "Backup",
-                Type="Number",
-                Default=default,
-                MinValue=low,
-                MaxValue=36500,
-                Description=f"Days a {rule} recovery point (and its copy in the standby "
-                "region) is kept"
-                + (" (outside dev: dev takes daily backups only)." if rule != "daily" else "."),
-            )
+        retention_parameters(self)
 
     # -- vault -------------------------------------------------------------------------
     def vault(self) -> None:
@@ -110,63 +96,7 @@ class BackupTier(Tier):
             "backup",
             "streamstack backup key (${Environment}): the backup vault's recovery points",
         )
-        mode = self.parameter(
-            "BackupVaultLock",
-            "Backup",
-            Type="String",
-            AllowedValues=LOCK_MODES,
-            Default="none",
-            Description="Vault lock. none: recovery points can be deleted by whoever IAM "
-            "allows. governance: nobody can delete or shorten them unless IAM grants "
-            "backup:DeleteBackupVaultLockConfiguration. compliance: nobody, not even the "
-            "account root, once BackupVaultLockGraceDays have passed (irreversible).",
-        )
-        grace = self.parameter(
-            "BackupVaultLockGraceDays",
-            "Backup",
-            Type="Number",
-            Default=3,
-            MinValue=3,
-            MaxValue=36500,
-            Description="Compliance lock only: days after the lock is set during which it can "
-            "still be removed; after that it is immutable.",
-        )
-        self.condition("HasVaultLock", Not(Equals(mode, "none")))
-        self.condition("ComplianceLock", Equals(mode, "compliance"))
-        daily, _, monthly = (Ref(parameter) for _, parameter in SCHEDULES.values())
-        # Outside dev nobody deletes or shortens a recovery point by hand; lifecycle expiry
-        # is AWS Backup's own and is not subject to this policy. In dev `make destroy`
-        # deletes them to remove the vault.
-        protect = Statement(
-            Sid="DenyDeletingRecoveryPoints",
-            Effect=Deny,
-            Principal=Principal("AWS", "*"),
-            Action=[
-                backup_actions.DeleteRecoveryPoint,
-                backup_actions.UpdateRecoveryPointLifecycle,
-            ],
-            Resource=["*"],
-        )
-        self.add(
-            self.stateful(
-                backup.BackupVault(
-                    "BackupVault",
-                    BackupVaultName=self.physical_name("vault", "backups"),
-                    EncryptionKeyArn=GetAtt("BackupKey", "Arn"),
-                    AccessPolicy=If(self.is_dev(), Ref(AWS_NO_VALUE), policy_document(protect)),
-                    LockConfiguration=If(
-                        "HasVaultLock",
-                        backup.LockConfigurationType(
-                            MinRetentionDays=daily,
-                            MaxRetentionDays=monthly,
-                            ChangeableForDays=If("ComplianceLock", grace, Ref(AWS_NO_VALUE)),
-                        ),
-                        Ref(AWS_NO_VALUE),
-                    ),
-                    BackupVaultTags={"Name": self.physical_name("vault", "backups")},
-                )
-            )
-        )
+        backup_vault(self, "BackupVault", GetAtt("BackupKey", "Arn"))
         self.output("BackupVaultName", Ref("BackupVault"), "Name of the backup vault")
         self.output(
             "BackupVaultArn", GetAtt("BackupVault", "BackupVaultArn"), "ARN of the backup vault"

@@ -31,6 +31,7 @@ from templates.parts.buckets import secure_bucket_statements
 from templates.parts.certificates import has_domain
 from templates.parts.edge_outputs import edge_output_parameter
 from templates.parts.listeners import ORIGIN_HEADER
+from templates.parts.standby import standby_parameter
 
 # AWS managed policies (ids from the CloudFront Developer Guide).
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
@@ -322,19 +323,9 @@ class CdnTier(Tier):
         )
 
     def _bucket_origins(self) -> list:
-        replica = self.parameter(
-            "StaticReplicaBucketDomainName",
-            "CDN",
-            Type="String",
-            Default="",
-            AllowedPattern=r"^([a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\.s3\.[a-z0-9-]+\.amazonaws\.com)?$",
-            ConstraintDescription="empty, or a regional bucket domain name such as "
-            "my-bucket.s3.us-east-2.amazonaws.com",
-            Description="Regional domain name of a replica of the static bucket (another "
-            "region, S3 replication). Given: /static/* fails over to it. Its "
-            "policy and key must let this distribution read (output "
-            "DistributionArn).",
-        )
+        # The standby stack's static replica (deploy.py passes it); its bucket policy and
+        # key let this distribution read (output DistributionArn).
+        replica = standby_parameter(self, "StaticReplicaBucketDomainName")
         self.condition("HasStaticReplica", Not(Equals(replica, "")))
 
         def origin(origin_id, domain):

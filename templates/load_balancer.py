@@ -215,6 +215,8 @@ class LoadBalancerTier(Tier):
             self.data_key,
             length=48,
             retain=False,
+            # The standby region's ALB checks the same header.
+            replicated=True,
         )
         self.output(
             "OriginVerifySecretArn",

@@ -12,19 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from awacs import elasticfilesystem as efs_actions
+from awacs import kms as kms_actions
 from awacs import s3 as s3_actions
 from awacs.aws import Allow, Bool, Condition, Deny, Policy, Principal, Statement, StringEquals
-from troposphere import FindInMap, GetAtt, Join, Or, Ref, Sub, efs, s3
+from troposphere import GetAtt, Join, Ref, Sub, efs, s3
 
 from templates.base import AWS_NO_VALUE, Equals, If, Not, Tier, account_root
 from templates.parts.backups import backup_tags, no_backup
-from templates.parts.buckets import secure_bucket_statements
-from templates.parts.iam import policy_dict, policy_document
-from templates.parts.regions import (
-    ELB_LOG_ACCOUNTS,
-    LOG_DELIVERY_SERVICE_REGIONS,
-    SUPPORTED_REGIONS,
-)
+from templates.parts.buckets import log_delivery_statements, secure_bucket_statements
+from templates.parts.iam import policy_dict, policy_document, service_role
+from templates.parts.standby import replica_bucket_arn, replicates, standby_parameter
 
 
 @dataclass(frozen=True)
@@ -69,6 +66,8 @@ class BucketSpec:
     # AWS Backup: backed up (the selection's tag), or the reason it is not.
     backed_up: bool = False
     no_backup: str = ""
+    # Replicated to its replica in the standby region, when the environment has one.
+    replicated: bool = False
 
 
 BUCKETS = (
@@ -79,6 +78,7 @@ BUCKETS = (
         policy_in_cdn=True,
         no_backup="The application's build output, published again by every release and "
         "replicated to the standby region.",
+        replicated=True,
     ),
     BucketSpec(
         "Media",
@@ -94,6 +94,7 @@ BUCKETS = (
             expire_days="MediaExpirationDays",
         ),
         backed_up=True,
+        replicated=True,
     ),
     BucketSpec(
         "Uploads",
@@ -135,6 +136,11 @@ BUCKETS = (
 )
 
 
+def bucket_name(spec: BucketSpec) -> str:
+    """s3-<purpose>-<env>-<account>-<region>, as Fn::Sub text."""
+    return f"s3-{spec.purpose}-${{Environment}}-${{AWS::AccountId}}-${{AWS::Region}}"
+
+
 class StorageTier(Tier):
     name = "storage"
     description = "S3 buckets for assets, media, uploads and logs; EFS shared file system"
@@ -146,19 +152,8 @@ class StorageTier(Tier):
             Type="String",
             Description="ARN of the storage KMS key (security tier).",
         )
-        # "" where ALB logs come from the log-delivery service principal only.
-        self.template.add_mapping(
-            "ElbLogDelivery",
-            {
-                region: {"AccountId": ELB_LOG_ACCOUNTS.get(region, "")}
-                for region in SUPPORTED_REGIONS
-            },
-        )
-        # Fn::Or takes at most 10 conditions: the regions in groups of up to ten.
-        regions = [Equals(Ref("AWS::Region"), r) for r in LOG_DELIVERY_SERVICE_REGIONS]
-        groups = [Or(*regions[i : i + 10]) for i in range(0, len(regions), 10)]
-        self.condition("HasElbLogAccount", Not(groups[0] if len(groups) == 1 else Or(*groups)))
         self.lifecycle_parameters()
+        self.replication_role()
         self.buckets()
         self.file_system()
 
@@ -243,6 +238,102 @@ class StorageTier(Tier):
             ]
         return s3.LifecycleRule(**props)
 
+    # -- replication to the standby region ----------------------------------------------
+    def replication_role(self) -> None:
+        """With a standby stack (its key is known), the replicated buckets copy every object
+        version and delete marker to their replicas there, encrypted with its key."""
+        region = standby_parameter(self, "StandbyRegion")
+        key = standby_parameter(self, "StandbyKeyArn")
+        replicate = replicates(self)
+        replicated = [spec for spec in BUCKETS if spec.replicated]
+        # By name: the buckets name this role, so their GetAtt would be a cycle.
+        sources = [Sub("arn:${AWS::Partition}:s3:::" + bucket_name(spec)) for spec in replicated]
+        replicas = [replica_bucket_arn(spec.purpose) for spec in replicated]
+        service_role(
+            self,
+            "ReplicationRole",
+            "s3.amazonaws.com",
+            "s3-replication",
+            [
+                Statement(
+                    Sid="ReadReplicationSettings",
+                    Effect=Allow,
+                    Action=[s3_actions.GetReplicationConfiguration, s3_actions.ListBucket],
+                    Resource=sources,
+                ),
+                Statement(
+                    Sid="ReadSourceVersions",
+                    Effect=Allow,
+                    Action=[
+                        s3_actions.GetObjectVersionForReplication,
+                        s3_actions.GetObjectVersionAcl,
+                        s3_actions.GetObjectVersionTagging,
+                    ],
+                    Resource=[Join("", [arn, "/*"]) for arn in sources],
+                ),
+                Statement(
+                    Sid="WriteReplicas",
+                    Effect=Allow,
+                    Action=[
+                        s3_actions.ReplicateObject,
+                        s3_actions.ReplicateDelete,
+                        s3_actions.ReplicateTags,
+                    ],
+                    Resource=[Join("", [arn, "/*"]) for arn in replicas],
+                ),
+                Statement(
+                    Sid="DecryptSources",
+                    Effect=Allow,
+                    Action=[kms_actions.Decrypt],
+                    Resource=[self.storage_key],
+                    Condition=Condition(
+                        StringEquals("kms:ViaService", Sub("s3.${AWS::Region}.amazonaws.com"))
+                    ),
+                ),
+                Statement(
+                    Sid="EncryptReplicas",
+                    Effect=Allow,
+                    Action=[kms_actions.Encrypt, kms_actions.GenerateDataKey],
+                    Resource=[key],
+                    Condition=Condition(
+                        StringEquals(
+                            "kms:ViaService", Sub("s3.${Region}.amazonaws.com", Region=region)
+                        )
+                    ),
+                ),
+            ],
+            condition=replicate,
+            policy_name="replicate-to-standby",
+        )
+        self.output(
+            "ReplicationRoleArn",
+            If(replicate, GetAtt("ReplicationRole", "Arn"), ""),
+            'Role S3 replicates the media and static buckets with ("" without a standby)',
+        )
+
+    def _replication(self, spec: BucketSpec) -> s3.ReplicationConfiguration:
+        return s3.ReplicationConfiguration(
+            Role=GetAtt("ReplicationRole", "Arn"),
+            Rules=[
+                s3.ReplicationConfigurationRules(
+                    Id="to-standby-region",
+                    Status="Enabled",
+                    Priority=1,
+                    Filter=s3.ReplicationRuleFilter(Prefix=""),
+                    DeleteMarkerReplication=s3.DeleteMarkerReplication(Status="Enabled"),
+                    SourceSelectionCriteria=s3.SourceSelectionCriteria(
+                        SseKmsEncryptedObjects=s3.SseKmsEncryptedObjects(Status="Enabled")
+                    ),
+                    Destination=s3.ReplicationConfigurationRulesDestination(
+                        Bucket=replica_bucket_arn(spec.purpose),
+                        EncryptionConfiguration=s3.EncryptionConfiguration(
+                            ReplicaKmsKeyID=Ref("StandbyKeyArn")
+                        ),
+                    ),
+                )
+            ],
+        )
+
     def buckets(self) -> None:
         for spec in BUCKETS:
             self.bucket(spec)
@@ -255,9 +346,7 @@ class StorageTier(Tier):
                 SSEAlgorithm="aws:kms", KMSMasterKeyID=self.storage_key
             )
         props = dict(
-            BucketName=Sub(
-                f"s3-{spec.purpose}-${{Environment}}-${{AWS::AccountId}}-${{AWS::Region}}"
-            ),
+            BucketName=Sub(bucket_name(spec)),
             VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
             BucketEncryption=s3.BucketEncryption(
                 ServerSideEncryptionConfiguration=[
@@ -289,6 +378,10 @@ class StorageTier(Tier):
         if spec.access_logged:
             props["LoggingConfiguration"] = s3.LoggingConfiguration(
                 DestinationBucketName=Ref("AccessLogsBucket"), LogFilePrefix=f"s3/{spec.purpose}/"
+            )
+        if spec.replicated:
+            props["ReplicationConfiguration"] = If(
+                replicates(self), self._replication(spec), Ref(AWS_NO_VALUE)
             )
         if spec.events:
             props["NotificationConfiguration"] = s3.NotificationConfiguration(
@@ -329,7 +422,7 @@ class StorageTier(Tier):
                 None if spec.sse_s3 else self.storage_key,
             )
             if spec.receives_logs:
-                statements += self._log_delivery_statements(logical)
+                statements += log_delivery_statements(self, logical)
             self.add(
                 s3.BucketPolicy(
                     f"{logical}Policy",
@@ -337,50 +430,6 @@ class StorageTier(Tier):
                     PolicyDocument=policy_document(*statements),
                 )
             )
-
-    @staticmethod
-    def _log_delivery_statements(logical: str) -> list[Statement]:
-        objects = Join("", [GetAtt(logical, "Arn"), "/*"])
-        alb_prefix = Join("", [GetAtt(logical, "Arn"), Sub("/alb/AWSLogs/${AWS::AccountId}/*")])
-        same_account = Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId")))
-        return [
-            Statement(
-                Sid="S3ServerAccessLogs",
-                Effect=Allow,
-                Principal=Principal("Service", "logging.s3.amazonaws.com"),
-                Action=[s3_actions.PutObject],
-                Resource=[objects],
-                Condition=same_account,
-            ),
-            If(
-                "HasElbLogAccount",
-                policy_dict(
-                    Statement(
-                        Sid="AlbLogsRegionalAccount",
-                        Effect=Allow,
-                        Principal=Principal(
-                            "AWS",
-                            Sub(
-                                "arn:${AWS::Partition}:iam::${ElbAccount}:root",
-                                ElbAccount=FindInMap(
-                                    "ElbLogDelivery", Ref("AWS::Region"), "AccountId"
-                                ),
-                            ),
-                        ),
-                        Action=[s3_actions.PutObject],
-                        Resource=[alb_prefix],
-                    )
-                ),
-                Ref(AWS_NO_VALUE),
-            ),
-            Statement(
-                Sid="AlbLogsDeliveryService",
-                Effect=Allow,
-                Principal=Principal("Service", "logdelivery.elasticloadbalancing.amazonaws.com"),
-                Action=[s3_actions.PutObject],
-                Resource=[alb_prefix],
-            ),
-        ]
 
     # -- EFS ---------------------------------------------------------------------
     def file_system(self) -> None:

@@ -1,4 +1,6 @@
-"""What every bucket policy starts with, in whichever tier writes the policy."""
+"""What every bucket policy starts with, in whichever tier writes the policy, and what a
+bucket that receives access logs adds (S3 server access logs, ALB logs in every
+supported region)."""
 
 from __future__ import annotations
 
@@ -10,11 +12,18 @@ from awacs.aws import (
     Deny,
     Principal,
     Statement,
+    StringEquals,
     StringNotEqualsIfExists,
 )
-from troposphere import GetAtt, Join
+from troposphere import FindInMap, GetAtt, Join, Or, Ref, Sub
 
-from templates.base import account_root
+from templates.base import AWS_NO_VALUE, Equals, If, Not, account_root
+from templates.parts.iam import policy_dict
+from templates.parts.regions import (
+    ELB_LOG_ACCOUNTS,
+    LOG_DELIVERY_SERVICE_REGIONS,
+    SUPPORTED_REGIONS,
+)
 
 
 def secure_bucket_statements(bucket, encryption: str, key_arn=None) -> list[Statement]:
@@ -74,3 +83,59 @@ def secure_bucket_statements(bucket, encryption: str, key_arn=None) -> list[Stat
             )
         )
     return statements
+
+
+def log_delivery_statements(tier, logical: str) -> list:
+    """What the bucket `logical` of `tier` adds to let S3 server access logs (this account)
+    and ALB access logs (prefix alb/) in: the regional Elastic Load Balancing account
+    where the region has one (mapping ElbLogDelivery, condition HasElbLogAccount), and
+    the log-delivery service principal everywhere."""
+    if "ElbLogDelivery" not in tier.template.mappings:
+        # "" where ALB logs come from the log-delivery service principal only.
+        tier.template.add_mapping(
+            "ElbLogDelivery",
+            {r: {"AccountId": ELB_LOG_ACCOUNTS.get(r, "")} for r in SUPPORTED_REGIONS},
+        )
+        # Fn::Or takes at most 10 conditions: the regions in groups of up to ten.
+        regions = [Equals(Ref("AWS::Region"), r) for r in LOG_DELIVERY_SERVICE_REGIONS]
+        groups = [Or(*regions[i : i + 10]) for i in range(0, len(regions), 10)]
+        tier.condition("HasElbLogAccount", Not(groups[0] if len(groups) == 1 else Or(*groups)))
+    objects = Join("", [GetAtt(logical, "Arn"), "/*"])
+    alb_prefix = Join("", [GetAtt(logical, "Arn"), Sub("/alb/AWSLogs/${AWS::AccountId}/*")])
+    same_account = Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId")))
+    return [
+        Statement(
+            Sid="S3ServerAccessLogs",
+            Effect=Allow,
+            Principal=Principal("Service", "logging.s3.amazonaws.com"),
+            Action=[s3_actions.PutObject],
+            Resource=[objects],
+            Condition=same_account,
+        ),
+        If(
+            "HasElbLogAccount",
+            policy_dict(
+                Statement(
+                    Sid="AlbLogsRegionalAccount",
+                    Effect=Allow,
+                    Principal=Principal(
+                        "AWS",
+                        Sub(
+                            "arn:${AWS::Partition}:iam::${ElbAccount}:root",
+                            ElbAccount=FindInMap("ElbLogDelivery", Ref("AWS::Region"), "AccountId"),
+                        ),
+                    ),
+                    Action=[s3_actions.PutObject],
+                    Resource=[alb_prefix],
+                )
+            ),
+            Ref(AWS_NO_VALUE),
+        ),
+        Statement(
+            Sid="AlbLogsDeliveryService",
+            Effect=Allow,
+            Principal=Principal("Service", "logdelivery.elasticloadbalancing.amazonaws.com"),
+            Action=[s3_actions.PutObject],
+            Resource=[alb_prefix],
+        ),
+    ]

@@ -5,6 +5,9 @@ environment has no standby region. No export crosses the regions."""
 
 from __future__ import annotations
 
+from troposphere import And, Sub
+from troposphere import Condition as IsTrue
+
 from templates.base import Equals, Not
 
 KEY_ARN = r"arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]+"
@@ -54,3 +57,31 @@ def has_standby(tier) -> str:
     if "HasStandby" not in tier.template.conditions:
         tier.condition("HasStandby", Not(Equals(region, "")))
     return "HasStandby"
+
+
+def replicates(tier) -> str:
+    """The condition ReplicateToStandby: a standby region whose stack exists (its key is
+    known), so replicas there can be written."""
+    if "ReplicateToStandby" not in tier.template.conditions:
+        key = standby_parameter(tier, "StandbyKeyArn")
+        tier.condition("ReplicateToStandby", And(IsTrue(has_standby(tier)), Not(Equals(key, ""))))
+    return "ReplicateToStandby"
+
+
+# The name Route 53 answers with the primary ALB, or the standby's when the primary's
+# health check fails: api.<domain> is an alias of it when the standby runs the
+# application.
+FAILOVER_HOST = "failover.api"
+# Buckets replicated to the standby region: purpose -> the replica's purpose.
+REPLICATED_BUCKETS = {"media": "media-replica", "static-assets": "static-replica"}
+
+
+def replica_bucket_name(purpose: str, region: str = "${StandbyRegion}") -> str:
+    """s3-<replica purpose>-<env>-<account>-<standby region>, as Fn::Sub text:
+    deterministic, so the primary's replication rule names its destination without
+    reading the standby stack (which names its own with region ${AWS::Region})."""
+    return f"s3-{REPLICATED_BUCKETS[purpose]}-${{Environment}}-${{AWS::AccountId}}-{region}"
+
+
+def replica_bucket_arn(purpose: str) -> Sub:
+    return Sub("arn:${AWS::Partition}:s3:::" + replica_bucket_name(purpose))

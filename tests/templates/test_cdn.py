@@ -65,10 +65,11 @@ def test_reads_exactly_the_contracted_inputs(template):
         "AccessLogsBucketName",
         "CdnCertificateArn",
         "CdnWebAclArn",
+        "StaticReplicaBucketDomainName",
         *[f"{b}Bucket{a}" for b in ("Static", "Media") for a in ("Name", "Arn", "DomainName")],
     }
     deploy_time = template["Metadata"]["streamstack:DeployTimeParameters"]
-    assert deploy_time == ["CdnCertificateArn", "CdnWebAclArn"]
+    assert deploy_time == ["CdnCertificateArn", "CdnWebAclArn", "StaticReplicaBucketDomainName"]
     assert all(params[p]["Default"] == "" for p in deploy_time)
     assert not [p for p in wiring - set(deploy_time) if "Default" in params[p]]
 

@@ -26,8 +26,15 @@ def test_reads_exactly_the_contracted_inputs(template):
         "AlbDnsName",
         "AlbCanonicalHostedZoneId",
         "CdnCertificateArn",
+        "ApiFailover",
+        "AlbFullName",
+        "ApiTargetGroupFullName",
+        "ApiAlternateTargetGroupFullName",
     }
-    assert template["Metadata"]["streamstack:DeployTimeParameters"] == ["CdnCertificateArn"]
+    assert sorted(template["Metadata"]["streamstack:DeployTimeParameters"]) == [
+        "ApiFailover",
+        "CdnCertificateArn",
+    ]
 
 
 def test_no_records_without_a_domain(template):

@@ -188,5 +188,8 @@ def test_reads_nothing_of_the_data_tier(rendered):
         "AlbSecurityGroupId",
         "DataKeyArn",
         "PublicSubnetIds",
+        # The origin-verify secret's replica in the standby region (from the standby stack).
+        "StandbyKeyArn",
+        "StandbyRegion",
         "VpcId",
     ]
