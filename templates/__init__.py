@@ -22,6 +22,7 @@ from templates.network import NetworkTier
 from templates.observability import ObservabilityTier
 from templates.security import SecurityTier
 from templates.stackset_role import StackSetRoleTier
+from templates.standby import StandbyTier
 from templates.storage import StorageTier
 
 TIERS = [
@@ -41,5 +42,5 @@ TIERS = [
     ApiTier,
     ObservabilityTier,
 ]
-STANDALONE = [EdgeTier, BootstrapTier]
+STANDALONE = [EdgeTier, BootstrapTier, StandbyTier]
 DEPLOY_ROLES = [DeployRoleTier, StackSetRoleTier]

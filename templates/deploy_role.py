@@ -458,9 +458,10 @@ class DeployRoleTier(Tier):
                 )
             )
         statements += [
-            # deploy.py reads the bootstrap's outputs, and the edge stack's in us-east-1.
+            # deploy.py reads the bootstrap's outputs, the edge stack's in us-east-1 and
+            # the standby stack's in the standby region (any region: params name it).
             Statement(
-                Sid="ReadBootstrapAndEdge",
+                Sid="ReadBootstrapEdgeAndStandby",
                 Effect=Allow,
                 Action=[cfn_actions.DescribeStacks],
                 Resource=[
@@ -469,6 +470,10 @@ class DeployRoleTier(Tier):
                     Sub(
                         "arn:${AWS::Partition}:cloudformation:us-east-1:"
                         "${AWS::AccountId}:stack/${PlatformStackName}-edge/*"
+                    ),
+                    Sub(
+                        "arn:${AWS::Partition}:cloudformation:*:"
+                        "${AWS::AccountId}:stack/${PlatformStackName}-standby/*"
                     ),
                 ],
             ),

@@ -54,7 +54,9 @@ class Report:
 def trees(templates: dict[str, dict]) -> tuple[dict[str, dict], dict[str, dict]]:
     """(what the execution role deploys, what the StackSet execution role deploys)."""
     tree = {n: t for n, t in templates.items() if n not in ROLE_TEMPLATES + ("bootstrap",)}
-    stackset = {n: t for n, t in tree.items() if n != "edge"}
+    # A StackSet deploys the nested tree and the bootstrap; the edge and standby stacks
+    # are one environment's own, in their regions.
+    stackset = {n: t for n, t in tree.items() if n not in ("edge", "standby")}
     stackset["bootstrap"] = templates["bootstrap"]
     return tree, stackset
 

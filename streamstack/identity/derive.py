@@ -644,6 +644,16 @@ def execution_scope() -> Scope:
                 "Action": ["kms:Decrypt"],
                 "Resource": [{"Ref": "ArtifactKeyArn"}],
             },
+            # A secret's replica in the standby region is encrypted with the standby
+            # stack's key there, on the caller's behalf (ReplicateSecretToRegions): the
+            # one use of a key outside this region, and only through Secrets Manager.
+            {
+                "Sid": "EncryptSecretReplicas",
+                "Effect": "Allow",
+                "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+                "Resource": [_sub("arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*")],
+                "Condition": {"StringLike": {"kms:ViaService": "secretsmanager.*.amazonaws.com"}},
+            },
         ),
     )
 

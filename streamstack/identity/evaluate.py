@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import ipaddress
 import re
 from dataclasses import dataclass, field
 
@@ -184,6 +185,11 @@ class Resolved:
             if fn == "Fn::Split":
                 separator, text = self.value(arg)
                 return text.split(separator)
+            if fn == "Fn::Cidr":
+                block, count, host_bits = self.value(arg)
+                network = ipaddress.ip_network(block)
+                size = network.max_prefixlen - int(host_bits)
+                return [str(n) for n in network.subnets(new_prefix=size)][: int(count)]
             if fn == "Fn::GetAZs":
                 return [f"{self.region}{z}" for z in "abc"]
             if fn == "Fn::Base64":
