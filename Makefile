@@ -20,7 +20,7 @@ DEPLOY_FLAGS := $(if $(LOCAL),--local) $(if $(YES),--yes) \
                 $(if $(PR),--pull-request) $(if $(IMAGES),--images '$(IMAGES)')
 DEPLOY := $(PY) deploy.py
 
-.PHONY: build test unit lint bench diagram clean bootstrap deploy execute status doctor destroy local local-stop e2e edge cost rollback release-continue
+.PHONY: build test unit lint bench diagram clean bootstrap deploy execute status doctor destroy local local-stop e2e edge standby cost rollback release-continue
 
 ## build: render every template into build/, validate params, cfn-lint and checkov (cached)
 build: $(VENV)/.installed $(SCAN_VENV)/.installed
@@ -65,6 +65,10 @@ bootstrap: $(VENV)/.installed $(SCAN_VENV)/.installed
 ## edge ENV=x: CloudFront's WAF web ACL and certificate in us-east-1 (before deploy)
 edge: $(VENV)/.installed $(SCAN_VENV)/.installed
 	$(DEPLOY) edge $(ENV) $(DEPLOY_FLAGS)
+
+## standby ENV=x: the standby stack in params standby.region (before and after the first deploy)
+standby: $(VENV)/.installed $(SCAN_VENV)/.installed
+	$(DEPLOY) standby $(ENV) $(DEPLOY_FLAGS)
 
 ## deploy ENV=x: build if stale, upload, plan (dev executes at once: execute: auto)
 deploy: $(VENV)/.installed $(SCAN_VENV)/.installed

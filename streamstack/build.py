@@ -35,7 +35,8 @@ class BuildResult:
 
 
 def lint_regions(params_dir: Path = PARAMS_DIR) -> list[str]:
-    """Regions the params files deploy to (including StackSet regions), plus us-east-1."""
+    """Regions the params files deploy to (including StackSet and standby regions), plus
+    us-east-1."""
     import yaml
 
     from streamstack.validation import SUPPORTED_REGIONS
@@ -52,6 +53,9 @@ def lint_regions(params_dir: Path = PARAMS_DIR) -> list[str]:
             stackset = data.get("stackset")
             if isinstance(stackset, dict) and isinstance(stackset.get("regions"), list):
                 regions.update(r for r in stackset["regions"] if isinstance(r, str))
+            standby = data.get("standby")
+            if isinstance(standby, dict) and isinstance(standby.get("region"), str):
+                regions.add(standby["region"])
     return sorted(r for r in regions if r in SUPPORTED_REGIONS)
 
 

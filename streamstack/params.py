@@ -25,6 +25,7 @@ import yaml
 
 from streamstack import BUILD_DIR, PARAMS_DIR
 from streamstack.deploy import settings as deploy_settings
+from streamstack.deploy import standby_settings
 from streamstack.errors import ParamsError
 from streamstack.stacksets import config as stackset_config
 from streamstack.validation import (
@@ -70,6 +71,7 @@ SETTINGS = ("stack_name", "region", "account_id", "tags", "parameters")
 SECTIONS: dict[str, Callable[[Any, Problems, str, ParameterContext], Any]] = {
     "deploy": deploy_settings.validate,
     "stackset": stackset_config.validate_section,
+    "standby": standby_settings.validate_section,
 }
 
 
@@ -226,6 +228,7 @@ def parse(
     for name, validator in SECTIONS.items():
         if name in data:
             sections[name] = validator(data[name], problems, name, context)
+    standby_settings.check_environment(region, parameters, sections, problems)
     _check_standalone_maps(data, standalone or {}, template_parameters, problems)
     problems.raise_if_any()
     return EnvParams(
@@ -243,11 +246,16 @@ def parse(
 # -- stand-alone templates' parameter maps ------------------------------------------------
 # Where a params file sets parameters of a stand-alone template: (section, key) -> template.
 # The stand-alone templates a params map's values go to.
-STANDALONE_TEMPLATES = {"bootstrap": ("bootstrap", "deploy-role"), "edge": ("edge",)}
+STANDALONE_TEMPLATES = {
+    "bootstrap": ("bootstrap", "deploy-role"),
+    "edge": ("edge",),
+    "standby": ("standby",),
+}
 STANDALONE_MAPS = {
     ("deploy", "bootstrap_parameters"): "bootstrap",
     ("deploy", "edge_parameters"): "edge",
     ("stackset", "bootstrap_parameters"): "bootstrap",
+    ("standby", "parameters"): "standby",
 }
 # Edge parameters deploy.py sets itself from the root stack (commands.edge): the zone it
 # created or uses, and the distribution the CloudFront alarm watches.
@@ -267,7 +275,9 @@ def _check_standalone_maps(
             continue  # a wrong shape is the section validator's line; no build, no check
         prefix = f"{section}.{key}"
         resolved = EDGE_RESOLVED if template == "edge" else set()
-        if template == "edge":
+        if template == "standby":
+            resolved = set(standby_settings.SET_BY_DEPLOY)
+        if template in ("edge", "standby"):
             for name in sorted(set(values) & set(root_parameters) & set(declared)):
                 problems.add(
                     f"{prefix}.{name}",

@@ -40,6 +40,12 @@ COMMANDS = {
         None,
         builds=True,
     ),
+    "standby": Command(
+        "deploy the standby stack (replicas, vault, secondary, warm standby) to its region",
+        stack.standby,
+        None,
+        builds=True,
+    ),
     "deploy": Command("build, upload and plan", stack.plan, stackset.plan, builds=True),
     "execute": Command("execute the reviewed plan", stack.execute, stackset.execute),
     "status": Command("tree, status, outputs, drift", stack.status, None),

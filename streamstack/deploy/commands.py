@@ -28,6 +28,7 @@ from streamstack.deploy import (
     plans,
     safety,
     stacks,
+    standby_stack,
     stuck,
     validation,
 )
@@ -90,9 +91,14 @@ def resolve_deploy_time(ctx, boot) -> dict[str, str]:
     declared = json.loads((ctx.build_dir / root["file"]).read_text())["Parameters"]
     values: dict[str, str] = {}
     edge = None
+    standby = None
     for name in root["deploy_time_parameters"]:
         if name == "ArtifactBaseUrl":
             values[name] = boot.base_url
+        elif name in standby_stack.ROOT_NAMES:
+            if standby is None:
+                standby = standby_stack.root_values(ctx)
+            values[name] = standby[name]
         elif name in boot.outputs:
             values[name] = boot.outputs[name]
         elif name == "CloudFrontPrefixListId":
@@ -250,6 +256,39 @@ def edge(ctx) -> int:
 
 def edge_stack_name(params) -> str:
     return f"{params.stack_name}-edge"
+
+
+def standby(ctx) -> int:
+    """The standby stack in the standby region (params standby:). Run before the root's
+    first plan (it needs the replicas, vault and key) and again after it (the secondary
+    cluster, the replicated secrets and the failover record need the root's outputs)."""
+    settings = standby_stack.required(ctx)
+    if standby_stack.TEMPLATE not in ctx.manifest["templates"]:
+        raise StreamstackError(
+            "this build has no standby template (templates/standby.py): run `make build`"
+        )
+    cfn, boot = connect(ctx)
+    text = _built(ctx, standby_stack.TEMPLATE)
+    declared = json.loads(text).get("Parameters", {})
+    values = standby_stack.values(ctx, declared, boot.outputs)
+    # Too large to pass inline: from the artifact bucket, verified like the tiers.
+    upload = artifacts.upload_templates(
+        ctx.client("s3"),
+        boot.bucket,
+        ctx.manifest,
+        ctx.build_dir,
+        boot.base_url,
+        names=[standby_stack.TEMPLATE],
+    )
+    return deploy_standalone(
+        ctx,
+        standby_stack.stack_name(ctx.params),
+        text,
+        values,
+        settings.region,
+        "standby",
+        template_url=artifacts.template_url(upload.base_url, ctx.manifest, standby_stack.TEMPLATE),
+    )
 
 
 def deploy_standalone(
@@ -558,6 +597,16 @@ def status(ctx) -> int:
     ):
         found = stacks.describe(cfn, name)
         ctx.out(f"{what} {name}: {found['StackStatus'] if found else 'not deployed'}")
+    standalone = [("edge", edge_stack_name(ctx.params), EDGE_REGION)]
+    settings = standby_stack.settings_of(ctx.params)
+    if settings is not None:
+        standalone.append(("standby", standby_stack.stack_name(ctx.params), settings.region))
+    for what, name, region in standalone:
+        found = stacks.describe(ctx.client("cloudformation", region), name)
+        ctx.out(f"{what} {name} ({region}): {found['StackStatus'] if found else 'not deployed'}")
+        for key, value in sorted(stacks.outputs(found or {}).items()):
+            if what == "standby":
+                ctx.out(f"  {key} = {value}")
     name = ctx.params.stack_name
     stack = stacks.describe(cfn, name)
     if stack is None:

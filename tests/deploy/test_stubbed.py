@@ -1204,6 +1204,13 @@ def test_status_shows_the_tree_and_drift(prod):
     cfn.add_response(
         "describe_stacks", {"Stacks": [role_stack()]}, {"StackName": f"{STACK}-bootstrap-role"}
     )
+    stubs["cloudformation-us-east-1"].add_client_error(
+        "describe_stacks",
+        "ValidationError",
+        f"Stack with id {STACK}-edge does not exist",
+        400,
+        expected_params={"StackName": f"{STACK}-edge"},
+    )
     cfn.add_response("describe_stacks", {"Stacks": [root]}, {"StackName": STACK})
     cfn.add_response(
         "list_stack_resources", {"StackResourceSummaries": []}, {"StackName": STACK_ID}
@@ -1228,6 +1235,7 @@ def test_status_shows_the_tree_and_drift(prod):
     assert commands.status(ctx) == 0
     assert "UPDATE_COMPLETE" in ctx.out.text and "drift: DRIFTED (2 drifted)" in ctx.out.text
     assert "VpcId = vpc-0123456789abcdef0" in ctx.out.text
+    assert f"edge {STACK}-edge (us-east-1): not deployed" in ctx.out.text
 
 
 def test_doctor_keeps_the_newest_change_sets(prod):

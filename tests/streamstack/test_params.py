@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from streamstack import PARAMS_DIR, ROOT
+from streamstack import build as build_mod
 from streamstack import params as params_mod
 from streamstack.errors import ParamsError
 from streamstack.params import load, params_path
@@ -374,3 +375,95 @@ def test_cli_prints_one_line_errors_without_traceback(tmp_path):
         f"error: {params_dir}/dev.yaml: parameters.NatLayout: 'three' is not allowed; "
         "allowed: single, per-az, none"
     )
+
+
+# -- standby: the region the platform recovers into --------------------------------------
+@pytest.mark.parametrize(
+    "standby,parameters,expected",
+    [
+        (
+            {"region": "us-west-2"},
+            {},
+            "standby.region: is us-west-2, the platform's own region: a standby must survive "
+            "the loss of that region; choose another",
+        ),
+        ({"region": "us-east-9"}, {}, "standby.region: 'us-east-9' is not a supported region"),
+        (
+            {"region": "us-west-1"},
+            {},
+            "standby.region: us-west-1 offers only 2 Availability Zones",
+        ),
+        ({}, {}, "standby.region: is missing: the region the standby stack lives in"),
+        (
+            {"region": "us-east-1", "regoin": "x"},
+            {},
+            "standby.regoin: unknown setting; allowed: region, parameters",
+        ),
+        (
+            {"region": "us-east-1"},
+            {"AuroraGlobalDatabase": "enabled"},
+            "parameters.AuroraGlobalDatabase: is enabled outside prod",
+        ),
+        (
+            {"region": "us-east-1", "parameters": {"StandbyApiTasks": 0}},
+            {},
+            "standby.parameters.StandbyApiTasks: 0 is below the minimum 1",
+        ),
+        (
+            {"region": "us-east-1", "parameters": {"StandbyApplication": "on"}},
+            {},
+            "standby.parameters.StandbyApplication: 'on' is not allowed; allowed: enabled, "
+            "disabled",
+        ),
+        (
+            {"region": "us-east-1", "parameters": {"GlobalClusterIdentifier": "x"}},
+            {},
+            "standby.parameters.GlobalClusterIdentifier: is resolved by deploy.py at deploy time",
+        ),
+        (
+            {"region": "us-east-1", "parameters": {"DomainName": "example.com"}},
+            {},
+            "standby.parameters.DomainName: is shared with the root template: set "
+            "parameters.DomainName instead",
+        ),
+    ],
+)
+def test_standby_problems_are_one_line_each(
+    tmp_path, root_spec, standalone, standby, parameters, expected
+):
+    data = dict(GOOD, standby=standby, parameters={**GOOD["parameters"], **parameters})
+    write(tmp_path, "dev", yaml.safe_dump(data))
+    params, deploy_time = root_spec
+    with pytest.raises(ParamsError) as err:
+        load(
+            "dev",
+            params_dir=tmp_path,
+            template_parameters=params,
+            deploy_time=deploy_time,
+            standalone=standalone,
+        )
+    assert len(err.value.lines) == 1 and expected in err.value.lines[0], err.value.lines
+
+
+def test_a_global_database_needs_a_standby_region(tmp_path, root_spec):
+    prod = yaml.safe_load((PARAMS_DIR / "prod.yaml").read_text())
+    prod.pop("standby")
+    write(tmp_path, "prod", yaml.safe_dump(prod))
+    (line,) = reject(tmp_path, root_spec, env="prod")
+    assert line.endswith(
+        "parameters.AuroraGlobalDatabase: is enabled, but a global database needs a standby "
+        "region for its secondary: add standby: {region: ...} or set it to disabled"
+    )
+
+
+def test_a_stackset_environment_has_no_standby(tmp_path, root_spec):
+    data = yaml.safe_load((PARAMS_DIR / "prod-global.yaml").read_text())
+    data["standby"] = {"region": "us-east-1"}
+    write(tmp_path, "prod-global", yaml.safe_dump(data))
+    lines = reject(tmp_path, root_spec, env="prod-global")
+    assert any("standby: a StackSet environment deploys its instances" in line for line in lines)
+
+
+def test_the_standby_region_is_linted(tmp_path):
+    write(tmp_path, "prod", "region: us-west-2\nstandby: {region: ap-south-2}\n")
+    assert "ap-south-2" in build_mod.lint_regions(tmp_path)
