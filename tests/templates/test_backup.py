@@ -16,6 +16,8 @@ STANDBY = {
 }
 # Templates that hold the platform's data: the nested tiers.
 DATA_TEMPLATES = [tier.name for tier in TIERS]
+# The standby stack with everything it can hold (the secondary, the warm application).
+STANDBY_STACK = {"GlobalClusterIdentifier": "aurora-global-x", "StandbyApplication": "enabled"}
 
 
 def _tier(rendered, env, overrides=None):
@@ -122,8 +124,8 @@ def test_every_resource_that_holds_data_is_backed_up_or_says_why_not(rendered, e
     in this environment carries the tag the selection matches, or a written reason in
     its Metadata. A new stateful resource fails here until it is one or the other."""
     covered, excluded = [], []
-    for name in DATA_TEMPLATES:
-        ev = evaluate(rendered[name], env, STANDBY)
+    for name in [*DATA_TEMPLATES, "standby"]:
+        ev = evaluate(rendered[name], env, {**STANDBY, **STANDBY_STACK})
         for logical, resource in ev.resources.items():
             if resource["Type"] not in BACKED_UP_TYPES:
                 continue
@@ -144,6 +146,8 @@ def test_every_resource_that_holds_data_is_backed_up_or_says_why_not(rendered, e
     assert {"data/DbCluster", "storage/MediaBucket", "storage/FileSystem"} <= set(covered)
     assert ("data/VideosTable" in covered) is True  # the table is on in every environment
     assert "storage/UploadsBucket" in excluded
+    # The standby's copies of platform data are covered where they come from.
+    assert {"standby/DbCluster", "standby/MediaReplicaBucket"} <= set(excluded)
 
 
 @pytest.mark.parametrize("env", ["staging", "prod"])
