@@ -16,8 +16,8 @@ from awacs import s3 as s3_actions
 from awacs.aws import Allow, Bool, Condition, Deny, Policy, Principal, Statement, StringEquals
 from troposphere import FindInMap, GetAtt, Join, Ref, Sub, efs, s3
 
-from templates.base import Tier, account_root
-from templates.parts.buckets import secure_bucket_statements
+from templates.base import AWS_NO_VALUE, Equals, If, Not, Tier, account_root
+from templates.parts.buckets import bucket_name, secure_bucket_statements
 from templates.parts.iam import policy_dict
 from templates.parts.regions import ELB_LOG_ACCOUNTS
 
@@ -157,10 +157,15 @@ class StorageTier(Tier):
             "UploadCorsOrigins",
             "Storage",
             Type="CommaDelimitedList",
-            Default="*",
-            Description="Origins allowed to upload from a browser (presigned PUT/POST), "
-            "e.g. https://app.example.com; * allows any origin.",
+            Default="",
+            AllowedPattern=r"^(\*|https?://[a-z0-9.-]+(:[0-9]{1,5})?)?$",
+            ConstraintDescription="origins such as https://app.example.com (scheme, host, "
+            "optional port), or *",
+            Description="Origins whose pages may upload to the uploads bucket from a browser "
+            "(presigned PUT/POST), e.g. https://app.example.com. Empty: no browser uploads "
+            "(no CORS rule). * allows a page on any site; staging and prod refuse it.",
         )
+        self.condition("BrowserUploads", Not(Equals(Join("", self.upload_cors_origins), "")))
 
     def _lifecycle(self, spec: BucketSpec) -> s3.LifecycleRule:
         rule = spec.lifecycle
@@ -197,9 +202,7 @@ class StorageTier(Tier):
                 SSEAlgorithm="aws:kms", KMSMasterKeyID=self.storage_key
             )
         props = dict(
-            BucketName=Sub(
-                f"s3-{spec.purpose}-${{Environment}}-${{AWS::AccountId}}-${{AWS::Region}}"
-            ),
+            BucketName=bucket_name(spec.purpose),
             VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
             BucketEncryption=s3.BucketEncryption(
                 ServerSideEncryptionConfiguration=[
@@ -235,16 +238,20 @@ class StorageTier(Tier):
                 EventBridgeConfiguration=s3.EventBridgeConfiguration(EventBridgeEnabled=True)
             )
         if spec.browser_uploads:
-            props["CorsConfiguration"] = s3.CorsConfiguration(
-                CorsRules=[
-                    s3.CorsRules(
-                        AllowedMethods=["GET", "PUT", "POST"],
-                        AllowedOrigins=self.upload_cors_origins,
-                        AllowedHeaders=["*"],
-                        ExposedHeaders=["ETag"],
-                        MaxAge=3000,
-                    )
-                ]
+            props["CorsConfiguration"] = If(
+                "BrowserUploads",
+                s3.CorsConfiguration(
+                    CorsRules=[
+                        s3.CorsRules(
+                            AllowedMethods=["GET", "PUT", "POST"],
+                            AllowedOrigins=self.upload_cors_origins,
+                            AllowedHeaders=["*"],
+                            ExposedHeaders=["ETag"],
+                            MaxAge=3000,
+                        )
+                    ]
+                ),
+                Ref(AWS_NO_VALUE),
             )
         logical = f"{spec.logical}Bucket"
         bucket = self.add(self.stateful(s3.Bucket(logical, **props)))

@@ -36,6 +36,8 @@ from streamstack.errors import StreamstackError
 
 SUCCESS = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE")
 EDGE_REGION = "us-east-1"
+# The edge stack's output the distribution takes its WAF web ACL from.
+WEB_ACL = "CdnWebAclArn"
 
 
 # -- shared steps ------------------------------------------------------------------------
@@ -122,6 +124,11 @@ def resolve_deploy_time(ctx, boot) -> dict[str, str]:
                 )
             ctx.out(f"deploy-time {name}: not found, the template default applies")
     return values
+
+
+def root_parameter_names(ctx) -> set[str]:
+    root = ctx.manifest["templates"]["root"]
+    return set(json.loads((ctx.build_dir / root["file"]).read_text())["Parameters"])
 
 
 def execute_change_set(
@@ -338,6 +345,15 @@ def plan(ctx) -> int:
         f"{upload.skipped} (s3://{boot.bucket}/{prefix})"
     )
     values = resolve_deploy_time(ctx, boot)
+    # Before any change set: a protected environment's CloudFront needs its WAF.
+    if WEB_ACL in root_parameter_names(ctx):
+        safety.require_web_acl(
+            ctx.env,
+            ctx.settings.protected,
+            [] if values.get(WEB_ACL) else [f"no {WEB_ACL} from {edge_stack_name(params)}"],
+            f"run `make edge ENV={ctx.env}` (the web ACL, in {EDGE_REGION}), then "
+            f"`make deploy ENV={ctx.env}` again",
+        )
     values["ArtifactBaseUrl"] = upload.base_url
     kind = "CREATE" if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
     rollback = safety.rollback_configuration(

@@ -12,9 +12,16 @@ from awacs.aws import (
     Statement,
     StringNotEqualsIfExists,
 )
-from troposphere import GetAtt, Join
+from troposphere import GetAtt, Join, Sub
 
 from templates.base import account_root
+
+
+def bucket_name(purpose: str) -> Sub:
+    """The platform's bucket names, s3-<purpose>-<env>-<account>-<region>: unique across the
+    accounts and regions of a StackSet, and known to tiers that cannot wait for the
+    storage tier (the storage key's policy names the buckets CloudFront reads)."""
+    return Sub(f"s3-{purpose}-${{Environment}}-${{AWS::AccountId}}-${{AWS::Region}}")
 
 
 def secure_bucket_statements(bucket, encryption: str, key_arn=None) -> list[Statement]:

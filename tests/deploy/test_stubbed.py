@@ -32,6 +32,7 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/streamstack-prod-bootstrap-ExecutionRole-1"
 BUCKET = "streamstack-prod-bootstrap-artifactbucket-1"
 BASE_URL = f"https://{BUCKET}.s3.{REGION}.amazonaws.com"
 WEB_ACL = f"arn:aws:wafv2:us-east-1:{ACCOUNT}:global/webacl/waf-cdn-prod/abc"
+EDGE_OUTPUTS = {"CdnWebAclArn": WEB_ACL, "CdnCertificateArn": ""}
 NOW = dt.datetime.now(dt.UTC)
 BEFORE = NOW - dt.timedelta(days=3)
 
@@ -149,18 +150,10 @@ def stub_connect(stubs, root=None, name=STACK):
         )
 
 
-def stub_until_change_set(
-    ctx,
-    stubs,
-    status="CREATE_COMPLETE",
-    reason=None,
-    refused=None,
-    alarm_arn=None,
-    edge_outputs=None,
-    prefix="",
-):
-    """Everything `make deploy` asks before the change set is walked (or, with refused,
-    an error code CreateChangeSet answers with); prefix: a pull request's."""
+def stub_deploy_time(ctx, stubs, edge_outputs=EDGE_OUTPUTS, prefix=""):
+    """`make deploy` up to its deploy-time values: the connection, the uploads, the edge
+    stack (it gives CloudFront its web ACL, as a protected environment needs;
+    edge_outputs=None: there is no edge stack) and the CloudFront prefix list."""
     stub_connect(stubs, stack())
     stub_templates_present(ctx, stubs, prefix)
     edge = stubs["cloudformation-us-east-1"]
@@ -207,6 +200,21 @@ def stub_until_change_set(
             ]
         },
     )
+
+
+def stub_until_change_set(
+    ctx,
+    stubs,
+    status="CREATE_COMPLETE",
+    reason=None,
+    refused=None,
+    alarm_arn=None,
+    edge_outputs=EDGE_OUTPUTS,
+    prefix="",
+):
+    """Everything `make deploy` asks before the change set is walked (or, with refused,
+    an error code CreateChangeSet answers with); prefix: a pull request's."""
+    stub_deploy_time(ctx, stubs, edge_outputs, prefix)
     composite = [{"AlarmArn": alarm_arn, "AlarmName": "alarm-platform-health-prod"}]
     stubs["cloudwatch"].add_response(
         "describe_alarms",
@@ -597,8 +605,22 @@ def test_empty_change_set_is_success_and_deleted(prod):
     write_plan(ctx, plan_document())  # a stale plan from before
     assert commands.plan(ctx) == 0
     assert "no changes" in ctx.out.text
-    assert "deploy-time CdnWebAclArn: not found, the template default applies" in ctx.out.text
     assert not (ctx.plans / "prod.json").exists()
+
+
+@pytest.mark.parametrize(
+    "edge_outputs", [None, {"CdnCertificateArn": ""}], ids=["no edge stack", "no web ACL"]
+)
+def test_a_protected_plan_refuses_cloudfront_without_its_web_acl(prod, edge_outputs):
+    ctx, stubs = prod
+    stub_deploy_time(ctx, stubs, edge_outputs)
+    with pytest.raises(exits.Refused) as refused:
+        commands.plan(ctx)
+    message = str(refused.value)
+    assert refused.value.exit_code == exits.REFUSED
+    assert message.startswith("prod is protected and CloudFront would serve it without a WAF")
+    assert "run `make edge ENV=prod`" in message and "\n" not in message
+    assert not (ctx.plans / "prod.json").exists()  # and no change set was asked for
 
 
 def test_the_health_alarm_becomes_a_rollback_trigger_once_it_exists(prod):
