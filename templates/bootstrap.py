@@ -37,9 +37,8 @@ from awacs.aws import (
 from troposphere import GetAtt, Join, Not, Ref, Sub, ecr, iam, s3
 
 from templates.base import AWS_NO_VALUE, Equals, If, Tier
-from templates.parts.deploy import PULL_REQUEST_PREFIX, TEMPLATES_PREFIX
+from templates.parts.deploy import ECR_REPOSITORIES, PULL_REQUEST_PREFIX, TEMPLATES_PREFIX
 from templates.parts.iam import policy_dict, policy_document, service_trust
-from templates.parts.images import ECR_REPOSITORIES
 from templates.parts.keys import customer_key
 
 STACKSET_ADMIN_ROLE = "AWSCloudFormationStackSetAdministrationRole"

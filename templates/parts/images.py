@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from templates.parts.deploy import ECR_REPOSITORIES
+
 # traefik/whoami v1.11.0 (its multi-arch index): answers every path and /health with 200
 # on WHOAMI_PORT_NUMBER, runs as any uid on a read-only root file system, so a first
 # deploy with defaults passes its health checks. Replace it with the application's.
@@ -13,9 +15,12 @@ PLACEHOLDER_IMAGE = (
     "docker.io/traefik/whoami:v1.11.0"
     "@sha256:200689790a0a0ea48ca45992e0450bc26ccab5307375b41c84dfc4f2475937ab"
 )
-# The platform's repositories (bootstrap): logical prefix -> purpose, named
-# ecr-<purpose>-<environment>.
-ECR_REPOSITORIES = {"Api": "api", "Web": "web", "Worker": "worker"}
+# AWS Distro for OpenTelemetry collector v0.43.3 (its multi-arch index), beside every
+# container when Tracing is enabled.
+TRACING_COLLECTOR_IMAGE = (
+    "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.3"
+    "@sha256:8aa9ea5f67b8d318f7d6af24677e3c70f7098bc0631147cb5fa91addbe980b06"
+)
 
 DIGEST = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
 ECR_IMAGE = re.compile(

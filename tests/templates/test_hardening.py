@@ -55,3 +55,16 @@ def test_only_the_database_user_function_reads_the_master_secret(rendered, env):
             if "MasterUserSecret" in json.dumps(role["Properties"].get("Policies", [])):
                 readers.append(f"{name}.{logical}")
     assert readers == ["data.DatabaseUserFunctionRole"]
+
+
+def test_every_image_default_is_pinned_by_digest(rendered):
+    """What staging and prod run when their params name no image: nothing a tag moves."""
+    from templates.parts.images import DIGEST, is_image_parameter
+
+    defaults = {
+        name: spec["Default"]
+        for name, spec in rendered["root"]["Parameters"].items()
+        if is_image_parameter(name)
+    }
+    assert {"ApiImage", "WebImage", "WorkerImage", "TracingCollectorImage"} <= set(defaults)
+    assert {n: i for n, i in defaults.items() if not DIGEST.match(i)} == {}
