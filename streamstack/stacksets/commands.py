@@ -239,6 +239,8 @@ def plan(
         return EXIT_DATA_LOSS
     if not the_plan.no_changes:
         ctx.out(f"review it, then: make execute ENV={ctx.env}")
+        if ctx.flag("detailed_exitcode"):
+            return exits.CHANGES
     return EXIT_OK
 
 
