@@ -61,6 +61,11 @@ EXECUTE_ACTIONS = [
 ]
 
 
+# What deploys keep in the artifact bucket for the next ones (streamstack/deploy/history.py):
+# each plan and timeline, and the durations this environment's executions measured.
+PLANS_PREFIX = "plans/${Environment}/"
+DURATIONS = PLANS_PREFIX + "durations.json"
+
 # Nested stacks are named <root>-<logical id>-<random>, and every tier's logical id ends
 # in Stack: the pattern takes them and leaves the root's bootstrap and edge stacks out.
 NESTED_STACKS = "${PlatformStackName}-*Stack-*"
@@ -225,6 +230,7 @@ class DeployRoleTier(Tier):
             PLAN_ACTIONS,
             TEMPLATES_PREFIX,
             "deploy-*",
+            history=([PLANS_PREFIX + "*"], [PLANS_PREFIX + "*"]),
         )
         self._github_role(
             "GitHubPullRequestRole",
@@ -234,6 +240,7 @@ class DeployRoleTier(Tier):
             PLAN_ACTIONS,
             PULL_REQUEST_PREFIX + TEMPLATES_PREFIX,
             "pr-*",
+            history=([DURATIONS], [PULL_REQUEST_PREFIX + PLANS_PREFIX + "*"]),
         )
         self._github_role(
             "GitHubDeployRole",
@@ -243,6 +250,7 @@ class DeployRoleTier(Tier):
             PLAN_ACTIONS + EXECUTE_ACTIONS,
             TEMPLATES_PREFIX,
             "deploy-*",
+            history=([PLANS_PREFIX + "*"], [PLANS_PREFIX + "*"]),
         )
 
     def _github_role(
@@ -254,6 +262,7 @@ class DeployRoleTier(Tier):
         actions: list,
         prefix: str,
         change_sets: str,
+        history: tuple[list[str], list[str]],
     ) -> None:
         trust = Policy(
             Version="2012-10-17",
@@ -366,6 +375,35 @@ class DeployRoleTier(Tier):
                 Effect=Allow,
                 Action=[s3_actions.GetObject, s3_actions.PutObject],
                 Resource=[templates],
+            ),
+            # Without ListBucket S3 answers a missing key with 403, not 404: an upload
+            # could not tell a template to write from a refused read, nor a plan an
+            # environment never measured from a denied read. It lists key names only.
+            Statement(
+                Sid="TellMissingKeys",
+                Effect=Allow,
+                Action=[s3_actions.ListBucket],
+                Resource=[Sub("arn:${AWS::Partition}:s3:::${ArtifactBucketName}")],
+            ),
+            # Plans, timelines and measured durations (read: the estimate; write: the
+            # plan or the execution's timeline); a pull request writes apart.
+            Statement(
+                Sid="ReadDeployHistory",
+                Effect=Allow,
+                Action=[s3_actions.GetObject],
+                Resource=[
+                    Sub(f"arn:${{AWS::Partition}}:s3:::${{ArtifactBucketName}}/{key}")
+                    for key in history[0]
+                ],
+            ),
+            Statement(
+                Sid="WriteDeployHistory",
+                Effect=Allow,
+                Action=[s3_actions.PutObject],
+                Resource=[
+                    Sub(f"arn:${{AWS::Partition}}:s3:::${{ArtifactBucketName}}/{key}")
+                    for key in history[1]
+                ],
             ),
             Statement(
                 Sid="EncryptTemplates",
