@@ -169,23 +169,30 @@ def pair(
     root_values: dict[str, str],
     region: str,
     account: str,
+    nested_ids: Callable[[], dict[str, str]] = dict,
 ) -> list[Move]:
     """MOVEs among the plan's rows: each Remove of a nested stack matched with at most
     one Add of the same resource in another nested stack (and the other way round).
     deployed(stack id): that stack's deployed template; state(stack id): its names;
-    built: stack label -> the template the build gives it."""
-    ids = {
-        "/".join(("root",) + c.path + (c.resource["LogicalResourceId"],)): c.resource.get(
-            "PhysicalResourceId", ""
-        )
-        for c in changes
-        if c.resource.get("ResourceType") == NESTED_STACK
-    }
+    built: stack label -> the template the build gives it; nested_ids(): label -> id of
+    every nested stack deployed (asked only when a pair is possible: an upstream tier
+    the change set does not touch still gives its outputs)."""
     removes = [r for r in rows if r.action == "Remove" and r.stack != "root"]
     adds = [r for r in rows if r.action == "Add" and r.stack != "root"]
     types = {r.resource_type for r in removes} & {r.resource_type for r in adds}
     if not types:
         return []
+    ids = dict(nested_ids())
+    ids.update(
+        {
+            "/".join(("root",) + c.path + (c.resource["LogicalResourceId"],)): c.resource[
+                "PhysicalResourceId"
+            ]
+            for c in changes
+            if c.resource.get("ResourceType") == NESTED_STACK
+            and c.resource.get("PhysicalResourceId", "").startswith("arn:")
+        }
+    )
     moves: list[Move] = []
     taken: set[tuple[str, str]] = set()
     for removed in (r for r in removes if r.resource_type in types):

@@ -123,6 +123,8 @@ def classify(change: dict, holds_stateful: bool | None = None) -> str:
     """
     rtype = change.get("ResourceType", "")
     action = change.get("Action", "")
+    if action in ("Import", "SyncWithActual"):  # the resource itself does not change
+        return "NORMAL"
     if destructive(change) and is_stateful(change, holds_stateful):
         return retention.label(change.get("PolicyAction"))
     if rtype.startswith("AWS::IAM::") or rtype in SECURITY_TYPES:

@@ -9,7 +9,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from streamstack.deploy import critical_path, drift, moves
+from streamstack.deploy import critical_path, drift, moves, stacks
 from streamstack.deploy.critical_path import DELETE
 from streamstack.deploy.durations import Durations
 from streamstack.deploy.secrets import Secrets
@@ -74,6 +74,15 @@ def deployed_reader(cfn):
 
 def find_moves(ctx, cfn, rows, changes, *, templates, root_values, stack_id) -> list[moves.Move]:
     template, state = deployed_reader(cfn)
+
+    def nested_ids() -> dict[str, str]:
+        return {
+            f"root/{r['LogicalResourceId']}": r["PhysicalResourceId"]
+            for r in stacks.resources(cfn, stack_id)
+            if r["ResourceType"] == NESTED_STACK
+            and r.get("PhysicalResourceId", "").startswith("arn:")
+        }
+
     found = moves.pair(
         rows,
         changes,
@@ -84,6 +93,7 @@ def find_moves(ctx, cfn, rows, changes, *, templates, root_values, stack_id) -> 
         root_values=root_values,
         region=ctx.params.region,
         account=account_of(stack_id),
+        nested_ids=nested_ids,
     )
     moves.mark(rows, found, ctx.env)
     return found
