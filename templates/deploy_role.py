@@ -387,23 +387,20 @@ class DeployRoleTier(Tier):
             ),
             # Plans, timelines and measured durations (read: the estimate; write: the
             # plan or the execution's timeline); a pull request writes apart.
-            Statement(
-                Sid="ReadDeployHistory",
-                Effect=Allow,
-                Action=[s3_actions.GetObject],
-                Resource=[
-                    Sub(f"arn:${{AWS::Partition}}:s3:::${{ArtifactBucketName}}/{key}")
-                    for key in history[0]
-                ],
-            ),
-            Statement(
-                Sid="WriteDeployHistory",
-                Effect=Allow,
-                Action=[s3_actions.PutObject],
-                Resource=[
-                    Sub(f"arn:${{AWS::Partition}}:s3:::${{ArtifactBucketName}}/{key}")
-                    for key in history[1]
-                ],
+            *(
+                Statement(
+                    Sid=sid,
+                    Effect=Allow,
+                    Action=[action],
+                    Resource=[
+                        Sub(f"arn:${{AWS::Partition}}:s3:::${{ArtifactBucketName}}/{key}")
+                        for key in keys
+                    ],
+                )
+                for sid, action, keys in (
+                    ("ReadDeployHistory", s3_actions.GetObject, history[0]),
+                    ("WriteDeployHistory", s3_actions.PutObject, history[1]),
+                )
             ),
             Statement(
                 Sid="EncryptTemplates",

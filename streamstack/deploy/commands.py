@@ -397,11 +397,7 @@ def plan(ctx) -> int:
     _refuse_failed(ctx, desc)
 
     changes = changeset.walk(cfn, created["Id"])
-    root_template = json.loads((ctx.build_dir / root["file"]).read_text())
-    by_sha = {
-        e["sha256"]: json.loads((ctx.build_dir / e["file"]).read_text())
-        for e in ctx.manifest["templates"].values()
-    }
+    root_template, by_sha = review.built(ctx.build_dir, ctx.manifest)
     templates = review.templates_by_stack(root_template, by_sha)
     root_values = review.root_values(root_template, {**params.parameters, **values})
     secrets = Secrets(templates, root_values)
@@ -534,13 +530,7 @@ def plan_revert(ctx, cfn, boot, stack) -> int:
     if not entries:
         plans.discard(ctx.plans, ctx.env)
         return 0
-    root_template = json.loads(
-        (ctx.build_dir / ctx.manifest["templates"]["root"]["file"]).read_text()
-    )
-    by_sha = {
-        e["sha256"]: json.loads((ctx.build_dir / e["file"]).read_text())
-        for e in ctx.manifest["templates"].values()
-    }
+    root_template, by_sha = review.built(ctx.build_dir, ctx.manifest)
     # The deployed templates are the build's where the tiers did not change since; a
     # template the build no longer has hides more (every write-only or dynamic place
     # of its type), never less.

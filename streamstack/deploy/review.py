@@ -18,6 +18,15 @@ NESTED_STACK = "AWS::CloudFormation::Stack"
 REMOVED = "(removed stack)"  # a removed nested stack's work in the estimate
 
 
+def built(build_dir, manifest: dict) -> tuple[dict, dict[str, dict]]:
+    """The built root template and every built template by its sha256."""
+    root = json.loads((build_dir / manifest["templates"]["root"]["file"]).read_text())
+    return root, {
+        e["sha256"]: json.loads((build_dir / e["file"]).read_text())
+        for e in manifest["templates"].values()
+    }
+
+
 def templates_by_stack(root: dict, templates_by_sha: dict[str, dict]) -> dict[str, dict]:
     """Stack label ("root", "root/DataStack") -> the built template it gets."""
     found = {"root": root}

@@ -117,12 +117,7 @@ def settle(ctx, cfn, stack: dict | None) -> dict | None:
             )
         kwargs = {"ResourcesToSkip": skipped} if skipped else {}
         cfn.continue_update_rollback(StackName=stack["StackId"], **_role(ctx), **kwargs)
-        stack = stacks.describe(cfn, stack["StackId"])
-        while in_progress(stack["StackStatus"]):
-            ctx.sleep(ctx.poll_seconds)
-            stack = stacks.describe(cfn, stack["StackId"])
-        ctx.out(f"{name} is {stack['StackStatus']}")
-        return stack
+        return _wait_settled(ctx, cfn, stack)
 
     if status in ROLLED_BACK_BY_HAND:
         failed = failed_resources(cfn, stack["StackId"], status)
@@ -134,12 +129,7 @@ def settle(ctx, cfn, stack: dict | None) -> dict | None:
                 f"doctor ENV={env} YES=1`) to roll it back; what this operation created goes"
             )
         cfn.rollback_stack(StackName=stack["StackId"], RetainExceptOnCreate=True, **_role(ctx))
-        stack = stacks.describe(cfn, stack["StackId"])
-        while stack and in_progress(stack["StackStatus"]):
-            ctx.sleep(ctx.poll_seconds)
-            stack = stacks.describe(cfn, stack["StackId"])
-        ctx.out(f"{name} is {stack['StackStatus'] if stack else 'DELETE_COMPLETE'}")
-        return settle(ctx, cfn, stack) if stack else None
+        return settle(ctx, cfn, _wait_settled(ctx, cfn, stack))
 
     if status == "DELETE_FAILED":
         left = failed_resources(cfn, stack["StackId"], "DELETE_FAILED")
@@ -170,6 +160,16 @@ def settle(ctx, cfn, stack: dict | None) -> dict | None:
             "deploy.py cannot repair this state, see the stack's events in the console"
         )
     return stack
+
+
+def _wait_settled(ctx, cfn, stack: dict) -> dict | None:
+    """The stack once its operation is over (None when that deleted it)."""
+    current = stacks.describe(cfn, stack["StackId"])
+    while current and in_progress(current["StackStatus"]):
+        ctx.sleep(ctx.poll_seconds)
+        current = stacks.describe(cfn, stack["StackId"])
+    ctx.out(f"{stack['StackName']} is {current['StackStatus'] if current else 'DELETE_COMPLETE'}")
+    return current
 
 
 def has_change_sets(cfn, stack_id: str) -> bool:

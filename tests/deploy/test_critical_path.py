@@ -5,26 +5,20 @@ estimate of a first deploy of prod."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import yaml
 
 from streamstack import PARAMS_DIR
 from streamstack.deploy import critical_path, durations, report, review, timeline
 from streamstack.deploy.changeset import Change
+from tests.deploy.conftest import built_tree
 
 
 @pytest.fixture(scope="module")
 def tree(built):
-    manifest = json.loads((built / "manifest.json").read_text())
-    root = json.loads((built / manifest["templates"]["root"]["file"]).read_text())
-    by_sha = {
-        e["sha256"]: json.loads((built / e["file"]).read_text())
-        for e in manifest["templates"].values()
-    }
-    templates = review.templates_by_stack(root, by_sha)
-    return root, {label.split("/", 1)[1]: t for label, t in templates.items() if "/" in label}
+    templates = built_tree(built)
+    nested = {label.split("/", 1)[1]: t for label, t in templates.items() if "/" in label}
+    return templates["root"], nested
 
 
 def prod_values(root) -> dict[str, str]:
@@ -187,3 +181,15 @@ def test_measured_durations_come_back_from_a_timeline():
     assert durations.Durations.from_json(
         {"types": {"AWS::RDS::DBCluster": {"create": [1, "x", -5, True, 99999999], "nope": [1]}}}
     ).measured == {"AWS::RDS::DBCluster": {"create": [1.0]}}
+
+
+def test_the_first_deploy_estimate_in_the_docs_is_this_one(tree):
+    from streamstack import ROOT
+
+    root, nested = tree
+    estimate = critical_path.first_deploy(
+        root, nested, prod_values(root), durations.Durations(environment="prod")
+    )
+    docs = (ROOT / "docs" / "deploy.md").read_text()
+    for line in report.duration_text(estimate.to_json()):
+        assert line in docs, line

@@ -6,12 +6,12 @@ parameter), and the refactor templates move exactly it, or say what stops them."
 from __future__ import annotations
 
 import copy
-import json
 
 import pytest
 
-from streamstack.deploy import moves, plans, review
+from streamstack.deploy import moves, plans
 from streamstack.deploy.changeset import Change
+from tests.deploy.conftest import built_tree
 
 REGION, ACCOUNT = "us-west-2", "123456789012"
 KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-0000-0000-0000-000000000000"
@@ -23,13 +23,7 @@ def arn(tier: str) -> str:
 
 @pytest.fixture(scope="module")
 def tree(built):
-    manifest = json.loads((built / "manifest.json").read_text())
-    root = json.loads((built / manifest["templates"]["root"]["file"]).read_text())
-    by_sha = {
-        e["sha256"]: json.loads((built / e["file"]).read_text())
-        for e in manifest["templates"].values()
-    }
-    return review.templates_by_stack(root, by_sha)
+    return built_tree(built)
 
 
 @pytest.fixture
@@ -97,8 +91,8 @@ def plan_rows(extra=()):
     return plans.make_rows(changes), changes
 
 
-def pair(tree, built_templates, deployed=None, **overrides):
-    rows, changes = plan_rows()
+def pair(tree, built_templates, deployed=None, changes=None):
+    rows, changes = (plans.make_rows(changes), changes) if changes else plan_rows()
     known = states(tree)
     deployed = deployed or {arn("StorageStack"): tree["root/StorageStack"]}
     found = moves.pair(
@@ -112,7 +106,6 @@ def pair(tree, built_templates, deployed=None, **overrides):
         region=REGION,
         account=ACCOUNT,
         nested_ids=lambda: {"root/SecurityStack": arn("SecurityStack")},
-        **overrides,
     )
     return rows, found
 
@@ -144,25 +137,12 @@ def test_a_named_resource_moves_by_its_name_even_when_other_properties_change(tr
     templates["root/StorageStack"]["Resources"].pop("MediaBucket")
     bucket["Properties"]["Tags"] = [{"Key": "moved", "Value": "yes"}]
     templates["root/DataStack"]["Resources"]["MediaBucket"] = bucket
-    rows, changes = plan_rows()
+    _, changes = plan_rows()
     for change in changes:
         if change.resource["LogicalResourceId"] == "FileSystem":
             change.resource["LogicalResourceId"] = "MediaBucket"
             change.resource["ResourceType"] = "AWS::S3::Bucket"
-    rows = plans.make_rows(changes)
-    known = states(tree)
-    found = moves.pair(
-        rows,
-        changes,
-        deployed=lambda stack_id: deployed.get(stack_id, {}),
-        state=lambda stack_id: known[stack_id],
-        built=templates,
-        root=templates["root"],
-        root_values={"Environment": "prod"},
-        region=REGION,
-        account=ACCOUNT,
-        nested_ids=lambda: {"root/SecurityStack": arn("SecurityStack")},
-    )
+    _, found = pair(tree, templates, deployed, changes=changes)
     assert [m.how for m in found] == ["the same BucketName"]
 
 

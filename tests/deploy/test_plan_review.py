@@ -15,6 +15,7 @@ from streamstack.deploy.drift import Drifted, Outcome, annotate
 from streamstack.deploy.durations import Durations
 from streamstack.deploy.secrets import HIDDEN, Secrets
 from tests.conftest import assert_snapshot
+from tests.deploy.conftest import built_tree
 
 REGION = "us-west-2"
 ACCOUNT = "123456789012"
@@ -257,16 +258,12 @@ def prod_changes() -> list[Change]:
 
 @pytest.fixture(scope="module")
 def prod_plan(built):
-    manifest = json.loads((built / "manifest.json").read_text())
-    root = json.loads((built / manifest["templates"]["root"]["file"]).read_text())
-    by_sha = {
-        e["sha256"]: json.loads((built / e["file"]).read_text())
-        for e in manifest["templates"].values()
-    }
-    templates = review.templates_by_stack(root, by_sha)
+    templates = built_tree(built)
+    root = templates["root"]
     secrets = Secrets(templates, {"Environment": "prod"})
     changes = prod_changes()
-    rows = plans.make_rows(changes, plans.stateful_stacks(root, by_sha), secrets, REGION)
+    stateful = plans.stateful_stacks(root, review.built(built, manifest_of(built))[1])
+    rows = plans.make_rows(changes, stateful, secrets, REGION)
     move = moves.Move(
         resource_type="AWS::EFS::FileSystem",
         source="root/StorageStack",
@@ -325,6 +322,10 @@ def prod_plan(built):
         "notes": notes,
     }
     return rows, document
+
+
+def manifest_of(built) -> dict:
+    return json.loads((built / "manifest.json").read_text())
 
 
 def test_labels_values_and_secrets_of_the_prod_plan(prod_plan):
@@ -391,3 +392,13 @@ def test_long_values_are_shortened_and_whole_in_the_plan_json(prod_plan):
     long = {"property": "Description", "before": "a" * 200, "after": "b" * 200}
     (line,) = report.value_lines(long, report.TEXT_LIMIT)
     assert report.ELLIPSIS in line and len(line) < 2 * report.TEXT_LIMIT + 20
+
+
+def test_the_plan_in_the_docs_is_this_one(prod_plan):
+    """docs/deploy.md shows the text snapshot as deploy.py prints it."""
+    from streamstack import ROOT
+
+    docs = (ROOT / "docs" / "deploy.md").read_text()
+    rows, document = prod_plan
+    for line in report.render_text(rows) + report.duration_text(document["duration"]):
+        assert line in docs, line

@@ -630,6 +630,14 @@ def action(status="MOVE", entity="RESOURCE", logical="JobsDeadLetterQueue"):
     }
 
 
+def stub_refactor_prepared(stubs):
+    """What make refactor asks before CreateStackRefactor: the account and bootstrap,
+    both stacks' deployed templates and names, the two templates uploaded."""
+    stub_connect(stubs)
+    stub_refactor_reads(stubs["cloudformation"])
+    stub_uploads(stubs, 2)
+
+
 def stub_refactor_created(cfn, actions):
     cfn.add_response(
         "create_stack_refactor",
@@ -673,9 +681,7 @@ def test_refactor_moves_the_planned_resource_after_review(prod, monkeypatch):
     cfn = stubs["cloudformation"]
     uploaded = record_uploads(monkeypatch)
     moved_plan(ctx)
-    stub_connect(stubs)
-    stub_refactor_reads(cfn)
-    stub_uploads(stubs, 2)
+    stub_refactor_prepared(stubs)
     stub_refactor_created(cfn, [action()])
     # Without YES=1 nothing is executed; the review is printed.
     with pytest.raises(exits.Refused, match="make refactor ENV=prod YES=1"):
@@ -690,9 +696,7 @@ def test_refactor_moves_the_planned_resource_after_review(prod, monkeypatch):
     assert set(destination["Parameters"]) == {"Environment", "StorageKeyArn"}
 
     ctx.args.yes = True
-    stub_connect(stubs)
-    stub_refactor_reads(cfn)
-    stub_uploads(stubs, 2)
+    stub_refactor_prepared(stubs)
     stub_refactor_created(cfn, [action()])
     cfn.add_response("execute_stack_refactor", {}, {"StackRefactorId": REFACTOR_ID})
     for status in ("EXECUTE_IN_PROGRESS", "EXECUTE_COMPLETE"):
@@ -729,9 +733,7 @@ def test_a_refactor_that_would_do_more_than_the_moves_is_refused(prod):
     ctx, stubs = prod
     cfn = stubs["cloudformation"]
     moved_plan(ctx)
-    stub_connect(stubs)
-    stub_refactor_reads(cfn)
-    stub_uploads(stubs, 2)
+    stub_refactor_prepared(stubs)
     stub_refactor_created(cfn, [action(), action("CREATE", "STACK", "Other")])
     ctx.args.yes = True
     with pytest.raises(exits.Refused, match="more than the planned moves .CREATE STACK"):
@@ -742,9 +744,7 @@ def test_a_refused_refactor_says_why(prod):
     ctx, stubs = prod
     cfn = stubs["cloudformation"]
     moved_plan(ctx)
-    stub_connect(stubs)
-    stub_refactor_reads(cfn)
-    stub_uploads(stubs, 2)
+    stub_refactor_prepared(stubs)
     cfn.add_response("create_stack_refactor", {"StackRefactorId": REFACTOR_ID}, None)
     cfn.add_response(
         "describe_stack_refactor",
