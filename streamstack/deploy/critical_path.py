@@ -212,11 +212,13 @@ def estimate(
 ) -> Estimate:
     """root: the root template; templates: nested stack logical id -> its template;
     work: nested stack logical id -> {resource logical id: operation} (a stack without
-    an entry is not touched)."""
+    an entry is not touched; an empty entry is a stack that changes in ways the change
+    set does not detail)."""
     own, chains, cleanup = {}, {}, 0.0
     overhead = durations.seconds(NESTED_STACK, UPDATE)
     for stack, ops in work.items():
-        if not ops:
+        if not ops:  # changed, with no detail of what inside: its own events at least
+            own[stack], chains[stack] = overhead, []
             continue
         seconds, chain, deletes = stack_time(templates.get(stack, {}), ops, durations)
         cleanup = max(cleanup, deletes)

@@ -139,6 +139,8 @@ def work_of(changes, templates: dict[str, dict], root_values: dict[str, str]):
             added.append(res["LogicalResourceId"])
         elif res.get("ResourceType") == NESTED_STACK and res.get("Action") == "Remove":
             removed.append(res["LogicalResourceId"])
+        elif res.get("ResourceType") == NESTED_STACK:
+            work.setdefault(res["LogicalResourceId"], {})
     for stack in added:
         if not work.get(stack):
             work[stack] = critical_path.created(
