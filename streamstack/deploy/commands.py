@@ -306,7 +306,8 @@ def deploy_standalone(
         ctx.out(f"{what} {name}: no changes")
         return 0
     _refuse_failed(ctx, desc)
-    rows = plans.make_rows(changeset.walk(cfn, created["Id"]), region=region)
+    secrets = Secrets({"root": json.loads(text)}, values)
+    rows = plans.make_rows(changeset.walk(cfn, created["Id"]), None, secrets, region)
     for line in report.render_text(rows):
         ctx.out(line)
     if plans.blocking(rows) and not ctx.flag("allow_data_loss"):
@@ -470,8 +471,8 @@ def _present(ctx, cfn, the_plan: plans.PlanFile, rows, record) -> int:
     markdown = report.render_markdown(the_plan.to_json())
     path = plans.write(ctx.plans, the_plan, markdown)
     name = details["change_set_name"]
-    if record.put(f"{name}.json", path.read_text()) and record.put(f"{name}.md", markdown):
-        details["notes"] = details["notes"] + record.notes  # no new note when both went in
+    record.put(f"{name}.json", path.read_text())
+    record.put(f"{name}.md", markdown)
     ctx.out(f"plan for {details['stack_name']} ({details['change_set_type']}, change set {name}):")
     for line in report.render_text(rows):
         ctx.out(line)
@@ -734,7 +735,7 @@ def _allowed(the_plan: plans.PlanFile) -> dict[str, list[str]]:
         return {}
     allowed: dict[str, list[str]] = {}
     for row in the_plan.details["rows"]:
-        if row["risk"] == "DATA-LOSS":
+        if row["risk"] in plans.BLOCKING:  # DATA-LOSS, RECOVERABLE, ORPHAN, MOVE
             allowed.setdefault(row["stack"], []).append(row["logical_id"])
     return allowed
 

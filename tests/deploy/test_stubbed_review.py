@@ -1162,3 +1162,17 @@ class Collect:
 
     def __ne__(self, other) -> bool:
         return not self.__eq__(other)
+
+
+def test_allow_data_loss_exempts_every_blocking_row_from_the_stack_policies():
+    document = plan_document()
+    document["allow_data_loss"] = True
+    template = document["rows"][0]
+    document["rows"] = [
+        {**template, "logical_id": risk.title().replace("-", ""), "risk": risk}
+        for risk in ("DATA-LOSS", "RECOVERABLE", "ORPHAN", "MOVE", "NORMAL", "SECURITY")
+    ]
+    the_plan = plans.PlanFile.from_json(document, env="prod", kind=plans.STACK)
+    assert commands._allowed(the_plan) == {
+        "root/StorageStack": ["DataLoss", "Recoverable", "Orphan", "Move"]
+    }
