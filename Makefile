@@ -13,15 +13,16 @@ LOCALSTACK   := 'localstack-core[runtime]==2026.3.0' 'cbor2<6' 'pyopenssl<25' \
 
 # deploy.py options from make variables: make deploy ENV=prod, LOCAL=1, YES=1,
 # ALLOW_DATA_LOSS=1, WAIT=1, PR=1 (a pull request's plan: never executable),
-# REVERT_DRIFT=1 (a plan that restores drifted values), NO_DRIFT=1 (skip drift detection)
+# REVERT_DRIFT=1 (a plan that restores drifted values), NO_DRIFT=1 (skip drift detection),
+# IMAGES=Api=<ecr image>@sha256:<digest>,... (a plan with new images; image delivery)
 ENV ?=
 DEPLOY_FLAGS := $(if $(LOCAL),--local) $(if $(YES),--yes) \
                 $(if $(ALLOW_DATA_LOSS),--allow-data-loss) $(if $(WAIT),--wait) \
                 $(if $(PR),--pull-request) $(if $(REVERT_DRIFT),--revert-drift) \
-                $(if $(NO_DRIFT),--no-drift)
+                $(if $(NO_DRIFT),--no-drift) $(if $(IMAGES),--images '$(IMAGES)')
 DEPLOY := $(PY) deploy.py
 
-.PHONY: build test unit lint bench diagram clean bootstrap deploy execute refactor status doctor destroy local local-stop e2e edge
+.PHONY: build test unit lint bench diagram clean bootstrap deploy execute refactor status doctor destroy local local-stop e2e edge cost
 
 ## build: render every template into build/, validate params, cfn-lint and checkov (cached)
 build: $(VENV)/.installed $(SCAN_VENV)/.installed
@@ -52,6 +53,11 @@ diagram: build $(VENV)/.docs-installed
 ## bench: cold, no-change and one-tier-changed build times (BEFORE=<commit> measures it too)
 bench: $(VENV)/.installed $(SCAN_VENV)/.installed
 	$(PY) bench/build.py $(if $(BEFORE),--before $(BEFORE))
+
+## cost ENV=x: monthly cost estimate of an environment from its params and the built templates
+## (a table, and build/cost/ENV.md for the pull-request comment)
+cost: build
+	$(PY) -m streamstack.cost $(ENV)
 
 ## bootstrap ENV=x: artifact bucket, ECR, then the execution role, workload boundary and
 ## CI roles (deploy-role stack) for the account/region

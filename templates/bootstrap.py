@@ -37,15 +37,10 @@ from awacs.aws import (
 from troposphere import GetAtt, Join, Not, Ref, Sub, ecr, iam, s3
 
 from templates.base import AWS_NO_VALUE, Equals, If, Tier
-from templates.parts.deploy import PULL_REQUEST_PREFIX, TEMPLATES_PREFIX
+from templates.parts.deploy import ECR_REPOSITORIES, PULL_REQUEST_PREFIX, TEMPLATES_PREFIX
 from templates.parts.iam import policy_dict, policy_document, service_trust
 from templates.parts.keys import customer_key
 
-ECR_REPOSITORIES = {  # logical prefix -> purpose
-    "Api": "api",
-    "Web": "web",
-    "Worker": "worker",
-}
 STACKSET_ADMIN_ROLE = "AWSCloudFormationStackSetAdministrationRole"
 STACKSET_EXECUTION_ROLE = "AWSCloudFormationStackSetExecutionRole"
 

@@ -11,15 +11,25 @@ run behind no load balancer.
 
 Secrets reach containers only through the task definitions' `Secrets` (the execution
 role reads exactly those); endpoints and names are plain environment variables.
+
+Tracing (`Tracing`, off in dev): every task definition runs an AWS Distro for
+OpenTelemetry collector beside the application, which receives OTLP and X-Ray segments
+on localhost and sends them to X-Ray; the ALB's X-Amzn-Trace-Id header and the
+application's SDK make the path ALB -> service -> Aurora/DynamoDB one trace. The
+containers log JSON lines (docs/logging.md); their error lines are the
+ApplicationErrors metric. The worker mounts the EFS access point for processing
+files, with TLS and IAM authorization.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from awacs import cloudwatch as cw_actions
 from awacs import dynamodb as ddb_actions
 from awacs import ecr as ecr_actions
 from awacs import ecs as ecs_actions
+from awacs import elasticfilesystem as efs_actions
 from awacs import events as events_actions
 from awacs import execute_api as execute_api_actions
 from awacs import iam as iam_actions
@@ -29,6 +39,7 @@ from awacs import s3 as s3_actions
 from awacs import secretsmanager as sm_actions
 from awacs import sqs as sqs_actions
 from awacs import ssmmessages as ssmmessages_actions
+from awacs import xray as xray_actions
 from awacs.aws import Allow, ArnEquals, Condition, Statement, StringEquals
 from troposphere import (
     GetAtt,
@@ -46,7 +57,7 @@ from troposphere import (
 
 from templates.base import AWS_NO_VALUE, LOG_RETENTION_DAYS, Equals, If, Not, Tier
 from templates.parts.iam import policy_dict, service_role
-from templates.parts.logs import log_group
+from templates.parts.logs import APP_METRICS_NAMESPACE, error_metric_filter, log_group
 
 # Valid Fargate CPU/memory combinations (CPU units / MiB), as "cpu/memory".
 FARGATE_SIZES = [
@@ -76,6 +87,11 @@ FARGATE_SIZES = [
 # by WHOAMI_PORT_NUMBER, runs as any uid on a read-only root file system: a first
 # deploy with defaults passes its health checks. Replace it with the application's.
 PLACEHOLDER_IMAGE = "docker.io/traefik/whoami:v1.11.0"
+# AWS Distro for OpenTelemetry collector with its X-Ray configuration (OTLP on 4317/4318
+# and X-Ray UDP on 2000, to X-Ray).
+TRACING_COLLECTOR_IMAGE = "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.3"
+TRACING_COLLECTOR_CONFIG = "--config=/etc/ecs/ecs-xray.yaml"
+PROCESSING_PATH = "/mnt/processing"  # where the worker mounts the EFS access point
 
 
 @dataclass(frozen=True)
@@ -104,6 +120,8 @@ class ServiceSpec:
     singleton: bool = False
     scaling: tuple[int, int] | None = None
     scale_on_cpu_and_memory: bool = False
+    # Mounts the EFS access point at PROCESSING_PATH (TLS, IAM authorization).
+    processing_storage: bool = False
 
 
 SERVICES = (
@@ -136,6 +154,7 @@ SERVICES = (
         command="celery -A app worker",
         stop_timeout=120,
         scaling=(1, 10),
+        processing_storage=True,
     ),
     ServiceSpec(
         "Scheduler",
@@ -291,6 +310,20 @@ class ComputeTier(Tier):
             "api",
             Description="Stage of the metadata API, empty when off (api tier).",
         )
+        self.file_system_id = w(
+            "FileSystemId", "storage", Description="Shared EFS file system (storage tier)."
+        )
+        self.file_system_arn = w(
+            "FileSystemArn", "storage", Description="ARN of the EFS file system (storage tier)."
+        )
+        self.access_point_id = w(
+            "AppAccessPointId",
+            "storage",
+            Description="EFS access point the worker mounts (storage tier).",
+        )
+        self.access_point_arn = w(
+            "AppAccessPointArn", "storage", Description="ARN of that access point (storage tier)."
+        )
         self.condition("HasVideosTable", Not(Equals(self.videos_table_arn, "")))
         self.condition("HasMetadataApi", Not(Equals(self.metadata_api_id, "")))
         self.app_port = self.shared_parameter("AppPort")
@@ -340,6 +373,7 @@ class ComputeTier(Tier):
                 retention,
                 self.storage_key,
             )
+            error_metric_filter(self, f"{spec.name}ErrorsMetricFilter", f"{spec.name}LogGroup")
 
     def _secrets(self) -> dict[str, Sub]:
         """Container secret -> valueFrom (JSON keys of the managed and app secrets)."""
@@ -381,6 +415,14 @@ class ComputeTier(Tier):
             "is then writable, which ECS Exec needs). disabled: no shell access.",
         )
         self.exec_enabled = exec_enabled
+        self.tracing = self.toggle(
+            "Tracing",
+            "Compute",
+            "enabled",
+            "enabled: an AWS Distro for OpenTelemetry collector runs beside every container and "
+            "sends its traces to X-Ray (the tasks may write traces); disabled: no collector "
+            "(dev saves its CPU and memory).",
+        )
         log_arns = [GetAtt(f"{spec.name}LogGroup", "Arn") for spec in SERVICES]
         execution = service_role(
             self,
@@ -477,6 +519,45 @@ class ComputeTier(Tier):
                     Resource=[self.storage_key, self.data_key],
                 ),
                 *self._read_secrets("OwnSecrets"),
+                # Custom metrics only into the platform's own namespace (PutMetricData has
+                # no resource-level permissions).
+                Statement(
+                    Sid="OwnMetrics",
+                    Effect=Allow,
+                    Action=[cw_actions.PutMetricData],
+                    Resource=["*"],
+                    Condition=Condition(
+                        StringEquals("cloudwatch:namespace", Sub(APP_METRICS_NAMESPACE))
+                    ),
+                ),
+                # The worker's processing files: through the access point only, over TLS.
+                Statement(
+                    Sid="ProcessingStorage",
+                    Effect=Allow,
+                    Action=[efs_actions.ClientMount, efs_actions.ClientWrite],
+                    Resource=[self.file_system_arn],
+                    Condition=Condition(
+                        StringEquals("elasticfilesystem:AccessPointArn", self.access_point_arn)
+                    ),
+                ),
+                If(
+                    self.tracing,
+                    policy_dict(
+                        Statement(
+                            Sid="Tracing",
+                            Effect=Allow,
+                            Action=[
+                                xray_actions.PutTraceSegments,
+                                xray_actions.PutTelemetryRecords,
+                                xray_actions.GetSamplingRules,
+                                xray_actions.GetSamplingTargets,
+                                xray_actions.GetSamplingStatisticSummaries,
+                            ],
+                            Resource=["*"],
+                        )
+                    ),
+                    Ref(AWS_NO_VALUE),
+                ),
                 If(
                     "HasVideosTable",
                     policy_dict(
@@ -546,9 +627,10 @@ class ComputeTier(Tier):
         self.suppress(
             task,
             checkov={
-                "CKV_AWS_111": "Only the ECS Exec ssmmessages channel actions (present when "
-                "EcsExec is enabled) use *: they have no resource-level "
-                "permissions."
+                "CKV_AWS_111": "Only actions without resource-level permissions use *: the ECS "
+                "Exec ssmmessages channels (with EcsExec), X-Ray's segment and sampling calls "
+                "(with Tracing) and PutMetricData, which a condition keeps to the platform's "
+                "namespace."
             },
         )
         self.output("TaskRoleArn", GetAtt("TaskRole", "Arn"), "ARN of the tasks' IAM role")
@@ -596,17 +678,39 @@ class ComputeTier(Tier):
             ConstraintDescription="a non-root uid[:gid], e.g. 1000:1000",
             Description="Non-root uid:gid every container runs as.",
         )
-        environment = [
-            ecs.Environment(Name=k, Value=v)
-            for k, v in sorted(
-                {
-                    **self.env_inputs,
-                    "APP_ENV": Ref("Environment"),
-                    "PORT": self.app_port,
-                    "WHOAMI_PORT_NUMBER": self.app_port,
-                }.items()
-            )
-        ]
+        collector_image = self.parameter(
+            "TracingCollectorImage",
+            "Compute",
+            Type="String",
+            Default=TRACING_COLLECTOR_IMAGE,
+            Description="Image of the AWS Distro for OpenTelemetry collector that runs beside "
+            "every container when Tracing is enabled.",
+        )
+        common = {
+            **self.env_inputs,
+            "APP_ENV": Ref("Environment"),
+            "PORT": self.app_port,
+            "WHOAMI_PORT_NUMBER": self.app_port,
+            # The only namespace the task role may put metrics into.
+            "METRICS_NAMESPACE": Sub(APP_METRICS_NAMESPACE),
+        }
+        # What the application's OpenTelemetry (or X-Ray) SDK reads, with the collector.
+        tracing = {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317",
+            "OTEL_PROPAGATORS": "xray,tracecontext",
+            "OTEL_PYTHON_ID_GENERATOR": "xray",
+            "OTEL_RESOURCE_ATTRIBUTES": Sub("deployment.environment=${Environment}"),
+            "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+        }
+
+        def environment(spec: ServiceSpec, traced: bool) -> list:
+            values = {**common}
+            if spec.processing_storage:
+                values["PROCESSING_DIR"] = PROCESSING_PATH
+            if traced:
+                values.update(tracing, OTEL_SERVICE_NAME=spec.name.lower())
+            return [ecs.Environment(Name=k, Value=v) for k, v in sorted(values.items())]
+
         secrets = [ecs.Secret(Name=k, ValueFrom=v) for k, v in sorted(self._secrets().items())]
         for spec in SERVICES:
             name = spec.name
@@ -619,16 +723,26 @@ class ComputeTier(Tier):
                 Description=f"CPU units/memory MiB of one {name.lower()} task ({spec.runs}); "
                 "only combinations Fargate accepts.",
             )
-            container = ecs.ContainerDefinition(
+            app = dict(
                 Name=name.lower(),
                 Image=images[spec.image_of or name],
                 Essential=True,
                 User=user,
                 ReadonlyRootFilesystem=If(self.exec_enabled, False, True),
                 MountPoints=[
-                    ecs.MountPoint(SourceVolume="tmp", ContainerPath="/tmp", ReadOnly=False)
+                    ecs.MountPoint(SourceVolume="tmp", ContainerPath="/tmp", ReadOnly=False),
+                    *(
+                        [
+                            ecs.MountPoint(
+                                SourceVolume="processing",
+                                ContainerPath=PROCESSING_PATH,
+                                ReadOnly=False,
+                            )
+                        ]
+                        if spec.processing_storage
+                        else []
+                    ),
                 ],
-                Environment=environment,
                 Secrets=secrets,
                 Command=commands.get(name, Ref(AWS_NO_VALUE)),
                 StopTimeout=spec.stop_timeout,
@@ -642,9 +756,44 @@ class ComputeTier(Tier):
                 ),
             )
             if spec.behind_alb:
-                container.PortMappings = [
+                app["PortMappings"] = [
                     ecs.PortMapping(ContainerPort=self.app_port, Protocol="tcp", Name="http")
                 ]
+            # Two variants, so no Fn::If on one condition sits inside another on it.
+            plain = ecs.ContainerDefinition(**app, Environment=environment(spec, False))
+            traced = ecs.ContainerDefinition(**app, Environment=environment(spec, True))
+            collector = ecs.ContainerDefinition(
+                Name="otel-collector",
+                Image=collector_image,
+                Essential=False,  # the application keeps serving if tracing fails
+                Command=[TRACING_COLLECTOR_CONFIG],
+                Cpu=64,
+                MemoryReservation=128,
+                User=user,
+                ReadonlyRootFilesystem=True,
+                LogConfiguration=ecs.LogConfiguration(
+                    LogDriver="awslogs",
+                    Options={
+                        "awslogs-group": Ref(f"{name}LogGroup"),
+                        "awslogs-region": Ref("AWS::Region"),
+                        "awslogs-stream-prefix": "otel",
+                    },
+                ),
+            )
+            volumes = [ecs.Volume(Name="tmp")]
+            if spec.processing_storage:
+                volumes.append(
+                    ecs.Volume(
+                        Name="processing",
+                        EFSVolumeConfiguration=ecs.EFSVolumeConfiguration(
+                            FilesystemId=self.file_system_id,
+                            TransitEncryption="ENABLED",
+                            AuthorizationConfig=ecs.AuthorizationConfig(
+                                AccessPointId=self.access_point_id, IAM="ENABLED"
+                            ),
+                        ),
+                    )
+                )
             self.add(
                 ecs.TaskDefinition(
                     f"{name}TaskDefinition",
@@ -658,9 +807,10 @@ class ComputeTier(Tier):
                     ),
                     ExecutionRoleArn=GetAtt("ExecutionRole", "Arn"),
                     TaskRoleArn=GetAtt("TaskRole", "Arn"),
-                    # Writable scratch space for a read-only root file system.
-                    Volumes=[ecs.Volume(Name="tmp")],
-                    ContainerDefinitions=[container],
+                    # Writable scratch space for a read-only root file system (and the
+                    # worker's EFS processing storage).
+                    Volumes=volumes,
+                    ContainerDefinitions=If(self.tracing, [traced, collector], [plain]),
                     Tags=self.tags("task", name.lower()),
                 )
             )

@@ -154,7 +154,9 @@ class DataTier(Tier):
             ConstraintDescription="an Aurora PostgreSQL 16 minor version such as 16.6",
             Description="Aurora PostgreSQL version (DatabaseEngine aurora-postgresql). Minor "
             "versions only: the parameter groups are of family "
-            f"{PG_FAMILY}; a major upgrade is a code change.",
+            f"{PG_FAMILY}; a major upgrade is a code change. 16 rather than 15: a new "
+            "cluster starts on the newest major the platform is written for, which AWS "
+            "supports longest, instead of starting with an upgrade ahead.",
         )
         mysql_version = self.parameter(
             "MySqlEngineVersion",
@@ -226,7 +228,8 @@ class DataTier(Tier):
             Default=7,
             MinValue=1,
             MaxValue=35,
-            Description="Days of automated backups (point-in-time recovery).",
+            Description="Days of automated backups (point-in-time recovery). dev keeps 1 "
+            "(Aurora's minimum): its data is deleted with the stack and worth no restore.",
         )
         backup_window = self.parameter(
             "DatabaseBackupWindow",
@@ -305,6 +308,16 @@ class DataTier(Tier):
         )
         self.output("DbName", database_name, "Name of the application database")
         self.output(
+            "DbInstanceClass",
+            instance_class,
+            "Instance class of the Aurora instances (db.serverless: Serverless v2)",
+        )
+        self.output(
+            "DbMaxCapacity",
+            max_acu,
+            "Serverless v2 maximum capacity in ACUs (used with db.serverless)",
+        )
+        self.output(
             "DbMasterSecretArn",
             GetAtt("DbCluster", "MasterUserSecret.SecretArn"),
             "ARN of the RDS-managed master user secret (JSON keys username and "
@@ -328,7 +341,9 @@ class DataTier(Tier):
             Type="Number",
             AllowedValues=[1, 5, 10, 15, 30, 60],
             Default=60,
-            Description="Enhanced Monitoring interval in seconds (OS metrics per instance).",
+            Description="Enhanced Monitoring interval in seconds (OS metrics per instance). "
+            "prod uses 15: one-minute samples hide the bursts that exhaust CPU or "
+            "connections; elsewhere 60 is enough and cheaper (CloudWatch Logs ingestion).",
         )
         self.condition("HasReader1", Not(Equals(readers, "0")))
         self.condition("HasReader2", Equals(readers, "2"))
@@ -389,7 +404,9 @@ class DataTier(Tier):
             Type="String",
             AllowedValues=CACHE_NODE_TYPES,
             Default="cache.t4g.micro",
-            Description="ElastiCache node type.",
+            Description="ElastiCache node type. The platform's params use Graviton (t4g, "
+            "r7g) rather than t3/r6g: the same memory for less (the users' own ARM tip); "
+            "the older families stay allowed.",
         )
         replicas = self.parameter(
             "CacheReplicas",

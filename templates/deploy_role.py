@@ -7,7 +7,11 @@
   boundary created here, and can never change itself, its policies or the boundary;
 - GitHub Actions OIDC roles: plan (the main branch), pull request (plans into a prefix
   of its own; its change sets can never be executed) and deploy (the protected GitHub
-  environment executes reviewed change sets).
+  environment executes reviewed change sets);
+- for the application repositories params list (GitHubApplicationRepositories), the
+  image push role (push to exactly the bootstrap's ECR repositories of this environment),
+  and the plan and deploy roles trust them too, but only for jobs of the platform's own
+  image-delivery workflow on its branch (the job_workflow_ref claim).
 
 `make bootstrap` deploys it right after the bootstrap stack, from the artifact bucket.
 deploy.py reads ExecutionRoleArn and WorkloadBoundaryPolicy.
@@ -18,22 +22,25 @@ from __future__ import annotations
 from awacs import cloudformation as cfn_actions
 from awacs import cloudwatch as cw_actions
 from awacs import ec2 as ec2_actions
+from awacs import ecr as ecr_actions
 from awacs import iam as iam_actions
 from awacs import kms as kms_actions
 from awacs import s3 as s3_actions
 from awacs import ssm as ssm_actions
 from awacs import sts as sts_actions
 from awacs.aws import Allow, Condition, Policy, Principal, Statement, StringEquals, StringLike
-from troposphere import And, Equals, GetAtt, If, Not, Ref, Sub, iam
+from troposphere import And, Equals, GetAtt, If, Join, Not, Ref, Split, Sub, iam
 
 from templates.base import DEPLOY_PATH, Tier, arn
 from templates.parts.deploy import (
+    ECR_REPOSITORIES,
+    IMAGE_DELIVERY_WORKFLOW,
     PULL_REQUEST_PREFIX,
     TEMPLATES_PREFIX,
     DeployIdentity,
     deploy_permissions,
 )
-from templates.parts.iam import service_trust
+from templates.parts.iam import policy_dict, policy_document, service_trust
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 EXECUTION_PATH = DEPLOY_PATH + "execution/"
@@ -65,6 +72,19 @@ EXECUTE_ACTIONS = [
 # each plan and timeline, and the durations this environment's executions measured.
 PLANS_PREFIX = "plans/${Environment}/"
 DURATIONS = PLANS_PREFIX + "durations.json"
+
+# What pushing an image to a repository takes (and reading its scan), besides the
+# account-wide GetAuthorizationToken.
+PUSH_ACTIONS = [
+    ecr_actions.BatchCheckLayerAvailability,
+    ecr_actions.InitiateLayerUpload,
+    ecr_actions.UploadLayerPart,
+    ecr_actions.CompleteLayerUpload,
+    ecr_actions.PutImage,
+    ecr_actions.BatchGetImage,
+    ecr_actions.DescribeImages,
+    ecr_actions.DescribeImageScanFindings,
+]
 
 # Nested stacks are named <root>-<logical id>-<random>, and every tier's logical id ends
 # in Stack: the pattern takes them and leaves the root's bootstrap and edge stacks out.
@@ -201,7 +221,30 @@ class DeployRoleTier(Tier):
             Description="create: this stack creates the account's GitHub OIDC provider; "
             "existing: another stack (or a person) already did.",
         )
+        applications = self.parameter(
+            "GitHubApplicationRepositories",
+            "CI",
+            "Application repositories (owner/name, ...)",
+            Type="CommaDelimitedList",
+            Default="",
+            AllowedPattern=r"^([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)?$",
+            ConstraintDescription="owner/name entries, e.g. example/video-api",
+            Description="Repositories whose workflows deliver images through the platform's "
+            "image-delivery workflow (params deploy.github.applications); empty: no image "
+            "push role.",
+        )
         self.condition("HasGitHub", Not(Equals(repo, "")))
+        self.condition(
+            "HasApplications",
+            And({"Condition": "HasGitHub"}, Not(Equals(Join("", applications), ""))),
+        )
+        # repo:<owner/name>:* for every application repository.
+        self.application_subjects = Split(
+            ",", Join("", ["repo:", Join(":*,repo:", applications), ":*"])
+        )
+        self.image_workflow = Sub(
+            "${GitHubRepository}/" + IMAGE_DELIVERY_WORKFLOW + "@refs/heads/${GitHubBranch}"
+        )
         self.condition(
             "CreateOidcProvider", And(Equals(provider, "create"), {"Condition": "HasGitHub"})
         )
@@ -231,6 +274,7 @@ class DeployRoleTier(Tier):
             TEMPLATES_PREFIX,
             "deploy-*",
             history=([PLANS_PREFIX + "*"], [PLANS_PREFIX + "*"]),
+            application_claim=("ref", Sub("refs/heads/${GitHubBranch}")),
         )
         self._github_role(
             "GitHubPullRequestRole",
@@ -251,6 +295,83 @@ class DeployRoleTier(Tier):
             TEMPLATES_PREFIX,
             "deploy-*",
             history=([PLANS_PREFIX + "*"], [PLANS_PREFIX + "*"]),
+            application_claim=("environment", Ref("Environment")),
+        )
+        self.image_push_role()
+
+    def _application_trust(self, claim=None) -> Statement:
+        """Trust for jobs of the application repositories that run the platform's
+        image-delivery workflow (and, with `claim`, carry that claim's value)."""
+        equals = {
+            f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com",
+            f"{GITHUB_OIDC_HOST}:job_workflow_ref": self.image_workflow,
+        }
+        if claim:
+            equals[f"{GITHUB_OIDC_HOST}:{claim[0]}"] = claim[1]
+        conditions = [
+            StringEquals(equals),
+            StringLike(f"{GITHUB_OIDC_HOST}:sub", self.application_subjects),
+        ]
+        return Statement(
+            Sid="ImageDeliveryWorkflow",
+            Effect=Allow,
+            Principal=Principal("Federated", self.provider_arn),
+            Action=[sts_actions.AssumeRoleWithWebIdentity],
+            Condition=Condition(conditions),
+        )
+
+    def image_push_role(self) -> None:
+        """Pushes images to exactly this environment's ECR repositories, for the
+        application repositories' runs of the image-delivery workflow."""
+        repositories = [
+            arn("ecr", f"repository/ecr-{purpose}-${{Environment}}")
+            for purpose in ECR_REPOSITORIES.values()
+        ]
+        role = self.add(
+            iam.Role(
+                "GitHubImagePushRole",
+                Condition="HasApplications",
+                AssumeRolePolicyDocument=policy_document(self._application_trust()),
+                Path=DEPLOY_PATH,
+                Description="GitHub Actions pushes application images for streamstack",
+                MaxSessionDuration=3600,
+                Policies=[
+                    iam.Policy(
+                        PolicyName="github-image-push",
+                        PolicyDocument=Policy(
+                            Version="2012-10-17",
+                            Statement=[
+                                Statement(
+                                    Sid="PushToThePlatformsRepositories",
+                                    Effect=Allow,
+                                    Action=PUSH_ACTIONS,
+                                    Resource=repositories,
+                                ),
+                                Statement(
+                                    Sid="EcrLogin",
+                                    Effect=Allow,
+                                    Action=[ecr_actions.GetAuthorizationToken],
+                                    Resource=["*"],
+                                ),
+                            ],
+                        ),
+                    )
+                ],
+                Tags=self.tags("role", "github-image-push"),
+            )
+        )
+        self.suppress(
+            role,
+            checkov={
+                "CKV_AWS_111": "Only ecr:GetAuthorizationToken uses *: it has no resource-level "
+                "permissions; every push is scoped to this environment's repositories."
+            },
+        )
+        self.output(
+            "GitHubImagePushRoleArn",
+            If("HasApplications", GetAtt("GitHubImagePushRole", "Arn"), ""),
+            "ARN of the role the image-delivery workflow assumes to push images (empty "
+            "without application repositories)",
         )
 
     def _github_role(
@@ -263,22 +384,30 @@ class DeployRoleTier(Tier):
         prefix: str,
         change_sets: str,
         history: tuple[list[str], list[str]],
+        application_claim: tuple | None = None,
     ) -> None:
-        trust = Policy(
-            Version="2012-10-17",
-            Statement=[
-                Statement(
-                    Effect=Allow,
-                    Principal=Principal("Federated", self.provider_arn),
-                    Action=[sts_actions.AssumeRoleWithWebIdentity],
-                    Condition=Condition(
-                        [
-                            StringEquals(f"{GITHUB_OIDC_HOST}:aud", "sts.amazonaws.com"),
-                            StringLike(f"{GITHUB_OIDC_HOST}:sub", [subject]),
-                        ]
-                    ),
-                )
-            ],
+        own = Statement(
+            Effect=Allow,
+            Principal=Principal("Federated", self.provider_arn),
+            Action=[sts_actions.AssumeRoleWithWebIdentity],
+            Condition=Condition(
+                [
+                    StringEquals(f"{GITHUB_OIDC_HOST}:aud", "sts.amazonaws.com"),
+                    StringLike(f"{GITHUB_OIDC_HOST}:sub", [subject]),
+                ]
+            ),
+        )
+        trust = (
+            policy_document(
+                own,
+                If(
+                    "HasApplications",
+                    policy_dict(self._application_trust(application_claim)),
+                    Ref("AWS::NoValue"),
+                ),
+            )
+            if application_claim
+            else Policy(Version="2012-10-17", Statement=[own])
         )
         templates = Sub(f"arn:${{AWS::Partition}}:s3:::${{ArtifactBucketName}}/{prefix}*")
         template_urls = Sub(

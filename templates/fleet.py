@@ -149,7 +149,9 @@ class FleetTier(Tier):
             "Fleet",
             "disabled",
             "enabled: an EC2 Auto Scaling group behind the ALB on "
-            "FleetPathPattern; disabled: no instances.",
+            "FleetPathPattern, reaching Aurora like the tasks; disabled: no instances. Off "
+            "in every params file: the Fargate services are the application tier, and the "
+            "fleet an alternative design kept deployable.",
         )
         self.app_subnets = self.wired(
             "AppSubnetIds",

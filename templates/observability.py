@@ -1,10 +1,15 @@
-"""observability: the alarm topic, an alarm for every tier, the platform-health composite
-alarm (the deploy's rollback trigger) and the platform dashboard.
+"""observability: the notification topics by severity, an alarm for every tier, the
+platform-health composite alarm (the deploy's rollback trigger), the platform's event
+notifications (ECS task failures, deployments, scaling, backups), the environment's
+budget and cost anomaly detection, and the platform dashboard.
 
-Every alarm is an Alarm spec (templates/parts/alarms.py) and notifies the topic on ALARM
-and on OK. No alarm treats missing data as breaching, so a stack still being created, or
-a quiet environment, never trips the rollback trigger; an absent metric means "no
-traffic / no replica / feature off" there.
+Severity decides where a notification goes (templates/parts/alarms.py TopicSpec):
+critical alarms and platform-health page (AlarmTopic), warnings go to chat
+(WarningTopic), information to e-mail (InfoTopic); each topic takes its subscriptions
+from parameters. Every alarm is an Alarm spec and notifies on ALARM and on OK. No alarm
+treats missing data as breaching, so a stack still being created, or a quiet
+environment, never trips the rollback trigger; an absent metric means "no traffic / no
+replica / feature off" there.
 
 Optional parts follow their producers: the fleet alarm exists when the fleet does
 (FleetAutoScalingGroupName != ""), the media alarms when the pipeline does, and the
@@ -16,23 +21,137 @@ The dashboard shows CloudFront from us-east-1 wherever the stack runs.
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import dataclass
 
-from troposphere import And, Equals, GetAtt, If, Join, Not, Ref, Sub, cloudwatch
+from troposphere import (
+    And,
+    Equals,
+    FindInMap,
+    GetAtt,
+    If,
+    Join,
+    Not,
+    Ref,
+    Sub,
+    budgets,
+    ce,
+    cloudwatch,
+    events,
+)
 from troposphere import Condition as IsTrue
 
 from templates.base import Tier
 from templates.parts.alarms import (
+    BUDGETS,
+    CLOUDWATCH_ALARMS,
+    COST_ANOMALY_ALERTS,
+    EVENTBRIDGE_RULES,
     Alarm,
     Expression,
     Metric,
+    TopicSpec,
     add_alarm,
-    alarm_topic,
     cloudfront_5xx_alarm,
+    notification_topic,
 )
+from templates.parts.logs import APP_ERRORS_METRIC, APP_METRICS_NAMESPACE
 
 # Redis (cluster mode off) names its nodes <group>-001..-003; the data tier allows up to
 # two replicas. Alarms take the worst node; a node that does not exist has no data.
 REDIS_NODES = ("001", "002", "003")
+
+# Notification topics by severity. The critical topic keeps the logical id and the
+# AlarmEmail parameter it always had (the edge stack's alarm topic shares both).
+TOPICS = (
+    TopicSpec(
+        "AlarmTopic",
+        "critical",
+        "paging",
+        "CriticalAlert",
+        publishers=(CLOUDWATCH_ALARMS,),
+        email="AlarmEmail",
+    ),
+    TopicSpec(
+        "WarningTopic",
+        "warning",
+        "chat",
+        "WarningAlert",
+        publishers=(CLOUDWATCH_ALARMS, EVENTBRIDGE_RULES),
+    ),
+    TopicSpec(
+        "InfoTopic",
+        "info",
+        "e-mail",
+        "InfoAlert",
+        publishers=(EVENTBRIDGE_RULES, BUDGETS, COST_ANOMALY_ALERTS),
+    ),
+)
+
+# Aurora's default max_connections by instance class, from each engine's default formula
+# (the platform's parameter groups leave it alone) on the class's memory:
+#   PostgreSQL  LEAST(DBInstanceClassMemory / 9531392, 5000)
+#   MySQL       GREATEST(45 * log2(DBInstanceClassMemory / 805306368),
+#                        1000 * log2(DBInstanceClassMemory / 8187281408))
+# with the nominal memory of the class; AWS's figure uses the memory left after the
+# engine's own, a few percent less, so the alarm fires a little late, never early.
+DB_CLASS_MEMORY_GIB = {
+    "db.t3.medium": 4,
+    "db.t4g.medium": 4,
+    "db.t4g.large": 8,
+    **{
+        f"db.{family}.{size}": gib
+        for family in ("r6g", "r7g")
+        for size, gib in (("large", 16), ("xlarge", 32), ("2xlarge", 64), ("4xlarge", 128))
+    },
+}
+GIB = 1024**3
+SERVERLESS_GIB_PER_ACU = 2  # Aurora Serverless v2: one ACU is about 2 GiB of memory
+
+
+def max_connections(engine: str, gib: float) -> int:
+    """The engine's default max_connections for `gib` of instance memory."""
+    memory = gib * GIB
+    if engine == "postgresql":
+        return int(min(memory / 9531392, 5000))
+    return int(max(45 * math.log2(memory / 805306368), 1000 * math.log2(memory / 8187281408)))
+
+
+# Serverless v2 sizes max_connections from the maximum ACUs, a parameter: metric math
+# evaluates the formula. Both engines' terms are concave in memory, so each is the MIN
+# of its chords (exact at the chords' ends, at most 5% low between, so the alarm errs
+# early), and MySQL's formula is the MAX of its two terms.
+# MySQL's first term counts below 8 ACUs, its second (steep near 4) from 4 up.
+SMALL_ACU_POINTS = (1, 2, 4, 8)
+LARGE_ACU_POINTS = (4, 5, 6, 8, 11, 16, 32, 64, 128, 256)
+
+
+def _chords(term, points) -> list[tuple[float, float]]:
+    """(slope, intercept) of the chords of term(acu) between consecutive points."""
+    lines = []
+    for low, high in zip(points, points[1:], strict=False):
+        slope = (term(high) - term(low)) / (high - low)
+        lines.append((round(slope, 3), round(term(low) - slope * low, 3)))
+    return lines
+
+
+def _min_of_lines(lines) -> str:
+    # `c * 0 +` makes each line a time series, so MIN works point by point.
+    return "MIN([%s])" % ", ".join(
+        f"c * 0 + {slope} * ${{Acu}} {'-' if intercept < 0 else '+'} {abs(intercept)}"
+        for slope, intercept in lines
+    )
+
+
+def serverless_max_connections(engine: str) -> str:
+    """Metric math of max_connections at ${Acu} maximum ACUs."""
+    gib = SERVERLESS_GIB_PER_ACU * GIB
+    if engine == "postgresql":
+        return "MIN([c * 0 + %s * ${Acu}, c * 0 + 5000])" % round(gib / 9531392, 3)
+    small = _chords(lambda acu: 45 * math.log2(acu * gib / 805306368), SMALL_ACU_POINTS)
+    large = _chords(lambda acu: 1000 * math.log2(acu * gib / 8187281408), LARGE_ACU_POINTS)
+    return f"MAX([{_min_of_lines(small)}, {_min_of_lines(large)}])"
+
 
 # Wiring parameters: name -> (the tier that outputs it, what it is); docs/wiring.md.
 WIRING = {
@@ -43,9 +162,13 @@ WIRING = {
     "ClusterName": ("compute", "ECS cluster (compute)"),
     "ApiServiceName": ("compute", "ECS api service (compute)"),
     "WebServiceName": ("compute", "ECS web service (compute)"),
+    "WorkerServiceName": ("compute", "ECS worker service (compute)"),
+    "ClusterArn": ("compute", "ARN of the ECS cluster: its task and deployment events (compute)"),
     "FleetAutoScalingGroupName": ("fleet", 'Fleet Auto Scaling group; "" when off (fleet)'),
     "FleetTargetGroupFullName": ("fleet", 'Fleet target group full name; "" when off (fleet)'),
     "DbClusterIdentifier": ("data", "Aurora cluster identifier (data)"),
+    "DbInstanceClass": ("data", "Aurora instance class: its max_connections (data)"),
+    "DbMaxCapacity": ("data", "Serverless v2 maximum ACUs: its max_connections (data)"),
     "RedisReplicationGroupId": ("data", "Redis/Valkey replication group (data)"),
     "JobsQueueName": ("messaging", "Jobs queue (messaging)"),
     "JobsDeadLetterQueueName": ("messaging", "Jobs dead-letter queue (messaging)"),
@@ -60,18 +183,171 @@ WIRING = {
 }
 
 
+@dataclass(frozen=True)
+class EventRule:
+    """One EventBridge rule `<logical>Rule` on the default bus notifying the topic of
+    `severity` with `message` (an input template over `paths`)."""
+
+    logical: str
+    severity: str
+    description: str
+    pattern: dict
+    paths: dict
+    message: str
+    condition: str | None = None
+
+
+def event_rules(cluster, services) -> list[EventRule]:
+    """The platform's event notifications: ECS task failures and deployment failures
+    warn; deployments, scaling and backups that completed inform."""
+    ecs_service = {
+        "source": ["aws.ecs"],
+        "resources": [{"prefix": services}],
+    }
+    backup_paths = {
+        "job": "$.detail.backupJobId",
+        "state": "$.detail.state",
+        "resource": "$.detail.resourceArn",
+        "message": "$.detail.statusMessage",
+    }
+    return [
+        EventRule(
+            "EcsTaskFailure",
+            "warning",
+            "ECS task of the platform stopped with a non-zero exit code, a failed health "
+            "check or a failure to start",
+            {
+                "source": ["aws.ecs"],
+                "detail-type": ["ECS Task State Change"],
+                "detail": {
+                    "clusterArn": [cluster],
+                    "lastStatus": ["STOPPED"],
+                    "$or": [
+                        {"stopCode": ["TaskFailedToStart"]},
+                        {
+                            "stoppedReason": [
+                                {"prefix": "Task failed ELB health checks"},
+                                {"prefix": "Task failed container health checks"},
+                            ]
+                        },
+                        {
+                            "stopCode": ["EssentialContainerExited"],
+                            "containers": {"exitCode": [{"anything-but": 0}]},
+                        },
+                    ],
+                },
+            },
+            {
+                "task": "$.detail.taskArn",
+                "group": "$.detail.group",
+                "code": "$.detail.stopCode",
+                "reason": "$.detail.stoppedReason",
+            },
+            "ECS task <task> (<group>) stopped: <code>, <reason>",
+        ),
+        EventRule(
+            "EcsDeploymentFailed",
+            "warning",
+            "ECS deployment of a platform service failed (the circuit breaker rolls it back)",
+            {
+                **ecs_service,
+                "detail-type": ["ECS Deployment State Change"],
+                "detail": {"eventName": ["SERVICE_DEPLOYMENT_FAILED"]},
+            },
+            {"service": "$.resources[0]", "reason": "$.detail.reason"},
+            "ECS deployment of <service> failed: <reason>",
+        ),
+        EventRule(
+            "EcsDeploymentCompleted",
+            "info",
+            "ECS deployment of a platform service completed",
+            {
+                **ecs_service,
+                "detail-type": ["ECS Deployment State Change"],
+                "detail": {"eventName": ["SERVICE_DEPLOYMENT_COMPLETED"]},
+            },
+            {"service": "$.resources[0]", "deployment": "$.detail.deploymentId"},
+            "ECS deployment <deployment> of <service> completed",
+        ),
+        EventRule(
+            "EcsScaling",
+            "info",
+            "A platform service's desired task count changed (autoscaling) or its tasks "
+            "could not start",
+            {
+                **ecs_service,
+                "detail-type": ["ECS Service Action"],
+                "detail": {
+                    "eventName": ["SERVICE_DESIRED_COUNT_UPDATED", "SERVICE_TASK_START_IMPAIRED"]
+                },
+            },
+            {"service": "$.resources[0]", "event": "$.detail.eventName"},
+            "ECS service <service>: <event>",
+        ),
+        EventRule(
+            "FleetScaling",
+            "info",
+            "The EC2 fleet launched or terminated an instance (or failed to)",
+            {
+                "source": ["aws.autoscaling"],
+                "detail-type": [
+                    "EC2 Instance Launch Successful",
+                    "EC2 Instance Terminate Successful",
+                    "EC2 Instance Launch Unsuccessful",
+                    "EC2 Instance Terminate Unsuccessful",
+                ],
+                "detail": {"AutoScalingGroupName": [Ref("FleetAutoScalingGroupName")]},
+            },
+            {
+                "event": "$.detail-type",
+                "instance": "$.detail.EC2InstanceId",
+                "cause": "$.detail.Cause",
+            },
+            "Fleet: <event> (<instance>): <cause>",
+            condition="HasFleet",
+        ),
+        EventRule(
+            "BackupJobFailed",
+            "warning",
+            "An AWS Backup job of this account and region failed, was aborted or expired",
+            {
+                "source": ["aws.backup"],
+                "detail-type": ["Backup Job State Change", "Copy Job State Change"],
+                "detail": {"state": ["FAILED", "ABORTED", "EXPIRED"]},
+            },
+            backup_paths,
+            "Backup job <job> of <resource>: <state>, <message>",
+        ),
+        EventRule(
+            "BackupJobCompleted",
+            "info",
+            "An AWS Backup job of this account and region completed",
+            {
+                "source": ["aws.backup"],
+                "detail-type": ["Backup Job State Change"],
+                "detail": {"state": ["COMPLETED"]},
+            },
+            backup_paths,
+            "Backup job <job> of <resource> completed",
+        ),
+    ]
+
+
 class ObservabilityTier(Tier):
     name = "observability"
     description = "alarm topic, alarms for every tier, platform-health composite, dashboard"
 
     def build(self) -> None:
         self.inputs()
-        self.topic()
+        self.topics()
         self.thresholds()
         self.alarms = self.alarm_catalogue()
+        actions = {severity: n.actions() for severity, n in self.notify.items()}
         for alarm in self.alarms:
-            add_alarm(self, alarm)
+            add_alarm(self, alarm, actions=actions)
         self.platform_health()
+        self.event_notifications()
+        self.cost_guardrails()
         self.dashboard()
 
     # -- inputs --------------------------------------------------------------------
@@ -84,10 +360,44 @@ class ObservabilityTier(Tier):
         self.condition("HasDistribution", Not(Equals(Ref("DistributionId"), "")))
         self.condition("InUsEast1", Equals(Ref("AWS::Region"), "us-east-1"))
         self.condition("HasCloudFrontAlarm", And(IsTrue("HasDistribution"), IsTrue("InUsEast1")))
+        self.engine = self.shared_parameter("DatabaseEngine")
+        self.condition("IsMySql", Equals(self.engine, "aurora-mysql"))
+        self.condition("IsServerless", Equals(Ref("DbInstanceClass"), "db.serverless"))
+        self.template.add_mapping(
+            "DbMaxConnections",
+            {
+                cls: {
+                    "PostgreSql": max_connections("postgresql", gib),
+                    "MySql": max_connections("mysql", gib),
+                }
+                for cls, gib in DB_CLASS_MEMORY_GIB.items()
+            },
+        )
 
-    # -- topic -----------------------------------------------------------------------
-    def topic(self) -> None:
-        alarm_topic(self, Ref("StorageKeyArn"))
+    def connections_percent(self) -> If:
+        """Metric math: DatabaseConnections (id c) in percent of the instance's
+        max_connections."""
+        provisioned = Sub(
+            "100 * c / ${Max}",
+            Max=If(
+                "IsMySql",
+                FindInMap("DbMaxConnections", Ref("DbInstanceClass"), "MySql"),
+                FindInMap("DbMaxConnections", Ref("DbInstanceClass"), "PostgreSql"),
+            ),
+        )
+        serverless = If(
+            "IsMySql",
+            Sub(f"100 * c / {serverless_max_connections('mysql')}", Acu=Ref("DbMaxCapacity")),
+            Sub(f"100 * c / {serverless_max_connections('postgresql')}", Acu=Ref("DbMaxCapacity")),
+        )
+        return If("IsServerless", serverless, provisioned)
+
+    # -- topics ----------------------------------------------------------------------
+    def topics(self) -> None:
+        """severity -> what its alarms and events notify."""
+        self.notify = {
+            spec.severity: notification_topic(self, spec, Ref("StorageKeyArn")) for spec in TOPICS
+        }
 
     # -- alarms ----------------------------------------------------------------------
     def thresholds(self) -> None:
@@ -107,7 +417,8 @@ class ObservabilityTier(Tier):
             "ALB 5xx rate (%)",
             5,
             "Percent of ALB requests answered 5xx (by the ALB or the targets) that alarms, "
-            "in 3 of 5 minutes.",
+            "in 3 of 5 minutes. A rate rather than a count per minute: a count pages a busy "
+            "environment for a normal error rate and never a quiet one for a broken release.",
             MinValue=1,
             MaxValue=100,
         )
@@ -120,12 +431,29 @@ class ObservabilityTier(Tier):
             MaxValue=60,
         )
         number(
-            "DbConnectionsThreshold",
-            "Aurora connections",
-            400,
-            "Database connections that alarm (size it to the instance class's max_connections).",
+            "DbConnectionsPercentThreshold",
+            "Aurora connections (% of max_connections)",
+            80,
+            "Percent of the instance's max_connections in use that warns. The maximum is "
+            "derived from the instance class (Serverless v2: from the maximum ACUs) by the "
+            "engine's default formula.",
             MinValue=10,
-            MaxValue=16000,
+            MaxValue=100,
+        )
+        number(
+            "AppErrorsWarningThreshold",
+            "Application errors per minute (warning)",
+            100,
+            "Log lines per minute at level error or critical, over every service, that warn "
+            "(docs/logging.md).",
+            MinValue=1,
+        )
+        number(
+            "AppErrorsCriticalThreshold",
+            "Application errors per minute (critical)",
+            500,
+            "Log lines per minute at level error or critical, over every service, that page.",
+            MinValue=1,
         )
         number(
             "DbFreeableMemoryThreshold",
@@ -164,6 +492,15 @@ class ObservabilityTier(Tier):
                 {**alb, "TargetGroup": Ref(target_group)},
                 "Maximum",
                 condition="HasFleet" if id_ == "fleet" else None,
+            )
+
+        def healthy(id_, target_group):
+            return Metric(
+                id_,
+                "AWS/ApplicationELB",
+                "HealthyHostCount",
+                {**alb, "TargetGroup": Ref(target_group)},
+                "Minimum",
             )
 
         def redis_nodes(name, stat="Maximum"):
@@ -244,6 +581,82 @@ class ObservabilityTier(Tier):
                 ),
             ),
             Alarm(
+                "AlbNoHealthyTargets",
+                "alb-no-healthy-targets",
+                "No healthy target left in the api or the web target group for 2 minutes",
+                comparison="LessThanThreshold",
+                threshold=1,
+                period=60,
+                critical=True,
+                metrics=(
+                    healthy("api", "ApiTargetGroupFullName"),
+                    healthy("web", "WebTargetGroupFullName"),
+                    Expression(
+                        "healthy", "MIN([api, web])", "healthy targets (emptiest target group)"
+                    ),
+                ),
+            ),
+            *(
+                Alarm(
+                    f"Ecs{service}TasksStopped",
+                    f"ecs-{service.lower()}-tasks-stopped",
+                    f"Every task of the ECS {service.lower()} service stopped (no running task "
+                    "for 3 minutes)",
+                    comparison="LessThanThreshold",
+                    threshold=1,
+                    period=60,
+                    evaluation_periods=3,
+                    datapoints=3,
+                    critical=True,
+                    metrics=(
+                        Metric(
+                            "running",
+                            "ECS/ContainerInsights",
+                            "RunningTaskCount",
+                            {
+                                "ClusterName": Ref("ClusterName"),
+                                "ServiceName": Ref(f"{service}ServiceName"),
+                            },
+                            "Minimum",
+                            visible=True,
+                        ),
+                    ),
+                )
+                for service in ("Api", "Web", "Worker")
+            ),
+            *(
+                Alarm(
+                    logical,
+                    purpose,
+                    f"More than {threshold} application log lines per minute at level error or "
+                    "critical, in 3 of 5 minutes",
+                    threshold=threshold,
+                    period=60,
+                    evaluation_periods=5,
+                    datapoints=3,
+                    critical=critical,
+                    metrics=(
+                        Metric(
+                            "errors",
+                            Sub(APP_METRICS_NAMESPACE),
+                            APP_ERRORS_METRIC,
+                            {},
+                            "Sum",
+                            visible=True,
+                        ),
+                    ),
+                )
+                for logical, purpose, threshold, critical in (
+                    ("AppErrors", "app-errors", "AppErrorsWarningThreshold", False),
+                    (
+                        "AppErrorsCritical",
+                        "app-errors-critical",
+                        "AppErrorsCriticalThreshold",
+                        True,
+                    ),
+                )
+            ),
+            Alarm(
                 "AlbTargetResponseTimeP99",
                 "alb-p99-latency",
                 "p99 target response time above AlbP99LatencyThreshold seconds",
@@ -261,8 +674,8 @@ class ObservabilityTier(Tier):
             Alarm(
                 "EcsApiCpu",
                 "ecs-api-cpu",
-                "ECS api service CPU above 80% for 2 x 5 min",
-                threshold=80,
+                "ECS api service CPU above 75% for 2 x 5 min",
+                threshold=75,
                 metrics=(
                     Metric("cpu", "AWS/ECS", "CPUUtilization", ecs_api, "Average", visible=True),
                 ),
@@ -300,18 +713,25 @@ class ObservabilityTier(Tier):
                 "aurora-cpu",
                 "Aurora CPU above 75% for 2 x 5 min",
                 threshold=75,
+                metrics=(Metric("cpu", "AWS/RDS", "CPUUtilization", db, "Maximum", visible=True),),
+            ),
+            Alarm(
+                "AuroraCpuCritical",
+                "aurora-cpu-critical",
+                "Aurora CPU above 90% for 2 x 5 min",
+                threshold=90,
                 critical=True,
                 metrics=(Metric("cpu", "AWS/RDS", "CPUUtilization", db, "Maximum", visible=True),),
             ),
             Alarm(
                 "AuroraConnections",
                 "aurora-connections",
-                "Aurora connections above DbConnectionsThreshold for 2 x 5 min",
-                threshold="DbConnectionsThreshold",
+                "Aurora connections above DbConnectionsPercentThreshold % of the instance's "
+                "max_connections for 2 x 5 min",
+                threshold="DbConnectionsPercentThreshold",
                 metrics=(
-                    Metric(
-                        "connections", "AWS/RDS", "DatabaseConnections", db, "Maximum", visible=True
-                    ),
+                    Metric("c", "AWS/RDS", "DatabaseConnections", db, "Maximum"),
+                    Expression("percent", self.connections_percent(), "connections (% of maximum)"),
                 ),
             ),
             Alarm(
@@ -363,6 +783,13 @@ class ObservabilityTier(Tier):
                 "redis-memory",
                 "Redis memory above 80% of maxmemory on any node for 2 x 5 min",
                 80,
+            ),
+            redis_worst(
+                "MemoryCritical",
+                "DatabaseMemoryUsagePercentage",
+                "redis-memory-critical",
+                "Redis memory above 95% of maxmemory on any node for 2 x 5 min",
+                95,
                 critical=True,
             ),
             Alarm(
@@ -465,8 +892,8 @@ class ObservabilityTier(Tier):
                 "trigger of every deploy.",
                 AlarmRule=If("HasCloudFrontAlarm", rule(always + optional), rule(always)),
                 ActionsEnabled=True,
-                AlarmActions=[Ref("AlarmTopic")],
-                OKActions=[Ref("AlarmTopic")],
+                AlarmActions=self.notify["critical"].actions(),
+                OKActions=self.notify["critical"].actions(),
             )
         )
         self.output(
@@ -478,6 +905,136 @@ class ObservabilityTier(Tier):
             "PlatformHealthAlarmArn",
             GetAtt("PlatformHealthAlarm", "Arn"),
             "ARN of the platform-health composite alarm (rollback trigger)",
+        )
+
+    # -- events ------------------------------------------------------------------------
+    def event_notifications(self) -> None:
+        """Rules on the default bus (where AWS services send their events) that notify the
+        topics, each message saying what happened to what."""
+        cluster = Ref("ClusterArn")
+        services = Sub(
+            "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/${ClusterName}/"
+        )
+        for rule in event_rules(cluster, services):
+
+            def target(id_, arn, rule=rule):
+                return events.Target(
+                    Id=f"{rule.severity}-{id_}",
+                    Arn=arn,
+                    InputTransformer=events.InputTransformer(
+                        InputPathsMap=rule.paths, InputTemplate=json.dumps(rule.message)
+                    ),
+                )
+
+            targets = self.notify[rule.severity].targets(target)
+            kwargs = {"Condition": rule.condition} if rule.condition else {}
+            self.add(
+                events.Rule(
+                    f"{rule.logical}Rule",
+                    **kwargs,
+                    Description=rule.description,
+                    EventPattern=rule.pattern,
+                    State="ENABLED",
+                    Targets=targets,
+                )
+            )
+
+    # -- cost --------------------------------------------------------------------------
+    def cost_guardrails(self) -> None:
+        amount = self.parameter(
+            "MonthlyBudget",
+            "Observability",
+            "Monthly budget (USD)",
+            Type="Number",
+            Default=0,
+            MinValue=0,
+            MaxValue=10000000,
+            Description="Monthly cost budget of this environment in USD: the info topic hears "
+            "when the month's forecast reaches 80% and 100% of it. Counts the costs tagged "
+            "Environment=<this environment> (activate Environment as a cost allocation tag "
+            "in the billing console). 0: no budget.",
+        )
+        anomaly = self.parameter(
+            "CostAnomalyThreshold",
+            "Observability",
+            "Cost anomaly alert (USD)",
+            Type="Number",
+            Default=100,
+            MinValue=1,
+            Description="Total impact in USD above which a cost anomaly of this environment "
+            "(outside dev) notifies the info topic at once.",
+        )
+        self.condition("HasBudget", Not(Equals(amount, 0)))
+        self.add(
+            budgets.Budget(
+                "EnvironmentBudget",
+                Condition="HasBudget",
+                Budget=budgets.BudgetData(
+                    BudgetName=Sub("budget-platform-${Environment}-${AWS::Region}"),
+                    BudgetType="COST",
+                    TimeUnit="MONTHLY",
+                    BudgetLimit=budgets.Spend(Amount=amount, Unit="USD"),
+                    CostFilters={"TagKeyValue": [Sub("user:Environment$${Environment}")]},
+                ),
+                NotificationsWithSubscribers=[
+                    budgets.NotificationWithSubscribers(
+                        Notification=budgets.Notification(
+                            NotificationType="FORECASTED",
+                            ComparisonOperator="GREATER_THAN",
+                            Threshold=percent,
+                            ThresholdType="PERCENTAGE",
+                        ),
+                        Subscribers=[
+                            budgets.Subscriber(SubscriptionType="SNS", Address=Ref("InfoTopic"))
+                        ],
+                    )
+                    for percent in (80, 100)
+                ],
+            )
+        )
+        outside_dev = self.condition("OutsideDev", Not(Equals(self.environment, "dev")))
+        self.add(
+            ce.AnomalyMonitor(
+                "CostAnomalyMonitor",
+                Condition=outside_dev,
+                MonitorName=self.physical_name("anomaly", "platform"),
+                MonitorType="CUSTOM",
+                MonitorSpecification=Sub(
+                    json.dumps(
+                        {
+                            "Tags": {
+                                "Key": "Environment",
+                                "Values": ["${Environment}"],
+                                "MatchOptions": ["EQUALS"],
+                            }
+                        },
+                        sort_keys=True,
+                    )
+                ),
+            )
+        )
+        self.add(
+            ce.AnomalySubscription(
+                "CostAnomalySubscription",
+                Condition=outside_dev,
+                SubscriptionName=self.physical_name("anomaly-alerts", "platform"),
+                Frequency="IMMEDIATE",
+                MonitorArnList=[Ref("CostAnomalyMonitor")],
+                Subscribers=[ce.Subscriber(Type="SNS", Address=Ref("InfoTopic"))],
+                ThresholdExpression=Sub(
+                    json.dumps(
+                        {
+                            "Dimensions": {
+                                "Key": "ANOMALY_TOTAL_IMPACT_ABSOLUTE",
+                                "MatchOptions": ["GREATER_THAN_OR_EQUAL"],
+                                "Values": ["${Threshold}"],
+                            }
+                        },
+                        sort_keys=True,
+                    ),
+                    Threshold=anomaly,
+                ),
+            )
         )
 
     # -- dashboard ---------------------------------------------------------------------
@@ -530,27 +1087,44 @@ class Dashboard:
             },
         }
 
+    @staticmethod
+    def _section(markdown: str) -> dict:
+        return {"type": "text", "width": 24, "height": 1, "properties": {"markdown": markdown}}
+
     def widgets(self) -> list[tuple[dict, str | None]]:
-        """(widget, condition) in reading order."""
+        """(widget, condition) in reading order: the alarms, then one section per area
+        (edge, application, data, media)."""
         lb = ["LoadBalancer", "${AlbFullName}"]
         db = ["DBClusterIdentifier", "${DbClusterIdentifier}"]
         nodes = [f"${{RedisReplicationGroupId}}-{n}" for n in REDIS_NODES]
-        hits = [
-            ["AWS/ElastiCache", "CacheHits", "CacheClusterId", n, {"id": f"h{i}", "visible": False}]
-            for i, n in enumerate(nodes, 1)
-        ]
-        misses = [
-            [
-                "AWS/ElastiCache",
-                "CacheMisses",
-                "CacheClusterId",
-                n,
-                {"id": f"m{i}", "visible": False},
+        cluster = ["ClusterName", "${ClusterName}"]
+        services = ["${ApiServiceName}", "${WebServiceName}", "${WorkerServiceName}"]
+
+        def per_node(metric, prefix=None):
+            return [
+                [
+                    "AWS/ElastiCache",
+                    metric,
+                    "CacheClusterId",
+                    n,
+                    *([{"id": f"{prefix}{i}", "visible": False}] if prefix else []),
+                ]
+                for i, n in enumerate(nodes, 1)
             ]
-            for i, n in enumerate(nodes, 1)
-        ]
+
+        def per_service(namespace, metric, extra=None):
+            first = [namespace, metric, *cluster, "ServiceName", services[0], *(extra or [])]
+            return [first, *(["...", s] for s in services[1:])]
+
+        def per_target_group(metric):
+            return [
+                ["AWS/ApplicationELB", metric, *lb, "TargetGroup", "${ApiTargetGroupFullName}"],
+                ["...", "${WebTargetGroupFullName}"],
+            ]
+
         cf = ["DistributionId", "${DistributionId}", "Region", "Global"]
         alarm_arns = [f"${{{a.logical}Alarm.Arn}}" for a in self.tier.alarms if not a.condition]
+        w = self._widget
         return [
             (
                 {
@@ -564,14 +1138,26 @@ class Dashboard:
                 },
                 None,
             ),
+            (self._section("## Edge: CloudFront and the load balancer"), None),
             (
-                self._widget(
-                    "ALB requests", [["AWS/ApplicationELB", "RequestCount", *lb]], period=60
-                ),
-                None,
+                w("CloudFront requests", [["AWS/CloudFront", "Requests", *cf]], region="us-east-1"),
+                "HasDistribution",
             ),
             (
-                self._widget(
+                w(
+                    "CloudFront error rate (%)",
+                    [
+                        ["AWS/CloudFront", "5xxErrorRate", *cf],
+                        ["AWS/CloudFront", "4xxErrorRate", *cf],
+                    ],
+                    region="us-east-1",
+                    stat="Average",
+                ),
+                "HasDistribution",
+            ),
+            (w("ALB requests", [["AWS/ApplicationELB", "RequestCount", *lb]], period=60), None),
+            (
+                w(
                     "ALB target response time (s)",
                     [
                         ["AWS/ApplicationELB", "TargetResponseTime", *lb, {"stat": "p50"}],
@@ -583,25 +1169,39 @@ class Dashboard:
                 None,
             ),
             (
-                self._widget(
-                    "ECS CPU (%)",
-                    [
-                        [
-                            "AWS/ECS",
-                            "CPUUtilization",
-                            "ClusterName",
-                            "${ClusterName}",
-                            "ServiceName",
-                            "${ApiServiceName}",
-                        ],
-                        ["...", "${WebServiceName}"],
-                    ],
-                    stat="Average",
+                w(
+                    "ALB healthy targets",
+                    per_target_group("HealthyHostCount"),
+                    stat="Minimum",
+                    period=60,
+                ),
+                None,
+            ),
+            (self._section("## Application: ECS services, EC2 fleet, jobs"), None),
+            (w("ECS CPU (%)", per_service("AWS/ECS", "CPUUtilization"), stat="Average"), None),
+            (
+                w("ECS memory (%)", per_service("AWS/ECS", "MemoryUtilization"), stat="Average"),
+                None,
+            ),
+            (
+                w(
+                    "ECS running tasks",
+                    per_service("ECS/ContainerInsights", "RunningTaskCount"),
+                    stat="Minimum",
+                    period=60,
                 ),
                 None,
             ),
             (
-                self._widget(
+                w(
+                    "Application errors per minute",
+                    [[APP_METRICS_NAMESPACE, APP_ERRORS_METRIC]],
+                    period=60,
+                ),
+                None,
+            ),
+            (
+                w(
                     "EC2 fleet CPU (%)",
                     [
                         [
@@ -616,57 +1216,7 @@ class Dashboard:
                 "HasFleet",
             ),
             (
-                self._widget(
-                    "Aurora connections", [["AWS/RDS", "DatabaseConnections", *db]], stat="Maximum"
-                ),
-                None,
-            ),
-            (
-                self._widget(
-                    "Aurora CPU (%)", [["AWS/RDS", "CPUUtilization", *db]], stat="Maximum"
-                ),
-                None,
-            ),
-            (
-                self._widget(
-                    "Redis hit rate (%)",
-                    [
-                        *hits,
-                        *misses,
-                        [
-                            {
-                                "expression": "100 * SUM([FILL(h1, 0), FILL(h2, 0), "
-                                "FILL(h3, 0)]) / (SUM([FILL(h1, 0), FILL(h2, 0), "
-                                "FILL(h3, 0)]) + SUM([FILL(m1, 0), FILL(m2, 0), "
-                                "FILL(m3, 0)]))",
-                                "label": "hit rate",
-                                "id": "rate",
-                            }
-                        ],
-                    ],
-                ),
-                None,
-            ),
-            (
-                self._widget(
-                    "CloudFront requests", [["AWS/CloudFront", "Requests", *cf]], region="us-east-1"
-                ),
-                "HasDistribution",
-            ),
-            (
-                self._widget(
-                    "CloudFront error rate (%)",
-                    [
-                        ["AWS/CloudFront", "5xxErrorRate", *cf],
-                        ["AWS/CloudFront", "4xxErrorRate", *cf],
-                    ],
-                    region="us-east-1",
-                    stat="Average",
-                ),
-                "HasDistribution",
-            ),
-            (
-                self._widget(
+                w(
                     "Queue depth",
                     [
                         [
@@ -681,8 +1231,60 @@ class Dashboard:
                 ),
                 None,
             ),
+            (self._section("## Data: Aurora and Redis"), None),
             (
-                self._widget(
+                w("Aurora connections", [["AWS/RDS", "DatabaseConnections", *db]], stat="Maximum"),
+                None,
+            ),
+            (w("Aurora CPU (%)", [["AWS/RDS", "CPUUtilization", *db]], stat="Maximum"), None),
+            (
+                w(
+                    "Aurora IOPS",
+                    [["AWS/RDS", "ReadIOPS", *db], ["AWS/RDS", "WriteIOPS", *db]],
+                    stat="Average",
+                ),
+                None,
+            ),
+            (
+                w(
+                    "Aurora latency (s)",
+                    [["AWS/RDS", "ReadLatency", *db], ["AWS/RDS", "WriteLatency", *db]],
+                    stat="Average",
+                ),
+                None,
+            ),
+            (
+                w(
+                    "Redis hit rate (%)",
+                    [
+                        *per_node("CacheHits", "h"),
+                        *per_node("CacheMisses", "m"),
+                        [
+                            {
+                                "expression": "100 * SUM([FILL(h1, 0), FILL(h2, 0), "
+                                "FILL(h3, 0)]) / (SUM([FILL(h1, 0), FILL(h2, 0), "
+                                "FILL(h3, 0)]) + SUM([FILL(m1, 0), FILL(m2, 0), "
+                                "FILL(m3, 0)]))",
+                                "label": "hit rate",
+                                "id": "rate",
+                            }
+                        ],
+                    ],
+                ),
+                None,
+            ),
+            (w("Redis connections", per_node("CurrConnections"), stat="Maximum"), None),
+            (
+                w(
+                    "Redis memory (% of maxmemory)",
+                    per_node("DatabaseMemoryUsagePercentage"),
+                    stat="Maximum",
+                ),
+                None,
+            ),
+            (self._section("## Media: uploads to HLS"), "HasMedia"),
+            (
+                w(
                     "Transcoding",
                     [
                         [

@@ -97,6 +97,9 @@ class SecurityTier(Tier):
                     "EventBridgeUse", "events.amazonaws.com", kms_actions.DescribeKey
                 ),
                 self._service_statement("SnsUse", "sns.amazonaws.com"),
+                # Budgets and Cost Anomaly Detection notify the encrypted info topic.
+                self._service_statement("BudgetsUse", "budgets.amazonaws.com"),
+                self._service_statement("CostAnomalyAlertsUse", "costalerts.amazonaws.com"),
                 self._service_statement("SqsUse", "sqs.amazonaws.com"),
                 # CloudFront Origin Access Control reads KMS-encrypted objects of
                 # this account's distributions only.
@@ -250,6 +253,16 @@ class SecurityTier(Tier):
         self._rule("AppEgressToEfs", "App", "Efs", 2049, "EFS (NFS)")
         self._rule(
             "EfsIngressFromApp", "Efs", "App", 2049, "NFS from the application", ingress=True
+        )
+        # The EC2 fleet is an application tier too: it reaches Aurora like the tasks.
+        self._rule("FleetEgressToDatabase", "Fleet", "Database", db_port, "Aurora")
+        self._rule(
+            "DatabaseIngressFromFleet",
+            "Database",
+            "Fleet",
+            db_port,
+            "Aurora from the EC2 fleet",
+            ingress=True,
         )
         self._rule("AlbEgressToFleet", "Alb", "Fleet", 80, "Forward to the EC2 fleet")
         self._rule("FleetIngressFromAlb", "Fleet", "Alb", 80, "HTTP from the ALB", ingress=True)

@@ -16,7 +16,7 @@ from awacs import s3 as s3_actions
 from awacs.aws import Allow, Bool, Condition, Deny, Policy, Principal, Statement, StringEquals
 from troposphere import FindInMap, GetAtt, Join, Ref, Sub, efs, s3
 
-from templates.base import Tier, account_root
+from templates.base import Equals, If, Not, Tier, account_root
 from templates.parts.buckets import secure_bucket_statements
 from templates.parts.iam import policy_dict
 from templates.parts.regions import ELB_LOG_ACCOUNTS
@@ -29,8 +29,9 @@ class Lifecycle:
     NoncurrentVersionExpirationDays. Default: nothing else."""
 
     rule_id: str = "expire-old-versions"
-    expire_days: int | None = None  # current objects expire after this
-    archive_class: str | None = None  # storage class objects move to ...
+    # current objects expire after this (or this parameter; its 0: never)
+    expire_days: int | str | None = None
+    archive_class: str | None = None  # storage class objects move to (or this parameter) ...
     archive_days: int | str | None = None  # ... after these days (or this parameter)
 
 
@@ -71,9 +72,13 @@ BUCKETS = (
         "media",
         "transcoded video (HLS) and thumbnails served by CloudFront",
         policy_in_cdn=True,
-        # Glacier Instant Retrieval: still streamable, cheaper to store.
+        # Intelligent-Tiering (default) or Glacier Instant Retrieval: still streamable,
+        # cheaper to store; expiry only where params set it.
         lifecycle=Lifecycle(
-            "archive-media", archive_class="GLACIER_IR", archive_days="MediaArchiveDays"
+            "archive-media",
+            archive_class="MediaArchiveClass",
+            archive_days="MediaArchiveDays",
+            expire_days="MediaExpirationDays",
         ),
     ),
     BucketSpec(
@@ -150,9 +155,31 @@ class StorageTier(Tier):
             Default=90,
             MinValue=30,
             MaxValue=3650,
-            Description="Days after which media moves to Glacier Instant Retrieval (still "
-            "streamable, cheaper to store).",
+            Description="Days after which media moves to MediaArchiveClass.",
         )
+        self.parameter(
+            "MediaArchiveClass",
+            "Storage",
+            Type="String",
+            AllowedValues=["INTELLIGENT_TIERING", "GLACIER_IR"],
+            Default="INTELLIGENT_TIERING",
+            Description="Where media goes after MediaArchiveDays. INTELLIGENT_TIERING: a "
+            "video nobody watches for 30 days costs about 45% less, after 90 days about 68% "
+            "less, and one that is watched again costs nothing to read (HLS segments are "
+            "larger than its 128 KB minimum). GLACIER_IR: the archive price at once, but "
+            "every read of an old video pays a retrieval fee per GB.",
+        )
+        expiry = self.parameter(
+            "MediaExpirationDays",
+            "Storage",
+            Type="Number",
+            Default=0,
+            MinValue=0,
+            MaxValue=3650,
+            Description="Days after which media is deleted (730: two years). 0: media is "
+            "never deleted (whether video expires is a product decision).",
+        )
+        self.condition("MediaExpires", Not(Equals(expiry, 0)))
         self.upload_cors_origins = self.parameter(
             "UploadCorsOrigins",
             "Storage",
@@ -173,13 +200,18 @@ class StorageTier(Tier):
                 NoncurrentDays=self.noncurrent_days
             ),
         )
-        if rule.expire_days is not None:
+        if isinstance(rule.expire_days, str):
+            props["ExpirationInDays"] = If(
+                "MediaExpires", Ref(rule.expire_days), Ref("AWS::NoValue")
+            )
+        elif rule.expire_days is not None:
             props["ExpirationInDays"] = rule.expire_days
         if rule.archive_class:
             days = rule.archive_days
+            archive = rule.archive_class
             props["Transitions"] = [
                 s3.LifecycleRuleTransition(
-                    StorageClass=rule.archive_class,
+                    StorageClass=Ref(archive) if archive in self.template.parameters else archive,
                     TransitionInDays=Ref(days) if isinstance(days, str) else days,
                 )
             ]

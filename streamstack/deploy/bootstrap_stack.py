@@ -105,6 +105,7 @@ def parameters(params, template: dict, given: dict[str, str] | None = None) -> d
     if settings.github_repository:
         values["GitHubRepository"] = settings.github_repository
         values["GitHubBranch"] = settings.github_branch
+        values["GitHubApplicationRepositories"] = ",".join(settings.github_applications)
     values.update(given or {})
     values.update(settings.bootstrap_parameters)
     return {k: v for k, v in values.items() if k in declared}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamstack import BUILD_DIR, PARAMS_DIR, ROOT, params
-from streamstack.deploy import aws, local, local_profile, refactor
+from streamstack.deploy import aws, images, local, local_profile, refactor
 from streamstack.deploy import commands as stack
 from streamstack.deploy.context import Context
 from streamstack.deploy.exits import Interrupted
@@ -92,6 +92,12 @@ def parser(doc: str | None = None) -> argparse.ArgumentParser:
         )
         cmd.add_argument(
             "--wait", action="store_true", help="wait for a running operation instead of refusing"
+        )
+        cmd.add_argument(
+            "--images",
+            metavar="SERVICE=IMAGE,...",
+            help="deploy: plan with these images (ECR, by digest) as the services' image "
+            "parameters (the image-delivery workflow)",
         )
         cmd.add_argument("--no-build", action="store_true", help="use build/ as it is")
         cmd.add_argument(
@@ -186,6 +192,13 @@ def main(argv: list[str], doc: str | None = None) -> int:
         local_profile.apply(
             ctx, *params.root_parameters(args.build_dir), announce=args.command == "deploy"
         )
+    if args.images:
+        if args.command != "deploy" or ctx.stackset is not None:
+            raise StreamstackError(
+                "IMAGES belongs to `make deploy` of a stack environment: execute runs "
+                "the reviewed plan, which already holds the images"
+            )
+        images.apply(ctx, args.images)
     return dispatch(ctx, args.command)
 
 

@@ -28,6 +28,9 @@ TABLE: dict[str, tuple[int, int, int]] = {
     "AWS::ApplicationAutoScaling::ScalingPolicy": (10, 10, 10),
     "AWS::AutoScaling::AutoScalingGroup": (240, 300, 240),
     "AWS::AutoScaling::ScalingPolicy": (10, 10, 5),
+    "AWS::Budgets::Budget": (5, 5, 5),
+    "AWS::CE::AnomalyMonitor": (10, 10, 5),
+    "AWS::CE::AnomalySubscription": (10, 10, 5),
     "AWS::CertificateManager::Certificate": (240, 30, 10),
     "AWS::CloudFormation::Stack": (15, 15, 15),  # the nested stack's own events
     "AWS::CloudFront::CachePolicy": (5, 5, 5),
@@ -79,6 +82,7 @@ TABLE: dict[str, tuple[int, int, int]] = {
     "AWS::Lambda::Function": (20, 15, 10),
     "AWS::Lambda::Permission": (5, 5, 5),
     "AWS::Logs::LogGroup": (5, 5, 5),
+    "AWS::Logs::MetricFilter": (5, 5, 5),
     "AWS::MediaConvert::JobTemplate": (5, 5, 5),
     "AWS::RDS::DBCluster": (300, 300, 300),
     "AWS::RDS::DBClusterParameterGroup": (10, 10, 5),

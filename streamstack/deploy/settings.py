@@ -10,7 +10,8 @@
       bootstrap_stack: streamstack-dev-bootstrap   # default: <stack_name>-bootstrap
       rollback_alarm: alarm-platform-health-dev    # default: alarm-platform-health-<env>
       rollback_minutes: 10       # monitoring time of the rollback trigger
-      github: {repository: example/streamstack, branch: main}   # the OIDC deploy role
+      github: {repository: example/streamstack, branch: main,   # the OIDC deploy roles
+               applications: [example/video-api]}   # repositories delivering images
       bootstrap_parameters: {GitHubOidc: existing}  # other bootstrap template parameters
       edge_parameters: {WafRateLimit: 1000, BotControl: enabled}   # edge template parameters
 
@@ -48,6 +49,7 @@ BOOTSTRAP_SET_BY_DEPLOY = (
     "Environment",
     "GitHubRepository",
     "GitHubBranch",
+    "GitHubApplicationRepositories",
     "PlatformStackName",
     "BootstrapStackName",
     "ArtifactBucketName",
@@ -67,6 +69,7 @@ class DeploySettings:
     rollback_minutes: int = 10
     github_repository: str = ""
     github_branch: str = "main"
+    github_applications: tuple[str, ...] = ()
     bootstrap_parameters: dict[str, str] = field(default_factory=dict)
     edge_parameters: dict[str, str] = field(default_factory=dict)
 
@@ -139,8 +142,11 @@ def validate(
         problems.add(f"{key}.github", "must be a mapping with repository and branch")
         github = {}
     for name in github:
-        if name not in ("repository", "branch"):
-            problems.add(f"{key}.github.{name}", "unknown setting; allowed: branch, repository")
+        if name not in ("repository", "branch", "applications"):
+            problems.add(
+                f"{key}.github.{name}",
+                "unknown setting; allowed: applications, branch, repository",
+            )
     repository = github.get("repository", "")
     if repository and (not isinstance(repository, str) or not REPOSITORY.match(repository)):
         problems.add(f"{key}.github.repository", f"{repository!r} is not owner/name")
@@ -150,6 +156,21 @@ def validate(
         problems.add(f"{key}.github.branch", f"{branch!r} is not a branch name")
         branch = "main"
     out["github_repository"], out["github_branch"] = repository, branch
+    applications = github.get("applications", [])
+    if not isinstance(applications, list) or not all(
+        isinstance(a, str) and REPOSITORY.match(a) for a in applications
+    ):
+        problems.add(
+            f"{key}.github.applications",
+            f"{applications!r} is not a list of owner/name repositories",
+        )
+        applications = []
+    elif applications and not repository:
+        problems.add(
+            f"{key}.github.applications",
+            "needs github.repository: the application repositories run its image-delivery workflow",
+        )
+    out["github_applications"] = tuple(applications)
 
     # Names and value types here; values against the built templates in params.parse.
     for name in ("bootstrap_parameters", "edge_parameters"):

@@ -190,7 +190,11 @@ class Resolved:
                 return self.value(arg)  # the text is what a policy could contain
             if fn == "Fn::FindInMap":
                 name, top, second = self.value(arg)[:3]
-                return self.raw["Mappings"][name][top][second]
+                rows = self.raw["Mappings"][name]
+                # A sample key (a wired input's stand-in) has no row: its value is a sample.
+                if top not in rows and str(top).endswith(SAMPLE_SUFFIX):
+                    return f"{name}.{second}-{SAMPLE_SUFFIX}"
+                return rows[top][second]
             if fn in ("Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or", "Condition"):
                 return self._decide(node)
             if fn.startswith("Fn::"):

@@ -15,6 +15,15 @@ from templates.base import DEPLOY_PATH
 # pull-request plans write and read pull-requests/templates/, which no deploy executes.
 TEMPLATES_PREFIX = "templates/"
 PULL_REQUEST_PREFIX = "pull-requests/"
+# The bootstrap's ECR repositories, ecr-<purpose>-<environment>: logical prefix -> purpose.
+# The deploy-role stack's image push role may push to exactly these.
+ECR_REPOSITORIES = {
+    "Api": "api",
+    "Web": "web",
+    "Worker": "worker",
+}
+# The platform's reusable workflow that builds, pushes and deploys an application's image.
+IMAGE_DELIVERY_WORKFLOW = ".github/workflows/image-delivery.yml"
 
 
 @dataclass(frozen=True)

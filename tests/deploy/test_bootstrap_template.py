@@ -371,3 +371,86 @@ def test_the_plan_role_may_plan_a_drift_revert_of_a_nested_stack(deploy_role):
             {"cloudformation:ChangeSetName": "deploy-20261201T000000Z-revert"},
         )
     )
+
+
+# -- image delivery --------------------------------------------------------------------------
+APPS = {
+    "Environment": "prod",
+    "GitHubRepository": "o/r",
+    "GitHubApplicationRepositories": "o/video-api,o/video-web",
+    "PlatformStackName": "streamstack-prod",
+    "BootstrapStackName": "streamstack-prod-bootstrap",
+    "ArtifactBucketName": "artifacts",
+}
+
+
+def test_image_push_role_pushes_to_exactly_the_environments_repositories(deploy_role):
+    resolved = Resolved(deploy_role, APPS)
+    role = resolved.resources()["GitHubImagePushRole"]
+    assert deploy_role["Resources"]["GitHubImagePushRole"]["Condition"] == "HasApplications"
+    props = role["Properties"]
+    assert props["Path"] == "/streamstack-deploy/" and props["MaxSessionDuration"] == 3600
+    policy = PolicySet.of([props["Policies"][0]["PolicyDocument"]])
+    repo = f"arn:aws:ecr:us-west-2:{ACCOUNT}:repository/"
+    for name in ("ecr-api-prod", "ecr-web-prod", "ecr-worker-prod"):
+        for action in ("ecr:PutImage", "ecr:UploadLayerPart", "ecr:DescribeImageScanFindings"):
+            assert policy.allows(Request(action, repo + name)), (action, name)
+    # Not another environment's repository, nor anything but pushing.
+    assert not policy.allows(Request("ecr:PutImage", repo + "ecr-api-dev"))
+    assert not policy.allows(Request("ecr:PutImage", repo + "someone-elses"))
+    assert not policy.allows(Request("ecr:DeleteRepository", repo + "ecr-api-prod"))
+    assert not policy.allows(Request("ecr:SetRepositoryPolicy", repo + "ecr-api-prod"))
+    assert policy.allows(Request("ecr:GetAuthorizationToken", "*"))
+    for escalation in (
+        Request("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/x"),
+        Request("cloudformation:CreateChangeSet", STACK),
+        Request("sts:AssumeRole", f"arn:aws:iam::{ACCOUNT}:role/x"),
+        Request("s3:PutObject", "arn:aws:s3:::artifacts/templates/x.json"),
+    ):
+        assert not policy.allows(escalation), escalation
+
+
+def _app_trust(template, logical):
+    statements = Resolved(template, APPS).resources()[logical]["Properties"][
+        "AssumeRolePolicyDocument"
+    ]["Statement"]
+    return [s for s in statements if s.get("Sid") == "ImageDeliveryWorkflow"]
+
+
+def test_application_repositories_run_only_the_platforms_image_delivery_workflow(deploy_role):
+    workflow = "o/r/.github/workflows/image-delivery.yml@refs/heads/main"
+    claims = {
+        "GitHubImagePushRole": {},
+        "GitHubPlanRole": {"token.actions.githubusercontent.com:ref": "refs/heads/main"},
+        "GitHubDeployRole": {"token.actions.githubusercontent.com:environment": "prod"},
+    }
+    for logical, extra in claims.items():
+        (trust,) = _app_trust(deploy_role, logical)
+        assert trust["Condition"]["StringEquals"] == {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:job_workflow_ref": workflow,
+            **extra,
+        }, logical
+        assert trust["Condition"]["StringLike"] == {
+            "token.actions.githubusercontent.com:sub": ["repo:o/video-api:*", "repo:o/video-web:*"]
+        }
+    # Pull requests never; and without application repositories no role trusts them.
+    assert not _app_trust(deploy_role, "GitHubPullRequestRole")
+    bare = Resolved(deploy_role, {**APPS, "GitHubApplicationRepositories": ""})
+    assert "GitHubImagePushRole" not in bare.resources()
+    statements = bare.resources()["GitHubDeployRole"]["Properties"]["AssumeRolePolicyDocument"][
+        "Statement"
+    ]
+    assert [s.get("Sid") for s in statements] == [None]
+
+
+def test_the_push_role_names_the_bootstraps_repositories(bootstrap):
+    names = {
+        r["Properties"]["RepositoryName"]["Fn::Sub"]
+        for r in resources(bootstrap, "AWS::ECR::Repository").values()
+    }
+    assert names == {
+        "ecr-api-${Environment}",
+        "ecr-web-${Environment}",
+        "ecr-worker-${Environment}",
+    }

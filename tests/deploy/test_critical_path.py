@@ -61,6 +61,12 @@ def test_a_first_deploy_of_prod(tree):
     assert 15 * 60 < path_end < 60 * 60
 
 
+def test_every_type_the_templates_use_has_a_typical_duration(tree):
+    root, nested = tree
+    used = {r["Type"] for t in [root, *nested.values()] for r in t["Resources"].values()}
+    assert used - set(durations.TABLE) == set(), "add them to streamstack/deploy/durations.py"
+
+
 def test_prod_creates_what_its_conditions_keep(tree):
     root, nested = tree
     values = prod_values(root)

@@ -43,6 +43,8 @@ NOT_EMULATED = {
     "ApiGatewayV2",
     "ApplicationAutoScaling",
     "AutoScaling",
+    "Budgets",
+    "CE",
     "CloudFront",
     "ECS",
     "EFS",

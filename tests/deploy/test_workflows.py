@@ -34,7 +34,7 @@ def lint(*paths: Path) -> subprocess.CompletedProcess:
 
 def test_workflows_pass_actionlint():
     files = sorted(WORKFLOWS.glob("*.yml"))
-    assert [f.name for f in files] == ["main.yml", "pull-request.yml"]
+    assert [f.name for f in files] == ["image-delivery.yml", "main.yml", "pull-request.yml"]
     result = lint(*files)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -90,3 +90,42 @@ def test_main_plans_prod_then_executes_it_behind_the_environment():
     assert "make deploy" not in text and "deploy.py deploy" not in text
     assert "build/plans/prod.timeline.md" in text
     assert workflow["concurrency"]["cancel-in-progress"] is False
+
+
+def test_pull_requests_comment_the_cost_estimate_with_the_plan():
+    text = steps_text(load("pull-request.yml")["jobs"]["staging-plan"])
+    assert "make cost ENV=staging" in text and "build/cost/staging.md" in text
+
+
+def test_image_delivery_is_reusable_and_scans_before_it_plans():
+    workflow = load("image-delivery.yml")
+    call = workflow[True]["workflow_call"]  # YAML reads the key `on` as True
+    assert {"environment", "service", "push-role-arn", "plan-role-arn", "deploy-role-arn"} <= set(
+        call["inputs"]
+    )
+    jobs = workflow["jobs"]
+    image = steps_text(jobs["image"])
+    assert "PUSH_ROLE" not in image and "inputs.push-role-arn" in image
+    assert "$GITHUB_SHA" in image and "docker push" in image
+    assert "aws ecr wait image-scan-complete" in image and "describe-image-scan-findings" in image
+    assert jobs["image"]["outputs"]["image"] == "${{ steps.push.outputs.image }}"
+    # The plan carries the digest; executing is gated by the GitHub environment and runs
+    # exactly the reviewed plan (nothing is re-planned there).
+    plan = steps_text(jobs["plan"])
+    assert "inputs.plan-role-arn" in plan
+    assert '--images "$IMAGE" --detailed-exitcode' in plan and '2) echo "planned=true"' in plan
+    assert "needs.image.outputs.image" in plan
+    execute = jobs["execute"]
+    assert execute["environment"] == "${{ inputs.environment }}"
+    assert execute["needs"] == "plan"
+    text = steps_text(execute)
+    assert "inputs.deploy-role-arn" in text and 'make execute ENV="$ENVIRONMENT"' in text
+    assert "make deploy" not in text
+    assert jobs["deploy-at-once"]["environment"] == "${{ inputs.environment }}"
+    assert workflow["permissions"] == {"contents": "read"}
+
+
+def test_the_trust_names_this_workflow_file():
+    from templates.parts.deploy import IMAGE_DELIVERY_WORKFLOW
+
+    assert (ROOT / IMAGE_DELIVERY_WORKFLOW).is_file()

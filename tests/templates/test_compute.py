@@ -78,13 +78,18 @@ def test_task_definitions(comp, env):
         assert size in FARGATE_SIZES
         assert props["ExecutionRoleArn"] == {"Fn::GetAtt": ["ExecutionRole", "Arn"]}
         assert props["TaskRoleArn"] == {"Fn::GetAtt": ["TaskRole", "Arn"]}
-        (container,) = props["ContainerDefinitions"]
+        # Tracing (off in dev) adds the collector beside the application.
+        container, *sidecars = props["ContainerDefinitions"]
+        assert [c["Name"] for c in sidecars] == ([] if env == "dev" else ["otel-collector"])
         assert container["User"] == "1000:1000"
         # ECS Exec (dev) needs a writable root file system.
         assert container["ReadonlyRootFilesystem"] is (env != "dev")
-        assert container["MountPoints"] == [
-            {"ContainerPath": "/tmp", "ReadOnly": False, "SourceVolume": "tmp"}
-        ]
+        assert container["MountPoints"][0] == {
+            "ContainerPath": "/tmp",
+            "ReadOnly": False,
+            "SourceVolume": "tmp",
+        }
+        assert len(container["MountPoints"]) == (2 if name == "Worker" else 1)
         assert container["LogConfiguration"]["Options"]["awslogs-group"] == {
             "Ref": f"{name}LogGroup"
         }
@@ -104,7 +109,7 @@ def test_task_definitions(comp, env):
 
 
 def test_secrets_use_json_keys_of_managed_secrets(comp):
-    (container,) = comp.props("ApiTaskDefinition")["ContainerDefinitions"]
+    container = comp.props("ApiTaskDefinition")["ContainerDefinitions"][0]
     secrets = {s["Name"]: s["ValueFrom"] for s in container["Secrets"]}
     assert secrets["DB_PASSWORD"] == {"Fn::Sub": "${DbMasterSecretArn}:password::"}
     assert secrets["SECRET_KEY"] == {"Fn::Sub": "${AppSecretArn}:SECRET_KEY::"}
@@ -116,7 +121,7 @@ def test_default_images_are_public_and_answer_health_on_app_port(rendered):
     for name in ("ApiImage", "WebImage", "WorkerImage"):
         assert params[name]["Default"].startswith(("docker.io/", "public.ecr.aws/"))
     comp = evaluate(rendered["compute"], "dev")
-    (container,) = comp.props("WebTaskDefinition")["ContainerDefinitions"]
+    container = comp.props("WebTaskDefinition")["ContainerDefinitions"][0]
     environment = {e["Name"]: e["Value"] for e in container["Environment"]}
     assert environment["WHOAMI_PORT_NUMBER"] == environment["PORT"] == "8000"
 
@@ -253,7 +258,11 @@ def test_task_role_is_scoped_to_arns(comp, env):
     ]
     assert len(st["BucketObjects"]["Resource"]) == 3
     stars = [sid for sid, s in st.items() if "*" in s["Resource"]]
-    assert stars == (["EcsExecChannels"] if env == "dev" else [])
+    # Only actions without resource-level permissions: metrics (namespace condition),
+    # X-Ray with tracing (not in dev), ECS Exec (dev).
+    assert stars == (
+        ["OwnMetrics", "EcsExecChannels"] if env == "dev" else ["OwnMetrics", "Tracing"]
+    )
     for s in st.values():
         assert not any(a.endswith(":*") or a == "*" for a in s["Action"])
 
@@ -308,3 +317,94 @@ def test_services_are_attached_to_the_load_balancer_tiers_target_groups(rendered
         assert attached["TargetGroupArn"] == f"<from:{name}TargetGroupArn>"
         assert "DependsOn" not in comp.resources[f"{name}Service"]
     assert not comp.of_type("AWS::ElasticLoadBalancingV2::LoadBalancer")
+
+
+# -- tracing, metrics, logs, processing storage ------------------------------------------
+def test_collector_beside_every_task_when_tracing(comp, env):
+    for name in SERVICES:
+        containers = comp.props(f"{name}TaskDefinition")["ContainerDefinitions"]
+        environment = {e["Name"]: e["Value"] for e in containers[0]["Environment"]}
+        if env == "dev":  # Tracing: disabled
+            assert len(containers) == 1 and "OTEL_SERVICE_NAME" not in environment
+            continue
+        app, collector = containers
+        assert collector["Essential"] is False and app["Essential"] is True
+        assert collector["Image"] == comp.values["TracingCollectorImage"]
+        assert collector["Image"].startswith("public.ecr.aws/aws-observability/aws-otel-collector:")
+        assert collector["Command"] == ["--config=/etc/ecs/ecs-xray.yaml"]
+        assert collector["ReadonlyRootFilesystem"] is True
+        assert collector["LogConfiguration"]["Options"]["awslogs-stream-prefix"] == "otel"
+        assert environment["OTEL_SERVICE_NAME"] == name.lower()
+        assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://127.0.0.1:4317"
+        assert environment["AWS_XRAY_DAEMON_ADDRESS"] == "127.0.0.1:2000"
+
+
+def test_task_role_writes_traces_only_with_tracing(comp, env):
+    (policy,) = comp.props("TaskRole")["Policies"]
+    st = statements(policy["PolicyDocument"])
+    if env == "dev":
+        assert "Tracing" not in st
+        return
+    assert set(st["Tracing"]["Action"]) == {
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        "xray:GetSamplingStatisticSummaries",
+    }
+
+
+def test_custom_metrics_only_into_the_platforms_namespace(comp):
+    (policy,) = comp.props("TaskRole")["Policies"]
+    st = statements(policy["PolicyDocument"])["OwnMetrics"]
+    assert st["Action"] == ["cloudwatch:PutMetricData"]
+    assert st["Condition"] == {
+        "StringEquals": {"cloudwatch:namespace": {"Fn::Sub": "StreamStack/${Environment}"}}
+    }
+    container = comp.props("ApiTaskDefinition")["ContainerDefinitions"][0]
+    environment = {e["Name"]: e["Value"] for e in container["Environment"]}
+    assert environment["METRICS_NAMESPACE"] == {"Fn::Sub": "StreamStack/${Environment}"}
+
+
+def test_error_lines_of_every_service_count_as_application_errors(comp):
+    filters = comp.of_type("AWS::Logs::MetricFilter")
+    assert set(filters) == {f"{name}ErrorsMetricFilter" for name in SERVICES}
+    for name in SERVICES:
+        props = comp.props(f"{name}ErrorsMetricFilter")
+        assert props["LogGroupName"] == {"Ref": f"{name}LogGroup"}
+        assert props["FilterPattern"] == '{ ($.level = "error") || ($.level = "critical") }'
+        (transformation,) = props["MetricTransformations"]
+        assert transformation == {
+            "MetricNamespace": {"Fn::Sub": "StreamStack/${Environment}"},
+            "MetricName": "ApplicationErrors",
+            "MetricValue": "1",
+            "DefaultValue": 0,
+            "Unit": "Count",
+        }
+
+
+def test_worker_mounts_the_access_point_with_tls_and_iam(comp):
+    props = comp.props("WorkerTaskDefinition")
+    volume = next(v for v in props["Volumes"] if v["Name"] == "processing")
+    assert volume["EFSVolumeConfiguration"] == {
+        "FilesystemId": "<from:FileSystemId>",
+        "TransitEncryption": "ENABLED",
+        "AuthorizationConfig": {"AccessPointId": "<from:AppAccessPointId>", "IAM": "ENABLED"},
+    }
+    container = props["ContainerDefinitions"][0]
+    assert {
+        "ContainerPath": "/mnt/processing",
+        "ReadOnly": False,
+        "SourceVolume": "processing",
+    } in (container["MountPoints"])
+    environment = {e["Name"]: e["Value"] for e in container["Environment"]}
+    assert environment["PROCESSING_DIR"] == "/mnt/processing"
+    for other in ("Api", "Web", "Scheduler"):
+        assert [v["Name"] for v in comp.props(f"{other}TaskDefinition")["Volumes"]] == ["tmp"]
+    (policy,) = comp.props("TaskRole")["Policies"]
+    st = statements(policy["PolicyDocument"])["ProcessingStorage"]
+    assert st["Action"] == ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
+    assert st["Resource"] == ["<from:FileSystemArn>"]
+    assert st["Condition"] == {
+        "StringEquals": {"elasticfilesystem:AccessPointArn": "<from:AppAccessPointArn>"}
+    }

@@ -24,19 +24,41 @@ OPTIONAL_OFF = {k: "" for k in OPTIONAL_ON}
 ALWAYS = {
     "Alb5xxRate",
     "AlbUnhealthyTargets",
+    "AlbNoHealthyTargets",
     "AlbTargetResponseTimeP99",
     "EcsApiCpu",
     "EcsApiMemory",
+    "EcsApiTasksStopped",
+    "EcsWebTasksStopped",
+    "EcsWorkerTasksStopped",
+    "AppErrors",
+    "AppErrorsCritical",
     "AuroraCpu",
+    "AuroraCpuCritical",
     "AuroraConnections",
     "AuroraFreeableMemory",
     "AuroraReplicaLag",
     "RedisEngineCpu",
     "RedisCpu",
     "RedisMemory",
+    "RedisMemoryCritical",
     "RedisEvictions",
     "JobsDlqDepth",
 }
+CRITICAL = {
+    "Alb5xxRate",
+    "AlbUnhealthyTargets",
+    "AlbNoHealthyTargets",
+    "AlbTargetResponseTimeP99",
+    "EcsApiTasksStopped",
+    "EcsWebTasksStopped",
+    "EcsWorkerTasksStopped",
+    "AppErrorsCritical",
+    "AuroraCpuCritical",
+    "RedisMemoryCritical",
+}
+WARNING_TOPIC = {"Ref": "WarningTopic"}
+INFO_TOPIC = {"Ref": "InfoTopic"}
 OPTIONAL = {
     "FleetCpu": "fleet",
     "TranscodeDlqDepth": "media",
@@ -101,13 +123,14 @@ def test_no_email_subscription_unless_given(template, obs):
 
 
 # -- alarms ------------------------------------------------------------------------
-def test_every_alarm_notifies_the_topic_on_alarm_and_ok(obs):
+def test_every_alarm_notifies_the_topic_of_its_severity_on_alarm_and_ok(obs):
     alarms = obs.of_type("AWS::CloudWatch::Alarm")
     assert {k.removesuffix("Alarm") for k in alarms} == ALWAYS | set(OPTIONAL) - {
         "CloudFront5xxRate"
     }  # CloudFront alarms only exist in us-east-1
-    for props in (a["Properties"] for a in alarms.values()):
-        assert props["AlarmActions"] == [TOPIC] and props["OKActions"] == [TOPIC]
+    for name, props in ((k.removesuffix("Alarm"), a["Properties"]) for k, a in alarms.items()):
+        topic = TOPIC if name in CRITICAL else WARNING_TOPIC
+        assert props["AlarmActions"] == [topic] and props["OKActions"] == [topic], name
         assert props["TreatMissingData"] in ("notBreaching", "missing", "ignore", "breaching")
         assert sum(1 for m in props["Metrics"] if m["ReturnData"]) == 1
         assert props["AlarmName"]["Fn::Sub"].startswith("alarm-")
@@ -189,10 +212,11 @@ def test_p99_latency(obs):
 @pytest.mark.parametrize(
     "name, namespace, metric, dimension, threshold",
     [
-        ("EcsApiCpu", "AWS/ECS", "CPUUtilization", "ServiceName", 80),
+        ("EcsApiCpu", "AWS/ECS", "CPUUtilization", "ServiceName", 75),
         ("EcsApiMemory", "AWS/ECS", "MemoryUtilization", "ServiceName", 80),
         ("FleetCpu", "AWS/EC2", "CPUUtilization", "AutoScalingGroupName", 80),
         ("AuroraCpu", "AWS/RDS", "CPUUtilization", "DBClusterIdentifier", 75),
+        ("AuroraCpuCritical", "AWS/RDS", "CPUUtilization", "DBClusterIdentifier", 90),
     ],
 )
 def test_utilization_alarms_two_five_minute_periods(
@@ -211,7 +235,10 @@ def test_utilization_alarms_two_five_minute_periods(
 
 def test_aurora_alarms(obs, env):
     connections = alarm(obs, "AuroraConnections")
-    assert connections["Threshold"] == ("100" if env == "dev" else "1000")
+    assert connections["Threshold"] == "80"
+    assert metric_of(connections, "c")["MetricStat"]["Metric"]["MetricName"] == (
+        "DatabaseConnections"
+    )
     memory = alarm(obs, "AuroraFreeableMemory")
     assert memory["ComparisonOperator"] == "LessThanThreshold"
     assert memory["Metrics"][0]["MetricStat"]["Stat"] == "Minimum"
@@ -230,6 +257,7 @@ def test_aurora_alarms(obs, env):
         ("RedisEngineCpu", "EngineCPUUtilization", 80),
         ("RedisCpu", "CPUUtilization", 90),
         ("RedisMemory", "DatabaseMemoryUsagePercentage", 80),
+        ("RedisMemoryCritical", "DatabaseMemoryUsagePercentage", 95),
         ("RedisEvictions", "Evictions", "1000"),
     ],
 )
@@ -277,13 +305,7 @@ def test_mediaconvert_errors(obs):
 def test_nothing_in_platform_health_breaches_on_missing_data(obs):
     rule = obs.props("PlatformHealthAlarm")["AlarmRule"]["Fn::Sub"]
     members = re.findall(r'ALARM\("\$\{(\w+)Alarm\.Arn\}"\)', rule)
-    assert set(members) == {
-        "Alb5xxRate",
-        "AlbUnhealthyTargets",
-        "AlbTargetResponseTimeP99",
-        "AuroraCpu",
-        "RedisMemory",
-    }
+    assert set(members) == CRITICAL
     assert rule.count(" OR ") == len(members) - 1
     assert all(alarm(obs, m)["TreatMissingData"] != "breaching" for m in members)
 
@@ -291,7 +313,7 @@ def test_nothing_in_platform_health_breaches_on_missing_data(obs):
 def test_platform_health_composite(obs):
     props = obs.props("PlatformHealthAlarm")
     assert props["AlarmName"] == {"Fn::Sub": "alarm-platform-health-${Environment}"}
-    assert props["AlarmActions"] == [TOPIC] and props["OKActions"] == [TOPIC]
+    assert props["AlarmActions"] == [TOPIC] and props["OKActions"] == [TOPIC]  # it pages
     assert obs.outputs["PlatformHealthAlarmArn"]["Value"] == {
         "Fn::GetAtt": ["PlatformHealthAlarm", "Arn"]
     }
@@ -319,26 +341,38 @@ def dashboard(evaluated) -> dict:
 
 
 def titles(body):
-    return [w["properties"]["title"] for w in body["widgets"]]
+    return [w["properties"].get("title") or w["properties"]["markdown"] for w in body["widgets"]]
 
 
 def test_dashboard_widgets(obs):
     body = dashboard(obs)
     assert titles(body) == [
         "Alarms",
-        "ALB requests",
-        "ALB target response time (s)",
-        "ECS CPU (%)",
-        "EC2 fleet CPU (%)",
-        "Aurora connections",
-        "Aurora CPU (%)",
-        "Redis hit rate (%)",
+        "## Edge: CloudFront and the load balancer",
         "CloudFront requests",
         "CloudFront error rate (%)",
+        "ALB requests",
+        "ALB target response time (s)",
+        "ALB healthy targets",
+        "## Application: ECS services, EC2 fleet, jobs",
+        "ECS CPU (%)",
+        "ECS memory (%)",
+        "ECS running tasks",
+        "Application errors per minute",
+        "EC2 fleet CPU (%)",
         "Queue depth",
+        "## Data: Aurora and Redis",
+        "Aurora connections",
+        "Aurora CPU (%)",
+        "Aurora IOPS",
+        "Aurora latency (s)",
+        "Redis hit rate (%)",
+        "Redis connections",
+        "Redis memory (% of maxmemory)",
+        "## Media: uploads to HLS",
         "Transcoding",
     ]
-    by_title = {w["properties"]["title"]: w["properties"] for w in body["widgets"]}
+    by_title = {w["properties"].get("title"): w["properties"] for w in body["widgets"]}
     assert by_title["ALB requests"]["metrics"] == [
         ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", "<from:AlbFullName>"]
     ]
@@ -352,13 +386,24 @@ def test_dashboard_without_optional_parts_is_still_valid_json(template, env):
     body = dashboard(evaluate(template, env, OPTIONAL_OFF))
     assert titles(body) == [
         "Alarms",
+        "## Edge: CloudFront and the load balancer",
         "ALB requests",
         "ALB target response time (s)",
+        "ALB healthy targets",
+        "## Application: ECS services, EC2 fleet, jobs",
         "ECS CPU (%)",
+        "ECS memory (%)",
+        "ECS running tasks",
+        "Application errors per minute",
+        "Queue depth",
+        "## Data: Aurora and Redis",
         "Aurora connections",
         "Aurora CPU (%)",
+        "Aurora IOPS",
+        "Aurora latency (s)",
         "Redis hit rate (%)",
-        "Queue depth",
+        "Redis connections",
+        "Redis memory (% of maxmemory)",
     ]
 
 
@@ -373,3 +418,220 @@ def test_outputs_name_every_alarm(template):
         "DashboardName",
     } <= set(outputs)
     assert all(o["Description"] for o in outputs.values())
+
+
+# -- topics by severity --------------------------------------------------------------
+@pytest.mark.parametrize(
+    "topic, publishers",
+    [
+        ("AlarmTopic", {"cloudwatch.amazonaws.com"}),
+        ("WarningTopic", {"cloudwatch.amazonaws.com", "events.amazonaws.com"}),
+        (
+            "InfoTopic",
+            {"events.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com"},
+        ),
+    ],
+)
+def test_three_encrypted_topics_each_with_only_its_publishers(obs, topic, publishers):
+    assert obs.props(topic)["KmsMasterKeyId"] == "<from:StorageKeyArn>"
+    st = statements(obs.props(f"{topic}Policy")["PolicyDocument"])
+    allowed = [s for s in st.values() if s["Effect"] == "Allow"]
+    assert {s["Principal"]["Service"] for s in allowed} == publishers
+    for s in allowed:
+        assert s["Action"] == ["sns:Publish"] and s["Resource"] == [{"Ref": topic}]
+        assert s["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert st["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": False}}
+    assert not obs.of_type("AWS::SNS::Subscription")  # none unless params give one
+
+
+def test_subscriptions_and_chat_topics_come_from_params(template):
+    chat = "arn:aws:sns:us-west-2:123456789012:chatbot-alerts"
+    ev = evaluate(
+        template,
+        "prod",
+        {
+            "AlarmEmail": "oncall@example.com",
+            "CriticalAlertHttpsEndpoint": "https://events.pagerduty.com/integration/x/enqueue",
+            "WarningAlertChatTopicArn": chat,
+            "InfoAlertEmail": "team@example.com",
+        },
+    )
+    subs = {
+        k: (v["Properties"]["Protocol"], v["Properties"]["TopicArn"])
+        for k, v in ev.of_type("AWS::SNS::Subscription").items()
+    }
+    assert subs == {
+        "AlarmEmailSubscription": ("email", TOPIC),
+        "AlarmTopicHttpsEndpointSubscription": ("https", TOPIC),
+        "InfoTopicEmailSubscription": ("email", INFO_TOPIC),
+    }
+    # A warning notifies the chat integration's topic beside the warning topic.
+    assert alarm(ev, "EcsApiCpu")["AlarmActions"] == [WARNING_TOPIC, chat]
+    targets = ev.props("EcsTaskFailureRule")["Targets"]
+    assert [t["Arn"] for t in targets] == [WARNING_TOPIC, chat]
+    pattern = template["Parameters"]["WarningAlertChatTopicArn"]["AllowedPattern"]
+    assert re.match(pattern, chat) and re.match(pattern, "")
+    assert not re.match(pattern, "https://hooks.slack.com/x")
+
+
+# -- the alarms the platform's users named --------------------------------------------
+@pytest.mark.parametrize("service", ["Api", "Web", "Worker"])
+def test_every_task_of_a_service_stopped_pages(obs, service):
+    props = alarm(obs, f"Ecs{service}TasksStopped")
+    (query,) = props["Metrics"]
+    assert query["MetricStat"]["Metric"]["Namespace"] == "ECS/ContainerInsights"
+    assert query["MetricStat"]["Metric"]["MetricName"] == "RunningTaskCount"
+    assert dims(query) == {
+        "ClusterName": "<from:ClusterName>",
+        "ServiceName": f"<from:{service}ServiceName>",
+    }
+    assert (props["ComparisonOperator"], props["Threshold"]) == ("LessThanThreshold", 1)
+    assert (props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (3, 3)
+
+
+def test_no_healthy_target_in_a_target_group_pages(obs):
+    props = alarm(obs, "AlbNoHealthyTargets")
+    groups = {m["Id"]: dims(m)["TargetGroup"] for m in props["Metrics"] if "MetricStat" in m}
+    assert groups == {
+        "api": "<from:ApiTargetGroupFullName>",
+        "web": "<from:WebTargetGroupFullName>",
+    }
+    assert metric_of(props, "healthy")["Expression"] == "MIN([api, web])"
+    assert (props["ComparisonOperator"], props["Threshold"]) == ("LessThanThreshold", 1)
+
+
+@pytest.mark.parametrize("name, threshold", [("AppErrors", "100"), ("AppErrorsCritical", "500")])
+def test_application_errors_from_the_log_metric(obs, name, threshold):
+    props = alarm(obs, name)
+    (query,) = props["Metrics"]
+    metric = query["MetricStat"]["Metric"]
+    assert metric["Namespace"] == {"Fn::Sub": "StreamStack/${Environment}"}
+    assert metric["MetricName"] == "ApplicationErrors"
+    assert query["MetricStat"]["Period"] == 60 and query["MetricStat"]["Stat"] == "Sum"
+    assert props["Threshold"] == threshold
+
+
+def test_connections_alarm_in_percent_of_the_derived_maximum(template):
+    from templates.data import DB_INSTANCE_CLASSES
+    from templates.observability import DB_CLASS_MEMORY_GIB, max_connections
+
+    # Every provisioned class the data tier offers has its maximum, per engine.
+    assert set(template["Mappings"]["DbMaxConnections"]) == set(DB_INSTANCE_CLASSES) - {
+        "db.serverless"
+    }
+    # The engines' formulas, at the figures AWS publishes for these classes.
+    assert max_connections("postgresql", DB_CLASS_MEMORY_GIB["db.r7g.large"]) == 1802
+    assert max_connections("postgresql", DB_CLASS_MEMORY_GIB["db.r7g.4xlarge"]) == 5000
+    assert 1000 <= max_connections("mysql", DB_CLASS_MEMORY_GIB["db.r7g.large"]) <= 1100
+    prov = evaluate(template, "prod", {"DbInstanceClass": "db.r7g.large"})
+    text = metric_of(alarm(prov, "AuroraConnections"), "percent")["Expression"]["Fn::Sub"]
+    assert text[0] == "100 * c / ${Max}"
+    assert text[1]["Max"] == {"Fn::FindInMap": ["DbMaxConnections", "db.r7g.large", "PostgreSql"]}
+    serverless = evaluate(
+        template, "dev", {"DbInstanceClass": "db.serverless", "DbMaxCapacity": "2"}
+    )
+    text = metric_of(alarm(serverless, "AuroraConnections"), "percent")["Expression"]["Fn::Sub"]
+    assert text[0].startswith("100 * c / MIN([c * 0 + 225.306 * ${Acu}, c * 0 + 5000])")
+    assert text[1] == {"Acu": "2"}
+
+
+def test_mysql_serverless_maximum_follows_its_formula():
+    """The chords" MAX-of-MINs follows the formula and stays
+    within 5% below it in between (the alarm errs early)."""
+    from templates.observability import (
+        SERVERLESS_GIB_PER_ACU,
+        max_connections,
+        serverless_max_connections,
+    )
+
+    text = serverless_max_connections("mysql")
+
+    def evaluate_text(acu):
+        py = text.replace("${Acu}", str(acu)).replace("c * 0 + ", "").replace("MAX([", "max([")
+        return eval(py.replace("MIN([", "min(["), {"max": max, "min": min})  # noqa: S307
+
+    for acu in (1, 2, 3, 4, 6, 8, 12, 16, 48, 64, 100, 256):
+        exact = max_connections("mysql", SERVERLESS_GIB_PER_ACU * acu)
+        assert 0.95 * exact <= evaluate_text(acu) <= exact + 1, acu
+
+
+# -- events -------------------------------------------------------------------------
+def test_ecs_task_failures_warn_with_the_task_and_the_reason(obs):
+    rule = obs.props("EcsTaskFailureRule")
+    pattern = rule["EventPattern"]
+    assert pattern["detail-type"] == ["ECS Task State Change"]
+    assert pattern["detail"]["clusterArn"] == ["<from:ClusterArn>"]
+    assert pattern["detail"]["lastStatus"] == ["STOPPED"]
+    alternatives = pattern["detail"]["$or"]
+    assert {"stopCode": ["TaskFailedToStart"]} in alternatives
+    assert {
+        "stopCode": ["EssentialContainerExited"],
+        "containers": {"exitCode": [{"anything-but": 0}]},
+    } in alternatives
+    (target,) = rule["Targets"]
+    assert target["Arn"] == WARNING_TOPIC
+    transformer = target["InputTransformer"]
+    assert transformer["InputPathsMap"]["task"] == "$.detail.taskArn"
+    assert transformer["InputPathsMap"]["reason"] == "$.detail.stoppedReason"
+    assert json.loads(transformer["InputTemplate"]).startswith("ECS task <task>")
+
+
+@pytest.mark.parametrize(
+    "rule, topic",
+    [
+        ("EcsDeploymentFailed", WARNING_TOPIC),
+        ("EcsDeploymentCompleted", INFO_TOPIC),
+        ("EcsScaling", INFO_TOPIC),
+        ("FleetScaling", INFO_TOPIC),
+        ("BackupJobFailed", WARNING_TOPIC),
+        ("BackupJobCompleted", INFO_TOPIC),
+    ],
+)
+def test_deployment_scaling_and_backup_notifications(obs, rule, topic):
+    props = obs.props(f"{rule}Rule")
+    assert [t["Arn"] for t in props["Targets"]] == [topic]
+    assert props["State"] == "ENABLED" and "Name" not in props
+
+
+def test_fleet_events_only_with_a_fleet(template, env):
+    assert "FleetScalingRule" not in evaluate(template, env, OPTIONAL_OFF).resources
+
+
+# -- cost ---------------------------------------------------------------------------
+@pytest.mark.parametrize("env, amount", [("dev", "300"), ("staging", "800"), ("prod", "2500")])
+def test_budget_per_environment_forecast_alerts_to_info(template, env, amount):
+    props = evaluate(template, env).props("EnvironmentBudget")
+    budget = props["Budget"]
+    assert budget["BudgetLimit"] == {"Amount": amount, "Unit": "USD"}
+    assert budget["CostFilters"] == {
+        "TagKeyValue": [{"Fn::Sub": "user:Environment$${Environment}"}]
+    }
+    notes = props["NotificationsWithSubscribers"]
+    assert [
+        (n["Notification"]["NotificationType"], n["Notification"]["Threshold"]) for n in notes
+    ] == [
+        ("FORECASTED", 80),
+        ("FORECASTED", 100),
+    ]
+    assert all(
+        n["Subscribers"] == [{"Address": INFO_TOPIC, "SubscriptionType": "SNS"}] for n in notes
+    )
+
+
+def test_no_budget_at_zero(template):
+    assert "EnvironmentBudget" not in evaluate(template, "prod", {"MonthlyBudget": "0"}).resources
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_cost_anomaly_detection_outside_dev(template, env):
+    ev = evaluate(template, env)
+    assert ("CostAnomalyMonitor" in ev.resources) == (env != "dev")
+    assert ("CostAnomalySubscription" in ev.resources) == (env != "dev")
+    if env == "dev":
+        return
+    monitor = ev.props("CostAnomalyMonitor")
+    assert monitor["MonitorType"] == "CUSTOM"
+    assert json.loads(monitor["MonitorSpecification"]["Fn::Sub"])["Tags"]["Key"] == "Environment"
+    sub = ev.props("CostAnomalySubscription")
+    assert sub["Subscribers"] == [{"Address": INFO_TOPIC, "Type": "SNS"}]
+    assert sub["Frequency"] == "IMMEDIATE"

@@ -53,6 +53,9 @@ def test_key_policies_keep_root_and_grant_exact_services(sec):
             "sns.amazonaws.com",
             "sqs.amazonaws.com",
             "cloudfront.amazonaws.com",
+            # the info topic hears budgets and cost anomalies (observability tier)
+            "budgets.amazonaws.com",
+            "costalerts.amazonaws.com",
         ]
     }
     # EventBridge must describe the key of an encrypted bus (messaging tier).
@@ -121,16 +124,21 @@ def test_alb_only_from_cloudfront_with_prefix_list(rendered):
 def test_tiers_reach_each_other_only_on_their_ports(rendered, engine, port):
     sec = evaluate(rendered["security"], "prod", {"DatabaseEngine": engine})
     expect = {
-        "App": ("Alb", "8000"),
-        "Database": ("App", port),
-        "Cache": ("App", 6379),
-        "Efs": ("App", 2049),
-        "Fleet": ("Alb", 80),
+        "App": [("Alb", "8000")],
+        # The EC2 fleet is an application tier as well: it reaches Aurora too.
+        "Database": [("App", port), ("Fleet", port)],
+        "Cache": [("App", 6379)],
+        "Efs": [("App", 2049)],
+        "Fleet": [("Alb", 80)],
     }
-    for group, (source, p) in expect.items():
-        (rule,) = _ingress(sec, group).values()
-        assert rule["SourceSecurityGroupId"] == {"Ref": f"{source}SecurityGroup"}
-        assert str(rule["FromPort"]) == str(p) == str(rule["ToPort"])
+    for group, sources in expect.items():
+        rules = _ingress(sec, group).values()
+        assert sorted(
+            (r["SourceSecurityGroupId"]["Ref"], str(r["FromPort"]), str(r["ToPort"])) for r in rules
+        ) == sorted((f"{s}SecurityGroup", str(p), str(p)) for s, p in sources)
+    egress = sec.props("FleetEgressToDatabase")
+    assert egress["DestinationSecurityGroupId"] == {"Ref": "DatabaseSecurityGroup"}
+    assert str(egress["FromPort"]) == str(port)
 
 
 def test_egress_is_explicit(sec):

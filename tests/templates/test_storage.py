@@ -90,9 +90,12 @@ def test_lifecycle_rules(sto, env):
     logs = _rule(sto, "AccessLogsBucket")
     assert logs["ExpirationInDays"] == 30
     assert logs["Transitions"] == [{"StorageClass": "GLACIER", "TransitionInDays": 7}]
-    assert _rule(sto, "MediaBucket")["Transitions"] == [
-        {"StorageClass": "GLACIER_IR", "TransitionInDays": "90"}
+    media = _rule(sto, "MediaBucket")
+    assert media["Transitions"] == [
+        {"StorageClass": "INTELLIGENT_TIERING", "TransitionInDays": "90"}
     ]
+    # Media expires after two years in prod only; elsewhere it is kept.
+    assert media.get("ExpirationInDays") == (None if env == "dev" else "730")
     assert _rule(sto, "UploadsBucket")["ExpirationInDays"] == 7
     for bucket in BUCKETS:
         rule = _rule(sto, bucket)
@@ -135,3 +138,10 @@ def test_efs_encrypted_with_mount_targets_in_app_subnets(sto, env):
         t["Properties"]["SecurityGroups"] == ["<from:EfsSecurityGroupId>"] for t in targets.values()
     )
     assert sto.props("AppAccessPoint")["RootDirectory"]["Path"] == "/app"
+
+
+def test_media_can_archive_to_glacier_instant_retrieval_instead(rendered):
+    sto = evaluate(rendered["storage"], "staging", {"MediaArchiveClass": "GLACIER_IR"})
+    (rule,) = sto.props("MediaBucket")["LifecycleConfiguration"]["Rules"]
+    assert rule["Transitions"][0]["StorageClass"] == "GLACIER_IR"
+    assert "ExpirationInDays" not in rule  # staging keeps media
