@@ -676,6 +676,13 @@ def execute(ctx) -> int:
 
 
 def _execute_revert(ctx, cfn, boot, the_plan: plans.PlanFile) -> int:
+    if ctx.settings.protected and not aws.is_local():
+        # The nested stacks keep denying Replace/Delete of stateful types; a plan made
+        # with ALLOW_DATA_LOSS exempts exactly its blocking rows, as for a deploy.
+        allowed = _allowed(the_plan)
+        for entry in the_plan.details["revert"]:
+            policy = safety.stack_policy(allowed.get(entry["stack"], []))
+            cfn.set_stack_policy(StackName=entry["stack_id"], StackPolicyBody=json.dumps(policy))
     seen: list[dict] = []
 
     def run(stack_id: str, change_set_id: str, total: int) -> None:

@@ -468,6 +468,8 @@ def test_revert_drift_plans_a_drift_aware_change_set_per_drifted_stack_then_runs
     # make execute runs that change set on the nested stack, after checking it did not move.
     ctx.args.revert_drift = False
     stub_connect(stubs)
+    # prod is protected: the nested stack's policy is set again before the execution
+    cfn.add_response("set_stack_policy", {}, {"StackName": COMPUTE_ID, "StackPolicyBody": ANY})
     cfn.add_response("describe_stacks", {"Stacks": [compute]}, {"StackName": COMPUTE_ID})
     cfn.add_response(
         "describe_change_set",
