@@ -229,7 +229,9 @@ def plan(
     for line in preview.render(the_plan, prune=prune):
         ctx.out(line)
     allow = bool(ctx.flag("allow_data_loss"))
-    blocked = "DATA-LOSS" in the_plan.risk_summary() and not allow
+    # Deep preview rows carry the deploy plan's labels: whatever CloudFormation keeps of
+    # a removed or replaced stateful resource (RECOVERABLE, ORPHAN), it blocks too.
+    blocked = bool(set(plans.BLOCKING) & set(the_plan.risk_summary())) and not allow
     plan_file = plans.PlanFile(
         plans.STACKSET,
         ctx.env,
@@ -251,12 +253,15 @@ def plan(
     ctx.out(f"plan written to {path}")
     if blocked:
         ctx.out(
-            "blocked: the plan loses data (DATA-LOSS); review it, then plan again with "
+            "blocked: the plan loses or leaves data (DATA-LOSS, RECOVERABLE or ORPHAN); "
+            "review it, then plan again with "
             "--allow-data-loss if that is intended"
         )
         return EXIT_DATA_LOSS
     if not the_plan.no_changes:
         ctx.out(f"review it, then: make execute ENV={ctx.env}")
+        if ctx.flag("detailed_exitcode"):
+            return exits.CHANGES
     return EXIT_OK
 
 

@@ -118,7 +118,7 @@ def test_the_application_signs_in_to_aurora_as_its_own_user_with_iam(rendered, e
     assert "DbMasterSecretArn" not in rendered["compute"]["Parameters"]
     assert "DbMasterSecretArn" not in json.dumps(rendered["compute"]["Resources"])
     for name in SERVICES:
-        (container,) = comp.props(f"{name}TaskDefinition")["ContainerDefinitions"]
+        container = comp.props(f"{name}TaskDefinition")["ContainerDefinitions"][0]
         environment = {e["Name"]: e["Value"] for e in container["Environment"]}
         assert environment["DB_USER"] == "<from:DbAppUsername>"
         assert environment["DB_IAM_AUTH"] == "true"
