@@ -13,14 +13,16 @@ LOCALSTACK   := 'localstack-core[runtime]==2026.3.0' 'cbor2<6' 'pyopenssl<25' \
 
 # deploy.py options from make variables: make deploy ENV=prod, LOCAL=1, YES=1,
 # ALLOW_DATA_LOSS=1, WAIT=1, PR=1 (a pull request's plan: never executable),
+# REVERT_DRIFT=1 (a plan that restores drifted values), NO_DRIFT=1 (skip drift detection),
 # IMAGES=Api=<ecr image>@sha256:<digest>,... (a plan with new images; image delivery)
 ENV ?=
 DEPLOY_FLAGS := $(if $(LOCAL),--local) $(if $(YES),--yes) \
                 $(if $(ALLOW_DATA_LOSS),--allow-data-loss) $(if $(WAIT),--wait) \
-                $(if $(PR),--pull-request) $(if $(IMAGES),--images '$(IMAGES)')
+                $(if $(PR),--pull-request) $(if $(REVERT_DRIFT),--revert-drift) \
+                $(if $(NO_DRIFT),--no-drift) $(if $(IMAGES),--images '$(IMAGES)')
 DEPLOY := $(PY) deploy.py
 
-.PHONY: build test unit lint bench diagram clean bootstrap deploy execute status doctor destroy local local-stop e2e edge standby cost rollback release-continue
+.PHONY: build test unit lint bench diagram clean bootstrap deploy execute refactor status doctor destroy local local-stop e2e edge standby cost rollback release-continue
 
 ## build: render every template into build/, validate params, cfn-lint and checkov (cached)
 build: $(VENV)/.installed $(SCAN_VENV)/.installed
@@ -77,6 +79,11 @@ deploy: $(VENV)/.installed $(SCAN_VENV)/.installed
 ## execute ENV=x: execute exactly the reviewed plan
 execute: $(VENV)/.installed
 	$(DEPLOY) execute $(ENV) $(DEPLOY_FLAGS)
+
+## refactor ENV=x: move the plan's MOVE rows between nested stacks without replacing them
+## (CloudFormation stack refactoring; YES=1 executes after the review)
+refactor: $(VENV)/.installed
+	$(DEPLOY) refactor $(ENV) $(DEPLOY_FLAGS)
 
 ## status ENV=x: stack tree, status, outputs and drift
 status: $(VENV)/.installed

@@ -214,7 +214,13 @@ def parse(
         )
         raw_parameters = {}
     parameters = validate_parameters(
-        raw_parameters, template_parameters, deploy_time, problems, "parameters"
+        raw_parameters,
+        template_parameters,
+        deploy_time,
+        problems,
+        "parameters",
+        region=region or None,
+        account=account_id,
     )
     if env in ENVIRONMENTS and parameters.get("Environment") not in (None, env):
         problems.add(

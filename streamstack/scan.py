@@ -47,18 +47,22 @@ class Scan:
             text=True,
         )
 
-    def run(self, templates: dict[str, str], cache_dir: Path) -> tuple[dict[str, list[str]], int]:
+    def run(
+        self, templates: dict[str, str], cache_dir: Path, view=None, view_name: str = ""
+    ) -> tuple[dict[str, list[str]], int]:
         """Scan templates (name -> text) not scanned clean before; returns (findings by
-        name, templates scanned)."""
+        name, templates scanned). view: how checkov sees a template (default scan_view),
+        named by view_name in the cache."""
+        view = view or scan_view
         # The key names the view, so passes recorded before scan_view existed do not count.
-        cache = PassCache(cache_dir, f"checkov {self.version} unconditional")
+        cache = PassCache(cache_dir, f"checkov {self.version} unconditional{view_name}")
         todo = {n: t for n, t in templates.items() if not cache.passed(t)}
         if not todo:
             self.cancel()
             return {}, 0
         with tempfile.TemporaryDirectory(prefix="streamstack-scan-") as tmp:
             for name, text in todo.items():
-                (Path(tmp) / f"{name}.json").write_text(scan_view(text))
+                (Path(tmp) / f"{name}.json").write_text(view(text))
             stdout, stderr = self.process.communicate(json.dumps({"directory": tmp}) + "\n")
         if self.process.returncode != 0:
             last = (stderr or stdout).strip().splitlines()[-1:] or ["no output"]
@@ -100,6 +104,33 @@ def scan_view(text: str) -> str:
         if isinstance(resource, dict):
             resource.pop("Condition", None)
     return json.dumps(template, indent=1, sort_keys=True)
+
+
+def forced_view(branch: bool):
+    """A view that also decides every Fn::If for `branch` (True: each first value, False:
+    each second), so checkov sees each side of every condition, whatever the parameter
+    defaults say; a branch of AWS::NoValue removes the property, as CloudFormation does."""
+
+    def force(node):
+        if isinstance(node, dict):
+            if set(node) == {"Fn::If"}:
+                _, yes, no = node["Fn::If"]
+                return force(yes if branch else no)
+            kept = {key: force(value) for key, value in node.items()}
+            return {key: value for key, value in kept.items() if value != NO_VALUE}
+        if isinstance(node, list):
+            return [item for item in (force(v) for v in node) if item != NO_VALUE]
+        return node
+
+    def view(text: str) -> str:
+        template = json.loads(scan_view(text))
+        template["Resources"] = force(template.get("Resources", {}))
+        return json.dumps(template, indent=1, sort_keys=True)
+
+    return view
+
+
+NO_VALUE = {"Ref": "AWS::NoValue"}
 
 
 def parse_report(stdout: str) -> dict[str, list[str]]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from streamstack import PARAMS_DIR
 from streamstack.errors import ParamsError
+from templates.parts.images import is_image_parameter, pinning_problem, platform_repositories
 from templates.parts.regions import AZ_COUNTS, AZS, SUPPORTED_REGIONS, TYPICAL_AZ_COUNT
 
 ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
@@ -34,6 +35,9 @@ AWS_ID_PATTERNS = {
     "AWS::EC2::KeyPair::KeyName": r"^.{1,255}$",
     "AWS::Route53::HostedZone::Id": r"^Z[0-9A-Z]{1,32}$",
 }
+# Environments whose parameters may not weaken what the platform promises its viewers:
+# no clear text to the origin, no uploads from any site, no image a tag can change.
+PROTECTED_ENVIRONMENTS = ("staging", "prod")
 
 __all__ = [
     "ENV_NAME",
@@ -51,6 +55,8 @@ __all__ = [
     "validate_parameters",
     "check_value",
     "check_network",
+    "check_protected",
+    "PROTECTED_ENVIRONMENTS",
     "region_problem",
     "usable_regions",
     "az_count",
@@ -166,10 +172,13 @@ def validate_parameters(
     prefix: str,
     require_all: bool = True,
     template: str = "root",
+    region: str | None = None,
+    account: str | None = None,
 ) -> dict[str, str]:
     """Check values against CloudFormation Parameter declarations; return them as strings.
 
-    require_all=False validates a partial set (e.g. StackSet overrides).
+    require_all=False validates a partial set (e.g. StackSet overrides). region and
+    account (the environment's) are where its own ECR images must be.
     """
     result: dict[str, str] = {}
     for name, value in values.items():
@@ -198,6 +207,7 @@ def validate_parameters(
             if name not in values and "Default" not in spec and name not in deploy_time:
                 problems.add(f"{prefix}.{name}", f"is required (no default): {_allowed_text(spec)}")
     check_network(result, template_parameters, problems, prefix)
+    check_protected(result, template_parameters, problems, prefix, region, account)
     return result
 
 
@@ -305,6 +315,51 @@ def check_network(values: dict, template_parameters: dict, problems: Problems, p
                     f"{net} overlaps {other} ({other_net}); give each subnet its own block",
                 )
         seen.append((name, net))
+
+
+def check_protected(
+    values: dict,
+    template_parameters: dict,
+    problems: Problems,
+    prefix: str,
+    region: str | None = None,
+    account: str | None = None,
+) -> None:
+    """In staging and prod: an internal ALB (CloudFront reaches it as a VPC origin, never
+    in clear text over the internet), named upload origins, images that cannot change.
+    Only the values given are checked; the templates' defaults are the safe choice."""
+    environment = values.get(
+        "Environment", template_parameters.get("Environment", {}).get("Default")
+    )
+    if environment not in PROTECTED_ENVIRONMENTS:
+        return
+    if values.get("AlbScheme") == "internet-facing":
+        problems.add(
+            f"{prefix}.AlbScheme",
+            f"internet-facing is not allowed in {environment}: the ALB would face the "
+            "internet, and without a certificate CloudFront would send viewers' requests, "
+            "cookies and Authorization headers to it in clear text; set AlbScheme: internal "
+            "(CloudFront then reaches it as a VPC origin)",
+        )
+    if "*" in values.get("UploadCorsOrigins", "").split(","):
+        problems.add(
+            f"{prefix}.UploadCorsOrigins",
+            f"* is not allowed in {environment}: a page on any site could upload with a "
+            "viewer's presigned URL; name the origins, e.g. https://app.example.com (empty: "
+            "no browser uploads)",
+        )
+    for name, image in sorted(values.items()):
+        if not is_image_parameter(name) or name not in template_parameters:
+            continue
+        problem = pinning_problem(image, environment, region, account)
+        if problem:
+            repositories = ", ".join(sorted(platform_repositories(environment)))
+            problems.add(
+                f"{prefix}.{name}",
+                f"{image!r} {problem}: pin it by digest (<image>@sha256:<64 hex digits>) or "
+                f"push it to this environment's ECR repositories ({repositories}), whose "
+                "tags are immutable",
+            )
 
 
 def _allowed_text(spec: dict) -> str:

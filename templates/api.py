@@ -130,6 +130,9 @@ class ApiTier(Tier):
             description="Video metadata API: list, get and create videos in the videos table",
             condition=self.on,
             key_arn=self.storage_key,
+            calls="DynamoDB",
+            no_dead_letter="Invoked synchronously by API Gateway, which returns the error to "
+            "the caller; a dead-letter queue only applies to asynchronous invocations.",
             concurrency=concurrency,
             timeout=10,
             memory=256,

@@ -61,6 +61,18 @@ SHARED_PARAMETERS = {
             "names.",
         ),
     ),
+    "AlbScheme": (
+        "Compute",
+        dict(
+            Type="String",
+            AllowedValues=["internal", "internet-facing"],
+            Default="internal",
+            Description="internal: the ALB sits in the app subnets and only CloudFront "
+            "reaches it, as a VPC origin (nothing of it faces the internet). "
+            "internet-facing: the ALB sits in the public subnets under a public name, for "
+            "direct tests; staging and prod refuse it.",
+        ),
+    ),
     "LogRetentionDays": (
         "Observability",
         dict(

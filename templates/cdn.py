@@ -10,13 +10,18 @@ the media bucket (where the video pipeline writes).
 
 The buckets are read through Origin Access Control (SigV4 on every request); their
 policies live here because they must name this distribution (AWS:SourceArn) and a bucket
-has only one policy. The ALB is a custom origin reached over HTTPS on api.<domain> when
-it has a certificate, over HTTP on its own name otherwise; every request carries the
-X-Origin-Verify header whose value comes from the load-balancer tier's generated secret,
-and its listener rules answer only requests that carry it.
+has only one policy.
+
+The ALB: an internal one (the default, and all staging and prod accept) is a VPC origin,
+reached inside AWS's network from CloudFront's own interfaces in the ALB's subnets, over
+HTTPS as api.<domain> when it has a certificate, else over HTTP. An internet-facing one
+(dev's direct tests) is a custom origin reached the same way over the internet; when
+its listener rules require it, every request carries the X-Origin-Verify header whose
+value comes from the load-balancer tier's generated secret.
 
 Certificate, aliases and WAF come from the edge stack in us-east-1, through deploy-time
-parameters; without them the distribution uses *.cloudfront.net and no web ACL.
+parameters; without them the distribution uses *.cloudfront.net and no web ACL, which
+the plan of a protected environment refuses.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from templates.base import AWS_NO_VALUE, Equals, Tier
 from templates.parts.buckets import secure_bucket_statements
 from templates.parts.certificates import has_domain
 from templates.parts.edge_outputs import edge_output_parameter
-from templates.parts.listeners import ORIGIN_HEADER
+from templates.parts.listeners import ORIGIN_HEADER, internal_alb
 from templates.parts.standby import standby_parameter
 
 # AWS managed policies (ids from the CloudFront Developer Guide).
@@ -256,7 +261,11 @@ class CdnTier(Tier):
                 "CKV_AWS_174": "With the edge stack's certificate the distribution requires "
                 "TLSv1.2_2021 (sni-only); only without one, on CloudFront's default "
                 "*.cloudfront.net certificate, CloudFront fixes the minimum "
-                "protocol itself and it cannot be set."
+                "protocol itself and it cannot be set.",
+                "CKV_AWS_68": "The web ACL must live in us-east-1 (the edge stack) and "
+                "arrives as the deploy-time parameter CdnWebAclArn; the plan of a protected "
+                "environment refuses to deploy without it (make edge), only unprotected "
+                "ones such as dev may run without WAF.",
             },
         )
         self.output("DistributionId", Ref("Distribution"), "ID of the CloudFront distribution")
@@ -284,6 +293,13 @@ class CdnTier(Tier):
             Type="String",
             Description="DNS name of the ALB (load-balancer tier).",
         )
+        self.wired(
+            "AlbArn",
+            "load-balancer",
+            Type="String",
+            Description="ARN of the ALB (load-balancer tier): an internal one is the "
+            "VPC origin's endpoint.",
+        )
         alb_certificate = self.wired(
             "AlbCertificateArn",
             "dns",
@@ -292,34 +308,74 @@ class CdnTier(Tier):
             "tier). With one, CloudFront reaches the ALB over HTTPS as "
             "api.<domain>, the name the certificate covers.",
         )
-        self.wired(
+        verify_secret = self.wired(
             "OriginVerifySecretArn",
             "load-balancer",
             Type="String",
             Description="Secret holding the X-Origin-Verify header value the ALB "
-            "requires (load-balancer tier).",
+            "requires, empty when it requires none (load-balancer tier).",
         )
+        internal = internal_alb(self)
         self.condition("AlbHttps", Not(Equals(alb_certificate, "")))
+        self.condition("SendsOriginVerify", Not(Equals(verify_secret, "")))
+        protocol = If("AlbHttps", "https-only", "http-only")
+        self.add(
+            cloudfront.VpcOrigin(
+                "AlbVpcOrigin",
+                Condition=internal,
+                VpcOriginEndpointConfig=cloudfront.VpcOriginEndpointConfig(
+                    Name=Sub("vpco-alb-${Environment}-${AWS::Region}"),
+                    Arn=Ref("AlbArn"),
+                    HTTPPort=80,
+                    HTTPSPort=443,
+                    OriginProtocolPolicy=protocol,
+                    OriginSSLProtocols=["TLSv1.2"],
+                ),
+                Tags=self.tags("vpco", "alb"),
+            )
+        )
+        self.output(
+            "AlbVpcOriginId",
+            If(internal, GetAtt("AlbVpcOrigin", "Id"), ""),
+            "ID of the CloudFront VPC origin of the internal ALB; empty for an internet-facing ALB",
+        )
         return cloudfront.Origin(
             Id=ALB,
             DomainName=If("AlbHttps", Sub("api.${DomainName}"), alb_dns),
-            CustomOriginConfig=cloudfront.CustomOriginConfig(
-                OriginProtocolPolicy=If("AlbHttps", "https-only", "http-only"),
-                HTTPPort=80,
-                HTTPSPort=443,
-                OriginSSLProtocols=["TLSv1.2"],
-                OriginReadTimeout=30,
-                OriginKeepaliveTimeout=5,
+            VpcOriginConfig=If(
+                internal,
+                cloudfront.VpcOriginConfig(
+                    VpcOriginId=GetAtt("AlbVpcOrigin", "Id"),
+                    OriginReadTimeout=30,
+                    OriginKeepaliveTimeout=5,
+                ),
+                Ref(AWS_NO_VALUE),
             ),
-            OriginCustomHeaders=[
-                cloudfront.OriginCustomHeader(
-                    HeaderName=ORIGIN_HEADER,
-                    # Resolved by CloudFormation at deploy time; never in the template. The
-                    # secret is a plain generated string (no JSON key), resolved whole, exactly
-                    # as the load balancer's listener rules resolve it.
-                    HeaderValue=Sub("{{resolve:secretsmanager:${OriginVerifySecretArn}}}"),
-                )
-            ],
+            CustomOriginConfig=If(
+                internal,
+                Ref(AWS_NO_VALUE),
+                cloudfront.CustomOriginConfig(
+                    OriginProtocolPolicy=protocol,
+                    HTTPPort=80,
+                    HTTPSPort=443,
+                    OriginSSLProtocols=["TLSv1.2"],
+                    OriginReadTimeout=30,
+                    OriginKeepaliveTimeout=5,
+                ),
+            ),
+            OriginCustomHeaders=If(
+                "SendsOriginVerify",
+                [
+                    cloudfront.OriginCustomHeader(
+                        HeaderName=ORIGIN_HEADER,
+                        # Resolved by CloudFormation at deploy time; never in the template.
+                        # The secret is a plain generated string (no JSON key), resolved
+                        # whole, exactly as the load balancer's listener rules resolve it.
+                        HeaderValue=Sub("{{resolve:secretsmanager:${OriginVerifySecretArn}}}"),
+                    )
+                ],
+                Ref(AWS_NO_VALUE),
+            ),
         )
 
     def _bucket_origins(self) -> list:

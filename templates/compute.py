@@ -10,7 +10,12 @@ tier's target groups and run in the app subnets on AppPort; the worker and sched
 run behind no load balancer.
 
 Secrets reach containers only through the task definitions' `Secrets` (the execution
-role reads exactly those); endpoints and names are plain environment variables.
+role reads exactly those); endpoints and names are plain environment variables. The
+database takes no secret at all: the tasks sign in as DB_USER with IAM database
+authentication (rds-db:connect), and the master secret stays with the data tier for
+administration. The Redis AUTH token and the application secret rotate on a schedule
+(SecretRotation): a function of this tier replaces them and then rolls the services,
+whose new tasks start with the new values.
 
 Releases (ReleaseStrategy): `rolling` replaces tasks in place behind the blue target
 group; `blue-green` uses ECS's own blue/green strategy: the new revision starts in the
@@ -37,6 +42,7 @@ from awacs import cloudwatch as cw_actions
 from awacs import dynamodb as ddb_actions
 from awacs import ecr as ecr_actions
 from awacs import ecs as ecs_actions
+from awacs import elasticache as elasticache_actions
 from awacs import elasticfilesystem as efs_actions
 from awacs import elasticloadbalancing as elb_actions
 from awacs import events as events_actions
@@ -44,6 +50,7 @@ from awacs import execute_api as execute_api_actions
 from awacs import iam as iam_actions
 from awacs import kms as kms_actions
 from awacs import logs as logs_actions
+from awacs import rds_db as rds_db_actions
 from awacs import s3 as s3_actions
 from awacs import secretsmanager as sm_actions
 from awacs import sqs as sqs_actions
@@ -58,9 +65,11 @@ from troposphere import (
     Select,
     Split,
     Sub,
+    awslambda,
     cloudwatch,
     ecs,
     scheduler,
+    secretsmanager,
 )
 from troposphere import Condition as TCondition
 from troposphere import (
@@ -68,7 +77,9 @@ from troposphere import (
 )
 
 from templates.base import AWS_NO_VALUE, LOG_RETENTION_DAYS, Equals, If, Not, Tier
-from templates.parts.iam import policy_dict, service_role
+from templates.parts.functions import python_function
+from templates.parts.iam import policy_dict, secrets_key_statement, service_role
+from templates.parts.images import PLACEHOLDER_IMAGE, TRACING_COLLECTOR_IMAGE
 from templates.parts.logs import APP_METRICS_NAMESPACE, error_metric_filter, log_group
 
 # Valid Fargate CPU/memory combinations (CPU units / MiB), as "cpu/memory".
@@ -95,13 +106,7 @@ FARGATE_SIZES = [
     "4096/16384",
     "4096/30720",
 ]
-# A real public image that answers every path (and /health) with 200 on the port given
-# by WHOAMI_PORT_NUMBER, runs as any uid on a read-only root file system: a first
-# deploy with defaults passes its health checks. Replace it with the application's.
-PLACEHOLDER_IMAGE = "docker.io/traefik/whoami:v1.11.0"
-# AWS Distro for OpenTelemetry collector with its X-Ray configuration (OTLP on 4317/4318
-# and X-Ray UDP on 2000, to X-Ray).
-TRACING_COLLECTOR_IMAGE = "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.3"
+# The collector's X-Ray configuration (OTLP on 4317/4318 and X-Ray UDP on 2000, to X-Ray).
 TRACING_COLLECTOR_CONFIG = "--config=/etc/ecs/ecs-xray.yaml"
 PROCESSING_PATH = "/mnt/processing"  # where the worker mounts the EFS access point
 
@@ -204,6 +209,7 @@ class ComputeTier(Tier):
         self.services()
         self.autoscaling()
         self.scheduled_jobs()
+        self.secret_rotation()
 
     # -- inputs ------------------------------------------------------------------
     def inputs(self) -> None:
@@ -272,8 +278,19 @@ class ComputeTier(Tier):
             "UPLOADS_BUCKET": self.buckets["Uploads"][0],
             "STATIC_BUCKET": self.buckets["Static"][0],
         }
-        self.db_secret = w(
-            "DbMasterSecretArn", "data", Description="RDS-managed master secret (data tier)."
+        self.db_resource_id = w(
+            "DbClusterResourceId",
+            "data",
+            Description="Resource id of the Aurora cluster (data tier): IAM database "
+            "authentication.",
+        )
+        self.env_inputs["DB_USER"] = w(
+            "DbAppUsername", "data", Description="The application's database user (data tier)."
+        )
+        self.redis_group = w(
+            "RedisReplicationGroupId",
+            "data",
+            Description="Redis/Valkey replication group (data tier): AUTH token rotation.",
         )
         self.redis_secret = w(
             "RedisAuthSecretArn", "data", Description="Redis AUTH token secret (data tier)."
@@ -423,8 +440,6 @@ class ComputeTier(Tier):
     def _secrets(self) -> dict[str, Sub]:
         """Container secret -> valueFrom (JSON keys of the managed and app secrets)."""
         return {
-            "DB_USER": Sub("${DbMasterSecretArn}:username::"),
-            "DB_PASSWORD": Sub("${DbMasterSecretArn}:password::"),
             "REDIS_AUTH_TOKEN": self.redis_secret,
             "SECRET_KEY": Sub("${AppSecretArn}:SECRET_KEY::"),
             "JWT_SECRET": Sub("${AppSecretArn}:JWT_SECRET::"),
@@ -436,19 +451,9 @@ class ComputeTier(Tier):
                 Sid=sid,
                 Effect=Allow,
                 Action=[sm_actions.GetSecretValue],
-                Resource=[self.db_secret, self.redis_secret, self.app_secret],
+                Resource=[self.redis_secret, self.app_secret],
             ),
-            Statement(
-                Sid=f"{sid}Decrypt",
-                Effect=Allow,
-                Action=[kms_actions.Decrypt],
-                Resource=[self.data_key],
-                Condition=Condition(
-                    StringEquals(
-                        "kms:ViaService", Sub("secretsmanager.${AWS::Region}.amazonaws.com")
-                    )
-                ),
-            ),
+            secrets_key_statement(f"{sid}Decrypt", self.data_key),
         ]
 
     def roles(self) -> None:
@@ -564,6 +569,17 @@ class ComputeTier(Tier):
                     Resource=[self.storage_key, self.data_key],
                 ),
                 *self._read_secrets("OwnSecrets"),
+                Statement(
+                    Sid="DatabaseSignIn",
+                    Effect=Allow,
+                    Action=[rds_db_actions.connect],
+                    Resource=[
+                        Sub(
+                            "arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}:"
+                            "dbuser:${DbClusterResourceId}/${DbAppUsername}"
+                        )
+                    ],
+                ),
                 # Custom metrics only into the platform's own namespace (PutMetricData has
                 # no resource-level permissions).
                 Statement(
@@ -693,7 +709,9 @@ class ComputeTier(Tier):
                 "Compute",
                 Type="String",
                 Default=PLACEHOLDER_IMAGE,
-                Description=spec.image,
+                Description=f"{spec.image} Staging and prod accept only an image pinned by "
+                "digest (...@sha256:<64 hex>) or one of this platform's ECR repositories, "
+                "whose tags are immutable.",
             )
             for spec in SERVICES
             if spec.image
@@ -734,6 +752,8 @@ class ComputeTier(Tier):
         common = {
             **self.env_inputs,
             "APP_ENV": Ref("Environment"),
+            # Sign in to Aurora with a token of the task role (no password).
+            "DB_IAM_AUTH": "true",
             "PORT": self.app_port,
             "WHOAMI_PORT_NUMBER": self.app_port,
             # The only namespace the task role may put metrics into.
@@ -1401,5 +1421,120 @@ class ComputeTier(Tier):
                             ),
                         ),
                     ),
+                )
+            )
+
+    # -- secret rotation ------------------------------------------------------------
+    def secret_rotation(self) -> None:
+        enabled = self.toggle(
+            "SecretRotation",
+            "Compute",
+            "enabled",
+            "enabled: a function rotates the Redis AUTH token and the application secret "
+            "every SecretRotationDays days, then rolls the services so new tasks get the new "
+            "values. disabled: they keep the values they were created with.",
+        )
+        days = self.parameter(
+            "SecretRotationDays",
+            "Compute",
+            Type="Number",
+            Default=30,
+            MinValue=1,
+            MaxValue=365,
+            Description="Days between two rotations of the Redis AUTH token and of the "
+            "application secret (SECRET_KEY and JWT_SECRET; the values they replace stay "
+            "as SECRET_KEY_PREVIOUS and JWT_SECRET_PREVIOUS).",
+        )
+        secrets = {"AppSecret": self.app_secret, "RedisAuthSecret": self.redis_secret}
+        services = [Ref(f"{spec.name}Service") for spec in SERVICES]
+        function = python_function(
+            self,
+            "SecretRotationFunction",
+            "rotate_secrets",
+            purpose="secret-rotation",
+            description="Rotates the Redis AUTH token and the application secret, then "
+            "rolls the ECS services",
+            condition=enabled,
+            key_arn=self.storage_key,
+            calls="Secrets Manager, ElastiCache, ECS",
+            no_dead_letter="Invoked synchronously by Secrets Manager, which marks the "
+            "rotation failed and keeps the current value when a step fails; a dead-letter "
+            "queue only applies to asynchronous invocations.",
+            unscoped="secretsmanager:GetRandomPassword has none either and reads no secret",
+            concurrency=2,
+            # A Redis token change waits for the replication group (minutes).
+            timeout=900,
+            environment={
+                "APP_SECRET_ARN": self.app_secret,
+                "APP_SECRET_KEYS": "SECRET_KEY,JWT_SECRET",
+                "REDIS_SECRET_ARN": self.redis_secret,
+                "REPLICATION_GROUP": self.redis_group,
+                "CLUSTER": Ref("Cluster"),
+                "SERVICES": Join(",", [GetAtt(f"{spec.name}Service", "Name") for spec in SERVICES]),
+            },
+            statements=[
+                Statement(
+                    Sid="RotatedSecrets",
+                    Effect=Allow,
+                    Action=[
+                        sm_actions.DescribeSecret,
+                        sm_actions.GetSecretValue,
+                        sm_actions.PutSecretValue,
+                        sm_actions.UpdateSecretVersionStage,
+                    ],
+                    Resource=list(secrets.values()),
+                ),
+                Statement(
+                    Sid="NewValues",
+                    Effect=Allow,
+                    Action=[sm_actions.GetRandomPassword],
+                    Resource=["*"],
+                ),
+                secrets_key_statement("SecretsKey", self.data_key, kms_actions.GenerateDataKey),
+                Statement(
+                    Sid="RedisToken",
+                    Effect=Allow,
+                    Action=[
+                        elasticache_actions.DescribeReplicationGroups,
+                        elasticache_actions.ModifyReplicationGroup,
+                    ],
+                    Resource=[
+                        Sub(
+                            "arn:${AWS::Partition}:elasticache:${AWS::Region}:"
+                            "${AWS::AccountId}:replicationgroup:${RedisReplicationGroupId}"
+                        )
+                    ],
+                ),
+                Statement(
+                    Sid="RollServices",
+                    Effect=Allow,
+                    Action=[ecs_actions.UpdateService],
+                    Resource=services,
+                ),
+            ],
+        )
+        for logical, secret in secrets.items():
+            permission = self.add(
+                awslambda.Permission(
+                    f"{logical}RotationPermission",
+                    Condition=enabled,
+                    FunctionName=Ref(function),
+                    Action="lambda:InvokeFunction",
+                    Principal="secretsmanager.amazonaws.com",
+                    SourceAccount=Ref("AWS::AccountId"),
+                    SourceArn=secret,
+                )
+            )
+            self.add(
+                secretsmanager.RotationSchedule(
+                    f"{logical}Rotation",
+                    Condition=enabled,
+                    DependsOn=[permission.title],
+                    SecretId=secret,
+                    RotationLambdaARN=GetAtt(function, "Arn"),
+                    RotationRules=secretsmanager.RotationRules(AutomaticallyAfterDays=days),
+                    # The first rotation waits for the schedule: the stack that creates the
+                    # services never sees them rolled under it.
+                    RotateImmediatelyOnUpdate=False,
                 )
             )

@@ -68,6 +68,11 @@ EXECUTE_ACTIONS = [
 ]
 
 
+# What deploys keep in the artifact bucket for the next ones (streamstack/deploy/history.py):
+# each plan and timeline, and the durations this environment's executions measured.
+PLANS_PREFIX = "plans/${Environment}/"
+DURATIONS = PLANS_PREFIX + "durations.json"
+
 # What pushing an image to a repository takes (and reading its scan), besides the
 # account-wide GetAuthorizationToken.
 PUSH_ACTIONS = [
@@ -268,6 +273,7 @@ class DeployRoleTier(Tier):
             PLAN_ACTIONS,
             TEMPLATES_PREFIX,
             "deploy-*",
+            history=([PLANS_PREFIX + "*"], [PLANS_PREFIX + "*"]),
             application_claim=("ref", Sub("refs/heads/${GitHubBranch}")),
         )
         self._github_role(
@@ -278,6 +284,7 @@ class DeployRoleTier(Tier):
             PLAN_ACTIONS,
             PULL_REQUEST_PREFIX + TEMPLATES_PREFIX,
             "pr-*",
+            history=([DURATIONS], [PULL_REQUEST_PREFIX + PLANS_PREFIX + "*"]),
         )
         self._github_role(
             "GitHubDeployRole",
@@ -287,6 +294,7 @@ class DeployRoleTier(Tier):
             PLAN_ACTIONS + EXECUTE_ACTIONS,
             TEMPLATES_PREFIX,
             "deploy-*",
+            history=([PLANS_PREFIX + "*"], [PLANS_PREFIX + "*"]),
             application_claim=("environment", Ref("Environment")),
         )
         self.image_push_role()
@@ -375,6 +383,7 @@ class DeployRoleTier(Tier):
         actions: list,
         prefix: str,
         change_sets: str,
+        history: tuple[list[str], list[str]],
         application_claim: tuple | None = None,
     ) -> None:
         own = Statement(
@@ -500,6 +509,32 @@ class DeployRoleTier(Tier):
                 Effect=Allow,
                 Action=[s3_actions.GetObject, s3_actions.PutObject],
                 Resource=[templates],
+            ),
+            # Without ListBucket S3 answers a missing key with 403, not 404: an upload
+            # could not tell a template to write from a refused read, nor a plan an
+            # environment never measured from a denied read. It lists key names only.
+            Statement(
+                Sid="TellMissingKeys",
+                Effect=Allow,
+                Action=[s3_actions.ListBucket],
+                Resource=[Sub("arn:${AWS::Partition}:s3:::${ArtifactBucketName}")],
+            ),
+            # Plans, timelines and measured durations (read: the estimate; write: the
+            # plan or the execution's timeline); a pull request writes apart.
+            *(
+                Statement(
+                    Sid=sid,
+                    Effect=Allow,
+                    Action=[action],
+                    Resource=[
+                        Sub(f"arn:${{AWS::Partition}}:s3:::${{ArtifactBucketName}}/{key}")
+                        for key in keys
+                    ],
+                )
+                for sid, action, keys in (
+                    ("ReadDeployHistory", s3_actions.GetObject, history[0]),
+                    ("WriteDeployHistory", s3_actions.PutObject, history[1]),
+                )
             ),
             Statement(
                 Sid="EncryptTemplates",

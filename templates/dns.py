@@ -21,8 +21,8 @@ from troposphere import And, Condition, GetAtt, Join, Ref, Sub, route53
 from templates.base import Equals, If, Tier
 from templates.parts.certificates import (
     certificate,
-    certificates_toggle,
     has_domain,
+    issues_certificates,
     optional_zone_id,
 )
 
@@ -77,8 +77,7 @@ class DnsTier(Tier):
 
     # -- certificate ----------------------------------------------------------------
     def alb_certificate(self) -> None:
-        enabled = certificates_toggle(self)
-        self.condition("IssueCertificates", And(Condition("HasDomain"), Condition(enabled)))
+        issues_certificates(self)
         certificate(self, "AlbCertificate", "api", self.zone_id, "api", "IssueCertificates")
         self.output(
             "AlbCertificateArn",

@@ -1,31 +1,43 @@
-"""load-balancer: the internet-facing ALB with its listeners, listener rules, the api/web
-target groups and the origin verification. It reads only network, security, storage
-and dns, so it (and CloudFront behind it, which reads AlbDnsName and
-OriginVerifySecretArn) is created in parallel with Aurora and Redis:
+"""load-balancer: the ALB with its listeners, listener rules, the api/web target groups
+and, for an internet-facing ALB, the origin verification. It reads only network,
+security, storage and dns, so it (and CloudFront behind it, which reads AlbArn and
+AlbDnsName) is created in parallel with Aurora and Redis:
 
     network, security, storage, dns -> load-balancer -> cdn, fleet, dns-records, compute
 
-Traffic: viewers (or CloudFront) -> ALB in the public subnets -> api (/api/*) and web
-(everything else) tasks on AppPort in the app subnets. Each of api and web has two
-target groups, blue (<Name>TargetGroup) and green (<Name>AlternateTargetGroup): its
-production rule forwards to both by weight (100/0 to start) and a test rule, ahead of
-it, does the same for requests carrying the release-test header. A blue/green release
-(compute tier, ReleaseStrategy) starts the new revision in the other group, sends the
-test rule there first and then moves the production weights over; a rolling release
-uses the blue group alone. With a certificate, HTTP
-redirects to HTTPS; without one, HTTP forwards (a test setup). With AlbOriginVerify
-enabled, the serving listener forwards only requests carrying the X-Origin-Verify
-header whose value CloudFront sends (a generated secret), and answers 403 to
-everything else.
+Traffic: CloudFront -> ALB -> api (/api/*) and web (everything else) tasks on AppPort in
+the app subnets. AlbScheme decides where the ALB is:
+
+- internal (the default; staging and prod accept nothing else): in the app subnets,
+  reached only by CloudFront as a VPC origin. With a certificate it listens on HTTPS
+  only (CloudFront connects as api.<domain>); without one on HTTP, which never leaves
+  AWS's network.
+- internet-facing (direct tests in dev): in the public subnets. With a certificate,
+  HTTP redirects to HTTPS; without one, HTTP forwards. With AlbOriginVerify enabled, the
+  serving listener forwards only requests carrying the X-Origin-Verify header whose
+  value CloudFront sends (a generated secret), and answers 403 to everything else.
+
+Each of api and web has two target groups, blue (<Name>TargetGroup) and green
+(<Name>AlternateTargetGroup): its production rule forwards to both by weight (100/0 to
+start) and a test rule, ahead of it, does the same for requests carrying the
+release-test header. A blue/green release (compute tier, ReleaseStrategy) starts the new
+revision in the other group, sends the test rule there first and then moves the
+production weights over; a rolling release uses the blue group alone.
 """
 
 from __future__ import annotations
 
-from troposphere import GetAtt, If, Ref
+from troposphere import And, GetAtt, If, Ref
+from troposphere import Condition as IsTrue
 from troposphere import elasticloadbalancingv2 as elb
 
 from templates.base import Equals, Not, Tier
-from templates.parts.listeners import ORIGIN_HEADER, origin_condition, path_condition
+from templates.parts.listeners import (
+    ORIGIN_HEADER,
+    internal_alb,
+    origin_condition,
+    path_condition,
+)
 from templates.parts.secrets import generated_secret
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -37,11 +49,17 @@ RELEASE_TEST_VALUE = "test"
 # stack update of such a rule writes the template's weights back (the deploy plan marks
 # it, streamstack/deploy/plans.py TRAFFIC_KEY).
 TRAFFIC_KEY = "streamstack:TrafficManagedBy"
+ORIGIN_VERIFY_NOT_ROTATED = (
+    "CloudFront's origin header and the ALB's listener rules take the value when "
+    "CloudFormation deploys them, so a rotation between deploys would lock CloudFront out. "
+    "The secret exists only for an internet-facing ALB with AlbOriginVerify (a test "
+    "setup); staging and prod use the VPC origin and have no secret."
+)
 
 
 class LoadBalancerTier(Tier):
     name = "load-balancer"
-    description = "internet-facing ALB, listeners, origin verification, api/web target groups"
+    description = "ALB (internal or internet-facing), listeners, api/web target groups"
 
     def build(self) -> None:
         self.inputs()
@@ -61,7 +79,13 @@ class LoadBalancerTier(Tier):
             "PublicSubnetIds",
             "network",
             Type="List<AWS::EC2::Subnet::Id>",
-            Description="Public subnets of the ALB (network tier).",
+            Description="Public subnets of an internet-facing ALB (network tier).",
+        )
+        self.app_subnets = self.wired(
+            "AppSubnetIds",
+            "network",
+            Type="List<AWS::EC2::Subnet::Id>",
+            Description="App subnets of an internal ALB (network tier).",
         )
         self.alb_sg = self.wired(
             "AlbSecurityGroupId",
@@ -80,15 +104,16 @@ class LoadBalancerTier(Tier):
             Description="Bucket receiving ALB access logs (storage tier).",
         )
         self.app_port = self.shared_parameter("AppPort")
+        self.internal = internal_alb(self)
 
     # -- load balancer -----------------------------------------------------------
     def load_balancer(self) -> None:
         alb = elb.LoadBalancer(
             "Alb",
             Type="application",
-            Scheme="internet-facing",
+            Scheme=Ref("AlbScheme"),
             IpAddressType="ipv4",
-            Subnets=self.public_subnets,
+            Subnets=If(self.internal, self.app_subnets, self.public_subnets),
             SecurityGroups=[self.alb_sg],
             LoadBalancerAttributes=[
                 elb.LoadBalancerAttributes(Key=k, Value=v)
@@ -195,19 +220,24 @@ class LoadBalancerTier(Tier):
             AllowedPattern=r"^(arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+)?$",
             ConstraintDescription="empty, or an ACM certificate ARN in the ALB's region",
             Description="ACM certificate of the ALB (the dns tier issues it when a domain is "
-            "set). Empty: HTTP on 80 forwards (test setup). Set: HTTP redirects to "
-            "HTTPS on 443 (TLS 1.3/1.2).",
+            "set). Set: HTTPS on 443 (TLS 1.3/1.2); an internet-facing ALB redirects HTTP "
+            "to it, an internal one has no HTTP listener. Empty: HTTP on 80 forwards.",
         )
         verify = self.toggle(
             "AlbOriginVerify",
             "Compute",
             "disabled",
-            f"enabled: the ALB forwards only requests carrying the {ORIGIN_HEADER} header "
-            "with the generated secret CloudFront sends, and answers 403 to any other (use "
-            "with the cdn tier). disabled: the ALB serves anyone (direct tests).",
+            f"enabled: an internet-facing ALB forwards only requests carrying the "
+            f"{ORIGIN_HEADER} header with the generated secret CloudFront sends, and answers "
+            "403 to any other. disabled: it serves anyone (direct tests). An internal ALB "
+            "needs no header: only CloudFront's VPC origin reaches it.",
         )
         self.condition("HasCertificate", Not(Equals(certificate, "")))
-        generated_secret(
+        # A shared secret only stands in for a network boundary: an internal ALB has one.
+        verify = self.condition("VerifyOrigin", And(Not(IsTrue(self.internal)), IsTrue(verify)))
+        # Internal and HTTPS: CloudFront's VPC origin uses 443 only, port 80 stays closed.
+        self.condition("ServesHttp", Not(And(IsTrue(self.internal), IsTrue("HasCertificate"))))
+        secret = generated_secret(
             self,
             "OriginVerifySecret",
             "origin-verify",
@@ -218,10 +248,13 @@ class LoadBalancerTier(Tier):
             # The standby region's ALB checks the same header.
             replicated=True,
         )
+        secret.Condition = verify
+        secret.Metadata = {"streamstack:NotRotated": ORIGIN_VERIFY_NOT_ROTATED}
         self.output(
             "OriginVerifySecretArn",
-            Ref("OriginVerifySecret"),
-            f"ARN of the secret whose value CloudFront sends as {ORIGIN_HEADER}",
+            If(verify, Ref("OriginVerifySecret"), ""),
+            f"ARN of the secret whose value CloudFront sends as {ORIGIN_HEADER}; empty "
+            "when the ALB requires no header (internal, or AlbOriginVerify disabled)",
         )
         self.output(
             "OriginVerifyEnforced",
@@ -240,6 +273,7 @@ class LoadBalancerTier(Tier):
         serve = If(verify, [forbidden], [forward_web])
         http = elb.Listener(
             "HttpListener",
+            Condition="ServesHttp",
             LoadBalancerArn=Ref("Alb"),
             Port=80,
             Protocol="HTTP",
@@ -261,8 +295,20 @@ class LoadBalancerTier(Tier):
                 serve,
             ),
         )
-        # Port 80 stays plain HTTP only without a certificate (a test setup).
-        self.add(http)
+        self.add(
+            self.suppress(
+                http,
+                checkov={
+                    "CKV_AWS_2": "Port 80 serves plain HTTP only without a certificate: on an "
+                    "internal ALB that only CloudFront's VPC origin reaches inside AWS's "
+                    "network, or on dev's internet-facing test ALB (staging and prod "
+                    "refuse internet-facing); with a certificate it redirects to HTTPS or "
+                    "does not exist.",
+                    "CKV_AWS_103": "Plain HTTP has no TLS version; it is served only where "
+                    "CKV_AWS_2's reason says, and HTTPS uses TLS 1.2 at least.",
+                },
+            )
+        )
         self.add(
             elb.Listener(
                 "HttpsListener",

@@ -331,6 +331,7 @@ class MediaTier(Tier):
             description="Submits a MediaConvert HLS job for each upload under uploads/",
             condition=self.on,
             key_arn=self.key_arn,
+            calls="MediaConvert",
             concurrency=concurrency,
             dead_letter_arn=GetAtt("TranscodeDeadLetterQueue", "Arn"),
             environment={

@@ -18,11 +18,15 @@ from __future__ import annotations
 from awacs import kms as kms_actions
 from awacs import logs as logs_actions
 from awacs.aws import Allow, ArnLike, Condition, Principal, Statement, StringEquals
-from troposphere import GetAtt, Ref, Sub, ec2, logs
+from troposphere import And, GetAtt, Ref, Sub, ec2, logs
+from troposphere import Condition as IsTrue
 
 from templates.base import LOG_RETENTION_DAYS, Equals, If, Not, Tier, arn
+from templates.parts.buckets import bucket_name
+from templates.parts.certificates import issues_certificates
 from templates.parts.iam import service_role
 from templates.parts.keys import customer_key
+from templates.parts.listeners import internal_alb
 
 KEY_USE = [
     kms_actions.Encrypt,
@@ -40,6 +44,20 @@ NO_EGRESS = ec2.SecurityGroupRule(
     ToPort=86,
     CidrIp="255.255.255.255/32",
     Description="Disallow all egress",
+)
+
+
+# The buckets CloudFront reads through Origin Access Control (the cdn tier's origins).
+CDN_BUCKETS = [bucket_name(purpose).data["Fn::Sub"] for purpose in ("static-assets", "media")]
+OAC_SCOPE = (
+    "CloudFront's Origin Access Control may decrypt with this key only for a distribution "
+    "of this account (aws:SourceArn) and only objects of the static and media buckets "
+    "(kms:EncryptionContext:aws:s3:arn). It cannot name the platform's distribution: the "
+    "distribution (cdn tier) reads its buckets, which the storage tier encrypts with this "
+    "key, so this key's policy would wait for the distribution and the distribution for "
+    "this key, a cycle CloudFormation refuses, and a key policy cannot be written by "
+    "another stack. The buckets' own policies (cdn tier) admit only the platform's "
+    "distribution, so another distribution of the account reads nothing of them."
 )
 
 
@@ -73,7 +91,7 @@ class SecurityTier(Tier):
             "Aurora, ElastiCache, DynamoDB and Secrets Manager data at rest",
             [self._service_statement("RdsUse", "rds.amazonaws.com")],
         )
-        self._key(
+        storage = self._key(
             "StorageKey",
             "storage",
             "S3 objects, SQS messages, SNS topics, CloudWatch log groups and EFS",
@@ -101,8 +119,9 @@ class SecurityTier(Tier):
                 self._service_statement("BudgetsUse", "budgets.amazonaws.com"),
                 self._service_statement("CostAnomalyAlertsUse", "costalerts.amazonaws.com"),
                 self._service_statement("SqsUse", "sqs.amazonaws.com"),
-                # CloudFront Origin Access Control reads KMS-encrypted objects of
-                # this account's distributions only.
+                # CloudFront Origin Access Control reads the static and media buckets'
+                # objects, for this account's distributions (why not the platform's
+                # distribution alone: the key's Metadata, OAC_SCOPE).
                 Statement(
                     Sid="CloudFrontOacDecrypt",
                     Effect=Allow,
@@ -111,15 +130,23 @@ class SecurityTier(Tier):
                     Resource=["*"],
                     Condition=Condition(
                         ArnLike(
-                            "aws:SourceArn",
-                            Sub(
-                                "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/*"
-                            ),
+                            {
+                                "aws:SourceArn": Sub(
+                                    "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}"
+                                    ":distribution/*"
+                                ),
+                                "kms:EncryptionContext:aws:s3:arn": [
+                                    Sub(f"arn:${{AWS::Partition}}:s3:::{name}{suffix}")
+                                    for name in CDN_BUCKETS
+                                    for suffix in ("", "/*")
+                                ],
+                            }
                         )
                     ),
                 ),
             ],
         )
+        storage.Metadata = {"streamstack:OacScope": OAC_SCOPE}
 
     @staticmethod
     def _service_statement(sid: str, principal: str, *extra_actions) -> Statement:
@@ -132,8 +159,8 @@ class SecurityTier(Tier):
             Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))),
         )
 
-    def _key(self, logical: str, purpose: str, use: str, statements: list) -> None:
-        customer_key(
+    def _key(self, logical: str, purpose: str, use: str, statements: list):
+        key = customer_key(
             self,
             logical,
             purpose,
@@ -144,6 +171,7 @@ class SecurityTier(Tier):
         self.output(
             f"{logical}Arn", GetAtt(logical, "Arn"), f"ARN of the {purpose} KMS key ({use})"
         )
+        return key
 
     # -- security groups ----------------------------------------------------------
     def security_groups(self) -> None:
@@ -156,14 +184,20 @@ class SecurityTier(Tier):
             AllowedPattern=r"^(pl-[0-9a-f]{8,17})?$",
             ConstraintDescription="empty, or a managed prefix list id such as pl-82a045eb",
             Description="CloudFront origin-facing managed prefix list. When set, the ALB "
-            "accepts traffic only from CloudFront; empty: from anywhere. "
+            "accepts traffic only from CloudFront, on the one port CloudFront uses; empty: "
+            "an internal ALB from the VPC, an internet-facing one from anywhere. "
             "deploy.py looks it up.",
         )
         app_port = self.shared_parameter("AppPort")
         engine = self.shared_parameter("DatabaseEngine")
+        internal = internal_alb(self)
         self.condition("IsMySql", Equals(engine, "aurora-mysql"))
         self.condition("AlbFromCloudFrontOnly", Not(Equals(prefix_list, "")))
         db_port = If("IsMySql", 3306, 5432)
+        # CloudFront reaches the ALB on one port: HTTPS when the dns tier issues the
+        # ALB's certificate, else HTTP. One rule, because the prefix list weighs 55 of a
+        # security group's 60 rules.
+        origin_port = If(issues_certificates(self), 443, 80)
 
         for logical, purpose, text in (
             ("Alb", "alb", "Application load balancer: HTTP/HTTPS from viewers or CloudFront"),
@@ -188,20 +222,32 @@ class SecurityTier(Tier):
                 f"ID of the {purpose} security group ({text})",
             )
 
-        self.condition("AlbFromAnywhere", Equals(prefix_list, ""))
-        for port in (80, 443):
+        # Without the prefix list (it was not found): an internal ALB accepts its port from
+        # inside the VPC, where CloudFront's VPC origin connects from.
+        self.condition("AlbFromVpc", And(IsTrue(internal), Equals(prefix_list, "")))
+        for source, condition, peer, whom in (
+            (
+                "CloudFront",
+                "AlbFromCloudFrontOnly",
+                {"SourcePrefixListId": prefix_list},
+                "its origin-facing servers only",
+            ),
+            ("Vpc", "AlbFromVpc", {"CidrIp": self.vpc_cidr}, "the VPC (its VPC origin)"),
+        ):
             self.add(
                 ec2.SecurityGroupIngress(
-                    f"AlbIngress{port}FromCloudFront",
-                    Condition="AlbFromCloudFrontOnly",
+                    f"AlbIngressFrom{source}",
+                    Condition=condition,
                     GroupId=Ref("AlbSecurityGroup"),
                     IpProtocol="tcp",
-                    FromPort=port,
-                    ToPort=port,
-                    SourcePrefixListId=prefix_list,
-                    Description=f"TCP {port} from CloudFront origin-facing servers only",
+                    FromPort=origin_port,
+                    ToPort=origin_port,
+                    Description=f"CloudFront's origin port from {whom}",
+                    **peer,
                 )
             )
+        self.condition("AlbFromAnywhere", And(Not(IsTrue(internal)), Equals(prefix_list, "")))
+        for port in (80, 443):
             rule = self.add(
                 ec2.SecurityGroupIngress(
                     f"AlbIngress{port}FromAnywhere",
@@ -218,9 +264,10 @@ class SecurityTier(Tier):
                 self.suppress(
                     rule,
                     checkov={
-                        "CKV_AWS_260": "The internet-facing ALB must answer port 80 to redirect "
-                        "viewers to HTTPS (or serve the no-certificate test setup); "
-                        "set the CloudFront prefix list to close it to the internet."
+                        "CKV_AWS_260": "Only an internet-facing ALB without the CloudFront "
+                        "prefix list (dev's direct tests; staging and prod refuse "
+                        "internet-facing) answers port 80 to anyone, to redirect viewers "
+                        "to HTTPS or serve the no-certificate test setup."
                     },
                 )
         self._rule("AlbEgressToApp", "Alb", "App", app_port, "Forward to the application port")

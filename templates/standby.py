@@ -28,6 +28,7 @@ from __future__ import annotations
 from awacs import ecr as ecr_actions
 from awacs import kms as kms_actions
 from awacs import logs as logs_actions
+from awacs import rds_db as rds_db_actions
 from awacs import s3 as s3_actions
 from awacs import secretsmanager as sm_actions
 from awacs.aws import Allow, ArnLike, Condition, Principal, Statement, StringEquals
@@ -159,11 +160,16 @@ class StandbyTier(Tier):
             "This region's replica of the platform's origin-verify secret (deploy.py derives "
             "it from the root output).",
         )
-        self.db_secret = self._from_primary(
-            "DbMasterSecretArn",
-            secret_arn,
-            "This region's replica of the global database's master secret (deploy.py; empty "
-            "without AuroraGlobalDatabase).",
+        self.db_user = self._from_primary(
+            "DbAppUsername",
+            r"^([a-z][a-z0-9_]{0,15})?$",
+            "The application's database user (root output DbAppUsername): the standby tasks "
+            "sign in as it with IAM database authentication, as the platform's do.",
+        )
+        self.db_name = self._from_primary(
+            "DbName",
+            r"^([a-zA-Z][a-zA-Z0-9_]{0,62})?$",
+            "The application database (root output DbName).",
         )
         self.app_secret = self._from_primary(
             "AppSecretArn",
@@ -178,7 +184,7 @@ class StandbyTier(Tier):
         )
         self.condition("HasSecondary", Not(Equals(self.global_cluster, "")))
         self.condition("HasDistribution", Not(Equals(self.distribution, "")))
-        self.condition("HasDbSecret", Not(Equals(self.db_secret, "")))
+        self.condition("HasDbUser", And(IsTrue("HasSecondary"), Not(Equals(self.db_user, ""))))
         self.condition("HasAppSecret", Not(Equals(self.app_secret, "")))
         self.condition("HasOriginSecret", Not(Equals(self.origin_secret, "")))
         self.condition("AlbFromCloudFrontOnly", Not(Equals(self.prefix_list, "")))
@@ -930,7 +936,7 @@ class StandbyTier(Tier):
             [forbidden],
             [elb.Action(Type="forward", TargetGroupArn=Ref("WebTargetGroup"))],
         )
-        self.add(
+        http = self.add(
             elb.Listener(
                 "HttpListener",
                 **app,
@@ -955,6 +961,17 @@ class StandbyTier(Tier):
                     serve,
                 ),
             )
+        )
+        self.suppress(
+            http,
+            checkov={
+                "CKV_AWS_2": "Port 80 forwards plain HTTP only until the standby has "
+                "api.<domain>'s certificate (the platform's zone and Certificates); with it, "
+                "port 80 redirects to HTTPS. The ALB accepts only CloudFront's origin-facing "
+                "addresses once deploy.py passes the prefix list.",
+                "CKV_AWS_103": "Plain HTTP has no TLS version; it is served only where "
+                "CKV_AWS_2's reason says, and HTTPS uses TLS 1.2 at least.",
+            },
         )
         self.add(
             elb.Listener(
@@ -1007,11 +1024,8 @@ class StandbyTier(Tier):
                 self.key_arn,
                 Condition=on,
             )
-        secrets = [
-            If("HasDbSecret", self.db_secret, Ref(AWS_NO_VALUE)),
-            If("HasAppSecret", self.app_secret, Ref(AWS_NO_VALUE)),
-        ]
-        self.condition("HasSecrets", Or(IsTrue("HasDbSecret"), IsTrue("HasAppSecret")))
+        # The tasks read the application secret only; the database takes an IAM token.
+        secrets = [self.app_secret]
         execution = service_role(
             self,
             "ExecutionRole",
@@ -1019,7 +1033,7 @@ class StandbyTier(Tier):
             "ecs-standby-execution",
             [
                 If(
-                    "HasSecrets",
+                    "HasAppSecret",
                     policy_dict(
                         Statement(
                             Sid="InjectedSecrets",
@@ -1103,6 +1117,24 @@ class StandbyTier(Tier):
                         StringEquals("kms:ViaService", Sub("s3.${AWS::Region}.amazonaws.com"))
                     ),
                 ),
+                If(
+                    "HasDbUser",
+                    policy_dict(
+                        Statement(
+                            Sid="DatabaseSignIn",
+                            Effect=Allow,
+                            Action=[rds_db_actions.connect],
+                            Resource=[
+                                Sub(
+                                    "arn:${AWS::Partition}:rds-db:${AWS::Region}:"
+                                    "${AWS::AccountId}:dbuser:${ResourceId}/${DbAppUsername}",
+                                    ResourceId=GetAtt("DbCluster", "DBClusterResourceId"),
+                                )
+                            ],
+                        )
+                    ),
+                    Ref(AWS_NO_VALUE),
+                ),
             ],
             condition=on,
             policy_name="read-replicas",
@@ -1117,15 +1149,13 @@ class StandbyTier(Tier):
             "DB_HOST": If("HasSecondary", GetAtt("DbCluster", "Endpoint.Address"), ""),
             "DB_READER_HOST": If("HasSecondary", GetAtt("DbCluster", "ReadEndpoint.Address"), ""),
             "DB_PORT": If("IsMySql", "3306", "5432"),
+            "DB_NAME": self.db_name,
+            "DB_USER": self.db_user,
+            # Sign in to Aurora with a token of the task role (no password), as the
+            # platform's tasks do.
+            "DB_IAM_AUTH": "true",
         }
         task_secrets = [
-            If(
-                "HasDbSecret",
-                ecs.Secret(Name=variable, ValueFrom=Sub(f"${{DbMasterSecretArn}}:{key}::")),
-                Ref(AWS_NO_VALUE),
-            )
-            for variable, key in (("DB_USER", "username"), ("DB_PASSWORD", "password"))
-        ] + [
             If(
                 "HasAppSecret",
                 ecs.Secret(Name=key, ValueFrom=Sub(f"${{AppSecretArn}}:{key}::")),

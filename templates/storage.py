@@ -19,7 +19,7 @@ from troposphere import GetAtt, Join, Ref, Sub, efs, s3
 
 from templates.base import AWS_NO_VALUE, Equals, If, Not, Tier, account_root
 from templates.parts.backups import backup_tags, no_backup
-from templates.parts.buckets import log_delivery_statements, secure_bucket_statements
+from templates.parts.buckets import bucket_name, log_delivery_statements, secure_bucket_statements
 from templates.parts.iam import policy_dict, policy_document, service_role
 from templates.parts.standby import replica_bucket_arn, replicates, standby_parameter
 
@@ -136,11 +136,6 @@ BUCKETS = (
 )
 
 
-def bucket_name(spec: BucketSpec) -> str:
-    """s3-<purpose>-<env>-<account>-<region>, as Fn::Sub text."""
-    return f"s3-{spec.purpose}-${{Environment}}-${{AWS::AccountId}}-${{AWS::Region}}"
-
-
 class StorageTier(Tier):
     name = "storage"
     description = "S3 buckets for assets, media, uploads and logs; EFS shared file system"
@@ -205,10 +200,15 @@ class StorageTier(Tier):
             "UploadCorsOrigins",
             "Storage",
             Type="CommaDelimitedList",
-            Default="*",
-            Description="Origins allowed to upload from a browser (presigned PUT/POST), "
-            "e.g. https://app.example.com; * allows any origin.",
+            Default="",
+            AllowedPattern=r"^(\*|https?://[a-z0-9.-]+(:[0-9]{1,5})?)?$",
+            ConstraintDescription="origins such as https://app.example.com (scheme, host, "
+            "optional port), or *",
+            Description="Origins whose pages may upload to the uploads bucket from a browser "
+            "(presigned PUT/POST), e.g. https://app.example.com. Empty: no browser uploads "
+            "(no CORS rule). * allows a page on any site; staging and prod refuse it.",
         )
+        self.condition("BrowserUploads", Not(Equals(Join("", self.upload_cors_origins), "")))
 
     def _lifecycle(self, spec: BucketSpec) -> s3.LifecycleRule:
         rule = spec.lifecycle
@@ -247,7 +247,10 @@ class StorageTier(Tier):
         replicate = replicates(self)
         replicated = [spec for spec in BUCKETS if spec.replicated]
         # By name: the buckets name this role, so their GetAtt would be a cycle.
-        sources = [Sub("arn:${AWS::Partition}:s3:::" + bucket_name(spec)) for spec in replicated]
+        sources = [
+            Join("", ["arn:", Ref("AWS::Partition"), ":s3:::", bucket_name(spec.purpose)])
+            for spec in replicated
+        ]
         replicas = [replica_bucket_arn(spec.purpose) for spec in replicated]
         service_role(
             self,
@@ -346,7 +349,7 @@ class StorageTier(Tier):
                 SSEAlgorithm="aws:kms", KMSMasterKeyID=self.storage_key
             )
         props = dict(
-            BucketName=Sub(bucket_name(spec)),
+            BucketName=bucket_name(spec.purpose),
             VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
             BucketEncryption=s3.BucketEncryption(
                 ServerSideEncryptionConfiguration=[
@@ -388,16 +391,20 @@ class StorageTier(Tier):
                 EventBridgeConfiguration=s3.EventBridgeConfiguration(EventBridgeEnabled=True)
             )
         if spec.browser_uploads:
-            props["CorsConfiguration"] = s3.CorsConfiguration(
-                CorsRules=[
-                    s3.CorsRules(
-                        AllowedMethods=["GET", "PUT", "POST"],
-                        AllowedOrigins=self.upload_cors_origins,
-                        AllowedHeaders=["*"],
-                        ExposedHeaders=["ETag"],
-                        MaxAge=3000,
-                    )
-                ]
+            props["CorsConfiguration"] = If(
+                "BrowserUploads",
+                s3.CorsConfiguration(
+                    CorsRules=[
+                        s3.CorsRules(
+                            AllowedMethods=["GET", "PUT", "POST"],
+                            AllowedOrigins=self.upload_cors_origins,
+                            AllowedHeaders=["*"],
+                            ExposedHeaders=["ETag"],
+                            MaxAge=3000,
+                        )
+                    ]
+                ),
+                Ref(AWS_NO_VALUE),
             )
         logical = f"{spec.logical}Bucket"
         bucket = self.add(self.stateful(s3.Bucket(logical, **props)))

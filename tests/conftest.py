@@ -52,10 +52,10 @@ def env(request) -> str:
     return request.param
 
 
-def assert_snapshot(name: str, text: str) -> None:
-    """Compare with tests/snapshots/<name>.json; UPDATE_SNAPSHOTS=1 (re)writes it. A
+def assert_snapshot(name: str, text: str, suffix: str = ".json") -> None:
+    """Compare with tests/snapshots/<name><suffix>; UPDATE_SNAPSHOTS=1 (re)writes it. A
     missing snapshot fails: a new template is reviewed and committed like a change."""
-    path = SNAPSHOTS / f"{name}.json"
+    path = SNAPSHOTS / f"{name}{suffix}"
     if os.environ.get("UPDATE_SNAPSHOTS") == "1":
         path.write_text(text)
         return
@@ -64,5 +64,5 @@ def assert_snapshot(name: str, text: str) -> None:
             f"snapshot {path} is missing: run UPDATE_SNAPSHOTS=1 make test, review it and commit it"
         )
     assert path.read_text() == text, (
-        f"{name} template changed; review the diff, then UPDATE_SNAPSHOTS=1 make test"
+        f"{name} changed; review the diff, then UPDATE_SNAPSHOTS=1 make test"
     )

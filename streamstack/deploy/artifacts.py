@@ -147,3 +147,19 @@ def _put(s3_client, bucket: str, key: str, data: bytes, expected: str) -> str:
 
 def template_url(base_url: str, manifest: dict, name: str) -> str:
     return f"{base_url}/{manifest['templates'][name]['key']}"
+
+
+def upload_template(s3_client, bucket: str, base_url: str, text: str) -> str:
+    """One template that is not in the build (a refactor's), content-addressed like the
+    build's and verified the same way; returns its URL."""
+    data = text.encode()
+    digest = hashlib.sha256(data).hexdigest()
+    key = f"templates/{digest}.json"
+    expected = _expected(digest)
+    found = stored_checksum(s3_client, bucket, key)
+    if found is None and _put(s3_client, bucket, key, data, expected) == "uploaded":
+        return f"{base_url}/{key}"
+    found = found or stored_checksum(s3_client, bucket, key)
+    if found != expected:
+        _refuse_tampered(bucket, key, found or "none", expected)
+    return f"{base_url}/{key}"

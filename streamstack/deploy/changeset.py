@@ -42,6 +42,7 @@ def create(
     role_arn: str | None = None,
     nested: bool = True,
     rollback: dict | None = None,
+    deployment_mode: str | None = None,
 ) -> dict:
     kwargs = dict(
         StackName=stack_name,
@@ -61,6 +62,8 @@ def create(
         kwargs["RoleARN"] = role_arn
     if rollback:
         kwargs["RollbackConfiguration"] = rollback
+    if deployment_mode:  # REVERT_DRIFT: a drift-aware change set (one stack, not nested)
+        kwargs["DeploymentMode"] = deployment_mode
     try:
         return cfn.create_change_set(**kwargs)
     except ClientError as exc:

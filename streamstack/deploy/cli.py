@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamstack import BUILD_DIR, PARAMS_DIR, ROOT, params
-from streamstack.deploy import aws, images, local, local_profile, releases
+from streamstack.deploy import aws, images, local, local_profile, refactor, releases
 from streamstack.deploy import commands as stack
 from streamstack.deploy.context import Context
 from streamstack.deploy.exits import Interrupted
-from streamstack.errors import StreamstackError
+from streamstack.errors import ParamsError, StreamstackError
 from streamstack.stacksets import commands as stackset
 
 BUILT_FROM = ("templates", "streamstack")
@@ -56,6 +56,11 @@ COMMANDS = {
     "release-continue": Command(
         "continue an api/web release paused before its production traffic",
         releases.continue_release,
+        None,
+    ),
+    "refactor": Command(
+        "move the plan's MOVE rows between nested stacks without replacing them",
+        refactor.run,
         None,
     ),
 }
@@ -107,7 +112,20 @@ def parser(doc: str | None = None) -> argparse.ArgumentParser:
             "parameters (the image-delivery workflow)",
         )
         cmd.add_argument("--no-build", action="store_true", help="use build/ as it is")
-        cmd.add_argument("--no-drift", action="store_true", help="status: skip drift detection")
+        cmd.add_argument(
+            "--no-drift", action="store_true", help="status, deploy: skip drift detection"
+        )
+        cmd.add_argument(
+            "--revert-drift",
+            action="store_true",
+            help="deploy: plan drift-aware change sets that restore the templates' values "
+            "where nested stacks drifted (and nothing else)",
+        )
+        cmd.add_argument(
+            "--detailed-exitcode",
+            action="store_true",
+            help="deploy: exit 0 when there are no changes, 2 when the plan has changes",
+        )
         cmd.add_argument(
             "--poll-seconds",
             type=float,
@@ -157,13 +175,18 @@ def main(argv: list[str], doc: str | None = None) -> int:
             raise StreamstackError(
                 f"nothing answers on {local.ENDPOINT}: start LocalStack with `make local` first"
             )
-    params.params_path(env, args.params_dir)  # unknown environments fail first
-    if COMMANDS[args.command].builds and not args.no_build and stale(args.build_dir):
-        from streamstack import build
+    try:
+        params.params_path(env, args.params_dir)  # unknown environments fail first
+        if COMMANDS[args.command].builds and not args.no_build and stale(args.build_dir):
+            from streamstack import build
 
-        build.run(build_dir=args.build_dir)
-    manifest = load_manifest(args.build_dir)
-    env_params = params.load(env, params_dir=args.params_dir, build_dir=args.build_dir)
+            build.run(build_dir=args.build_dir)
+        manifest = load_manifest(args.build_dir)
+        env_params = params.load(env, params_dir=args.params_dir, build_dir=args.build_dir)
+    except ParamsError as exc:
+        if args.detailed_exitcode:  # 2 means "changes" then: a bad params file is 1
+            raise StreamstackError(str(exc), lines=exc.lines) from None
+        raise
     poll = (
         args.poll_seconds
         or float(os.environ.get("STREAMSTACK_POLL_SECONDS", 0))

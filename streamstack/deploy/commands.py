@@ -23,20 +23,29 @@ from streamstack.deploy import (
     bootstrap_stack,
     changeset,
     events,
+    exits,
+    history,
     local,
     local_report,
     plans,
+    report,
+    revert,
+    review,
     safety,
     stacks,
     standby_stack,
     stuck,
+    timeline,
     validation,
 )
 from streamstack.deploy.exits import Blocked, Interrupted, Invalid, OperationFailed, Refused
+from streamstack.deploy.secrets import Secrets
 from streamstack.errors import StreamstackError
 
 SUCCESS = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE")
 EDGE_REGION = "us-east-1"
+# The edge stack's output the distribution takes its WAF web ACL from.
+WEB_ACL = "CdnWebAclArn"
 
 
 # -- shared steps ------------------------------------------------------------------------
@@ -130,13 +139,31 @@ def resolve_deploy_time(ctx, boot) -> dict[str, str]:
     return values
 
 
+def root_parameter_names(ctx) -> set[str]:
+    root = ctx.manifest["templates"]["root"]
+    return set(json.loads((ctx.build_dir / root["file"]).read_text())["Parameters"])
+
+
 def execute_change_set(
-    ctx, cfn, stack_id: str, change_set_id: str, total: int, nested: list | None = None
+    ctx,
+    cfn,
+    stack_id: str,
+    change_set_id: str,
+    total: int,
+    nested: list | None = None,
+    seen: list | None = None,
 ) -> dict:
-    """Execute and stream the tree's events; raises OperationFailed with the root cause."""
+    """Execute and stream the tree's events; raises OperationFailed with the root cause.
+    RetainExceptOnCreate: when the operation rolls back, what it created goes again,
+    even with DeletionPolicy Retain, so a failed first create leaves nothing behind to
+    collide with the retry. seen: collects the operation's events (for the timeline)."""
     tree = events.TreeEvents.primed(cfn, stack_id, nested or [])
-    cfn.execute_change_set(ChangeSetName=change_set_id)
-    return follow(ctx, cfn, tree, total)
+    cfn.execute_change_set(ChangeSetName=change_set_id, RetainExceptOnCreate=True)
+    try:
+        return follow(ctx, cfn, tree, total)
+    finally:
+        if seen is not None:
+            seen.extend(tree.events)
 
 
 def follow(ctx, cfn, tree, total: int) -> dict:
@@ -325,12 +352,14 @@ def deploy_standalone(
         ctx.out(f"{what} {name}: no changes")
         return 0
     _refuse_failed(ctx, desc)
-    rows = plans.make_rows(changeset.walk(cfn, created["Id"]))
-    for line in plans.render_text(rows):
+    secrets = Secrets({"root": json.loads(text)}, values)
+    rows = plans.make_rows(changeset.walk(cfn, created["Id"]), None, secrets, region)
+    for line in report.render_text(rows):
         ctx.out(line)
     if plans.blocking(rows) and not ctx.flag("allow_data_loss"):
         raise Blocked(
-            f"the {what} change would replace or remove stateful resources; the "
+            f"the {what} change would replace or remove stateful resources "
+            f"({plans.blocked_summary(rows)}); the "
             f"change set {created['Id']} is kept for review; rerun with "
             "--allow-data-loss only if that data may go"
         )
@@ -367,6 +396,8 @@ def plan(ctx) -> int:
     cfn, boot = connect(ctx)
     params = ctx.params
     stack = stuck.settle(ctx, cfn, stacks.describe(cfn, params.stack_name))
+    if ctx.flag("revert_drift"):
+        return plan_revert(ctx, cfn, boot, stack)
     pull_request = bool(ctx.flag("pull_request"))
     prefix = artifacts.PULL_REQUEST_PREFIX if pull_request else ""
     upload = artifacts.upload_templates(
@@ -377,6 +408,15 @@ def plan(ctx) -> int:
         f"{upload.skipped} (s3://{boot.bucket}/{prefix})"
     )
     values = resolve_deploy_time(ctx, boot)
+    # Before any change set: a protected environment's CloudFront needs its WAF.
+    if WEB_ACL in root_parameter_names(ctx):
+        safety.require_web_acl(
+            ctx.env,
+            ctx.settings.protected,
+            [] if values.get(WEB_ACL) else [f"no {WEB_ACL} from {edge_stack_name(params)}"],
+            f"run `make edge ENV={ctx.env}` (the web ACL, in {EDGE_REGION}), then "
+            f"`make deploy ENV={ctx.env}` again",
+        )
     values["ArtifactBaseUrl"] = upload.base_url
     kind = "CREATE" if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
     rollback = safety.rollback_configuration(
@@ -413,17 +453,30 @@ def plan(ctx) -> int:
     _refuse_failed(ctx, desc)
 
     changes = changeset.walk(cfn, created["Id"])
-    root_template = json.loads((ctx.build_dir / root["file"]).read_text())
-    by_sha = {
-        e["sha256"]: json.loads((ctx.build_dir / e["file"]).read_text())
-        for e in ctx.manifest["templates"].values()
-    }
-    rows = plans.make_rows(changes, plans.stateful_stacks(root_template, by_sha))
+    root_template, by_sha = review.built(ctx.build_dir, ctx.manifest)
+    templates = review.templates_by_stack(root_template, by_sha)
+    root_values = review.root_values(root_template, {**params.parameters, **values})
+    secrets = Secrets(templates, root_values)
+    rows = plans.make_rows(
+        changes, plans.stateful_stacks(root_template, by_sha), secrets, params.region
+    )
     plans.mark_false_replacements(rows, changes, plans.wiring_of(root_template))
     plans.mark_managed_traffic(rows, root_template, by_sha)
     checked = validation.read(cfn, validation.change_set_ids(created["Id"], changes), ctx.env)
     plans.apply_validation(rows, checked.results)
     notes = [checked.note] if checked.note else []
+    found_moves = review.find_moves(
+        ctx,
+        cfn,
+        rows,
+        changes,
+        templates=templates,
+        root_values=root_values,
+        stack_id=created["StackId"],
+    )
+    notes += review.check_drift(ctx, cfn, rows, changes, secrets)
+    record = history.History(ctx.client("s3"), boot.bucket, ctx.env, pull_request)
+    estimate = review.estimate(changes, templates, root_values, record.durations())
     if pull_request:
         notes.append(
             "pull-request plan: its templates are under pull-requests/ and its "
@@ -452,49 +505,131 @@ def plan(ctx) -> int:
             "template_hashes": {
                 n: e["sha256"] for n, e in sorted(ctx.manifest["templates"].items())
             },
-            "parameters": dict(sorted({**params.parameters, **values}.items())),
+            "parameters": dict(sorted(secrets.parameters({**params.parameters, **values}).items())),
             "rollback_triggers": (rollback or {}).get("RollbackTriggers", []),
             "risk": plans.summary(rows),
             "rows": plans.rows_as_dicts(rows),
+            "moves": [m.to_json() for m in found_moves],
+            "duration": estimate.to_json(),
             "console_url": url,
             "invalid": invalid,
             "pull_request": pull_request,
-            "notes": notes,
+            "notes": notes + record.notes,
             **fingerprint(cfn, stacks.describe(cfn, created["StackId"])),
         },
     )
-    path = plans.write(ctx.plans, the_plan, plans.render_markdown(the_plan.to_json()))
+    return _present(ctx, cfn, the_plan, rows, record)
 
-    ctx.out(f"plan for {params.stack_name} ({kind}, change set {name}):")
-    for line in plans.render_text(rows):
+
+def _present(ctx, cfn, the_plan: plans.PlanFile, rows, record) -> int:
+    """Write, keep and print the plan, then refuse, stop or execute it."""
+    details = the_plan.details
+    markdown = report.render_markdown(the_plan.to_json())
+    path = plans.write(ctx.plans, the_plan, markdown)
+    name = details["change_set_name"]
+    record.put(f"{name}.json", path.read_text())
+    record.put(f"{name}.md", markdown)
+    ctx.out(f"plan for {details['stack_name']} ({details['change_set_type']}, change set {name}):")
+    for line in report.render_text(rows):
         ctx.out(line)
-    ctx.out("risk: " + ", ".join(f"{k} {v}" for k, v in the_plan.details["risk"].items()))
-    for note in notes:
+    ctx.out("risk: " + (", ".join(f"{k} {v}" for k, v in details["risk"].items() if v) or "none"))
+    for line in report.duration_text(details.get("duration")):
+        ctx.out(line)
+    for note in dict.fromkeys(details["notes"] + record.notes):
         ctx.out(f"note: {note}")
     ctx.out(f"plan written to {path} (and {path.with_suffix('.md').name})")
-    ctx.out(f"review: {url}")
-    changeset.prune(cfn, params.stack_name, ctx.settings.keep_change_sets, ctx.out)
-    if invalid:
+    ctx.out(f"review: {details['console_url']}")
+    changeset.prune(cfn, details["stack_name"], ctx.settings.keep_change_sets, ctx.out)
+    if details["invalid"]:
         raise Invalid(
             f"CloudFormation's pre-deployment validation says executing this change "
             f"set would fail ({len(plans.invalid(rows))} INVALID row(s) above); "
             "fix the template or the parameter it names and plan again"
         )
-    if blocked:
+    if the_plan.blocked:
+        moving = any(row.risk == "MOVE" for row in rows)
+        losing = any(row.risk != "MOVE" for row in plans.blocking(rows))
+        what = " and ".join(
+            w
+            for w, present in (
+                ("removes or replaces stateful resources", losing),
+                ("moves resources between nested stacks", moving),
+            )
+            if present
+        )
         raise Blocked(
-            f"the plan replaces or removes {len(plans.blocking(rows))} stateful "
-            "resource(s) (DATA-LOSS above); the change set is kept for review. If "
-            f"that data may go, plan again with `make deploy ENV={ctx.env} "
+            f"the plan {what} ({plans.blocked_summary(rows)} above); the change set is kept "
+            "for review. "
+            + (f"For a MOVE run `make refactor ENV={ctx.env}` first. " if moving else "")
+            + f"If the data may go, plan again with `make deploy ENV={ctx.env} "
             "ALLOW_DATA_LOSS=1`"
         )
-    if pull_request:
+    if details["pull_request"]:
         ctx.out("pull-request plan: nothing can be executed from it")
-        return 0
+        return _planned(ctx)
     if ctx.settings.execute == "auto":
         ctx.out("execute: auto (params) - executing now")
-        return execute(ctx)
+        execute(ctx)
+        return _planned(ctx)
     ctx.out(f"nothing was executed; after review run `make execute ENV={ctx.env}`")
-    return 0
+    return _planned(ctx)
+
+
+def _planned(ctx) -> int:
+    """The exit code of a plan with changes: 2 with --detailed-exitcode (Terraform's
+    convention: 0 no changes, 2 changes), else 0."""
+    return exits.CHANGES if ctx.flag("detailed_exitcode") else 0
+
+
+def plan_revert(ctx, cfn, boot, stack) -> int:
+    """--revert-drift: a plan of drift-aware change sets, one per drifted nested stack."""
+    entries = revert.plan(ctx, cfn, boot, stack)
+    if not entries:
+        plans.discard(ctx.plans, ctx.env)
+        return 0
+    root_template, by_sha = review.built(ctx.build_dir, ctx.manifest)
+    # The deployed templates are the build's where the tiers did not change since; a
+    # template the build no longer has hides more (every write-only or dynamic place
+    # of its type), never less.
+    secrets = Secrets(review.templates_by_stack(root_template, by_sha), dict(ctx.params.parameters))
+    changes = [c for e in entries for c in e["changes"]]
+    rows = plans.make_rows(changes, None, secrets, ctx.params.region)
+    record = history.History(ctx.client("s3"), boot.bucket, ctx.env)
+    allow = bool(ctx.flag("allow_data_loss"))
+    first = entries[0]
+    the_plan = plans.PlanFile(
+        plans.STACK,
+        ctx.env,
+        ctx.params.region,
+        blocked=bool(plans.blocking(rows)) and not allow,
+        allow_data_loss=allow,
+        details={
+            "stack_name": ctx.params.stack_name,
+            "change_set_arn": first["change_set_arn"],
+            "change_set_name": first["change_set_name"],
+            "change_set_type": revert.KIND,
+            "stack_id": stack["StackId"],
+            "created": dt.datetime.now(dt.UTC).isoformat(),
+            "commit": git_commit(),
+            "build_hash": ctx.manifest["templates"]["root"]["sha256"],
+            "template_hashes": {},
+            "parameters": {},
+            "risk": plans.summary(rows),
+            "rows": plans.rows_as_dicts(rows),
+            "revert": [{k: v for k, v in e.items() if k != "changes"} for e in entries],
+            "console_url": aws.console_url(ctx.params.region, stack["StackId"]),
+            "invalid": False,
+            "pull_request": False,
+            "notes": [
+                f"restores the drifted values of {revert.summary(entries)} (before: what "
+                "the resource is now; after: its template's value) and changes nothing "
+                f"else; plan the build's changes with `make deploy ENV={ctx.env}` after "
+                "executing it"
+            ],
+            **fingerprint(cfn, stack),
+        },
+    )
+    return _present(ctx, cfn, the_plan, rows, record)
 
 
 # -- execute -------------------------------------------------------------------------------
@@ -520,11 +655,18 @@ def execute(ctx) -> int:
             f"fails); fix them and plan again with `make deploy ENV={ctx.env}`"
         )
     if the_plan.blocked:
+        if details.get("moves"):
+            raise Blocked(
+                "the plan moves resources between nested stacks (MOVE rows): run `make "
+                f"refactor ENV={ctx.env}`, then plan again with `make deploy ENV={ctx.env}`"
+            )
         raise Blocked(
-            "the plan is blocked by DATA-LOSS rows; plan again with "
+            "the plan is blocked by DATA-LOSS, RECOVERABLE or ORPHAN rows; plan again with "
             f"`make deploy ENV={ctx.env} ALLOW_DATA_LOSS=1` if that data may go"
         )
-    cfn, _ = connect(ctx)
+    cfn, boot = connect(ctx)
+    if details["change_set_type"] == revert.KIND:
+        return _execute_revert(ctx, cfn, boot, the_plan)
     try:
         desc = cfn.describe_change_set(ChangeSetName=details["change_set_arn"])
     except ClientError as exc:
@@ -562,19 +704,92 @@ def execute(ctx) -> int:
     if protected and update:
         safety.protect(cfn, details["stack_id"], ctx.out, _allowed(the_plan), tree)
     ctx.out(f"executing {details['change_set_name']} on {params.stack_name}")
-    final = execute_change_set(
-        ctx, cfn, details["stack_id"], details["change_set_arn"], len(details["rows"]), tree[1:]
-    )
+    seen: list[dict] = []
+    try:
+        final = execute_change_set(
+            ctx,
+            cfn,
+            details["stack_id"],
+            details["change_set_arn"],
+            len(details["rows"]),
+            tree[1:],
+            seen,
+        )
+    except OperationFailed:
+        _timeline(ctx, boot, details, seen, "failed")
+        raise
     if protected and details["change_set_type"] == "CREATE":
         safety.protect(cfn, details["stack_id"], ctx.out)
     ctx.out(f"{params.stack_name}: {final['StackStatus']}")
     for key, value in sorted(stacks.outputs(final).items()):
         ctx.out(f"  {key} = {value}")
+    _timeline(ctx, boot, details, seen, final["StackStatus"])
     path = plans.plan_path(ctx.plans, ctx.env)
     path.rename(path.with_name(f"{ctx.env}.executed.json"))
     if aws.is_local():
         local_report.report(ctx, cfn)
     return 0
+
+
+def _execute_revert(ctx, cfn, boot, the_plan: plans.PlanFile) -> int:
+    if ctx.settings.protected and not aws.is_local():
+        # The nested stacks keep denying Replace/Delete of stateful types; a plan made
+        # with ALLOW_DATA_LOSS exempts exactly its blocking rows, as for a deploy.
+        allowed = _allowed(the_plan)
+        for entry in the_plan.details["revert"]:
+            policy = safety.stack_policy(allowed.get(entry["stack"], []))
+            cfn.set_stack_policy(StackName=entry["stack_id"], StackPolicyBody=json.dumps(policy))
+    seen: list[dict] = []
+
+    def run(stack_id: str, change_set_id: str, total: int) -> None:
+        execute_change_set(ctx, cfn, stack_id, change_set_id, total, None, seen)
+
+    try:
+        revert.execute(ctx, cfn, the_plan, run)
+    except OperationFailed:
+        _timeline(ctx, boot, the_plan.details, seen, "failed")
+        raise
+    _timeline(ctx, boot, the_plan.details, seen, "complete")
+    path = plans.plan_path(ctx.plans, ctx.env)
+    path.rename(path.with_name(f"{ctx.env}.executed.json"))
+    ctx.out(
+        f"drift restored in {revert.summary(the_plan.details['revert'])}; plan the build's "
+        f"changes with `make deploy ENV={ctx.env}`"
+    )
+    return 0
+
+
+def _timeline(ctx, boot, details: dict, seen: list[dict], status: str) -> None:
+    """The execution's timeline next to the plan (build/plans/<env>.timeline.md and the
+    artifact bucket), the three slowest resources, and the measured durations."""
+    found = timeline.spans(seen)
+    if not found:
+        return
+    text = timeline.markdown(
+        found,
+        environment=ctx.env,
+        change_set=details["change_set_name"],
+        status=status,
+        expected=details.get("duration"),
+    )
+    local = ctx.plans / f"{ctx.env}.timeline.md"
+    local.parent.mkdir(parents=True, exist_ok=True)
+    local.write_text(text)
+    ctx.out(
+        "slowest: "
+        + ", ".join(
+            f"{s.stack}/{s.logical_id} ({s.resource_type}) {report.minutes(s.seconds)}"
+            for s in timeline.slowest(found)
+        )
+    )
+    record = history.History(ctx.client("s3"), boot.bucket, ctx.env)
+    record.put(f"{details['change_set_name']}.timeline.md", text)
+    durations = record.durations()
+    durations.record(timeline.samples(found))
+    record.save_durations(durations)
+    ctx.out(f"timeline written to {local}")
+    for note in record.notes:
+        ctx.out(f"note: {note}")
 
 
 def _allowed(the_plan: plans.PlanFile) -> dict[str, list[str]]:
@@ -583,7 +798,7 @@ def _allowed(the_plan: plans.PlanFile) -> dict[str, list[str]]:
         return {}
     allowed: dict[str, list[str]] = {}
     for row in the_plan.details["rows"]:
-        if row["risk"] == "DATA-LOSS":
+        if row["risk"] in plans.BLOCKING:  # DATA-LOSS, RECOVERABLE, ORPHAN, MOVE
             allowed.setdefault(row["stack"], []).append(row["logical_id"])
     return allowed
 
@@ -701,7 +916,15 @@ def destroy(ctx) -> int:
     view = events.TreeEvents.primed(cfn, stack["StackId"], tree[1:])
     kwargs = {"RoleARN": ctx.execution_role_arn} if ctx.execution_role_arn else {}
     cfn.delete_stack(StackName=stack["StackId"], **kwargs)
-    final = follow(ctx, cfn, view, sum(len(stacks.resources(cfn, i)) for _, i in tree))
+    try:
+        final = follow(ctx, cfn, view, sum(len(stacks.resources(cfn, i)) for _, i in tree))
+    except OperationFailed as exc:
+        if "DELETE_FAILED" not in str(exc):
+            raise
+        raise OperationFailed(
+            f"{exc}; `make doctor ENV={ctx.env}` lists what could not be deleted, and with "
+            "YES=1 deletes the stack anyway (FORCE_DELETE_STACK), leaving those behind"
+        ) from None
     ctx.out(f"{stack['StackName']}: {final['StackStatus']}")
     plans.discard(ctx.plans, ctx.env)
     return 0

@@ -2,8 +2,10 @@
 
 0    success, including "no changes"
 1    a problem to fix (bad input, missing bootstrap, AWS refused a request)
-2    the params file is invalid
-3    the plan is blocked: it would replace or remove stateful resources (DATA-LOSS)
+2    the params file is invalid; with --detailed-exitcode: the plan has changes (an
+     invalid params file exits 1 then, so that 2 means one thing)
+3    the plan is blocked: it would replace, remove or move stateful resources
+     (DATA-LOSS, RECOVERABLE, ORPHAN, MOVE rows)
 4    refused: the stack moved since the plan, a stack is stuck and needs a decision, an
      operation is already running, or the environment is protected
 5    the CloudFormation operation failed (its first root cause is printed); for a
@@ -27,6 +29,7 @@ OK, ERROR, PARAMS, BLOCKED, REFUSED, FAILED, DRIFTED, INVALID, INTERRUPTED = (
     7,
     130,
 )
+CHANGES = 2  # --detailed-exitcode: the plan has changes (Terraform's convention)
 
 
 class Blocked(StreamstackError):

@@ -1,14 +1,20 @@
-"""Plans: one row per resource change with a risk label, printed grouped by nested
-stack, and the plan file build/plans/<env>.json (+ a Markdown twin for pull requests)
-that `make deploy` writes and `make execute` runs, for a stack and for a stack set.
+"""Plans: one row per resource change with a risk label, its values before and after
+(secrets hidden) and what happens to its data, printed grouped by nested stack, and
+the plan file build/plans/<env>.json (+ a Markdown twin for pull requests) that
+`make deploy` writes and `make execute` runs, for a stack and for a stack set.
 
 Risk labels (the first that applies):
   INVALID       CloudFormation's pre-deployment validation says executing would fail
-  DATA-LOSS     Remove, or Replacement True/Conditional, of a stateful type (or of a
-                nested stack that holds one)
+  MOVE          a Remove in one nested stack paired with an Add of the same resource in
+                another: `make refactor` moves it without replacing it
+  DATA-LOSS     Remove or replacement of a stateful type (or of a nested stack that
+                holds one) whose PolicyAction deletes it
+  RECOVERABLE   the same, when CloudFormation takes a final snapshot first
+  ORPHAN        the same, when CloudFormation keeps it in the account, unmanaged
   SECURITY      a change to IAM, security groups, or key and bucket/queue/topic policies
-  INTERRUPTION  replacement or removal of a stateless resource
-  NORMAL        everything else
+  INTERRUPTION  replacement or removal of a stateless resource (or an action
+                CloudFormation decides only while it runs)
+  NORMAL        everything else (imports and drift resets included)
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from streamstack.deploy import retention
+from streamstack.deploy.secrets import Secrets
 from streamstack.errors import StreamstackError
 
 STATEFUL_TYPES = frozenset(
@@ -60,7 +68,24 @@ SECURITY_TYPES = frozenset(
     }
 )
 REPLACING = ("True", "Conditional")
-RISKS = ("INVALID", "DATA-LOSS", "SECURITY", "INTERRUPTION", "NORMAL")
+RISKS = (
+    "INVALID",
+    "MOVE",
+    "DATA-LOSS",
+    "RECOVERABLE",
+    "ORPHAN",
+    "SECURITY",
+    "INTERRUPTION",
+    "NORMAL",
+)
+# Rows a plan may execute only with --allow-data-loss (stack policies deny them too).
+BLOCKING = ("MOVE", "DATA-LOSS", "RECOVERABLE", "ORPHAN")
+# Actions that change nothing in the account (drift-aware change sets, imports).
+NOTES = {
+    "Import": "imports an existing resource into the stack; nothing is created",
+    "SyncWithActual": "resets the drift status to what the resource is; nothing changes",
+    "Dynamic": "CloudFormation decides the action only while it runs (it may replace it)",
+}
 
 
 def changed_properties(change: dict) -> list[str]:
@@ -75,6 +100,21 @@ def changed_properties(change: dict) -> list[str]:
     return names
 
 
+def destructive(change: dict) -> bool:
+    """The change may remove or replace the resource."""
+    action = change.get("Action", "")
+    return (
+        action in ("Remove", "Dynamic")
+        or (action == "Modify" and change.get("Replacement") in REPLACING)
+        or change.get("PolicyAction") in retention.REPLACES
+    )
+
+
+def is_stateful(change: dict, holds_stateful: bool | None = None) -> bool:
+    rtype = change.get("ResourceType", "")
+    return rtype in STATEFUL_TYPES or (rtype == NESTED_STACK and holds_stateful is not False)
+
+
 def classify(change: dict, holds_stateful: bool | None = None) -> str:
     """Risk label of one ResourceChange (the API's shape).
 
@@ -83,12 +123,10 @@ def classify(change: dict, holds_stateful: bool | None = None) -> str:
     """
     rtype = change.get("ResourceType", "")
     action = change.get("Action", "")
-    destructive = action == "Remove" or (
-        action == "Modify" and change.get("Replacement") in REPLACING
-    )
-    stateful = rtype in STATEFUL_TYPES or (rtype == NESTED_STACK and holds_stateful is not False)
-    if destructive and stateful:
-        return "DATA-LOSS"
+    if action in ("Import", "SyncWithActual"):  # the resource itself does not change
+        return "NORMAL"
+    if destructive(change) and is_stateful(change, holds_stateful):
+        return retention.label(change.get("PolicyAction"))
     if rtype.startswith("AWS::IAM::") or rtype in SECURITY_TYPES:
         return "SECURITY"
     if (
@@ -97,7 +135,7 @@ def classify(change: dict, holds_stateful: bool | None = None) -> str:
         and ("KeyPolicy" in changed_properties(change) or not change.get("Details"))
     ):
         return "SECURITY"
-    if destructive:
+    if destructive(change):
         return "INTERRUPTION"
     return "NORMAL"
 
@@ -114,43 +152,101 @@ class Row:
     likely_false: bool = False
     note: str = ""
     values: list[dict] = field(default_factory=list)  # before/after where the API gives them
+    physical_id: str = ""
+    policy_action: str = ""  # what CloudFormation does with the old resource (PolicyAction)
+    consequence: str = ""  # what happens to the resource and its data, spelled out
+    drift: list[dict] = field(default_factory=list)  # drifted properties and their fate
+    move: dict = field(default_factory=dict)  # a MOVE's other half
 
 
 def stack_label(path: tuple[str, ...]) -> str:
     return "/".join(("root",) + path)
 
 
-def make_rows(changes, stateful_stacks: dict[str, bool | None] | None = None) -> list[Row]:
+def make_rows(
+    changes,
+    stateful_stacks: dict[str, bool | None] | None = None,
+    secrets: Secrets | None = None,
+    region: str = "",
+) -> list[Row]:
     """Rows from changeset.Change items; stateful_stacks maps a nested stack's logical id
-    (at its own level) to whether it holds stateful resources."""
+    (at its own level) to whether it holds stateful resources; secrets hides values."""
+    secrets = secrets or Secrets()
     rows = []
     for change in changes:
         res = change.resource
         holds = None
         if res.get("ResourceType") == NESTED_STACK and stateful_stacks is not None:
             holds = stateful_stacks.get(res["LogicalResourceId"])
-        values = [
-            {
-                "property": t.get("Name") or t.get("Attribute"),
-                "before": t.get("BeforeValue"),
-                "after": t.get("AfterValue"),
-            }
-            for t in (d.get("Target", {}) for d in res.get("Details", []))
-            if "BeforeValue" in t or "AfterValue" in t
-        ]
+        stack = stack_label(change.path)
+        risk = classify(res, holds)
         rows.append(
             Row(
-                stack=stack_label(change.path),
+                stack=stack,
                 action=res.get("Action", ""),
                 logical_id=res["LogicalResourceId"],
                 resource_type=res.get("ResourceType", ""),
                 replacement=res.get("Replacement", "") if res.get("Action") == "Modify" else "",
                 properties=changed_properties(res),
-                risk=classify(res, holds),
-                values=values,
+                risk=risk,
+                note=NOTES.get(res.get("Action", ""), ""),
+                values=values_of(res, stack, secrets),
+                physical_id=res.get("PhysicalResourceId", ""),
+                policy_action=res.get("PolicyAction", ""),
+                consequence=(
+                    retention.consequence(
+                        resource_type=res.get("ResourceType", ""),
+                        action=res.get("Action", ""),
+                        policy_action=res.get("PolicyAction"),
+                        physical_id=res.get("PhysicalResourceId", ""),
+                        region=region,
+                        nested=res.get("ResourceType") == NESTED_STACK,
+                    )
+                    if risk in BLOCKING
+                    else ""
+                ),
             )
         )
     return rows
+
+
+def values_of(resource: dict, stack: str, secrets: Secrets) -> list[dict]:
+    """Each changed property's value before and after, secrets hidden. BeforeValueFrom
+    ACTUAL_STATE (a drift-aware change set) means the before value is what the resource
+    is now, not what the last deploy set."""
+    found = []
+    for detail in resource.get("Details", []):
+        target = detail.get("Target", {})
+        if "BeforeValue" not in target and "AfterValue" not in target:
+            continue
+        name = target.get("Name") or target.get("Attribute")
+        path = target.get("Path") or (
+            f"/Properties/{name}" if target.get("Attribute") == "Properties" else ""
+        )
+
+        def hide(value, path=path):
+            return secrets.mask(
+                stack, resource["LogicalResourceId"], resource.get("ResourceType", ""), path, value
+            )
+
+        value = {
+            "property": name,
+            "path": path,
+            "before": hide(target.get("BeforeValue")),
+            "after": hide(target.get("AfterValue")),
+        }
+        if target.get("BeforeValueFrom"):
+            value["before_from"] = target["BeforeValueFrom"]
+        if target.get("AttributeChangeType"):
+            value["change"] = target["AttributeChangeType"]
+        drift = target.get("Drift") or {}
+        if "ActualValue" in drift or "PreviousValue" in drift:
+            value["drift"] = {
+                "actual": hide(drift.get("ActualValue")),
+                "previous": hide(drift.get("PreviousValue")),
+            }
+        found.append(value)
+    return found
 
 
 def mark_false_replacements(rows: list[Row], changes, wiring: dict[str, dict[str, str]]) -> None:
@@ -270,7 +366,15 @@ def summary(rows: list[Row]) -> dict[str, int]:
 
 
 def blocking(rows: list[Row]) -> list[Row]:
-    return [row for row in rows if row.risk == "DATA-LOSS" and not row.likely_false]
+    """Rows that stop the plan unless --allow-data-loss: a stateful resource removed or
+    replaced (whatever CloudFormation keeps of it) and moves."""
+    return [row for row in rows if row.risk in BLOCKING and not row.likely_false]
+
+
+def blocked_summary(rows: list[Row]) -> str:
+    """ "1 DATA-LOSS, 1 ORPHAN": the blocking rows by label."""
+    counts = Counter(row.risk for row in blocking(rows))
+    return ", ".join(f"{counts[risk]} {risk}" for risk in BLOCKING if counts.get(risk))
 
 
 def invalid(rows: list[Row]) -> list[Row]:
@@ -317,66 +421,8 @@ def apply_validation(rows: list[Row], results) -> None:
             )
 
 
-# -- rendering -------------------------------------------------------------------------
-def render_text(rows: list[Row]) -> list[str]:
-    if not rows:
-        return [
-            "no resource changes: the change set only updates stack-level settings "
-            "(outputs, tags or parameter values no resource uses)"
-        ]
-    lines = []
-    for stack in sorted({row.stack for row in rows}, key=lambda s: (s.count("/"), s)):
-        lines.append(f"{stack}:")
-        for row in (r for r in rows if r.stack == stack):
-            replacement = f"replace={row.replacement}" if row.replacement else ""
-            props = ",".join(row.properties)
-            note = f"  ({row.note})" if row.note else ""
-            lines.append(
-                f"  {row.risk:<12} {row.action:<7} {row.logical_id:<32} "
-                f"{row.resource_type:<36} {replacement:<18} {props}{note}".rstrip()
-            )
-    return lines
-
-
-def render_markdown(plan: dict) -> str:
-    risk = plan["risk"]
-    head = (
-        f"### streamstack plan: {plan['environment']} ({plan['stack_name']})\n\n"
-        f"Change set `{plan['change_set_name']}` ({plan['change_set_type']}), "
-        f"build `{plan['build_hash'][:12]}`, commit `{plan['commit'][:12]}`.\n\n"
-        + " · ".join(f"**{k}** {v}" for k, v in risk.items())
-        + "\n\n"
-    )
-    if plan.get("blocked"):
-        head += (
-            "> **Blocked:** this plan replaces or removes stateful resources. Review "
-            "them; re-plan with `--allow-data-loss` only if the data may go.\n\n"
-        )
-    if plan.get("invalid"):
-        head += (
-            "> **Invalid:** CloudFormation's pre-deployment validation says executing "
-            "this change set would fail (INVALID rows).\n\n"
-        )
-    for note in plan.get("notes", []):
-        head += f"> {note}\n\n"
-    if not plan["rows"]:
-        return head + "No changes.\n"
-    table = [
-        "| stack | risk | action | logical id | type | replacement | properties |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for row in plan["rows"]:
-        note = f" ({row['note']})" if row.get("note") else ""
-        table.append(
-            f"| {row['stack']} | {row['risk']} | {row['action']} | "
-            f"`{row['logical_id']}` | {row['resource_type']} | "
-            f"{row['replacement'] or '-'}{note} | {', '.join(row['properties'])} |"
-        )
-    return head + "\n".join(table) + f"\n\n[Review in the console]({plan['console_url']})\n"
-
-
 # -- the plan file ---------------------------------------------------------------------
-PLAN_VERSION = 2
+PLAN_VERSION = 3
 STACK, STACKSET = "stack", "stackset"
 KINDS = {STACK: "a stack", STACKSET: "a StackSet"}
 # What `make execute` reads from a plan file, per kind, beyond the common fields.

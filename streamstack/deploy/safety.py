@@ -1,6 +1,7 @@
 """Protections for protected environments: stack policies that deny Replace and Delete
 of stateful resources (root and nested stacks), termination protection on the root,
-and rollback triggers on the platform-health composite alarm once it exists."""
+rollback triggers on the platform-health composite alarm once it exists, and no
+CloudFront distribution without its WAF web ACL."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 from botocore.exceptions import ClientError
 
 from streamstack.deploy import aws, stacks
+from streamstack.deploy.exits import Refused
 from streamstack.deploy.plans import NESTED_STACK, STATEFUL_TYPES
 
 
@@ -83,3 +85,14 @@ def rollback_configuration(cloudwatch, alarm_name: str, minutes: int) -> dict | 
                 "MonitoringTimeInMinutes": minutes,
             }
     return None
+
+
+def require_web_acl(env: str, protected: bool, without: list[str], fix: str) -> None:
+    """Refuse the plan of a protected environment in which a CloudFront distribution
+    would serve viewers without a WAF web ACL; `without` names where (the stack, or
+    StackSet targets), `fix` what gives them one."""
+    if protected and without:
+        raise Refused(
+            f"{env} is protected and CloudFront would serve it without a WAF web ACL "
+            f"({', '.join(without)}): {fix}"
+        )

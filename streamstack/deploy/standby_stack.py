@@ -34,11 +34,12 @@ FROM_ROOT = {
     "GlobalClusterIdentifier": "DbGlobalClusterId",
     "DatabaseEngineVersion": "DbEngineVersion",
     "HostedZoneId": "HostedZoneId",
+    "DbAppUsername": "DbAppUsername",
+    "DbName": "DbName",
 }
 # Standby parameter -> the root output naming the secret whose replica it reads.
 REPLICATED_SECRETS = {
     "OriginVerifySecretArn": "OriginVerifySecretArn",
-    "DbMasterSecretArn": "DbMasterSecretArn",
     "AppSecretArn": "AppSecretArn",
 }
 

@@ -6,6 +6,12 @@ ROLLBACK_COMPLETE       a failed first create: delete it (confirmation or --yes)
 REVIEW_IN_PROGRESS      created by a change set that is gone: delete the empty stack
 UPDATE_ROLLBACK_FAILED  continue the rollback, skipping the resources that cannot roll back
                         (listed first; confirmation or --yes)
+CREATE_FAILED,          an operation that failed with rollback disabled: RollbackStack
+UPDATE_FAILED           (what failed is listed first; confirmation or --yes), keeping nothing
+                        the operation created (RetainExceptOnCreate)
+DELETE_FAILED           a deletion that could not delete everything: what would be left
+                        behind is listed, then, never in a protected environment, the stack
+                        is deleted with DeletionMode FORCE_DELETE_STACK (confirmation or --yes)
 *_IN_PROGRESS           another operation runs: wait (--wait) or refuse with the reason
 """
 
@@ -15,7 +21,8 @@ from streamstack.deploy import stacks
 from streamstack.deploy.exits import Refused
 from streamstack.deploy.stacks import in_progress
 
-UNRECOVERABLE = ("DELETE_FAILED", "ROLLBACK_FAILED", "CREATE_FAILED", "IMPORT_ROLLBACK_FAILED")
+UNRECOVERABLE = ("ROLLBACK_FAILED", "IMPORT_ROLLBACK_FAILED")
+ROLLED_BACK_BY_HAND = ("CREATE_FAILED", "UPDATE_FAILED")
 
 
 def skip_candidates(cfn, stack_id: str, prefix: str = "") -> list[str]:
@@ -29,6 +36,23 @@ def skip_candidates(cfn, stack_id: str, prefix: str = "") -> list[str]:
             found += skip_candidates(cfn, physical, f"{prefix}{res['LogicalResourceId']}.")
         elif res["ResourceStatus"] == "UPDATE_FAILED":
             found.append(prefix + res["LogicalResourceId"])
+    return found
+
+
+def failed_resources(cfn, stack_id: str, status: str, prefix: str = "") -> list[str]:
+    """Resources of the tree in `status` (DELETE_FAILED, ...), nested ones too, as
+    "Logical (type, physical id): reason" lines."""
+    found = []
+    for res in stacks.resources(cfn, stack_id):
+        physical = res.get("PhysicalResourceId", "")
+        if res["ResourceType"] == stacks.NESTED_TYPE and physical.startswith("arn:"):
+            found += failed_resources(cfn, physical, status, f"{prefix}{res['LogicalResourceId']}.")
+        elif res["ResourceStatus"] == status:
+            reason = res.get("ResourceStatusReason") or "no reason given"
+            found.append(
+                f"{prefix}{res['LogicalResourceId']} ({res['ResourceType']}, "
+                f"{physical or 'no physical id'}): {reason}"
+            )
     return found
 
 
@@ -93,12 +117,42 @@ def settle(ctx, cfn, stack: dict | None) -> dict | None:
             )
         kwargs = {"ResourcesToSkip": skipped} if skipped else {}
         cfn.continue_update_rollback(StackName=stack["StackId"], **_role(ctx), **kwargs)
-        stack = stacks.describe(cfn, stack["StackId"])
-        while in_progress(stack["StackStatus"]):
-            ctx.sleep(ctx.poll_seconds)
-            stack = stacks.describe(cfn, stack["StackId"])
-        ctx.out(f"{name} is {stack['StackStatus']}")
-        return stack
+        return _wait_settled(ctx, cfn, stack)
+
+    if status in ROLLED_BACK_BY_HAND:
+        failed = failed_resources(cfn, stack["StackId"], status)
+        listing = "; ".join(failed) or "none found"
+        ctx.out(f"{name} is {status} with rollback disabled; what failed: {listing}")
+        if not ctx.confirm("Roll it back to its last stable state (RollbackStack)"):
+            raise Refused(
+                f"{name} is {status} (rollback was disabled): rerun with --yes (or `make "
+                f"doctor ENV={env} YES=1`) to roll it back; what this operation created goes"
+            )
+        cfn.rollback_stack(StackName=stack["StackId"], RetainExceptOnCreate=True, **_role(ctx))
+        return settle(ctx, cfn, _wait_settled(ctx, cfn, stack))
+
+    if status == "DELETE_FAILED":
+        left = failed_resources(cfn, stack["StackId"], "DELETE_FAILED")
+        listing = "; ".join(left) or "none listed"
+        if ctx.settings.protected:
+            raise Refused(
+                f"{name} is DELETE_FAILED and {env} is protected, so deploy.py will not "
+                f"force its deletion; it could not delete: {listing}. Delete or keep those "
+                "resources yourself, then delete the stack in the console"
+            )
+        ctx.out(
+            f"{name} is DELETE_FAILED; forcing its deletion leaves these behind in the "
+            f"account, outside any stack: {listing}"
+        )
+        if not ctx.confirm("Delete the stack and leave those resources behind"):
+            raise Refused(
+                f"{name} is DELETE_FAILED: rerun with --yes (or `make doctor ENV={env} "
+                f"YES=1`) to delete it with FORCE_DELETE_STACK, leaving behind: {listing}"
+            )
+        cfn.delete_stack(
+            StackName=stack["StackId"], DeletionMode="FORCE_DELETE_STACK", **_role(ctx)
+        )
+        return _wait_gone(ctx, cfn, stack)
 
     if status in UNRECOVERABLE:
         raise Refused(
@@ -106,6 +160,16 @@ def settle(ctx, cfn, stack: dict | None) -> dict | None:
             "deploy.py cannot repair this state, see the stack's events in the console"
         )
     return stack
+
+
+def _wait_settled(ctx, cfn, stack: dict) -> dict | None:
+    """The stack once its operation is over (None when that deleted it)."""
+    current = stacks.describe(cfn, stack["StackId"])
+    while current and in_progress(current["StackStatus"]):
+        ctx.sleep(ctx.poll_seconds)
+        current = stacks.describe(cfn, stack["StackId"])
+    ctx.out(f"{stack['StackName']} is {current['StackStatus'] if current else 'DELETE_COMPLETE'}")
+    return current
 
 
 def has_change_sets(cfn, stack_id: str) -> bool:

@@ -80,6 +80,21 @@ def write_only_properties(resource_type: str) -> tuple[str, ...]:
     )
 
 
+def name_property(resource_type: str) -> str | None:
+    """The property a template may set to name a resource of this type (BucketName,
+    LogGroupName, ...): its single primary identifier when the template can write it.
+    None for types whose identifier AWS generates (security groups, keys) or that are
+    unknown."""
+    try:
+        schema = _schema(resource_type)
+    except KeyError:
+        return None
+    identifier = schema.get("primaryIdentifier", [])
+    if len(identifier) != 1 or identifier[0] in schema.get("readOnlyProperties", ()):
+        return None
+    return identifier[0].removeprefix("/properties/")
+
+
 @dataclass(frozen=True)
 class ActionInfo:
     """What IAM's data says of one action."""

@@ -56,10 +56,14 @@ BOUNDARY_CONDITIONED = frozenset(
     }
 )
 # Never granted, although a handler lists it: removing a boundary (the Role update
-# handler, when a boundary is dropped) and reading Windows instances' administrator
+# handler, when a boundary is dropped), reading Windows instances' administrator
 # passwords (part of the AutoScalingGroup handler's ec2:Get*; the platform's instances
-# run Linux).
-NEVER = frozenset({"iam:deleterolepermissionsboundary", "ec2:getpassworddata"})
+# run Linux) and assuming a role (the CloudFront VpcOrigin handlers list sts:AssumeRole;
+# CloudFront works through its service-linked role, which only CloudFront may assume).
+NEVER = frozenset({"iam:deleterolepermissionsboundary", "ec2:getpassworddata", "sts:assumerole"})
+# What CloudFormation does as the stack's role without a handler that lists it: it
+# invokes a custom resource's function (ServiceToken) itself.
+EXTRA = {"AWS::CloudFormation::CustomResource": ("lambda:InvokeFunction",)}
 # PassRole is checked against the service that receives the role; for these trust
 # principals the receiving service answers with its own name as well.
 PASSED_TO_ALSO = {
@@ -143,7 +147,7 @@ def needs(templates: dict[str, dict]) -> Needs:
                 found.transforms.append(transform)
     spellings: dict[str, str] = {}
     for rtype in found.types:
-        for actions in awsdata.handler_permissions(rtype).values():
+        for actions in (*awsdata.handler_permissions(rtype).values(), EXTRA.get(rtype, ())):
             for action in actions:
                 for granted in _granted(action):
                     # IAM actions are case-insensitive; keep the first spelling.
@@ -595,14 +599,14 @@ def _split(all_statements: list[dict], room: int) -> list[dict]:
             continue
         actions, part = list(statement["Action"]), 1
         while actions:
+            # Measured with the Sid it gets: the suffix counts against the limit too.
+            piece = {**statement, "Sid": f"{statement['Sid']}Part{part}"}
             chunk: list[str] = []
-            # Measured with the Sid it gets, which is longer than the statement's own.
-            sized = {**statement, "Sid": f"{statement['Sid']}Part{part}"}
-            while actions and resolved_size({**sized, "Action": chunk + actions[:1]}) <= room:
+            while actions and resolved_size({**piece, "Action": chunk + actions[:1]}) <= room:
                 chunk.append(actions.pop(0))
             if not chunk:
                 raise ValueError(f"statement {statement.get('Sid')} does not fit a managed policy")
-            out.append({**sized, "Action": chunk})
+            out.append({**piece, "Action": chunk})
             part += 1
     return out
 

@@ -197,7 +197,8 @@ def _handler_actions(resource_type: str) -> list[str]:
     """The IAM actions a type's handlers call (names IAM does not know are API names it
     never authorizes: derive.unknown_actions)."""
     actions: list[str] = []
-    for names in awsdata.handler_permissions(resource_type).values():
+    extra = derive.EXTRA.get(resource_type, ())
+    for names in (*awsdata.handler_permissions(resource_type).values(), extra):
         for action in names:
             for concrete in awsdata.expand(action):
                 if not awsdata.action_info(concrete).known:

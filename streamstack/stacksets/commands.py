@@ -25,12 +25,13 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from streamstack.deploy import aws, bootstrap_stack, exits, plans, stacks
+from streamstack.deploy import aws, bootstrap_stack, exits, plans, safety, stacks
 from streamstack.deploy import commands as stack_commands
 from streamstack.deploy.artifacts import upload_templates
 from streamstack.deploy.plans import classify
 from streamstack.errors import StreamstackError
 from streamstack.identity.check import STACKSET_TARGET_BOOTSTRAP
+from streamstack.stacksets import config as stackset_config
 from streamstack.stacksets import deep_preview, drift_report, preview
 from streamstack.stacksets.config import StackSetConfig
 from streamstack.stacksets.operations import OperationResult, Operations, Waiter
@@ -114,9 +115,10 @@ def deploy_time_values(
 ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
     """(stack-set-wide values, per-region values) for the template's deploy-time names.
 
-    Edge-stack outputs (CdnWebAclArn, CdnCertificateArn) belong to each target account's
-    own edge stack in us-east-1, which streamstack does not deploy to targets: like deploy.py
-    without an edge stack, the template default applies, and the plan says so."""
+    Edge-stack outputs belong to each target account's own edge stack in us-east-1, which
+    streamstack does not deploy to targets: CdnWebAclArn comes per account from
+    stackset.web_acls (a protected environment refuses a target without one), and
+    CdnCertificateArn keeps its template default, which the plan says."""
     entry = _entry(ctx, target.template)
     declared = json.loads((ctx.build_dir / entry["file"]).read_text()).get("Parameters", {})
     wide, per_region = {}, {}
@@ -126,6 +128,22 @@ def deploy_time_values(
         elif name == "CloudFrontPrefixListId":
             for region, pl in prefix_list_ids(ctx, target.config.regions).items():
                 per_region.setdefault(region, {})[name] = pl
+        elif name == stackset_config.WEB_ACL_PARAMETER:
+            # Per account, from stackset.web_acls (targets.desired_instances).
+            missing = target.config.accounts_without_web_acl()
+            safety.require_web_acl(
+                ctx.env,
+                ctx.settings.protected,
+                missing,
+                "deploy a CloudFront-scope web ACL in each target account's us-east-1 "
+                "(the edge template does: build/templates/edge.json) and name it in "
+                "stackset.web_acls",
+            )
+            if missing:
+                ctx.out(
+                    f"note: no web ACL in stackset.web_acls for {', '.join(missing)}: "
+                    "their distributions run without WAF"
+                )
         elif name == "WorkloadBoundaryPolicy":
             # Each target's stackset-role stack creates the boundary, under this name.
             wide[name] = stackset_role.boundary_policy_name(
@@ -211,7 +229,9 @@ def plan(
     for line in preview.render(the_plan, prune=prune):
         ctx.out(line)
     allow = bool(ctx.flag("allow_data_loss"))
-    blocked = "DATA-LOSS" in the_plan.risk_summary() and not allow
+    # Deep preview rows carry the deploy plan's labels: whatever CloudFormation keeps of
+    # a removed or replaced stateful resource (RECOVERABLE, ORPHAN), it blocks too.
+    blocked = bool(set(plans.BLOCKING) & set(the_plan.risk_summary())) and not allow
     plan_file = plans.PlanFile(
         plans.STACKSET,
         ctx.env,
@@ -233,12 +253,15 @@ def plan(
     ctx.out(f"plan written to {path}")
     if blocked:
         ctx.out(
-            "blocked: the plan loses data (DATA-LOSS); review it, then plan again with "
+            "blocked: the plan loses or leaves data (DATA-LOSS, RECOVERABLE or ORPHAN); "
+            "review it, then plan again with "
             "--allow-data-loss if that is intended"
         )
         return EXIT_DATA_LOSS
     if not the_plan.no_changes:
         ctx.out(f"review it, then: make execute ENV={ctx.env}")
+        if ctx.flag("detailed_exitcode"):
+            return exits.CHANGES
     return EXIT_OK
 
 

@@ -11,6 +11,8 @@
       overrides:
         regions:  {us-east-1: {VpcCidr: 10.1.0.0/16, ...}}
         accounts: {"222222222222": {NatLayout: single}}
+      web_acls:                              # each target account's CloudFront web ACL
+        "222222222222": arn:aws:wafv2:us-east-1:222222222222:global/webacl/waf-cdn-prod/...
       preferences:
         region_order: [us-west-2, us-east-1] # default: the order of `regions`
         region_concurrency: sequential       # or parallel
@@ -43,6 +45,12 @@ OU_ID = re.compile(r"^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$")
 STACK_SET_NAME = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]{0,127}$")
 ROLE_NAME = re.compile(r"^[a-zA-Z_0-9+=,.@-]{1,64}$")
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[a-zA-Z_0-9+=,.@/-]{1,512}$")
+WEB_ACL_ARN = re.compile(
+    r"^arn:aws[a-z-]*:wafv2:us-east-1:(?P<account>[0-9]{12}):global/webacl/[A-Za-z0-9_-]+/"
+    r"[0-9a-f-]+$"
+)
+# The root's deploy-time parameter each instance's distribution takes its web ACL from.
+WEB_ACL_PARAMETER = "CdnWebAclArn"
 
 SELF_MANAGED, SERVICE_MANAGED = "self-managed", "service-managed"
 PERMISSION_MODELS = {SELF_MANAGED: "SELF_MANAGED", SERVICE_MANAGED: "SERVICE_MANAGED"}
@@ -77,6 +85,7 @@ TOP_KEYS = (
     "administration_role_name",
     "execution_role_name",
     "bootstrap_parameters",
+    "web_acls",
 )
 PREFERENCE_KEYS = (
     "region_order",
@@ -138,6 +147,8 @@ class StackSetConfig:
     administration_role_name: str = DEFAULT_ADMINISTRATION_ROLE
     execution_role_name: str = DEFAULT_EXECUTION_ROLE
     bootstrap_parameters: dict[str, str] = field(default_factory=dict)
+    # account -> the CloudFront-scope web ACL in that account's us-east-1
+    web_acls: dict[str, str] = field(default_factory=dict)
 
     @property
     def self_managed(self) -> bool:
@@ -148,11 +159,20 @@ class StackSetConfig:
         return CALL_AS[self.call_as]
 
     def overrides_for(self, account: str | None, region: str) -> dict[str, str]:
-        """Parameter overrides of one instance: region first, then account."""
+        """Parameter overrides of one instance: region first, then account (its web ACL
+        included)."""
+        web_acl = self.web_acls.get(account) if account else None
         return {
             **self.region_overrides.get(region, {}),
             **(self.account_overrides.get(account, {}) if account else {}),
+            **({WEB_ACL_PARAMETER: web_acl} if web_acl else {}),
         }
+
+    def accounts_without_web_acl(self) -> list[str]:
+        """Targets whose distributions would run without WAF (every OU target)."""
+        if not self.self_managed:
+            return list(self.organizational_units)
+        return [a for a in self.accounts if a not in self.web_acls]
 
 
 def validate_section(
@@ -227,6 +247,7 @@ def validate_section(
     bootstrap_parameters = parameter_map(
         value.get("bootstrap_parameters", {}), problems, f"{key}.bootstrap_parameters"
     )
+    web_acls = _web_acls(value.get("web_acls", {}), accounts, model, problems, f"{key}.web_acls")
 
     if len(problems) > before:
         return None
@@ -244,10 +265,43 @@ def validate_section(
         administration_role_name=value.get("administration_role_name", DEFAULT_ADMINISTRATION_ROLE),
         execution_role_name=value.get("execution_role_name", DEFAULT_EXECUTION_ROLE),
         bootstrap_parameters=bootstrap_parameters,
+        web_acls=web_acls,
     )
 
 
 # -- pieces ------------------------------------------------------------------------
+def _web_acls(value, accounts: list[str], model: str, problems, key: str) -> dict[str, str]:
+    """account -> web ACL ARN of that account in us-east-1 (where CloudFront's live)."""
+    found = {}
+    raw = _mapping(value, problems, key)
+    if raw and model != SELF_MANAGED:
+        problems.add(
+            key,
+            "per-account web ACLs need self-managed account targets; OU members are not "
+            "known in advance",
+        )
+        return {}
+    for account, arn in raw.items():
+        match = WEB_ACL_ARN.match(arn) if isinstance(arn, str) else None
+        if account not in accounts:
+            problems.add(f"{key}.{account}", "is not one of the stack set's accounts")
+        elif match is None:
+            problems.add(
+                f"{key}.{account}",
+                f"{arn!r} is not a CloudFront-scope web ACL ARN "
+                "(arn:aws:wafv2:us-east-1:<account>:global/webacl/<name>/<id>)",
+            )
+        elif match["account"] != account:
+            problems.add(
+                f"{key}.{account}",
+                f"names a web ACL of account {match['account']}; CloudFront takes only one "
+                "of the distribution's own account",
+            )
+        else:
+            found[account] = arn
+    return found
+
+
 def _unknown(value: dict, allowed, problems, key: str) -> None:
     for name in value:
         if name not in allowed:

@@ -26,6 +26,13 @@ from templates.parts.regions import (
 )
 
 
+def bucket_name(purpose: str) -> Sub:
+    """The platform's bucket names, s3-<purpose>-<env>-<account>-<region>: unique across the
+    accounts and regions of a StackSet, and known to tiers that cannot wait for the
+    storage tier (the storage key's policy names the buckets CloudFront reads)."""
+    return Sub(f"s3-{purpose}-${{Environment}}-${{AWS::AccountId}}-${{AWS::Region}}")
+
+
 def secure_bucket_statements(bucket, encryption: str, key_arn=None) -> list[Statement]:
     """`bucket` is the bucket's logical id in this template, or an expression of its ARN
     (a policy written by another tier).

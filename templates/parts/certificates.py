@@ -8,7 +8,7 @@ Until then CloudFormation would wait for hours and fail, so certificates are a t
 
 from __future__ import annotations
 
-from troposphere import Ref, Sub, certificatemanager
+from troposphere import And, Condition, Ref, Sub, certificatemanager
 
 from templates.base import AWS_NO_VALUE, Equals, If, Not
 
@@ -31,6 +31,16 @@ def has_domain(tier):
 def certificates_toggle(tier) -> str:
     """The Certificates toggle and its condition CertificatesEnabled."""
     return tier.toggle("Certificates", "DNS", "disabled", CERTIFICATES_DESCRIPTION)
+
+
+def issues_certificates(tier) -> str:
+    """The condition IssueCertificates (a domain, and the Certificates toggle on): the
+    dns tier then issues the ALB's certificate for api.<domain>, so the ALB serves HTTPS.
+    Tiers that must know whether it will (without waiting for the dns tier) decide it
+    from the same two parameters."""
+    has_domain(tier)
+    enabled = certificates_toggle(tier)
+    return tier.condition("IssueCertificates", And(Condition("HasDomain"), Condition(enabled)))
 
 
 def optional_zone_id(tier, name: str, description: str):

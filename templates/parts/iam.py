@@ -9,6 +9,7 @@ roles, so a role without them fails to deploy.
 
 from __future__ import annotations
 
+from awacs import kms as kms_actions
 from awacs.aws import Allow, Condition, Policy, Principal, Statement, StringEquals
 from awacs.sts import AssumeRole
 from troposphere import Ref, Sub, encode_to_dict, iam
@@ -28,6 +29,20 @@ def policy_document(*statements) -> dict:
         "Version": "2012-10-17",
         "Statement": [policy_dict(s) if isinstance(s, Statement) else s for s in statements],
     }
+
+
+def secrets_key_statement(sid: str, key_arn, *actions) -> Statement:
+    """kms:Decrypt (and `actions`) on the key of the platform's secrets, only as Secrets
+    Manager uses it on the caller's behalf."""
+    return Statement(
+        Sid=sid,
+        Effect=Allow,
+        Action=[kms_actions.Decrypt, *actions],
+        Resource=[key_arn],
+        Condition=Condition(
+            StringEquals("kms:ViaService", Sub("secretsmanager.${AWS::Region}.amazonaws.com"))
+        ),
+    )
 
 
 def service_trust(service, source_account: bool = True) -> Policy:

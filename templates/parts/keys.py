@@ -1,11 +1,14 @@
 """Customer-managed KMS keys: rotation on, a deletion window of 7 days in dev and 30
 elsewhere, kept outside dev, and a key policy that keeps the account root in control
-(IAM policies apply, nobody is locked out) before it grants the services that use it."""
+(IAM policies apply, nobody is locked out) before it grants the services that use it.
+Grants are for AWS services only: a grant outlives the policy that allowed it and is
+invisible in the key policy, so nobody may create one for a principal of their own
+(services such as RDS, ElastiCache or EFS create theirs with kms:GrantIsForAWSResource)."""
 
 from __future__ import annotations
 
 from awacs import kms as kms_actions
-from awacs.aws import Allow, Principal, Statement
+from awacs.aws import Allow, Bool, Condition, Deny, Principal, Statement
 from troposphere import Ref, Sub, kms
 
 from templates.base import account_root
@@ -19,6 +22,17 @@ def account_root_statement(sid: str = "AccountRootFullAccess") -> Statement:
         Principal=Principal("AWS", account_root()),
         Action=[kms_actions.Action("*")],
         Resource=["*"],
+    )
+
+
+def grants_for_aws_services_only() -> Statement:
+    return Statement(
+        Sid="GrantsForAwsServicesOnly",
+        Effect=Deny,
+        Principal=Principal("AWS", "*"),
+        Action=[kms_actions.CreateGrant],
+        Resource=["*"],
+        Condition=Condition(Bool("kms:GrantIsForAWSResource", "false")),
     )
 
 
@@ -41,7 +55,9 @@ def customer_key(
                 logical,
                 Description=Sub(description),
                 EnableKeyRotation=True,
-                KeyPolicy=policy_document(account_root_statement(root_sid), *statements),
+                KeyPolicy=policy_document(
+                    account_root_statement(root_sid), *statements, grants_for_aws_services_only()
+                ),
                 PendingWindowInDays=tier.if_dev(7, 30),
                 Tags=tier.tags("kms", purpose),
             )

@@ -1,12 +1,21 @@
-"""ALB listener-rule conditions shared by the load-balancer and fleet tiers: a path, and
-the origin-verify header CloudFront sends (its value is a generated secret)."""
+"""What the tiers around the ALB share: its scheme (the condition AlbInternal), and the
+listener-rule conditions of the load-balancer and fleet tiers: a path, and the
+origin-verify header CloudFront sends to an internet-facing ALB (its value is a
+generated secret)."""
 
 from __future__ import annotations
 
-from troposphere import Sub
+from troposphere import Equals, Sub
 from troposphere import elasticloadbalancingv2 as elb
 
 ORIGIN_HEADER = "X-Origin-Verify"
+
+
+def internal_alb(tier) -> str:
+    """The shared AlbScheme parameter and the condition AlbInternal (CloudFront reaches
+    the ALB as a VPC origin); returns the condition's name."""
+    scheme = tier.shared_parameter("AlbScheme")
+    return tier.condition("AlbInternal", Equals(scheme, "internal"))
 
 
 def path_condition(pattern) -> elb.Condition:

@@ -88,3 +88,11 @@ def stubbed(service: str, region: str = REGION):
     with Stubber(client) as stub:
         yield client, stub
         stub.assert_no_pending_responses()
+
+
+def built_tree(built: Path) -> dict[str, dict]:
+    """Stack label ("root", "root/DataStack") -> the template the build gives it."""
+    from streamstack.deploy import review
+
+    manifest = json.loads((built / "manifest.json").read_text())
+    return review.templates_by_stack(*review.built(built, manifest))

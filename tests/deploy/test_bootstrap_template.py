@@ -321,6 +321,58 @@ def test_the_preview_role_can_change_nothing(stackset_role):
         assert not policy.allows(Request(action, instance)), action
 
 
+def test_ci_roles_keep_plans_and_durations_of_their_environment_only(deploy_role):
+    plans_key = "arn:aws:s3:::artifacts/plans/prod/"
+    for logical in ("GitHubPlanRole", "GitHubDeployRole"):
+        _, policy = github_role(deploy_role, logical)
+        for action in ("s3:GetObject", "s3:PutObject"):
+            assert policy.allows(Request(action, plans_key + "durations.json")), logical
+            assert policy.allows(Request(action, plans_key + "deploy-1.timeline.md")), logical
+            assert not policy.allows(
+                Request(action, "arn:aws:s3:::artifacts/plans/staging/durations.json")
+            ), logical
+        # A missing key is a 404 (not a 403) only with ListBucket on the bucket.
+        assert policy.allows(Request("s3:ListBucket", "arn:aws:s3:::artifacts")), logical
+    _, pull_request = github_role(deploy_role, "GitHubPullRequestRole")
+    assert pull_request.allows(Request("s3:GetObject", plans_key + "durations.json"))
+    assert not pull_request.allows(Request("s3:PutObject", plans_key + "durations.json"))
+    assert not pull_request.allows(Request("s3:GetObject", plans_key + "deploy-1.json"))
+    assert pull_request.allows(
+        Request("s3:PutObject", "arn:aws:s3:::artifacts/pull-requests/plans/prod/pr-1.md")
+    )
+
+
+def test_ci_roles_may_check_drift_of_the_nested_stacks(deploy_role):
+    nested = f"arn:aws:cloudformation:us-west-2:{ACCOUNT}:stack/streamstack-prod-DataStack-X/1"
+    for logical in ("GitHubPlanRole", "GitHubPullRequestRole", "GitHubDeployRole"):
+        _, policy = github_role(deploy_role, logical)
+        for action in ("DetectStackDrift", "DescribeStackResourceDrifts", "GetTemplate"):
+            assert policy.allows(Request(f"cloudformation:{action}", nested)), (logical, action)
+        assert policy.allows(Request("cloudformation:DescribeStackDriftDetectionStatus", "*"))
+
+
+def test_the_plan_role_may_plan_a_drift_revert_of_a_nested_stack(deploy_role):
+    nested = f"arn:aws:cloudformation:us-west-2:{ACCOUNT}:stack/streamstack-prod-DataStack-X/1"
+    _, plan = github_role(deploy_role, "GitHubPlanRole")
+    revert = Request(
+        "cloudformation:CreateChangeSet",
+        nested,
+        {
+            "cloudformation:ChangeSetName": "deploy-20261201T000000Z-revert",
+            "cloudformation:TemplateUrl": MAIN_URL,
+        },
+    )
+    assert plan.allows(revert)
+    _, deploy = github_role(deploy_role, "GitHubDeployRole")
+    assert deploy.allows(
+        Request(
+            "cloudformation:ExecuteChangeSet",
+            nested,
+            {"cloudformation:ChangeSetName": "deploy-20261201T000000Z-revert"},
+        )
+    )
+
+
 # -- image delivery --------------------------------------------------------------------------
 APPS = {
     "Environment": "prod",

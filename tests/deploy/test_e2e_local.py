@@ -134,7 +134,7 @@ def test_real_tree_bootstrap_plan_execute_replan_change_destroy(endpoint, built,
 
         # 2. plan (CREATE): the profile's changes printed, nothing executed
         out = ok(deploy("deploy"))
-        assert "local profile (local.yaml) changes 6 parameter(s) of dev:" in out
+        assert "local profile (local.yaml) changes 8 parameter(s) of dev:" in out
         assert "  NatLayout: single -> none  # LocalStack has no AWS::EC2::EIP provider" in out
         assert "  ExistingHostedZoneId: (empty default) -> Z" in out
         plan = json.loads((built / "plans" / "dev.json").read_text())
@@ -142,6 +142,15 @@ def test_real_tree_bootstrap_plan_execute_replan_change_destroy(endpoint, built,
         assert plan["parameters"]["NatLayout"] == "none"
         assert len({r["logical_id"] for r in plan["rows"]}) >= TIERS
         assert stacks.describe(cfn, name)["StackStatus"] == "REVIEW_IN_PROGRESS"
+        # how long it will take, from the table (nothing measured yet), and the plan kept
+        # in the artifact bucket
+        assert "expected duration: about" in out and "no deploy of dev measured yet" in out
+        assert plan["duration"]["path"][0]["stack"] == "NetworkStack"
+        artifacts = stacks.outputs(boot)["ArtifactBucketName"]
+        s3 = aws_client("s3")
+        kept = f"plans/dev/{plan['change_set_name']}"
+        assert s3.head_object(Bucket=artifacts, Key=f"{kept}.json")["ContentLength"] > 0
+        assert s3.head_object(Bucket=artifacts, Key=f"{kept}.md")["ContentLength"] > 0
 
         # 3. execute: the whole real tree, then what LocalStack really did
         out = ok(deploy("execute"))
@@ -161,23 +170,36 @@ def test_real_tree_bootstrap_plan_execute_replan_change_destroy(endpoint, built,
         assert "AWS::RDS::DBCluster" in " ".join(report["data"][2:])
         nested = {path[-1]: i for path, i in tree[1:]}
         outputs = stacks.outputs(root)
+        # An empty value (dev's OriginVerifySecretArn) comes without ParameterValue.
         fleet = {
-            p["ParameterKey"]: p["ParameterValue"]
+            p["ParameterKey"]: p.get("ParameterValue", "")
             for p in cfn.describe_stacks(StackName=nested["FleetStack"])["Stacks"][0]["Parameters"]
         }
         assert fleet["FleetAmiId"].startswith("ami-")  # resolved once, at the root
         assert fleet["VpcId"] == outputs["VpcId"]  # wired from the network tier
         again = deploy("execute")
         assert again.returncode == 1 and "there is no plan for dev" in again.stderr
+        # the timeline next to the plan, the slowest printed, the durations measured
+        timeline = (built / "plans" / "dev.timeline.md").read_text()
+        assert "| NetworkStack |" in timeline and "(the plan expected about" in timeline
+        assert "slowest: " in out
+        measured = json.loads(
+            s3.get_object(Bucket=artifacts, Key="plans/dev/durations.json")["Body"].read()
+        )
+        assert "create" in measured["types"]["AWS::EC2::VPC"]
 
-        # 4. plan again: no changes, nothing uploaded
-        out = ok(deploy("deploy"))
+        # 4. plan again: no changes, nothing uploaded (exit 0 with --detailed-exitcode)
+        out = ok(deploy("deploy", "--detailed-exitcode"))
         assert "no changes" in out and "uploaded 0," in out
 
         # 5. a parameter change: planned as a Modify of the messaging tier, executed, and
         # the jobs queue has the new visibility timeout
         deploy.write(JobsVisibilityTimeout=600)
-        out = ok(deploy("deploy"))
+        planned = deploy("deploy", "--detailed-exitcode")
+        assert planned.returncode == 2, planned.stdout[-4000:] + planned.stderr  # changes
+        # the estimate read what the first execution measured, and names the tier
+        assert "could not read" not in planned.stdout
+        assert "(critical path: MessagingStack " in planned.stdout
         plan = json.loads((built / "plans" / "dev.json").read_text())
         assert plan["change_set_type"] == "UPDATE"
         assert plan["parameters"]["JobsVisibilityTimeout"] == "600"
@@ -193,7 +215,6 @@ def test_real_tree_bootstrap_plan_execute_replan_change_destroy(endpoint, built,
         assert queue["Attributes"]["VisibilityTimeout"] == "600"
 
         # 6. destroy: every object version goes, then the tree
-        s3 = aws_client("s3")
         bucket = outputs["MediaBucketName"]
         for body in (b"one", b"two"):
             s3.put_object(Bucket=bucket, Key="video.m3u8", Body=body)

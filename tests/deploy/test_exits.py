@@ -112,3 +112,12 @@ def test_drift_of_a_stack_environment_is_a_problem_to_fix(tmp_path, capsys):
     ctx, _ = context(tmp_path, stackset=False)
     assert exit_code(ctx, "drift") == exits.ERROR
     assert "drift is for StackSet environments" in capsys.readouterr().err
+
+
+def test_web_acl_is_required_only_where_the_environment_is_protected():
+    from streamstack.deploy import safety
+
+    safety.require_web_acl("dev", False, ["no CdnWebAclArn"], "run make edge")
+    safety.require_web_acl("prod", True, [], "run make edge")
+    with pytest.raises(exits.Refused, match=r"^prod is protected .* \(a, b\): run make edge$"):
+        safety.require_web_acl("prod", True, ["a", "b"], "run make edge")

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from streamstack.deploy import plans as plan
+from streamstack.deploy import report
 from streamstack.deploy.changeset import Change
 from streamstack.errors import StreamstackError
 
@@ -195,7 +196,7 @@ def test_render_groups_by_stack_and_markdown_flags_a_block():
         conditional_db("Size"),
     ]
     rows = plan.make_rows(changes)
-    text = plan.render_text(rows)
+    text = report.render_text(rows)
     assert text[0] == "root:" and "root/DataStack:" in text
     assert any("DATA-LOSS" in line and "replace=Conditional" in line for line in text)
     document = {
@@ -210,7 +211,7 @@ def test_render_groups_by_stack_and_markdown_flags_a_block():
         "console_url": "https://x",
         "rows": plan.rows_as_dicts(rows),
     }
-    markdown = plan.render_markdown(document)
+    markdown = report.render_markdown(document)
     assert "**Blocked:**" in markdown and "| root/DataStack | DATA-LOSS | Modify |" in markdown
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from streamstack.deploy import plans
+from streamstack.deploy import plans, report
 from streamstack.deploy.changeset import Change
 from streamstack.identity import awsdata
 from templates.root import stack_logical_id
@@ -101,7 +101,7 @@ def test_the_plan_shows_what_blue_green_adds_and_changes(plan):
     for rule in ("ApiListenerRule", "WebListenerRule"):
         assert modified[rule].replacement == "False" and modified[rule].properties == ["Actions"]
     assert plan[("ComputeStack", "ReleaseTrafficRole")].risk == "SECURITY"
-    lines = plans.render_text(list(plan.values()))
+    lines = report.render_text(list(plan.values()))
     assert any("ApiService" in line and "replace=False" in line for line in lines)
 
 

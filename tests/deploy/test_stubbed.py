@@ -8,9 +8,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import io
 import json
 
 import pytest
+from botocore.response import StreamingBody
 from botocore.stub import ANY
 
 from streamstack.deploy import commands, exits, plans
@@ -32,6 +34,7 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/streamstack-prod-bootstrap-ExecutionRole-1"
 BUCKET = "streamstack-prod-bootstrap-artifactbucket-1"
 BASE_URL = f"https://{BUCKET}.s3.{REGION}.amazonaws.com"
 WEB_ACL = f"arn:aws:wafv2:us-east-1:{ACCOUNT}:global/webacl/waf-cdn-prod/abc"
+EDGE_OUTPUTS = {"CdnWebAclArn": WEB_ACL, "CdnCertificateArn": ""}
 NOW = dt.datetime.now(dt.UTC)
 BEFORE = NOW - dt.timedelta(days=3)
 
@@ -149,18 +152,10 @@ def stub_connect(stubs, root=None, name=STACK):
         )
 
 
-def stub_until_change_set(
-    ctx,
-    stubs,
-    status="CREATE_COMPLETE",
-    reason=None,
-    refused=None,
-    alarm_arn=None,
-    edge_outputs=None,
-    prefix="",
-):
-    """Everything `make deploy` asks before the change set is walked (or, with refused,
-    an error code CreateChangeSet answers with); prefix: a pull request's."""
+def stub_deploy_time(ctx, stubs, edge_outputs=EDGE_OUTPUTS, prefix=""):
+    """`make deploy` up to its deploy-time values: the connection, the uploads, the edge
+    stack (it gives CloudFront its web ACL, as a protected environment needs;
+    edge_outputs=None: there is no edge stack) and the CloudFront prefix list."""
     stub_connect(stubs, stack())
     stub_templates_present(ctx, stubs, prefix)
     edge = stubs["cloudformation-us-east-1"]
@@ -207,6 +202,21 @@ def stub_until_change_set(
             ]
         },
     )
+
+
+def stub_until_change_set(
+    ctx,
+    stubs,
+    status="CREATE_COMPLETE",
+    reason=None,
+    refused=None,
+    alarm_arn=None,
+    edge_outputs=EDGE_OUTPUTS,
+    prefix="",
+):
+    """Everything `make deploy` asks before the change set is walked (or, with refused,
+    an error code CreateChangeSet answers with); prefix: a pull request's."""
+    stub_deploy_time(ctx, stubs, edge_outputs, prefix)
     composite = [{"AlarmArn": alarm_arn, "AlarmName": "alarm-platform-health-prod"}]
     stubs["cloudwatch"].add_response(
         "describe_alarms",
@@ -410,6 +420,61 @@ def stub_fingerprint(stubs, updated=BEFORE):
     )
 
 
+class StartsWith(str):
+    """A stubbed request parameter that only has to start with this text."""
+
+    def __eq__(self, other):
+        return isinstance(other, str) and other.startswith(str(self))
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    __hash__ = str.__hash__
+
+
+def stub_durations(stubs, measured=None, env="prod"):
+    """The plan reads the durations this environment measured (none yet by default)."""
+    key = {"Bucket": BUCKET, "Key": f"plans/{env}/durations.json"}
+    if measured is None:
+        stubs["s3"].add_client_error(
+            "get_object",
+            "NoSuchKey",
+            "The specified key does not exist.",
+            404,
+            expected_params=key,
+        )
+    else:
+        stubs["s3"].add_response(
+            "get_object", {"Body": StreamingBody(io.BytesIO(measured), len(measured))}, key
+        )
+
+
+def stub_kept(stubs, prefix, *names):
+    """Files put under the environment's prefix of the artifact bucket, in order."""
+    for name in names:
+        stubs["s3"].add_response(
+            "put_object",
+            {},
+            {
+                "Bucket": BUCKET,
+                "Key": StartsWith(prefix) if name is None else prefix + name,
+                "Body": ANY,
+                "ContentType": ANY,
+            },
+        )
+
+
+def stub_plan_end(stubs, kept="plans/prod/", measured=None):
+    """After the rows: the measured durations, the fingerprint, the plan kept in the
+    artifact bucket (JSON and Markdown), old change sets pruned."""
+    stub_durations(stubs, measured)
+    stub_fingerprint(stubs)
+    stub_kept(stubs, kept, None, None)
+    stubs["cloudformation"].add_response(
+        "list_change_sets", {"Summaries": []}, {"StackName": STACK}
+    )
+
+
 def test_data_loss_blocks_the_plan_and_keeps_the_change_set(prod):
     ctx, stubs = prod
     stub_until_change_set(
@@ -417,21 +482,23 @@ def test_data_loss_blocks_the_plan_and_keeps_the_change_set(prod):
     )
     stub_nested_plan(stubs)
     stub_validation(stubs, (CS_ARN, NESTED["SecurityStack"][0], NESTED["StorageStack"][0]))
-    stub_fingerprint(stubs)
-    stubs["cloudformation"].add_response(
-        "list_change_sets", {"Summaries": []}, {"StackName": STACK}
-    )
+    stub_plan_end(stubs)
     with pytest.raises(exits.Blocked) as raised:
         commands.plan(ctx)
     assert raised.value.exit_code == 3
-    assert "2 stateful resource(s)" in str(raised.value)
+    assert "removes or replaces stateful resources (2 DATA-LOSS above)" in str(raised.value)
     saved = plans.read(ctx.plans, "prod", plans.STACK)
     rows = {r["logical_id"]: r for r in saved.details["rows"]}
     assert saved.blocked is True and saved.details["change_set_arn"] == CS_ARN
     assert rows["MediaBucket"]["risk"] == "DATA-LOSS"
     assert rows["MediaBucket"]["replacement"] == "True"
     assert rows["MediaBucket"]["values"] == [
-        {"property": "BucketName", "before": "s3-media-prod-old", "after": "s3-media-prod-new"}
+        {
+            "property": "BucketName",
+            "path": "/Properties/BucketName",
+            "before": "s3-media-prod-old",
+            "after": "s3-media-prod-new",
+        }
     ]
     assert rows["EfsIngressFromApp"]["risk"] == "SECURITY"
     # StorageKeyArn comes from SecurityStack, whose template changed: not a false alarm.
@@ -490,10 +557,7 @@ def test_pre_deployment_validation_fail_is_an_invalid_row_with_its_own_exit_code
             ]
         },
     )
-    stub_fingerprint(stubs)
-    stubs["cloudformation"].add_response(
-        "list_change_sets", {"Summaries": []}, {"StackName": STACK}
-    )
+    stub_plan_end(stubs)
     with pytest.raises(exits.Invalid) as raised:
         commands.plan(ctx)
     assert raised.value.exit_code == 7 and "1 INVALID row(s)" in str(raised.value)
@@ -529,10 +593,7 @@ def test_unreadable_validation_is_a_note_with_the_fix(prod):
         403,
         expected_params={"ChangeSetName": CS_ARN},
     )
-    stub_fingerprint(stubs)
-    stubs["cloudformation"].add_response(
-        "list_change_sets", {"Summaries": []}, {"StackName": STACK}
-    )
+    stub_plan_end(stubs)
     with pytest.raises(exits.Blocked):  # the DATA-LOSS rows still block
         commands.plan(ctx)
     saved = plans.read(ctx.plans, "prod", plans.STACK).to_json()
@@ -562,10 +623,7 @@ def test_a_pull_request_plans_from_its_prefix_and_its_plan_cannot_be_executed(pr
         {"ChangeSetName": CS_ARN, "IncludePropertyValues": True},
     )
     stub_validation(stubs)
-    stub_fingerprint(stubs)
-    stubs["cloudformation"].add_response(
-        "list_change_sets", {"Summaries": []}, {"StackName": STACK}
-    )
+    stub_plan_end(stubs, kept="pull-requests/plans/prod/")
     assert commands.plan(ctx) == 0
     saved = plans.read(ctx.plans, "prod", plans.STACK).to_json()
     assert saved["pull_request"] is True and saved["change_set_name"].startswith("pr-")
@@ -597,8 +655,22 @@ def test_empty_change_set_is_success_and_deleted(prod):
     write_plan(ctx, plan_document())  # a stale plan from before
     assert commands.plan(ctx) == 0
     assert "no changes" in ctx.out.text
-    assert "deploy-time CdnWebAclArn: not found, the template default applies" in ctx.out.text
     assert not (ctx.plans / "prod.json").exists()
+
+
+@pytest.mark.parametrize(
+    "edge_outputs", [None, {"CdnCertificateArn": ""}], ids=["no edge stack", "no web ACL"]
+)
+def test_a_protected_plan_refuses_cloudfront_without_its_web_acl(prod, edge_outputs):
+    ctx, stubs = prod
+    stub_deploy_time(ctx, stubs, edge_outputs)
+    with pytest.raises(exits.Refused) as refused:
+        commands.plan(ctx)
+    message = str(refused.value)
+    assert refused.value.exit_code == exits.REFUSED
+    assert message.startswith("prod is protected and CloudFront would serve it without a WAF")
+    assert "run `make edge ENV=prod`" in message and "\n" not in message
+    assert not (ctx.plans / "prod.json").exists()  # and no change set was asked for
 
 
 def test_the_health_alarm_becomes_a_rollback_trigger_once_it_exists(prod):
@@ -789,7 +861,9 @@ def test_execute_protects_then_names_the_root_cause_inside_a_nested_stack(prod):
         {"StackName": STACK_ID},
     )
     cfn.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": nested_id})
-    cfn.add_response("execute_change_set", {}, {"ChangeSetName": CS_ARN})
+    cfn.add_response(
+        "execute_change_set", {}, {"ChangeSetName": CS_ARN, "RetainExceptOnCreate": True}
+    )
 
     t = [NOW + dt.timedelta(seconds=s) for s in range(10)]
     cfn.add_response(
@@ -916,7 +990,7 @@ def plan_goes_on_to_upload(ctx, stubs):
     [
         ("ROLLBACK_COMPLETE", "must be deleted before a new plan: rerun with --yes"),
         ("UPDATE_IN_PROGRESS", "UPDATE_IN_PROGRESS: another operation is running"),
-        ("DELETE_FAILED", "deploy.py cannot repair this state"),
+        ("ROLLBACK_FAILED", "deploy.py cannot repair this state"),
     ],
 )
 def test_stuck_stack_refuses_with_the_next_step(dev, status, message):
@@ -1327,7 +1401,9 @@ def test_edge_goes_to_us_east_1_with_the_params_values_and_the_roots_zone(prod):
         {"ChangeSetName": CS_ARN, "IncludePropertyValues": True},
     )
     east.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": edge_id})
-    east.add_response("execute_change_set", {}, {"ChangeSetName": CS_ARN})
+    east.add_response(
+        "execute_change_set", {}, {"ChangeSetName": CS_ARN, "RetainExceptOnCreate": True}
+    )
     east.add_response(
         "describe_stacks",
         {

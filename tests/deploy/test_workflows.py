@@ -66,21 +66,29 @@ def test_pull_requests_plan_staging_apart_with_their_own_role_and_comment():
     # The pull-request role (pull-requests/ prefix, pr-* change sets), never the plan
     # role of the branch, whose uploads deploys from main use.
     assert "STAGING_PULL_REQUEST_ROLE_ARN" in text and "PLAN_ROLE" not in text
-    assert "make deploy ENV=staging PR=1" in text
+    # deploy.py itself: make would turn every exit code into 2.
+    assert "deploy.py deploy staging --pull-request --detailed-exitcode" in text
     assert "gh pr comment" in text and "build/plans/staging.md" in text
     assert "make execute" not in text
+    gate = next(step for step in plan["steps"] if str(step.get("name", "")).startswith("fail"))
+    assert gate["if"] == (
+        "steps.plan.outputs.exit-code != '0' && steps.plan.outputs.exit-code != '2'"
+    )
 
 
 def test_main_plans_prod_then_executes_it_behind_the_environment():
     workflow = load("main.yml")
     assert workflow["permissions"] == {"contents": "read"}
     jobs = workflow["jobs"]
-    assert "PROD_PLAN_ROLE_ARN" in steps_text(jobs["prod-plan"])
+    plan = steps_text(jobs["prod-plan"])
+    assert "PROD_PLAN_ROLE_ARN" in plan
+    assert "deploy.py deploy prod --detailed-exitcode" in plan and '2) echo "planned=true"' in plan
     execute = jobs["prod-execute"]
     assert execute["environment"] == "prod" and execute["needs"] == "prod-plan"
     text = steps_text(execute)
     assert "PROD_DEPLOY_ROLE_ARN" in text and "make execute ENV=prod" in text
-    assert "make deploy" not in text
+    assert "make deploy" not in text and "deploy.py deploy" not in text
+    assert "build/plans/prod.timeline.md" in text
     assert workflow["concurrency"]["cancel-in-progress"] is False
 
 
@@ -104,7 +112,8 @@ def test_image_delivery_is_reusable_and_scans_before_it_plans():
     # The plan carries the digest; executing is gated by the GitHub environment and runs
     # exactly the reviewed plan (nothing is re-planned there).
     plan = steps_text(jobs["plan"])
-    assert "inputs.plan-role-arn" in plan and 'IMAGES="$IMAGE"' in plan
+    assert "inputs.plan-role-arn" in plan
+    assert '--images "$IMAGE" --detailed-exitcode' in plan and '2) echo "planned=true"' in plan
     assert "needs.image.outputs.image" in plan
     execute = jobs["execute"]
     assert execute["environment"] == "${{ inputs.environment }}"

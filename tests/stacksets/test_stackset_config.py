@@ -285,3 +285,58 @@ def test_bad_service_managed_settings(parse_params, changes, key, words):
     lines = problems(parse_params, data)
     matching = [line for line in lines if f": {key}: " in line]
     assert matching and words in matching[0], lines
+
+
+def web_acl(account: str, name: str = "waf-cdn-prod") -> str:
+    return f"arn:aws:wafv2:us-east-1:{account}:global/webacl/{name}/0a1b2c3d-1111-2222"
+
+
+def test_web_acls_are_per_target_account_overrides(parse_params):
+    acls = {"222222222222": web_acl("222222222222"), "333333333333": web_acl("333333333333")}
+    config = parse_params(with_stackset(web_acls=acls)).sections["stackset"]
+    assert config.web_acls == acls
+    assert config.accounts_without_web_acl() == []
+    for account, arn in acls.items():
+        for region in ("us-east-1", "us-west-2"):
+            assert config.overrides_for(account, region)["CdnWebAclArn"] == arn
+
+
+def test_a_target_without_a_web_acl_is_named(parse_params):
+    data = with_stackset(web_acls={"222222222222": web_acl("222222222222")})
+    config = parse_params(data).sections["stackset"]
+    assert config.accounts_without_web_acl() == ["333333333333"]
+    assert "CdnWebAclArn" not in config.overrides_for("333333333333", "us-east-1")
+
+
+@pytest.mark.parametrize(
+    "acls,message",
+    [
+        (
+            {"222222222222": web_acl("444444444444")},
+            "stackset.web_acls.222222222222: names a web ACL of account 444444444444",
+        ),
+        (
+            {"222222222222": web_acl("222222222222").replace("us-east-1", "eu-west-1")},
+            "stackset.web_acls.222222222222: 'arn:aws:wafv2:eu-west-1:",
+        ),
+        (
+            {"444444444444": web_acl("444444444444")},
+            "stackset.web_acls.444444444444: is not one of the stack set's accounts",
+        ),
+        ("arn", "stackset.web_acls: must be a mapping"),
+    ],
+)
+def test_bad_web_acls(parse_params, acls, message):
+    (line,) = problems(parse_params, with_stackset(web_acls=acls))
+    assert message in line
+
+
+def test_ou_targets_cannot_name_web_acls(parse_params):
+    data = with_stackset(
+        permission_model="service-managed",
+        accounts=None,
+        organizational_units=["ou-ab12-cd345678"],
+        web_acls={"222222222222": web_acl("222222222222")},
+    )
+    lines = problems(parse_params, data)
+    assert any("per-account web ACLs need self-managed account targets" in x for x in lines)

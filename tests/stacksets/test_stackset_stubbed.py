@@ -11,7 +11,7 @@ import json
 import pytest
 from botocore.stub import ANY
 
-from streamstack.deploy import cli
+from streamstack.deploy import cli, exits
 from streamstack.deploy.plans import classify
 from streamstack.stacksets import commands, deep_preview, preview
 from streamstack.stacksets.config import Preferences, StackSetConfig
@@ -909,16 +909,13 @@ def test_tag_and_role_changes_are_shown_and_update_every_instance():
     assert same.no_changes
 
 
-def test_deploy_time_values_per_region_wide_and_defaulted(tmp_path):
-    from streamstack.errors import StreamstackError
+def deploy_time_case(tmp_path, declared: dict, cfg: StackSetConfig, protected: bool = True):
+    """A Context over a root declaring `declared` as deploy-time parameters, its Target,
+    and the session (ec2 stubbed in both regions when the prefix list is declared)."""
+    from streamstack.deploy.settings import DeploySettings
     from streamstack.params import EnvParams
 
-    (tmp_path / "templates").mkdir()
-    declared = {
-        "ArtifactBaseUrl": {"Type": "String"},
-        "CloudFrontPrefixListId": {"Type": "String", "Default": ""},
-        "CdnWebAclArn": {"Type": "String", "Default": ""},
-    }
+    (tmp_path / "templates").mkdir(exist_ok=True)
     (tmp_path / "templates" / "root.json").write_text(json.dumps({"Parameters": declared}))
     manifest = {
         "templates": {
@@ -926,38 +923,50 @@ def test_deploy_time_values_per_region_wide_and_defaulted(tmp_path):
         }
     }
     session = StubSession()
-    for region, pl in (("us-east-1", "pl-3b927c52"), ("us-west-2", "pl-82a045eb")):
-        session.stub("ec2", region).add_response(
-            "describe_managed_prefix_lists",
-            {
-                "PrefixLists": [
-                    {
-                        "PrefixListId": pl,
-                        "PrefixListName": "com.amazonaws.global.cloudfront.origin-facing",
-                    }
-                ]
-            },
-            {
-                "Filters": [
-                    {
-                        "Name": "prefix-list-name",
-                        "Values": ["com.amazonaws.global.cloudfront.origin-facing"],
-                    }
-                ]
-            },
-        )
+    if "CloudFrontPrefixListId" in declared:
+        for region, pl in (("us-east-1", "pl-3b927c52"), ("us-west-2", "pl-82a045eb")):
+            session.stub("ec2", region).add_response(
+                "describe_managed_prefix_lists",
+                {
+                    "PrefixLists": [
+                        {
+                            "PrefixListId": pl,
+                            "PrefixListName": "com.amazonaws.global.cloudfront.origin-facing",
+                        }
+                    ]
+                },
+                {
+                    "Filters": [
+                        {
+                            "Name": "prefix-list-name",
+                            "Values": ["com.amazonaws.global.cloudfront.origin-facing"],
+                        }
+                    ]
+                },
+            )
+    sections = {"stackset": cfg, "deploy": DeploySettings(protected=protected)}
     env = EnvParams(
-        "prod-global",
-        tmp_path / "prod-global.yaml",
-        NAME,
-        "us-west-2",
-        None,
-        {},
-        {},
-        {"stackset": config()},
+        "prod-global", tmp_path / "prod-global.yaml", NAME, "us-west-2", None, {}, {}, sections
     )
     ctx = make_context(env, session, manifest, tmp_path)
-    target = commands.Target(config(), NAME, None, ADMIN, "root")
+    return ctx, commands.Target(cfg, NAME, None, ADMIN, "root"), session
+
+
+WEB_ACLS = {
+    account: f"arn:aws:wafv2:us-east-1:{account}:global/webacl/waf-cdn-prod/0a1b-{account[:4]}"
+    for account in (A, B)
+}
+
+
+def test_deploy_time_values_per_region_wide_and_defaulted(tmp_path):
+    from streamstack.errors import StreamstackError
+
+    declared = {
+        "ArtifactBaseUrl": {"Type": "String"},
+        "CloudFrontPrefixListId": {"Type": "String", "Default": ""},
+        "CdnCertificateArn": {"Type": "String", "Default": ""},
+    }
+    ctx, target, session = deploy_time_case(tmp_path, declared, config())
     wide, per_region = commands.deploy_time_values(ctx, target, "https://b")
     session.assert_done()
     assert wide == {"ArtifactBaseUrl": "https://b"}
@@ -965,18 +974,47 @@ def test_deploy_time_values_per_region_wide_and_defaulted(tmp_path):
         "us-east-1": {"CloudFrontPrefixListId": "pl-3b927c52"},
         "us-west-2": {"CloudFrontPrefixListId": "pl-82a045eb"},
     }
-    assert "note: deploy-time CdnWebAclArn has no per-target source" in ctx.lines[0]
+    assert "note: deploy-time CdnCertificateArn has no per-target source" in ctx.lines[0]
 
-    del declared["CdnWebAclArn"]["Default"]
-    (tmp_path / "templates" / "root.json").write_text(json.dumps({"Parameters": declared}))
-    session = StubSession()
-    for region in ("us-east-1", "us-west-2"):
-        session.stub("ec2", region).add_response(
-            "describe_managed_prefix_lists", {"PrefixLists": [{"PrefixListId": "pl-1"}]}
-        )
-    ctx = make_context(env, session, manifest, tmp_path)
-    with pytest.raises(StreamstackError, match="CdnWebAclArn has no default"):
+    del declared["CdnCertificateArn"]["Default"]
+    declared.pop("CloudFrontPrefixListId")
+    ctx, target, session = deploy_time_case(tmp_path, declared, config())
+    with pytest.raises(StreamstackError, match="CdnCertificateArn has no default"):
         commands.deploy_time_values(ctx, target, "https://b")
+
+
+WEB_ACL_DECLARED = {
+    "ArtifactBaseUrl": {"Type": "String"},
+    "CdnWebAclArn": {"Type": "String", "Default": ""},
+}
+
+
+def test_a_protected_stack_set_refuses_targets_without_a_web_acl(tmp_path):
+    cfg = config(web_acls={A: WEB_ACLS[A]})
+    ctx, target, _ = deploy_time_case(tmp_path, WEB_ACL_DECLARED, cfg)
+    with pytest.raises(exits.Refused) as refused:
+        commands.deploy_time_values(ctx, target, "https://b")
+    message = str(refused.value)
+    assert message.startswith("prod-global is protected and CloudFront would serve it without")
+    assert f"({B})" in message and "stackset.web_acls" in message
+
+
+def test_each_target_gets_its_own_accounts_web_acl(tmp_path):
+    cfg = config(web_acls=WEB_ACLS)
+    ctx, target, _ = deploy_time_case(tmp_path, WEB_ACL_DECLARED, cfg)
+    wide, per_region = commands.deploy_time_values(ctx, target, "https://b")
+    assert "CdnWebAclArn" not in wide and per_region == {}
+    desired = desired_instances(cfg, per_region)
+    for instance, overrides in desired.items():
+        assert dict(overrides)["CdnWebAclArn"] == WEB_ACLS[instance.target]
+
+
+def test_an_unprotected_stack_set_runs_without_web_acls_and_says_so(tmp_path):
+    ctx, target, _ = deploy_time_case(tmp_path, WEB_ACL_DECLARED, config(), protected=False)
+    commands.deploy_time_values(ctx, target, "https://b")
+    assert ctx.lines == [
+        f"note: no web ACL in stackset.web_acls for {A}, {B}: their distributions run without WAF"
+    ]
 
 
 def test_an_endpoint_that_answers_garbage_is_one_error_line(tmp_path, monkeypatch):

@@ -330,10 +330,103 @@ def test_two_zone_region_is_refused_with_the_reason(tmp_path, root_spec):
     assert "us-west-1" not in line.split("allowed:")[1]
 
 
+# dev's values that staging and prod refuse (below).
+DEV_ONLY = {"AlbScheme": None, "UploadCorsOrigins": None}
+
+
 def test_environment_must_match_the_file(tmp_path, root_spec):
-    variant(tmp_path, env="staging", parameters={"Environment": "prod"})
+    variant(tmp_path, env="staging", parameters={"Environment": "prod", **DEV_ONLY})
     (line,) = reject(tmp_path, root_spec, env="staging")
     assert "parameters.Environment: is 'prod' but this is the staging params file" in line
+
+
+# -- what staging and prod refuse ------------------------------------------------------
+DIGEST = "sha256:" + "0a" * 32
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_protected_environments_refuse_an_origin_in_clear_text(tmp_path, root_spec, env):
+    (line,) = reject_lines(tmp_path, root_spec, env, AlbScheme="internet-facing")
+    assert line.startswith(f"{tmp_path}/{env}.yaml: parameters.AlbScheme: internet-facing is ")
+    assert "clear text" in line and "set AlbScheme: internal" in line
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_protected_environments_refuse_uploads_from_any_origin(tmp_path, root_spec, env):
+    for origins in ("*", ["https://app.example.com", "*"]):
+        (line,) = reject_lines(tmp_path, root_spec, env, UploadCorsOrigins=origins)
+        assert f"{env}.yaml: parameters.UploadCorsOrigins: * is not allowed in {env}" in line
+        assert "name the origins, e.g. https://app.example.com" in line
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+@pytest.mark.parametrize("name", ["ApiImage", "WebImage", "WorkerImage"])
+def test_protected_environments_refuse_an_image_pinned_by_tag(tmp_path, root_spec, env, name):
+    (line,) = reject_lines(tmp_path, root_spec, env, **{name: "docker.io/acme/api:1.4.2"})
+    assert f"parameters.{name}: 'docker.io/acme/api:1.4.2' is pinned by tag" in line
+    assert "pin it by digest" in line and f"ecr-api-{env}" in line
+
+
+def test_an_image_in_another_environments_repository_is_pinned_by_tag(tmp_path, root_spec):
+    image = "123456789012.dkr.ecr.us-west-2.amazonaws.com/ecr-api-staging:1.4.2"
+    (line,) = reject_lines(tmp_path, root_spec, "prod", ApiImage=image)
+    assert "is pinned by tag" in line
+
+
+def test_an_image_of_the_platforms_repository_in_another_region_is_refused(tmp_path, root_spec):
+    image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/ecr-api-prod:1.4.2"
+    (line,) = reject_lines(tmp_path, root_spec, "prod", ApiImage=image)
+    assert "is in eu-west-1, not in this environment's region us-west-2" in line
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_protected_environments_accept_the_safe_values(tmp_path, root_spec, env):
+    assert not reject_lines(
+        tmp_path,
+        root_spec,
+        env,
+        AlbScheme="internal",
+        UploadCorsOrigins="https://app.example.com,https://www.example.com",
+        ApiImage=f"docker.io/acme/api:1.4.2@{DIGEST}",
+        WebImage=f"public.ecr.aws/acme/web@{DIGEST}",
+        WorkerImage=f"123456789012.dkr.ecr.us-west-2.amazonaws.com/ecr-worker-{env}:1.4.2",
+    )
+
+
+def test_dev_may_serve_directly_upload_from_anywhere_and_use_tags(tmp_path, root_spec):
+    variant(tmp_path, parameters={"ApiImage": "docker.io/acme/api:latest"})
+    loaded = load(
+        "dev", params_dir=tmp_path, template_parameters=root_spec[0], deploy_time=root_spec[1]
+    )
+    assert loaded.parameters["AlbScheme"] == "internet-facing"
+    assert loaded.parameters["UploadCorsOrigins"] == "*"
+
+
+def test_every_protected_problem_is_one_line_at_once(tmp_path, root_spec):
+    lines = reject_lines(
+        tmp_path,
+        root_spec,
+        "prod",
+        AlbScheme="internet-facing",
+        UploadCorsOrigins="*",
+        WebImage="nginx:1.27",
+    )
+    assert [line.split(": ")[1] for line in lines] == [
+        "parameters.AlbScheme",
+        "parameters.UploadCorsOrigins",
+        "parameters.WebImage",
+    ]
+    assert all("\n" not in line for line in lines)
+
+
+def reject_lines(tmp_path, root_spec, env, **parameters) -> list[str]:
+    """The problem lines of a staging/prod variant of dev's file (empty: it loads)."""
+    variant(tmp_path, env=env, parameters={"Environment": env, **DEV_ONLY, **parameters})
+    try:
+        load(env, params_dir=tmp_path, template_parameters=root_spec[0], deploy_time=root_spec[1])
+    except ParamsError as err:
+        return err.lines
+    return []
 
 
 def test_bad_tags(tmp_path, root_spec):

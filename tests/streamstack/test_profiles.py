@@ -38,10 +38,13 @@ def test_the_local_profile_is_real_options_each_with_a_reason(root_spec):
         "VideoMetadataTable": "disabled",
         "MetadataApi": "disabled",
         "MediaPipeline": "disabled",
+        "SecretRotation": "disabled",
+        "DatabaseUserSetup": "disabled",
     }
     assert set(profile.reasons) == set(profile.values)
     assert "AWS::EC2::EIP" in profile.reasons["NatLayout"]
-    assert "Docker" in profile.reasons["MetadataApi"]
+    for function in ("MetadataApi", "SecretRotation", "DatabaseUserSetup"):
+        assert "Docker" in profile.reasons[function]
 
 
 def test_a_profile_is_not_an_environment():
@@ -66,6 +69,8 @@ def test_merge_reports_each_change_with_before_after_and_why(root_spec):
         "VideoMetadataTable",
         "MetadataApi",
         "MediaPipeline",
+        "SecretRotation",
+        "DatabaseUserSetup",
         "ExistingHostedZoneId",
     }
     shown = profiles.defaults(root_spec[0])

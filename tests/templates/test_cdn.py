@@ -1,5 +1,5 @@
-"""cdn tier: origins, behaviours, policies, certificate/WAF/failover when given, and the
-bucket policies, in dev and prod."""
+"""cdn tier: origins (the ALB a VPC origin outside dev), behaviours, policies,
+certificate/WAF/failover when given, and the bucket policies, in dev, staging and prod."""
 
 import json
 
@@ -25,7 +25,11 @@ def template(rendered):
 
 
 def _cdn(template, env, **overrides):
-    return evaluate(template, env, {"AlbCertificateArn": "", **overrides})
+    """The cdn tier in env; the load-balancer tier sends no origin-verify secret (it has
+    none in any params file) unless overrides give one."""
+    return evaluate(
+        template, env, {"AlbCertificateArn": "", "OriginVerifySecretArn": "", **overrides}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +64,7 @@ def test_reads_exactly_the_contracted_inputs(template):
     assert wiring == {
         "StorageKeyArn",
         "AlbDnsName",
+        "AlbArn",
         "AlbCertificateArn",
         "OriginVerifySecretArn",
         "AccessLogsBucketName",
@@ -125,31 +130,60 @@ def test_edge_parameters_accept_only_us_east_1_arns(template):
     assert not acl.match(ACL.replace("us-east-1", "eu-west-1"))
 
 
-def test_alb_origin_http_only_without_certificate(cdn):
-    alb = _origins(cdn)["alb"]
-    assert alb["DomainName"] == "<from:AlbDnsName>"
-    assert alb["CustomOriginConfig"]["OriginProtocolPolicy"] == "http-only"
+ENVIRONMENTS = ["dev", "staging", "prod"]
+SECRET = "arn:aws:secretsmanager:us-west-2:123456789012:secret:secret-origin-verify-dev-AbCdEf"
 
 
-def test_alb_origin_https_only_on_api_name_with_certificate(template, env):
-    alb = _origins(_cdn(template, env, AlbCertificateArn=ALB_CERT))["alb"]
-    assert alb["DomainName"] == {"Fn::Sub": "api.${DomainName}"}
-    assert alb["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
-    assert alb["CustomOriginConfig"]["OriginSSLProtocols"] == ["TLSv1.2"]
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("certificate", ["", ALB_CERT], ids=["http", "https"])
+def test_the_alb_is_a_vpc_origin_outside_dev(template, env, certificate):
+    """Outside dev the ALB is internal: CloudFront reaches it as a VPC origin, inside AWS's
+    network; dev's internet-facing ALB is a custom origin. Either way HTTPS as
+    api.<domain> when the ALB has a certificate."""
+    ev = _cdn(template, env, AlbCertificateArn=certificate)
+    alb = _origins(ev)["alb"]
+    protocol = "https-only" if certificate else "http-only"
+    assert alb["DomainName"] == (
+        {"Fn::Sub": "api.${DomainName}"} if certificate else "<from:AlbDnsName>"
+    )
+    if env == "dev":
+        assert "AlbVpcOrigin" not in ev.resources and "VpcOriginConfig" not in alb
+        assert alb["CustomOriginConfig"]["OriginProtocolPolicy"] == protocol
+        assert alb["CustomOriginConfig"]["OriginSSLProtocols"] == ["TLSv1.2"]
+        assert ev.outputs["AlbVpcOriginId"]["Value"] == ""
+        return
+    assert "CustomOriginConfig" not in alb
+    assert alb["VpcOriginConfig"] == {
+        "VpcOriginId": {"Fn::GetAtt": ["AlbVpcOrigin", "Id"]},
+        "OriginReadTimeout": 30,
+        "OriginKeepaliveTimeout": 5,
+    }
+    endpoint = ev.props("AlbVpcOrigin")["VpcOriginEndpointConfig"]
+    assert endpoint["Arn"] == "<from:AlbArn>"
+    assert endpoint["OriginProtocolPolicy"] == protocol
+    assert endpoint["OriginSSLProtocols"] == ["TLSv1.2"]
+    assert (endpoint["HTTPPort"], endpoint["HTTPSPort"]) == (80, 443)
+    # No shared secret: only CloudFront's VPC origin reaches an internal ALB.
+    assert "OriginCustomHeaders" not in alb
 
 
-def test_alb_origin_sends_the_secret_header_by_dynamic_reference(cdn):
-    (header,) = _origins(cdn)["alb"]["OriginCustomHeaders"]
+def test_alb_origin_sends_the_secret_header_by_dynamic_reference(template):
+    (header,) = _origins(_cdn(template, "dev", OriginVerifySecretArn=SECRET))["alb"][
+        "OriginCustomHeaders"
+    ]
     assert header["HeaderName"] == "X-Origin-Verify"
     assert header["HeaderValue"] == {
         "Fn::Sub": "{{resolve:secretsmanager:${OriginVerifySecretArn}}}"
     }
+    assert "OriginCustomHeaders" not in _origins(_cdn(template, "dev"))["alb"]
 
 
-def test_header_value_is_what_the_alb_listener_rules_require(rendered, cdn):
+def test_header_value_is_what_the_alb_listener_rules_require(rendered, template):
     """The same secret, resolved the same way, as the load balancer's listener-rule
     condition."""
-    (header,) = _origins(cdn)["alb"]["OriginCustomHeaders"]
+    (header,) = _origins(_cdn(template, "dev", OriginVerifySecretArn=SECRET))["alb"][
+        "OriginCustomHeaders"
+    ]
     rules = [
         r
         for r in rendered["load-balancer"]["Resources"].values()
@@ -324,6 +358,11 @@ def test_outputs(cdn):
     }
 
 
-def test_tls_suppression_has_a_reason(template):
-    (skip,) = template["Resources"]["Distribution"]["Metadata"]["checkov"]["skip"]
-    assert skip["id"] == "CKV_AWS_174" and "TLSv1.2_2021" in skip["comment"]
+def test_tls_and_waf_suppressions_have_their_reasons(template):
+    skips = {
+        s["id"]: s["comment"]
+        for s in template["Resources"]["Distribution"]["Metadata"]["checkov"]["skip"]
+    }
+    assert set(skips) == {"CKV_AWS_174", "CKV_AWS_68"}
+    assert "TLSv1.2_2021" in skips["CKV_AWS_174"]
+    assert "protected" in skips["CKV_AWS_68"] and "make edge" in skips["CKV_AWS_68"]

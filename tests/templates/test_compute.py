@@ -2,6 +2,7 @@
 target groups), autoscaling, scheduled jobs and roles, in dev and prod."""
 
 import json
+import re
 
 import pytest
 
@@ -95,14 +96,8 @@ def test_task_definitions(comp, env):
         }
         env_names = {e["Name"] for e in container["Environment"]}
         secret_names = {s["Name"] for s in container["Secrets"]}
-        assert {"DB_HOST", "DB_PORT", "REDIS_HOST", "JOBS_QUEUE_URL"} <= env_names
-        assert secret_names == {
-            "DB_USER",
-            "DB_PASSWORD",
-            "REDIS_AUTH_TOKEN",
-            "SECRET_KEY",
-            "JWT_SECRET",
-        }
+        assert {"DB_HOST", "DB_PORT", "DB_USER", "REDIS_HOST", "JOBS_QUEUE_URL"} <= env_names
+        assert secret_names == {"REDIS_AUTH_TOKEN", "SECRET_KEY", "JWT_SECRET"}
         assert not env_names & secret_names
         assert not any("PASSWORD" in n or "SECRET" in n or "TOKEN" in n for n in env_names)
         assert ("PortMappings" in container) is (name in ("Api", "Web"))
@@ -111,15 +106,40 @@ def test_task_definitions(comp, env):
 def test_secrets_use_json_keys_of_managed_secrets(comp):
     container = comp.props("ApiTaskDefinition")["ContainerDefinitions"][0]
     secrets = {s["Name"]: s["ValueFrom"] for s in container["Secrets"]}
-    assert secrets["DB_PASSWORD"] == {"Fn::Sub": "${DbMasterSecretArn}:password::"}
     assert secrets["SECRET_KEY"] == {"Fn::Sub": "${AppSecretArn}:SECRET_KEY::"}
     assert secrets["REDIS_AUTH_TOKEN"] == "<from:RedisAuthSecretArn>"
 
 
-def test_default_images_are_public_and_answer_health_on_app_port(rendered):
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_the_application_signs_in_to_aurora_as_its_own_user_with_iam(rendered, env):
+    """No task, role or variable touches the master secret: DB_USER is the application's
+    user, signing in with a token of the task role (rds-db:connect on that user only)."""
+    comp = evaluate(rendered["compute"], env)
+    assert "DbMasterSecretArn" not in rendered["compute"]["Parameters"]
+    assert "DbMasterSecretArn" not in json.dumps(rendered["compute"]["Resources"])
+    for name in SERVICES:
+        container = comp.props(f"{name}TaskDefinition")["ContainerDefinitions"][0]
+        environment = {e["Name"]: e["Value"] for e in container["Environment"]}
+        assert environment["DB_USER"] == "<from:DbAppUsername>"
+        assert environment["DB_IAM_AUTH"] == "true"
+        assert not {"DB_PASSWORD", "DB_USER"} & {s["Name"] for s in container["Secrets"]}
+    (policy,) = comp.props("TaskRole")["Policies"]
+    sign_in = statements(policy["PolicyDocument"])["DatabaseSignIn"]
+    assert sign_in["Action"] == ["rds-db:connect"]
+    assert sign_in["Resource"] == [
+        {
+            "Fn::Sub": "arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}:"
+            "dbuser:${DbClusterResourceId}/${DbAppUsername}"
+        }
+    ]
+
+
+def test_default_images_are_public_pinned_by_digest_and_answer_health_on_app_port(rendered):
     params = rendered["compute"]["Parameters"]
     for name in ("ApiImage", "WebImage", "WorkerImage"):
-        assert params[name]["Default"].startswith(("docker.io/", "public.ecr.aws/"))
+        image = params[name]["Default"]
+        assert image.startswith(("docker.io/", "public.ecr.aws/"))
+        assert re.fullmatch(r"[^@]+@sha256:[0-9a-f]{64}", image), image
     comp = evaluate(rendered["compute"], "dev")
     container = comp.props("WebTaskDefinition")["ContainerDefinitions"][0]
     environment = {e["Name"]: e["Value"] for e in container["Environment"]}
@@ -329,11 +349,7 @@ def test_execution_role_reads_exactly_the_injected_secrets(comp):
     (policy,) = comp.props("ExecutionRole")["Policies"]
     st = statements(policy["PolicyDocument"])
     assert st["InjectedSecrets"]["Action"] == ["secretsmanager:GetSecretValue"]
-    assert st["InjectedSecrets"]["Resource"] == [
-        "<from:DbMasterSecretArn>",
-        "<from:RedisAuthSecretArn>",
-        "<from:AppSecretArn>",
-    ]
+    assert st["InjectedSecrets"]["Resource"] == ["<from:RedisAuthSecretArn>", "<from:AppSecretArn>"]
     stars = [sid for sid, s in st.items() if "*" in s["Resource"]]
     assert stars == ["EcrLogin"]
     assert st["EcrLogin"]["Action"] == ["ecr:GetAuthorizationToken"]
@@ -345,11 +361,7 @@ def test_task_role_is_scoped_to_arns(comp, env):
     assert st["JobsQueue"]["Resource"] == ["<from:JobsQueueArn>"]
     assert st["VideosTable"]["Resource"][0] == "<from:VideosTableArn>"
     assert st["KeysOfThoseResources"]["Resource"] == ["<from:StorageKeyArn>", "<from:DataKeyArn>"]
-    assert st["OwnSecrets"]["Resource"] == [
-        "<from:DbMasterSecretArn>",
-        "<from:RedisAuthSecretArn>",
-        "<from:AppSecretArn>",
-    ]
+    assert st["OwnSecrets"]["Resource"] == ["<from:RedisAuthSecretArn>", "<from:AppSecretArn>"]
     assert len(st["BucketObjects"]["Resource"]) == 3
     stars = [sid for sid, s in st.items() if "*" in s["Resource"]]
     # Only actions without resource-level permissions: metrics (namespace condition),
@@ -413,6 +425,61 @@ def test_services_are_attached_to_the_load_balancer_tiers_target_groups(rendered
     assert not comp.of_type("AWS::ElasticLoadBalancingV2::LoadBalancer")
 
 
+ROTATED = {"AppSecret": "<from:AppSecretArn>", "RedisAuthSecret": "<from:RedisAuthSecretArn>"}
+
+
+@pytest.mark.parametrize("env,days", [("dev", "7"), ("staging", "30"), ("prod", "30")])
+def test_the_redis_token_and_the_app_secret_rotate_on_the_environments_schedule(
+    rendered, env, days
+):
+    comp = evaluate(rendered["compute"], env)
+    for logical, secret in ROTATED.items():
+        schedule = comp.props(f"{logical}Rotation")
+        assert schedule["SecretId"] == secret
+        assert schedule["RotationLambdaARN"] == {"Fn::GetAtt": ["SecretRotationFunction", "Arn"]}
+        assert schedule["RotationRules"] == {"AutomaticallyAfterDays": days}
+        assert schedule["RotateImmediatelyOnUpdate"] is False
+        permission = comp.props(f"{logical}RotationPermission")
+        assert permission["Principal"] == "secretsmanager.amazonaws.com"
+        assert permission["SourceArn"] == secret
+        assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
+    function = comp.props("SecretRotationFunction")
+    variables = function["Environment"]["Variables"]
+    assert variables["APP_SECRET_ARN"] == ROTATED["AppSecret"]
+    assert variables["REDIS_SECRET_ARN"] == ROTATED["RedisAuthSecret"]
+    assert variables["APP_SECRET_KEYS"] == "SECRET_KEY,JWT_SECRET"
+    assert function["Timeout"] == 900
+
+
+def test_the_rotation_role_touches_only_the_rotated_secrets_the_group_and_the_services(comp):
+    (policy,) = comp.props("SecretRotationFunctionRole")["Policies"]
+    st = statements(policy["PolicyDocument"])
+    assert st["RotatedSecrets"]["Resource"] == list(ROTATED.values())
+    assert "secretsmanager:PutSecretValue" in st["RotatedSecrets"]["Action"]
+    assert st["RedisToken"]["Action"] == [
+        "elasticache:DescribeReplicationGroups",
+        "elasticache:ModifyReplicationGroup",
+    ]
+    assert st["RedisToken"]["Resource"][0]["Fn::Sub"].endswith(
+        ":replicationgroup:${RedisReplicationGroupId}"
+    )
+    assert st["RollServices"]["Resource"] == [{"Ref": f"{name}Service"} for name in SERVICES]
+    stars = sorted(sid for sid, s in st.items() if "*" in s["Resource"])
+    assert stars == ["NewValues", "Tracing"]
+    assert st["NewValues"]["Action"] == ["secretsmanager:GetRandomPassword"]
+    assert "DbMasterSecretArn" not in json.dumps(policy)
+
+
+def test_rotation_is_a_real_option_the_local_profile_turns_off(rendered):
+    comp = evaluate(rendered["compute"], "dev", {"SecretRotation": "disabled"})
+    assert not {
+        "SecretRotationFunction",
+        "SecretRotationFunctionRole",
+        "AppSecretRotation",
+        "RedisAuthSecretRotation",
+    } & set(comp.resources)
+
+
 # -- tracing, metrics, logs, processing storage ------------------------------------------
 def test_collector_beside_every_task_when_tracing(comp, env):
     for name in SERVICES:
@@ -425,6 +492,7 @@ def test_collector_beside_every_task_when_tracing(comp, env):
         assert collector["Essential"] is False and app["Essential"] is True
         assert collector["Image"] == comp.values["TracingCollectorImage"]
         assert collector["Image"].startswith("public.ecr.aws/aws-observability/aws-otel-collector:")
+        assert "@sha256:" in collector["Image"]
         assert collector["Command"] == ["--config=/etc/ecs/ecs-xray.yaml"]
         assert collector["ReadonlyRootFilesystem"] is True
         assert collector["LogConfiguration"]["Options"]["awslogs-stream-prefix"] == "otel"

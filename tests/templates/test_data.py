@@ -1,10 +1,11 @@
-"""data tier: Aurora, Redis/Valkey, DynamoDB and app secrets, in dev and prod."""
+"""data tier: Aurora and the application's database user, Redis/Valkey, DynamoDB and app
+secrets, in dev, staging and prod."""
 
 import json
 
 import pytest
 
-from tests.cfn import evaluate
+from tests.cfn import evaluate, statements
 from tests.conftest import assert_snapshot
 
 
@@ -223,6 +224,44 @@ def test_app_secret_generates_both_keys_encrypted(data):
     assert json.loads(template.replace("{{", "").replace("}}", "x"))  # valid JSON shape
     assert '"JWT_SECRET":"{{resolve:secretsmanager:${JwtSigningSecret}}}"' in template
     assert data.props("JwtSigningSecret")["KmsKeyId"] == "<from:DataKeyArn>"
+    # The seed is read once; why it is not rotated sits next to it.
+    reason = data.resources["JwtSigningSecret"]["Metadata"]["streamstack:NotRotated"]
+    assert "one value per secret" in reason and "rotation" in reason
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("engine", ["aurora-postgresql", "aurora-mysql"])
+def test_the_application_gets_its_own_database_user(rendered, env, engine):
+    """A function creates the user through the Data API with the master secret, which
+    only it reads; the user signs in with IAM database authentication."""
+    data = evaluate(rendered["data"], env, {"DatabaseEngine": engine})
+    cluster = data.props("DbCluster")
+    assert cluster["EnableIAMDatabaseAuthentication"] is True
+    assert cluster["EnableHttpEndpoint"] is True
+    user = data.resources["AppDatabaseUser"]
+    assert user["Type"] == "AWS::CloudFormation::CustomResource"
+    assert user["DependsOn"] == ["DbInstance1"]
+    props = user["Properties"]
+    assert props["ServiceToken"] == {"Fn::GetAtt": ["DatabaseUserFunction", "Arn"]}
+    assert props["Username"] == "app" and props["Engine"] == engine
+    assert props["SecretArn"] == {"Fn::GetAtt": ["DbCluster", "MasterUserSecret.SecretArn"]}
+    (policy,) = data.props("DatabaseUserFunctionRole")["Policies"]
+    st = statements(policy["PolicyDocument"])
+    assert st["RunStatements"]["Action"] == ["rds-data:ExecuteStatement"]
+    assert st["RunStatements"]["Resource"] == [{"Fn::GetAtt": ["DbCluster", "DBClusterArn"]}]
+    assert st["MasterSecret"]["Resource"] == [props["SecretArn"]]
+    assert data.outputs["DbAppUsername"]["Value"] == "app"
+    assert data.outputs["DbClusterResourceId"]["Value"] == {
+        "Fn::GetAtt": ["DbCluster", "DBClusterResourceId"]
+    }
+
+
+def test_the_user_setup_is_a_real_option_the_local_profile_turns_off(rendered):
+    data = evaluate(rendered["data"], "dev", {"DatabaseUserSetup": "disabled"})
+    assert data.props("DbCluster")["EnableHttpEndpoint"] is False
+    assert not {"AppDatabaseUser", "DatabaseUserFunction", "DatabaseUserFunctionRole"} & set(
+        data.resources
+    )
 
 
 def test_contract_outputs(rendered):

@@ -1,5 +1,5 @@
 """load-balancer tier: the ALB and its listeners, listener rules, origin verification
-and the api/web target groups, in dev and prod."""
+and the api/web target groups, in dev, staging and prod."""
 
 import pytest
 
@@ -18,10 +18,20 @@ def test_snapshot(rendered_text):
     assert_snapshot("load-balancer", rendered_text["load-balancer"])
 
 
-def test_alb_internet_facing_with_logs_and_protections(lb, env):
+ENVIRONMENTS = ["dev", "staging", "prod"]
+
+
+def test_alb_internal_outside_dev_with_logs_and_protections(lb, env):
     props = lb.props("Alb")
-    assert props["Scheme"] == "internet-facing" and props["Type"] == "application"
-    assert props["Subnets"] == "<from:PublicSubnetIds>"
+    # dev's direct tests use seed 001's internet-facing ALB; elsewhere only CloudFront's
+    # VPC origin reaches it, from inside the VPC.
+    if env == "dev":
+        assert props["Scheme"] == "internet-facing"
+        assert props["Subnets"] == "<from:PublicSubnetIds>"
+    else:
+        assert props["Scheme"] == "internal"
+        assert props["Subnets"] == "<from:AppSubnetIds>"
+    assert props["Type"] == "application"
     assert props["SecurityGroups"] == ["<from:AlbSecurityGroupId>"]
     attributes = {a["Key"]: a["Value"] for a in props["LoadBalancerAttributes"]}
     assert attributes["access_logs.s3.enabled"] == "true"
@@ -32,21 +42,32 @@ def test_alb_internet_facing_with_logs_and_protections(lb, env):
     assert attributes["deletion_protection.enabled"] == ("false" if env == "dev" else "true")
 
 
-def test_http_forwards_without_certificate(rendered):
-    lb = evaluate(rendered["load-balancer"], "dev")
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_http_forwards_without_certificate(rendered, env):
+    lb = evaluate(rendered["load-balancer"], env)
     (action,) = lb.props("HttpListener")["DefaultActions"]
     assert action == {"Type": "forward", "TargetGroupArn": {"Ref": "WebTargetGroup"}}
     assert "HttpsListener" not in lb.resources
     assert lb.outputs["AlbListenerArn"]["Value"] == {"Ref": "HttpListener"}
 
 
-@pytest.mark.parametrize("env", ["dev", "prod"])
-def test_certificate_redirects_http_and_serves_tls13_https(rendered, env):
-    lb = evaluate(rendered["load-balancer"], env, {"AlbCertificateArn": CERT})
+def test_certificate_redirects_http_of_an_internet_facing_alb_to_tls13_https(rendered):
+    lb = evaluate(rendered["load-balancer"], "dev", {"AlbCertificateArn": CERT})
     (action,) = lb.props("HttpListener")["DefaultActions"]
     assert action["Type"] == "redirect"
     assert action["RedirectConfig"]["StatusCode"] == "HTTP_301"
     assert action["RedirectConfig"]["Protocol"] == "HTTPS"
+    assert_tls13_https(lb)
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_an_internal_alb_with_a_certificate_listens_on_https_only(rendered, env):
+    lb = evaluate(rendered["load-balancer"], env, {"AlbCertificateArn": CERT})
+    assert "HttpListener" not in lb.resources
+    assert_tls13_https(lb)
+
+
+def assert_tls13_https(lb):
     https = lb.props("HttpsListener")
     assert https["Port"] == 443 and https["Protocol"] == "HTTPS"
     assert https["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -54,6 +75,17 @@ def test_certificate_redirects_http_and_serves_tls13_https(rendered, env):
     assert lb.outputs["AlbListenerArn"]["Value"] == {"Ref": "HttpsListener"}
     for rule in ("ApiListenerRule", "WebListenerRule"):
         assert lb.props(rule)["ListenerArn"] == {"Ref": "HttpsListener"}
+
+
+def test_http_listener_suppressions_say_where_plain_http_is_served(rendered):
+    skips = {
+        s["id"]: s["comment"]
+        for s in rendered["load-balancer"]["Resources"]["HttpListener"]["Metadata"]["checkov"][
+            "skip"
+        ]
+    }
+    assert set(skips) == {"CKV_AWS_2", "CKV_AWS_103"}
+    assert "VPC origin" in skips["CKV_AWS_2"] and "refuse internet-facing" in skips["CKV_AWS_2"]
 
 
 def test_rules_route_api_and_web(lb):
@@ -109,31 +141,61 @@ def rendered_metadata(lb, logical):
     return lb.raw["Resources"][logical]["Metadata"]
 
 
-def test_origin_verify_header_required_in_prod_only(lb, env):
-    header = {
-        "Field": "http-header",
-        "HttpHeaderConfig": {
-            "HttpHeaderName": "X-Origin-Verify",
-            "Values": [{"Fn::Sub": "{{resolve:secretsmanager:${OriginVerifySecret}}}"}],
-        },
-    }
+HEADER = {
+    "Field": "http-header",
+    "HttpHeaderConfig": {
+        "HttpHeaderName": "X-Origin-Verify",
+        "Values": [{"Fn::Sub": "{{resolve:secretsmanager:${OriginVerifySecret}}}"}],
+    },
+}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_no_origin_verify_secret_where_the_params_need_none(rendered, env):
+    """dev serves directly (AlbOriginVerify disabled); staging and prod are internal: a
+    VPC origin needs no shared secret, so none exists to leak or to rotate."""
+    lb = evaluate(rendered["load-balancer"], env)
+    assert "OriginVerifySecret" not in lb.resources
+    assert lb.outputs["OriginVerifySecretArn"]["Value"] == ""
+    assert lb.outputs["OriginVerifyEnforced"]["Value"] == "false"
     (default,) = lb.props("HttpListener")["DefaultActions"]
+    assert default["Type"] == "forward"
     for rule in (
         "ApiListenerRule",
         "WebListenerRule",
         "ApiTestListenerRule",
         "WebTestListenerRule",
     ):
-        assert (header in lb.props(rule)["Conditions"]) is (env == "prod")
-    if env == "prod":
-        assert default["Type"] == "fixed-response"
-        assert default["FixedResponseConfig"]["StatusCode"] == "403"
-        assert lb.outputs["OriginVerifyEnforced"]["Value"] == "true"
-    else:
-        assert default["Type"] == "forward"
+        assert HEADER not in lb.props(rule)["Conditions"]
+
+
+def test_an_internet_facing_alb_may_require_the_origin_header(rendered):
+    lb = evaluate(rendered["load-balancer"], "dev", {"AlbOriginVerify": "enabled"})
+    (default,) = lb.props("HttpListener")["DefaultActions"]
+    assert default["Type"] == "fixed-response"
+    assert default["FixedResponseConfig"]["StatusCode"] == "403"
+    for rule in (
+        "ApiListenerRule",
+        "WebListenerRule",
+        "ApiTestListenerRule",
+        "WebTestListenerRule",
+    ):
+        assert HEADER in lb.props(rule)["Conditions"]
+    assert lb.outputs["OriginVerifyEnforced"]["Value"] == "true"
+    assert lb.outputs["OriginVerifySecretArn"]["Value"] == {"Ref": "OriginVerifySecret"}
     secret = lb.props("OriginVerifySecret")
     assert secret["KmsKeyId"] == "<from:DataKeyArn>"
     assert secret["GenerateSecretString"]["ExcludePunctuation"] is True
+    # Why it does not rotate sits next to it.
+    reason = lb.resources["OriginVerifySecret"]["Metadata"]["streamstack:NotRotated"]
+    assert "deploy" in reason and "VPC origin" in reason
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_an_internal_alb_ignores_the_origin_header_toggle(rendered, env):
+    lb = evaluate(rendered["load-balancer"], env, {"AlbOriginVerify": "enabled"})
+    assert "OriginVerifySecret" not in lb.resources
+    assert lb.outputs["OriginVerifyEnforced"]["Value"] == "false"
 
 
 def test_target_groups(lb, env):
@@ -186,6 +248,7 @@ def test_reads_nothing_of_the_data_tier(rendered):
     assert sorted(wiring) == [
         "AccessLogsBucketName",
         "AlbSecurityGroupId",
+        "AppSubnetIds",
         "DataKeyArn",
         "PublicSubnetIds",
         # The origin-verify secret's replica in the standby region (from the standby stack).

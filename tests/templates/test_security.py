@@ -1,4 +1,4 @@
-"""security tier: KMS keys, security groups, flow logs, in dev and prod."""
+"""security tier: KMS keys, security groups, flow logs, in dev, staging and prod."""
 
 import pytest
 
@@ -102,22 +102,79 @@ def _ingress(sec, group):
     }
 
 
-def test_alb_open_to_viewers_without_prefix_list(sec):
-    rules = _ingress(sec, "Alb")
-    assert sorted((r["FromPort"], r["CidrIp"]) for r in rules.values()) == [
-        (80, "0.0.0.0/0"),
-        (443, "0.0.0.0/0"),
-    ]
+CERTIFICATES = {"DomainName": "streaming.example.com", "Certificates": "enabled"}
 
 
-def test_alb_only_from_cloudfront_with_prefix_list(rendered):
-    sec = evaluate(rendered["security"], "prod", {"CloudFrontPrefixListId": "pl-82a045eb"})
-    rules = _ingress(sec, "Alb")
-    assert sorted((r["FromPort"], r["SourcePrefixListId"]) for r in rules.values()) == [
-        (80, "pl-82a045eb"),
-        (443, "pl-82a045eb"),
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_alb_ingress_without_the_prefix_list(rendered, env):
+    """dev's internet-facing ALB answers viewers on 80 and 443; the internal ALB of
+    staging and prod only its VPC, on the one port CloudFront's VPC origin uses."""
+    rules = _ingress(evaluate(rendered["security"], env), "Alb")
+    found = sorted((r["FromPort"], r["ToPort"], r["CidrIp"]) for r in rules.values())
+    if env == "dev":
+        assert found == [(80, 80, "0.0.0.0/0"), (443, 443, "0.0.0.0/0")]
+    else:
+        assert found == [(80, 80, "<from:VpcCidr>")]
+        https = _ingress(evaluate(rendered["security"], env, CERTIFICATES), "Alb")
+        assert [(r["FromPort"], r["CidrIp"]) for r in https.values()] == [(443, "<from:VpcCidr>")]
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("certificates,port", [({}, 80), (CERTIFICATES, 443)])
+def test_alb_only_from_cloudfront_on_one_port_with_prefix_list(rendered, env, certificates, port):
+    """One rule: the prefix list weighs 55 of a security group's 60 rules."""
+    values = {"CloudFrontPrefixListId": "pl-82a045eb", **certificates}
+    rules = _ingress(evaluate(rendered["security"], env, values), "Alb")
+    assert [(r["FromPort"], r["ToPort"], r["SourcePrefixListId"]) for r in rules.values()] == [
+        (port, port, "pl-82a045eb")
     ]
     assert not any("CidrIp" in r for r in rules.values())
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("key", ["DataKey", "StorageKey"])
+def test_keys_allow_grants_for_aws_services_only(rendered, env, key):
+    policy = statements(evaluate(rendered["security"], env).props(key)["KeyPolicy"])
+    assert policy["GrantsForAwsServicesOnly"] == {
+        "Sid": "GrantsForAwsServicesOnly",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": ["kms:CreateGrant"],
+        "Resource": ["*"],
+        "Condition": {"Bool": {"kms:GrantIsForAWSResource": "false"}},
+    }
+
+
+def test_cloudfront_decrypts_only_the_cdn_buckets_objects(sec):
+    oac = statements(sec.props("StorageKey")["KeyPolicy"])["CloudFrontOacDecrypt"]
+    like = oac["Condition"]["ArnLike"]
+    assert like["aws:SourceArn"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/*"
+    }
+    buckets = [b["Fn::Sub"] for b in like["kms:EncryptionContext:aws:s3:arn"]]
+    assert buckets == [
+        f"arn:${{AWS::Partition}}:s3:::s3-{purpose}-${{Environment}}-${{AWS::AccountId}}"
+        f"-${{AWS::Region}}{suffix}"
+        for purpose in ("static-assets", "media")
+        for suffix in ("", "/*")
+    ]
+    # Why not the platform's distribution alone, next to the key.
+    reason = sec.resources["StorageKey"]["Metadata"]["streamstack:OacScope"]
+    assert "cycle" in reason and "distribution" in reason
+
+
+def test_the_oac_buckets_are_the_storage_tiers_static_and_media(rendered):
+    oac = statements(rendered["security"]["Resources"]["StorageKey"]["Properties"]["KeyPolicy"])
+    named = {
+        b["Fn::Sub"]
+        for b in oac["CloudFrontOacDecrypt"]["Condition"]["ArnLike"][
+            "kms:EncryptionContext:aws:s3:arn"
+        ]
+    }
+    storage = rendered["storage"]["Resources"]
+    for bucket in ("StaticBucket", "MediaBucket"):
+        name = storage[bucket]["Properties"]["BucketName"]["Fn::Sub"]
+        assert f"arn:${{AWS::Partition}}:s3:::{name}" in named
 
 
 @pytest.mark.parametrize("engine,port", [("aurora-postgresql", 5432), ("aurora-mysql", 3306)])

@@ -24,6 +24,8 @@ FROM_ROOT = {
     "HostedZoneId": "Z0123456789ABCDEFGHIJ",
     "DomainName": "example.org",
     "PrimaryRegion": "us-west-2",
+    "DbAppUsername": "app",
+    "DbName": "streaming",
     "WorkloadBoundaryPolicy": "streamstack-deploy/workload-boundary-prod-us-west-2",
 }
 ENVS = ("dev", "staging", "prod")
@@ -159,6 +161,19 @@ def test_warm_standby_is_sized_by_its_own_parameters(standby):
     assert ev.props("ApiService")["DesiredCount"] == "5"
 
 
+def test_standby_tasks_sign_in_with_iam_like_the_platforms(standby):
+    ev = evaluate(standby, "prod", standby_values("prod", **FROM_ROOT))
+    (container,) = ev.props("ApiTaskDefinition")["ContainerDefinitions"]
+    environment = {e["Name"]: e["Value"] for e in container["Environment"]}
+    assert environment["DB_USER"] == "app" and environment["DB_IAM_AUTH"] == "true"
+    assert environment["DB_HOST"] == {"Fn::GetAtt": ["DbCluster", "Endpoint.Address"]}
+    assert not [s for s in container.get("Secrets", []) if s["Name"].startswith("DB_")]
+    policy = statements(ev.props("TaskRole")["Policies"][0]["PolicyDocument"])
+    assert policy["DatabaseSignIn"]["Action"] == ["rds-db:connect"]
+    (resource,) = policy["DatabaseSignIn"]["Resource"]
+    assert resource["Fn::Sub"][0].endswith(":dbuser:${ResourceId}/${DbAppUsername}")
+
+
 def test_the_secondary_failover_record_points_at_the_standby_alb(standby):
     ev = evaluate(standby, "prod", standby_values("prod", **FROM_ROOT))
     for record_type in ("A", "AAAA"):
@@ -228,10 +243,15 @@ def test_replica_names_agree_between_the_two_regions():
 
 @pytest.mark.parametrize("env", ENVS)
 def test_secrets_the_standby_reads_are_replicated_there(rendered, env):
-    for tier, logical in (("data", "AppSecret"), ("load-balancer", "OriginVerifySecret")):
-        ev = evaluate(rendered[tier], env, WITH_STANDBY)
+    # The origin-verify secret exists only for an internet-facing ALB that requires it.
+    origin_verify = {"AlbScheme": "internet-facing", "AlbOriginVerify": "enabled"}
+    for tier, logical, extra in (
+        ("data", "AppSecret", {}),
+        ("load-balancer", "OriginVerifySecret", origin_verify),
+    ):
+        ev = evaluate(rendered[tier], env, {**WITH_STANDBY, **extra})
         assert ev.props(logical)["ReplicaRegions"] == [{"Region": "us-east-1", "KmsKeyId": KEY}]
-        ev = evaluate(rendered[tier], env, WITHOUT)
+        ev = evaluate(rendered[tier], env, {**WITHOUT, **extra})
         assert "ReplicaRegions" not in ev.props(logical)
 
 

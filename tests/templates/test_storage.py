@@ -138,9 +138,29 @@ def test_only_uploads_send_events_to_eventbridge(sto):
             assert config is None
 
 
-def test_uploads_cors_for_browser_uploads(sto):
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_browser_uploads_only_from_the_origins_a_params_file_names(rendered, env):
+    """dev allows any origin; staging and prod name none yet, so the uploads bucket has
+    no CORS rule there (their validation refuses *)."""
+    sto = evaluate(rendered["storage"], env)
+    if env != "dev":
+        assert "CorsConfiguration" not in sto.props("UploadsBucket")
+        sto = evaluate(rendered["storage"], env, {"UploadCorsOrigins": "https://app.example.com"})
     (cors,) = sto.props("UploadsBucket")["CorsConfiguration"]["CorsRules"]
     assert set(cors["AllowedMethods"]) >= {"PUT", "POST"}
+    assert cors["AllowedOrigins"] == ("*" if env == "dev" else "https://app.example.com")
+
+
+def test_upload_origins_default_to_none_and_are_urls(rendered):
+    import re
+
+    declared = rendered["storage"]["Parameters"]["UploadCorsOrigins"]
+    assert declared["Default"] == ""
+    pattern = re.compile(declared["AllowedPattern"])
+    for good in ("", "*", "https://app.example.com", "http://localhost:3000"):
+        assert pattern.fullmatch(good), good
+    for bad in ("app.example.com", "https://app.example.com/path", "ftp://x"):
+        assert not pattern.fullmatch(bad), bad
 
 
 def test_efs_encrypted_with_mount_targets_in_app_subnets(sto, env):
