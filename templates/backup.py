@@ -260,7 +260,7 @@ class BackupTier(Tier):
                 Effect=Allow,
                 Action=[kms_actions.CreateGrant],
                 Resource=keys,
-                Condition=Condition(Bool("kms:GrantIsForAWSResource", True)),
+                Condition=Condition(Bool("kms:GrantIsForAWSResource", "true")),
             ),
             Statement(
                 Sid="NoResourceLevelPermissions",

@@ -26,10 +26,11 @@ from botocore.exceptions import ClientError
 from streamstack import PARAMS_DIR, ROOT
 from streamstack.deploy import local, stacks
 from streamstack.deploy.commands import empty_bucket
+from templates import TIERS as TIER_CLASSES
 
 pytestmark = pytest.mark.e2e
 REGION = "us-west-2"
-TIERS = 14
+TIERS = len(TIER_CLASSES)  # nested stacks under the root
 
 
 @pytest.fixture(scope="module")
