@@ -209,6 +209,20 @@ class Tier:
         self.wiring[name] = source
         return self.parameter(name, group, **declaration)
 
+    def from_other_stack(self, name: str, pattern: str, description: str, constraint: str) -> Ref:
+        """A deploy-time parameter deploy.py reads from another stack (another region's
+        output): a string, "" until that stack exists, matching `pattern`."""
+        return self.parameter(
+            name,
+            "Wiring",
+            deploy_time=True,
+            Type="String",
+            Default="",
+            AllowedPattern=pattern,
+            Description=description,
+            ConstraintDescription=constraint,
+        )
+
     def shared_parameter(self, name: str) -> Ref:
         """A parameter several tiers read, declared once in SHARED_PARAMETERS."""
         group, declaration = SHARED_PARAMETERS[name]

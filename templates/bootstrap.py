@@ -37,6 +37,7 @@ from awacs.aws import (
 from troposphere import GetAtt, Join, Not, Ref, Sub, ecr, iam, s3
 
 from templates.base import AWS_NO_VALUE, Equals, If, Tier
+from templates.parts.buckets import private_bucket
 from templates.parts.deploy import ECR_REPOSITORIES, PULL_REQUEST_PREFIX, TEMPLATES_PREFIX
 from templates.parts.iam import policy_dict, policy_document, service_trust
 from templates.parts.keys import customer_key
@@ -129,27 +130,7 @@ class BootstrapTier(Tier):
                 s3.Bucket(
                     "ArtifactBucket",
                     Condition=self.direct,
-                    VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
-                    BucketEncryption=s3.BucketEncryption(
-                        ServerSideEncryptionConfiguration=[
-                            s3.ServerSideEncryptionRule(
-                                ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(
-                                    SSEAlgorithm="aws:kms",
-                                    KMSMasterKeyID=GetAtt("ArtifactKey", "Arn"),
-                                ),
-                                BucketKeyEnabled=True,
-                            )
-                        ]
-                    ),
-                    PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
-                        BlockPublicAcls=True,
-                        BlockPublicPolicy=True,
-                        IgnorePublicAcls=True,
-                        RestrictPublicBuckets=True,
-                    ),
-                    OwnershipControls=s3.OwnershipControls(
-                        Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
-                    ),
+                    **private_bucket(GetAtt("ArtifactKey", "Arn")),
                     LifecycleConfiguration=s3.LifecycleConfiguration(
                         Rules=[
                             s3.LifecycleRule(

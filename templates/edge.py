@@ -20,7 +20,7 @@ platform's keys live in the platform's region).
 from __future__ import annotations
 
 from awacs import kms as kms_actions
-from awacs.aws import Allow, ArnLike, Condition, Principal, Statement, StringEquals
+from awacs.aws import Allow, Condition, Principal, Statement, StringEquals
 from troposphere import And, Equals, GetAtt, If, Not, Ref, Sub, logs, wafv2
 from troposphere import Condition as IsTrue
 
@@ -32,7 +32,7 @@ from templates.parts.certificates import (
     has_domain,
     optional_zone_id,
 )
-from templates.parts.keys import customer_key
+from templates.parts.keys import customer_key, logs_use_statement
 
 WAF_LOG_PREFIX = "aws-waf-logs-"
 
@@ -83,26 +83,7 @@ class EdgeTier(Tier):
             "streamstack edge key (${Environment}): WAF logs and the CloudFront alarm "
             "topic in us-east-1",
             [
-                Statement(
-                    Sid="CloudWatchLogsUse",
-                    Effect=Allow,
-                    Principal=Principal("Service", Sub("logs.${AWS::Region}.amazonaws.com")),
-                    Action=[
-                        kms_actions.Encrypt,
-                        kms_actions.Decrypt,
-                        kms_actions.ReEncryptFrom,
-                        kms_actions.ReEncryptTo,
-                        kms_actions.GenerateDataKey,
-                        kms_actions.DescribeKey,
-                    ],
-                    Resource=["*"],
-                    Condition=Condition(
-                        ArnLike(
-                            "kms:EncryptionContext:aws:logs:arn",
-                            arn("logs", f"log-group:{WAF_LOG_PREFIX}*"),
-                        )
-                    ),
-                ),
+                logs_use_statement(arn("logs", f"log-group:{WAF_LOG_PREFIX}*")),
                 # The CloudFront alarm publishes to the encrypted alarm topic.
                 Statement(
                     Sid="CloudWatchAlarmsUse",

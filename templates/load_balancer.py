@@ -34,6 +34,7 @@ from troposphere import elasticloadbalancingv2 as elb
 from templates.base import Equals, Not, Tier
 from templates.parts.listeners import (
     ORIGIN_HEADER,
+    https_redirect,
     internal_alb,
     origin_condition,
     path_condition,
@@ -279,19 +280,7 @@ class LoadBalancerTier(Tier):
             Protocol="HTTP",
             DefaultActions=If(
                 "HasCertificate",
-                [
-                    elb.Action(
-                        Type="redirect",
-                        RedirectConfig=elb.RedirectConfig(
-                            Protocol="HTTPS",
-                            Port="443",
-                            Host="#{host}",
-                            Path="/#{path}",
-                            Query="#{query}",
-                            StatusCode="HTTP_301",
-                        ),
-                    )
-                ],
+                [https_redirect()],
                 serve,
             ),
         )

@@ -31,7 +31,7 @@ from awacs import logs as logs_actions
 from awacs import rds_db as rds_db_actions
 from awacs import s3 as s3_actions
 from awacs import secretsmanager as sm_actions
-from awacs.aws import Allow, ArnLike, Condition, Principal, Statement, StringEquals
+from awacs.aws import Allow, Condition, Principal, Statement, StringEquals
 from troposphere import (
     And,
     Cidr,
@@ -54,7 +54,11 @@ from troposphere import elasticloadbalancingv2 as elb
 
 from templates.base import AWS_NO_VALUE, TOGGLE, Equals, If, Not, Tier
 from templates.parts.backups import backup_vault, no_backup, retention_parameters
-from templates.parts.buckets import log_delivery_statements, secure_bucket_statements
+from templates.parts.buckets import (
+    log_delivery_statements,
+    private_bucket,
+    secure_bucket_statements,
+)
 from templates.parts.certificates import (
     certificate,
     certificates_toggle,
@@ -62,8 +66,8 @@ from templates.parts.certificates import (
     optional_zone_id,
 )
 from templates.parts.iam import policy_dict, policy_document, service_role
-from templates.parts.keys import customer_key
-from templates.parts.listeners import origin_condition, path_condition
+from templates.parts.keys import customer_key, logs_use_statement
+from templates.parts.listeners import https_redirect, origin_condition, path_condition
 from templates.parts.logs import log_group
 from templates.parts.regions import AZS
 from templates.parts.standby import FAILOVER_HOST, REPLICATED_BUCKETS, replica_bucket_name
@@ -112,15 +116,8 @@ class StandbyTier(Tier):
     # -- inputs --------------------------------------------------------------------
     def _from_primary(self, name: str, pattern: str, description: str):
         """A deploy-time parameter deploy.py reads from the platform's region ("" before)."""
-        return self.parameter(
-            name,
-            "Wiring",
-            deploy_time=True,
-            Type="String",
-            Default="",
-            AllowedPattern=pattern,
-            ConstraintDescription="empty, or the platform stack's output",
-            Description=description,
+        return self.from_other_stack(
+            name, pattern, description, "empty, or the platform stack's output"
         )
 
     def inputs(self) -> None:
@@ -212,25 +209,8 @@ class StandbyTier(Tier):
             "streamstack standby key (${Environment}): replicas, backup copies, the secondary "
             "cluster, secret replicas and logs in the standby region",
             [
-                Statement(
-                    Sid="CloudWatchLogsUse",
-                    Effect=Allow,
-                    Principal=Principal("Service", Sub("logs.${AWS::Region}.amazonaws.com")),
-                    Action=[
-                        kms_actions.Encrypt,
-                        kms_actions.Decrypt,
-                        kms_actions.ReEncryptFrom,
-                        kms_actions.ReEncryptTo,
-                        kms_actions.GenerateDataKey,
-                        kms_actions.DescribeKey,
-                    ],
-                    Resource=["*"],
-                    Condition=Condition(
-                        ArnLike(
-                            "kms:EncryptionContext:aws:logs:arn",
-                            Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:*"),
-                        )
-                    ),
+                logs_use_statement(
+                    Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:*")
                 ),
                 If(
                     "HasDistribution",
@@ -270,26 +250,7 @@ class StandbyTier(Tier):
                     s3.Bucket(
                         logical,
                         BucketName=Sub(replica_bucket_name(purpose, "${AWS::Region}")),
-                        VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
-                        BucketEncryption=s3.BucketEncryption(
-                            ServerSideEncryptionConfiguration=[
-                                s3.ServerSideEncryptionRule(
-                                    ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(
-                                        SSEAlgorithm="aws:kms", KMSMasterKeyID=self.key_arn
-                                    ),
-                                    BucketKeyEnabled=True,
-                                )
-                            ]
-                        ),
-                        PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
-                            BlockPublicAcls=True,
-                            BlockPublicPolicy=True,
-                            IgnorePublicAcls=True,
-                            RestrictPublicBuckets=True,
-                        ),
-                        OwnershipControls=s3.OwnershipControls(
-                            Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
-                        ),
+                        **private_bucket(self.key_arn),
                         LifecycleConfiguration=s3.LifecycleConfiguration(
                             Rules=[
                                 s3.LifecycleRule(
@@ -796,25 +757,7 @@ class StandbyTier(Tier):
                     BucketName=Sub(
                         "s3-standby-access-logs-${Environment}-${AWS::AccountId}-${AWS::Region}"
                     ),
-                    VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
-                    BucketEncryption=s3.BucketEncryption(
-                        ServerSideEncryptionConfiguration=[
-                            s3.ServerSideEncryptionRule(
-                                ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(
-                                    SSEAlgorithm="AES256"
-                                )
-                            )
-                        ]
-                    ),
-                    PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
-                        BlockPublicAcls=True,
-                        BlockPublicPolicy=True,
-                        IgnorePublicAcls=True,
-                        RestrictPublicBuckets=True,
-                    ),
-                    OwnershipControls=s3.OwnershipControls(
-                        Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
-                    ),
+                    **private_bucket(),
                     LifecycleConfiguration=s3.LifecycleConfiguration(
                         Rules=[
                             s3.LifecycleRule(
@@ -945,19 +888,7 @@ class StandbyTier(Tier):
                 Protocol="HTTP",
                 DefaultActions=If(
                     "HasCertificate",
-                    [
-                        elb.Action(
-                            Type="redirect",
-                            RedirectConfig=elb.RedirectConfig(
-                                Protocol="HTTPS",
-                                Port="443",
-                                Host="#{host}",
-                                Path="/#{path}",
-                                Query="#{query}",
-                                StatusCode="HTTP_301",
-                            ),
-                        )
-                    ],
+                    [https_redirect()],
                     serve,
                 ),
             )

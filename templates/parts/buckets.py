@@ -15,7 +15,7 @@ from awacs.aws import (
     StringEquals,
     StringNotEqualsIfExists,
 )
-from troposphere import FindInMap, GetAtt, Join, Or, Ref, Sub
+from troposphere import FindInMap, GetAtt, Join, Or, Ref, Sub, s3
 
 from templates.base import AWS_NO_VALUE, Equals, If, Not, account_root
 from templates.parts.iam import policy_dict
@@ -31,6 +31,35 @@ def bucket_name(purpose: str) -> Sub:
     accounts and regions of a StackSet, and known to tiers that cannot wait for the
     storage tier (the storage key's policy names the buckets CloudFront reads)."""
     return Sub(f"s3-{purpose}-${{Environment}}-${{AWS::AccountId}}-${{AWS::Region}}")
+
+
+def private_bucket(key_arn=None) -> dict:
+    """The properties every private bucket outside the storage tier starts with:
+    versioning, default encryption (SSE-KMS with key_arn and a bucket key, or SSE-S3
+    without one), all four public access blocks, and objects owned by the bucket."""
+    by_default = (
+        s3.ServerSideEncryptionByDefault(SSEAlgorithm="aws:kms", KMSMasterKeyID=key_arn)
+        if key_arn is not None
+        else s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256")
+    )
+    rule = {"BucketKeyEnabled": True} if key_arn is not None else {}
+    return dict(
+        VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
+        BucketEncryption=s3.BucketEncryption(
+            ServerSideEncryptionConfiguration=[
+                s3.ServerSideEncryptionRule(ServerSideEncryptionByDefault=by_default, **rule)
+            ]
+        ),
+        PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
+            BlockPublicAcls=True,
+            BlockPublicPolicy=True,
+            IgnorePublicAcls=True,
+            RestrictPublicBuckets=True,
+        ),
+        OwnershipControls=s3.OwnershipControls(
+            Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
+        ),
+    )
 
 
 def secure_bucket_statements(bucket, encryption: str, key_arn=None) -> list[Statement]:

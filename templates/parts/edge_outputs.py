@@ -21,13 +21,4 @@ EDGE_OUTPUTS = {
 def edge_output_parameter(tier, name: str):
     """A parameter fed by the edge stack's output `name` (deploy.py resolves it)."""
     pattern, description = EDGE_OUTPUTS[name]
-    return tier.parameter(
-        name,
-        "Wiring",
-        deploy_time=True,
-        Type="String",
-        Default="",
-        AllowedPattern=pattern,
-        Description=description,
-        ConstraintDescription="empty, or an ARN in us-east-1",
-    )
+    return tier.from_other_stack(name, pattern, description, "empty, or an ARN in us-east-1")

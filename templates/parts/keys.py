@@ -8,7 +8,7 @@ invisible in the key policy, so nobody may create one for a principal of their o
 from __future__ import annotations
 
 from awacs import kms as kms_actions
-from awacs.aws import Allow, Bool, Condition, Deny, Principal, Statement
+from awacs.aws import Allow, ArnLike, Bool, Condition, Deny, Principal, Statement
 from troposphere import Ref, Sub, kms
 
 from templates.base import account_root
@@ -33,6 +33,26 @@ def grants_for_aws_services_only() -> Statement:
         Action=[kms_actions.CreateGrant],
         Resource=["*"],
         Condition=Condition(Bool("kms:GrantIsForAWSResource", "false")),
+    )
+
+
+def logs_use_statement(log_groups) -> Statement:
+    """CloudWatch Logs of this region may encrypt and decrypt with the key for the log
+    groups whose ARNs match `log_groups` (the encryption context names the group)."""
+    return Statement(
+        Sid="CloudWatchLogsUse",
+        Effect=Allow,
+        Principal=Principal("Service", Sub("logs.${AWS::Region}.amazonaws.com")),
+        Action=[
+            kms_actions.Encrypt,
+            kms_actions.Decrypt,
+            kms_actions.ReEncryptFrom,
+            kms_actions.ReEncryptTo,
+            kms_actions.GenerateDataKey,
+            kms_actions.DescribeKey,
+        ],
+        Resource=["*"],
+        Condition=Condition(ArnLike("kms:EncryptionContext:aws:logs:arn", log_groups)),
     )
 
 

@@ -1,7 +1,7 @@
-"""What the tiers around the ALB share: its scheme (the condition AlbInternal), and the
-listener-rule conditions of the load-balancer and fleet tiers: a path, and the
-origin-verify header CloudFront sends to an internet-facing ALB (its value is a
-generated secret)."""
+"""What the tiers around the ALB share: its scheme (the condition AlbInternal), the
+HTTPS redirect, and the listener-rule conditions of the load-balancer and fleet tiers:
+a path, and the origin-verify header CloudFront sends to an internet-facing ALB (its
+value is a generated secret)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,21 @@ def internal_alb(tier) -> str:
     the ALB as a VPC origin); returns the condition's name."""
     scheme = tier.shared_parameter("AlbScheme")
     return tier.condition("AlbInternal", Equals(scheme, "internal"))
+
+
+def https_redirect() -> elb.Action:
+    """Port 80's answer when the ALB has a certificate: 301 to the same URL over HTTPS."""
+    return elb.Action(
+        Type="redirect",
+        RedirectConfig=elb.RedirectConfig(
+            Protocol="HTTPS",
+            Port="443",
+            Host="#{host}",
+            Path="/#{path}",
+            Query="#{query}",
+            StatusCode="HTTP_301",
+        ),
+    )
 
 
 def path_condition(pattern) -> elb.Condition:

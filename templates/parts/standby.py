@@ -39,15 +39,8 @@ STANDBY_OUTPUTS = {
 def standby_parameter(tier, name: str):
     """A parameter fed by the standby stack (deploy.py resolves it)."""
     pattern, description = STANDBY_OUTPUTS[name]
-    return tier.parameter(
-        name,
-        "Wiring",
-        deploy_time=True,
-        Type="String",
-        Default="",
-        AllowedPattern=pattern,
-        Description=description,
-        ConstraintDescription="empty, or the standby stack's output of that name",
+    return tier.from_other_stack(
+        name, pattern, description, "empty, or the standby stack's output of that name"
     )
 
 
