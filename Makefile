@@ -22,7 +22,7 @@ DEPLOY_FLAGS := $(if $(LOCAL),--local) $(if $(YES),--yes) \
                 $(if $(NO_DRIFT),--no-drift) $(if $(IMAGES),--images '$(IMAGES)')
 DEPLOY := $(PY) deploy.py
 
-.PHONY: build test unit lint bench diagram clean bootstrap deploy execute refactor status doctor destroy local local-stop e2e edge standby cost rollback release-continue
+.PHONY: build test unit lint bench diagram clean bootstrap deploy execute refactor status doctor destroy local local-stop e2e edge standby cost rollback release-continue restore-test
 
 ## build: render every template into build/, validate params, cfn-lint and checkov (cached)
 build: $(VENV)/.installed $(SCAN_VENV)/.installed
@@ -92,6 +92,11 @@ status: $(VENV)/.installed
 ## doctor ENV=x: repair stuck stacks (YES=1 confirms), delete old change sets
 doctor: $(VENV)/.installed
 	$(DEPLOY) doctor $(ENV) $(DEPLOY_FLAGS)
+
+## restore-test ENV=x: restore the newest Aurora, DynamoDB and EFS recovery points beside the
+## live resources, time them, delete the copies (YES=1 confirms)
+restore-test: $(VENV)/.installed
+	$(DEPLOY) restore-test $(ENV) $(DEPLOY_FLAGS)
 
 ## rollback ENV=x: roll back the api/web release in progress (YES=1 confirms)
 rollback: $(VENV)/.installed

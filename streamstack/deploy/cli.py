@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamstack import BUILD_DIR, PARAMS_DIR, ROOT, params
-from streamstack.deploy import aws, images, local, local_profile, refactor, releases
+from streamstack.deploy import (
+    aws,
+    images,
+    local,
+    local_profile,
+    refactor,
+    releases,
+    restore_test,
+)
 from streamstack.deploy import commands as stack
 from streamstack.deploy.context import Context
 from streamstack.deploy.exits import Interrupted
@@ -56,6 +64,11 @@ COMMANDS = {
     "release-continue": Command(
         "continue an api/web release paused before its production traffic",
         releases.continue_release,
+        None,
+    ),
+    "restore-test": Command(
+        "restore the newest recovery points beside the live resources, then delete them",
+        restore_test.run,
         None,
     ),
     "refactor": Command(
