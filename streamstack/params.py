@@ -1,8 +1,8 @@
 """params/<env>.yaml: loading and strict validation.
 
 A params file holds, per environment, the root template's parameter values and the
-settings around them (stack name, region, account, tags, and the `deploy:` and
-`stackset:` sections). Validation is complete before anything talks to AWS:
+settings around them (stack name, region, account, tags, and the `deploy:`,
+`stackset:` and `secrets:` sections). Validation is complete before anything talks to AWS:
 every problem is reported on its own line naming the file, the key, what is wrong
 and what is allowed.
 
@@ -25,6 +25,7 @@ import yaml
 
 from streamstack import BUILD_DIR, PARAMS_DIR
 from streamstack.deploy import settings as deploy_settings
+from streamstack.deploy import third_party_secrets
 from streamstack.errors import ParamsError
 from streamstack.stacksets import config as stackset_config
 from streamstack.validation import (
@@ -70,6 +71,7 @@ SETTINGS = ("stack_name", "region", "account_id", "tags", "parameters")
 SECTIONS: dict[str, Callable[[Any, Problems, str, ParameterContext], Any]] = {
     "deploy": deploy_settings.validate,
     "stackset": stackset_config.validate_section,
+    third_party_secrets.SECTION: third_party_secrets.validate,
 }
 
 
@@ -232,6 +234,12 @@ def parse(
     for name, validator in SECTIONS.items():
         if name in data:
             sections[name] = validator(data[name], problems, name, context)
+    if third_party_secrets.SECTION in data and "stackset" in data:
+        problems.add(
+            third_party_secrets.SECTION,
+            "a StackSet environment cannot declare third-party secrets (each target "
+            "account would need its own values); declare them in a stack environment",
+        )
     _check_standalone_maps(data, standalone or {}, template_parameters, problems)
     problems.raise_if_any()
     return EnvParams(
