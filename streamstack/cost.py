@@ -25,8 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamstack import BUILD_DIR, PARAMS_DIR, ROOT, params
+from streamstack.deploy import third_party_secrets
 from streamstack.errors import StreamstackError
 from streamstack.identity.evaluate import Resolved
+from templates.parts import third_party
 
 PRICES = ROOT / "streamstack" / "prices.json"
 
@@ -211,6 +213,10 @@ def estimate(
         if "Default" in spec
     }
     values = {**root_defaults, **env_params.parameters}
+    # The third-party secrets the params file declares exist once deployed.
+    declared = env_params.sections.get(third_party_secrets.SECTION, {})
+    for slot, name in third_party_secrets.assign_slots(declared, {}).items():
+        values[third_party.name_parameter(slot)] = name
     tree = Tree(build_dir, values, env_params.region)
     assumptions = ASSUMPTIONS[values["Environment"]]
     lines = _lines(values, tree, prices, assumptions)

@@ -1,8 +1,8 @@
 """params/<env>.yaml: loading and strict validation.
 
 A params file holds, per environment, the root template's parameter values and the
-settings around them (stack name, region, account, tags, and the `deploy:` and
-`stackset:` sections). Validation is complete before anything talks to AWS:
+settings around them (stack name, region, account, tags, and the `deploy:`,
+`stackset:` and `secrets:` sections). Validation is complete before anything talks to AWS:
 every problem is reported on its own line naming the file, the key, what is wrong
 and what is allowed.
 
@@ -25,7 +25,7 @@ import yaml
 
 from streamstack import BUILD_DIR, PARAMS_DIR
 from streamstack.deploy import settings as deploy_settings
-from streamstack.deploy import standby_settings
+from streamstack.deploy import standby_settings, third_party_secrets
 from streamstack.errors import ParamsError
 from streamstack.stacksets import config as stackset_config
 from streamstack.validation import (
@@ -72,6 +72,7 @@ SECTIONS: dict[str, Callable[[Any, Problems, str, ParameterContext], Any]] = {
     "deploy": deploy_settings.validate,
     "stackset": stackset_config.validate_section,
     "standby": standby_settings.validate_section,
+    third_party_secrets.SECTION: third_party_secrets.validate,
 }
 
 
@@ -235,6 +236,12 @@ def parse(
         if name in data:
             sections[name] = validator(data[name], problems, name, context)
     standby_settings.check_environment(region, parameters, sections, problems)
+    if third_party_secrets.SECTION in data and "stackset" in data:
+        problems.add(
+            third_party_secrets.SECTION,
+            "a StackSet environment cannot declare third-party secrets (each target "
+            "account would need its own values); declare them in a stack environment",
+        )
     _check_standalone_maps(data, standalone or {}, template_parameters, problems)
     problems.raise_if_any()
     return EnvParams(

@@ -61,6 +61,7 @@ from troposphere import (
     And,
     GetAtt,
     Join,
+    Or,
     Ref,
     Select,
     Split,
@@ -71,12 +72,16 @@ from troposphere import (
     scheduler,
     secretsmanager,
 )
+from troposphere import (
+    Condition as IsTrue,
+)
 from troposphere import Condition as TCondition
 from troposphere import (
     applicationautoscaling as aas,
 )
 
 from templates.base import AWS_NO_VALUE, LOG_RETENTION_DAYS, Equals, If, Not, Tier
+from templates.parts import third_party
 from templates.parts.functions import python_function
 from templates.parts.iam import policy_dict, secrets_key_statement, service_role
 from templates.parts.images import PLACEHOLDER_IMAGE, TRACING_COLLECTOR_IMAGE
@@ -203,6 +208,7 @@ class ComputeTier(Tier):
         self.inputs()
         self.cluster()
         self.log_groups()
+        self.third_party_secrets()
         self.roles()
         self.task_definitions()
         self.releases()
@@ -437,6 +443,77 @@ class ComputeTier(Tier):
             )
             error_metric_filter(self, f"{spec.name}ErrorsMetricFilter", f"{spec.name}LogGroup")
 
+    # -- third-party secrets -------------------------------------------------------
+    def third_party_secrets(self) -> None:
+        """SLOTS empty secrets an operator fills (templates/parts/third_party.py): each
+        exists when its slot has a name, and is injected into the services whose toggle
+        of that slot is enabled. deploy.py sets both from the params file's `secrets:`."""
+        for slot in range(1, third_party.SLOTS + 1):
+            name = self.parameter(
+                third_party.name_parameter(slot),
+                "Compute",
+                Type="String",
+                Default="",
+                AllowedPattern=r"^([A-Z][A-Z0-9_]{1,63})?$",
+                Description=f"Container variable of third-party secret {slot} (set by deploy.py "
+                "from the params file's secrets section); empty: none.",
+                deploy_time=True,
+            )
+            exists = self.condition(f"HasThirdPartySecret{slot}", Not(Equals(name, "")))
+            for service in third_party.READERS:
+                injected = self.parameter(
+                    third_party.injection_parameter(slot, service),
+                    "Compute",
+                    Type="String",
+                    Default="disabled",
+                    AllowedValues=["enabled", "disabled"],
+                    Description=f"enabled: third-party secret {slot} is injected into the "
+                    f"{service.lower()} containers (set by deploy.py once it has a value).",
+                    deploy_time=True,
+                )
+                self.condition(
+                    f"InjectsThirdPartySecret{slot}Into{service}",
+                    And(IsTrue(exists), Equals(injected, "enabled")),
+                )
+            # No value: the operator puts it (never through CloudFormation, so it is in
+            # no template, parameter or change set).
+            secret = secretsmanager.Secret(
+                f"ThirdPartySecret{slot}",
+                Condition=exists,
+                Name=Sub(third_party.SECRET_NAME % f"${{{third_party.name_parameter(slot)}}}"),
+                Description=Sub(
+                    f"${{{third_party.name_parameter(slot)}}} for the services of streamstack "
+                    "${Environment}; its value is put by an operator"
+                ),
+                KmsKeyId=self.data_key,
+                Tags=self.tags("secret", f"third-party-{slot}"),
+            )
+            self.add(self.stateful(secret))
+        for service in third_party.READERS:
+            self.condition(
+                f"{service}ReadsThirdPartySecrets",
+                Or(
+                    *(
+                        IsTrue(f"InjectsThirdPartySecret{slot}Into{service}")
+                        for slot in range(1, third_party.SLOTS + 1)
+                    )
+                ),
+            )
+
+    def _third_party_injected(self, service: str) -> list:
+        """The service's container secrets of the third-party slots (Fn::If each)."""
+        return [
+            If(
+                f"InjectsThirdPartySecret{slot}Into{service}",
+                ecs.Secret(
+                    Name=Ref(third_party.name_parameter(slot)),
+                    ValueFrom=Ref(f"ThirdPartySecret{slot}"),
+                ),
+                Ref(AWS_NO_VALUE),
+            )
+            for slot in range(1, third_party.SLOTS + 1)
+        ]
+
     def _secrets(self) -> dict[str, Sub]:
         """Container secret -> valueFrom (JSON keys of the managed and app secrets)."""
         return {
@@ -456,36 +533,41 @@ class ComputeTier(Tier):
             secrets_key_statement(f"{sid}Decrypt", self.data_key),
         ]
 
-    def roles(self) -> None:
-        exec_enabled = self.toggle(
-            "EcsExec",
-            "Compute",
-            "disabled",
-            "enabled: `aws ecs execute-command` into running tasks (their root file system "
-            "is then writable, which ECS Exec needs). disabled: no shell access.",
+    def _execution_role(self, service: str) -> None:
+        """<service>ExecutionRole: what ECS needs to start the service's tasks (its
+        image, its log group, the secrets its containers get)."""
+        third_party_statement = If(
+            f"{service}ReadsThirdPartySecrets",
+            policy_dict(
+                Statement(
+                    Sid="ThirdPartySecrets",
+                    Effect=Allow,
+                    Action=[sm_actions.GetSecretValue],
+                    Resource=[
+                        If(
+                            f"InjectsThirdPartySecret{slot}Into{service}",
+                            Ref(f"ThirdPartySecret{slot}"),
+                            Ref(AWS_NO_VALUE),
+                        )
+                        for slot in range(1, third_party.SLOTS + 1)
+                    ],
+                )
+            ),
+            Ref(AWS_NO_VALUE),
         )
-        self.exec_enabled = exec_enabled
-        self.tracing = self.toggle(
-            "Tracing",
-            "Compute",
-            "enabled",
-            "enabled: an AWS Distro for OpenTelemetry collector runs beside every container and "
-            "sends its traces to X-Ray (the tasks may write traces); disabled: no collector "
-            "(dev saves its CPU and memory).",
-        )
-        log_arns = [GetAtt(f"{spec.name}LogGroup", "Arn") for spec in SERVICES]
         execution = service_role(
             self,
-            "ExecutionRole",
+            f"{service}ExecutionRole",
             "ecs-tasks.amazonaws.com",
-            "ecs-execution",
+            f"ecs-execution-{service.lower()}",
             [
                 *self._read_secrets("InjectedSecrets"),
+                third_party_statement,
                 Statement(
                     Sid="ContainerLogs",
                     Effect=Allow,
                     Action=[logs_actions.CreateLogStream, logs_actions.PutLogEvents],
-                    Resource=log_arns,
+                    Resource=[GetAtt(f"{service}LogGroup", "Arn")],
                 ),
                 Statement(
                     Sid="PullFromThisAccountsEcr",
@@ -518,6 +600,34 @@ class ComputeTier(Tier):
                 "it must be granted on *."
             },
         )
+        self.output(
+            f"{service}ExecutionRoleArn",
+            GetAtt(f"{service}ExecutionRole", "Arn"),
+            f"ARN of the {service.lower()} tasks' execution role (image pulls, logs, "
+            "injected secrets)",
+        )
+
+    def roles(self) -> None:
+        exec_enabled = self.toggle(
+            "EcsExec",
+            "Compute",
+            "disabled",
+            "enabled: `aws ecs execute-command` into running tasks (their root file system "
+            "is then writable, which ECS Exec needs). disabled: no shell access.",
+        )
+        self.exec_enabled = exec_enabled
+        self.tracing = self.toggle(
+            "Tracing",
+            "Compute",
+            "enabled",
+            "enabled: an AWS Distro for OpenTelemetry collector runs beside every container and "
+            "sends its traces to X-Ray (the tasks may write traces); disabled: no collector "
+            "(dev saves its CPU and memory).",
+        )
+        # One execution role per service: a third-party secret is readable only by the
+        # services that list it.
+        for spec in SERVICES:
+            self._execution_role(spec.name)
 
         objects = [Join("", [arn, "/*"]) for _, arn in self.buckets.values()]
         task = service_role(
@@ -695,11 +805,6 @@ class ComputeTier(Tier):
             },
         )
         self.output("TaskRoleArn", GetAtt("TaskRole", "Arn"), "ARN of the tasks' IAM role")
-        self.output(
-            "ExecutionRoleArn",
-            GetAtt("ExecutionRole", "Arn"),
-            "ARN of the task execution role (image pulls, logs, injected secrets)",
-        )
 
     # -- task definitions ----------------------------------------------------------
     def task_definitions(self) -> None:
@@ -768,6 +873,18 @@ class ComputeTier(Tier):
             "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
         }
 
+        # A third-party secret must never shadow a variable the platform sets.
+        unlisted = sorted(
+            v
+            for v in {*common, *tracing, *self._secrets(), "PROCESSING_DIR"}
+            if v not in third_party.PLATFORM_VARIABLES
+            and not v.startswith(third_party.RESERVED_PREFIXES)
+        )
+        if unlisted:
+            raise ValueError(
+                f"add {', '.join(unlisted)} to PLATFORM_VARIABLES in templates/parts/third_party.py"
+            )
+
         def environment(spec: ServiceSpec, traced: bool) -> list:
             values = {**common}
             if spec.processing_storage:
@@ -808,7 +925,7 @@ class ComputeTier(Tier):
                         else []
                     ),
                 ],
-                Secrets=secrets,
+                Secrets=[*secrets, *self._third_party_injected(name)],
                 Command=commands.get(name, Ref(AWS_NO_VALUE)),
                 StopTimeout=spec.stop_timeout,
                 LogConfiguration=ecs.LogConfiguration(
@@ -870,7 +987,7 @@ class ComputeTier(Tier):
                     RuntimePlatform=ecs.RuntimePlatform(
                         OperatingSystemFamily="LINUX", CpuArchitecture="X86_64"
                     ),
-                    ExecutionRoleArn=GetAtt("ExecutionRole", "Arn"),
+                    ExecutionRoleArn=GetAtt(f"{name}ExecutionRole", "Arn"),
                     TaskRoleArn=GetAtt("TaskRole", "Arn"),
                     # Writable scratch space for a read-only root file system (and the
                     # worker's EFS processing storage).
@@ -1358,7 +1475,7 @@ class ComputeTier(Tier):
                     Sid="PassTaskRoles",
                     Effect=Allow,
                     Action=[iam_actions.PassRole],
-                    Resource=[GetAtt("TaskRole", "Arn"), GetAtt("ExecutionRole", "Arn")],
+                    Resource=[GetAtt("TaskRole", "Arn"), GetAtt("WorkerExecutionRole", "Arn")],
                     Condition=Condition(
                         StringEquals("iam:PassedToService", "ecs-tasks.amazonaws.com")
                     ),

@@ -26,12 +26,14 @@ from awacs import ecr as ecr_actions
 from awacs import iam as iam_actions
 from awacs import kms as kms_actions
 from awacs import s3 as s3_actions
+from awacs import secretsmanager as sm_actions
 from awacs import ssm as ssm_actions
 from awacs import sts as sts_actions
 from awacs.aws import Allow, Condition, Policy, Principal, Statement, StringEquals, StringLike
 from troposphere import And, Equals, GetAtt, If, Join, Not, Ref, Split, Sub, iam
 
 from templates.base import DEPLOY_PATH, Tier, arn
+from templates.parts import third_party
 from templates.parts.deploy import (
     ECR_REPOSITORIES,
     IMAGE_DELIVERY_WORKFLOW,
@@ -547,6 +549,13 @@ class DeployRoleTier(Tier):
                 Effect=Allow,
                 Action=[ec2_actions.DescribeManagedPrefixLists, cw_actions.DescribeAlarms],
                 Resource=["*"],
+            ),
+            # Whether a third-party secret has a value yet (its metadata, never the value).
+            Statement(
+                Sid="ThirdPartySecretStates",
+                Effect=Allow,
+                Action=[sm_actions.DescribeSecret],
+                Resource=[arn("secretsmanager", f"secret:{third_party.SECRET_PREFIX}*")],
             ),
         ]
         if self.identity.ssm_parameters:

@@ -35,6 +35,7 @@ from streamstack.deploy import (
     stacks,
     standby_stack,
     stuck,
+    third_party_secrets,
     timeline,
     validation,
 )
@@ -102,6 +103,8 @@ def resolve_deploy_time(ctx, boot) -> dict[str, str]:
     edge = None
     standby = None
     for name in root["deploy_time_parameters"]:
+        if third_party_secrets.handles(name):
+            continue  # third_party_secrets.resolve, which needs the deployed stack
         if name == "ArtifactBaseUrl":
             values[name] = boot.base_url
         elif name in standby_stack.ROOT_NAMES:
@@ -408,6 +411,7 @@ def plan(ctx) -> int:
         f"{upload.skipped} (s3://{boot.bucket}/{prefix})"
     )
     values = resolve_deploy_time(ctx, boot)
+    values.update(third_party_secrets.resolve(ctx, stack))
     # Before any change set: a protected environment's CloudFront needs its WAF.
     if WEB_ACL in root_parameter_names(ctx):
         safety.require_web_acl(

@@ -24,6 +24,11 @@ def outputs(stack: dict) -> dict[str, str]:
     return {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])}
 
 
+def parameters(stack: dict) -> dict[str, str]:
+    """The stack's current parameter values (a NoEcho one reads as ****)."""
+    return {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+
+
 def resources(cfn, stack: str) -> list[dict]:
     """Every resource summary of one stack (paginated)."""
     pages = cfn.get_paginator("list_stack_resources").paginate(StackName=stack)

@@ -69,7 +69,7 @@ def make_context(
     )
     stubs = {}
     for service, region in [
-        (s, REGION) for s in ("cloudformation", "s3", "sts", "ec2", "cloudwatch")
+        (s, REGION) for s in ("cloudformation", "s3", "sts", "ec2", "cloudwatch", "secretsmanager")
     ] + [("cloudformation", EDGE)]:
         client = session.client(service, region_name=region)
         key = service if region == REGION else f"{service}-{region}"

@@ -140,6 +140,10 @@ def test_real_tree_bootstrap_plan_execute_replan_change_destroy(endpoint, built,
         assert "  ExistingHostedZoneId: (empty default) -> Z" in out
         plan = json.loads((built / "plans" / "dev.json").read_text())
         assert plan["change_set_type"] == "CREATE"
+        # the params file's third-party secrets: created empty, injected nowhere yet
+        assert "secret PAYMENT_API_KEY: created empty by this deploy; Api, Worker get" in out
+        assert plan["parameters"]["ThirdPartySecret1Name"] == "PAYMENT_API_KEY"
+        assert plan["parameters"]["ThirdPartySecret1ForApi"] == "disabled"
         assert plan["parameters"]["NatLayout"] == "none"
         assert len({r["logical_id"] for r in plan["rows"]}) >= TIERS
         assert stacks.describe(cfn, name)["StackStatus"] == "REVIEW_IN_PROGRESS"
@@ -180,6 +184,10 @@ def test_real_tree_bootstrap_plan_execute_replan_change_destroy(endpoint, built,
         assert fleet["VpcId"] == outputs["VpcId"]  # wired from the network tier
         again = deploy("execute")
         assert again.returncode == 1 and "there is no plan for dev" in again.stderr
+        mail = aws_client("secretsmanager").describe_secret(
+            SecretId="third-party/dev/SMTP_CREDENTIALS"
+        )
+        assert not any("AWSCURRENT" in s for s in mail.get("VersionIdsToStages", {}).values())
         # the timeline next to the plan, the slowest printed, the durations measured
         timeline = (built / "plans" / "dev.timeline.md").read_text()
         assert "| NetworkStack |" in timeline and "(the plan expected about" in timeline
@@ -192,6 +200,7 @@ def test_real_tree_bootstrap_plan_execute_replan_change_destroy(endpoint, built,
         # 4. plan again: no changes, nothing uploaded (exit 0 with --detailed-exitcode)
         out = ok(deploy("deploy", "--detailed-exitcode"))
         assert "no changes" in out and "uploaded 0," in out
+        assert "secret SMTP_CREDENTIALS: has no value yet; Worker get it" in out
 
         # 5. a parameter change: planned as a Modify of the messaging tier, executed, and
         # the jobs queue has the new visibility timeout

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from streamstack.deploy.third_party_secrets import secret_name
 from templates.compute import FARGATE_SIZES
 from tests.cfn import evaluate, statements
 from tests.conftest import assert_snapshot
@@ -77,7 +78,7 @@ def test_task_definitions(comp, env):
         assert props["Cpu"] == {"Fn::Select": [0, {"Fn::Split": ["/", size]}]}
         assert props["Memory"] == {"Fn::Select": [1, {"Fn::Split": ["/", size]}]}
         assert size in FARGATE_SIZES
-        assert props["ExecutionRoleArn"] == {"Fn::GetAtt": ["ExecutionRole", "Arn"]}
+        assert props["ExecutionRoleArn"] == {"Fn::GetAtt": [f"{name}ExecutionRole", "Arn"]}
         assert props["TaskRoleArn"] == {"Fn::GetAtt": ["TaskRole", "Arn"]}
         # Tracing (off in dev) adds the collector beside the application.
         container, *sidecars = props["ContainerDefinitions"]
@@ -341,15 +342,18 @@ def test_scheduler_role_runs_only_worker_tasks_and_passes_only_ecs_roles(comp):
     assert st["RunWorkerTasks"]["Resource"] == [{"Ref": "WorkerTaskDefinition"}]
     assert st["PassTaskRoles"]["Resource"] == [
         {"Fn::GetAtt": ["TaskRole", "Arn"]},
-        {"Fn::GetAtt": ["ExecutionRole", "Arn"]},
+        {"Fn::GetAtt": ["WorkerExecutionRole", "Arn"]},
     ]
 
 
-def test_execution_role_reads_exactly_the_injected_secrets(comp):
-    (policy,) = comp.props("ExecutionRole")["Policies"]
+@pytest.mark.parametrize("name", SERVICES)
+def test_each_services_execution_role_reads_exactly_its_injected_secrets_and_logs(comp, name):
+    (policy,) = comp.props(f"{name}ExecutionRole")["Policies"]
     st = statements(policy["PolicyDocument"])
     assert st["InjectedSecrets"]["Action"] == ["secretsmanager:GetSecretValue"]
     assert st["InjectedSecrets"]["Resource"] == ["<from:RedisAuthSecretArn>", "<from:AppSecretArn>"]
+    assert "ThirdPartySecrets" not in st  # none declared with these values
+    assert st["ContainerLogs"]["Resource"] == [{"Fn::GetAtt": [f"{name}LogGroup", "Arn"]}]
     stars = [sid for sid, s in st.items() if "*" in s["Resource"]]
     assert stars == ["EcrLogin"]
     assert st["EcrLogin"]["Action"] == ["ecr:GetAuthorizationToken"]
@@ -410,7 +414,7 @@ def test_contract_outputs(rendered):
         "WorkerServiceName",
         "SchedulerServiceName",
         "TaskRoleArn",
-        "ExecutionRoleArn",
+        *(f"{name}ExecutionRoleArn" for name in SERVICES),
     } <= set(rendered["compute"]["Outputs"])
 
 
@@ -570,3 +574,70 @@ def test_worker_mounts_the_access_point_with_tls_and_iam(comp):
     assert st["Condition"] == {
         "StringEquals": {"elasticfilesystem:AccessPointArn": "<from:AppAccessPointArn>"}
     }
+
+
+# -- third-party secrets --------------------------------------------------------------
+# What deploy.py passes for PAYMENT_API_KEY (slot 1, Api and Worker, has a value) and
+# SMTP_CREDENTIALS (slot 2, Worker, still empty).
+THIRD_PARTY = {
+    "ThirdPartySecret1Name": "PAYMENT_API_KEY",
+    "ThirdPartySecret1ForApi": "enabled",
+    "ThirdPartySecret1ForWorker": "enabled",
+    "ThirdPartySecret2Name": "SMTP_CREDENTIALS",
+}
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_third_party_secrets_exist_per_named_slot_empty_and_under_the_data_key(rendered, env):
+    comp = evaluate(rendered["compute"], env, THIRD_PARTY)
+    secrets = {k for k in comp.of_type("AWS::SecretsManager::Secret") if "ThirdParty" in k}
+    assert secrets == {"ThirdPartySecret1", "ThirdPartySecret2"}
+    props = comp.props("ThirdPartySecret1")
+    # The name deploy.py looks the secret up by (and an operator puts its value under).
+    name = props["Name"]["Fn::Sub"].replace("${Environment}", env)
+    name = name.replace("${ThirdPartySecret1Name}", "PAYMENT_API_KEY")
+    assert name == secret_name(env, "PAYMENT_API_KEY") == f"third-party/{env}/PAYMENT_API_KEY"
+    assert props["KmsKeyId"] == "<from:DataKeyArn>"
+    # Empty: the value is put by an operator, never in a template or change set.
+    assert "SecretString" not in props and "GenerateSecretString" not in props
+    retained = "Delete" if env == "dev" else "Retain"
+    assert comp.resources["ThirdPartySecret2"]["DeletionPolicy"] == retained
+    bare = evaluate(rendered["compute"], env)
+    assert not {k for k in bare.of_type("AWS::SecretsManager::Secret") if "ThirdParty" in k}
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_a_third_party_secret_reaches_only_the_services_it_is_injected_into(rendered, env):
+    comp = evaluate(rendered["compute"], env, THIRD_PARTY)
+    for name in SERVICES:
+        container = comp.props(f"{name}TaskDefinition")["ContainerDefinitions"][0]
+        injected = {s["Name"]: s["ValueFrom"] for s in container["Secrets"]}
+        (policy,) = comp.props(f"{name}ExecutionRole")["Policies"]
+        st = statements(policy["PolicyDocument"])
+        if name in ("Api", "Worker"):
+            assert injected["PAYMENT_API_KEY"] == {"Ref": "ThirdPartySecret1"}
+            assert st["ThirdPartySecrets"]["Action"] == ["secretsmanager:GetSecretValue"]
+            assert st["ThirdPartySecrets"]["Resource"] == [{"Ref": "ThirdPartySecret1"}]
+        else:
+            assert "PAYMENT_API_KEY" not in injected
+            assert "ThirdPartySecrets" not in st
+        # Not injected anywhere while it has no value (a task would not start).
+        assert "SMTP_CREDENTIALS" not in injected
+        # No task role reads a third-party secret: only ECS, to inject it.
+    (task_policy,) = comp.props("TaskRole")["Policies"]
+    assert "ThirdPartySecret" not in json.dumps(task_policy)
+
+
+def test_the_platforms_own_container_variables_are_reserved(rendered):
+    """Every variable the tier sets is in PLATFORM_VARIABLES (or a reserved prefix), so
+    params validation refuses a third-party secret that would shadow it."""
+    from templates.parts import third_party
+
+    names = set()
+    for resource in rendered["compute"]["Resources"].values():
+        if resource["Type"] == "AWS::ECS::TaskDefinition":
+            text = json.dumps(resource["Properties"]["ContainerDefinitions"])
+            names |= set(re.findall(r'"Name": "([A-Z][A-Z0-9_]+)"', text))
+    assert names
+    for name in names:
+        assert third_party.name_problem(name), name
