@@ -86,6 +86,7 @@ from templates.parts.functions import python_function
 from templates.parts.iam import policy_dict, secrets_key_statement, service_role
 from templates.parts.images import PLACEHOLDER_IMAGE, TRACING_COLLECTOR_IMAGE
 from templates.parts.logs import APP_METRICS_NAMESPACE, error_metric_filter, log_group
+from templates.parts.standby import replicates, standby_parameter
 
 # Valid Fargate CPU/memory combinations (CPU units / MiB), as "cpu/memory".
 FARGATE_SIZES = [
@@ -486,6 +487,17 @@ class ComputeTier(Tier):
                     "${Environment}; its value is put by an operator"
                 ),
                 KmsKeyId=self.data_key,
+                # The warm standby's services read it there (its value replicates too).
+                ReplicaRegions=If(
+                    replicates(self),
+                    [
+                        secretsmanager.ReplicaRegion(
+                            Region=standby_parameter(self, "StandbyRegion"),
+                            KmsKeyId=standby_parameter(self, "StandbyKeyArn"),
+                        )
+                    ],
+                    Ref(AWS_NO_VALUE),
+                ),
                 Tags=self.tags("secret", f"third-party-{slot}"),
             )
             self.add(self.stateful(secret))

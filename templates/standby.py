@@ -53,6 +53,7 @@ from troposphere import Condition as IsTrue
 from troposphere import elasticloadbalancingv2 as elb
 
 from templates.base import AWS_NO_VALUE, TOGGLE, Equals, If, Not, Tier
+from templates.parts import third_party
 from templates.parts.backups import backup_vault, no_backup, retention_parameters
 from templates.parts.buckets import (
     log_delivery_statements,
@@ -184,6 +185,7 @@ class StandbyTier(Tier):
         self.condition("HasDbUser", And(IsTrue("HasSecondary"), Not(Equals(self.db_user, ""))))
         self.condition("HasAppSecret", Not(Equals(self.app_secret, "")))
         self.condition("HasOriginSecret", Not(Equals(self.origin_secret, "")))
+        self.third_party_inputs()
         self.condition("AlbFromCloudFrontOnly", Not(Equals(self.prefix_list, "")))
         self.condition("AlbFromAnywhere", Equals(self.prefix_list, ""))
         self.condition("HasZone", Not(Equals(self.zone, "")))
@@ -692,6 +694,68 @@ class StandbyTier(Tier):
         )
 
     # -- warm application ---------------------------------------------------------------
+    def third_party_inputs(self) -> None:
+        """The platform's third-party secret slots as its root has them, for the warm
+        services (templates/parts/third_party.py): deploy.py passes a slot's name, and
+        enables a service only when the platform injects it and this region's replica is
+        in sync."""
+        for slot in range(1, third_party.SLOTS + 1):
+            name = self._from_primary(
+                third_party.name_parameter(slot),
+                r"^([A-Z][A-Z0-9_]{1,63})?$",
+                f"Container variable of the platform's third-party secret {slot} (its root "
+                "stack's value, passed by deploy.py); empty: none.",
+            )
+            for service in SERVICES:
+                injected = self.parameter(
+                    third_party.injection_parameter(slot, service),
+                    "Wiring",
+                    deploy_time=True,
+                    Type="String",
+                    Default="disabled",
+                    AllowedValues=["enabled", "disabled"],
+                    Description=f"enabled: this region's replica of third-party secret {slot} "
+                    f"is injected into the standby {service.lower()} containers (deploy.py).",
+                )
+                self.condition(
+                    f"InjectsThirdPartySecret{slot}Into{service}",
+                    And(Not(Equals(name, "")), Equals(injected, "enabled")),
+                )
+        for service in SERVICES:
+            self.condition(
+                f"{service}ReadsThirdPartySecrets",
+                Or(
+                    *(
+                        IsTrue(f"InjectsThirdPartySecret{slot}Into{service}")
+                        for slot in range(1, third_party.SLOTS + 1)
+                    )
+                ),
+            )
+
+    def _third_party(self, service: str) -> tuple[list, list]:
+        """The service's third-party container secrets (by name: the replica is in this
+        region) and the replicas' ARNs its execution role may read (Fn::If each)."""
+        secrets, arns = [], []
+        for slot in range(1, third_party.SLOTS + 1):
+            injects = f"InjectsThirdPartySecret{slot}Into{service}"
+            secret_name = third_party.SECRET_NAME % f"${{{third_party.name_parameter(slot)}}}"
+            secrets.append(
+                If(
+                    injects,
+                    ecs.Secret(
+                        Name=Ref(third_party.name_parameter(slot)), ValueFrom=Sub(secret_name)
+                    ),
+                    Ref(AWS_NO_VALUE),
+                )
+            )
+            # Secrets Manager ends a secret's ARN with - and six random characters.
+            arn = Sub(
+                "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+                f"{secret_name}-??????"
+            )
+            arns.append(If(injects, arn, Ref(AWS_NO_VALUE)))
+        return secrets, arns
+
     def application(self) -> None:
         on = self.application_on
         app = {"Condition": on}
@@ -955,71 +1019,86 @@ class StandbyTier(Tier):
                 self.key_arn,
                 Condition=on,
             )
-        # The tasks read the application secret only; the database takes an IAM token.
-        secrets = [self.app_secret]
-        execution = service_role(
-            self,
-            "ExecutionRole",
-            "ecs-tasks.amazonaws.com",
-            "ecs-standby-execution",
-            [
-                If(
-                    "HasAppSecret",
-                    policy_dict(
-                        Statement(
-                            Sid="InjectedSecrets",
-                            Effect=Allow,
-                            Action=[sm_actions.GetSecretValue],
-                            Resource=secrets,
-                        )
+        # Each service's own execution role: the application secret's replica, and only
+        # the third-party secrets that service reads (the database takes an IAM token).
+        for name in SERVICES:
+            execution = service_role(
+                self,
+                f"{name}ExecutionRole",
+                "ecs-tasks.amazonaws.com",
+                f"ecs-standby-execution-{name.lower()}",
+                [
+                    If(
+                        "HasAppSecret",
+                        policy_dict(
+                            Statement(
+                                Sid="InjectedSecrets",
+                                Effect=Allow,
+                                Action=[sm_actions.GetSecretValue],
+                                Resource=[self.app_secret],
+                            )
+                        ),
+                        Ref(AWS_NO_VALUE),
                     ),
-                    Ref(AWS_NO_VALUE),
-                ),
-                Statement(
-                    Sid="InjectedSecretsDecrypt",
-                    Effect=Allow,
-                    Action=[kms_actions.Decrypt],
-                    Resource=[self.key_arn],
-                    Condition=Condition(
-                        StringEquals(
-                            "kms:ViaService", Sub("secretsmanager.${AWS::Region}.amazonaws.com")
-                        )
+                    If(
+                        f"{name}ReadsThirdPartySecrets",
+                        policy_dict(
+                            Statement(
+                                Sid="ThirdPartySecrets",
+                                Effect=Allow,
+                                Action=[sm_actions.GetSecretValue],
+                                Resource=self._third_party(name)[1],
+                            )
+                        ),
+                        Ref(AWS_NO_VALUE),
                     ),
-                ),
-                Statement(
-                    Sid="ContainerLogs",
-                    Effect=Allow,
-                    Action=[logs_actions.CreateLogStream, logs_actions.PutLogEvents],
-                    Resource=[GetAtt(f"{name}LogGroup", "Arn") for name in SERVICES],
-                ),
-                # The platform's images live in its own region's ECR (or a replica here).
-                Statement(
-                    Sid="PullFromThisAccountsEcr",
-                    Effect=Allow,
-                    Action=[
-                        ecr_actions.BatchCheckLayerAvailability,
-                        ecr_actions.GetDownloadUrlForLayer,
-                        ecr_actions.BatchGetImage,
-                    ],
-                    Resource=[Sub("arn:${AWS::Partition}:ecr:*:${AWS::AccountId}:repository/*")],
-                ),
-                Statement(
-                    Sid="EcrLogin",
-                    Effect=Allow,
-                    Action=[ecr_actions.GetAuthorizationToken],
-                    Resource=["*"],
-                ),
-            ],
-            condition=on,
-            policy_name="start-standby-tasks",
-        )
-        self.suppress(
-            execution,
-            checkov={
-                "CKV_AWS_111": "ecr:GetAuthorizationToken has no resource-level permissions; "
-                "it must be granted on *."
-            },
-        )
+                    Statement(
+                        Sid="InjectedSecretsDecrypt",
+                        Effect=Allow,
+                        Action=[kms_actions.Decrypt],
+                        Resource=[self.key_arn],
+                        Condition=Condition(
+                            StringEquals(
+                                "kms:ViaService", Sub("secretsmanager.${AWS::Region}.amazonaws.com")
+                            )
+                        ),
+                    ),
+                    Statement(
+                        Sid="ContainerLogs",
+                        Effect=Allow,
+                        Action=[logs_actions.CreateLogStream, logs_actions.PutLogEvents],
+                        Resource=[GetAtt(f"{name}LogGroup", "Arn")],
+                    ),
+                    # The platform's images live in its own region's ECR (or a replica here).
+                    Statement(
+                        Sid="PullFromThisAccountsEcr",
+                        Effect=Allow,
+                        Action=[
+                            ecr_actions.BatchCheckLayerAvailability,
+                            ecr_actions.GetDownloadUrlForLayer,
+                            ecr_actions.BatchGetImage,
+                        ],
+                        Resource=[
+                            Sub("arn:${AWS::Partition}:ecr:*:${AWS::AccountId}:repository/*")
+                        ],
+                    ),
+                    Statement(
+                        Sid="EcrLogin",
+                        Effect=Allow,
+                        Action=[ecr_actions.GetAuthorizationToken],
+                        Resource=["*"],
+                    ),
+                ],
+                condition=on,
+                policy_name="start-standby-tasks",
+            )
+            self.suppress(
+                execution,
+                checkov={
+                    "CKV_AWS_111": "ecr:GetAuthorizationToken has no resource-level permissions; "
+                    "it must be granted on *."
+                },
+            )
         replica_arns = [GetAtt(logical, "Arn") for logical in self.replicas.values()]
         service_role(
             self,
@@ -1108,7 +1187,7 @@ class StandbyTier(Tier):
                     RuntimePlatform=ecs.RuntimePlatform(
                         OperatingSystemFamily="LINUX", CpuArchitecture="X86_64"
                     ),
-                    ExecutionRoleArn=GetAtt("ExecutionRole", "Arn"),
+                    ExecutionRoleArn=GetAtt(f"{name}ExecutionRole", "Arn"),
                     TaskRoleArn=GetAtt("TaskRole", "Arn"),
                     Volumes=[ecs.Volume(Name="tmp")],
                     ContainerDefinitions=[
@@ -1127,7 +1206,7 @@ class StandbyTier(Tier):
                                 ecs.Environment(Name=k, Value=v)
                                 for k, v in sorted(environment.items())
                             ],
-                            Secrets=task_secrets,
+                            Secrets=[*task_secrets, *self._third_party(name)[0]],
                             PortMappings=[
                                 ecs.PortMapping(
                                     ContainerPort=self.app_port, Protocol="tcp", Name="http"

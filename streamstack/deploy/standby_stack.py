@@ -13,13 +13,16 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from streamstack.deploy import aws, stacks
+from streamstack.deploy import aws, stacks, third_party_secrets
 from streamstack.deploy.standby_settings import settings_of
 
 __all__ = ["settings_of"]
 from streamstack.errors import StreamstackError
+from templates.parts import third_party
 
 TEMPLATE = "standby"
+# The services the warm standby runs (templates/standby.py).
+STANDBY_SERVICES = ("Api", "Web")
 # Root deploy-time parameter -> the standby stack's output of which it is the value.
 ROOT_VALUES = {
     "StandbyKeyArn": "StandbyKeyArn",
@@ -130,4 +133,36 @@ def values(ctx, declared: dict, boot_outputs: dict[str, str]) -> dict[str, str]:
         arn = outputs.get(output)
         if arn and replicated(secrets, arn, settings.region):
             result[name] = replica_arn(arn, settings.region)
+    result.update(third_party_values(ctx, root, settings.region))
     return {k: v for k, v in result.items() if k in declared}
+
+
+def third_party_values(ctx, root: dict | None, region: str) -> dict[str, str]:
+    """The slots as the root stack has them; a standby service gets a secret where the
+    platform injects it into the same service and this region's replica is in sync."""
+    deployed = stacks.parameters(root) if root else {}
+    environment = ctx.params.parameters.get("Environment", ctx.env)
+    secrets = ctx.client("secretsmanager")
+    found = {}
+    for slot in range(1, third_party.SLOTS + 1):
+        name = deployed.get(third_party.name_parameter(slot), "")
+        found[third_party.name_parameter(slot)] = name
+        injected = [
+            service
+            for service in STANDBY_SERVICES
+            if deployed.get(third_party.injection_parameter(slot, service)) == "enabled"
+        ]
+        in_sync = bool(name and injected) and replicated(
+            secrets, third_party_secrets.secret_name(environment, name), region
+        )
+        for service in STANDBY_SERVICES:
+            enabled = in_sync and service in injected
+            found[third_party.injection_parameter(slot, service)] = (
+                "enabled" if enabled else "disabled"
+            )
+        if name and injected and not in_sync:
+            ctx.out(
+                f"secret {name}: its replica in {region} is not in sync yet; the standby "
+                f"{', '.join(injected)} get it on the next `make standby ENV={ctx.env}`"
+            )
+    return found

@@ -119,6 +119,13 @@ def stub_upload(ctx, stubs):
     )
 
 
+# The third-party slots as the standby gets them from a root that declares none.
+NO_THIRD_PARTY = {
+    **{f"ThirdPartySecret{slot}Name": "" for slot in range(1, 6)},
+    **{f"ThirdPartySecret{slot}For{s}": "disabled" for slot in range(1, 6) for s in ("Api", "Web")},
+}
+
+
 def change_set_parameters(ctx, **extra):
     declared = json.loads(
         (ctx.build_dir / ctx.manifest["templates"]["standby"]["file"]).read_text()
@@ -130,6 +137,7 @@ def change_set_parameters(ctx, **extra):
         "StandbyApplication": "enabled",
         "WorkloadBoundaryPolicy": BOUNDARY,
         "CloudFrontPrefixListId": PREFIX_LIST,
+        **NO_THIRD_PARTY,
         **extra,
     }
     assert set(values) <= set(declared["Parameters"])
@@ -367,3 +375,44 @@ def test_status_shows_the_standby_and_its_outputs(with_standby):
     commands.status(ctx)
     assert f"standby {NAME} (us-east-1): UPDATE_COMPLETE" in ctx.out.text
     assert f"StandbyBackupVaultArn = {VAULT}" in ctx.out.text
+
+
+def test_standby_services_get_a_third_party_secret_once_its_replica_is_in_sync(with_standby):
+    """The root's slots reach the standby; a standby service gets a secret the platform
+    injects into the same service, once this region's replica is in sync."""
+    ctx, stubs = with_standby
+    secrets = stubs["secretsmanager-us-west-2"]
+    root = stack(
+        Parameters=[
+            {"ParameterKey": k, "ParameterValue": v}
+            for k, v in {
+                "ThirdPartySecret1Name": "PAYMENT_API_KEY",
+                "ThirdPartySecret1ForApi": "enabled",
+                "ThirdPartySecret1ForWorker": "enabled",
+                "ThirdPartySecret2Name": "PARTNER_API_KEY",
+                "ThirdPartySecret2ForWeb": "enabled",
+                "ThirdPartySecret3Name": "SMTP_CREDENTIALS",  # the Worker's: not in the standby
+                "ThirdPartySecret3ForWorker": "enabled",
+            }.items()
+        ]
+    )
+    for name, status in (("PAYMENT_API_KEY", "InSync"), ("PARTNER_API_KEY", "InProgress")):
+        secret_id = f"third-party/prod/{name}"
+        secrets.add_response(
+            "describe_secret",
+            {
+                "Name": secret_id,
+                "ReplicationStatus": [{"Region": STANDBY_REGION, "Status": status}],
+            },
+            {"SecretId": secret_id},
+        )
+    values = standby_stack.third_party_values(ctx, root, STANDBY_REGION)
+    assert values["ThirdPartySecret1Name"] == "PAYMENT_API_KEY"
+    assert values["ThirdPartySecret3Name"] == "SMTP_CREDENTIALS"
+    enabled = sorted(k for k, v in values.items() if v == "enabled")
+    assert enabled == ["ThirdPartySecret1ForApi"]
+    assert set(values) == set(NO_THIRD_PARTY)
+    assert (
+        "secret PARTNER_API_KEY: its replica in us-east-1 is not in sync yet; the standby Web "
+        "get it on the next `make standby ENV=prod`"
+    ) in ctx.out.text

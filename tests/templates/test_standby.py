@@ -255,6 +255,49 @@ def test_secrets_the_standby_reads_are_replicated_there(rendered, env):
         assert "ReplicaRegions" not in ev.props(logical)
 
 
+@pytest.mark.parametrize("env", ENVS)
+def test_third_party_secrets_are_replicated_to_the_standby_region(rendered, env):
+    named = {"ThirdPartySecret1Name": "PAYMENT_API_KEY"}
+    ev = evaluate(rendered["compute"], env, {**WITH_STANDBY, **named})
+    assert ev.props("ThirdPartySecret1")["ReplicaRegions"] == [
+        {"Region": "us-east-1", "KmsKeyId": KEY}
+    ]
+    ev = evaluate(rendered["compute"], env, {**WITHOUT, **named})
+    assert "ReplicaRegions" not in ev.props("ThirdPartySecret1")
+
+
+def test_standby_services_read_only_their_own_third_party_replicas(standby):
+    slots = {
+        "ThirdPartySecret1Name": "PAYMENT_API_KEY",
+        "ThirdPartySecret1ForApi": "enabled",
+        "ThirdPartySecret2Name": "SMTP_CREDENTIALS",  # the platform's Worker only
+    }
+    ev = evaluate(standby, "prod", standby_values("prod", **FROM_ROOT, **slots))
+    name = {"Fn::Sub": "third-party/${Environment}/${ThirdPartySecret1Name}"}
+    api = ev.props("ApiTaskDefinition")["ContainerDefinitions"][0]
+    assert {s["Name"]: s["ValueFrom"] for s in api["Secrets"]}["PAYMENT_API_KEY"] == name
+    web = ev.props("WebTaskDefinition")["ContainerDefinitions"][0]
+    assert "PAYMENT_API_KEY" not in {s["Name"] for s in web["Secrets"]}
+    (policy,) = ev.props("ApiExecutionRole")["Policies"]
+    st = statements(policy["PolicyDocument"])
+    assert st["ThirdPartySecrets"]["Resource"] == [
+        {
+            "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:"
+            "secret:third-party/${Environment}/${ThirdPartySecret1Name}-??????"
+        }
+    ]
+    assert st["ContainerLogs"]["Resource"] == [{"Fn::GetAtt": ["ApiLogGroup", "Arn"]}]
+    (policy,) = ev.props("WebExecutionRole")["Policies"]
+    assert "ThirdPartySecrets" not in statements(policy["PolicyDocument"])
+
+
+def test_the_standby_runs_the_services_deploy_py_passes_slots_for():
+    from streamstack.deploy.standby_stack import STANDBY_SERVICES
+    from templates.standby import SERVICES
+
+    assert STANDBY_SERVICES == tuple(SERVICES)
+
+
 def test_prod_is_the_primary_of_a_global_database(rendered):
     data = rendered["data"]
     ev = evaluate(data, "prod", WITH_STANDBY)
