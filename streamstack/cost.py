@@ -7,7 +7,8 @@ What it counts comes from the built tier templates, decided for the environment'
 parameter values (the same evaluator the deploy identity's proofs use): NAT gateways,
 interface endpoints, Aurora instances or Serverless v2 ACUs, cache nodes, Fargate tasks
 at their fewest and most, the ALB, the EC2 fleet, alarms (per metric), dashboards, keys,
-secrets. Traffic is an assumption per environment (ASSUMPTIONS, printed with the
+secrets, AWS Backup's storage and copies, and the params' standby region (replicas, the
+Aurora secondary, the warm application). Traffic is an assumption per environment (ASSUMPTIONS, printed with the
 estimate): CloudFront and NAT data, stored media, logs, database storage and I/O.
 
 The estimate is a range: autoscaled tasks and Serverless v2 capacity at their minimum
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from streamstack import BUILD_DIR, PARAMS_DIR, ROOT, params
 from streamstack.deploy import third_party_secrets
+from streamstack.deploy.standby_settings import settings_of
 from streamstack.errors import StreamstackError
 from streamstack.identity.evaluate import Resolved
 from templates.parts import third_party
@@ -184,7 +186,7 @@ class Tree:
 
     def tier_names(self) -> list[str]:
         """The nested tiers: every template but the root and the stand-alone stacks."""
-        standalone = {"root", "bootstrap", "edge", "deploy-role", "stackset-role"}
+        standalone = {"root", "bootstrap", "edge", "deploy-role", "stackset-role", "standby"}
         return [name for name in self.templates if name not in standalone]
 
 
@@ -219,11 +221,11 @@ def estimate(
         values[third_party.name_parameter(slot)] = name
     tree = Tree(build_dir, values, env_params.region)
     assumptions = ASSUMPTIONS[values["Environment"]]
-    lines = _lines(values, tree, prices, assumptions)
+    lines = _lines(values, tree, prices, assumptions, settings_of(env_params))
     return Estimate(env, env_params.region, lines, assumptions, prices)
 
 
-def _lines(values: dict, tree: Tree, p: dict, a: dict) -> list[Line]:
+def _lines(values: dict, tree: Tree, p: dict, a: dict, standby=None) -> list[Line]:
     hours = p["hours_per_month"]
     lines = []
 
@@ -358,6 +360,7 @@ def _lines(values: dict, tree: Tree, p: dict, a: dict) -> list[Line]:
             f"{a['traces_million']:g} M traces",
             a["traces_million"] * p["xray_million_traces"],
         )
+    _recovery_lines(values, tree, p, a, standby, fixed, lines)
     keys, secrets = tree.count("AWS::KMS::Key"), tree.count("AWS::SecretsManager::Secret")
     fixed(
         "KMS keys, secrets, SQS",
@@ -367,6 +370,63 @@ def _lines(values: dict, tree: Tree, p: dict, a: dict) -> list[Line]:
         + a["queue_million"] * p["sqs_million_requests"],
     )
     return lines
+
+
+def _recovery_lines(values, tree, p, a, standby, fixed, lines) -> None:
+    """AWS Backup's storage (and its copies), and the standby region's stack."""
+    hours = p["hours_per_month"]
+    backed_up = a["db_gb"] + a["media_gb"]
+    if tree.resources("backup", "AWS::Backup::BackupPlan"):
+        copies = standby is not None and values["Environment"] != "dev"
+        fixed(
+            "AWS Backup",
+            f"{backed_up:g} GB" + (", copied to the standby region" if copies else ""),
+            backed_up * p["backup_warm_gb_month"] * (2 if copies else 1)
+            + (backed_up * p["inter_region_gb"] if copies else 0),
+        )
+    if standby is None:
+        return
+    template = tree.templates["standby"].raw["Parameters"]
+    defaults = {k: str(v["Default"]) for k, v in template.items() if "Default" in v}
+    given = {**defaults, **{k: str(v) for k, v in standby.parameters.items()}}
+    region = standby.region
+    fixed(
+        f"standby ({region}): replicas",
+        f"{a['media_gb']:g} GB replicated, its key",
+        a["media_gb"] * (p["s3_standard_gb_month"] + p["inter_region_gb"]) + p["kms_key_month"],
+    )
+    if values.get("AuroraGlobalDatabase") == "enabled":
+        readers = int(given["StandbyDatabaseInstances"])
+        cls = values["DatabaseInstanceClass"]
+        hourly = (
+            float(values["DatabaseMinCapacity"]) * p["aurora_acu_hour"]
+            if cls == "db.serverless"
+            else _price(p["aurora_instance_hour"], cls)
+        )
+        fixed(
+            f"standby ({region}): Aurora secondary",
+            f"{readers} x {cls}, {a['db_gb']:g} GB",
+            readers * hours * hourly + a["db_gb"] * p["aurora_storage_gb_month"],
+        )
+    if given["StandbyApplication"] == "enabled":
+        amount, described = 0.0, []
+        for name in ("Api", "Web"):
+            cpu, memory = (int(x) for x in given[f"Standby{name}TaskSize"].split("/"))
+            count = int(given[f"Standby{name}Tasks"])
+            amount += (
+                count
+                * hours
+                * (cpu / 1024 * p["fargate_vcpu_hour"] + memory / 1024 * p["fargate_gb_hour"])
+            )
+            described.append(f"{name.lower()} {count}")
+        nat = given["StandbyNat"] == "single"
+        fixed(
+            f"standby ({region}): warm application",
+            ", ".join(described) + ", its ALB" + (", 1 NAT gateway" if nat else ""),
+            amount
+            + hours * (p["alb_hour"] + p["alb_lcu_hour"])
+            + (hours * p["nat_gateway_hour"] if nat else 0),
+        )
 
 
 def _tasks(count: int, per_task: float, spot: bool, p: dict) -> float:

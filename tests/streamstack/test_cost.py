@@ -34,13 +34,14 @@ def by_component(estimate):
 #   staging  NAT 3 x 32.85 + 4.5; two instances x 0.5-8 ACU; two t4g.small 46.7;
 #            Fargate 2-4 tasks; CloudFront 500 GB x 0.095
 #   prod     NAT 121; 5 endpoints x 3 AZs 109.5; three r7g.large 604 + storage 120;
-#            three r7g.large nodes 480; Fargate 3-10/3-10/4-20 on demand; CloudFront 530
+#            three r7g.large nodes 480; Fargate 3-10/3-10/4-20 on demand; CloudFront 530;
+#            backups 144; the standby region 405 (Aurora secondary 221, warm app 109)
 @pytest.mark.parametrize(
     "env, low, high",
     [
         ("dev", (150, 220), (280, 380)),
         ("staging", (400, 550), (1600, 2100)),
-        ("prod", (2300, 2900), (3400, 4200)),
+        ("prod", (2800, 3400), (3900, 4600)),
     ],
 )
 def test_totals_within_the_hand_computed_range(estimates, env, low, high):
@@ -137,3 +138,23 @@ def test_make_cost_prints_the_table_and_writes_markdown(built):
         [sys.executable, "-m", "streamstack.cost"], capture_output=True, text=True, cwd=ROOT
     )
     assert missing.returncode == 2 and "which environment?" in missing.stderr
+
+
+def test_backups_and_the_standby_region_are_priced_where_the_params_have_them(estimates):
+    dev, staging, prod = (by_component(estimates[env]) for env in ("dev", "staging", "prod"))
+    # dev: no standby, so no copies; 10 GB of database and 50 GB of objects backed up
+    assert dev["AWS Backup"].low == pytest.approx(60 * 0.05)
+    assert not [c for c in dev if c.startswith("standby")]
+    # staging and prod copy every recovery point to the standby region
+    assert staging["AWS Backup"].low == pytest.approx(250 * (0.05 * 2 + 0.02))
+    assert prod["AWS Backup"].low == pytest.approx(1200 * (0.05 * 2 + 0.02))
+    replicas = "standby (us-east-1): replicas"
+    assert prod[replicas].low == pytest.approx(1000 * (0.023 + 0.02) + 1.0)
+    # staging's standby holds data only; prod's runs a secondary and a warm application
+    assert "standby (us-east-1): Aurora secondary" not in staging
+    secondary = prod["standby (us-east-1): Aurora secondary"]
+    large = FIXED["aurora_instance_hour"]["db.r7g.large"]
+    assert secondary.low == pytest.approx(730 * large + 200 * 0.1)
+    warm = prod["standby (us-east-1): warm application"]
+    api, web = 2 * (0.5 * 0.04048 + 1 * 0.004445), 2 * (0.25 * 0.04048 + 0.5 * 0.004445)
+    assert warm.low == pytest.approx(730 * (api + web + 0.0225 + 0.008 + 0.045))
