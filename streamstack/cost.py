@@ -8,8 +8,9 @@ parameter values (the same evaluator the deploy identity's proofs use): NAT gate
 interface endpoints, Aurora instances or Serverless v2 ACUs, cache nodes, Fargate tasks
 at their fewest and most, the ALB, the EC2 fleet, alarms (per metric), dashboards, keys,
 secrets, AWS Backup's storage and copies, and the params' standby region (replicas, the
-Aurora secondary, the warm application). Traffic is an assumption per environment (ASSUMPTIONS, printed with the
-estimate): CloudFront and NAT data, stored media, logs, database storage and I/O.
+Aurora secondary, the warm application). Traffic is an assumption per environment
+(ASSUMPTIONS, printed with the estimate): CloudFront and NAT data, stored media, logs,
+database storage and I/O.
 
 The estimate is a range: autoscaled tasks and Serverless v2 capacity at their minimum
 and at their maximum, the rest the same in both. It is printed as a table and written
