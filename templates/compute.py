@@ -40,7 +40,6 @@ from dataclasses import dataclass
 
 from awacs import cloudwatch as cw_actions
 from awacs import dynamodb as ddb_actions
-from awacs import ecr as ecr_actions
 from awacs import ecs as ecs_actions
 from awacs import elasticache as elasticache_actions
 from awacs import elasticfilesystem as efs_actions
@@ -49,7 +48,6 @@ from awacs import events as events_actions
 from awacs import execute_api as execute_api_actions
 from awacs import iam as iam_actions
 from awacs import kms as kms_actions
-from awacs import logs as logs_actions
 from awacs import rds_db as rds_db_actions
 from awacs import s3 as s3_actions
 from awacs import secretsmanager as sm_actions
@@ -61,7 +59,6 @@ from troposphere import (
     And,
     GetAtt,
     Join,
-    Or,
     Ref,
     Select,
     Split,
@@ -83,7 +80,12 @@ from troposphere import (
 from templates.base import AWS_NO_VALUE, LOG_RETENTION_DAYS, Equals, If, Not, Tier
 from templates.parts import third_party
 from templates.parts.functions import python_function
-from templates.parts.iam import policy_dict, secrets_key_statement, service_role
+from templates.parts.iam import (
+    policy_dict,
+    secrets_key_statement,
+    service_role,
+    task_execution_role,
+)
 from templates.parts.images import PLACEHOLDER_IMAGE, TRACING_COLLECTOR_IMAGE
 from templates.parts.logs import APP_METRICS_NAMESPACE, error_metric_filter, log_group
 from templates.parts.standby import replicates, standby_parameter
@@ -455,27 +457,21 @@ class ComputeTier(Tier):
                 "Compute",
                 Type="String",
                 Default="",
-                AllowedPattern=r"^([A-Z][A-Z0-9_]{1,63})?$",
+                AllowedPattern=third_party.NAME_PATTERN,
                 Description=f"Container variable of third-party secret {slot} (set by deploy.py "
                 "from the params file's secrets section); empty: none.",
                 deploy_time=True,
             )
             exists = self.condition(f"HasThirdPartySecret{slot}", Not(Equals(name, "")))
-            for service in third_party.READERS:
-                injected = self.parameter(
-                    third_party.injection_parameter(slot, service),
-                    "Compute",
-                    Type="String",
-                    Default="disabled",
-                    AllowedValues=["enabled", "disabled"],
-                    Description=f"enabled: third-party secret {slot} is injected into the "
-                    f"{service.lower()} containers (set by deploy.py once it has a value).",
-                    deploy_time=True,
-                )
-                self.condition(
-                    f"InjectsThirdPartySecret{slot}Into{service}",
-                    And(IsTrue(exists), Equals(injected, "enabled")),
-                )
+            third_party.injection_conditions(
+                self,
+                slot,
+                third_party.READERS,
+                IsTrue(exists),
+                "Compute",
+                "enabled: third-party secret {slot} is injected into the {service} containers "
+                "(set by deploy.py once it has a value).",
+            )
             # No value: the operator puts it (never through CloudFormation, so it is in
             # no template, parameter or change set).
             secret = secretsmanager.Secret(
@@ -501,30 +497,7 @@ class ComputeTier(Tier):
                 Tags=self.tags("secret", f"third-party-{slot}"),
             )
             self.add(self.stateful(secret))
-        for service in third_party.READERS:
-            self.condition(
-                f"{service}ReadsThirdPartySecrets",
-                Or(
-                    *(
-                        IsTrue(f"InjectsThirdPartySecret{slot}Into{service}")
-                        for slot in range(1, third_party.SLOTS + 1)
-                    )
-                ),
-            )
-
-    def _third_party_injected(self, service: str) -> list:
-        """The service's container secrets of the third-party slots (Fn::If each)."""
-        return [
-            If(
-                f"InjectsThirdPartySecret{slot}Into{service}",
-                ecs.Secret(
-                    Name=Ref(third_party.name_parameter(slot)),
-                    ValueFrom=Ref(f"ThirdPartySecret{slot}"),
-                ),
-                Ref(AWS_NO_VALUE),
-            )
-            for slot in range(1, third_party.SLOTS + 1)
-        ]
+        third_party.reads_conditions(self, third_party.READERS)
 
     def _secrets(self) -> dict[str, Sub]:
         """Container secret -> valueFrom (JSON keys of the managed and app secrets)."""
@@ -548,69 +521,15 @@ class ComputeTier(Tier):
     def _execution_role(self, service: str) -> None:
         """<service>ExecutionRole: what ECS needs to start the service's tasks (its
         image, its log group, the secrets its containers get)."""
-        third_party_statement = If(
-            f"{service}ReadsThirdPartySecrets",
-            policy_dict(
-                Statement(
-                    Sid="ThirdPartySecrets",
-                    Effect=Allow,
-                    Action=[sm_actions.GetSecretValue],
-                    Resource=[
-                        If(
-                            f"InjectsThirdPartySecret{slot}Into{service}",
-                            Ref(f"ThirdPartySecret{slot}"),
-                            Ref(AWS_NO_VALUE),
-                        )
-                        for slot in range(1, third_party.SLOTS + 1)
-                    ],
-                )
-            ),
-            Ref(AWS_NO_VALUE),
-        )
-        execution = service_role(
+        task_execution_role(
             self,
-            f"{service}ExecutionRole",
-            "ecs-tasks.amazonaws.com",
+            service,
             f"ecs-execution-{service.lower()}",
             [
                 *self._read_secrets("InjectedSecrets"),
-                third_party_statement,
-                Statement(
-                    Sid="ContainerLogs",
-                    Effect=Allow,
-                    Action=[logs_actions.CreateLogStream, logs_actions.PutLogEvents],
-                    Resource=[GetAtt(f"{service}LogGroup", "Arn")],
-                ),
-                Statement(
-                    Sid="PullFromThisAccountsEcr",
-                    Effect=Allow,
-                    Action=[
-                        ecr_actions.BatchCheckLayerAvailability,
-                        ecr_actions.GetDownloadUrlForLayer,
-                        ecr_actions.BatchGetImage,
-                    ],
-                    Resource=[
-                        Sub(
-                            "arn:${AWS::Partition}:ecr:${AWS::Region}:"
-                            "${AWS::AccountId}:repository/*"
-                        )
-                    ],
-                ),
-                Statement(
-                    Sid="EcrLogin",
-                    Effect=Allow,
-                    Action=[ecr_actions.GetAuthorizationToken],
-                    Resource=["*"],
-                ),
+                third_party.read_statement(service, lambda slot: Ref(f"ThirdPartySecret{slot}")),
             ],
-            policy_name="start-tasks",
-        )
-        self.suppress(
-            execution,
-            checkov={
-                "CKV_AWS_111": "ecr:GetAuthorizationToken has no resource-level permissions; "
-                "it must be granted on *."
-            },
+            Sub("arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*"),
         )
         self.output(
             f"{service}ExecutionRoleArn",
@@ -937,7 +856,12 @@ class ComputeTier(Tier):
                         else []
                     ),
                 ],
-                Secrets=[*secrets, *self._third_party_injected(name)],
+                Secrets=[
+                    *secrets,
+                    *third_party.container_secrets(
+                        name, lambda slot: Ref(f"ThirdPartySecret{slot}")
+                    ),
+                ],
                 Command=commands.get(name, Ref(AWS_NO_VALUE)),
                 StopTimeout=spec.stop_timeout,
                 LogConfiguration=ecs.LogConfiguration(

@@ -25,9 +25,7 @@ is: `make standby`, `make deploy` + `make execute`, then `make standby` again.
 
 from __future__ import annotations
 
-from awacs import ecr as ecr_actions
 from awacs import kms as kms_actions
-from awacs import logs as logs_actions
 from awacs import rds_db as rds_db_actions
 from awacs import s3 as s3_actions
 from awacs import secretsmanager as sm_actions
@@ -66,7 +64,13 @@ from templates.parts.certificates import (
     has_domain,
     optional_zone_id,
 )
-from templates.parts.iam import policy_dict, policy_document, service_role
+from templates.parts.iam import (
+    policy_dict,
+    policy_document,
+    secrets_key_statement,
+    service_role,
+    task_execution_role,
+)
 from templates.parts.keys import customer_key, logs_use_statement
 from templates.parts.listeners import https_redirect, origin_condition, path_condition
 from templates.parts.logs import log_group
@@ -702,59 +706,32 @@ class StandbyTier(Tier):
         for slot in range(1, third_party.SLOTS + 1):
             name = self._from_primary(
                 third_party.name_parameter(slot),
-                r"^([A-Z][A-Z0-9_]{1,63})?$",
+                third_party.NAME_PATTERN,
                 f"Container variable of the platform's third-party secret {slot} (its root "
                 "stack's value, passed by deploy.py); empty: none.",
             )
-            for service in SERVICES:
-                injected = self.parameter(
-                    third_party.injection_parameter(slot, service),
-                    "Wiring",
-                    deploy_time=True,
-                    Type="String",
-                    Default="disabled",
-                    AllowedValues=["enabled", "disabled"],
-                    Description=f"enabled: this region's replica of third-party secret {slot} "
-                    f"is injected into the standby {service.lower()} containers (deploy.py).",
-                )
-                self.condition(
-                    f"InjectsThirdPartySecret{slot}Into{service}",
-                    And(Not(Equals(name, "")), Equals(injected, "enabled")),
-                )
-        for service in SERVICES:
-            self.condition(
-                f"{service}ReadsThirdPartySecrets",
-                Or(
-                    *(
-                        IsTrue(f"InjectsThirdPartySecret{slot}Into{service}")
-                        for slot in range(1, third_party.SLOTS + 1)
-                    )
-                ),
+            third_party.injection_conditions(
+                self,
+                slot,
+                SERVICES,
+                Not(Equals(name, "")),
+                "Wiring",
+                "enabled: this region's replica of third-party secret {slot} is injected into "
+                "the standby {service} containers (deploy.py).",
             )
+        third_party.reads_conditions(self, SERVICES)
 
-    def _third_party(self, service: str) -> tuple[list, list]:
-        """The service's third-party container secrets (by name: the replica is in this
-        region) and the replicas' ARNs its execution role may read (Fn::If each)."""
-        secrets, arns = [], []
-        for slot in range(1, third_party.SLOTS + 1):
-            injects = f"InjectsThirdPartySecret{slot}Into{service}"
-            secret_name = third_party.SECRET_NAME % f"${{{third_party.name_parameter(slot)}}}"
-            secrets.append(
-                If(
-                    injects,
-                    ecs.Secret(
-                        Name=Ref(third_party.name_parameter(slot)), ValueFrom=Sub(secret_name)
-                    ),
-                    Ref(AWS_NO_VALUE),
-                )
-            )
-            # Secrets Manager ends a secret's ARN with - and six random characters.
-            arn = Sub(
-                "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
-                f"{secret_name}-??????"
-            )
-            arns.append(If(injects, arn, Ref(AWS_NO_VALUE)))
-        return secrets, arns
+    @staticmethod
+    def _third_party_name(slot: int) -> str:
+        """The replica's name in this region (Fn::Sub text): the platform's secret's."""
+        return third_party.SECRET_NAME % f"${{{third_party.name_parameter(slot)}}}"
+
+    def _third_party_arn(self, slot: int) -> Sub:
+        # Secrets Manager ends a secret's ARN with - and six random characters.
+        return Sub(
+            "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+            f"{self._third_party_name(slot)}-??????"
+        )
 
     def application(self) -> None:
         on = self.application_on
@@ -1022,10 +999,9 @@ class StandbyTier(Tier):
         # Each service's own execution role: the application secret's replica, and only
         # the third-party secrets that service reads (the database takes an IAM token).
         for name in SERVICES:
-            execution = service_role(
+            task_execution_role(
                 self,
-                f"{name}ExecutionRole",
-                "ecs-tasks.amazonaws.com",
+                name,
                 f"ecs-standby-execution-{name.lower()}",
                 [
                     If(
@@ -1040,64 +1016,13 @@ class StandbyTier(Tier):
                         ),
                         Ref(AWS_NO_VALUE),
                     ),
-                    If(
-                        f"{name}ReadsThirdPartySecrets",
-                        policy_dict(
-                            Statement(
-                                Sid="ThirdPartySecrets",
-                                Effect=Allow,
-                                Action=[sm_actions.GetSecretValue],
-                                Resource=self._third_party(name)[1],
-                            )
-                        ),
-                        Ref(AWS_NO_VALUE),
-                    ),
-                    Statement(
-                        Sid="InjectedSecretsDecrypt",
-                        Effect=Allow,
-                        Action=[kms_actions.Decrypt],
-                        Resource=[self.key_arn],
-                        Condition=Condition(
-                            StringEquals(
-                                "kms:ViaService", Sub("secretsmanager.${AWS::Region}.amazonaws.com")
-                            )
-                        ),
-                    ),
-                    Statement(
-                        Sid="ContainerLogs",
-                        Effect=Allow,
-                        Action=[logs_actions.CreateLogStream, logs_actions.PutLogEvents],
-                        Resource=[GetAtt(f"{name}LogGroup", "Arn")],
-                    ),
-                    # The platform's images live in its own region's ECR (or a replica here).
-                    Statement(
-                        Sid="PullFromThisAccountsEcr",
-                        Effect=Allow,
-                        Action=[
-                            ecr_actions.BatchCheckLayerAvailability,
-                            ecr_actions.GetDownloadUrlForLayer,
-                            ecr_actions.BatchGetImage,
-                        ],
-                        Resource=[
-                            Sub("arn:${AWS::Partition}:ecr:*:${AWS::AccountId}:repository/*")
-                        ],
-                    ),
-                    Statement(
-                        Sid="EcrLogin",
-                        Effect=Allow,
-                        Action=[ecr_actions.GetAuthorizationToken],
-                        Resource=["*"],
-                    ),
+                    third_party.read_statement(name, self._third_party_arn),
+                    secrets_key_statement("InjectedSecretsDecrypt", self.key_arn),
                 ],
-                condition=on,
+                # The platform's images live in its own region's ECR (or a replica here).
+                Sub("arn:${AWS::Partition}:ecr:*:${AWS::AccountId}:repository/*"),
                 policy_name="start-standby-tasks",
-            )
-            self.suppress(
-                execution,
-                checkov={
-                    "CKV_AWS_111": "ecr:GetAuthorizationToken has no resource-level permissions; "
-                    "it must be granted on *."
-                },
+                condition=on,
             )
         replica_arns = [GetAtt(logical, "Arn") for logical in self.replicas.values()]
         service_role(
@@ -1206,7 +1131,12 @@ class StandbyTier(Tier):
                                 ecs.Environment(Name=k, Value=v)
                                 for k, v in sorted(environment.items())
                             ],
-                            Secrets=[*task_secrets, *self._third_party(name)[0]],
+                            Secrets=[
+                                *task_secrets,
+                                *third_party.container_secrets(
+                                    name, lambda slot: Sub(self._third_party_name(slot))
+                                ),
+                            ],
                             PortMappings=[
                                 ecs.PortMapping(
                                     ContainerPort=self.app_port, Protocol="tcp", Name="http"

@@ -80,6 +80,16 @@ def error_message(exc: ClientError) -> str:
     return exc.response.get("Error", {}).get("Message", str(exc))
 
 
+def describe_secret(secretsmanager, secret_id: str) -> dict | None:
+    """DescribeSecret of a name or ARN, or None when there is no such secret."""
+    try:
+        return secretsmanager.describe_secret(SecretId=secret_id)
+    except ClientError as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            return None
+        raise
+
+
 def console_url(region: str, stack_id: str, change_set_id: str | None = None) -> str:
     base = f"https://{region}.console.aws.amazon.com/cloudformation/home?region={region}#/stacks"
     if change_set_id:

@@ -11,14 +11,12 @@ failover record points at its ALB).
 
 from __future__ import annotations
 
-from botocore.exceptions import ClientError
-
 from streamstack.deploy import aws, stacks, third_party_secrets
 from streamstack.deploy.standby_settings import settings_of
-
-__all__ = ["settings_of"]
 from streamstack.errors import StreamstackError
 from templates.parts import third_party
+
+__all__ = ["settings_of"]
 
 TEMPLATE = "standby"
 # The services the warm standby runs (templates/standby.py).
@@ -94,12 +92,9 @@ def replica_arn(arn: str, region: str) -> str:
 
 def replicated(secretsmanager, arn: str, region: str) -> bool:
     """Whether the secret has an in-sync replica in region."""
-    try:
-        found = secretsmanager.describe_secret(SecretId=arn)
-    except ClientError as exc:
-        if aws.error_code(exc) == "ResourceNotFoundException":
-            return False
-        raise
+    found = aws.describe_secret(secretsmanager, arn)
+    if found is None:
+        return False
     return any(
         r.get("Region") == region and r.get("Status") == "InSync"
         for r in found.get("ReplicationStatus", [])

@@ -13,9 +13,7 @@ deploy.py: an operator puts them with the Secrets Manager CLI or console.
 
 from __future__ import annotations
 
-from botocore.exceptions import ClientError
-
-from streamstack.deploy import stacks
+from streamstack.deploy import aws, stacks
 from streamstack.errors import StreamstackError
 from streamstack.validation import ParameterContext, Problems, yaml_type
 from templates.parts import third_party
@@ -97,12 +95,9 @@ def deployed_slots(stack: dict | None) -> dict[int, str]:
 
 def state(client, secret_id: str) -> str:
     """'missing', 'deleted' (scheduled for deletion), 'empty' or 'set'."""
-    try:
-        described = client.describe_secret(SecretId=secret_id)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ResourceNotFoundException":
-            return "missing"
-        raise
+    described = aws.describe_secret(client, secret_id)
+    if described is None:
+        return "missing"
     if described.get("DeletedDate"):
         return "deleted"
     stages = described.get("VersionIdsToStages") or {}

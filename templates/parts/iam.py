@@ -9,10 +9,12 @@ roles, so a role without them fails to deploy.
 
 from __future__ import annotations
 
+from awacs import ecr as ecr_actions
 from awacs import kms as kms_actions
+from awacs import logs as logs_actions
 from awacs.aws import Allow, Condition, Policy, Principal, Statement, StringEquals
 from awacs.sts import AssumeRole
-from troposphere import Ref, Sub, encode_to_dict, iam
+from troposphere import GetAtt, Ref, Sub, encode_to_dict, iam
 
 from templates.base import WORKLOAD_BOUNDARY_ARN, WORKLOAD_PATH
 
@@ -110,3 +112,59 @@ def instance_profile(
     return tier.add(
         iam.InstanceProfile(logical, Path=Sub(WORKLOAD_PATH), Roles=[Ref(role)], **extra)
     )
+
+
+def task_execution_role(
+    tier,
+    service: str,
+    purpose: str,
+    secrets: list,
+    repositories,
+    *,
+    policy_name: str = "start-tasks",
+    condition: str | None = None,
+) -> iam.Role:
+    """<service>ExecutionRole: what ECS needs to start the service's tasks: `secrets`
+    (the statements for the secrets its containers get), its log group <service>LogGroup,
+    images from `repositories` (an ECR repository ARN pattern), and the ECR login."""
+    role = service_role(
+        tier,
+        f"{service}ExecutionRole",
+        "ecs-tasks.amazonaws.com",
+        purpose,
+        [
+            *secrets,
+            Statement(
+                Sid="ContainerLogs",
+                Effect=Allow,
+                Action=[logs_actions.CreateLogStream, logs_actions.PutLogEvents],
+                Resource=[GetAtt(f"{service}LogGroup", "Arn")],
+            ),
+            Statement(
+                Sid="PullFromThisAccountsEcr",
+                Effect=Allow,
+                Action=[
+                    ecr_actions.BatchCheckLayerAvailability,
+                    ecr_actions.GetDownloadUrlForLayer,
+                    ecr_actions.BatchGetImage,
+                ],
+                Resource=[repositories],
+            ),
+            Statement(
+                Sid="EcrLogin",
+                Effect=Allow,
+                Action=[ecr_actions.GetAuthorizationToken],
+                Resource=["*"],
+            ),
+        ],
+        policy_name=policy_name,
+        condition=condition,
+    )
+    tier.suppress(
+        role,
+        checkov={
+            "CKV_AWS_111": "ecr:GetAuthorizationToken has no resource-level permissions; "
+            "it must be granted on *."
+        },
+    )
+    return role

@@ -22,11 +22,24 @@ starting).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+
+from awacs import secretsmanager as sm_actions
+from awacs.aws import Allow, Statement
+from troposphere import And, Or, Ref, ecs
+from troposphere import Condition as IsTrue
+
+from templates.base import AWS_NO_VALUE, Equals, If
+from templates.parts.iam import policy_dict
 
 SLOTS = 5
-# The services that may read one, in the order their names are joined.
+# The services of the platform's region that may read one (the warm standby runs the
+# first two).
 READERS = ("Api", "Web", "Worker", "Scheduler")
-NAME = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
+_VARIABLE = "[A-Z][A-Z0-9_]{1,63}"
+NAME = re.compile(f"^{_VARIABLE}$")
+# A slot's name parameter: a variable, or empty for an unused slot.
+NAME_PATTERN = f"^({_VARIABLE})?$"
 # Where the secrets live: third-party/<environment>/<variable>.
 SECRET_PREFIX = "third-party/${Environment}/"
 SECRET_NAME = SECRET_PREFIX + "%s"
@@ -83,3 +96,72 @@ def name_problem(name: str) -> str | None:
             f"reserve: {', '.join(p + '*' for p in RESERVED_PREFIXES)}); choose another name"
         )
     return None
+
+
+# -- in a template ---------------------------------------------------------------------
+def injects(slot: int, service: str) -> str:
+    """The condition that the slot's secret is injected into the service's containers."""
+    return f"InjectsThirdPartySecret{slot}Into{service}"
+
+
+def reads(service: str) -> str:
+    """The condition that the service gets at least one third-party secret."""
+    return f"{service}ReadsThirdPartySecrets"
+
+
+def injection_conditions(tier, slot: int, services, present, group: str, description: str) -> None:
+    """For each service the slot's deploy-time toggle ThirdPartySecret<n>For<Service> and
+    the condition injects(slot, service): the slot is `present` and the toggle on.
+    `description` is formatted with slot and service."""
+    for service in services:
+        injected = tier.parameter(
+            injection_parameter(slot, service),
+            group,
+            deploy_time=True,
+            Type="String",
+            Default="disabled",
+            AllowedValues=["enabled", "disabled"],
+            Description=description.format(slot=slot, service=service.lower()),
+        )
+        tier.condition(injects(slot, service), And(present, Equals(injected, "enabled")))
+
+
+def reads_conditions(tier, services) -> None:
+    """For each service the condition reads(service): some slot is injected into it."""
+    for service in services:
+        tier.condition(
+            reads(service), Or(*(IsTrue(injects(slot, service)) for slot in range(1, SLOTS + 1)))
+        )
+
+
+def container_secrets(service: str, value_from: Callable[[int], object]) -> list:
+    """The service's container secrets of the slots (Fn::If each), read from
+    `value_from(slot)`."""
+    return [
+        If(
+            injects(slot, service),
+            ecs.Secret(Name=Ref(name_parameter(slot)), ValueFrom=value_from(slot)),
+            Ref(AWS_NO_VALUE),
+        )
+        for slot in range(1, SLOTS + 1)
+    ]
+
+
+def read_statement(service: str, resource: Callable[[int], object]):
+    """The execution role's GetSecretValue on the secrets injected into the service
+    (`resource(slot)` each), or nothing when none is."""
+    return If(
+        reads(service),
+        policy_dict(
+            Statement(
+                Sid="ThirdPartySecrets",
+                Effect=Allow,
+                Action=[sm_actions.GetSecretValue],
+                Resource=[
+                    If(injects(slot, service), resource(slot), Ref(AWS_NO_VALUE))
+                    for slot in range(1, SLOTS + 1)
+                ],
+            )
+        ),
+        Ref(AWS_NO_VALUE),
+    )
