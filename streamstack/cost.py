@@ -398,17 +398,25 @@ def _recovery_lines(values, tree, p, a, standby, fixed, lines) -> None:
     )
     if values.get("AuroraGlobalDatabase") == "enabled":
         readers = int(given["StandbyDatabaseInstances"])
-        cls = values["DatabaseInstanceClass"]
-        hourly = (
-            float(values["DatabaseMinCapacity"]) * p["aurora_acu_hour"]
-            if cls == "db.serverless"
-            else _price(p["aurora_instance_hour"], cls)
-        )
-        fixed(
-            f"standby ({region}): Aurora secondary",
-            f"{readers} x {cls}, {a['db_gb']:g} GB",
-            readers * hours * hourly + a["db_gb"] * p["aurora_storage_gb_month"],
-        )
+        cls = given["StandbyDatabaseInstanceClass"]
+        storage = a["db_gb"] * p["aurora_storage_gb_month"]
+        if cls == "db.serverless":
+            low_acu = float(given["StandbyDatabaseMinCapacity"])
+            high_acu = float(given["StandbyDatabaseMaxCapacity"])
+            lines.append(
+                Line(
+                    f"standby ({region}): Aurora secondary",
+                    f"{readers} x {low_acu:g}-{high_acu:g} ACU, {a['db_gb']:g} GB",
+                    readers * low_acu * hours * p["aurora_acu_hour"] + storage,
+                    readers * high_acu * hours * p["aurora_acu_hour"] + storage,
+                )
+            )
+        else:
+            fixed(
+                f"standby ({region}): Aurora secondary",
+                f"{readers} x {cls}, {a['db_gb']:g} GB",
+                readers * hours * _price(p["aurora_instance_hour"], cls) + storage,
+            )
     if given["StandbyApplication"] == "enabled":
         amount, described = 0.0, []
         for name in ("Api", "Web"):

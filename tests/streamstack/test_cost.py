@@ -35,13 +35,14 @@ def by_component(estimate):
 #            Fargate 2-4 tasks; CloudFront 500 GB x 0.095
 #   prod     NAT 121; 5 endpoints x 3 AZs 109.5; three r7g.large 604 + storage 120;
 #            three r7g.large nodes 480; Fargate 3-10/3-10/4-20 on demand; CloudFront 530;
-#            backups 144; the standby region 405 (Aurora secondary 221, warm app 109)
+#            backups 144; the standby region 228-900 (Aurora secondary 0.5-8 ACU 64-721,
+#            warm app 109)
 @pytest.mark.parametrize(
     "env, low, high",
     [
         ("dev", (150, 220), (280, 380)),
         ("staging", (400, 550), (1600, 2100)),
-        ("prod", (2800, 3400), (3900, 4600)),
+        ("prod", (2800, 3400), (4400, 5100)),
     ],
 )
 def test_totals_within_the_hand_computed_range(estimates, env, low, high):
@@ -152,9 +153,10 @@ def test_backups_and_the_standby_region_are_priced_where_the_params_have_them(es
     assert prod[replicas].low == pytest.approx(1000 * (0.023 + 0.02) + 1.0)
     # staging's standby holds data only; prod's runs a secondary and a warm application
     assert "standby (us-east-1): Aurora secondary" not in staging
+    # one Serverless v2 reader of the standby's own class, 0.5-8 ACU (its defaults)
     secondary = prod["standby (us-east-1): Aurora secondary"]
-    large = FIXED["aurora_instance_hour"]["db.r7g.large"]
-    assert secondary.low == pytest.approx(730 * large + 200 * 0.1)
+    assert secondary.low == pytest.approx(730 * 0.5 * 0.12 + 200 * 0.1)
+    assert secondary.high == pytest.approx(730 * 8 * 0.12 + 200 * 0.1)
     warm = prod["standby (us-east-1): warm application"]
     api, web = 2 * (0.5 * 0.04048 + 1 * 0.004445), 2 * (0.25 * 0.04048 + 0.5 * 0.004445)
     assert warm.low == pytest.approx(730 * (api + web + 0.0225 + 0.008 + 0.045))
